@@ -1,0 +1,39 @@
+# Two commands set everything up on a machine with Python 3.11+ and make:
+#   make report   run the notebooks headless and publish reports/<as-of>-<name>/
+#   make test     run every test
+# Both create .venv and install notelib with its dev extra when .venv is missing
+# or pyproject.toml changed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+REPORT_ARGS ?=
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install report test lab clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install notelib with its dev extra
+
+report: $(STAMP) ## run every notebook for every data/params file into reports/ (REPORT_ARGS=...)
+	$(BIN)/notelib report $(REPORT_ARGS)
+
+test: $(STAMP) ## run all tests (PYTEST_ARGS=...)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: $(STAMP) ## open JupyterLab on the notebooks
+	$(BIN)/jupyter lab notebooks
+
+clean: ## remove .venv and caches (reports/ is kept)
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,32 @@
+"""notelib: contract math for a fixed-price PIPE convertible note.
+
+The default note is DynTek's Amended and Restated 9% Senior Subordinated
+Convertible Note (November 2005); its terms live in data/terms/dyntek-2005.yaml.
+"""
+
+from .calendar import (
+    CalendarError,
+    add_business_days,
+    business_days,
+    next_business_day,
+    sessions_before,
+    trading_sessions,
+)
+from .schedule import (
+    ScheduleError,
+    accrued_interest,
+    interest_dates,
+    payment_schedule,
+    prepayment_dates,
+    principal_outstanding,
+    year_fraction,
+)
+from .terms import DEFAULT_TERMS, NoteTerms, Provenance, TermsError, load_terms
+
+__all__ = [
+    "DEFAULT_TERMS", "CalendarError", "NoteTerms", "Provenance", "ScheduleError", "TermsError",
+    "accrued_interest", "add_business_days", "business_days", "interest_dates", "load_terms",
+    "next_business_day", "payment_schedule", "prepayment_dates", "principal_outstanding",
+    "sessions_before", "trading_sessions", "year_fraction",
+]
+__version__ = "0.1.0"

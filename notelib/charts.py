@@ -1,0 +1,77 @@
+"""Charts: tables in, matplotlib Figure out. Notebooks call these; no figure is built elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib as mpl
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+STYLE = Path(__file__).resolve().parent / "styles" / "board.mplstyle"
+PALETTE = {"interest": "#0072B2", "principal": "#E69F00", "balance": "#000000",
+           "shares": "#009E73", "cash": "#D55E00", "floor": "#CC79A7", "parity": "#56B4E9"}
+
+_millions = FuncFormatter(lambda x, _: f"${x / 1e6:,.1f}M")
+
+
+def _figure(size: tuple[float, float] = (11, 6)) -> tuple[Figure, Axes]:
+    """A pyplot-free Figure (no global state, no backend), laid out by constrained layout."""
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def schedule_chart(schedule: pd.DataFrame, *, title: str | None = None,
+                   source: str = "") -> Figure:
+    """Principal outstanding (step line) and each date's interest and principal (stacked bars).
+
+    ``schedule`` is :func:`notelib.payment_schedule`'s table.
+    """
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        dates = pd.to_datetime(schedule["date"])
+        width = 12  # days
+        ax.bar(dates, schedule["principal"], width=width, color=PALETTE["principal"],
+               label="Principal paid")
+        ax.bar(dates, schedule["interest"], width=width, bottom=schedule["principal"],
+               color=PALETTE["interest"], label="Interest paid")
+        start = pd.Timestamp(schedule["accrual_start"].dropna().iloc[0])
+        steps = pd.concat([pd.Series([schedule["balance"].iloc[0] + schedule["principal"].iloc[0]],
+                                     index=[start]),
+                           pd.Series(schedule["balance"].to_numpy(), index=dates)])
+        ax.step(steps.index, steps.to_numpy(), where="post", color=PALETTE["balance"],
+                label="Principal outstanding")
+        ax.yaxis.set_major_formatter(_millions)
+        ax.set_ylim(bottom=0)
+        amortising = schedule.loc[schedule["principal"] > 0, "date"]
+        ax.set_title(title or (
+            f"${schedule['interest'].sum() / 1e3:,.0f}K interest and "
+            f"${schedule['principal'].sum() / 1e6:,.2f}M principal over {len(schedule)} payments; "
+            f"principal from {pd.Timestamp(amortising.iloc[0]):%b %Y}"), loc="left")
+        ax.legend(loc="upper right")
+        _source(fig, source)
+        return fig
+
+
+def _source(fig: Figure, source: str) -> None:
+    """The source line under the plot, inside the constrained layout."""
+    if source:
+        fig.supxlabel(source, x=0.0, ha="left", fontsize="small", color="#555555")
+
+
+def save_figure(fig: Figure, folder: str | Path, name: str) -> list[Path]:
+    """Write ``fig`` as ``name``.png (300 dpi) and ``name``.svg (text kept as text) in ``folder``.
+
+    An empty ``folder`` saves nothing (interactive use) and returns [].
+    """
+    if not str(folder):
+        return []
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.png", folder / f"{name}.svg"]
+    fig.savefig(paths[0], dpi=300)
+    with mpl.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(paths[1])
+    return paths

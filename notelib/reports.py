@@ -1,0 +1,149 @@
+"""Headless report runs: papermill executes each notebook, nbconvert exports code-free HTML.
+
+A run writes into a hidden temporary folder under ``out`` and is published (renamed to
+``<as-of>-<name>``) only when every notebook succeeded, so an earlier report is never
+overwritten or half-replaced. A failed run keeps its notebooks under ``out/failed/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill as pm
+import yaml
+from nbconvert import HTMLExporter
+from traitlets.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+PARAMS = ROOT / "data" / "params"
+REPORTS = ROOT / "reports"
+
+
+class ReportError(RuntimeError):
+    """A notebook failed; the message names the notebook, the cell and the error."""
+
+
+def notebook_paths(folder: Path = NOTEBOOKS) -> list[Path]:
+    """The report notebooks of a folder, in their numbered order."""
+    return sorted(p for p in Path(folder).glob("[0-9][0-9]-*.ipynb"))
+
+
+def load_params(path: str | Path) -> dict[str, Any]:
+    """A parameter file (YAML mapping of notebook parameter names to literals)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReportError(f"parameter file not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ReportError(f"parameter file {path}: must be a mapping of names to values")
+    return data
+
+
+def html_export(notebook: Path) -> str:
+    """The executed notebook as HTML without code and without the injected-parameters cell."""
+    cfg = Config()
+    cfg.TagRemovePreprocessor.enabled = True
+    cfg.TagRemovePreprocessor.remove_cell_tags = {"injected-parameters", "parameters"}
+    cfg.HTMLExporter.exclude_input = True
+    cfg.HTMLExporter.exclude_input_prompt = True
+    cfg.HTMLExporter.exclude_output_prompt = True
+    body, _ = HTMLExporter(config=cfg).from_notebook_node(nbformat.read(notebook, as_version=4))
+    return body
+
+
+def _free_name(out: Path, run_id: str) -> Path:
+    """``out/run_id``, or ``run_id-2``, ``-3``... if taken: earlier reports are never replaced."""
+    target, n = out / run_id, 1
+    while target.exists():
+        n += 1
+        target = out / f"{run_id}-{n}"
+    return target
+
+
+def run_report(
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    name: str = "base",
+    notebooks: Sequence[Path] | None = None,
+    as_of: dt.date | None = None,
+    out: Path = REPORTS,
+    timeout: int = 900,
+    log=print,
+) -> Path:
+    """Run every notebook headless with ``parameters`` and publish ``out/<as-of>-<name>/``.
+
+    Each notebook runs in its own folder as working directory with INTERACTIVE=False and
+    FIGURE_DIR pointing into the report. Returns the published folder; raises
+    :class:`ReportError` naming the notebook and cell if one fails.
+    """
+    notebooks = list(notebooks) if notebooks is not None else notebook_paths()
+    if not notebooks:
+        raise ReportError("no notebooks to run")
+    as_of = as_of or dt.date.today()
+    run_id = f"{as_of.isoformat()}-{name}"
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=out))
+    params = {**(parameters or {}), "INTERACTIVE": False,
+              "FIGURE_DIR": str(work / "figures"), "AS_OF": as_of.isoformat()}
+    for i, nb in enumerate(notebooks, 1):
+        nb = Path(nb)
+        started = time.perf_counter()
+        log(f"[{i}/{len(notebooks)}] {name}: {nb.name} ...", end=" ", flush=True)
+        executed = work / nb.name
+        try:
+            pm.execute_notebook(nb, executed, parameters=params, kernel_name="python3",
+                                cwd=str(nb.parent), progress_bar=False,
+                                execution_timeout=timeout, log_output=False)
+        except pm.PapermillExecutionError as exc:
+            log("FAILED")
+            kept = _keep_failed(work, out, run_id)
+            raise ReportError(
+                f"{nb.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
+                f"{exc.ename}: {exc.evalue}\nthe failed notebooks are kept in {kept}; "
+                f"earlier reports are untouched"
+            ) from None
+        except Exception as exc:  # kernel death, timeout, bad notebook file
+            log("FAILED")
+            kept = _keep_failed(work, out, run_id)
+            raise ReportError(f"{nb.name} could not run: {type(exc).__name__}: {exc}\n"
+                              f"kept in {kept}") from None
+        (work / f"{nb.stem}.html").write_text(html_export(executed), encoding="utf-8")
+        log(f"ok ({time.perf_counter() - started:.1f}s)")
+    target = _free_name(out, run_id)
+    work.rename(target)
+    return target
+
+
+def _keep_failed(work: Path, out: Path, run_id: str) -> Path:
+    stamp = dt.datetime.now().strftime("%H%M%S")
+    kept = _free_name(out / "failed", f"{run_id}-{stamp}")
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(work), kept)
+    return kept
+
+
+def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt.date | None,
+                out: str) -> int:
+    """The ``notelib report`` command: one published report per parameter file."""
+    files = [Path(p) for p in params_files] or sorted(PARAMS.glob("*.yaml"))
+    runs = [(p.stem, load_params(p)) for p in files] or [("base", {})]
+    nbs = [Path(n) for n in notebooks] or notebook_paths()
+    for name, params in runs:
+        try:
+            target = run_report(parameters=params, name=name, notebooks=nbs, as_of=as_of,
+                                out=Path(out))
+        except ReportError as exc:
+            print(f"report {name} failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"report {name} published: {target}")
+    return 0

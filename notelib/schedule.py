@@ -1,0 +1,167 @@
+"""Payment dates, accrual and the payment schedule (preamble, Article IV).
+
+Interest at ``interest_rate`` accrues daily on the principal actually outstanding,
+under the terms' day count, and is paid on each Interest Payment Date and at
+maturity; Mandatory Prepayments fall on the payment day of each month from
+``first_prepayment_date``; what is left is due on the Maturity Date (Article IV).
+Money is computed in Decimal and paid in cents (half a cent rounds up).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+
+from .calendar import next_business_day
+from .terms import NoteTerms
+
+CENT = Decimal("0.01")
+
+
+class ScheduleError(ValueError):
+    """A date outside the note's life, or another request the schedule cannot answer."""
+
+
+def dec(x: float | int | Decimal) -> Decimal:
+    """A float as the decimal it was written as (0.1 -> Decimal('0.1'))."""
+    return x if isinstance(x, Decimal) else Decimal(repr(float(x)) if isinstance(x, float) else x)
+
+
+def cents(x: float | Decimal) -> float:
+    """An amount rounded to the cent, half a cent up."""
+    return float(dec(x).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def add_months(d: dt.date, months: int) -> dt.date:
+    """``d`` moved by whole months; the day must exist in the target month (day <= 28)."""
+    y, m = divmod(d.month - 1 + months, 12)
+    return d.replace(year=d.year + y, month=m + 1)
+
+
+def year_fraction(start: dt.date, end: dt.date, day_count: str) -> Decimal:
+    """Fraction of a year from ``start`` to ``end`` (preamble: "a 360-day year").
+
+    ACT/360 and ACT/365F count actual days; 30/360 is the ISDA bond basis.
+    """
+    if day_count == "ACT/360":
+        return Decimal((end - start).days) / 360
+    if day_count == "ACT/365F":
+        return Decimal((end - start).days) / 365
+    if day_count == "30/360":
+        d1 = min(start.day, 30)
+        d2 = min(end.day, 30) if d1 == 30 else end.day
+        days = 360 * (end.year - start.year) + 30 * (end.month - start.month) + d2 - d1
+        return Decimal(days) / 360
+    raise ScheduleError(f"day_count = {day_count!r}: unknown")
+
+
+def interest_dates(terms: NoteTerms) -> list[dt.date]:
+    """Interest Payment Dates after the issue date, and the Maturity Date (preamble)."""
+    out = []
+    d = dt.date(terms.issue_date.year, terms.issue_date.month, terms.payment_day)
+    while d < terms.maturity_date:
+        if d > terms.issue_date and d.month in terms.interest_months:
+            out.append(d)
+        d = add_months(d, 1)
+    return out + [terms.maturity_date]
+
+
+def prepayment_dates(terms: NoteTerms) -> list[dt.date]:
+    """Mandatory Prepayment dates: monthly from the first one, before maturity (preamble)."""
+    if terms.monthly_prepayment == 0:
+        return []
+    out, d = [], terms.first_prepayment_date
+    while d < terms.maturity_date:
+        out.append(d)
+        d = add_months(d, 1)
+    return out
+
+
+def principal_payments(terms: NoteTerms) -> dict[dt.date, Decimal]:
+    """Principal due on each date: the installments, and the remainder at maturity (preamble, IV)."""
+    left, out = dec(terms.principal), {}
+    for d in prepayment_dates(terms):
+        out[d] = min(dec(terms.monthly_prepayment), left)
+        left -= out[d]
+    out[terms.maturity_date] = out.get(terms.maturity_date, Decimal(0)) + left
+    return out
+
+
+def principal_outstanding(terms: NoteTerms, on: dt.date) -> float:
+    """Principal outstanding at the start of ``on``: payments due that day not yet made."""
+    _check_in_life(terms, on)
+    paid = sum((a for d, a in principal_payments(terms).items() if d < on), Decimal(0))
+    return float(dec(terms.principal) - paid)
+
+
+def _accrue(terms: NoteTerms, start: dt.date, end: dt.date) -> Decimal:
+    """Unrounded interest over [start, end) on the scheduled principal, split where it steps."""
+    steps = principal_payments(terms)
+    balance = dec(terms.principal) - sum((a for d, a in steps.items() if d <= start), Decimal(0))
+    rate, total, a = dec(terms.interest_rate), Decimal(0), start
+    for d in sorted(x for x in steps if start < x < end):
+        total += balance * rate * year_fraction(a, d, terms.day_count)
+        balance -= steps[d]
+        a = d
+    return total + balance * rate * year_fraction(a, end, terms.day_count)
+
+
+def _check_in_life(terms: NoteTerms, on: dt.date) -> None:
+    if not isinstance(on, dt.date) or isinstance(on, dt.datetime):
+        raise ScheduleError(f"date = {on!r}: must be a datetime.date")
+    if not terms.issue_date <= on <= terms.maturity_date:
+        raise ScheduleError(
+            f"date = {on}: outside the note's life {terms.issue_date} to {terms.maturity_date}"
+        )
+
+
+def accrued_interest(terms: NoteTerms, on: dt.date) -> float:
+    """Interest accrued and unpaid at the start of ``on``, in cents (preamble, I.A(b), II.A).
+
+    Counted from the last Interest Payment Date strictly before ``on`` (or the accrual
+    start) to ``on``; on an Interest Payment Date it is the coupon due that day.
+
+    Examples
+    --------
+    >>> from notelib import load_terms
+    >>> accrued_interest(load_terms(), dt.date(2006, 1, 1))  # 3,350,000 x 9% x 61/360
+    51087.5
+    """
+    _check_in_life(terms, on)
+    last = max([d for d in interest_dates(terms) if d < on], default=terms.accrual_start)
+    return cents(_accrue(terms, last, on))
+
+
+def payment_schedule(terms: NoteTerms) -> pd.DataFrame:
+    """One row per payment date, in date order (preamble, Article IV).
+
+    Columns: ``date`` (due date), ``pay_date`` (after the payment convention),
+    ``accrual_start``, ``interest``, ``principal``, ``payment``, ``balance`` (principal
+    outstanding after the payment) and ``kind``.
+    """
+    steps = principal_payments(terms)
+    ints = interest_dates(terms)
+    rows, last, balance = [], terms.accrual_start, dec(terms.principal)
+    for d in sorted(set(ints) | {x for x, a in steps.items() if a > 0}):
+        interest = cents(_accrue(terms, last, d)) if d in ints else 0.0
+        principal = float(steps.get(d, Decimal(0)))
+        balance -= steps.get(d, Decimal(0))
+        kind = "maturity" if d == terms.maturity_date else "+".join(
+            k for k, on in (("interest", d in ints), ("prepayment", d in steps)) if on
+        )
+        rows.append({
+            "date": d,
+            "pay_date": d if terms.payment_convention == "unadjusted"
+            else next_business_day(d, terms.business_day_calendar),
+            "accrual_start": last if d in ints else None,
+            "interest": interest,
+            "principal": principal,
+            "payment": cents(dec(interest) + dec(principal)),
+            "balance": float(balance),
+            "kind": kind,
+        })
+        if d in ints:
+            last = d
+    return pd.DataFrame(rows)

@@ -1,0 +1,296 @@
+"""Note terms: the instrument, never the market (preamble, Articles I-V).
+
+A terms file (YAML) holds one entry per economic term of the note, each with its
+value, the clause it comes from and its provenance: ``contract`` (stated in the
+note), ``public-filing`` (with its source) or ``assumption`` (blank in the note:
+the illustrative value and why). :func:`load_terms` reads it into an immutable,
+validated :class:`NoteTerms`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+DEFAULT_TERMS = Path(__file__).resolve().parent.parent / "data" / "terms" / "dyntek-2005.yaml"
+
+DAY_COUNTS = ("ACT/360", "ACT/365F", "30/360")
+PAYMENT_CONVENTIONS = ("following", "unadjusted")
+BUSINESS_DAY_CALENDARS = ("XNAS", "XNYS", "federal")
+PROVENANCES = ("contract", "public-filing", "assumption", "override")
+ENTRY_KEYS = {"value", "clause", "provenance", "source", "note"}
+
+
+class TermsError(ValueError):
+    """A terms file or override breaks a rule; the message names field, value and rule."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+    """Where a term comes from: its clause, its kind and its source or reason."""
+
+    clause: str
+    kind: str
+    source: str = ""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NoteTerms:
+    """The economic terms of one note, validated on construction.
+
+    Build it with :func:`load_terms`; derive a variant with :meth:`replace`.
+    Market data (prices, volatility, the cap table) never lives here.
+    """
+
+    # preamble: amount, dates, interest
+    name: str
+    principal: float
+    issue_date: dt.date
+    accrual_start: dt.date
+    maturity_date: dt.date
+    interest_rate: float
+    default_rate: float
+    day_count: str
+    interest_months: tuple[int, ...]
+    payment_day: int
+    first_prepayment_date: dt.date
+    monthly_prepayment: float
+    payment_convention: str
+    business_day_calendar: str
+    calendar: str
+    # preamble: Payment Shares; Article IV
+    share_payment_threshold: float
+    share_payment_lookback: int
+    share_payment_notice: int
+    maturity_in_shares: bool
+    # Article II: conversion
+    conversion_price: float
+    ownership_cap: float
+    delivery_period: int
+    delivery_grace_days: int
+    delivery_default_per_day: float
+    market_price_days: int
+    distribution_threshold: float
+    new_price_window_days: int
+    # Article I: redemption
+    redemption_premium: float
+    redemption_cure_business_days: int
+    registration_lapse_consecutive_days: int
+    registration_lapse_days_per_year: int
+    suspension_consecutive_trading_days: int
+    suspension_window_trading_days: int
+    suspension_cure_days: int
+    material_contract_default: float
+    material_contract_cure_trading_days: int
+    judgment_threshold: float
+    judgment_days: int
+    indebtedness_threshold: float
+    # Article V
+    late_payment_rate: float
+    late_payment_trading_days: int
+    min_denomination: float
+    provenance: Mapping[str, Provenance] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if f.name != "provenance":
+                object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name)))
+        object.__setattr__(self, "provenance", types.MappingProxyType(dict(self.provenance)))
+        _validate(self)
+
+    def replace(self, **overrides: Any) -> NoteTerms:
+        """A copy with some terms changed (provenance ``override``), validated again."""
+        _check_names(overrides, "override")
+        prov = dict(self.provenance)
+        for key in overrides:
+            old = prov.get(key)
+            prov[key] = Provenance(old.clause if old else "", "override", "set by the user")
+        return dataclasses.replace(self, provenance=prov, **overrides)
+
+    def table(self) -> pd.DataFrame:
+        """Every term with its value, clause, provenance and source, one row each."""
+        rows = []
+        for f in dataclasses.fields(self):
+            if f.name == "provenance":
+                continue
+            p = self.provenance.get(f.name, Provenance("", ""))
+            rows.append(
+                {"term": f.name, "value": getattr(self, f.name), "clause": p.clause,
+                 "provenance": p.kind, "source": p.source}
+            )
+        return pd.DataFrame(rows).set_index("term")
+
+
+TERM_NAMES = tuple(f.name for f in dataclasses.fields(NoteTerms) if f.name != "provenance")
+_HINTS = typing.get_type_hints(NoteTerms)
+
+
+def load_terms(path: str | Path | None = None, **overrides: Any) -> NoteTerms:
+    """Read a terms file (default: data/terms/dyntek-2005.yaml), apply overrides, validate.
+
+    Examples
+    --------
+    >>> t = load_terms(conversion_price=0.02)
+    >>> t.conversion_price, t.provenance["conversion_price"].kind
+    (0.02, 'override')
+    """
+    path = Path(path) if path is not None else DEFAULT_TERMS
+    if not path.is_file():
+        raise TermsError(f"terms file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise TermsError(f"terms file {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise TermsError(f"terms file {path} must be a mapping of term names to entries")
+    raw = dict(raw)
+    raw.setdefault("name", {"value": path.stem, "clause": "", "provenance": "assumption",
+                            "note": "file name"})
+    _check_names(raw, f"terms file {path}")
+    missing = [n for n in TERM_NAMES if n not in raw]
+    if missing:
+        raise TermsError(f"terms file {path} lacks the terms: {', '.join(missing)}")
+    values, prov = {}, {}
+    for name, entry in raw.items():
+        values[name], prov[name] = _read_entry(name, entry)
+    if values["accrual_start"] is None:
+        values["accrual_start"] = values["issue_date"]
+    terms = NoteTerms(**values, provenance=prov)
+    return terms.replace(**overrides) if overrides else terms
+
+
+def _read_entry(name: str, entry: Any) -> tuple[Any, Provenance]:
+    """One YAML entry -> (value, Provenance), checking its keys."""
+    if not isinstance(entry, dict) or "value" not in entry:
+        raise TermsError(f"term '{name}': each entry needs 'value', 'clause' and 'provenance'")
+    unknown = set(entry) - ENTRY_KEYS
+    if unknown:
+        raise TermsError(f"term '{name}': unknown keys {sorted(unknown)}; allowed {sorted(ENTRY_KEYS)}")
+    kind = entry.get("provenance")
+    if kind not in PROVENANCES[:3]:
+        raise TermsError(f"term '{name}': provenance = {kind!r}; must be one of {PROVENANCES[:3]}")
+    if kind == "public-filing" and not entry.get("source"):
+        raise TermsError(f"term '{name}': a public-filing term must give its 'source'")
+    if kind == "assumption" and not entry.get("note"):
+        raise TermsError(f"term '{name}': an assumption must say why in 'note'")
+    source = str(entry.get("source") or entry.get("note") or "")
+    return entry["value"], Provenance(str(entry.get("clause", "")), kind, source)
+
+
+def _check_names(names: Mapping[str, Any], where: str) -> None:
+    for key in names:
+        if key not in TERM_NAMES:
+            close = difflib.get_close_matches(str(key), TERM_NAMES, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise TermsError(f"{where}: unknown term '{key}'{hint}")
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Convert a raw value to the field's type, or raise naming field, value and rule."""
+    hint = _HINTS[name]
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TermsError(f"term '{name}' = {value!r}: must be a number")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TermsError(f"term '{name}' = {value!r}: must be a whole number")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TermsError(f"term '{name}' = {value!r}: must be true or false")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise TermsError(f"term '{name}' = {value!r}: must be text")
+        return value
+    if hint is dt.date:
+        return _to_date(name, value)
+    if hint == tuple[int, ...]:
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise TermsError(f"term '{name}' = {value!r}: must be a list of whole numbers")
+        return tuple(value)
+    raise TypeError(f"no coercion for {name}: {hint}")  # a new field needs a rule here
+
+
+def _to_date(name: str, value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise TermsError(f"term '{name}' = {value!r}: must be a date written YYYY-MM-DD")
+
+
+def _rule(ok: bool, name: str, value: Any, rule: str) -> None:
+    if not ok:
+        raise TermsError(f"term '{name}' = {value!r}: {rule}")
+
+
+def _validate(t: NoteTerms) -> None:
+    """Check every rule a term must satisfy; the first broken one raises TermsError."""
+    for name in ("principal", "conversion_price", "share_payment_threshold"):
+        _rule(getattr(t, name) > 0, name, getattr(t, name), "must be greater than 0")
+    for name in ("interest_rate", "default_rate", "late_payment_rate", "distribution_threshold"):
+        v = getattr(t, name)
+        _rule(0 <= v <= 1, name, v, "must be a rate in [0, 1]")
+    _rule(0 < t.ownership_cap <= 1, "ownership_cap", t.ownership_cap, "must be in (0, 1]")
+    _rule(t.redemption_premium >= 1, "redemption_premium", t.redemption_premium,
+          "must be at least 1 (100% of the sum owed)")
+    for name in ("monthly_prepayment", "delivery_default_per_day", "min_denomination",
+                 "material_contract_default", "judgment_threshold", "indebtedness_threshold"):
+        _rule(getattr(t, name) >= 0, name, getattr(t, name), "must not be negative")
+    for name in ("share_payment_lookback", "market_price_days", "suspension_window_trading_days",
+                 "suspension_consecutive_trading_days"):
+        _rule(getattr(t, name) >= 1, name, getattr(t, name), "must be at least 1")
+    for name in ("share_payment_notice", "delivery_period", "delivery_grace_days",
+                 "redemption_cure_business_days", "registration_lapse_consecutive_days",
+                 "registration_lapse_days_per_year", "suspension_cure_days",
+                 "material_contract_cure_trading_days", "judgment_days",
+                 "late_payment_trading_days", "new_price_window_days"):
+        _rule(getattr(t, name) >= 0, name, getattr(t, name), "must not be negative")
+    _rule(t.day_count in DAY_COUNTS, "day_count", t.day_count, f"must be one of {DAY_COUNTS}")
+    _rule(t.payment_convention in PAYMENT_CONVENTIONS, "payment_convention",
+          t.payment_convention, f"must be one of {PAYMENT_CONVENTIONS}")
+    _rule(t.business_day_calendar in BUSINESS_DAY_CALENDARS, "business_day_calendar",
+          t.business_day_calendar, f"must be one of {BUSINESS_DAY_CALENDARS}")
+    months = t.interest_months
+    _rule(len(months) > 0 and all(1 <= m <= 12 for m in months) and len(set(months)) == len(months),
+          "interest_months", months, "must be distinct months numbered 1 to 12")
+    _rule(1 <= t.payment_day <= 28, "payment_day", t.payment_day,
+          "must be a day of the month from 1 to 28")
+    _rule(t.maturity_date > t.issue_date, "maturity_date", t.maturity_date,
+          f"must be after the issue date {t.issue_date}")
+    _rule(t.accrual_start <= t.issue_date, "accrual_start", t.accrual_start,
+          f"must be on or before the issue date {t.issue_date}")
+    fp = t.first_prepayment_date
+    _rule(t.issue_date < fp <= t.maturity_date, "first_prepayment_date", fp,
+          f"must fall after the issue date {t.issue_date} and on or before maturity {t.maturity_date}")
+    _rule(fp.day == t.payment_day, "first_prepayment_date", fp,
+          f"must fall on the payment day ({t.payment_day})")
+    n = _months_between(fp, t.maturity_date)
+    _rule(t.monthly_prepayment * n <= t.principal + 1e-9, "monthly_prepayment", t.monthly_prepayment,
+          f"{n} installments of it exceed the principal {t.principal:,.2f}")
+
+
+def _months_between(first: dt.date, maturity: dt.date) -> int:
+    """Number of monthly dates first, first+1m, ... strictly before maturity."""
+    months = (maturity.year - first.year) * 12 + maturity.month - first.month
+    return months + (1 if maturity.day > first.day else 0)
