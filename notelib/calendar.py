@@ -8,6 +8,7 @@ list is written by hand. Dates in and out are plain dates or Timestamps at midni
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from functools import lru_cache
 
 import exchange_calendars as xcals
@@ -28,7 +29,9 @@ class CalendarError(ValueError):
 @lru_cache(maxsize=8)
 def _exchange(name: str) -> xcals.ExchangeCalendar:
     try:
-        return xcals.get_calendar(name, start=CALENDAR_START, end=CALENDAR_END)
+        with warnings.catch_warnings():  # exchange_calendars' own pandas deprecations
+            warnings.simplefilter("ignore")
+            return xcals.get_calendar(name, start=CALENDAR_START, end=CALENDAR_END)
     except xcals.errors.InvalidCalendarName:
         raise CalendarError(f"calendar = {name!r}: not an exchange_calendars name") from None
 

@@ -95,20 +95,26 @@ def run_report(
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=out))
     params = {**(parameters or {}), "INTERACTIVE": False,
               "FIGURE_DIR": str(work / "figures"), "AS_OF": as_of.isoformat()}
+    declared = {Path(nb): set(pm.inspect_notebook(str(nb))) for nb in notebooks}
+    unused = set(params) - set().union(*declared.values())
+    if unused:
+        log(f"note: no notebook declares the parameters {sorted(unused)}")
     for i, nb in enumerate(notebooks, 1):
         nb = Path(nb)
         started = time.perf_counter()
         log(f"[{i}/{len(notebooks)}] {name}: {nb.name} ...", end=" ", flush=True)
         executed = work / nb.name
         try:
-            pm.execute_notebook(nb, executed, parameters=params, kernel_name="python3",
+            mine = {k: v for k, v in params.items() if k in declared[nb]}
+            pm.execute_notebook(nb, executed, parameters=mine, kernel_name="python3",
                                 cwd=str(nb.parent), progress_bar=False,
                                 execution_timeout=timeout, log_output=False)
         except pm.PapermillExecutionError as exc:
             log("FAILED")
             kept = _keep_failed(work, out, run_id)
+            first = (exc.source or "").strip().splitlines()[:1] or [""]
             raise ReportError(
-                f"{nb.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
+                f"{nb.name} failed in cell {exc.cell_index} ({first[0]!r}): "
                 f"{exc.ename}: {exc.evalue}\nthe failed notebooks are kept in {kept}; "
                 f"earlier reports are untouched"
             ) from None

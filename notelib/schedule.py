@@ -130,7 +130,7 @@ def accrued_interest(terms: NoteTerms, on: dt.date) -> float:
     51087.5
     """
     _check_in_life(terms, on)
-    last = max([d for d in interest_dates(terms) if d < on], default=terms.accrual_start)
+    last = max([d for d in interest_dates(terms) if d < on], default=terms.accrues_from)
     return cents(_accrue(terms, last, on))
 
 
@@ -143,7 +143,7 @@ def payment_schedule(terms: NoteTerms) -> pd.DataFrame:
     """
     steps = principal_payments(terms)
     ints = interest_dates(terms)
-    rows, last, balance = [], terms.accrual_start, dec(terms.principal)
+    rows, last, balance = [], terms.accrues_from, dec(terms.principal)
     for d in sorted(set(ints) | {x for x, a in steps.items() if a > 0}):
         interest = cents(_accrue(terms, last, d)) if d in ints else 0.0
         principal = float(steps.get(d, Decimal(0)))

@@ -55,7 +55,7 @@ class NoteTerms:
     name: str
     principal: float
     issue_date: dt.date
-    accrual_start: dt.date
+    accrual_start: dt.date | None
     maturity_date: dt.date
     interest_rate: float
     default_rate: float
@@ -108,6 +108,11 @@ class NoteTerms:
                 object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name)))
         object.__setattr__(self, "provenance", types.MappingProxyType(dict(self.provenance)))
         _validate(self)
+
+    @property
+    def accrues_from(self) -> dt.date:
+        """The day interest starts to accrue: ``accrual_start``, or the Issue Date if unset."""
+        return self.accrual_start or self.issue_date
 
     def replace(self, **overrides: Any) -> NoteTerms:
         """A copy with some terms changed (provenance ``override``), validated again."""
@@ -164,8 +169,6 @@ def load_terms(path: str | Path | None = None, **overrides: Any) -> NoteTerms:
     values, prov = {}, {}
     for name, entry in raw.items():
         values[name], prov[name] = _read_entry(name, entry)
-    if values["accrual_start"] is None:
-        values["accrual_start"] = values["issue_date"]
     terms = NoteTerms(**values, provenance=prov)
     return terms.replace(**overrides) if overrides else terms
 
@@ -217,6 +220,8 @@ def _coerce(name: str, value: Any) -> Any:
         return value
     if hint is dt.date:
         return _to_date(name, value)
+    if hint == dt.date | None:
+        return None if value is None else _to_date(name, value)
     if hint == tuple[int, ...]:
         if not isinstance(value, (list, tuple)) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value
@@ -278,7 +283,7 @@ def _validate(t: NoteTerms) -> None:
           "must be a day of the month from 1 to 28")
     _rule(t.maturity_date > t.issue_date, "maturity_date", t.maturity_date,
           f"must be after the issue date {t.issue_date}")
-    _rule(t.accrual_start <= t.issue_date, "accrual_start", t.accrual_start,
+    _rule(t.accrues_from <= t.issue_date, "accrual_start", t.accrual_start,
           f"must be on or before the issue date {t.issue_date}")
     fp = t.first_prepayment_date
     _rule(t.issue_date < fp <= t.maturity_date, "first_prepayment_date", fp,
