@@ -30,3 +30,44 @@ __all__ = [
     "sessions_before", "trading_sessions", "year_fraction",
 ]
 __version__ = "0.1.0"
+
+from .adjustments import (  # noqa: E402
+    AdjustmentError,
+    CashDistribution,
+    Issuance,
+    SimilarNotes,
+    Split,
+    conversion_price_history,
+    current_market_price,
+    lowest_price,
+    price_on,
+)
+from .conversion import (  # noqa: E402
+    Conversion,
+    ConversionError,
+    allocate_reserve,
+    capped_conversion,
+    conversion_amount,
+    conversion_shares,
+    excess_conversion_price,
+    max_conversion_shares,
+    reserve_conversion,
+)
+from .events import (  # noqa: E402
+    EventError,
+    indebtedness_acceleration,
+    judgment,
+    material_contract_default,
+    redemption_events,
+    registration_lapse,
+    trading_suspension,
+)
+from .penalties import PenaltyError, default_interest, delivery_default, late_payment_interest  # noqa: E402
+from .redemption import (  # noqa: E402
+    RedemptionAmount,
+    RedemptionError,
+    election_shares,
+    parity_breakeven,
+    redemption_amount,
+    redemption_due_date,
+)

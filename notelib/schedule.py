@@ -10,7 +10,9 @@ Money is computed in Decimal and paid in cents (half a cent rounds up).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 import pandas as pd
 
@@ -29,8 +31,10 @@ def dec(x: float | int | Decimal) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(repr(float(x)) if isinstance(x, float) else x)
 
 
-def cents(x: float | Decimal) -> float:
-    """An amount rounded to the cent, half a cent up."""
+def cents(x: float | Decimal | Fraction) -> float:
+    """An amount rounded to the cent, half a cent away from zero."""
+    if isinstance(x, Fraction):
+        return math.copysign(math.floor(abs(x) * 100 + Fraction(1, 2)) / 100, x)
     return float(dec(x).quantize(CENT, rounding=ROUND_HALF_UP))
 
 
@@ -55,6 +59,19 @@ def year_fraction(start: dt.date, end: dt.date, day_count: str) -> Decimal:
         days = 360 * (end.year - start.year) + 30 * (end.month - start.month) + d2 - d1
         return Decimal(days) / 360
     raise ScheduleError(f"day_count = {day_count!r}: unknown")
+
+
+def simple_interest(amount: float, rate: float, start: dt.date, end: dt.date,
+                    day_count: str) -> float:
+    """``amount`` x ``rate`` x the year fraction from ``start`` to ``end``, in cents."""
+    if end < start:
+        raise ScheduleError(f"period {start} to {end}: end is before start")
+    return cents(dec(amount) * dec(rate) * year_fraction(start, end, day_count))
+
+
+def last_interest_date(terms: NoteTerms, on: dt.date) -> dt.date:
+    """The last Interest Payment Date strictly before ``on``, or the accrual start."""
+    return max([d for d in interest_dates(terms) if d < on], default=terms.accrues_from)
 
 
 def interest_dates(terms: NoteTerms) -> list[dt.date]:
@@ -130,8 +147,7 @@ def accrued_interest(terms: NoteTerms, on: dt.date) -> float:
     51087.5
     """
     _check_in_life(terms, on)
-    last = max([d for d in interest_dates(terms) if d < on], default=terms.accrues_from)
-    return cents(_accrue(terms, last, on))
+    return cents(_accrue(terms, last_interest_date(terms, on), on))
 
 
 def payment_schedule(terms: NoteTerms) -> pd.DataFrame:

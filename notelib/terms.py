@@ -26,6 +26,8 @@ DEFAULT_TERMS = Path(__file__).resolve().parent.parent / "data" / "terms" / "dyn
 DAY_COUNTS = ("ACT/360", "ACT/365F", "30/360")
 PAYMENT_CONVENTIONS = ("following", "unadjusted")
 BUSINESS_DAY_CALENDARS = ("XNAS", "XNYS", "federal")
+CAP_BASES = ("after-issuance", "before-issuance")
+DAY_BASES = ("calendar", "business")
 PROVENANCES = ("contract", "public-filing", "assumption", "override")
 ENTRY_KEYS = {"value", "clause", "provenance", "source", "note"}
 
@@ -75,8 +77,12 @@ class NoteTerms:
     # Article II: conversion
     conversion_price: float
     ownership_cap: float
+    ownership_cap_basis: str
+    price_decimals: int
+    closing_date: dt.date
     delivery_period: int
     delivery_grace_days: int
+    delivery_day_basis: str
     delivery_default_per_day: float
     market_price_days: int
     distribution_threshold: float
@@ -276,6 +282,11 @@ def _validate(t: NoteTerms) -> None:
           t.payment_convention, f"must be one of {PAYMENT_CONVENTIONS}")
     _rule(t.business_day_calendar in BUSINESS_DAY_CALENDARS, "business_day_calendar",
           t.business_day_calendar, f"must be one of {BUSINESS_DAY_CALENDARS}")
+    _rule(t.ownership_cap_basis in CAP_BASES, "ownership_cap_basis", t.ownership_cap_basis,
+          f"must be one of {CAP_BASES}")
+    _rule(t.delivery_day_basis in DAY_BASES, "delivery_day_basis", t.delivery_day_basis,
+          f"must be one of {DAY_BASES}")
+    _rule(2 <= t.price_decimals <= 9, "price_decimals", t.price_decimals, "must be from 2 to 9")
     months = t.interest_months
     _rule(len(months) > 0 and all(1 <= m <= 12 for m in months) and len(set(months)) == len(months),
           "interest_months", months, "must be distinct months numbered 1 to 12")

@@ -1,0 +1,195 @@
+"""The Conversion Price over time (II.B, II.C).
+
+Events are plain dated records; :func:`conversion_price_history` applies them in date
+order to the initial Conversion Price and returns a table of every change (and of every
+event that changed nothing, with the reason). :func:`price_on` and :func:`lowest_price`
+read it. Adjusted prices are rounded to ``terms.price_decimals`` places (nearest).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import pandas as pd
+
+from .conversion import exact
+from .terms import NoteTerms
+
+
+class AdjustmentError(ValueError):
+    """An event or a query the price history cannot apply; the message names it."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """A stock split, dividend in stock or combination (II.C.1): ``ratio`` new shares per old
+    share (2 for a 2-for-1 split, 0.1 for a 1-for-10 reverse split). Price / ratio."""
+
+    date: dt.date
+    ratio: float
+
+
+@dataclass(frozen=True)
+class Issuance:
+    """Newly Issued Shares or Common Stock Equivalents at ``price`` (II.C.3(b)).
+
+    ``exemption`` is the II.C.3 exemption (1-4) that applies, if any; ``pro_rata`` and
+    ``to_purchasers`` are the two carve-outs inside (b) itself.
+    """
+
+    date: dt.date
+    price: float
+    shares: int = 0
+    exemption: int | None = None
+    pro_rata: bool = False
+    to_purchasers: bool = False
+
+
+@dataclass(frozen=True)
+class SimilarNotes:
+    """Notes substantially similar to the Notes issued at ``conversion_price`` (II.C.3 (2)):
+    within ``new_price_window_days`` of the Closing Date the price drops to that New
+    Conversion Price."""
+
+    date: dt.date
+    conversion_price: float
+
+
+@dataclass(frozen=True)
+class CashDistribution:
+    """A cash distribution to all holders (``kind`` "dividend", ``date`` its record date,
+    effective the day after ``payment_date``) or a tender offer for Common Stock (``kind``
+    "tender", ``date`` its expiration), with ``amount`` the total paid (II.C.3(a))."""
+
+    date: dt.date
+    amount: float
+    shares_outstanding: int
+    kind: str = "dividend"
+    payment_date: dt.date | None = None
+
+
+Event = Split | Issuance | SimilarNotes | CashDistribution
+COLUMNS = ["date", "price", "event", "clause", "note"]
+
+
+def _round(x: Fraction, places: int) -> Fraction:
+    q = Decimal(x.numerator) / Decimal(x.denominator)
+    return Fraction(q.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def current_market_price(closes: pd.Series, on: dt.date, days: int = 5) -> float:
+    """Average close of the ``days`` trading days immediately before ``on`` (II.C.3)."""
+    if closes is None:
+        raise AdjustmentError("a cash distribution needs closes for the current market price")
+    before = closes[pd.DatetimeIndex(closes.index) < pd.Timestamp(on)].dropna()
+    if len(before) < days:
+        raise AdjustmentError(f"current market price on {on}: needs {days} closes before it, "
+                              f"has {len(before)}")
+    return float(before.iloc[-days:].mean())
+
+
+def _effective(event: Event) -> dt.date:
+    if isinstance(event, CashDistribution) and event.kind == "dividend":
+        return (event.payment_date or event.date) + dt.timedelta(days=1)
+    return event.date
+
+
+def conversion_price_history(
+    terms: NoteTerms, events: list[Event] | tuple[Event, ...] = (), *,
+    closes: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The Conversion Price from the Issue Date under ``events`` (II.B.1, II.C.1, II.C.3).
+
+    One row per event (plus the initial price) with the ``date`` it takes effect, the
+    ``price`` in effect from then, the ``event``, its ``clause`` and a ``note``. II.C.3
+    never raises the price; a split may (II.C.1). ``closes`` (a Series of closes by date)
+    is needed only for cash distributions.
+    """
+    price = exact(terms.conversion_price, "conversion_price")
+    rows = [(terms.issue_date, price, "initial", "II.B.1", "")]
+    pending: list[CashDistribution] = []  # distributions not yet adjusted for (12-month pool)
+    for ev in sorted(events, key=_effective):
+        new, clause, note = price, "II.C.3", ""
+        if isinstance(ev, Split):
+            if ev.ratio <= 0:
+                raise AdjustmentError(f"split on {ev.date}: ratio = {ev.ratio!r} must be > 0")
+            new, clause = price / exact(ev.ratio, "ratio"), "II.C.1"
+            note = f"{ev.ratio:g} new shares per old share"
+        elif isinstance(ev, Issuance):
+            base = exact(ev.price, "price")
+            if base < 0:
+                raise AdjustmentError(f"issuance on {ev.date}: price = {ev.price!r} is negative")
+            if ev.exemption is not None:
+                if ev.exemption not in (1, 2, 3, 4):
+                    raise AdjustmentError(f"issuance on {ev.date}: exemption = {ev.exemption!r}"
+                                          " must be 1, 2, 3 or 4 (II.C.3)")
+                note = f"exempt under II.C.3 ({ev.exemption})"
+            elif ev.pro_rata or ev.to_purchasers:
+                note = "pro rata to all holders" if ev.pro_rata else "issued to the Purchasers"
+            elif base < price:
+                new, clause = base, "II.C.3(b)"
+                note = f"full ratchet to the Base Share Price {ev.price:g}"
+            else:
+                note = "at or above the Conversion Price: no adjustment"
+        elif isinstance(ev, SimilarNotes):
+            window = terms.closing_date + dt.timedelta(days=terms.new_price_window_days)
+            clause = "II.C.3 (2)"
+            if ev.date <= window:
+                new = min(price, exact(ev.conversion_price, "conversion_price"))
+                note = "New Conversion Price"
+            else:
+                note = f"after {window}, {terms.new_price_window_days} days from the Closing Date"
+        elif isinstance(ev, CashDistribution):
+            new, clause, note = _distribution(terms, ev, price, pending, closes)
+        else:
+            raise AdjustmentError(f"unknown event {ev!r}")
+        if clause.startswith("II.C.3"):
+            new = min(new, price)  # II.C.3 never raises the Conversion Price
+        price = _round(new, terms.price_decimals) if new != price else price
+        rows.append((_effective(ev), price, type(ev).__name__, clause, note))
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df["price"] = df["price"].astype(float)
+    return df
+
+
+def _distribution(terms: NoteTerms, ev: CashDistribution, price: Fraction,
+                  pending: list[CashDistribution], closes: pd.Series | None,
+                  ) -> tuple[Fraction, str, str]:
+    """II.C.3(a): adjust when this and the unadjusted distributions and tender offers of the
+    preceding 12 months exceed ``distribution_threshold`` of market capitalisation."""
+    if ev.kind not in ("dividend", "tender") or ev.amount < 0 or ev.shares_outstanding <= 0:
+        raise AdjustmentError(f"cash distribution on {ev.date}: kind must be dividend or tender,"
+                              " amount not negative, shares_outstanding positive")
+    since = (pd.Timestamp(ev.date) - pd.DateOffset(months=12)).date()
+    pending[:] = [p for p in pending if p.date > since] + [ev]
+    pool = sum(exact(p.amount, "amount") for p in pending)
+    cmp_ = exact(current_market_price(closes, ev.date, terms.market_price_days), "price")
+    cap = cmp_ * ev.shares_outstanding
+    if pool <= exact(terms.distribution_threshold, "threshold") * cap:
+        return price, "II.C.3(a)", f"${float(pool):,.0f} in 12 months is within " \
+                                   f"{terms.distribution_threshold:.0%} of market cap"
+    per_share = pool / ev.shares_outstanding
+    if per_share >= cmp_:
+        raise AdjustmentError(f"cash distribution on {ev.date}: ${float(per_share):.4f} a share "
+                              f"is not below the current market price ${float(cmp_):.4f}")
+    pending.clear()
+    return price * (cmp_ - per_share) / cmp_, "II.C.3(a)", \
+        f"x ({float(cmp_):.4f} - {float(per_share):.4f}) / {float(cmp_):.4f}"
+
+
+def price_on(history: pd.DataFrame, on: dt.date) -> float:
+    """The Conversion Price in effect on ``on`` (the last change on or before it)."""
+    if on < history["date"].iloc[0]:
+        raise AdjustmentError(f"date = {on}: before the first price on {history['date'].iloc[0]}")
+    return float(history.loc[history["date"] <= on, "price"].iloc[-1])
+
+
+def lowest_price(history: pd.DataFrame, start: dt.date, end: dt.date) -> float:
+    """The lowest Conversion Price in effect on any day from ``start`` to ``end`` (I.A, I.B)."""
+    if end < start:
+        raise AdjustmentError(f"window {start} to {end}: end is before start")
+    inside = history.loc[(history["date"] > start) & (history["date"] <= end), "price"]
+    return float(min([price_on(history, start), *inside]))

@@ -1,0 +1,151 @@
+"""Mandatory Redemption Events (I.A.1-14): the catalogue as data, and the quantitative triggers.
+
+Each trigger takes dated facts and returns the date the event occurs, or None. Events 4
+and 5 make the Notes redeemable automatically; the others at the Holder's notice (I.A).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import pandas as pd
+
+from .calendar import trading_sessions
+from .terms import NoteTerms
+
+AUTOMATIC = (4, 5)
+
+
+class EventError(ValueError):
+    """A trigger input breaks a rule; the message names it."""
+
+
+def redemption_events(terms: NoteTerms) -> pd.DataFrame:
+    """The fourteen Mandatory Redemption Events with clause, trigger, cure and threshold (I.A)."""
+    t = terms
+    rows = [
+        (1, "Failure to pay principal or interest when due", None, "none"),
+        (2, "Failure to issue conversion shares, transfer certificates or remove legends",
+         None, "15 Trading Days after notice (60 days if shares are being authorised)"),
+        (3, "Registration Statement lapses", None,
+         f"sales blocked > {t.registration_lapse_consecutive_days} consecutive days or "
+         f"> {t.registration_lapse_days_per_year} days in 12 months"),
+        (4, "Amendment No. 1 Registration Statement not effective or lapses", None,
+         f"as 3: > {t.registration_lapse_consecutive_days} / "
+         f"{t.registration_lapse_days_per_year} days"),
+        (5, "Assignment for creditors, receiver or trustee", None, "none"),
+        (6, "Bankruptcy or insolvency proceedings", None, "none"),
+        (7, "Delisting from Nasdaq, NYSE, AMEX and the OTC BB", None, "none"),
+        (8, "Sale of substantially all assets, change of control, merger not surviving", None,
+         "none"),
+        (9, "Breach of an Article III covenant", None, "10 days after notice"),
+        (10, "Monetary default on a material contract", t.material_contract_default,
+         f"{t.material_contract_cure_trading_days} Trading Days (non-monetary: 15)"),
+        (11, "Materially false representation or warranty", None, "none"),
+        (12, "Money judgment unvacated, unbonded or unstayed", t.judgment_threshold,
+         f"{t.judgment_days} days"),
+        (13, "SEC stop trade order or trading suspension", None,
+         f"{t.suspension_consecutive_trading_days} consecutive Trading Days or "
+         f"{t.suspension_consecutive_trading_days} in {t.suspension_window_trading_days}; "
+         f"not cured within {t.suspension_cure_days} days of notice"),
+        (14, "Acceleration of other Indebtedness", t.indebtedness_threshold, "none"),
+    ]
+    return pd.DataFrame(
+        [{"event": n, "clause": f"I.A.{n}", "title": title,
+          "applies": "automatically" if n in AUTOMATIC else "at the Holder's notice",
+          "threshold": threshold, "cure": cure} for n, title, threshold, cure in rows]
+    ).set_index("event")
+
+
+def _days(periods: Iterable[tuple[dt.date, dt.date]]) -> list[dt.date]:
+    out: set[dt.date] = set()
+    for start, end in periods:
+        if end < start:
+            raise EventError(f"period {start} to {end}: end is before start")
+        out.update(start + dt.timedelta(days=i) for i in range((end - start).days + 1))
+    return sorted(out)
+
+
+def registration_lapse(terms: NoteTerms, periods: Iterable[tuple[dt.date, dt.date]]
+                       ) -> dt.date | None:
+    """The day sales under a Registration Statement have been blocked for more than
+    ``registration_lapse_consecutive_days`` consecutive days, or for more than
+    ``registration_lapse_days_per_year`` days in a 12-month period (I.A.3, I.A.4).
+
+    ``periods`` are (first, last) calendar days on which sales could not be made.
+    """
+    days = _days(periods)
+    run = 0
+    for i, d in enumerate(days):
+        run = run + 1 if i and days[i - 1] == d - dt.timedelta(days=1) else 1
+        since = (pd.Timestamp(d) - pd.DateOffset(months=12)).date()
+        in_year = sum(1 for x in days[: i + 1] if x > since)
+        if run > terms.registration_lapse_consecutive_days or \
+                in_year > terms.registration_lapse_days_per_year:
+            return d
+    return None
+
+
+def trading_suspension(terms: NoteTerms, suspended: Iterable[dt.date], *,
+                       notice_date: dt.date | None = None,
+                       cured_on: dt.date | None = None) -> dt.date | None:
+    """The day a trading suspension becomes a Mandatory Redemption Event (I.A.13).
+
+    The suspension counts once it covers ``suspension_consecutive_trading_days`` Trading
+    Days within ``suspension_window_trading_days`` consecutive ones (five in a row is a
+    case of five in ten); it is an event only if not cured within ``suspension_cure_days``
+    days of the notice (default: the day the count is reached). Suspensions of all trading
+    on the market are excluded by the caller.
+    """
+    days = sorted(pd.Timestamp(d) for d in suspended)
+    if not days:
+        return None
+    sessions = trading_sessions(days[0], days[-1], terms.calendar)
+    missing = [d.date() for d in days if d not in sessions]
+    if missing:
+        raise EventError(f"suspended days {missing[:3]} are not {terms.calendar} Trading Days")
+    pos = sessions.get_indexer(days)
+    need, window = terms.suspension_consecutive_trading_days, terms.suspension_window_trading_days
+    for i in range(len(pos)):
+        if sum(1 for p in pos[: i + 1] if p > pos[i] - window) >= need:
+            counted = days[i].date()
+            deadline = (notice_date or counted) + dt.timedelta(days=terms.suspension_cure_days)
+            return None if cured_on is not None and cured_on <= deadline else deadline
+    return None
+
+
+def material_contract_default(terms: NoteTerms, default_date: dt.date, amount: float, *,
+                              cured_on: dt.date | None = None,
+                              monetary: bool = True) -> dt.date | None:
+    """The day an uncured default on a material contract becomes an event (I.A.10): a monetary
+    default above ``material_contract_default`` not cured within
+    ``material_contract_cure_trading_days`` Trading Days, or a non-monetary one within 15."""
+    if monetary and amount <= terms.material_contract_default:
+        return None
+    cure = terms.material_contract_cure_trading_days if monetary else 15
+    after = trading_sessions(default_date + dt.timedelta(days=1),
+                             default_date + dt.timedelta(days=10 + 2 * cure), terms.calendar)
+    deadline, event = after[cure - 1].date(), after[cure].date()
+    return None if cured_on is not None and cured_on <= deadline else event
+
+
+def judgment(terms: NoteTerms, entered: dt.date, amount: float, *,
+             resolved_on: dt.date | None = None) -> dt.date | None:
+    """The day a money judgment above ``judgment_threshold`` has stayed unvacated, unbonded
+    and unstayed for ``judgment_days`` days (I.A.12)."""
+    if amount <= terms.judgment_threshold:
+        return None
+    event = entered + dt.timedelta(days=terms.judgment_days)
+    return None if resolved_on is not None and resolved_on < event else event
+
+
+def indebtedness_acceleration(terms: NoteTerms, amount: float, *,
+                              accelerated_on: dt.date | None = None,
+                              unpaid_at_maturity_on: dt.date | None = None) -> dt.date | None:
+    """The day other Indebtedness above ``indebtedness_threshold`` is in fact accelerated, or
+    falls due at maturity unpaid (I.A.14)."""
+    if amount <= terms.indebtedness_threshold:
+        return None
+    dates = [d for d in (accelerated_on, unpaid_at_maturity_on) if d is not None]
+    return min(dates) if dates else None
