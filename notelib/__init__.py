@@ -66,8 +66,11 @@ from .penalties import PenaltyError, default_interest, delivery_default, late_pa
 from .redemption import (  # noqa: E402
     RedemptionAmount,
     RedemptionError,
+    election_by_date,
     election_shares,
     parity_breakeven,
     redemption_amount,
+    redemption_by_date,
+    redemption_curve,
     redemption_due_date,
 )

@@ -75,3 +75,52 @@ def save_figure(fig: Figure, folder: str | Path, name: str) -> list[Path]:
     with mpl.rc_context({"svg.fonttype": "none"}):
         fig.savefig(paths[1])
     return paths
+
+
+def parity_floor_chart(curve: pd.DataFrame, breakeven: float, *, on: str = "",
+                       title: str | None = None, source: str = "") -> Figure:
+    """The Mandatory Redemption Amount against the highest close: floor, parity, their maximum
+    and the crossover. ``curve`` is :func:`notelib.redemption_curve`'s table."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        x = curve["highest_close"]
+        ax.plot(x, curve["floor"], color=PALETTE["floor"], linestyle="--", label="120% floor")
+        ax.plot(x, curve["parity"], color=PALETTE["parity"], linestyle="--", label="Parity value")
+        ax.plot(x, curve["amount"], color=PALETTE["balance"], linewidth=3,
+                label="Mandatory Redemption Amount")
+        floor = curve["floor"].iloc[0]
+        ax.axvline(breakeven, color="#777777", linewidth=1)
+        ax.annotate(f"parity above the floor\nfrom ${breakeven:,.4f}", (breakeven, floor),
+                    xytext=(12, -60), textcoords="offset points", fontsize="small")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
+        ax.yaxis.set_major_formatter(_millions)
+        ax.set_xlabel("Highest closing price from the event to the day before payment")
+        ax.set_title(title or f"Redemption{' on ' + on if on else ''} costs the floor "
+                     f"${floor / 1e6:,.2f}M until the stock tops ${breakeven:,.3f}", loc="left")
+        ax.legend(loc="upper left")
+        _source(fig, source)
+        return fig
+
+
+def redemption_over_time_chart(table: pd.DataFrame, *, title: str | None = None,
+                               source: str = "") -> Figure:
+    """The floor, parity and the Mandatory Redemption Amount across redemption dates at one
+    highest close. ``table`` is :func:`notelib.redemption_by_date`'s."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        dates = pd.to_datetime(table["date"])
+        ax.plot(dates, table["amount"], color=PALETTE["balance"], linewidth=3,
+                label="Mandatory Redemption Amount")
+        ax.plot(dates, table["floor"], color=PALETTE["floor"], linestyle="--", label="120% floor")
+        ax.plot(dates, table["parity"], color=PALETTE["parity"], linestyle="--",
+                label="Parity value")
+        ax.yaxis.set_major_formatter(_millions)
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="lower left")
+        peak = table.loc[table["amount"].idxmax()]
+        ax.set_title(title or f"At a ${peak['highest_close']:,.2f} high, redemption peaks at "
+                     f"${peak['amount'] / 1e6:,.2f}M ({pd.Timestamp(peak['date']):%b %Y}), "
+                     "then falls with amortisation",
+                     loc="left")
+        _source(fig, source)
+        return fig

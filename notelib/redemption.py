@@ -153,3 +153,42 @@ def election_shares(terms: NoteTerms, amount: float, history: pd.DataFrame,
                               f" (I.B: {terms.redemption_cure_business_days} business days)")
     price = lowest_price(history, event_date, election_date)
     return Election(float(amount), price, conversion_shares(amount, price))
+
+
+def redemption_curve(terms: NoteTerms, on: dt.date, closes: Iterable[float], **kwargs
+                     ) -> pd.DataFrame:
+    """The Mandatory Redemption Amount on ``on`` for each highest close in ``closes`` (I.A).
+
+    Columns: ``highest_close``, ``floor``, ``parity``, ``amount``, ``binding``; keyword
+    arguments as for :func:`redemption_amount`.
+    """
+    rows = [redemption_amount(terms, on, c, **kwargs) for c in closes]
+    return pd.DataFrame({"highest_close": [r.highest_close for r in rows],
+                         "floor": [r.floor for r in rows], "parity": [r.parity for r in rows],
+                         "amount": [r.amount for r in rows],
+                         "binding": [r.binding for r in rows]})
+
+
+def redemption_by_date(terms: NoteTerms, dates: Iterable[dt.date], highest_close: float,
+                       **kwargs) -> pd.DataFrame:
+    """The Mandatory Redemption Amount at one highest close across redemption dates (I.A).
+
+    Columns: ``date``, ``highest_close``, ``principal``, ``accrued_interest``, ``owed``, ``floor``, ``shares``,
+    ``parity``, ``amount``, ``breakeven`` (the close above which parity exceeds the floor).
+    """
+    rows = []
+    for d in dates:
+        r = redemption_amount(terms, d, highest_close, **kwargs)
+        rows.append({"date": d, "highest_close": r.highest_close, "principal": r.principal, "accrued_interest": r.accrued_interest,
+                     "owed": r.owed, "floor": r.floor, "shares": r.shares, "parity": r.parity,
+                     "amount": r.amount, "breakeven": parity_breakeven(r)})
+    return pd.DataFrame(rows)
+
+
+def election_by_date(table: pd.DataFrame, prices: Iterable[float]) -> pd.DataFrame:
+    """Shares the I.B election would issue for each date's Mandatory Redemption Amount at each
+    candidate lowest Conversion Price (columns ``shares_at_<price>``)."""
+    out = table[["date", "amount"]].copy()
+    for p in prices:
+        out[f"shares_at_{p:g}"] = [conversion_shares(a, p) for a in out["amount"]]
+    return out

@@ -131,3 +131,14 @@ def test_cli_rejects_bad_date(tmp_path):
     run = subprocess.run([sys.executable, "-m", "notelib.cli", "report", "--as-of", "21/11/2026"],
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 2 and "not a date written YYYY-MM-DD" in run.stderr
+
+
+def test_parity_notebook_figures_and_numbers(report):
+    for name in ("02-parity-vs-floor", "02-redemption-over-time"):
+        assert (report / "figures" / f"{name}.png").stat().st_size > 10_000
+        assert (report / "figures" / f"{name}.svg").is_file()
+    html = (report / "02-parity-vs-floor.html").read_text()
+    # 15 Jun 2006 defaults (tests/test_redemption.py): floor $4,095,375.00, 15,512,785 shares,
+    # amount at a $0.30 close $4,653,835.50 (parity)
+    for figure in ("$4,095,375.00", "15,512,785", "$4,653,835.50 (parity)"):
+        assert figure in html

@@ -12,10 +12,13 @@ from notelib import (
     RedemptionError,
     Split,
     conversion_price_history,
+    election_by_date,
     election_shares,
     load_terms,
     parity_breakeven,
     redemption_amount,
+    redemption_by_date,
+    redemption_curve,
     redemption_due_date,
 )
 
@@ -103,3 +106,16 @@ def test_amount_is_at_least_floor_and_parity(on, close, penalty, price):
     assert r.amount >= r.floor and r.amount >= r.parity
     assert r.amount in (r.floor, r.parity)
     assert r.shares * price >= r.owed - 1e-6 > (r.shares - 1) * price - 1e-6
+
+
+def test_curve_by_date_and_election_tables(terms):
+    curve = redemption_curve(terms, D(2006, 6, 15), [0.20, 0.30])
+    assert list(curve["amount"]) == [4_095_375.00, 4_653_835.50]  # as in test_floor_and_parity
+    assert list(curve["binding"]) == ["floor", "parity"]
+    table = redemption_by_date(terms, [D(2006, 6, 15), D(2007, 2, 1)], 0.30)
+    assert list(table["owed"]) == [3_412_812.50, 3_038_366.25]  # 3,015,000 + 23,366.25
+    assert table["breakeven"].iloc[0] == pytest.approx(4_095_375 / 15_512_785)
+    # I.B at $0.02: 4,653,835.50 / 0.02 = 232,691,775 shares exactly
+    election = election_by_date(table, [0.22, 0.02])
+    assert election["shares_at_0.02"].iloc[0] == 232_691_775
+    assert election["shares_at_0.22"].iloc[0] == 21_153_798  # 21,153,797.7 rounded up
