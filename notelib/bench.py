@@ -1,0 +1,49 @@
+"""Benchmark: generating GBM paths over the note's life versus running the engine on them.
+
+Both are timed in one run, chunk by chunk: the time spent producing each chunk of paths
+and the time the engine spends on it. Peak memory is the process's maximum resident size.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Iterator
+
+from .engine import simulate
+from .paths import Paths, gbm_chunks, note_sessions
+from .terms import NoteTerms, load_terms
+
+
+def _timed(chunks: Iterator[Paths], clock: list[float]) -> Iterator[Paths]:
+    """Yield the chunks, adding the time spent making each one to ``clock[0]``."""
+    while True:
+        start = time.perf_counter()
+        try:
+            part = next(chunks)
+        except StopIteration:
+            return
+        clock[0] += time.perf_counter() - start
+        yield part
+
+
+def bench(n_paths: int = 100_000, *, terms: NoteTerms | None = None, chunk: int = 25_000,
+          volatility: float = 0.8, start_price: float = 0.25, holder: str | float = "hold",
+          seed: int = 0, progress: bool = True) -> dict[str, float]:
+    """Time GBM generation and the engine on ``n_paths`` paths; return the figures."""
+    terms = terms or load_terms()
+    import datetime as dt
+
+    sessions = note_sessions(terms, terms.issue_date - dt.timedelta(days=45))
+    gen = [0.0]
+    chunks = gbm_chunks(sessions, start_price=start_price, volatility=volatility,
+                        n_paths=n_paths, seed=seed, chunk=chunk)
+    start = time.perf_counter()
+    result = simulate(terms, _timed(chunks, gen), holder=holder, chunk=chunk, n_paths=n_paths,
+                      progress=progress, keep_payments=False)
+    total = time.perf_counter() - start
+    engine = total - gen[0]
+    return {"paths": n_paths, "sessions": len(sessions), "generate_s": gen[0],
+            "engine_s": engine, "ratio": engine / gen[0], "total_s": total,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "mean_cash_paid": float(result.by_path["cash_paid"].mean())}

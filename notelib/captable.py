@@ -1,0 +1,139 @@
+"""The cap table: common shares, warrants and other convertibles; basic and fully diluted counts.
+
+Market-side data (never part of the note's terms). Figures in data/captable.yaml carry
+their source, or say that they are an assumption.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .conversion import conversion_shares
+
+DEFAULT_CAPTABLE = Path(__file__).resolve().parent.parent / "data" / "captable.yaml"
+PROVENANCES = ("public-filing", "assumption")
+
+
+class CapTableError(ValueError):
+    """A cap-table entry breaks a rule; the message names it."""
+
+
+@dataclass(frozen=True)
+class Warrant:
+    name: str
+    shares: int
+    strike: float | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Convertible:
+    name: str
+    principal: float
+    conversion_price: float
+    source: str
+
+    @property
+    def shares(self) -> int:
+        """Shares on full conversion, a fraction rounded up."""
+        return conversion_shares(self.principal, self.conversion_price)
+
+
+@dataclass(frozen=True)
+class CapTable:
+    """Common shares outstanding, warrants and other convertibles on ``as_of``."""
+
+    as_of: dt.date
+    common: int
+    warrants: tuple[Warrant, ...] = ()
+    convertibles: tuple[Convertible, ...] = ()
+
+    @property
+    def other_dilutive(self) -> int:
+        """Shares issuable on exercise of every warrant and conversion of the other convertibles."""
+        return sum(w.shares for w in self.warrants) + sum(c.shares for c in self.convertibles)
+
+    @property
+    def fully_diluted(self) -> int:
+        """Common plus everything issuable (if-exercised, whatever the strike)."""
+        return self.common + self.other_dilutive
+
+    def split(self, ratio: float) -> CapTable:
+        """The table after a split of ``ratio`` new shares per old one (fractions dropped)."""
+        return CapTable(
+            self.as_of, math.floor(self.common * ratio),
+            tuple(Warrant(w.name, math.floor(w.shares * ratio),
+                          None if w.strike is None else w.strike / ratio, w.source)
+                  for w in self.warrants),
+            tuple(Convertible(c.name, c.principal, c.conversion_price / ratio, c.source)
+                  for c in self.convertibles))
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per line of the table, for display."""
+        rows = [{"holder": "Common shares outstanding", "shares": self.common, "terms": ""}]
+        rows += [{"holder": w.name, "shares": w.shares,
+                  "terms": "" if w.strike is None else f"warrants at ${w.strike:g}"}
+                 for w in self.warrants]
+        rows += [{"holder": c.name, "shares": c.shares,
+                  "terms": f"${c.principal:,.0f} at ${c.conversion_price:g}"}
+                 for c in self.convertibles]
+        return rows
+
+
+def _entry(where: str, entry: dict, keys: set[str]) -> None:
+    unknown = set(entry) - keys - {"name", "provenance", "source"}
+    if unknown:
+        raise CapTableError(f"{where}: unknown keys {sorted(unknown)}")
+    if entry.get("provenance") not in PROVENANCES or not entry.get("source"):
+        raise CapTableError(f"{where}: needs provenance {PROVENANCES} and a source")
+
+
+def _count(where: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise CapTableError(f"{where} = {v!r}: must be a whole number, not negative")
+    return v
+
+
+def _positive(where: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+        raise CapTableError(f"{where} = {v!r}: must be a number greater than 0")
+    return float(v)
+
+
+def load_captable(path: str | Path | None = None) -> CapTable:
+    """Read data/captable.yaml (or ``path``), checking every entry."""
+    path = Path(path) if path is not None else DEFAULT_CAPTABLE
+    if not path.is_file():
+        raise CapTableError(f"cap table not found: {path}")
+    raw = yaml.safe_load(path.read_text())
+    if not isinstance(raw, dict):
+        raise CapTableError(f"{path}: must be a mapping")
+    unknown = set(raw) - {"as_of", "common_outstanding", "warrants", "convertibles"}
+    if unknown:
+        raise CapTableError(f"{path}: unknown keys {sorted(unknown)}")
+    common = raw.get("common_outstanding") or {}
+    _entry("common_outstanding", common, {"value"})
+    warrants, convertibles = [], []
+    for i, w in enumerate(raw.get("warrants") or []):
+        _entry(f"warrants[{i}]", w, {"shares", "strike"})
+        strike = w.get("strike")
+        warrants.append(Warrant(w["name"], _count(f"warrants[{i}].shares", w.get("shares")),
+                                None if strike is None else _positive(f"warrants[{i}].strike",
+                                                                      strike), w["source"]))
+    for i, c in enumerate(raw.get("convertibles") or []):
+        _entry(f"convertibles[{i}]", c, {"principal", "conversion_price"})
+        convertibles.append(Convertible(
+            c["name"], _positive(f"convertibles[{i}].principal", c.get("principal")),
+            _positive(f"convertibles[{i}].conversion_price", c.get("conversion_price")),
+            c["source"]))
+    as_of = raw.get("as_of")
+    if not isinstance(as_of, dt.date):
+        raise CapTableError(f"as_of = {as_of!r}: must be a date written YYYY-MM-DD")
+    return CapTable(as_of, _count("common_outstanding", common.get("value")),
+                    tuple(warrants), tuple(convertibles))

@@ -1,0 +1,225 @@
+"""Share-price paths on the trading calendar: GBM, block bootstrap, scenarios and CSV closes.
+
+A :class:`Paths` holds closes as a float64 array of shape (sessions, paths) with its
+sessions index; ``to_frame()`` gives the DataFrame (one column per path). Generators
+that take ``chunk`` yield path sets chunk by chunk, so memory stays bounded whatever the
+path count; chunk ``k`` draws from ``SeedSequence(seed).spawn`` child ``k``, so a run is
+reproducible for a given seed and chunk size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .calendar import sessions_before, trading_sessions
+from .terms import NoteTerms
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "data" / "scenarios.yaml"
+TRADING_DAYS_PER_YEAR = 252
+
+
+class PathError(ValueError):
+    """Bad path input; the message names the row, date or value."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Closes by trading session (rows) and path (columns)."""
+
+    sessions: pd.DatetimeIndex
+    closes: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.closes.ndim != 2 or self.closes.shape[0] != len(self.sessions):
+            raise PathError(f"closes of shape {self.closes.shape} do not match "
+                            f"{len(self.sessions)} sessions")
+        if not np.isfinite(self.closes).all() or (self.closes <= 0).any():
+            raise PathError("closes must be finite and greater than 0")
+
+    @property
+    def n_paths(self) -> int:
+        return self.closes.shape[1]
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.closes, index=self.sessions)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame | pd.Series) -> Paths:
+        """A DataFrame (or Series) of closes indexed by session dates."""
+        frame = frame.to_frame() if isinstance(frame, pd.Series) else frame
+        return cls(pd.DatetimeIndex(frame.index, name="date"), frame.to_numpy(dtype=float))
+
+
+def note_sessions(terms: NoteTerms, start: dt.date | None = None) -> pd.DatetimeIndex:
+    """Trading sessions from ``start`` (default: the issue date) through maturity."""
+    return trading_sessions(start or terms.issue_date, terms.maturity_date, terms.calendar)
+
+
+def _chunks(n_paths: int, chunk: int) -> list[int]:
+    if n_paths < 1 or chunk < 1:
+        raise PathError(f"n_paths = {n_paths} and chunk = {chunk} must be at least 1")
+    return [min(chunk, n_paths - i) for i in range(0, n_paths, chunk)]
+
+
+def gbm_chunks(sessions: pd.DatetimeIndex, *, start_price: float, volatility: float,
+               drift: float = 0.0, n_paths: int, seed: int = 0,
+               chunk: int = 25_000) -> Iterator[Paths]:
+    """Geometric Brownian motion closes, ``chunk`` paths at a time (one step per session).
+
+    The first session closes at ``start_price``; annual ``volatility`` and ``drift`` are
+    scaled to 1/252 of a year per session.
+    """
+    if start_price <= 0 or volatility < 0:
+        raise PathError(f"start_price = {start_price} must be > 0 and volatility = "
+                        f"{volatility} not negative")
+    step = 1 / TRADING_DAYS_PER_YEAR
+    mu, sd = (drift - 0.5 * volatility**2) * step, volatility * np.sqrt(step)
+    for n, child in zip(_chunks(n_paths, chunk), np.random.SeedSequence(seed).spawn(
+            len(_chunks(n_paths, chunk)))):
+        z = np.random.default_rng(child).standard_normal((len(sessions), n))
+        z[0] = 0.0
+        z *= sd
+        z[1:] += mu
+        np.cumsum(z, axis=0, out=z)
+        np.exp(z, out=z)
+        z *= start_price
+        yield Paths(sessions, z)
+
+
+def gbm(sessions: pd.DatetimeIndex, *, start_price: float, volatility: float,
+        drift: float = 0.0, n_paths: int, seed: int = 0) -> Paths:
+    """All GBM paths at once (see :func:`gbm_chunks`); for a few thousand paths."""
+    parts = list(gbm_chunks(sessions, start_price=start_price, volatility=volatility,
+                            drift=drift, n_paths=n_paths, seed=seed))
+    return Paths(sessions, np.hstack([p.closes for p in parts]))
+
+
+def bootstrap_chunks(history: pd.Series, sessions: pd.DatetimeIndex, *, n_paths: int,
+                     block: int = 20, start_price: float | None = None, seed: int = 0,
+                     chunk: int = 25_000) -> Iterator[Paths]:
+    """Block bootstrap of daily log returns from ``history`` (closes by date): each path
+    strings together random blocks of ``block`` consecutive returns."""
+    closes = history.dropna().to_numpy(dtype=float)
+    if len(closes) < block + 1 or (closes <= 0).any():
+        raise PathError(f"history: needs more than block = {block} positive closes, "
+                        f"has {len(closes)}")
+    returns = np.diff(np.log(closes))
+    start = float(closes[-1] if start_price is None else start_price)
+    steps = len(sessions) - 1
+    n_blocks = -(-steps // block)
+    sizes = _chunks(n_paths, chunk)
+    for n, child in zip(sizes, np.random.SeedSequence(seed).spawn(len(sizes))):
+        rng = np.random.default_rng(child)
+        starts = rng.integers(0, len(returns) - block + 1, size=(n_blocks, n))
+        idx = (starts[:, None, :] + np.arange(block)[None, :, None]).reshape(-1, n)[:steps]
+        logp = np.vstack([np.zeros((1, n)), np.cumsum(returns[idx], axis=0)])
+        yield Paths(sessions, start * np.exp(logp))
+
+
+def flat(sessions: pd.DatetimeIndex, price: float) -> Paths:
+    """A constant close."""
+    return Paths(sessions, np.full((len(sessions), 1), float(price)))
+
+
+def linear(sessions: pd.DatetimeIndex, start: float, target: float) -> Paths:
+    """Closes moving in a straight line from ``start`` to ``target``."""
+    return Paths(sessions, np.linspace(start, target, len(sessions))[:, None])
+
+
+def drop(sessions: pd.DatetimeIndex, price: float, on: dt.date, to: float) -> Paths:
+    """A constant close that drops to ``to`` from the session ``on`` (or the next one)."""
+    closes = np.where(sessions >= pd.Timestamp(on), float(to), float(price))
+    return Paths(sessions, closes[:, None])
+
+
+def scenario(name: str, terms: NoteTerms, *, path: str | Path = SCENARIOS) -> tuple[Paths, dict]:
+    """A named scenario from data/scenarios.yaml: its price path and its description
+    (with any conversion price ``events`` it names)."""
+    table = yaml.safe_load(Path(path).read_text())
+    if name not in table:
+        raise PathError(f"scenario {name!r} not in {path}; known: {sorted(table)}")
+    spec = dict(table[name])
+    sessions = note_sessions(terms)
+    kind = spec.get("kind")
+    if kind == "flat":
+        paths = flat(sessions, spec["price"])
+    elif kind == "linear":
+        paths = linear(sessions, spec["start"], spec["target"])
+    elif kind == "drop":
+        paths = drop(sessions, spec["price"], spec["on"], spec["to"])
+    elif kind == "piecewise":
+        points = pd.Series({pd.Timestamp(k): float(v) for k, v in spec["points"].items()})
+        steps = points.reindex(points.index.union(sessions)).interpolate("time").ffill().bfill()
+        paths = Paths(sessions, steps.reindex(sessions).to_numpy()[:, None])
+    else:
+        raise PathError(f"scenario {name!r}: kind = {kind!r} must be flat, linear, drop or piecewise")
+    return paths, spec
+
+
+def load_closes(path: str | Path, *, terms: NoteTerms | None = None,
+                calendar: str = "XNAS") -> Paths:
+    """A user's CSV of closes (columns ``date``, ``close``) as one path, checked row by row.
+
+    With ``terms``, it also checks that every payment date inside the file's range has its
+    full share-payment look-back window of Trading Days in the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PathError(f"price file not found: {path}")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = {"date", "close"} - set(raw.columns)
+    if missing:
+        raise PathError(f"{path.name}: missing columns {sorted(missing)}; found {list(raw.columns)}")
+    if raw.empty:
+        raise PathError(f"{path.name}: no rows")
+    dates, closes = [], []
+    for i, (d, c) in enumerate(zip(raw["date"], raw["close"]), start=2):  # line 1 is the header
+        try:
+            day = dt.date.fromisoformat(d.strip())
+        except ValueError:
+            raise PathError(f"{path.name} row {i}: date = {d!r} is not YYYY-MM-DD") from None
+        try:
+            price = float(c)
+        except ValueError:
+            raise PathError(f"{path.name} row {i} ({day}): close = {c!r} is missing or not a "
+                            "number") from None
+        if not np.isfinite(price) or price <= 0:
+            raise PathError(f"{path.name} row {i} ({day}): close = {c!r} must be greater than 0")
+        if dates and day == dates[-1]:
+            raise PathError(f"{path.name} row {i}: date {day} is a duplicate")
+        if dates and day < dates[-1]:
+            raise PathError(f"{path.name} row {i}: date {day} comes after {dates[-1]}; "
+                            "sort the rows by date")
+        dates.append(day)
+        closes.append(price)
+    sessions = trading_sessions(dates[0], dates[-1], calendar)
+    index = pd.DatetimeIndex(pd.to_datetime(dates), name="date")
+    bad = index.difference(sessions)
+    if len(bad):
+        row = dates.index(bad[0].date()) + 2
+        raise PathError(f"{path.name} row {row}: {bad[0].date()} is not a {calendar} trading "
+                        "session")
+    if terms is not None:
+        _check_lookbacks(path.name, index, terms)
+    return Paths(index, np.asarray(closes)[:, None])
+
+
+def _check_lookbacks(name: str, index: pd.DatetimeIndex, terms: NoteTerms) -> None:
+    from .schedule import payment_schedule
+
+    for pay in payment_schedule(terms)["pay_date"]:
+        window = sessions_before(pay, terms.share_payment_lookback, terms.calendar)
+        if pd.Timestamp(pay) <= index[0] or window[-1] > index[-1]:
+            continue  # the payment falls outside the file
+        short = window.difference(index)
+        if len(short):
+            raise PathError(f"{name}: the look-back window of the payment on {pay} lacks "
+                            f"{len(short)} trading days, first {short[0].date()}")

@@ -1,0 +1,50 @@
+"""Payment in shares: the Borrower Conversion Condition and Liquidity Conditions (preamble).
+
+Interest and Mandatory Prepayments may be paid in Payment Shares, valued at the Conversion
+Price, only if the Liquidity Conditions hold and the Closing Price was at least
+``share_payment_threshold`` x the Conversion Price on each of the ``share_payment_lookback``
+Trading Days before the date of payment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from .calendar import sessions_before
+from .conversion import exact
+from .terms import NoteTerms
+
+
+class PaymentError(ValueError):
+    """The closes cannot decide a payment; the message names the date."""
+
+
+def share_threshold(terms: NoteTerms, conversion_price: float) -> float:
+    """The lowest close that satisfies the Borrower Conversion Condition, exact to the
+    decimal (1.15 x $0.22 = $0.253, not 0.25300000000000006)."""
+    return float(exact(terms.share_payment_threshold, "threshold")
+                 * exact(conversion_price, "conversion_price"))
+
+
+def lookback_window(terms: NoteTerms, payment_date: dt.date) -> pd.DatetimeIndex:
+    """The ``share_payment_lookback`` Trading Days before ``payment_date``."""
+    return sessions_before(payment_date, terms.share_payment_lookback, terms.calendar)
+
+
+def share_payment_allowed(closes: pd.Series, payment_date: dt.date, terms: NoteTerms, *,
+                          conversion_price: float | None = None, liquidity: bool = True) -> bool:
+    """Whether a payment due on ``payment_date`` may be made in Payment Shares (preamble).
+
+    ``closes`` is a Series of closes by date; ``liquidity`` says whether the Liquidity
+    Conditions hold (shares reserved, registered, listed; no Mandatory Redemption Event).
+    """
+    window = lookback_window(terms, payment_date)
+    got = closes.reindex(window)
+    if got.isna().any():
+        first = got.index[got.isna()][0].date()
+        raise PaymentError(f"payment on {payment_date}: no close on {first}, a Trading Day of "
+                           f"its {terms.share_payment_lookback}-day look-back window")
+    price = terms.conversion_price if conversion_price is None else conversion_price
+    return bool(liquidity and (got >= share_threshold(terms, price)).all())
