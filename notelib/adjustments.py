@@ -193,3 +193,21 @@ def lowest_price(history: pd.DataFrame, start: dt.date, end: dt.date) -> float:
         raise AdjustmentError(f"window {start} to {end}: end is before start")
     inside = history.loc[(history["date"] > start) & (history["date"] <= end), "price"]
     return float(min([price_on(history, start), *inside]))
+
+
+def events_from_spec(specs: list[dict]) -> list[Event]:
+    """Events written as data (e.g. in data/scenarios.yaml): dicts with a ``type`` of split,
+    issuance, similar-notes or distribution and that event's fields."""
+    kinds = {"split": Split, "issuance": Issuance, "similar-notes": SimilarNotes,
+             "distribution": CashDistribution}
+    out = []
+    for i, spec in enumerate(specs or []):
+        spec = dict(spec)
+        kind = kinds.get(spec.pop("type", None))
+        if kind is None:
+            raise AdjustmentError(f"event {i}: type must be one of {sorted(kinds)}")
+        try:
+            out.append(kind(**spec))
+        except TypeError as exc:
+            raise AdjustmentError(f"event {i} ({kind.__name__}): {exc}") from None
+    return out

@@ -454,9 +454,7 @@ class SimulationResult:
         return {"by_date": by_date, "by_path": by_path}
 
 
-def _as_chunks(prices: Paths | pd.DataFrame | Iterable[Paths], chunk: int) -> Iterator[Paths]:
-    if isinstance(prices, pd.DataFrame | pd.Series):
-        prices = Paths.from_frame(prices)
+def _as_chunks(prices: Paths | Iterable[Paths], chunk: int) -> Iterator[Paths]:
     if isinstance(prices, Paths):
         for i in range(0, prices.n_paths, chunk):
             yield Paths(prices.sessions, prices.closes[:, i:i + chunk])
@@ -499,6 +497,8 @@ def simulate(
         raise EngineError(f"exposure_lag = {exposure_lag!r}: a whole number of sessions >= 1")
     events = list(events or [])
     captable = captable or load_captable()
+    if isinstance(prices, pd.DataFrame | pd.Series):
+        prices = Paths.from_frame(prices)
     chunks = _as_chunks(prices, chunk)
     first = next(chunks, None)
     if first is None:

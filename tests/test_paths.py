@@ -1,0 +1,160 @@
+"""Price paths: generators, scenarios, the CSV loader and its errors; the share-payment test."""
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from notelib import load_terms, trading_sessions
+from notelib.adjustments import Issuance, Split, events_from_spec
+from notelib.payments import PaymentError, share_payment_allowed, share_threshold
+from notelib.paths import (
+    PathError,
+    Paths,
+    bootstrap_chunks,
+    drop,
+    flat,
+    gbm,
+    gbm_chunks,
+    linear,
+    load_closes,
+    scenario,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+D = dt.date
+SES = trading_sessions("2005-10-03", "2007-10-05")
+
+
+@pytest.fixture(scope="module")
+def terms():
+    return load_terms()
+
+
+def test_gbm_is_reproducible_and_chunked():
+    a = gbm(SES, start_price=0.25, volatility=0.6, n_paths=10, seed=7)
+    b = gbm(SES, start_price=0.25, volatility=0.6, n_paths=10, seed=7)
+    assert a.closes.shape == (len(SES), 10) and np.array_equal(a.closes, b.closes)
+    assert (a.closes[0] == 0.25).all()
+    sizes = [p.n_paths for p in gbm_chunks(SES, start_price=1, volatility=0.5, n_paths=25,
+                                          chunk=10)]
+    assert sizes == [10, 10, 5]
+
+
+def test_gbm_moments():
+    # log(S_T / S_0) ~ N((mu - s^2/2) T, s^2 T) with T = (sessions - 1) / 252
+    p = gbm(SES, start_price=1.0, volatility=0.4, drift=0.1, n_paths=20_000, seed=3)
+    T = (len(SES) - 1) / 252
+    logs = np.log(p.closes[-1])
+    assert logs.mean() == pytest.approx((0.1 - 0.08) * T, abs=0.02)
+    assert logs.std() == pytest.approx(0.4 * np.sqrt(T), rel=0.02)
+
+
+def test_zero_volatility_gbm_is_the_drift():
+    p = gbm(SES[:253], start_price=2.0, volatility=0.0, drift=0.05, n_paths=1)
+    assert p.closes[-1, 0] == pytest.approx(2.0 * np.exp(0.05))  # 252 steps of 1/252 year
+
+
+def test_bootstrap_uses_only_historical_returns():
+    hist = pd.Series([1.0, 1.1, 1.21, 1.331, 1.4641])  # every daily return is +10%
+    p = next(bootstrap_chunks(hist, SES[:30], n_paths=3, block=2, seed=1))
+    assert p.closes[0, 0] == pytest.approx(1.4641)  # starts at the last close
+    assert np.allclose(p.closes[1:] / p.closes[:-1], 1.1)
+    with pytest.raises(PathError, match="needs more than block = 20"):
+        next(bootstrap_chunks(hist, SES, n_paths=1))
+
+
+def test_scenario_shapes():
+    assert (flat(SES, 0.3).closes == 0.3).all()
+    lin = linear(SES, 0.2, 0.6).closes[:, 0]
+    assert lin[0] == 0.2 and lin[-1] == pytest.approx(0.6)
+    d = drop(SES, 0.3, D(2006, 6, 1), 0.1).to_frame()[0]
+    assert d[pd.Timestamp("2006-05-31")] == 0.3 and d[pd.Timestamp("2006-06-01")] == 0.1
+
+
+def test_named_scenarios(terms):
+    p, spec = scenario("dyntek-2006-what-if", terms)
+    s = p.to_frame()[0]
+    assert s[pd.Timestamp("2006-03-08")] == pytest.approx(0.02)
+    assert s[pd.Timestamp("2006-06-05")] == pytest.approx(0.20)
+    assert events_from_spec(spec["events"]) == [Issuance(D(2006, 3, 8), 0.02, 225_000_000),
+                                                Split(D(2006, 6, 5), 0.1)]
+    with pytest.raises(PathError, match="scenario 'nope' not in"):
+        scenario("nope", terms)
+
+
+def test_paths_validation():
+    with pytest.raises(PathError, match="do not match"):
+        Paths(SES, np.ones((3, 2)))
+    with pytest.raises(PathError, match="finite and greater than 0"):
+        Paths(SES[:2], np.array([[1.0], [0.0]]))
+
+
+def test_shipped_synthetic_history_loads(terms):
+    p = load_closes(ROOT / "data" / "prices" / "synthetic-dytk-2004-2005.csv", terms=terms)
+    assert p.n_paths == 1 and p.sessions[0] == pd.Timestamp("2004-10-15")
+
+
+def csv(tmp_path, text: str) -> Path:
+    path = tmp_path / "closes.csv"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("day,price\n2006-01-03,0.3\n", r"missing columns \['close', 'date'\]"),
+    ("date,close\n2006-01-03,0.3\n2006-01-04,\n", "row 3 \\(2006-01-04\\): close = '' is missing"),
+    ("date,close\n2006-01-03,0.3\n2006-01-04,-0.1\n", "row 3 .*close = '-0.1' must be greater than 0"),
+    ("date,close\n2006-01-03,0.3\n2006-01-04,0\n", "row 3 .*close = '0' must be greater than 0"),
+    ("date,close\n2006-01-04,0.3\n2006-01-03,0.3\n", "row 3: date 2006-01-03 comes after 2006-01-04"),
+    ("date,close\n2006-01-03,0.3\n2006-01-03,0.3\n", "row 3: date 2006-01-03 is a duplicate"),
+    ("date,close\n2006-01-03,0.3\n2006-01-07,0.3\n", "row 3: 2006-01-07 is not a XNAS trading session"),
+    ("date,close\n2006-01-03,0.3\n03/01/2006,0.3\n", "row 3: date = '03/01/2006' is not YYYY-MM-DD"),
+    ("date,close\n", "no rows"),
+])
+def test_bad_csv_names_the_row(tmp_path, text, message):
+    with pytest.raises(PathError, match=message):
+        load_closes(csv(tmp_path, text))
+
+
+def test_gap_in_a_lookback_window(tmp_path, terms):
+    # the 3 Apr 2006 payment looks back over 20-31 Mar 2006; drop 24 Mar from the file
+    days = [d for d in trading_sessions("2006-02-01", "2006-04-28") if d != pd.Timestamp("2006-03-24")]
+    body = "date,close\n" + "".join(f"{d:%Y-%m-%d},0.3\n" for d in days)
+    with pytest.raises(PathError, match="payment on 2006-04-03 lacks 1 trading days, first 2006-03-24"):
+        load_closes(csv(tmp_path, body), terms=terms)
+    assert load_closes(csv(tmp_path, body)).n_paths == 1  # without terms it is just a gap
+
+
+def test_missing_price_file():
+    with pytest.raises(PathError, match="price file not found"):
+        load_closes("nope.csv")
+
+
+def closes_series(value: float, **changes: float) -> pd.Series:
+    s = pd.Series(value, index=trading_sessions("2006-02-01", "2006-04-28"))
+    for day, v in changes.items():
+        s[pd.Timestamp(day.replace("_", "-")[1:])] = v
+    return s
+
+
+def test_share_payment_condition(terms):
+    # threshold 1.15 x 0.22 = 0.253 exactly; look-back for 3 Apr 2006 is 20-31 Mar
+    assert share_threshold(terms, 0.22) == 0.253
+    assert share_payment_allowed(closes_series(0.253), D(2006, 4, 3), terms)
+    assert not share_payment_allowed(closes_series(0.2529), D(2006, 4, 3), terms)
+    # one day below inside the window fails; the same dip outside it does not matter
+    assert not share_payment_allowed(closes_series(0.3, d2006_03_24=0.25), D(2006, 4, 3), terms)
+    assert share_payment_allowed(closes_series(0.3, d2006_03_17=0.25), D(2006, 4, 3), terms)
+    assert share_payment_allowed(closes_series(0.3, d2006_04_03=0.25), D(2006, 4, 3), terms)
+    assert not share_payment_allowed(closes_series(0.3), D(2006, 4, 3), terms, liquidity=False)
+    # after a ratchet to $0.02 the threshold is $0.023
+    assert share_payment_allowed(closes_series(0.023), D(2006, 4, 3), terms, conversion_price=0.02)
+
+
+def test_share_payment_needs_the_whole_window(terms):
+    s = closes_series(0.3).drop(pd.Timestamp("2006-03-24"))
+    with pytest.raises(PaymentError, match="no close on 2006-03-24"):
+        share_payment_allowed(s, D(2006, 4, 3), terms)
