@@ -37,7 +37,8 @@ class Issuance:
     """Newly Issued Shares or Common Stock Equivalents at ``price`` (II.C.3(b)).
 
     ``exemption`` is the II.C.3 exemption (1-4) that applies, if any; ``pro_rata`` and
-    ``to_purchasers`` are the two carve-outs inside (b) itself.
+    ``to_purchasers`` are the two carve-outs inside (b) itself; ``waived`` means the
+    Holders waived the adjustment (V.C amendment). ``shares`` enter the share count.
     """
 
     date: dt.date
@@ -46,6 +47,7 @@ class Issuance:
     exemption: int | None = None
     pro_rata: bool = False
     to_purchasers: bool = False
+    waived: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,9 @@ def conversion_price_history(
                     raise AdjustmentError(f"issuance on {ev.date}: exemption = {ev.exemption!r}"
                                           " must be 1, 2, 3 or 4 (II.C.3)")
                 note = f"exempt under II.C.3 ({ev.exemption})"
-            elif ev.pro_rata or ev.to_purchasers:
-                note = "pro rata to all holders" if ev.pro_rata else "issued to the Purchasers"
+            elif ev.pro_rata or ev.to_purchasers or ev.waived:
+                note = ("pro rata to all holders" if ev.pro_rata else "issued to the Purchasers"
+                        if ev.to_purchasers else "adjustment waived by the Holders")
             elif base < price:
                 new, clause = base, "II.C.3(b)"
                 note = f"full ratchet to the Base Share Price {ev.price:g}"

@@ -8,7 +8,7 @@ import matplotlib as mpl
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 STYLE = Path(__file__).resolve().parent / "styles" / "board.mplstyle"
 PALETTE = {"interest": "#0072B2", "principal": "#E69F00", "balance": "#000000",
@@ -121,6 +121,119 @@ def redemption_over_time_chart(table: pd.DataFrame, *, title: str | None = None,
         ax.set_title(title or f"At a ${peak['highest_close']:,.2f} high, redemption peaks at "
                      f"${peak['amount'] / 1e6:,.2f}M ({pd.Timestamp(peak['date']):%b %Y}), "
                      "then falls with amortisation",
+                     loc="left")
+        _source(fig, source)
+        return fig
+
+
+def _dates(table: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(table["date"])
+
+
+def share_probability_chart(by_date: pd.DataFrame, *, title: str | None = None,
+                            source: str = "") -> Figure:
+    """Probability of paying in shares on each payment date (``summary['by_date']``)."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        ax.bar(_dates(by_date), by_date["p_shares"] * 100, width=12, color=PALETTE["shares"])
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("Paths paying in shares")
+        early = by_date["p_shares"].iloc[0]
+        ax.set_title(title or f"{early:.0%} of paths may pay the first coupon in shares; "
+                     f"{by_date['p_shares'].iloc[-2]:.0%} the last installment", loc="left")
+        _source(fig, source)
+        return fig
+
+
+def fan_chart(by_date: pd.DataFrame, key: str, *, label: str, money: bool = False,
+              percent: bool = False, title: str, source: str = "") -> Figure:
+    """Percentile fan (5-95, 25-75, median) of ``key`` over payment dates
+    (columns ``<key>_p5`` ... ``<key>_p95`` of ``summary['by_date']``)."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        x = _dates(by_date)
+        ax.fill_between(x, by_date[f"{key}_p5"], by_date[f"{key}_p95"], color=PALETTE["parity"],
+                        alpha=0.25, label="5th-95th percentile", step="post")
+        ax.fill_between(x, by_date[f"{key}_p25"], by_date[f"{key}_p75"], color=PALETTE["parity"],
+                        alpha=0.5, label="25th-75th percentile", step="post")
+        ax.step(x, by_date[f"{key}_p50"], where="post", color=PALETTE["interest"], label="Median")
+        if money:
+            ax.yaxis.set_major_formatter(_millions)
+        elif percent:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+        else:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:,.0f}M"))
+        ax.set_ylabel(label)
+        ax.legend(loc="best")
+        ax.set_title(title, loc="left")
+        _source(fig, source)
+        return fig
+
+
+def outcome_distribution_chart(by_path: pd.DataFrame, *, title: str | None = None,
+                               source: str = "") -> Figure:
+    """Histograms of cash paid, shares issued and their value across paths (``by_path``)."""
+    with mpl.style.context(STYLE):
+        fig = Figure(figsize=(13, 5), layout="constrained")
+        axes = fig.subplots(1, 3)
+        for ax, col, colour, fmt in (
+                (axes[0], "cash_paid", PALETTE["cash"], _millions),
+                (axes[1], "shares_issued", PALETTE["shares"],
+                 FuncFormatter(lambda v, _: f"{v / 1e6:,.0f}M")),
+                (axes[2], "shares_value", PALETTE["interest"], _millions)):
+            ax.hist(by_path[col], bins=40, color=colour)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            ax.xaxis.set_major_formatter(fmt)
+            ax.set_xlabel(col.replace("_", " ").capitalize())
+            ax.set_yticks([])
+        med = by_path.median()
+        fig.suptitle(title or f"Median path: ${med['cash_paid'] / 1e6:,.2f}M cash and "
+                     f"{med['shares_issued'] / 1e6:,.1f}M shares", x=0.0, ha="left",
+                     fontweight="bold", fontsize="x-large")
+        _source(fig, source)
+        return fig
+
+
+def cash_saved_chart(by_path: pd.DataFrame, all_cash: float, *, title: str | None = None,
+                     source: str = "") -> Figure:
+    """Cash saved by paying in shares (``all_cash`` minus cash paid) against the market value
+    of the shares given for it, one dot per path."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        saved = all_cash - by_path["cash_paid"]
+        ax.scatter(saved, by_path["shares_value"], s=6, alpha=0.4, color=PALETTE["shares"])
+        top = max(min(saved.max(), by_path["shares_value"].max()), 1)
+        ax.plot([0, top], [0, top], color="#777777", linewidth=1, label="value = cash saved")
+        ax.set_xlim(left=min(0, saved.min()), right=max(saved.max(), 1) * 1.05)
+        ax.xaxis.set_major_formatter(_millions)
+        ax.yaxis.set_major_formatter(_millions)
+        ax.set_xlabel("Cash saved against paying everything in cash")
+        ax.set_ylabel("Market value of the shares issued")
+        ax.legend(loc="upper left")
+        paid = saved > 0
+        ratio = (by_path.loc[paid, "shares_value"] / saved[paid]).median() if paid.any() else 0
+        ax.set_title(title or f"Shares issued are worth a median {ratio:.2f}x the cash they save",
+                     loc="left")
+        _source(fig, source)
+        return fig
+
+
+def what_if_chart(table: pd.DataFrame, *, title: str | None = None, source: str = "") -> Figure:
+    """Noteholders' fully diluted ownership over time, ratchet against waived
+    (:func:`notelib.whatif.historical_what_if`)."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        for case, colour in (("ratchet", PALETTE["cash"]), ("waived", PALETTE["interest"])):
+            t = table[table["case"] == case]
+            ax.step(_dates(t), t["fully_diluted_ownership"], where="post", color=colour,
+                    label=f"{case}: price ${t['conversion_price'].min():g} at its lowest")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+        ax.set_ylabel("Note's share of the fully diluted count")
+        ax.legend(loc="upper right")
+        peak = table.groupby("case")["issuable_on_conversion"].max()
+        ax.set_title(title or f"The $0.02 sale multiplies the shares issuable "
+                     f"{peak['ratchet'] / peak['waived']:.0f}-fold unless the ratchet is waived",
                      loc="left")
         _source(fig, source)
         return fig

@@ -102,6 +102,7 @@ class _Plan:
     premium: tuple[int, int]
     cap: tuple[int, int]
     split_at_session: np.ndarray  # float ratio applied at session (1.0 = none)
+    split_factor_at_pay: np.ndarray  # product of the split ratios up to each payment
     issued_at_session: np.ndarray  # int shares issued to others at session
     convert_threshold: np.ndarray | None  # float per session: holder converts at or above
     redemption: tuple[int, int, int, bool] | None  # (event session, pay session, low price, shares)
@@ -184,6 +185,10 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
                 split_at[k] *= e.ratio
             elif isinstance(e, Issuance):
                 issued_at[k] += e.shares
+    cumulative = np.cumprod(split_at)
+    split_factor = np.array([cumulative[int(np.searchsorted(sessions, pd.Timestamp(d),
+                                                            side="right")) - 1]
+                             for d in sched["date"]])
     price_session = np.array([price_at(max(d, terms.issue_date)) for d in session_dates],
                              dtype=np.int64)
     convert = None
@@ -219,6 +224,7 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         basis=365 if terms.day_count == "ACT/365F" else 360,
         premium=_ratio(terms.redemption_premium, "redemption_premium"),
         cap=_ratio(terms.ownership_cap, "ownership_cap"), split_at_session=split_at,
+        split_factor_at_pay=split_factor,
         issued_at_session=issued_at, convert_threshold=convert, redemption=redemption,
         capital=captable)
 
@@ -261,7 +267,8 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
         "redemption_cash")}
     share_value = np.zeros(n)
     per = {k: np.zeros((n_pay, n), dtype=np.int64) for k in (
-        "interest", "principal", "cash_paid", "shares_issued", "exposure", "outstanding")}
+        "interest", "principal", "cash_paid", "shares_issued", "exposure", "outstanding",
+        "issued", "balance")}
     per["allowed"] = np.zeros((n_pay, n), dtype=bool)
     per["in_shares"] = np.zeros((n_pay, n), dtype=bool)
     per["shares_value"] = np.zeros((n_pay, n))
@@ -368,9 +375,11 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
                 held = held if holder_sells else held + got
         if k >= 0:
             per["outstanding"][k] = outstanding
+            per["issued"][k] = issued
+            per["balance"][k] = balance
     out = {f"per_{k}": v for k, v in per.items()} if keep else {
         f"per_{k}": per[k] for k in ("in_shares", "outstanding", "exposure", "cash_paid",
-                                     "shares_issued")}
+                                     "shares_issued", "issued")}
     out.update(tot)
     out["share_value"] = share_value
     out["issued"] = issued
@@ -389,6 +398,13 @@ class SimulationResult:
     n_paths: int
     arrays: dict[str, np.ndarray]
     kept_payments: bool
+    prices_at_pay: np.ndarray  # the Conversion Price in effect on each pay date
+    split_factor: np.ndarray  # product of split ratios up to each payment date
+
+    @property
+    def other_dilutive(self) -> int:
+        """Warrants and other convertibles after every split of the run."""
+        return self.captable.split(float(self.split_factor[-1])).other_dilutive
 
     @property
     def by_path(self) -> pd.DataFrame:
@@ -408,8 +424,7 @@ class SimulationResult:
             "principal_redeemed": a["principal_redeemed"] / 100,
             "shares_outstanding": a["outstanding"],
             "noteholder_ownership": a["issued"] / a["outstanding"],
-            "fully_diluted_ownership": a["issued"] / (a["outstanding"]
-                                                      + self.captable.other_dilutive),
+            "fully_diluted_ownership": a["issued"] / (a["outstanding"] + self.other_dilutive),
         }).rename_axis("path")
 
     @property
@@ -423,13 +438,16 @@ class SimulationResult:
         cols = {"path": np.tile(np.arange(self.n_paths), n_pay),
                 "date": np.repeat(self.schedule["date"].to_numpy(), self.n_paths),
                 "pay_date": np.repeat(self.schedule["pay_date"].to_numpy(), self.n_paths)}
+        cols["conversion_price"] = np.repeat(self.prices_at_pay, self.n_paths)
+        cols["split_factor"] = np.repeat(self.split_factor, self.n_paths)
         for key, scale in (("interest", 100), ("principal", 100), ("allowed", None),
                            ("in_shares", None), ("cash_paid", 100), ("shares_issued", None),
-                           ("shares_value", None), ("exposure", 100), ("outstanding", None)):
+                           ("shares_value", None), ("exposure", 100), ("balance", 100),
+                           ("outstanding", None), ("issued", None)):
             v = a[f"per_{key}"].reshape(-1)
             cols[key] = v / scale if scale else v
         df = pd.DataFrame(cols)
-        df["noteholder_dilution"] = df.groupby("path")["shares_issued"].cumsum() / df["outstanding"]
+        df["noteholder_ownership"] = df["issued"] / df["outstanding"]
         return df.sort_values(["path", "date"], kind="stable").reset_index(drop=True)
 
     @property
@@ -441,9 +459,12 @@ class SimulationResult:
         sched = self.schedule
         by_date = pd.DataFrame({"date": sched["date"], "pay_date": sched["pay_date"],
                                 "p_shares": a["per_in_shares"].mean(axis=1)})
-        for key, scale in (("cash_paid", 100), ("shares_issued", 1), ("exposure", 100),
-                           ("outstanding", 1)):
-            pct = np.percentile(a[f"per_{key}"] / scale, q, axis=1)
+        ownership = a["per_issued"] / a["per_outstanding"]
+        for key, values in (("cash_paid", a["per_cash_paid"] / 100),
+                            ("shares_issued", a["per_shares_issued"]),
+                            ("exposure", a["per_exposure"] / 100),
+                            ("outstanding", a["per_outstanding"]), ("ownership", ownership)):
+            pct = np.percentile(values, q, axis=1)
             for p, row in zip(q, pct):
                 by_date[f"{key}_p{p}"] = row
         totals = self.by_path[["cash_paid", "shares_issued", "shares_value",
@@ -517,7 +538,7 @@ def simulate(
     bar.close()
     arrays = {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
     return SimulationResult(terms, plan.schedule, captable, arrays["cash_paid"].shape[0], arrays,
-                            keep)
+                            keep, plan.price_at_pay / plan.price_units, plan.split_factor_at_pay)
 
 
 def _chain(first: Paths, rest: Iterator[Paths]) -> Iterator[Paths]:

@@ -19,7 +19,8 @@ STDERR = 'data-mime-type="application/vnd.jupyter.stderr"'  # how nbconvert mark
 
 
 def test_there_are_notebooks():
-    assert [p.name for p in NOTEBOOKS][:1] == ["01-terms-and-schedule.ipynb"]
+    assert [p.stem for p in NOTEBOOKS] == ["01-terms-and-schedule", "02-parity-vs-floor",
+                                           "03-cash-vs-shares", "04-dilution"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -142,3 +143,11 @@ def test_parity_notebook_figures_and_numbers(report):
     # amount at a $0.30 close $4,653,835.50 (parity)
     for figure in ("$4,095,375.00", "15,512,785", "$4,653,835.50 (parity)"):
         assert figure in html
+
+
+def test_engine_notebooks_figures_and_numbers(report):
+    for name in ("03-share-probability", "03-outcomes", "03-cash-saved", "03-redemption-exposure",
+                 "04-ownership-fan", "04-outstanding-fan", "04-what-if"):
+        assert (report / "figures" / f"{name}.png").stat().st_size > 10_000, name
+    # the what-if table (tests/test_captable.py): 167,500,000 shares issuable after the ratchet
+    assert "167500000" in (report / "04-dilution.html").read_text().replace(",", "")
