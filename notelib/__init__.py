@@ -1,9 +1,21 @@
 """notelib: contract math for a fixed-price PIPE convertible note.
 
-The default note is DynTek's Amended and Restated 9% Senior Subordinated
-Convertible Note (November 2005); its terms live in data/terms/dyntek-2005.yaml.
+The default note is DynTek's Amended and Restated 9% Senior Subordinated Convertible
+Note (November 2005); its terms live in data/terms/dyntek-2005.yaml. Modules follow the
+parts of the contract; the engine (:func:`simulate`) runs them across price paths.
 """
 
+from .adjustments import (
+    AdjustmentError,
+    CashDistribution,
+    Issuance,
+    SimilarNotes,
+    Split,
+    conversion_price_history,
+    current_market_price,
+    lowest_price,
+    price_on,
+)
 from .calendar import (
     CalendarError,
     add_business_days,
@@ -11,6 +23,40 @@ from .calendar import (
     next_business_day,
     sessions_before,
     trading_sessions,
+)
+from .conversion import (
+    Conversion,
+    ConversionError,
+    allocate_reserve,
+    capped_conversion,
+    conversion_amount,
+    conversion_shares,
+    excess_conversion_price,
+    max_conversion_shares,
+    reserve_conversion,
+)
+from .engine import EngineError, RedemptionEvent, SimulationResult, simulate
+from .events import (
+    EventError,
+    indebtedness_acceleration,
+    judgment,
+    material_contract_default,
+    redemption_events,
+    registration_lapse,
+    trading_suspension,
+)
+from .payments import PaymentError, share_payment_allowed
+from .penalties import PenaltyError, default_interest, delivery_default, late_payment_interest
+from .redemption import (
+    RedemptionAmount,
+    RedemptionError,
+    election_by_date,
+    election_shares,
+    parity_breakeven,
+    redemption_amount,
+    redemption_by_date,
+    redemption_curve,
+    redemption_due_date,
 )
 from .schedule import (
     ScheduleError,
@@ -24,53 +70,27 @@ from .schedule import (
 from .terms import DEFAULT_TERMS, NoteTerms, Provenance, TermsError, load_terms
 
 __all__ = [
-    "DEFAULT_TERMS", "CalendarError", "NoteTerms", "Provenance", "ScheduleError", "TermsError",
-    "accrued_interest", "add_business_days", "business_days", "interest_dates", "load_terms",
-    "next_business_day", "payment_schedule", "prepayment_dates", "principal_outstanding",
-    "sessions_before", "trading_sessions", "year_fraction",
+    # terms, calendar, schedule
+    "DEFAULT_TERMS", "NoteTerms", "Provenance", "TermsError", "load_terms",
+    "CalendarError", "add_business_days", "business_days", "next_business_day",
+    "sessions_before", "trading_sessions",
+    "ScheduleError", "accrued_interest", "interest_dates", "payment_schedule",
+    "prepayment_dates", "principal_outstanding", "year_fraction",
+    # conversion and adjustments (II)
+    "Conversion", "ConversionError", "allocate_reserve", "capped_conversion",
+    "conversion_amount", "conversion_shares", "excess_conversion_price",
+    "max_conversion_shares", "reserve_conversion",
+    "AdjustmentError", "CashDistribution", "Issuance", "SimilarNotes", "Split",
+    "conversion_price_history", "current_market_price", "lowest_price", "price_on",
+    # redemption, events, penalties (I, V)
+    "RedemptionAmount", "RedemptionError", "election_by_date", "election_shares",
+    "parity_breakeven", "redemption_amount", "redemption_by_date", "redemption_curve",
+    "redemption_due_date",
+    "EventError", "indebtedness_acceleration", "judgment", "material_contract_default",
+    "redemption_events", "registration_lapse", "trading_suspension",
+    "PenaltyError", "default_interest", "delivery_default", "late_payment_interest",
+    # payment in shares and the engine
+    "PaymentError", "share_payment_allowed",
+    "EngineError", "RedemptionEvent", "SimulationResult", "simulate",
 ]
 __version__ = "0.1.0"
-
-from .adjustments import (  # noqa: E402
-    AdjustmentError,
-    CashDistribution,
-    Issuance,
-    SimilarNotes,
-    Split,
-    conversion_price_history,
-    current_market_price,
-    lowest_price,
-    price_on,
-)
-from .conversion import (  # noqa: E402
-    Conversion,
-    ConversionError,
-    allocate_reserve,
-    capped_conversion,
-    conversion_amount,
-    conversion_shares,
-    excess_conversion_price,
-    max_conversion_shares,
-    reserve_conversion,
-)
-from .events import (  # noqa: E402
-    EventError,
-    indebtedness_acceleration,
-    judgment,
-    material_contract_default,
-    redemption_events,
-    registration_lapse,
-    trading_suspension,
-)
-from .penalties import PenaltyError, default_interest, delivery_default, late_payment_interest  # noqa: E402
-from .redemption import (  # noqa: E402
-    RedemptionAmount,
-    RedemptionError,
-    election_by_date,
-    election_shares,
-    parity_breakeven,
-    redemption_amount,
-    redemption_by_date,
-    redemption_curve,
-    redemption_due_date,
-)

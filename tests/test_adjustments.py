@@ -23,10 +23,6 @@ from notelib import (
 D = dt.date
 
 
-@pytest.fixture(scope="module")
-def terms():
-    return load_terms()
-
 
 def test_no_events_keeps_the_initial_price(terms):
     h = conversion_price_history(terms)

@@ -9,7 +9,6 @@ import pytest
 from notelib import (
     conversion_price_history,
     conversion_shares,
-    load_terms,
     payment_schedule,
     price_on,
     redemption_amount,
@@ -19,16 +18,12 @@ from notelib.adjustments import CashDistribution, Issuance, Split
 from notelib.captable import load_captable
 from notelib.engine import EngineError, RedemptionEvent, simulate
 from notelib.payments import share_payment_allowed
-from notelib.paths import PathError, Paths, flat, gbm
+from notelib.paths import PathError, flat, gbm
 
 D = dt.date
 SES = trading_sessions("2005-10-03", "2007-10-05")
 COMMON = 60_437_621  # data/captable.yaml
 
-
-@pytest.fixture(scope="module")
-def terms():
-    return load_terms()
 
 
 def test_constant_path_above_threshold_pays_in_shares(terms):

@@ -12,7 +12,6 @@ from notelib import (
     indebtedness_acceleration,
     judgment,
     late_payment_interest,
-    load_terms,
     material_contract_default,
     redemption_events,
     registration_lapse,
@@ -21,10 +20,6 @@ from notelib import (
 
 D = dt.date
 
-
-@pytest.fixture(scope="module")
-def terms():
-    return load_terms()
 
 
 def test_catalogue(terms):

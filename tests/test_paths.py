@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from notelib import load_terms, trading_sessions
+from notelib import trading_sessions
 from notelib.adjustments import Issuance, Split, events_from_spec
 from notelib.payments import PaymentError, share_payment_allowed, share_threshold
 from notelib.paths import (
@@ -27,10 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 D = dt.date
 SES = trading_sessions("2005-10-03", "2007-10-05")
 
-
-@pytest.fixture(scope="module")
-def terms():
-    return load_terms()
 
 
 def test_gbm_is_reproducible_and_chunked():

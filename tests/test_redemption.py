@@ -25,10 +25,6 @@ from notelib import (
 D = dt.date
 
 
-@pytest.fixture(scope="module")
-def terms():
-    return load_terms()
-
 
 def test_floor_and_parity_by_hand(terms):
     # 15 Jun 2006: principal 3,350,000; interest from 1 Apr: 75 days x 837.50 = 62,812.50
