@@ -14,7 +14,14 @@ STYLE = Path(__file__).resolve().parent / "styles" / "board.mplstyle"
 PALETTE = {"interest": "#0072B2", "principal": "#E69F00", "balance": "#000000",
            "shares": "#009E73", "cash": "#D55E00", "floor": "#CC79A7", "parity": "#56B4E9"}
 
-_millions = FuncFormatter(lambda x, _: f"${x / 1e6:,.1f}M")
+def _money_label(x: float, _pos: object = None) -> str:
+    """$1.2M, $350K or $900: the unit follows the size."""
+    if abs(x) >= 1e6:
+        return f"${x / 1e6:,.1f}M"
+    return f"${x / 1e3:,.0f}K" if abs(x) >= 1e3 else f"${x:,.0f}"
+
+
+_millions = FuncFormatter(_money_label)
 
 
 def _figure(size: tuple[float, float] = (11, 6)) -> tuple[Figure, Axes]:
@@ -58,7 +65,7 @@ def schedule_chart(schedule: pd.DataFrame, *, title: str | None = None,
 def _source(fig: Figure, source: str) -> None:
     """The source line under the plot, inside the constrained layout."""
     if source:
-        fig.supxlabel(source, x=0.0, ha="left", fontsize="small", color="#555555")
+        fig.supxlabel(source, x=0.0, ha="left", fontsize="small", color="#555555", wrap=True)
 
 
 def save_figure(fig: Figure, folder: str | Path, name: str) -> list[Path]:
@@ -72,9 +79,44 @@ def save_figure(fig: Figure, folder: str | Path, name: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.png", folder / f"{name}.svg"]
     fig.savefig(paths[0], dpi=300)
-    with mpl.rc_context({"svg.fonttype": "none"}):
-        fig.savefig(paths[1])
+    with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
+        fig.savefig(paths[1], metadata={"Date": None})  # no timestamp: same inputs, same file
     return paths
+
+
+def board_pdf(figures: list[Figure], path: str | Path) -> Path | None:
+    """All ``figures`` as the pages of one PDF (nothing if ``path`` is empty)."""
+    if not str(path):
+        return None
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with PdfPages(path, metadata={"CreationDate": None, "ModDate": None}) as pdf:
+        for fig in figures:
+            pdf.savefig(fig)
+    return path
+
+
+def cash_vs_shares_chart(by_date: pd.DataFrame, *, title: str | None = None,
+                         source: str = "") -> Figure:
+    """Mean cash paid and mean market value of shares issued on each payment date, stacked
+    (``summary['by_date']``)."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        x = _dates(by_date)
+        ax.bar(x, by_date["cash_paid_mean"], width=12, color=PALETTE["cash"], label="Cash paid")
+        ax.bar(x, by_date["shares_value_mean"], width=12, bottom=by_date["cash_paid_mean"],
+               color=PALETTE["shares"], label="Value of shares issued")
+        ax.yaxis.set_major_formatter(_millions)
+        ax.legend(loc="upper left")
+        pre = by_date.iloc[:-1]
+        share = pre["shares_value_mean"].sum() / max(
+            (pre["shares_value_mean"] + pre["cash_paid_mean"]).sum(), 1e-9)
+        ax.set_title(title or f"On average {share:.0%} of what is paid before maturity "
+                     "is paid in shares", loc="left")
+        _source(fig, source)
+        return fig
 
 
 def parity_floor_chart(curve: pd.DataFrame, breakeven: float, *, on: str = "",

@@ -379,7 +379,7 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
             per["balance"][k] = balance
     out = {f"per_{k}": v for k, v in per.items()} if keep else {
         f"per_{k}": per[k] for k in ("in_shares", "outstanding", "exposure", "cash_paid",
-                                     "shares_issued", "issued")}
+                                     "shares_issued", "issued", "shares_value")}
     out.update(tot)
     out["share_value"] = share_value
     out["issued"] = issued
@@ -458,7 +458,9 @@ class SimulationResult:
         q = list(PERCENTILES)
         sched = self.schedule
         by_date = pd.DataFrame({"date": sched["date"], "pay_date": sched["pay_date"],
-                                "p_shares": a["per_in_shares"].mean(axis=1)})
+                                "p_shares": a["per_in_shares"].mean(axis=1),
+                                "cash_paid_mean": a["per_cash_paid"].mean(axis=1) / 100,
+                                "shares_value_mean": a["per_shares_value"].mean(axis=1)})
         ownership = a["per_issued"] / a["per_outstanding"]
         for key, values in (("cash_paid", a["per_cash_paid"] / 100),
                             ("shares_issued", a["per_shares_issued"]),

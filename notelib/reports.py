@@ -7,7 +7,12 @@ overwritten or half-replaced. A failed run keeps its notebooks under ``out/faile
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import hashlib
+import html
+import json
+import platform
 import shutil
 import sys
 import tempfile
@@ -46,6 +51,60 @@ def load_params(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ReportError(f"parameter file {path}: must be a mapping of names to values")
     return data
+
+
+def save_metrics(folder: str | Path, notebook: str, metrics: dict[str, Any]) -> None:
+    """Record a notebook's key figures for the run's metrics.json (nothing if ``folder`` is
+    empty, as in interactive use). Values must be JSON numbers or text."""
+    if not str(folder):
+        return
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{notebook}.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    names = ("notelib", "numpy", "pandas", "matplotlib", "exchange_calendars", "papermill",
+             "nbconvert", "ipywidgets")
+    return {"python": platform.python_version(), **{n: version(n) for n in names}}
+
+
+def _terms_file(params: Mapping[str, Any]) -> Path:
+    from .terms import DEFAULT_TERMS
+
+    given = params.get("TERMS_FILE") or ""
+    return (NOTEBOOKS / given).resolve() if given else DEFAULT_TERMS
+
+
+def _index(folder: Path, name: str, as_of: dt.date, metrics: dict, manifest: dict) -> str:
+    """A plain index.html linking the notebooks' HTML, the figures, the PDF and the JSON."""
+    esc = html.escape
+    pages = "".join(f'<li><a href="{esc(p.name)}">{esc(p.stem)}</a></li>'
+                    for p in sorted(folder.glob("*.html")) if p.name != "index.html")
+    figs = "".join(
+        f'<figure><a href="figures/{esc(p.name)}"><img src="figures/{esc(p.name)}" '
+        f'alt="{esc(p.stem)}"></a><figcaption>{esc(p.stem)} '
+        f'(<a href="figures/{esc(p.stem)}.svg">SVG</a>)</figcaption></figure>'
+        for p in sorted((folder / "figures").glob("*.png")))
+    rows = "".join(f"<tr><td>{esc(nb)}</td><td>{esc(k)}</td><td>{esc(str(v))}</td></tr>"
+                   for nb, m in metrics.items() for k, v in m.items())
+    pdf = '<li><a href="board.pdf">board.pdf</a> (board figures)</li>' \
+        if (folder / "board.pdf").exists() else ""
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Report {esc(name)}, {as_of}</title><style>
+body{{font-family:sans-serif;margin:2em;max-width:1200px}} img{{width:100%}}
+figure{{display:inline-block;width:31%;margin:0.5%;vertical-align:top}}
+table{{border-collapse:collapse}} td{{border-bottom:1px solid #ddd;padding:2px 8px}}
+</style></head><body>
+<h1>{esc(manifest["terms_name"])}</h1>
+<p>Report <b>{esc(name)}</b>, as of {as_of}. Terms file {esc(manifest["terms_file"])}
+(sha256 {manifest["terms_sha256"][:12]}...).</p>
+<h2>Pages</h2><ul>{pages}{pdf}<li><a href="metrics.json">metrics.json</a></li>
+<li><a href="manifest.json">manifest.json</a></li></ul>
+<h2>Figures</h2>{figs}
+<h2>Key figures</h2><table>{rows}</table></body></html>"""
 
 
 def html_export(notebook: Path) -> str:
@@ -93,9 +152,12 @@ def run_report(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=out))
-    params = {**(parameters or {}), "INTERACTIVE": False,
-              "FIGURE_DIR": str(work / "figures"), "AS_OF": as_of.isoformat()}
-    declared = {Path(nb): set(pm.inspect_notebook(str(nb))) for nb in notebooks}
+    params = {**(parameters or {}), "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
+              "METRICS_DIR": str(work / ".metrics"), "BOARD_PDF": str(work / "board.pdf"),
+              "AS_OF": as_of.isoformat()}
+    inspected = {Path(nb): pm.inspect_notebook(str(nb)) for nb in notebooks}
+    declared = {nb: set(v) for nb, v in inspected.items()}
+    durations: dict[str, float] = {}
     unused = set(params) - set().union(*declared.values())
     if unused:
         log(f"note: no notebook declares the parameters {sorted(unused)}")
@@ -124,7 +186,27 @@ def run_report(
             raise ReportError(f"{nb.name} could not run: {type(exc).__name__}: {exc}\n"
                               f"kept in {kept}") from None
         (work / f"{nb.stem}.html").write_text(html_export(executed), encoding="utf-8")
-        log(f"ok ({time.perf_counter() - started:.1f}s)")
+        durations[nb.stem] = round(time.perf_counter() - started, 2)
+        log(f"ok ({durations[nb.stem]:.1f}s)")
+    metrics = {p.stem: json.loads(p.read_text())
+               for p in sorted((work / ".metrics").glob("*.json"))}
+    shutil.rmtree(work / ".metrics", ignore_errors=True)
+    terms_file = _terms_file(params)
+    from .terms import load_terms
+
+    manifest = {
+        "name": name, "as_of": as_of.isoformat(), "parameters": dict(parameters or {}),
+        "seeds": {nb.stem: params.get("SEED", ast.literal_eval(v["SEED"]["default"]))
+                  for nb, v in inspected.items() if "SEED" in v},
+        "terms_file": str(terms_file), "terms_name": load_terms(terms_file).name,
+        "terms_sha256": hashlib.sha256(terms_file.read_bytes()).hexdigest(),
+        "packages": _versions(), "durations_s": durations,
+        "notebooks": [Path(nb).name for nb in notebooks],
+    }
+    (work / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    (work / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    (work / "index.html").write_text(_index(work, name, as_of, metrics, manifest),
+                                     encoding="utf-8")
     target = _free_name(out, run_id)
     work.rename(target)
     return target

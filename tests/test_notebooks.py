@@ -3,6 +3,7 @@
 import ast
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from notelib.reports import ReportError, html_export, notebook_paths, run_report
+from notelib.reports import ReportError, html_export, load_params, notebook_paths, run_report
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = notebook_paths()
@@ -19,7 +20,8 @@ STDERR = 'data-mime-type="application/vnd.jupyter.stderr"'  # how nbconvert mark
 
 
 def test_there_are_notebooks():
-    assert [p.stem for p in NOTEBOOKS] == ["01-terms-and-schedule", "02-parity-vs-floor",
+    assert [p.stem for p in NOTEBOOKS] == ["00-board-summary", "01-terms-and-schedule",
+                                           "02-parity-vs-floor",
                                            "03-cash-vs-shares", "04-dilution"]
 
 
@@ -34,7 +36,14 @@ def test_parameters_cell_holds_literals_only(path):
         assert isinstance(node, ast.Assign), ast.dump(node)
         ast.literal_eval(node.value)  # raises on anything but a literal
         names |= {t.id for t in node.targets}
-    assert {"FIGURE_DIR", "INTERACTIVE", "AS_OF"} <= names
+    assert {"FIGURE_DIR", "METRICS_DIR", "INTERACTIVE", "AS_OF"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_a_guarded_panel(path):
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    panel = [c for c in cells if "ipywidgets" in c]
+    assert len(panel) == 1 and panel[0].startswith("if INTERACTIVE:")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -46,10 +55,22 @@ def test_committed_without_outputs(path):
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
 
 
+PARAMS = ROOT / "data" / "params"
+QUIET = {"log": lambda *a, **k: None}
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    return run_report(name="base", as_of=AS_OF, out=out, log=lambda *a, **k: None)
+    return run_report(parameters=load_params(PARAMS / "base.yaml"), name="base", as_of=AS_OF,
+                      out=out, **QUIET)
+
+
+@pytest.fixture(scope="module")
+def stressed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stressed")
+    return run_report(parameters=load_params(PARAMS / "stressed.yaml"), name="stressed",
+                      as_of=AS_OF, out=out, **QUIET)
 
 
 def test_report_folder_holds_notebooks_html_and_figures(report):
@@ -117,7 +138,8 @@ def test_failed_run_names_cell_keeps_earlier_reports_and_failed_notebook(tmp_pat
 def test_cli_exits_non_zero_and_names_the_cell(tmp_path):
     broken = _failing_notebook(tmp_path)
     run = subprocess.run(
-        [sys.executable, "-m", "notelib.cli", "report", "--notebooks", str(broken),
+        [sys.executable, "-m", "notelib.cli", "report", "--params", str(PARAMS / "base.yaml"),
+         "--notebooks", str(broken),
          "--as-of", "2026-11-20", "--out", str(tmp_path / "reports")],
         capture_output=True, text=True, cwd=ROOT,
     )
@@ -151,3 +173,119 @@ def test_engine_notebooks_figures_and_numbers(report):
         assert (report / "figures" / f"{name}.png").stat().st_size > 10_000, name
     # the what-if table (tests/test_captable.py): 167,500,000 shares issuable after the ratchet
     assert "167500000" in (report / "04-dilution.html").read_text().replace(",", "")
+
+
+def test_stressed_parameters_run_every_notebook(stressed):
+    assert stressed.name == "2026-11-20-stressed"
+    for nb in NOTEBOOKS:
+        assert (stressed / f"{nb.stem}.html").is_file()
+    manifest = json.loads((stressed / "manifest.json").read_text())
+    assert manifest["parameters"]["VOLATILITY"] == 1.2
+    # 02 with the ratcheted price $0.02, $25,000 Default Interest and $12,000 penalties on
+    # 15 Jun 2006: owed 3,412,812.50 + 37,000 = 3,449,812.50; floor 4,139,775.00;
+    # 3,449,812.50 / 0.02 = 172,490,625 shares x $0.05 = 8,624,531.25 (parity)
+    m = json.loads((stressed / "metrics.json").read_text())["02-parity-vs-floor"]
+    assert (m["floor"], m["shares"], m["amount_at_highest_close"]) == (
+        4_139_775.00, 172_490_625, 8_624_531.25)
+
+
+def test_report_artefacts(report):
+    for name in ("metrics.json", "manifest.json", "index.html", "board.pdf"):
+        assert (report / name).is_file(), name
+    pdf = (report / "board.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 5  # one page per board figure
+    index = (report / "index.html").read_text()
+    for link in ["00-board-summary.html", "board.pdf", "metrics.json", "manifest.json",
+                 "figures/00-parity-vs-floor.png", "figures/00-parity-vs-floor.svg"]:
+        assert f'"{link}"' in index, link
+    manifest = json.loads((report / "manifest.json").read_text())
+    assert manifest["seeds"]["03-cash-vs-shares"] == 2005
+    assert len(manifest["terms_sha256"]) == 64 and manifest["packages"]["numpy"]
+    assert set(manifest["durations_s"]) == {p.stem for p in NOTEBOOKS}
+
+
+def test_figures_are_300_dpi_png_and_svg_with_text(report):
+    import struct
+
+    for png in (report / "figures").glob("*.png"):
+        data = png.read_bytes()
+        i = data.index(b"pHYs")
+        x, y, unit = struct.unpack(">IIB", data[i + 4:i + 13])
+        assert unit == 1 and round(x * 0.0254) == 300, png.name  # pixels per metre -> dpi
+        svg = png.with_suffix(".svg").read_text()
+        assert "<text" in svg and "<dc:date>" not in svg, png.name
+
+
+def _defaults(path: Path) -> dict:
+    import papermill as pm
+
+    return {k: ast.literal_eval(v["default"]) for k, v in pm.inspect_notebook(str(path)).items()}
+
+
+def test_metrics_equal_notelib(report):
+    import numpy as np
+
+    import notelib as nl
+    from notelib.paths import gbm, note_sessions
+    from notelib.whatif import historical_what_if
+
+    m = json.loads((report / "metrics.json").read_text())
+    terms = nl.load_terms()
+    s = nl.payment_schedule(terms)
+    assert m["01-terms-and-schedule"]["total_interest"] == s["interest"].sum() == 470_675.00
+    r = nl.redemption_amount(terms, dt.date(2006, 6, 15), 0.30)
+    assert m["02-parity-vs-floor"]["floor"] == r.floor
+    assert m["02-parity-vs-floor"]["shares"] == r.shares
+    assert m["02-parity-vs-floor"]["breakeven_close"] == nl.parity_breakeven(r)
+    p = _defaults(ROOT / "notebooks" / "03-cash-vs-shares.ipynb")
+    paths = gbm(note_sessions(terms, dt.date.fromisoformat(p["PATH_START"])),
+                start_price=p["START_PRICE"], volatility=p["VOLATILITY"], drift=p["DRIFT"],
+                n_paths=p["N_PATHS"], seed=p["SEED"])
+    result = nl.simulate(terms, paths, policy=p["POLICY"], holder="hold")
+    by_date = result.summary["by_date"]
+    got = m["03-cash-vs-shares"]
+    assert got["p_shares_first_date"] == by_date["p_shares"].iloc[0]
+    assert got["shares_issued_median"] == result.by_path["shares_issued"].median()
+    assert np.isclose(got["shares_value_mean"], result.by_path["shares_value"].mean())
+    assert m["00-board-summary"]["p_shares_first_date"] == by_date["p_shares"].iloc[0]
+    peak = historical_what_if(terms).groupby("case")["issuable_on_conversion"].max()
+    assert m["04-dilution"]["what_if_issuable_peak_ratchet"] == peak["ratchet"] == 167_500_000
+
+
+def test_same_inputs_same_figures(tmp_path):
+    nbs = [p for p in NOTEBOOKS if p.stem[:2] in ("01", "03")]
+    a = run_report(notebooks=nbs, name="a", as_of=AS_OF, out=tmp_path, **QUIET)
+    b = run_report(notebooks=nbs, name="b", as_of=AS_OF, out=tmp_path, **QUIET)
+    assert (a / "metrics.json").read_text() == (b / "metrics.json").read_text()
+    figures = sorted(p.name for p in (a / "figures").iterdir())
+    assert len(figures) == 10
+    for name in figures:
+        assert (a / "figures" / name).read_bytes() == (b / "figures" / name).read_bytes(), name
+
+
+def test_html_renders_in_headless_chromium(report, tmp_path):
+    """Debian's chromium (installed by .ci/run) renders the pages; the screenshot has figures."""
+    import shutil
+
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    browser = shutil.which("chromium")
+    assert browser, "chromium is missing: .ci/run installs it with apt-get"
+    for page in ("index.html", "00-board-summary.html"):
+        shot = tmp_path / f"{page}.png"
+        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                        "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000",
+                        f"--screenshot={shot}", (report / page).as_uri()],
+                       capture_output=True, timeout=120, check=True)
+        img = mpimg.imread(shot)[..., :3]
+        assert img.shape[:2] == (2000, 1280)
+        ink = (img < 0.9).any(axis=2).mean()
+        assert ink > 0.05, f"{page}: only {ink:.1%} of the page is not white"
+        # figure colours: the board palette's orange (#E69F00) or blue (#0072B2) is on the page
+        orange = (np.abs(img - [0.902, 0.624, 0.0]) < 0.08).all(axis=2).sum()
+        blue = (np.abs(img - [0.0, 0.447, 0.698]) < 0.08).all(axis=2).sum()
+        assert orange + blue > 500, page
