@@ -16,18 +16,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .adjustments import CashDistribution, Event, Issuance, Split, conversion_price_history
+from .adjustments import (
+    CashDistribution,
+    Event,
+    Issuance,
+    SimilarNotes,
+    Split,
+    conversion_price_history,
+)
 from .calendar import add_business_days
 from .captable import CapTable, load_captable
 from .conversion import exact
 from .paths import PathError, Paths
+from .payments import lookback_window
 from .schedule import interest_dates, payment_schedule, year_fraction
 from .terms import NoteTerms
 
@@ -106,7 +114,7 @@ class _Plan:
     issued_at_session: np.ndarray  # int shares issued to others at session
     convert_threshold: np.ndarray | None  # float per session: holder converts at or above
     redemption: tuple[int, int, int, bool] | None  # (event session, pay session, low price, shares)
-    capital: CapTable = field(default_factory=load_captable)
+    capital: CapTable
 
 
 def _price_units(terms: NoteTerms, price: float) -> int:
@@ -118,8 +126,7 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     sched = payment_schedule(terms)
     if len(sessions) < 2:
         raise PathError("paths need at least two sessions")
-    price_events = [e for e in events if isinstance(e, (Split, Issuance)) or
-                    type(e).__name__ == "SimilarNotes"]
+    price_events = [e for e in events if isinstance(e, Split | Issuance | SimilarNotes)]
     if any(isinstance(e, CashDistribution) for e in events):
         raise EngineError("cash distributions depend on each path's prices (II.C.3(a)); the "
                           "engine takes splits, issuances and similar notes only")
@@ -139,18 +146,15 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         if end - n < 0:
             raise PathError(f"paths start on {sessions[0].date()}: the {n} Trading Days before "
                             f"{d} are not all covered")
-        got = np.arange(end - n, end)
-        return got
+        return np.arange(end - n, end)
 
     pay_dates = list(sched["pay_date"])
     if pd.Timestamp(pay_dates[-1]) > sessions[-1] + pd.Timedelta(days=7):
         raise PathError(f"paths end on {sessions[-1].date()}, before the last payment on "
                         f"{pay_dates[-1]}")
     lookback = np.vstack([idx_before(p, terms.share_payment_lookback) for p in pay_dates])
-    expected = [set(pd.DatetimeIndex(sessions[w]).date) for w in lookback]
-    from .payments import lookback_window
-    for p, got in zip(pay_dates, expected):
-        if set(lookback_window(terms, p).date) != got:
+    for p, w in zip(pay_dates, lookback):
+        if set(lookback_window(terms, p).date) != set(sessions[w].date):
             raise PathError(f"paths lack Trading Days of the look-back window before {p}")
     value_idx = lookback[:, -1]
     exposure_idx = [idx_before(d, exposure_lag) for d in sched["date"]]
