@@ -534,15 +534,31 @@ def simulate(
     keep = keep_payments if keep_payments is not None else (total is not None and total <= 20_000)
     plan = _plan(terms, first.sessions, events=events, liquidity=liquidity, holder=holder,
                  captable=captable, exposure_lag=exposure_lag)
-    parts: list[dict[str, np.ndarray]] = []
+    arrays: dict[str, np.ndarray] = {}
+    parts: list[dict[str, np.ndarray]] = []  # only when the path count is not known up front
+    done = 0
     bar = tqdm(total=total, unit="path", disable=not progress, desc="simulate")
     for part in _chain(first, chunks):
         if not part.sessions.equals(plan.sessions):
             raise PathError("every chunk of paths must have the same sessions")
-        parts.append(_run_chunk(plan, part.closes, policy, holder_sells, keep))
+        out = _run_chunk(plan, part.closes, policy, holder_sells, keep)
+        if total is None:
+            parts.append(out)
+        else:  # write into arrays allocated once: memory stays at one copy of the results
+            if not arrays:
+                arrays = {k: np.empty(v.shape[:-1] + (total,), dtype=v.dtype)
+                          for k, v in out.items()}
+            if done + part.n_paths > total:
+                raise PathError(f"more than n_paths = {total} paths were given")
+            for k, v in out.items():
+                arrays[k][..., done:done + part.n_paths] = v
+        done += part.n_paths
         bar.update(part.n_paths)
     bar.close()
-    arrays = {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
+    if total is None:
+        arrays = {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
+    elif done != total:
+        raise PathError(f"n_paths = {total} but {done} paths were given")
     return SimulationResult(terms, plan.schedule, captable, arrays["cash_paid"].shape[0], arrays,
                             keep, plan.price_at_pay / plan.price_units, plan.split_factor_at_pay)
 

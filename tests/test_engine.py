@@ -18,7 +18,7 @@ from notelib.adjustments import CashDistribution, Issuance, Split
 from notelib.captable import load_captable
 from notelib.engine import EngineError, RedemptionEvent, simulate
 from notelib.payments import share_payment_allowed
-from notelib.paths import PathError, flat, gbm
+from notelib.paths import PathError, flat, gbm, gbm_chunks
 
 D = dt.date
 SES = trading_sessions("2005-10-03", "2007-10-05")
@@ -209,6 +209,11 @@ def test_bad_engine_inputs(terms):
         simulate(terms, flat(SES, 0.3), holder=-1)
     with pytest.raises(EngineError, match="by_payment was not kept"):
         simulate(terms, flat(SES, 0.3), keep_payments=False).by_payment
+    chunks = lambda: gbm_chunks(SES, start_price=0.3, volatility=0.5, n_paths=10, chunk=4)  # noqa: E731
+    with pytest.raises(PathError, match="more than n_paths = 5 paths were given"):
+        simulate(terms, chunks(), n_paths=5)
+    with pytest.raises(PathError, match="n_paths = 20 but 10 paths were given"):
+        simulate(terms, chunks(), n_paths=20)
     with pytest.raises(PathError, match="no price paths"):
         simulate(terms, iter([]))
     with pytest.raises(PathError, match="finite and greater than 0"):
