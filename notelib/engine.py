@@ -36,7 +36,7 @@ from .captable import CapTable, load_captable
 from .conversion import exact
 from .paths import PathError, Paths
 from .payments import lookback_window
-from .schedule import interest_dates, payment_schedule, year_fraction
+from .schedule import interest_dates, payment_schedule
 from .terms import NoteTerms
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -90,7 +90,9 @@ class _Plan:
 
     terms: NoteTerms
     sessions: pd.DatetimeIndex
-    points: list[tuple[dt.date, int, int, int]]  # (date, session index or -1, payment or -1, days)
+    # (date, session index or -1, payment index or -1, days since the previous point when the
+    # accrual restarted on a day before the 30th, and when it restarted on the 30th or 31st)
+    points: list[tuple[dt.date, int, int, int, int]]
     schedule: pd.DataFrame
     lookback: np.ndarray  # (n_pay, lookback) session indices
     value_idx: np.ndarray  # session index of the close before each pay date
@@ -115,6 +117,27 @@ class _Plan:
     convert_threshold: np.ndarray | None  # float per session: holder converts at or above
     redemption: tuple[int, int, int, bool] | None  # (event session, pay session, low price, shares)
     capital: CapTable
+
+
+def _day_number(d: dt.date, day_30: bool) -> int:
+    """30/360 day number: D(a, b) = number(b) - number(a) for a period starting on a day before
+    the 30th (``day_30`` False) or on the 30th or 31st (True), ISDA bond basis."""
+    day = min(d.day, 30) if day_30 else d.day
+    return 360 * d.year + 30 * d.month + day
+
+
+def _step_days(prev: dt.date, d: dt.date, terms: NoteTerms) -> tuple[int, int]:
+    """Accrual days from ``prev`` to ``d`` for the two kinds of accrual start.
+
+    Actual-day counts add up over any steps. 30/360 does not (28 -> 31 Jul is 3 days, 31 Jul
+    -> 1 Aug one more, while 1 Jul -> 1 Aug is 30), so a step counts the difference of day
+    numbers measured from the accrual start; the totals telescope to D(start, end).
+    """
+    if terms.day_count != "30/360":
+        days = (d - prev).days
+        return days, days
+    return (_day_number(d, False) - _day_number(prev, False),
+            _day_number(d, True) - _day_number(prev, True))
 
 
 def _price_units(terms: NoteTerms, price: float) -> int:
@@ -176,9 +199,7 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     pay_pos = {d: i for i, d in enumerate(sched["date"])}
     points, prev = [], terms.accrues_from
     for d in stamps:
-        days = int(year_fraction(prev, d, terms.day_count) * (365 if terms.day_count ==
-                                                               "ACT/365F" else 360))
-        points.append((d, pos.get(d, -1), pay_pos.get(d, -1), days))
+        points.append((d, pos.get(d, -1), pay_pos.get(d, -1), *_step_days(prev, d, terms)))
         prev = d
     split_at = np.ones(len(sessions))
     issued_at = np.zeros(len(sessions), dtype=np.int64)
@@ -281,8 +302,9 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
     def accrued() -> np.ndarray:
         return carry + (2 * dd * rn + rd * plan.basis) // den
 
-    for date, s, k, days in plan.points:
-        dd += balance * days
+    start_30 = np.full(n, t.accrues_from.day >= 30)  # accrual restarted on the 30th or 31st
+    for date, s, k, days, days_30 in plan.points:
+        dd += balance * (days if days == days_30 else np.where(start_30, days_30, days))
         if s >= 0 and plan.split_at_session[s] != 1.0:
             r = plan.split_at_session[s]
             outstanding = np.floor(outstanding * r).astype(np.int64)
@@ -322,6 +344,7 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
             if plan.is_interest[k]:
                 carry[:] = 0
                 dd[:] = 0
+            start_30[:] = date.day >= 30  # the schedule restarts accrual on each payment date
             principal = balance if plan.is_maturity[k] else np.minimum(plan.installment[k],
                                                                       balance)
             balance = balance - principal
@@ -370,6 +393,7 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
                 prin = np.where(full, balance, (converted * balance) // np.maximum(amount, 1))
                 carry = np.where(full | part, a - (converted - prin), carry)
                 dd = np.where(full | part, 0, dd)
+                start_30 = np.where(full | part, date.day >= 30, start_30)
                 balance = balance - prin
                 tot["principal_converted"] += prin
                 tot["conversion_shares"] += got

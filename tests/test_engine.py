@@ -218,3 +218,25 @@ def test_bad_engine_inputs(terms):
         simulate(terms, iter([]))
     with pytest.raises(PathError, match="finite and greater than 0"):
         simulate(terms, pd.DataFrame({0: [0.3, -1.0]}, index=SES[:2]))
+
+
+@pytest.mark.parametrize("overrides", [
+    {"day_count": "30/360", "interest_months": list(range(1, 13))},
+    {"day_count": "ACT/365F", "interest_rate": 0.1275},
+    {"monthly_prepayment": 0, "payment_convention": "unadjusted", "business_day_calendar": "federal"},
+    {"share_payment_threshold": 1.3, "share_payment_lookback": 20, "conversion_price": 0.25},
+], ids=["30-360-monthly", "act365-rate", "bullet-unadjusted", "stricter-condition"])
+def test_engine_equals_scalar_reference_for_other_notes(terms, overrides):
+    other = terms.replace(**overrides)
+    paths = gbm(SES, start_price=0.3, volatility=0.5, n_paths=60, seed=9)
+    bp = simulate(other, paths).by_payment
+    sched = payment_schedule(other)
+    history = conversion_price_history(other)
+    frame = paths.to_frame()
+    for j in range(paths.n_paths):
+        got = bp[bp["path"] == j].reset_index(drop=True)
+        assert np.allclose(got["interest"], sched["interest"], rtol=0, atol=1e-9), j
+        ref = reference(other, frame[j], history)
+        assert (got["shares_issued"].to_numpy() == ref["shares_issued"].to_numpy()).all(), j
+        assert np.allclose(got["cash_paid"], ref["cash_paid"], rtol=0, atol=1e-9), j
+        assert np.allclose(got["exposure"], ref["exposure"], rtol=0, atol=0.011), j
