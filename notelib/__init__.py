@@ -46,7 +46,12 @@ from .events import (
     trading_suspension,
 )
 from .payments import PaymentError, share_payment_allowed
-from .penalties import PenaltyError, default_interest, delivery_default, late_payment_interest
+from .penalties import (
+    PenaltyError,
+    default_interest,
+    delivery_default,
+    late_payment_interest,
+)
 from .redemption import (
     RedemptionAmount,
     RedemptionError,

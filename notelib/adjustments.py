@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import pandas as pd
 
-from .conversion import exact
+from .money import exact, round_half_up
 from .terms import NoteTerms
 
 
@@ -75,11 +74,6 @@ class CashDistribution:
 
 Event = Split | Issuance | SimilarNotes | CashDistribution
 COLUMNS = ["date", "price", "event", "clause", "note"]
-
-
-def _round(x: Fraction, places: int) -> Fraction:
-    q = Decimal(x.numerator) / Decimal(x.denominator)
-    return Fraction(q.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def current_market_price(closes: pd.Series, on: dt.date, days: int = 5) -> float:
@@ -151,7 +145,7 @@ def conversion_price_history(
             raise AdjustmentError(f"unknown event {ev!r}")
         if clause.startswith("II.C.3"):
             new = min(new, price)  # II.C.3 never raises the Conversion Price
-        price = _round(new, terms.price_decimals) if new != price else price
+        price = round_half_up(new, terms.price_decimals) if new != price else price
         rows.append((_effective(ev), price, type(ev).__name__, clause, note))
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["price"] = df["price"].astype(float)

@@ -6,6 +6,7 @@ and the time the engine spends on it. Peak memory is the process's maximum resid
 
 from __future__ import annotations
 
+import datetime as dt
 import resource
 import time
 from collections.abc import Iterator
@@ -32,8 +33,6 @@ def bench(n_paths: int = 100_000, *, terms: NoteTerms | None = None, chunk: int 
           seed: int = 0, progress: bool = True) -> dict[str, float]:
     """Time GBM generation and the engine on ``n_paths`` paths; return the figures."""
     terms = terms or load_terms()
-    import datetime as dt
-
     sessions = note_sessions(terms, terms.issue_date - dt.timedelta(days=45))
     gen = [0.0]
     chunks = gbm_chunks(sessions, start_price=start_price, volatility=volatility,

@@ -14,20 +14,16 @@ from decimal import Decimal
 from fractions import Fraction
 from numbers import Real
 
+from . import money
+
 
 class ConversionError(ValueError):
     """A conversion input breaks a rule; the message names it."""
 
 
 def exact(x: Real | Decimal, what: str) -> Fraction:
-    """``x`` as an exact fraction of the decimal it was written as (0.1 -> 1/10)."""
-    if isinstance(x, bool) or not isinstance(x, (Real, Decimal)):
-        raise ConversionError(f"{what} = {x!r}: must be a number")
-    if isinstance(x, float):
-        if not math.isfinite(x):
-            raise ConversionError(f"{what} = {x!r}: must be finite")
-        return Fraction(Decimal(repr(x)))
-    return Fraction(x)
+    """``x`` as an exact fraction (:func:`notelib.money.exact`), a ConversionError if not a number."""
+    return money.exact(x, what, ConversionError)
 
 
 def _non_negative(x: Real, what: str) -> Fraction:

@@ -30,12 +30,14 @@ from .adjustments import (
     SimilarNotes,
     Split,
     conversion_price_history,
+    lowest_price,
+    price_on,
 )
 from .calendar import add_business_days
 from .captable import CapTable, load_captable
-from .conversion import exact
+from .money import exact
 from .paths import PathError, Paths
-from .payments import lookback_window
+from .payments import lookback_window, share_threshold
 from .schedule import interest_dates, payment_schedule
 from .terms import NoteTerms
 
@@ -140,10 +142,6 @@ def _step_days(prev: dt.date, d: dt.date, terms: NoteTerms) -> tuple[int, int]:
             _day_number(d, True) - _day_number(prev, True))
 
 
-def _price_units(terms: NoteTerms, price: float) -> int:
-    return int(exact(price, "price") * 10**terms.price_decimals)
-
-
 def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidity,
           holder, captable: CapTable, exposure_lag: int) -> _Plan:
     sched = payment_schedule(terms)
@@ -161,8 +159,14 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     units = 10**terms.price_decimals
     session_dates = sessions.date
 
+    def units_of(price: float) -> int:
+        return int(exact(price, "price") * units)
+
     def price_at(d: dt.date) -> int:
-        return int(round(history.loc[history["date"] <= d, "price"].iloc[-1] * units))
+        return units_of(price_on(history, max(d, terms.issue_date)))
+
+    def lowest(first: dt.date, last: dt.date) -> int:
+        return units_of(lowest_price(history, max(first, terms.issue_date), last))
 
     def idx_before(d: dt.date, n: int) -> np.ndarray:
         end = int(np.searchsorted(sessions, pd.Timestamp(d), side="left"))
@@ -171,21 +175,24 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
                             f"{d} are not all covered")
         return np.arange(end - n, end)
 
+    def window(pay: dt.date) -> np.ndarray:
+        idx = sessions.get_indexer(lookback_window(terms, pay))
+        if (idx < 0).any():
+            raise PathError(f"paths lack Trading Days of the look-back window before {pay}")
+        return idx
+
     pay_dates = list(sched["pay_date"])
     if pd.Timestamp(pay_dates[-1]) > sessions[-1] + pd.Timedelta(days=7):
         raise PathError(f"paths end on {sessions[-1].date()}, before the last payment on "
                         f"{pay_dates[-1]}")
-    lookback = np.vstack([idx_before(p, terms.share_payment_lookback) for p in pay_dates])
-    for p, w in zip(pay_dates, lookback):
-        if set(lookback_window(terms, p).date) != set(sessions[w].date):
-            raise PathError(f"paths lack Trading Days of the look-back window before {p}")
+    idx_before(pay_dates[0], terms.share_payment_lookback)  # a clear error if paths start late
+    lookback = np.vstack([window(p) for p in pay_dates])
     value_idx = lookback[:, -1]
     exposure_idx = [idx_before(d, exposure_lag) for d in sched["date"]]
     price_at_pay = np.array([price_at(p) for p in pay_dates], dtype=np.int64)
-    low_exposure = np.array([min(price_at(session_dates[i]) for i in w) for w in exposure_idx],
-                            dtype=np.int64)
-    thr = exact(terms.share_payment_threshold, "threshold")
-    threshold = np.array([float(thr * Fraction(int(p), units)) for p in price_at_pay])
+    low_exposure = np.array([lowest(session_dates[w[0]], session_dates[w[-1]])
+                             for w in exposure_idx], dtype=np.int64)
+    threshold = np.array([share_threshold(terms, price_on(history, p)) for p in pay_dates])
     if isinstance(liquidity, bool):
         liq = np.full(len(sched), liquidity)
     else:
@@ -214,8 +221,7 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     split_factor = np.array([cumulative[int(np.searchsorted(sessions, pd.Timestamp(d),
                                                             side="right")) - 1]
                              for d in sched["date"]])
-    price_session = np.array([price_at(max(d, terms.issue_date)) for d in session_dates],
-                             dtype=np.int64)
+    price_session = np.array([price_at(d) for d in session_dates], dtype=np.int64)
     convert = None
     if holder != "hold":
         m = exact(holder, "holder multiple")
@@ -233,7 +239,7 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         if not e_idx < p_idx < len(sessions):
             raise EngineError(f"redemption: event {ev.date} and payment {paid} must be "
                               "sessions of the paths, the payment after the event")
-        low = int(price_session[e_idx:p_idx].min())
+        low = lowest(ev.date, session_dates[p_idx - 1])
         redemption = (e_idx, p_idx, low, ev.in_shares)
         liq &= ~((sched["pay_date"] >= ev.date).to_numpy())  # Liquidity Conditions (ii)
     is_mat = (sched["date"] == terms.maturity_date).to_numpy()
@@ -259,6 +265,15 @@ def _shares_for(cents: np.ndarray, price_units: np.ndarray | int, units: int) ->
     return _ceil_div(cents * units, np.asarray(price_units) * 100)
 
 
+def _mandatory_amount(plan: _Plan, owed: np.ndarray, price: int, high: np.ndarray) -> np.ndarray:
+    """The Mandatory Redemption Amount in cents (I.A): the greater of the floor
+    (premium x owed) and parity (shares for owed at ``price``, no cap, x the highest close)."""
+    pn, pd_ = plan.premium
+    floor = _round_div(owed * pn, pd_)
+    parity = np.round(_shares_for(owed, price, plan.price_units) * high * 100).astype(np.int64)
+    return np.maximum(floor, parity)
+
+
 def _cap_limit(plan: _Plan, held: np.ndarray, outstanding: np.ndarray) -> np.ndarray:
     """max_conversion_shares in integers (II.A.1)."""
     cn, cd = plan.cap
@@ -278,7 +293,6 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
     n_pay = len(plan.schedule)
     units = plan.price_units
     rn, rd = plan.rate
-    pn, pd_ = plan.premium
     balance = np.full(n, int(round(t.principal * 100)), dtype=np.int64)
     carry = np.zeros(n, dtype=np.int64)  # interest in cents, rounded at conversions
     dd = np.zeros(n, dtype=np.int64)  # cent-days since the last interest date or conversion
@@ -288,8 +302,7 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
     alive = np.ones(n, dtype=bool)
     tot = {k: np.zeros(n, dtype=np.int64) for k in (
         "cash_paid", "principal_cash", "principal_shares", "principal_converted",
-        "principal_redeemed", "payment_shares", "conversion_shares", "redemption_shares",
-        "redemption_cash")}
+        "principal_redeemed", "payment_shares", "conversion_shares", "redemption_shares")}
     share_value = np.zeros(n)
     per = {k: np.zeros((n_pay, n), dtype=np.int64) for k in (
         "interest", "principal", "cash_paid", "shares_issued", "exposure", "outstanding",
@@ -314,11 +327,8 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
             outstanding += plan.issued_at_session[s]
         if plan.redemption is not None and s == plan.redemption[1]:
             e_idx, _, low, in_shares = plan.redemption
-            owed = balance + accrued()
-            floor = _round_div(owed * pn, pd_)
-            shares = _shares_for(owed, low, units)
-            high = closes[e_idx:s].max(axis=0)
-            amount = np.maximum(floor, np.round(shares * high * 100).astype(np.int64)) * alive
+            amount = _mandatory_amount(plan, balance + accrued(), low,
+                                       closes[e_idx:s].max(axis=0)) * alive
             tot["principal_redeemed"] += balance * alive
             if in_shares:
                 paid = _shares_for(amount, low, units)
@@ -327,19 +337,15 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
                 outstanding += paid
                 issued += paid
             else:
-                tot["redemption_cash"] += amount
                 tot["cash_paid"] += amount
-            balance = balance * ~alive
+            balance = np.zeros(n, dtype=np.int64)
             carry[:] = 0
             dd[:] = 0
             alive[:] = False
         if k >= 0:
-            owed = balance + accrued()
-            w = plan.exposure_idx[k]
-            floor = _round_div(owed * pn, pd_)
-            parity = np.round(_shares_for(owed, plan.low_price_exposure[k], units)
-                              * closes[w].max(axis=0) * 100).astype(np.int64)
-            per["exposure"][k] = np.maximum(floor, parity) * alive
+            per["exposure"][k] = _mandatory_amount(
+                plan, balance + accrued(), plan.low_price_exposure[k],
+                closes[plan.exposure_idx[k]].max(axis=0)) * alive
             interest = accrued() if plan.is_interest[k] else np.zeros(n, dtype=np.int64)
             if plan.is_interest[k]:
                 carry[:] = 0

@@ -27,7 +27,8 @@ def redemption_events(terms: NoteTerms) -> pd.DataFrame:
     rows = [
         (1, "Failure to pay principal or interest when due", None, "none"),
         (2, "Failure to issue conversion shares, transfer certificates or remove legends",
-         None, "15 Trading Days after notice (60 days if shares are being authorised)"),
+         None, f"{t.delivery_failure_cure_trading_days} Trading Days after notice "
+               f"({t.share_authorisation_days} days if shares are being authorised)"),
         (3, "Registration Statement lapses", None,
          f"sales blocked > {t.registration_lapse_consecutive_days} consecutive days or "
          f"> {t.registration_lapse_days_per_year} days in 12 months"),
@@ -39,9 +40,10 @@ def redemption_events(terms: NoteTerms) -> pd.DataFrame:
         (7, "Delisting from Nasdaq, NYSE, AMEX and the OTC BB", None, "none"),
         (8, "Sale of substantially all assets, change of control, merger not surviving", None,
          "none"),
-        (9, "Breach of an Article III covenant", None, "10 days after notice"),
+        (9, "Breach of an Article III covenant", None, f"{t.covenant_cure_days} days after notice"),
         (10, "Monetary default on a material contract", t.material_contract_default,
-         f"{t.material_contract_cure_trading_days} Trading Days (non-monetary: 15)"),
+         f"{t.material_contract_cure_trading_days} Trading Days (non-monetary: "
+         f"{t.material_contract_nonmonetary_cure_trading_days})"),
         (11, "Materially false representation or warranty", None, "none"),
         (12, "Money judgment unvacated, unbonded or unstayed", t.judgment_threshold,
          f"{t.judgment_days} days"),
@@ -120,10 +122,12 @@ def material_contract_default(terms: NoteTerms, default_date: dt.date, amount: f
                               monetary: bool = True) -> dt.date | None:
     """The day an uncured default on a material contract becomes an event (I.A.10): a monetary
     default above ``material_contract_default`` not cured within
-    ``material_contract_cure_trading_days`` Trading Days, or a non-monetary one within 15."""
+    ``material_contract_cure_trading_days`` Trading Days, or a non-monetary one within
+    ``material_contract_nonmonetary_cure_trading_days``."""
     if monetary and amount <= terms.material_contract_default:
         return None
-    cure = terms.material_contract_cure_trading_days if monetary else 15
+    cure = terms.material_contract_cure_trading_days if monetary \
+        else terms.material_contract_nonmonetary_cure_trading_days
     after = trading_sessions(default_date + dt.timedelta(days=1),
                              default_date + dt.timedelta(days=10 + 2 * cure), terms.calendar)
     deadline, event = after[cure - 1].date(), after[cure].date()

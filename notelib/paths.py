@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .calendar import sessions_before, trading_sessions
+from .calendar import trading_sessions
+from .payments import lookback_window
+from .schedule import payment_schedule
 from .terms import NoteTerms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,10 +215,8 @@ def load_closes(path: str | Path, *, terms: NoteTerms | None = None,
 
 
 def _check_lookbacks(name: str, index: pd.DatetimeIndex, terms: NoteTerms) -> None:
-    from .schedule import payment_schedule
-
     for pay in payment_schedule(terms)["pay_date"]:
-        window = sessions_before(pay, terms.share_payment_lookback, terms.calendar)
+        window = lookback_window(terms, pay)
         if pd.Timestamp(pay) <= index[0] or window[-1] > index[-1]:
             continue  # the payment falls outside the file
         short = window.difference(index)

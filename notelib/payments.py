@@ -13,7 +13,7 @@ import datetime as dt
 import pandas as pd
 
 from .calendar import sessions_before
-from .conversion import exact
+from .money import exact
 from .terms import NoteTerms
 
 

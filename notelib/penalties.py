@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from .calendar import add_business_days, business_days, trading_sessions
-from .conversion import exact
+from .money import exact
 from .schedule import simple_interest
 from .terms import NoteTerms
 

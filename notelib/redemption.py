@@ -16,10 +16,12 @@ import pandas as pd
 
 from .adjustments import lowest_price
 from .calendar import add_business_days
-from .conversion import conversion_shares, exact
+from .conversion import conversion_shares
+from .money import cents, exact
 from .schedule import (
     accrued_interest as scheduled_accrued_interest,
-    cents,
+)
+from .schedule import (
     last_interest_date,
     principal_outstanding,
     simple_interest,

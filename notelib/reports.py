@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ import papermill as pm
 import yaml
 from nbconvert import HTMLExporter
 from traitlets.config import Config
+
+from .terms import DEFAULT_TERMS, load_terms
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -64,16 +67,12 @@ def save_metrics(folder: str | Path, notebook: str, metrics: dict[str, Any]) -> 
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import version
-
     names = ("notelib", "numpy", "pandas", "matplotlib", "exchange_calendars", "papermill",
              "nbconvert", "ipywidgets")
     return {"python": platform.python_version(), **{n: version(n) for n in names}}
 
 
 def _terms_file(params: Mapping[str, Any]) -> Path:
-    from .terms import DEFAULT_TERMS
-
     given = params.get("TERMS_FILE") or ""
     return (NOTEBOOKS / given).resolve() if given else DEFAULT_TERMS
 
@@ -192,8 +191,6 @@ def run_report(
                for p in sorted((work / ".metrics").glob("*.json"))}
     shutil.rmtree(work / ".metrics", ignore_errors=True)
     terms_file = _terms_file(params)
-    from .terms import load_terms
-
     manifest = {
         "name": name, "as_of": as_of.isoformat(), "parameters": dict(parameters or {}),
         "seeds": {nb.stem: params.get("SEED", ast.literal_eval(v["SEED"]["default"]))

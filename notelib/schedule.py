@@ -4,38 +4,23 @@ Interest at ``interest_rate`` accrues daily on the principal actually outstandin
 under the terms' day count, and is paid on each Interest Payment Date and at
 maturity; Mandatory Prepayments fall on the payment day of each month from
 ``first_prepayment_date``; what is left is due on the Maturity Date (Article IV).
-Money is computed in Decimal and paid in cents (half a cent rounds up).
+Money is computed in exact fractions and paid in cents (half a cent rounds up).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 import pandas as pd
 
 from .calendar import next_business_day
+from .money import cents, exact
 from .terms import NoteTerms
-
-CENT = Decimal("0.01")
 
 
 class ScheduleError(ValueError):
     """A date outside the note's life, or another request the schedule cannot answer."""
-
-
-def dec(x: float | int | Decimal) -> Decimal:
-    """A float as the decimal it was written as (0.1 -> Decimal('0.1'))."""
-    return x if isinstance(x, Decimal) else Decimal(repr(float(x)) if isinstance(x, float) else x)
-
-
-def cents(x: float | Decimal | Fraction) -> float:
-    """An amount rounded to the cent, half a cent away from zero."""
-    if isinstance(x, Fraction):
-        return math.copysign(math.floor(abs(x) * 100 + Fraction(1, 2)) / 100, x)
-    return float(dec(x).quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 def add_months(d: dt.date, months: int) -> dt.date:
@@ -44,20 +29,20 @@ def add_months(d: dt.date, months: int) -> dt.date:
     return d.replace(year=d.year + y, month=m + 1)
 
 
-def year_fraction(start: dt.date, end: dt.date, day_count: str) -> Decimal:
+def year_fraction(start: dt.date, end: dt.date, day_count: str) -> Fraction:
     """Fraction of a year from ``start`` to ``end`` (preamble: "a 360-day year").
 
     ACT/360 and ACT/365F count actual days; 30/360 is the ISDA bond basis.
     """
     if day_count == "ACT/360":
-        return Decimal((end - start).days) / 360
+        return Fraction((end - start).days, 360)
     if day_count == "ACT/365F":
-        return Decimal((end - start).days) / 365
+        return Fraction((end - start).days, 365)
     if day_count == "30/360":
         d1 = min(start.day, 30)
         d2 = min(end.day, 30) if d1 == 30 else end.day
         days = 360 * (end.year - start.year) + 30 * (end.month - start.month) + d2 - d1
-        return Decimal(days) / 360
+        return Fraction(days, 360)
     raise ScheduleError(f"day_count = {day_count!r}: unknown")
 
 
@@ -66,7 +51,7 @@ def simple_interest(amount: float, rate: float, start: dt.date, end: dt.date,
     """``amount`` x ``rate`` x the year fraction from ``start`` to ``end``, in cents."""
     if end < start:
         raise ScheduleError(f"period {start} to {end}: end is before start")
-    return cents(dec(amount) * dec(rate) * year_fraction(start, end, day_count))
+    return cents(exact(amount) * exact(rate) * year_fraction(start, end, day_count))
 
 
 def last_interest_date(terms: NoteTerms, on: dt.date) -> dt.date:
@@ -96,28 +81,28 @@ def prepayment_dates(terms: NoteTerms) -> list[dt.date]:
     return out
 
 
-def principal_payments(terms: NoteTerms) -> dict[dt.date, Decimal]:
+def principal_payments(terms: NoteTerms) -> dict[dt.date, Fraction]:
     """Principal due on each date: the installments, and the remainder at maturity (preamble, IV)."""
-    left, out = dec(terms.principal), {}
+    left, out = exact(terms.principal), {}
     for d in prepayment_dates(terms):
-        out[d] = min(dec(terms.monthly_prepayment), left)
+        out[d] = min(exact(terms.monthly_prepayment), left)
         left -= out[d]
-    out[terms.maturity_date] = out.get(terms.maturity_date, Decimal(0)) + left
+    out[terms.maturity_date] = out.get(terms.maturity_date, Fraction(0)) + left
     return out
 
 
 def principal_outstanding(terms: NoteTerms, on: dt.date) -> float:
     """Principal outstanding at the start of ``on``: payments due that day not yet made."""
     _check_in_life(terms, on)
-    paid = sum((a for d, a in principal_payments(terms).items() if d < on), Decimal(0))
-    return float(dec(terms.principal) - paid)
+    paid = sum(a for d, a in principal_payments(terms).items() if d < on)
+    return float(exact(terms.principal) - paid)
 
 
-def _accrue(terms: NoteTerms, start: dt.date, end: dt.date) -> Decimal:
+def _accrue(terms: NoteTerms, start: dt.date, end: dt.date) -> Fraction:
     """Unrounded interest over [start, end) on the scheduled principal, split where it steps."""
     steps = principal_payments(terms)
-    balance = dec(terms.principal) - sum((a for d, a in steps.items() if d <= start), Decimal(0))
-    rate, total, a = dec(terms.interest_rate), Decimal(0), start
+    balance = exact(terms.principal) - sum(a for d, a in steps.items() if d <= start)
+    rate, total, a = exact(terms.interest_rate), Fraction(0), start
     for d in sorted(x for x in steps if start < x < end):
         total += balance * rate * year_fraction(a, d, terms.day_count)
         balance -= steps[d]
@@ -159,11 +144,11 @@ def payment_schedule(terms: NoteTerms) -> pd.DataFrame:
     """
     steps = principal_payments(terms)
     ints = interest_dates(terms)
-    rows, last, balance = [], terms.accrues_from, dec(terms.principal)
+    rows, last, balance = [], terms.accrues_from, exact(terms.principal)
     for d in sorted(set(ints) | {x for x, a in steps.items() if a > 0}):
         interest = cents(_accrue(terms, last, d)) if d in ints else 0.0
-        principal = float(steps.get(d, Decimal(0)))
-        balance -= steps.get(d, Decimal(0))
+        principal = float(steps.get(d, 0))
+        balance -= steps.get(d, 0)
         kind = "maturity" if d == terms.maturity_date else "+".join(
             k for k, on in (("interest", d in ints), ("prepayment", d in steps)) if on
         )
@@ -174,7 +159,7 @@ def payment_schedule(terms: NoteTerms) -> pd.DataFrame:
             "accrual_start": last if d in ints else None,
             "interest": interest,
             "principal": principal,
-            "payment": cents(dec(interest) + dec(principal)),
+            "payment": cents(exact(interest) + exact(principal)),
             "balance": float(balance),
             "kind": kind,
         })

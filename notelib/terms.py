@@ -97,6 +97,10 @@ class NoteTerms:
     suspension_cure_days: int
     material_contract_default: float
     material_contract_cure_trading_days: int
+    material_contract_nonmonetary_cure_trading_days: int
+    delivery_failure_cure_trading_days: int
+    share_authorisation_days: int
+    covenant_cure_days: int
     judgment_threshold: float
     judgment_days: int
     indebtedness_threshold: float
@@ -274,7 +278,10 @@ def _validate(t: NoteTerms) -> None:
     for name in ("share_payment_notice", "delivery_period", "delivery_grace_days",
                  "redemption_cure_business_days", "registration_lapse_consecutive_days",
                  "registration_lapse_days_per_year", "suspension_cure_days",
-                 "material_contract_cure_trading_days", "judgment_days",
+                 "material_contract_cure_trading_days",
+                 "material_contract_nonmonetary_cure_trading_days",
+                 "delivery_failure_cure_trading_days", "share_authorisation_days",
+                 "covenant_cure_days", "judgment_days",
                  "late_payment_trading_days", "new_price_window_days"):
         _rule(getattr(t, name) >= 0, name, getattr(t, name), "must not be negative")
     _rule(t.day_count in DAY_COUNTS, "day_count", t.day_count, f"must be one of {DAY_COUNTS}")

@@ -17,8 +17,8 @@ from notelib import (
 from notelib.adjustments import CashDistribution, Issuance, Split
 from notelib.captable import load_captable
 from notelib.engine import EngineError, RedemptionEvent, simulate
-from notelib.payments import share_payment_allowed
 from notelib.paths import PathError, flat, gbm, gbm_chunks
+from notelib.payments import share_payment_allowed
 
 D = dt.date
 SES = trading_sessions("2005-10-03", "2007-10-05")

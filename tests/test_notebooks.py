@@ -11,7 +11,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from notelib.reports import ReportError, html_export, load_params, notebook_paths, run_report
+from notelib.reports import (
+    ReportError,
+    html_export,
+    load_params,
+    notebook_paths,
+    run_report,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = notebook_paths()

@@ -9,7 +9,6 @@ import pytest
 
 from notelib import trading_sessions
 from notelib.adjustments import Issuance, Split, events_from_spec
-from notelib.payments import PaymentError, share_payment_allowed, share_threshold
 from notelib.paths import (
     PathError,
     Paths,
@@ -22,6 +21,7 @@ from notelib.paths import (
     load_closes,
     scenario,
 )
+from notelib.payments import PaymentError, share_payment_allowed, share_threshold
 
 ROOT = Path(__file__).resolve().parent.parent
 D = dt.date
