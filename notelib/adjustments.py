@@ -4,6 +4,11 @@ Events are plain dated records; :func:`conversion_price_history` applies them in
 order to the initial Conversion Price and returns a table of every change (and of every
 event that changed nothing, with the reason). :func:`price_on` and :func:`lowest_price`
 read it. Adjusted prices are rounded to ``terms.price_decimals`` places (nearest).
+
+Prices compared across a split are first put on one share basis (II.C.1: "appropriate
+effect" to a split "during the reference period"): each row carries ``split_factor``, the
+product of the split ratios in effect from it, and a price in effect on day ``d`` is worth
+``price x factor(d) / factor(basis)`` on the share basis of day ``basis``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
 import pandas as pd
 
 from .money import exact, round_half_up
@@ -73,7 +79,7 @@ class CashDistribution:
 
 
 Event = Split | Issuance | SimilarNotes | CashDistribution
-COLUMNS = ["date", "price", "event", "clause", "note"]
+COLUMNS = ["date", "price", "event", "clause", "note", "split_factor"]
 
 
 def current_market_price(closes: pd.Series, on: dt.date, days: int = 5) -> float:
@@ -105,14 +111,24 @@ def conversion_price_history(
     is needed only for cash distributions.
     """
     price = exact(terms.conversion_price, "conversion_price")
-    rows = [(terms.issue_date, price, "initial", "II.B.1", "")]
+    factor = Fraction(1)
+    rows = [(terms.issue_date, price, "initial", "II.B.1", "", factor)]
     pending: list[CashDistribution] = []  # distributions not yet adjusted for (12-month pool)
+    for ev in events:
+        if not isinstance(ev, Split | Issuance | SimilarNotes | CashDistribution):
+            raise AdjustmentError(f"unknown event {ev!r}")
+        if ev.date < terms.issue_date:  # II.C.3(b): "on or after the date first written above"
+            raise AdjustmentError(
+                f"{type(ev).__name__} on {ev.date}: before the Issue Date {terms.issue_date}; "
+                f"the note's Conversion Price of {terms.conversion_price:g} already reflects it")
     for ev in sorted(events, key=_effective):
         new, clause, note = price, "II.C.3", ""
         if isinstance(ev, Split):
-            if ev.ratio <= 0:
+            ratio = exact(ev.ratio, "ratio", AdjustmentError)
+            if ratio <= 0:
                 raise AdjustmentError(f"split on {ev.date}: ratio = {ev.ratio!r} must be > 0")
-            new, clause = price / exact(ev.ratio, "ratio"), "II.C.1"
+            new, clause = price / ratio, "II.C.1"
+            factor *= ratio
             note = f"{ev.ratio:g} new shares per old share"
         elif isinstance(ev, Issuance):
             base = exact(ev.price, "price")
@@ -139,16 +155,15 @@ def conversion_price_history(
                 note = "New Conversion Price"
             else:
                 note = f"after {window}, {terms.new_price_window_days} days from the Closing Date"
-        elif isinstance(ev, CashDistribution):
-            new, clause, note = _distribution(terms, ev, price, pending, closes)
         else:
-            raise AdjustmentError(f"unknown event {ev!r}")
+            new, clause, note = _distribution(terms, ev, price, pending, closes)
         if clause.startswith("II.C.3"):
             new = min(new, price)  # II.C.3 never raises the Conversion Price
         price = round_half_up(new, terms.price_decimals) if new != price else price
-        rows.append((_effective(ev), price, type(ev).__name__, clause, note))
+        rows.append((_effective(ev), price, type(ev).__name__, clause, note, factor))
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["price"] = df["price"].astype(float)
+    df.attrs["price_decimals"] = terms.price_decimals
     return df
 
 
@@ -163,11 +178,13 @@ def _distribution(terms: NoteTerms, ev: CashDistribution, price: Fraction,
     since = (pd.Timestamp(ev.date) - pd.DateOffset(months=12)).date()
     pending[:] = [p for p in pending if p.date > since] + [ev]
     pool = sum(exact(p.amount, "amount") for p in pending)
-    cmp_ = exact(current_market_price(closes, ev.date, terms.market_price_days), "price")
-    cap = cmp_ * ev.shares_outstanding
+    at_record = exact(current_market_price(closes, ev.date, terms.market_price_days), "price")
+    cap = at_record * ev.shares_outstanding  # market capitalisation "on the record date"
     if pool <= exact(terms.distribution_threshold, "threshold") * cap:
         return price, "II.C.3(a)", f"${float(pool):,.0f} in 12 months is within " \
                                    f"{terms.distribution_threshold:.0%} of market cap"
+    # the fraction uses the current market price "on the date of such effectiveness"
+    cmp_ = exact(current_market_price(closes, _effective(ev), terms.market_price_days), "price")
     per_share = pool / ev.shares_outstanding
     if per_share >= cmp_:
         raise AdjustmentError(f"cash distribution on {ev.date}: ${float(per_share):.4f} a share "
@@ -177,19 +194,51 @@ def _distribution(terms: NoteTerms, ev: CashDistribution, price: Fraction,
         f"x ({float(cmp_):.4f} - {float(per_share):.4f}) / {float(cmp_):.4f}"
 
 
-def price_on(history: pd.DataFrame, on: dt.date) -> float:
-    """The Conversion Price in effect on ``on`` (the last change on or before it)."""
-    if on < history["date"].iloc[0]:
-        raise AdjustmentError(f"date = {on}: before the first price on {history['date'].iloc[0]}")
-    return float(history.loc[history["date"] <= on, "price"].iloc[-1])
+def _row(history: pd.DataFrame, on: dt.date) -> pd.Series:
+    """The history's row in effect on ``on`` (its dates are in order)."""
+    dates = history["date"].to_numpy()
+    if on < dates[0]:
+        raise AdjustmentError(f"date = {on}: before the first price on {dates[0]}")
+    return history.iloc[int(np.searchsorted(dates, on, side="right")) - 1]
 
 
-def lowest_price(history: pd.DataFrame, start: dt.date, end: dt.date) -> float:
-    """The lowest Conversion Price in effect on any day from ``start`` to ``end`` (I.A, I.B)."""
+def split_factor(history: pd.DataFrame, on: dt.date) -> Fraction:
+    """The product of the split ratios in effect on ``on`` since the Issue Date (II.C.1)."""
+    return Fraction(_row(history, on)["split_factor"])
+
+
+def basis_ratio(history: pd.DataFrame, on: dt.date, basis: dt.date) -> Fraction:
+    """What one share-price unit of day ``on`` is worth on the share basis of day ``basis``:
+    factor(on) / factor(basis) (II.C.1). A close or price of ``on`` times it is comparable
+    with the closes and share counts of ``basis``."""
+    return split_factor(history, on) / split_factor(history, basis)
+
+
+def price_on(history: pd.DataFrame, on: dt.date, *, basis: dt.date | None = None) -> float:
+    """The Conversion Price in effect on ``on`` (the last change on or before it), on the
+    share basis of ``basis`` (default: ``on`` itself) (II.B, II.C.1)."""
+    return float(_on_basis(history, on, on if basis is None else basis))
+
+
+def _on_basis(history: pd.DataFrame, on: dt.date, basis: dt.date) -> Fraction:
+    """The price of ``on`` on ``basis``'s share basis, rounded as an adjusted price is (II.C)."""
+    price = exact(_row(history, on)["price"], "price")
+    ratio = basis_ratio(history, on, basis)
+    if ratio == 1:
+        return price
+    return round_half_up(price * ratio, history.attrs.get("price_decimals", 6))
+
+
+def lowest_price(history: pd.DataFrame, start: dt.date, end: dt.date, *,
+                 basis: dt.date | None = None) -> float:
+    """The lowest Conversion Price in effect on any day from ``start`` to ``end``, each put on
+    the share basis of ``basis`` (default ``end``) before comparing (I.B, II.C.1): a $0.02
+    price before a 1-for-10 split is $0.20 after it."""
     if end < start:
         raise AdjustmentError(f"window {start} to {end}: end is before start")
-    inside = history.loc[(history["date"] > start) & (history["date"] <= end), "price"]
-    return float(min([price_on(history, start), *inside]))
+    basis = end if basis is None else basis
+    days = [start, *history.loc[(history["date"] > start) & (history["date"] <= end), "date"]]
+    return float(min(_on_basis(history, d, basis) for d in days))
 
 
 def events_from_spec(specs: list[dict]) -> list[Event]:

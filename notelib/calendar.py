@@ -74,6 +74,14 @@ def trading_sessions(start: DateLike, end: DateLike, calendar: str = "XNAS") -> 
     return _index(cal.sessions_in_range(s, e).tz_localize(None))
 
 
+@lru_cache(maxsize=1)
+def _federal() -> pd.DatetimeIndex:
+    """Weekdays less US federal holidays over the whole supported range, computed once."""
+    holidays = USFederalHolidayCalendar().holidays(CALENDAR_START, CALENDAR_END)
+    return _index(pd.date_range(CALENDAR_START, CALENDAR_END,
+                                freq=CustomBusinessDay(holidays=holidays)))
+
+
 def business_days(start: DateLike, end: DateLike, calendar: str = "XNAS") -> pd.DatetimeIndex:
     """Business days from ``start`` to ``end`` inclusive (II.D.3, I.B).
 
@@ -83,7 +91,11 @@ def business_days(start: DateLike, end: DateLike, calendar: str = "XNAS") -> pd.
     if calendar != "federal":
         return trading_sessions(start, end, calendar)
     s, e = _bounds(start, end)
-    return _index(pd.date_range(s, e, freq=CustomBusinessDay(calendar=USFederalHolidayCalendar())))
+    days = _federal()
+    if s < days[0] or e > days[-1]:
+        raise CalendarError(f"federal business days are known from {CALENDAR_START} to "
+                            f"{CALENDAR_END}; asked for {s.date()} to {e.date()}")
+    return days[days.searchsorted(s, side="left"):days.searchsorted(e, side="right")]
 
 
 def next_business_day(on: DateLike, calendar: str = "XNAS") -> dt.date:

@@ -74,8 +74,7 @@ def conversion_shares(amount: float, conversion_price: float) -> int:
 
 def convertible_amount(shares: int, conversion_price: float) -> float:
     """The largest whole-cent amount that converts into at most ``shares`` shares (II.D.4)."""
-    if isinstance(shares, bool) or not isinstance(shares, int) or shares < 0:
-        raise ConversionError(f"shares = {shares!r}: must be a whole number, not negative")
+    shares = money.whole(shares, "shares", ConversionError)
     return math.floor(shares * _price(conversion_price) * 100) / 100
 
 
@@ -97,9 +96,8 @@ def max_conversion_shares(
     >>> max_conversion_shares(0, 1_000_000)  # 0.099 x (1,000,000 + n) >= n -> n <= 109,877.6
     109877
     """
-    for name, v in (("holder_shares", holder_shares), ("outstanding_shares", outstanding_shares)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise ConversionError(f"{name} = {v!r}: must be a whole number, not negative")
+    holder_shares = money.whole(holder_shares, "holder_shares", ConversionError)
+    outstanding_shares = money.whole(outstanding_shares, "outstanding_shares", ConversionError)
     if holder_shares > outstanding_shares:
         raise ConversionError(f"holder_shares = {holder_shares} exceeds outstanding_shares = "
                               f"{outstanding_shares}: the holder's shares are part of them")
@@ -172,8 +170,7 @@ def allocate_reserve(reserved: int, weights: Mapping[str, float]) -> dict[str, i
     >>> allocate_reserve(10, {"A": 1, "B": 1, "C": 1})
     {'A': 4, 'B': 3, 'C': 3}
     """
-    if isinstance(reserved, bool) or not isinstance(reserved, int) or reserved < 0:
-        raise ConversionError(f"reserved = {reserved!r}: must be a whole number, not negative")
+    reserved = money.whole(reserved, "reserved", ConversionError)
     w = {k: _non_negative(v, f"weights[{k!r}]") for k, v in weights.items()}
     total = sum(w.values())
     if total == 0:

@@ -29,6 +29,7 @@ from .adjustments import (
     Issuance,
     SimilarNotes,
     Split,
+    basis_ratio,
     conversion_price_history,
     lowest_price,
     price_on,
@@ -38,7 +39,8 @@ from .captable import CapTable, load_captable
 from .money import exact
 from .paths import PathError, Paths
 from .payments import lookback_window, share_threshold
-from .schedule import interest_dates, payment_schedule
+from .redemption import redemption_due_date
+from .schedule import interest_dates, payment_schedule, year_fraction
 from .terms import NoteTerms
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -51,9 +53,14 @@ class EngineError(ValueError):
 
 @dataclass(frozen=True)
 class RedemptionEvent:
-    """A Mandatory Redemption Event on ``date`` (I.A), the Mandatory Redemption Amount paid on
-    ``paid_on`` (default: ``redemption_cure_business_days`` business days later, I.B) in
-    cash, or in shares at the lowest Conversion Price since the event if ``in_shares``."""
+    """A Mandatory Redemption Event on ``date``, noticed that day (I.A).
+
+    In cash, the Mandatory Redemption Amount is paid on ``paid_on`` (default: the I.B
+    deadline, ``redemption_cure_business_days`` business days after the notice); paid later,
+    it bears Default Interest from the deadline. If ``in_shares``, the Borrower lets the
+    deadline pass and the Holder elects shares (I.B) from ``paid_on`` (default: the first
+    Trading Day after the deadline) at the lowest split-adjusted Conversion Price since the
+    event, each election within the 9.9% cap (II.A.1, ``redemption_over_cap``)."""
 
     date: dt.date
     paid_on: dt.date | None = None
@@ -102,8 +109,10 @@ class _Plan:
     price_units: int
     price_at_session: np.ndarray  # int price units per session
     price_at_pay: np.ndarray  # int price units per payment (at pay date)
-    low_price_exposure: np.ndarray  # lowest price in each exposure window
-    threshold_at_pay: np.ndarray  # float lowest close allowing Payment Shares
+    value_adj: np.ndarray  # close before payment -> pay date share basis (II.C.1)
+    price_exposure: np.ndarray  # price on the Trading Day before each exposure date
+    exposure_adj: list[np.ndarray]  # closes of each exposure window -> that day's basis
+    threshold_lookback: np.ndarray  # (n_pay, lookback) lowest close allowing Payment Shares
     shares_permitted: np.ndarray  # bool per payment (Article IV at maturity)
     liquidity: np.ndarray  # bool per payment
     installment: np.ndarray  # cents per payment
@@ -117,8 +126,24 @@ class _Plan:
     split_factor_at_pay: np.ndarray  # product of the split ratios up to each payment
     issued_at_session: np.ndarray  # int shares issued to others at session
     convert_threshold: np.ndarray | None  # float per session: holder converts at or above
-    redemption: tuple[int, int, int, bool] | None  # (event session, pay session, low price, shares)
+    redemption: _Redemption | None
     capital: CapTable
+
+
+@dataclass
+class _Redemption:
+    """A RedemptionEvent compiled: when it is measured, at what price, and how it is paid."""
+
+    on: dt.date  # the Mandatory Redemption Date the amount is measured on
+    window: np.ndarray  # sessions from the event to the day before ``on``
+    adj: np.ndarray  # their closes -> the share basis of the Trading Day before ``on``
+    price: int  # the Conversion Price on the Trading Day before ``on`` (parity)
+    in_shares: bool
+    late: tuple[int, int]  # cash: Default Interest ratio from the deadline to payment
+    first_election: int  # shares: the first session the Holder may elect
+    low_since: np.ndarray  # shares: lowest split-adjusted price since the event, per session
+    late_at: list[tuple[int, int]]  # shares: Default Interest ratio, deadline -> session
+    late_maturity: tuple[int, int]  # shares: the same, deadline -> Maturity Date
 
 
 def _day_number(d: dt.date, day_30: bool) -> int:
@@ -162,11 +187,15 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     def units_of(price: float) -> int:
         return int(exact(price, "price") * units)
 
-    def price_at(d: dt.date) -> int:
-        return units_of(price_on(history, max(d, terms.issue_date)))
+    def live(d: dt.date) -> dt.date:
+        return max(d, terms.issue_date)
 
-    def lowest(first: dt.date, last: dt.date) -> int:
-        return units_of(lowest_price(history, max(first, terms.issue_date), last))
+    def price_at(d: dt.date) -> int:
+        return units_of(price_on(history, live(d)))
+
+    def to_basis(days, basis: dt.date) -> np.ndarray:
+        """Factors putting closes of ``days`` on the share basis of ``basis`` (II.C.1)."""
+        return np.array([float(basis_ratio(history, live(d), live(basis))) for d in days])
 
     def idx_before(d: dt.date, n: int) -> np.ndarray:
         end = int(np.searchsorted(sessions, pd.Timestamp(d), side="left"))
@@ -188,20 +217,29 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     idx_before(pay_dates[0], terms.share_payment_lookback)  # a clear error if paths start late
     lookback = np.vstack([window(p) for p in pay_dates])
     value_idx = lookback[:, -1]
+    value_adj = np.array([to_basis([session_dates[v]], p)[0] for v, p in zip(value_idx, pay_dates)])
     exposure_idx = [idx_before(d, exposure_lag) for d in sched["date"]]
     price_at_pay = np.array([price_at(p) for p in pay_dates], dtype=np.int64)
-    low_exposure = np.array([lowest(session_dates[w[0]], session_dates[w[-1]])
-                             for w in exposure_idx], dtype=np.int64)
-    threshold = np.array([share_threshold(terms, price_on(history, p)) for p in pay_dates])
+    # parity at the price of the Trading Day before the date (its "Conversion Date", I.A)
+    price_exposure = np.array([price_at(session_dates[w[-1]]) for w in exposure_idx],
+                              dtype=np.int64)
+    exposure_adj = [to_basis(session_dates[w], session_dates[w[-1]]) for w in exposure_idx]
+    # each close of the look-back against 115% of the price in effect that day (reading 20)
+    threshold = np.array([[share_threshold(terms, price_on(history, live(session_dates[i])))
+                           for i in row] for row in lookback])
     if isinstance(liquidity, bool):
         liq = np.full(len(sched), liquidity)
     else:
         liq = np.array([bool(liquidity.get(d, True)) for d in sched["date"]])
 
-    # the timeline: every session and every nominal payment date, in order
+    redemption = None
+    if redemptions:
+        redemption = _compile_redemption(terms, redemptions[0], sessions, history, units)
+        liq &= ~((sched["pay_date"] >= redemptions[0].date).to_numpy())  # Liquidity (ii)
+    # the timeline: every session, every nominal payment date and the redemption date
     first = max(terms.accrues_from, session_dates[0])
     stamps = sorted({d for d in session_dates if first <= d <= terms.maturity_date}
-                    | set(sched["date"]))
+                    | set(sched["date"]) | ({redemption.on} if redemption else set()))
     pos = {d: i for i, d in enumerate(session_dates)}
     pay_pos = {d: i for i, d in enumerate(sched["date"])}
     points, prev = [], terms.accrues_from
@@ -229,25 +267,12 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
             raise EngineError(f"holder = {holder!r}: 'hold' or a multiple of the Conversion "
                               "Price greater than 0")
         convert = np.array([float(m * Fraction(int(p), units)) for p in price_session])
-    redemption = None
-    if redemptions:
-        ev = redemptions[0]
-        paid = ev.paid_on or add_business_days(ev.date, terms.redemption_cure_business_days,
-                                               terms.business_day_calendar)
-        e_idx = int(np.searchsorted(sessions, pd.Timestamp(ev.date), side="left"))
-        p_idx = int(np.searchsorted(sessions, pd.Timestamp(paid), side="left"))
-        if not e_idx < p_idx < len(sessions):
-            raise EngineError(f"redemption: event {ev.date} and payment {paid} must be "
-                              "sessions of the paths, the payment after the event")
-        low = lowest(ev.date, session_dates[p_idx - 1])
-        redemption = (e_idx, p_idx, low, ev.in_shares)
-        liq &= ~((sched["pay_date"] >= ev.date).to_numpy())  # Liquidity Conditions (ii)
     is_mat = (sched["date"] == terms.maturity_date).to_numpy()
     return _Plan(
         terms=terms, sessions=sessions, points=points, schedule=sched, lookback=lookback,
         value_idx=value_idx, exposure_idx=exposure_idx, price_units=units,
-        price_at_session=price_session, price_at_pay=price_at_pay,
-        low_price_exposure=low_exposure, threshold_at_pay=threshold,
+        price_at_session=price_session, price_at_pay=price_at_pay, value_adj=value_adj,
+        price_exposure=price_exposure, exposure_adj=exposure_adj, threshold_lookback=threshold,
         shares_permitted=~is_mat | terms.maturity_in_shares, liquidity=liq,
         installment=np.round(sched["principal"].to_numpy() * 100).astype(np.int64) * ~is_mat,
         is_interest=sched["date"].isin(interest_dates(terms)).to_numpy(), is_maturity=is_mat,
@@ -258,6 +283,46 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         split_factor_at_pay=split_factor,
         issued_at_session=issued_at, convert_threshold=convert, redemption=redemption,
         capital=captable)
+
+
+def _late_ratio(terms: NoteTerms, due: dt.date, paid: dt.date) -> tuple[int, int]:
+    """Default Interest per cent overdue from ``due`` to ``paid`` as an integer ratio (preamble)."""
+    f = exact(terms.default_rate, "default_rate") * year_fraction(due, max(due, paid),
+                                                                  terms.day_count)
+    return f.numerator, f.denominator
+
+
+def _compile_redemption(terms: NoteTerms, ev: RedemptionEvent, sessions: pd.DatetimeIndex,
+                        history: pd.DataFrame, units: int) -> _Redemption:
+    """Dates, windows, prices and ratios of one RedemptionEvent (I.A, I.B)."""
+    days = sessions.date
+    deadline = redemption_due_date(terms, ev.date)
+    on = deadline if ev.in_shares else (ev.paid_on or deadline)
+    e_idx = int(np.searchsorted(sessions, pd.Timestamp(ev.date), side="left"))
+    m_idx = int(np.searchsorted(sessions, pd.Timestamp(on), side="left"))
+    if not (ev.date >= terms.issue_date and e_idx < m_idx < len(sessions)
+            and on <= terms.maturity_date):
+        raise EngineError(f"redemption: event {ev.date} and Mandatory Redemption Date {on} must "
+                          "fall in the note's life and the paths, with a session between them")
+    conv = days[m_idx - 1]  # the Trading Day before the Mandatory Redemption Date (I.A)
+    window = np.arange(e_idx, m_idx)
+    adj = np.array([float(basis_ratio(history, d, conv)) for d in days[window]])
+    first, low_since, late_at = len(sessions), np.zeros(0, dtype=np.int64), []
+    if ev.in_shares:
+        start = ev.paid_on or add_business_days(deadline, 1, terms.calendar)
+        if start <= deadline:
+            raise EngineError(f"redemption: the Holder may elect shares only after the I.B "
+                              f"deadline {deadline}; paid_on = {start}")
+        first = int(np.searchsorted(sessions, pd.Timestamp(start), side="left"))
+        low_since = np.zeros(len(sessions), dtype=np.int64)
+        for i in range(first, len(sessions)):
+            low_since[i] = int(exact(lowest_price(history, ev.date, days[i]), "price") * units)
+        late_at = [_late_ratio(terms, deadline, d) for d in days]
+    return _Redemption(
+        on=on, window=window, adj=adj, in_shares=ev.in_shares,
+        price=int(exact(price_on(history, conv), "price") * units),
+        late=_late_ratio(terms, deadline, on), first_election=first, low_since=low_since,
+        late_at=late_at, late_maturity=_late_ratio(terms, deadline, terms.maturity_date))
 
 
 def _shares_for(cents: np.ndarray, price_units: np.ndarray | int, units: int) -> np.ndarray:
@@ -285,140 +350,213 @@ def _cap_limit(plan: _Plan, held: np.ndarray, outstanding: np.ndarray) -> np.nda
     return np.maximum(limit, 0)
 
 
+class _State:
+    """The paths of one chunk as they stand on a date: money in cents, shares as integers."""
+
+    def __init__(self, plan: _Plan, n: int) -> None:
+        t = plan.terms
+        n_pay = len(plan.schedule)
+        self.n = n
+        self.balance = np.full(n, int(round(t.principal * 100)), dtype=np.int64)
+        self.carry = np.zeros(n, dtype=np.int64)  # interest in cents, rounded at conversions
+        self.dd = np.zeros(n, dtype=np.int64)  # cent-days since the last interest date
+        self.start_30 = np.full(n, t.accrues_from.day >= 30)  # accrual restarted on 30th/31st
+        self.held = np.zeros(n, dtype=np.int64)
+        self.outstanding = np.full(n, plan.capital.common, dtype=np.int64)
+        self.issued = np.zeros(n, dtype=np.int64)
+        self.alive = np.ones(n, dtype=bool)
+        self.owed = np.zeros(n, dtype=np.int64)  # Mandatory Redemption Amount still unpaid
+        self.tot = {k: np.zeros(n, dtype=np.int64) for k in (
+            "cash_paid", "principal_cash", "principal_shares", "principal_converted",
+            "principal_redeemed", "payment_shares", "conversion_shares", "redemption_shares")}
+        self.share_value = np.zeros(n)
+        self.per = {k: np.zeros((n_pay, n), dtype=np.int64) for k in (
+            "interest", "principal", "cash_paid", "shares_issued", "exposure", "outstanding",
+            "issued", "balance")}
+        self.per["allowed"] = np.zeros((n_pay, n), dtype=bool)
+        self.per["in_shares"] = np.zeros((n_pay, n), dtype=bool)
+        self.per["shares_value"] = np.zeros((n_pay, n))
+
+    def issue(self, shares: np.ndarray, holder_keeps: bool) -> None:
+        self.outstanding += shares
+        self.issued += shares
+        if holder_keeps:
+            self.held += shares
+
+
+def _accrued(plan: _Plan, st: _State) -> np.ndarray:
+    """Interest accrued and unpaid, in cents, half a cent up (preamble)."""
+    rn, rd = plan.rate
+    return st.carry + (2 * st.dd * rn + rd * plan.basis) // (2 * rd * plan.basis)
+
+
+def _split(plan: _Plan, st: _State, s: int) -> None:
+    """A split multiplies every share count, dropping fractions (II.C.1, reading 24)."""
+    r = plan.split_at_session[s]
+    for name in ("outstanding", "held", "issued"):
+        setattr(st, name, np.floor(getattr(st, name) * r).astype(np.int64))
+
+
+def _redeem(plan: _Plan, st: _State, closes: np.ndarray) -> None:
+    """Measure the Mandatory Redemption Amount on the Mandatory Redemption Date (I.A): pay it
+    in cash, or leave it owed for the Holder's I.B elections. The note ends either way."""
+    rd = plan.redemption
+    high = (closes[rd.window] * rd.adj[:, None]).max(axis=0)
+    amount = _mandatory_amount(plan, st.balance + _accrued(plan, st), rd.price, high) * st.alive
+    st.tot["principal_redeemed"] += st.balance * st.alive
+    if rd.in_shares:
+        st.owed = amount
+    else:
+        st.tot["cash_paid"] += amount + _round_div(amount * rd.late[0], rd.late[1])
+    st.balance = np.zeros(st.n, dtype=np.int64)
+    st.carry[:] = 0
+    st.dd[:] = 0
+    st.alive[:] = False
+
+
+def _elect(plan: _Plan, st: _State, s: int, closes: np.ndarray, holder_sells: bool) -> None:
+    """The Holder's I.B election on session ``s``: the unpaid Mandatory Redemption Amount in
+    shares at the lowest Conversion Price since the event, within the 9.9% cap (II.A.1);
+    Default Interest on the part settled, from the deadline, is paid in cash."""
+    rd = plan.redemption
+    price = rd.low_since[s]
+    need = _shares_for(st.owed, price, plan.price_units)
+    got = np.minimum(need, _cap_limit(plan, st.held, st.outstanding))
+    settled = np.where(got == need, st.owed, (got * price * 100) // plan.price_units)
+    got = _shares_for(settled, price, plan.price_units)
+    late_n, late_d = rd.late_at[s]
+    cash = _round_div(settled * late_n, late_d)
+    if plan.terms.redemption_over_cap == "cash":  # the rest is paid in cash at once
+        rest = st.owed - settled
+        cash += rest + _round_div(rest * late_n, late_d)
+        settled = st.owed
+    st.owed = st.owed - settled
+    st.tot["cash_paid"] += cash
+    st.tot["redemption_shares"] += got
+    st.share_value += got * closes[s]
+    st.issue(got, not holder_sells)
+
+
+def _settle_at_maturity(plan: _Plan, st: _State, k: int) -> None:
+    """What the elections left unpaid is paid in cash on the Maturity Date (IV), with Default
+    Interest from the deadline."""
+    late_n, late_d = plan.redemption.late_maturity
+    cash = st.owed + _round_div(st.owed * late_n, late_d)
+    st.tot["cash_paid"] += cash
+    st.per["cash_paid"][k] += cash
+    st.owed = np.zeros(st.n, dtype=np.int64)
+
+
+def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, policy: Policy,
+         holder_sells: bool) -> None:
+    """Payment ``k``: interest and principal due, in Payment Shares when allowed and the
+    policy elects them, otherwise in cash (preamble, IV)."""
+    units, alive = plan.price_units, st.alive
+    interest = _accrued(plan, st) if plan.is_interest[k] else np.zeros(st.n, dtype=np.int64)
+    if plan.is_interest[k]:
+        st.carry[:] = 0
+        st.dd[:] = 0
+    st.start_30[:] = date.day >= 30  # the schedule restarts accrual on each payment date
+    principal = st.balance if plan.is_maturity[k] else np.minimum(plan.installment[k], st.balance)
+    st.balance = st.balance - principal
+    amount = (interest + principal) * alive
+    allowed = alive & plan.liquidity[k] & plan.shares_permitted[k] & (
+        closes[plan.lookback[k]] >= plan.threshold_lookback[k][:, None]).all(axis=0)
+    shares = _shares_for(amount, plan.price_at_pay[k], units)
+    close = closes[plan.value_idx[k]] * plan.value_adj[k]  # on the pay date's share basis
+    if policy == "shares":
+        in_shares = allowed
+    elif policy == "cash":
+        in_shares = np.zeros(st.n, dtype=bool)
+    else:
+        ctx = PaymentContext(date, plan.schedule["pay_date"].iloc[k], allowed, amount, shares,
+                             close)
+        in_shares = np.asarray(policy(ctx), dtype=bool) & allowed
+    shares = shares * in_shares
+    cash = amount * ~in_shares
+    st.issue(shares, not holder_sells)
+    st.tot["cash_paid"] += cash
+    st.tot["payment_shares"] += shares
+    st.tot["principal_cash"] += principal * alive * ~in_shares
+    st.tot["principal_shares"] += principal * alive * in_shares
+    st.share_value += shares * close
+    for key, v in (("interest", interest * alive), ("principal", principal * alive),
+                   ("cash_paid", cash), ("shares_issued", shares), ("allowed", allowed),
+                   ("in_shares", in_shares)):
+        st.per[key][k] = v
+    st.per["shares_value"][k] = shares * close
+
+
+def _convert(plan: _Plan, st: _State, s: int, date: dt.date, closes: np.ndarray,
+             holder_sells: bool) -> None:
+    """The Holder converts principal and accrued interest when the close reaches its multiple
+    of the Conversion Price, as far as the 9.9% cap allows (II.A.1, reading 22)."""
+    go = st.alive & (st.balance > 0) & (closes[s] >= plan.convert_threshold[s])
+    if not go.any():
+        return
+    units, price = plan.price_units, plan.price_at_session[s]
+    a = _accrued(plan, st)
+    amount = st.balance + a
+    need = _shares_for(amount, price, units)
+    got = np.where(go, np.minimum(need, _cap_limit(plan, st.held, st.outstanding)), 0)
+    full = go & (got == need)
+    part = go & ~full & (got > 0)
+    converted = np.where(full, amount, (got * price * 100) // units * part)
+    got = np.where(part, _shares_for(converted, price, units), got)
+    prin = np.where(full, st.balance, (converted * st.balance) // np.maximum(amount, 1))
+    done = full | part
+    st.carry = np.where(done, a - (converted - prin), st.carry)
+    st.dd = np.where(done, 0, st.dd)
+    st.start_30 = np.where(done, date.day >= 30, st.start_30)
+    st.balance = st.balance - prin
+    st.tot["principal_converted"] += prin
+    st.tot["conversion_shares"] += got
+    st.share_value += got * closes[s]
+    st.issue(got, not holder_sells)
+
+
 def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bool,
                keep: bool) -> dict[str, np.ndarray]:
     """Simulate one chunk of paths; returns per-payment (n_pay, n) and per-path (n,) arrays."""
-    t = plan.terms
-    n = closes.shape[1]
-    n_pay = len(plan.schedule)
-    units = plan.price_units
-    rn, rd = plan.rate
-    balance = np.full(n, int(round(t.principal * 100)), dtype=np.int64)
-    carry = np.zeros(n, dtype=np.int64)  # interest in cents, rounded at conversions
-    dd = np.zeros(n, dtype=np.int64)  # cent-days since the last interest date or conversion
-    held = np.zeros(n, dtype=np.int64)
-    outstanding = np.full(n, plan.capital.common, dtype=np.int64)
-    issued = np.zeros(n, dtype=np.int64)
-    alive = np.ones(n, dtype=bool)
-    tot = {k: np.zeros(n, dtype=np.int64) for k in (
-        "cash_paid", "principal_cash", "principal_shares", "principal_converted",
-        "principal_redeemed", "payment_shares", "conversion_shares", "redemption_shares")}
-    share_value = np.zeros(n)
-    per = {k: np.zeros((n_pay, n), dtype=np.int64) for k in (
-        "interest", "principal", "cash_paid", "shares_issued", "exposure", "outstanding",
-        "issued", "balance")}
-    per["allowed"] = np.zeros((n_pay, n), dtype=bool)
-    per["in_shares"] = np.zeros((n_pay, n), dtype=bool)
-    per["shares_value"] = np.zeros((n_pay, n))
-    den = 2 * rd * plan.basis
-
-    def accrued() -> np.ndarray:
-        return carry + (2 * dd * rn + rd * plan.basis) // den
-
-    start_30 = np.full(n, t.accrues_from.day >= 30)  # accrual restarted on the 30th or 31st
+    st = _State(plan, closes.shape[1])
+    rd = plan.redemption
+    converts = plan.convert_threshold is not None
     for date, s, k, days, days_30 in plan.points:
-        dd += balance * (days if days == days_30 else np.where(start_30, days_30, days))
-        if s >= 0 and plan.split_at_session[s] != 1.0:
-            r = plan.split_at_session[s]
-            outstanding = np.floor(outstanding * r).astype(np.int64)
-            held = np.floor(held * r).astype(np.int64)
-            issued = np.floor(issued * r).astype(np.int64)
+        st.dd += st.balance * (days if days == days_30 else np.where(st.start_30, days_30, days))
         if s >= 0:
-            outstanding += plan.issued_at_session[s]
-        if plan.redemption is not None and s == plan.redemption[1]:
-            e_idx, _, low, in_shares = plan.redemption
-            amount = _mandatory_amount(plan, balance + accrued(), low,
-                                       closes[e_idx:s].max(axis=0)) * alive
-            tot["principal_redeemed"] += balance * alive
-            if in_shares:
-                paid = _shares_for(amount, low, units)
-                tot["redemption_shares"] += paid
-                share_value += paid * closes[s - 1]
-                outstanding += paid
-                issued += paid
-            else:
-                tot["cash_paid"] += amount
-            balance = np.zeros(n, dtype=np.int64)
-            carry[:] = 0
-            dd[:] = 0
-            alive[:] = False
+            if plan.split_at_session[s] != 1.0:
+                _split(plan, st, s)
+            st.outstanding += plan.issued_at_session[s]
+        if rd is not None and date == rd.on:
+            _redeem(plan, st, closes)
+        if rd is not None and rd.in_shares and s >= rd.first_election and st.owed.any():
+            _elect(plan, st, s, closes, holder_sells)
+        maturity = k >= 0 and plan.is_maturity[k]
+        if converts and s >= 0 and maturity:  # "prior to 5:00 pm ... on the Maturity Date"
+            _convert(plan, st, s, date, closes, holder_sells)
         if k >= 0:
-            per["exposure"][k] = _mandatory_amount(
-                plan, balance + accrued(), plan.low_price_exposure[k],
-                closes[plan.exposure_idx[k]].max(axis=0)) * alive
-            interest = accrued() if plan.is_interest[k] else np.zeros(n, dtype=np.int64)
-            if plan.is_interest[k]:
-                carry[:] = 0
-                dd[:] = 0
-            start_30[:] = date.day >= 30  # the schedule restarts accrual on each payment date
-            principal = balance if plan.is_maturity[k] else np.minimum(plan.installment[k],
-                                                                      balance)
-            balance = balance - principal
-            amount = (interest + principal) * alive
-            allowed = alive & plan.liquidity[k] & plan.shares_permitted[k] & (
-                closes[plan.lookback[k]] >= plan.threshold_at_pay[k]).all(axis=0)
-            shares = _shares_for(amount, plan.price_at_pay[k], units)
-            close = closes[plan.value_idx[k]]
-            if policy == "shares":
-                in_shares = allowed
-            elif policy == "cash":
-                in_shares = np.zeros(n, dtype=bool)
-            else:
-                ctx = PaymentContext(date, plan.schedule["pay_date"].iloc[k], allowed, amount,
-                                     shares, close)
-                in_shares = np.asarray(policy(ctx), dtype=bool) & allowed
-            shares = shares * in_shares
-            cash = amount * ~in_shares
-            outstanding += shares
-            issued += shares
-            if not holder_sells:
-                held += shares
-            tot["cash_paid"] += cash
-            tot["payment_shares"] += shares
-            tot["principal_cash"] += principal * alive * ~in_shares
-            tot["principal_shares"] += principal * alive * in_shares
-            share_value += shares * close
-            for key, v in (("interest", interest * alive), ("principal", principal * alive),
-                           ("cash_paid", cash), ("shares_issued", shares),
-                           ("allowed", allowed), ("in_shares", in_shares)):
-                per[key][k] = v
-            per["shares_value"][k] = shares * close
-        if s >= 0 and plan.convert_threshold is not None:
-            go = alive & (balance > 0) & (closes[s] >= plan.convert_threshold[s])
-            if go.any():
-                price = plan.price_at_session[s]
-                a = accrued()
-                amount = balance + a
-                need = _shares_for(amount, price, units)
-                limit = _cap_limit(plan, held, outstanding)
-                got = np.where(go, np.minimum(need, limit), 0)
-                full = go & (got == need)
-                part = go & ~full & (got > 0)
-                converted = np.where(full, amount, (got * price * 100) // units * part)
-                got = np.where(part, _shares_for(converted, price, units), got)
-                prin = np.where(full, balance, (converted * balance) // np.maximum(amount, 1))
-                carry = np.where(full | part, a - (converted - prin), carry)
-                dd = np.where(full | part, 0, dd)
-                start_30 = np.where(full | part, date.day >= 30, start_30)
-                balance = balance - prin
-                tot["principal_converted"] += prin
-                tot["conversion_shares"] += got
-                share_value += got * closes[s]
-                outstanding += got
-                issued += got
-                held = held if holder_sells else held + got
+            st.per["exposure"][k] = _mandatory_amount(
+                plan, st.balance + _accrued(plan, st), plan.price_exposure[k],
+                (closes[plan.exposure_idx[k]] * plan.exposure_adj[k][:, None]).max(axis=0)
+            ) * st.alive
+            _pay(plan, st, k, date, closes, policy, holder_sells)
+            if maturity and rd is not None and st.owed.any():
+                _settle_at_maturity(plan, st, k)
+        if converts and s >= 0 and not maturity:  # a payment on the day comes first
+            _convert(plan, st, s, date, closes, holder_sells)
         if k >= 0:
-            per["outstanding"][k] = outstanding
-            per["issued"][k] = issued
-            per["balance"][k] = balance
+            st.per["outstanding"][k] = st.outstanding
+            st.per["issued"][k] = st.issued
+            st.per["balance"][k] = st.balance
+    per = st.per
     out = {f"per_{k}": v for k, v in per.items()} if keep else {
         f"per_{k}": per[k] for k in ("in_shares", "outstanding", "exposure", "cash_paid",
                                      "shares_issued", "issued", "shares_value")}
-    out.update(tot)
-    out["share_value"] = share_value
-    out["issued"] = issued
-    out["outstanding"] = outstanding
-    out["balance"] = balance
+    out.update(st.tot)
+    out["share_value"] = st.share_value
+    out["issued"] = st.issued
+    out["outstanding"] = st.outstanding
+    out["balance"] = st.balance
     return out
 
 
@@ -548,6 +686,9 @@ def simulate(
     every payment or by nominal date. ``exposure_lag``: the redemption exposure on a date
     is the amount due if an event had occurred that many sessions earlier.
     """
+    if terms.rounding != "cent":
+        raise EngineError(f"rounding = {terms.rounding!r}: the engine pays in cents; use "
+                          "rounding 'cent' (the scalar schedule takes 'none')")
     if policy not in ("shares", "cash") and not callable(policy):
         raise EngineError(f"policy = {policy!r}: 'shares', 'cash' or a callable")
     if not isinstance(exposure_lag, int) or exposure_lag < 1:

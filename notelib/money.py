@@ -8,6 +8,8 @@ from decimal import Decimal
 from fractions import Fraction
 from numbers import Real
 
+import numpy as np
+
 
 class AmountError(ValueError):
     """A value that is not a finite number."""
@@ -15,14 +17,32 @@ class AmountError(ValueError):
 
 def exact(x: Real | Decimal, what: str = "value",
           error: type[ValueError] = AmountError) -> Fraction:
-    """``x`` as an exact fraction of the decimal it was written as (0.1 -> 1/10)."""
-    if isinstance(x, bool) or not isinstance(x, (Real, Decimal)):
+    """``x`` as an exact fraction of the decimal it was written as (0.1 -> 1/10).
+
+    Takes int, float, Decimal, Fraction and NumPy scalars (np.float32(0.1) is 1/10 too).
+    """
+    if isinstance(x, bool | np.bool_) or not isinstance(x, Real | Decimal):
         raise error(f"{what} = {x!r}: must be a number")
-    if isinstance(x, float):
+    if isinstance(x, np.integer):
+        return Fraction(int(x))
+    if isinstance(x, float | np.floating):
         if not math.isfinite(x):
             raise error(f"{what} = {x!r}: must be finite")
-        return Fraction(Decimal(repr(x)))
+        # the shortest decimal that reads back as the same value in its own precision
+        # (float.__repr__, not repr: NumPy 2 writes np.float64(...) )
+        text = float.__repr__(x) if isinstance(x, float) else np.format_float_positional(
+            x, unique=True, trim="-")
+        return Fraction(Decimal(text))
+    if isinstance(x, Decimal) and not x.is_finite():
+        raise error(f"{what} = {x!r}: must be finite")
     return Fraction(x)
+
+
+def whole(x: object, what: str, error: type[ValueError] = AmountError) -> int:
+    """``x`` as a whole number not below 0: an int or NumPy integer (a share count)."""
+    if isinstance(x, bool | np.bool_) or not isinstance(x, int | np.integer) or x < 0:
+        raise error(f"{what} = {x!r}: must be a whole number, not negative")
+    return int(x)
 
 
 def round_half_up(x: Fraction, places: int) -> Fraction:
@@ -34,3 +54,12 @@ def round_half_up(x: Fraction, places: int) -> Fraction:
 def cents(x: Real | Decimal | Fraction) -> float:
     """An amount rounded to the cent, half a cent away from zero."""
     return float(round_half_up(x if isinstance(x, Fraction) else exact(x, "amount"), 2))
+
+
+def paid(x: Fraction, rounding: str = "cent") -> float:
+    """An amount as paid: to the cent (``rounding`` "cent") or unrounded ("none")."""
+    if rounding == "none":
+        return float(x)
+    if rounding != "cent":
+        raise AmountError(f"rounding = {rounding!r}: must be 'cent' or 'none'")
+    return cents(x)

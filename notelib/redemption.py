@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
+from numbers import Real
 
 import pandas as pd
 
@@ -58,11 +60,11 @@ class RedemptionAmount:
 
 def highest_close_in(closes: float | Iterable[float] | pd.Series) -> float:
     """The highest Closing Price of a window (I.A(ii)(y)); a number is taken as that close."""
-    values = [closes] if isinstance(closes, (int, float)) else list(
+    values = [closes] if isinstance(closes, Real | Decimal) else list(
         closes.dropna() if isinstance(closes, pd.Series) else closes)
     if not values:
         raise RedemptionError("highest close: the window holds no closing prices")
-    top = max(float(v) for v in values)
+    top = max(float(exact(v, "highest_close", RedemptionError)) for v in values)
     if top <= 0:
         raise RedemptionError(f"highest close = {top}: prices must be greater than 0")
     return top

@@ -15,7 +15,7 @@ from fractions import Fraction
 import pandas as pd
 
 from .calendar import next_business_day
-from .money import cents, exact
+from .money import exact, paid
 from .terms import NoteTerms
 
 
@@ -47,11 +47,12 @@ def year_fraction(start: dt.date, end: dt.date, day_count: str) -> Fraction:
 
 
 def simple_interest(amount: float, rate: float, start: dt.date, end: dt.date,
-                    day_count: str) -> float:
-    """``amount`` x ``rate`` x the year fraction from ``start`` to ``end``, in cents."""
+                    day_count: str, rounding: str = "cent") -> float:
+    """``amount`` x ``rate`` x the year fraction from ``start`` to ``end``, in cents (or
+    unrounded with ``rounding`` "none")."""
     if end < start:
         raise ScheduleError(f"period {start} to {end}: end is before start")
-    return cents(exact(amount) * exact(rate) * year_fraction(start, end, day_count))
+    return paid(exact(amount) * exact(rate) * year_fraction(start, end, day_count), rounding)
 
 
 def last_interest_date(terms: NoteTerms, on: dt.date) -> dt.date:
@@ -98,12 +99,21 @@ def principal_outstanding(terms: NoteTerms, on: dt.date) -> float:
     return float(exact(terms.principal) - paid)
 
 
-def _accrue(terms: NoteTerms, start: dt.date, end: dt.date) -> Fraction:
-    """Unrounded interest over [start, end) on the scheduled principal, split where it steps."""
+def _accrue(terms: NoteTerms, start: dt.date, end: dt.date,
+            balance_at_end: Fraction | None = None) -> Fraction:
+    """Unrounded interest over [start, end) on the principal, split where it steps.
+
+    The principal is the schedule's, or ``balance_at_end`` (what is outstanding at the start
+    of ``end``) with each installment paid in between added back for the days before it.
+    """
     steps = principal_payments(terms)
-    balance = exact(terms.principal) - sum(a for d, a in steps.items() if d <= start)
+    inside = sorted(x for x in steps if start < x < end)
+    if balance_at_end is None:
+        balance = exact(terms.principal) - sum(a for d, a in steps.items() if d <= start)
+    else:
+        balance = balance_at_end + sum(steps[d] for d in inside)
     rate, total, a = exact(terms.interest_rate), Fraction(0), start
-    for d in sorted(x for x in steps if start < x < end):
+    for d in inside:
         total += balance * rate * year_fraction(a, d, terms.day_count)
         balance -= steps[d]
         a = d
@@ -119,11 +129,14 @@ def _check_in_life(terms: NoteTerms, on: dt.date) -> None:
         )
 
 
-def accrued_interest(terms: NoteTerms, on: dt.date) -> float:
+def accrued_interest(terms: NoteTerms, on: dt.date, *, principal: float | None = None) -> float:
     """Interest accrued and unpaid at the start of ``on``, in cents (preamble, I.A(b), II.A).
 
     Counted from the last Interest Payment Date strictly before ``on`` (or the accrual
-    start) to ``on``; on an Interest Payment Date it is the coupon due that day.
+    start) to ``on``; on an Interest Payment Date it is the coupon due that day. With
+    ``principal`` (outstanding at the start of ``on``, e.g. after conversions), interest
+    accrues on it plus each installment paid since the last Interest Payment Date, for the
+    days before that installment was paid.
 
     Examples
     --------
@@ -132,7 +145,8 @@ def accrued_interest(terms: NoteTerms, on: dt.date) -> float:
     51087.5
     """
     _check_in_life(terms, on)
-    return cents(_accrue(terms, last_interest_date(terms, on), on))
+    at_end = None if principal is None else exact(principal, "principal")
+    return paid(_accrue(terms, last_interest_date(terms, on), on, at_end), terms.rounding)
 
 
 def payment_schedule(terms: NoteTerms) -> pd.DataFrame:
@@ -146,7 +160,7 @@ def payment_schedule(terms: NoteTerms) -> pd.DataFrame:
     ints = interest_dates(terms)
     rows, last, balance = [], terms.accrues_from, exact(terms.principal)
     for d in sorted(set(ints) | {x for x, a in steps.items() if a > 0}):
-        interest = cents(_accrue(terms, last, d)) if d in ints else 0.0
+        interest = paid(_accrue(terms, last, d), terms.rounding) if d in ints else 0.0
         principal = float(steps.get(d, 0))
         balance -= steps.get(d, 0)
         kind = "maturity" if d == terms.maturity_date else "+".join(
@@ -159,7 +173,7 @@ def payment_schedule(terms: NoteTerms) -> pd.DataFrame:
             "accrual_start": last if d in ints else None,
             "interest": interest,
             "principal": principal,
-            "payment": cents(exact(interest) + exact(principal)),
+            "payment": paid(exact(interest) + exact(principal), terms.rounding),
             "balance": float(balance),
             "kind": kind,
         })

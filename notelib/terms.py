@@ -28,6 +28,8 @@ PAYMENT_CONVENTIONS = ("following", "unadjusted")
 BUSINESS_DAY_CALENDARS = ("XNAS", "XNYS", "federal")
 CAP_BASES = ("after-issuance", "before-issuance")
 DAY_BASES = ("calendar", "business")
+ROUNDINGS = ("cent", "none")
+OVER_CAP = ("elect-again", "cash")
 PROVENANCES = ("contract", "public-filing", "assumption", "override")
 ENTRY_KEYS = {"value", "clause", "provenance", "source", "note"}
 
@@ -90,6 +92,7 @@ class NoteTerms:
     # Article I: redemption
     redemption_premium: float
     redemption_cure_business_days: int
+    redemption_over_cap: str
     registration_lapse_consecutive_days: int
     registration_lapse_days_per_year: int
     suspension_consecutive_trading_days: int
@@ -99,6 +102,7 @@ class NoteTerms:
     material_contract_cure_trading_days: int
     material_contract_nonmonetary_cure_trading_days: int
     delivery_failure_cure_trading_days: int
+    purchase_agreement_cure_days: int
     share_authorisation_days: int
     covenant_cure_days: int
     judgment_threshold: float
@@ -108,6 +112,8 @@ class NoteTerms:
     late_payment_rate: float
     late_payment_trading_days: int
     min_denomination: float
+    # computation
+    rounding: str
     provenance: Mapping[str, Provenance] = dataclasses.field(
         default_factory=dict, compare=False, repr=False
     )
@@ -281,7 +287,7 @@ def _validate(t: NoteTerms) -> None:
                  "material_contract_cure_trading_days",
                  "material_contract_nonmonetary_cure_trading_days",
                  "delivery_failure_cure_trading_days", "share_authorisation_days",
-                 "covenant_cure_days", "judgment_days",
+                 "covenant_cure_days", "judgment_days", "purchase_agreement_cure_days",
                  "late_payment_trading_days", "new_price_window_days"):
         _rule(getattr(t, name) >= 0, name, getattr(t, name), "must not be negative")
     _rule(t.day_count in DAY_COUNTS, "day_count", t.day_count, f"must be one of {DAY_COUNTS}")
@@ -293,6 +299,9 @@ def _validate(t: NoteTerms) -> None:
           f"must be one of {CAP_BASES}")
     _rule(t.delivery_day_basis in DAY_BASES, "delivery_day_basis", t.delivery_day_basis,
           f"must be one of {DAY_BASES}")
+    _rule(t.rounding in ROUNDINGS, "rounding", t.rounding, f"must be one of {ROUNDINGS}")
+    _rule(t.redemption_over_cap in OVER_CAP, "redemption_over_cap", t.redemption_over_cap,
+          f"must be one of {OVER_CAP}")
     _rule(2 <= t.price_decimals <= 9, "price_decimals", t.price_decimals, "must be from 2 to 9")
     months = t.interest_months
     _rule(len(months) > 0 and all(1 <= m <= 12 for m in months) and len(set(months)) == len(months),

@@ -39,8 +39,25 @@ def test_march_2006_sale_then_reverse_split(terms):
     assert price_on(h, D(2006, 3, 7)) == 0.22
     assert price_on(h, D(2006, 3, 8)) == 0.02
     assert price_on(h, D(2007, 1, 1)) == 0.20
-    assert lowest_price(h, D(2006, 1, 1), D(2007, 1, 1)) == 0.02  # the ratchet in the window
+    # across the split every price is put on the basis of the window's end (II.C.1): the $0.02
+    # of March is $0.02 / 0.1 = $0.20 after 5 Jun, and $0.22 is $2.20
+    assert lowest_price(h, D(2006, 1, 1), D(2007, 1, 1)) == 0.20
+    assert lowest_price(h, D(2006, 1, 1), D(2006, 6, 1)) == 0.02  # window before the split
+    assert lowest_price(h, D(2006, 1, 1), D(2007, 1, 1), basis=D(2006, 6, 1)) == 0.02
     assert lowest_price(h, D(2006, 7, 1), D(2007, 1, 1)) == 0.20
+    assert price_on(h, D(2006, 3, 8), basis=D(2006, 6, 5)) == 0.20
+    assert price_on(h, D(2006, 6, 5), basis=D(2006, 6, 2)) == 0.02
+
+
+def test_split_alone_inside_a_window(terms):
+    # 1-for-10 on 5 Jun 2006 without a ratchet: $0.22 before is $2.20 after, the price then;
+    # the raw minimum ($0.22) would be ten times too low on the post-split basis
+    h = conversion_price_history(terms, [Split(D(2006, 6, 5), 0.1)])
+    assert lowest_price(h, D(2006, 6, 1), D(2006, 6, 8)) == 2.20
+    # a 3-for-1 split: 0.22 / 3 = 0.0733333... rounds to 0.073333 (6 places), on either side
+    h = conversion_price_history(terms, [Split(D(2006, 6, 5), 3)])
+    assert lowest_price(h, D(2006, 6, 1), D(2006, 6, 8)) == 0.073333
+    assert price_on(h, D(2006, 6, 1), basis=D(2006, 6, 8)) == 0.073333
 
 
 def test_split_without_ratchet(terms):
@@ -83,13 +100,19 @@ def test_current_market_price_is_5_day_average():
 
 
 def test_cash_distribution_above_10pct(terms):
-    # cmp 0.32 (as above), 50,000,000 shares: market cap $16,000,000; 10% = $1,600,000.
-    # A $2,000,000 dividend is $0.04 a share: price x (0.32 - 0.04) / 0.32 = 0.22 x 0.875 = 0.1925
-    c = closes("2006-05-01", [0.30, 0.31, 0.32, 0.33, 0.34, 0.35])
-    ev = CashDistribution(D(2006, 5, 8), 2_000_000, 50_000_000, payment_date=D(2006, 5, 20))
+    # closes $0.50 before 15 May 2006 and $0.40 from it; $0.10 a share (5,000,000 on 50,000,000
+    # shares), record 15 May, paid 31 May, effective 1 Jun (the day after payment).
+    # Threshold on the record date: cmp 0.50 x 50M = $25M market cap; $5M > 10% of it.
+    # Fraction at the cmp "on the date of such effectiveness": the five sessions before 1 Jun
+    # (24, 25, 26, 30, 31 May) all closed at 0.40: 0.22 x (0.40 - 0.10) / 0.40 = 0.165
+    # (the record-date cmp would give 0.22 x 0.40 / 0.50 = 0.176)
+    sessions = pd.bdate_range("2006-04-24", "2006-06-02")
+    c = pd.Series([0.50 if d < pd.Timestamp("2006-05-15") else 0.40 for d in sessions],
+                  index=sessions)
+    ev = CashDistribution(D(2006, 5, 15), 5_000_000, 50_000_000, payment_date=D(2006, 5, 31))
     h = conversion_price_history(terms, [ev], closes=c)
-    assert h["price"].iloc[-1] == 0.1925
-    assert h["date"].iloc[-1] == D(2006, 5, 21)  # the day after the payment date
+    assert h["price"].iloc[-1] == 0.165
+    assert h["date"].iloc[-1] == D(2006, 6, 1)  # the day after the payment date
 
 
 def test_cash_distributions_pool_over_12_months(terms):
@@ -107,6 +130,18 @@ def test_tender_offer_below_threshold(terms):
     h = conversion_price_history(
         terms, [CashDistribution(D(2006, 5, 12), 1_600_000, 50_000_000, kind="tender")], closes=c)
     assert h["price"].iloc[-1] == 0.22  # exactly 10% does not exceed it
+
+
+def test_events_before_the_issue_date_are_refused(terms):
+    # II.C.3(b) applies to issuances "on or after the date first written above"; the price of
+    # $0.22 set on 1 Nov 2005 already reflects anything earlier
+    with pytest.raises(AdjustmentError, match="Issuance on 2005-06-01: before the Issue Date"):
+        conversion_price_history(terms, [Issuance(D(2005, 6, 1), 0.15)])
+    with pytest.raises(AdjustmentError, match="Split on 2005-10-03: before the Issue Date"):
+        conversion_price_history(terms, [Issuance(D(2006, 3, 8), 0.02), Split(D(2005, 10, 3), 0.1)])
+    # on the Issue Date itself the ratchet applies
+    assert price_on(conversion_price_history(terms, [Issuance(D(2005, 11, 1), 0.15)]),
+                    D(2005, 11, 1)) == 0.15
 
 
 def test_bad_events(terms):

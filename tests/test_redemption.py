@@ -89,9 +89,13 @@ def test_due_date_and_election(terms):
     h = conversion_price_history(terms, [Issuance(D(2006, 3, 8), 0.02), Split(D(2006, 6, 5), 0.1)])
     with pytest.raises(RedemptionError, match="has until 2006-01-03 to pay"):
         election_shares(terms, 1_000_000, h, D(2005, 12, 20), D(2005, 12, 23), D(2006, 1, 3))
-    # event 20 Dec 2005, election 1 Jul 2006: lowest price since the event $0.02 (March ratchet)
-    # 1,000,000 / 0.02 = 50,000,000 shares
+    # event 20 Dec 2005, election 1 Jul 2006: prices since the event 0.22, 0.02 (March
+    # ratchet), 0.20 (after the 1-for-10 split); on the 1 Jul basis 2.20, 0.20, 0.20 (II.C.1).
+    # 1,000,000 / 0.20 = 5,000,000 shares (the raw $0.02 would give ten times too many)
     e = election_shares(terms, 1_000_000, h, D(2005, 12, 20), D(2005, 12, 23), D(2006, 7, 1))
+    assert (e.conversion_price, e.shares) == (0.20, 5_000_000)
+    # electing before the split, on 1 Jun 2006: $0.02 on that day's basis, 50,000,000 shares
+    e = election_shares(terms, 1_000_000, h, D(2005, 12, 20), D(2005, 12, 23), D(2006, 6, 1))
     assert (e.conversion_price, e.shares) == (0.02, 50_000_000)
 
 

@@ -63,9 +63,13 @@ def test_default_schedule_principal(sched):
 
 
 def test_pay_dates_follow_business_days(sched):
-    # 1 Jan 2006 Sunday, Mon 2 Jan holiday -> Tue 3 Jan; 1 Jan 2007 holiday, 2 Jan closed -> 3 Jan
+    # business days are New York banking days (reading 3): 1 Jan 2006 Sunday, Mon 2 Jan the
+    # observed holiday -> Tue 3 Jan; 1 Jan 2007 holiday -> Tue 2 Jan, a banking day although
+    # Nasdaq closed for the national day of mourning
     assert sched.loc[D(2006, 1, 1), "pay_date"] == D(2006, 1, 3)
-    assert sched.loc[D(2007, 1, 1), "pay_date"] == D(2007, 1, 3)
+    assert sched.loc[D(2007, 1, 1), "pay_date"] == D(2007, 1, 2)
+    nasdaq = payment_schedule(load_terms(business_day_calendar="XNAS")).set_index("date")
+    assert nasdaq.loc[D(2007, 1, 1), "pay_date"] == D(2007, 1, 3)
     assert sched.loc[D(2007, 9, 1), "pay_date"] == D(2007, 9, 4)  # Sat, then Labor Day
     assert sched.loc[D(2007, 2, 1), "pay_date"] == D(2007, 2, 1)  # a Thursday
 
