@@ -120,3 +120,12 @@ def sessions_before(on: DateLike, n: int, calendar: str = "XNAS") -> pd.Datetime
     d = _ts(on, "date")
     days = trading_sessions(d - pd.Timedelta(days=14 + 2 * n), d - pd.Timedelta(days=1), calendar)
     return days[-n:]
+
+
+def sessions_after(on: DateLike, n: int, calendar: str = "XNAS") -> pd.DatetimeIndex:
+    """The ``n`` Trading Days strictly after ``on``, oldest first (cure periods, I.A)."""
+    if n < 1:
+        raise CalendarError(f"n = {n}: must be at least 1")
+    d = _ts(on, "date")
+    return trading_sessions(d + pd.Timedelta(days=1), d + pd.Timedelta(days=14 + 2 * n),
+                            calendar)[:n]

@@ -2,6 +2,10 @@
 
 Each trigger takes dated facts and returns the date the event occurs, or None. Events 4
 and 5 make the Notes redeemable automatically; the others at the Holder's notice (I.A).
+
+One rule dates every event with a cure or grace period: it occurs on the first day after
+the period ends uncured (a calendar day for periods in days, a Trading Day for periods in
+Trading Days); a cure on or before the period's last day prevents it (reading 17).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from .calendar import trading_sessions
+from .calendar import sessions_after, trading_sessions
 from .terms import NoteTerms
 
 AUTOMATIC = (4, 5)
@@ -26,9 +30,11 @@ def redemption_events(terms: NoteTerms) -> pd.DataFrame:
     t = terms
     rows = [
         (1, "Failure to pay principal or interest when due", None, "none"),
-        (2, "Failure to issue conversion shares, transfer certificates or remove legends",
-         None, f"{t.delivery_failure_cure_trading_days} Trading Days after notice "
-               f"({t.share_authorisation_days} days if shares are being authorised)"),
+        (2, "Failure to issue conversion shares, transfer certificates or remove legends, "
+            "or to fulfil Article IV of the Purchase Agreement",
+         None, f"(i)-(iii): {t.delivery_failure_cure_trading_days} Trading Days after notice "
+               f"({t.share_authorisation_days} days if shares are being authorised); "
+               f"(iv): {t.purchase_agreement_cure_days} days after notice"),
         (3, "Registration Statement lapses", None,
          f"sales blocked > {t.registration_lapse_consecutive_days} consecutive days or "
          f"> {t.registration_lapse_days_per_year} days in 12 months"),
@@ -111,10 +117,57 @@ def trading_suspension(terms: NoteTerms, suspended: Iterable[dt.date], *,
     need, window = terms.suspension_consecutive_trading_days, terms.suspension_window_trading_days
     for i in range(len(pos)):
         if sum(1 for p in pos[: i + 1] if p > pos[i] - window) >= need:
-            counted = days[i].date()
-            deadline = (notice_date or counted) + dt.timedelta(days=terms.suspension_cure_days)
-            return None if cured_on is not None and cured_on <= deadline else deadline
+            return after_days(notice_date or days[i].date(), terms.suspension_cure_days,
+                              cured_on)
     return None
+
+
+def after_days(start: dt.date, days: int, cured_on: dt.date | None = None) -> dt.date | None:
+    """The event day of a cure period of ``days`` calendar days from ``start``: the day after
+    it ends, or None if cured on or before its last day (I.A)."""
+    last = start + dt.timedelta(days=days)
+    return None if cured_on is not None and cured_on <= last else last + dt.timedelta(days=1)
+
+
+def after_trading_days(terms: NoteTerms, start: dt.date, days: int,
+                       cured_on: dt.date | None = None) -> dt.date | None:
+    """The event day of a cure period of ``days`` Trading Days after ``start``: the first
+    Trading Day after it ends, or None if cured on or before its last day (I.A)."""
+    after = sessions_after(start, days + 1, terms.calendar)
+    last = after[days - 1].date() if days else start
+    return None if cured_on is not None and cured_on <= last else after[days].date()
+
+
+def delivery_failure(terms: NoteTerms, notice_date: dt.date, *, cured_on: dt.date | None = None,
+                     failure_date: dt.date | None = None,
+                     authorising_shares: bool = False) -> dt.date | None:
+    """I.A.2(i)-(iii): a failure to issue or transfer conversion shares or remove a legend,
+    uncured ``delivery_failure_cure_trading_days`` Trading Days after the Holder's notice.
+    A failure to issue that is due solely to too few authorised shares, while the Borrower
+    uses its best efforts to authorise more, counts only after it has lasted
+    ``share_authorisation_days`` days from ``failure_date`` (the later of the two)."""
+    event = after_trading_days(terms, notice_date, terms.delivery_failure_cure_trading_days,
+                               cured_on)
+    if event is None or not authorising_shares:
+        return event
+    if failure_date is None:
+        raise EventError("delivery_failure: authorising_shares needs the failure_date")
+    late = after_days(failure_date, terms.share_authorisation_days, cured_on)
+    return None if late is None else max(event, late)
+
+
+def purchase_agreement_breach(terms: NoteTerms, notice_date: dt.date, *,
+                              cured_on: dt.date | None = None) -> dt.date | None:
+    """I.A.2(iv): a failure to fulfil Article IV of the Purchase Agreement (other than (e)),
+    uncured ``purchase_agreement_cure_days`` days after the Holder's notice."""
+    return after_days(notice_date, terms.purchase_agreement_cure_days, cured_on)
+
+
+def covenant_breach(terms: NoteTerms, notice_date: dt.date, *,
+                    cured_on: dt.date | None = None) -> dt.date | None:
+    """I.A.9: a breach of an Article III covenant uncured ``covenant_cure_days`` days after
+    written notice."""
+    return after_days(notice_date, terms.covenant_cure_days, cured_on)
 
 
 def material_contract_default(terms: NoteTerms, default_date: dt.date, amount: float, *,
@@ -128,20 +181,16 @@ def material_contract_default(terms: NoteTerms, default_date: dt.date, amount: f
         return None
     cure = terms.material_contract_cure_trading_days if monetary \
         else terms.material_contract_nonmonetary_cure_trading_days
-    after = trading_sessions(default_date + dt.timedelta(days=1),
-                             default_date + dt.timedelta(days=10 + 2 * cure), terms.calendar)
-    deadline, event = after[cure - 1].date(), after[cure].date()
-    return None if cured_on is not None and cured_on <= deadline else event
+    return after_trading_days(terms, default_date, cure, cured_on)
 
 
 def judgment(terms: NoteTerms, entered: dt.date, amount: float, *,
              resolved_on: dt.date | None = None) -> dt.date | None:
-    """The day a money judgment above ``judgment_threshold`` has stayed unvacated, unbonded
-    and unstayed for ``judgment_days`` days (I.A.12)."""
+    """The day after a money judgment above ``judgment_threshold`` has stayed unvacated,
+    unbonded and unstayed for ``judgment_days`` days from its entry (I.A.12)."""
     if amount <= terms.judgment_threshold:
         return None
-    event = entered + dt.timedelta(days=terms.judgment_days)
-    return None if resolved_on is not None and resolved_on < event else event
+    return after_days(entered, terms.judgment_days, resolved_on)
 
 
 def indebtedness_acceleration(terms: NoteTerms, amount: float, *,

@@ -12,6 +12,7 @@ import datetime as dt
 
 import pandas as pd
 
+from .adjustments import price_on
 from .calendar import sessions_before
 from .money import exact
 from .terms import NoteTerms
@@ -34,17 +35,31 @@ def lookback_window(terms: NoteTerms, payment_date: dt.date) -> pd.DatetimeIndex
 
 
 def share_payment_allowed(closes: pd.Series, payment_date: dt.date, terms: NoteTerms, *,
+                          history: pd.DataFrame | None = None,
                           conversion_price: float | None = None, liquidity: bool = True) -> bool:
     """Whether a payment due on ``payment_date`` may be made in Payment Shares (preamble).
 
-    ``closes`` is a Series of closes by date; ``liquidity`` says whether the Liquidity
-    Conditions hold (shares reserved, registered, listed; no Mandatory Redemption Event).
+    ``closes`` is a Series of closes by date. Each close of the look-back is compared with
+    ``share_payment_threshold`` x the Conversion Price in effect that day (reading 20), from
+    ``history`` (:func:`notelib.adjustments.conversion_price_history`), so a split or a
+    ratchet inside the window counts day by day; without a history, with
+    ``conversion_price`` (default: the terms') on every day. ``liquidity`` says whether the
+    Liquidity Conditions hold (shares reserved, registered, listed; no Mandatory Redemption
+    Event).
     """
+    if history is not None and conversion_price is not None:
+        raise PaymentError("give history or conversion_price, not both")
     window = lookback_window(terms, payment_date)
     got = closes.reindex(window)
     if got.isna().any():
         first = got.index[got.isna()][0].date()
         raise PaymentError(f"payment on {payment_date}: no close on {first}, a Trading Day of "
                            f"its {terms.share_payment_lookback}-day look-back window")
-    price = terms.conversion_price if conversion_price is None else conversion_price
-    return bool(liquidity and (got >= share_threshold(terms, price)).all())
+    if history is None:
+        price = terms.conversion_price if conversion_price is None else conversion_price
+        thresholds = [share_threshold(terms, price)] * len(window)
+    else:
+        first = history["date"].iloc[0]
+        thresholds = [share_threshold(terms, price_on(history, max(d.date(), first)))
+                      for d in window]
+    return bool(liquidity and (got.to_numpy() >= thresholds).all())

@@ -32,12 +32,17 @@ def default_interest(terms: NoteTerms, amount: float, due: dt.date, paid: dt.dat
 
 @dataclass(frozen=True)
 class DeliveryDefault:
-    """When shares were due, when the grace ended, and the Delivery Default Payments (II.D.3)."""
+    """When shares were due, when the grace ended, and the Delivery Default Payments (II.D.3).
+
+    ``due`` holds, for each month in which payments accrued, (the date they are due, the
+    amount): "by the fifth (5th) day of the month following the month in which they have
+    accrued"."""
 
     delivery_deadline: dt.date
     grace_end: dt.date
     days: int
     payments: float
+    due: tuple[tuple[dt.date, float], ...] = ()
 
 
 def delivery_default(terms: NoteTerms, conversion_date: dt.date,
@@ -58,12 +63,18 @@ def delivery_default(terms: NoteTerms, conversion_date: dt.date,
     if terms.delivery_day_basis == "business":
         grace_end = add_business_days(deadline, terms.delivery_grace_days, cal) \
             if terms.delivery_grace_days else deadline
-        late = len(business_days(grace_end + one, delivered_on - one, cal)) \
-            if delivered_on - grace_end > one else 0
+        late = [d.date() for d in business_days(grace_end + one, delivered_on - one, cal)] \
+            if delivered_on - grace_end > one else []
     else:
         grace_end = deadline + dt.timedelta(days=terms.delivery_grace_days)
-        late = max(0, (delivered_on - grace_end).days - 1)
-    return DeliveryDefault(deadline, grace_end, late, late * terms.delivery_default_per_day)
+        late = [grace_end + one * i for i in range(1, (delivered_on - grace_end).days)]
+    per_day = exact(terms.delivery_default_per_day, "delivery_default_per_day")
+    months: dict[tuple[int, int], int] = {}
+    for d in late:
+        months[(d.year, d.month)] = months.get((d.year, d.month), 0) + 1
+    due = tuple((dt.date(y + m // 12, m % 12 + 1, 5), float(n * per_day))
+                for (y, m), n in sorted(months.items()))
+    return DeliveryDefault(deadline, grace_end, len(late), float(len(late) * per_day), due)
 
 
 def late_payment_interest(terms: NoteTerms, amount: float, notice_date: dt.date, paid_on: dt.date,

@@ -16,18 +16,12 @@ from numbers import Real
 
 import pandas as pd
 
-from .adjustments import lowest_price
+from .adjustments import basis_ratio, conversion_price_history, lowest_price, price_on
 from .calendar import add_business_days
-from .conversion import conversion_shares
+from .conversion import capped_conversion, conversion_shares
 from .money import cents, exact
-from .schedule import (
-    accrued_interest as scheduled_accrued_interest,
-)
-from .schedule import (
-    last_interest_date,
-    principal_outstanding,
-    simple_interest,
-)
+from .schedule import accrued_interest as scheduled_accrued_interest
+from .schedule import principal_outstanding, simple_interest
 from .terms import NoteTerms
 
 
@@ -76,19 +70,26 @@ def redemption_amount(
     highest_close: float | Iterable[float] | pd.Series,
     *,
     conversion_price: float | None = None,
-    default_interest: float = 0.0,
+    default_interest: float | None = None,
     penalties: float = 0.0,
     principal: float | None = None,
     accrued_interest: float | None = None,
+    overdue_since: dt.date | None = None,
 ) -> RedemptionAmount:
     """The Mandatory Redemption Amount payable on ``on`` (I.A).
 
-    ``highest_close`` is the highest close from the event to the day before ``on``, or the
-    closes of that window. ``conversion_price`` is the lowest applicable one (default: the
-    terms'; see :func:`notelib.adjustments.lowest_price`). ``penalties`` are Conversion and
-    Delivery Default Payments and Registration Rights amounts (I.A(i)(d)). ``principal``
-    defaults to the schedule's on ``on``; when given, interest accrues on it from the last
-    Interest Payment Date unless ``accrued_interest`` is given too.
+    ``highest_close`` is the highest close from the event to the day before ``on`` (on one
+    share basis, see :func:`redemption_on`), or the closes of that window.
+    ``conversion_price`` is the one in effect on the Trading Day before ``on`` (default: the
+    terms'). ``penalties`` are Conversion and Delivery Default Payments and Registration Rights
+    amounts (I.A(i)(d)). ``principal`` defaults to the schedule's; when given, interest
+    accrues on it and on the installments paid since the last Interest Payment Date (reading
+    6) unless ``accrued_interest`` is given too.
+
+    ``overdue_since``: the day all principal and interest then outstanding fell due unpaid (the
+    Maturity Date by default when ``on`` is after it, I.A.1). They are measured on that day,
+    and from it bear Default Interest at ``default_rate`` until ``on`` instead of the note's
+    rate (preamble; I.A(i)(c); reading 25). ``default_interest`` overrides that figure.
 
     Examples
     --------
@@ -97,20 +98,27 @@ def redemption_amount(
     >>> r.floor, r.shares, r.parity, r.binding
     (4095375.0, 15512785, 4653835.5, 'parity')
     """
-    for name, v in (("default_interest", default_interest), ("penalties", penalties)):
-        if exact(v, name) < 0:
+    for name, v in (("penalties", penalties), ("default_interest", default_interest)):
+        if v is not None and exact(v, name, RedemptionError) < 0:
             raise RedemptionError(f"{name} = {v!r}: must not be negative")
+    if overdue_since is None and on > terms.maturity_date:
+        overdue_since = terms.maturity_date
+    if overdue_since is not None and not terms.issue_date <= overdue_since <= on:
+        raise RedemptionError(f"overdue_since = {overdue_since}: must fall from the Issue Date "
+                              f"{terms.issue_date} to the redemption date {on}")
+    measured = overdue_since or on  # principal and interest stop at the day they fall due
     if principal is None:
-        principal = principal_outstanding(terms, on)
-        if accrued_interest is None:
-            accrued_interest = scheduled_accrued_interest(terms, on)
-    elif exact(principal, "principal") < 0:
+        principal = principal_outstanding(terms, measured)
+    elif exact(principal, "principal", RedemptionError) < 0:
         raise RedemptionError(f"principal = {principal!r}: must not be negative")
     if accrued_interest is None:
-        accrued_interest = simple_interest(principal, terms.interest_rate,
-                                           last_interest_date(terms, on), on, terms.day_count)
+        accrued_interest = scheduled_accrued_interest(terms, measured, principal=principal)
+    if default_interest is None:
+        default_interest = 0.0 if overdue_since is None else simple_interest(
+            exact(principal) + exact(accrued_interest), terms.default_rate, overdue_since, on,
+            terms.day_count)
     price = terms.conversion_price if conversion_price is None else conversion_price
-    if exact(price, "conversion_price") <= 0:
+    if exact(price, "conversion_price", RedemptionError) <= 0:
         raise RedemptionError(f"conversion_price = {price!r}: must be greater than 0")
     close = highest_close_in(highest_close)
     owed = cents(exact(principal, "principal") + exact(accrued_interest, "accrued_interest")
@@ -121,6 +129,38 @@ def redemption_amount(
     return RedemptionAmount(on, float(principal), float(accrued_interest),
                             float(default_interest), float(penalties), owed, floor,
                             float(price), shares, close, parity, max(floor, parity))
+
+
+def split_adjusted(closes: pd.Series, history: pd.DataFrame, basis: dt.date) -> pd.Series:
+    """``closes`` put on the share basis of ``basis``: a close before a 1-for-10 split counts
+    ten times over after it (II.C.1)."""
+    first = history["date"].iloc[0]
+    factors = [float(basis_ratio(history, max(d.date(), first), max(basis, first)))
+               for d in pd.DatetimeIndex(closes.index)]
+    return closes * factors
+
+
+def redemption_on(terms: NoteTerms, closes: pd.Series, event_date: dt.date, on: dt.date, *,
+                  history: pd.DataFrame | None = None, **kwargs) -> RedemptionAmount:
+    """The Mandatory Redemption Amount payable on ``on`` for an event on ``event_date``, from
+    a Series of closes by Trading Day (I.A, II.C.1).
+
+    Parity takes the Conversion Price in effect on the Trading Day before ``on`` (treated as
+    the "Conversion Date") and the highest close from the event to the day before ``on``,
+    each close first put on that day's share basis. ``history`` is the Conversion Price
+    history (default: no adjustments); other keywords go to :func:`redemption_amount`.
+    """
+    history = conversion_price_history(terms) if history is None else history
+    index = pd.DatetimeIndex(closes.index)
+    before = index[index < pd.Timestamp(on)]
+    if len(before) == 0 or before[-1] < pd.Timestamp(event_date):
+        raise RedemptionError(f"closes: no Trading Day from the event {event_date} to the day "
+                              f"before {on}")
+    conversion_date = before[-1].date()
+    window = closes[(index >= pd.Timestamp(event_date)) & (index < pd.Timestamp(on))]
+    price = price_on(history, max(conversion_date, history["date"].iloc[0]))
+    return redemption_amount(terms, on, split_adjusted(window, history, conversion_date),
+                             conversion_price=price, **kwargs)
 
 
 def parity_breakeven(amount: RedemptionAmount) -> float:
@@ -137,26 +177,36 @@ def redemption_due_date(terms: NoteTerms, notice_date: dt.date) -> dt.date:
 
 @dataclass(frozen=True)
 class Election:
-    """The Holder's I.B election: the unpaid amount in shares at the lowest price since the event."""
+    """The Holder's I.B election: the unpaid amount in shares at the lowest price since the
+    event; ``remaining`` is the part the 9.9% cap left unpaid (reading 14)."""
 
     amount: float
     conversion_price: float
     shares: int
+    remaining: float = 0.0
 
 
 def election_shares(terms: NoteTerms, amount: float, history: pd.DataFrame,
-                    event_date: dt.date, notice_date: dt.date, election_date: dt.date) -> Election:
+                    event_date: dt.date, notice_date: dt.date, election_date: dt.date, *,
+                    holder_shares: int = 0, outstanding_shares: int | None = None) -> Election:
     """Shares the Holder may demand in lieu of an unpaid Mandatory Redemption Amount (I.B).
 
     Available only after the payment deadline (:func:`redemption_due_date`); the Holder
-    chooses any Conversion Price in effect from the event to the election, so the lowest.
+    chooses any Conversion Price in effect from the event to the election, so the lowest,
+    each put on the election day's share basis (II.C.1). The shares are issued "subject to
+    the terms of Article II": given ``outstanding_shares``, the 9.9% cap limits them and the
+    rest stays owed (``remaining``; ``redemption_over_cap`` says how it is paid).
     """
     due = redemption_due_date(terms, notice_date)
     if election_date <= due:
         raise RedemptionError(f"election on {election_date}: the Borrower has until {due} to pay"
                               f" (I.B: {terms.redemption_cure_business_days} business days)")
     price = lowest_price(history, event_date, election_date)
-    return Election(float(amount), price, conversion_shares(amount, price))
+    if outstanding_shares is None:
+        return Election(float(amount), price, conversion_shares(amount, price))
+    c = capped_conversion(amount, price, holder_shares, outstanding_shares, terms.ownership_cap,
+                          basis=terms.ownership_cap_basis)
+    return Election(float(amount), price, c.shares, c.remaining)
 
 
 def redemption_curve(terms: NoteTerms, on: dt.date, closes: Iterable[float], **kwargs

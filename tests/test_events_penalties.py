@@ -7,8 +7,10 @@ import pytest
 from notelib import (
     EventError,
     PenaltyError,
+    add_business_days,
     default_interest,
     delivery_default,
+    load_terms,
     indebtedness_acceleration,
     judgment,
     late_payment_interest,
@@ -17,6 +19,8 @@ from notelib import (
     registration_lapse,
     trading_suspension,
 )
+from notelib.events import covenant_breach, delivery_failure, purchase_agreement_breach
+from notelib.redemption import redemption_due_date
 
 D = dt.date
 
@@ -50,15 +54,20 @@ def test_registration_lapse_sixty_in_twelve_months(terms):
 
 
 def test_trading_suspension(terms):
-    # five consecutive Trading Days 6-10 Mar 2006 -> counted on the 10th; not cured: event 30
-    # days after the notice (default the 10th) -> 9 Apr 2006
+    # five consecutive Trading Days 6-10 Mar 2006 -> counted on the 10th; the 30-day cure from
+    # the notice (default the 10th) ends 9 Apr; uncured, the event is the day after: 10 Apr
     five = [D(2006, 3, d) for d in (6, 7, 8, 9, 10)]
-    assert trading_suspension(terms, five) == D(2006, 4, 9)
-    assert trading_suspension(terms, five, cured_on=D(2006, 4, 1)) is None
+    assert trading_suspension(terms, five) == D(2006, 4, 10)
+    assert trading_suspension(terms, five, cured_on=D(2006, 4, 9)) is None  # the last day
+    assert trading_suspension(terms, five, cured_on=D(2006, 4, 10)) == D(2006, 4, 10)
     assert trading_suspension(terms, five[:4]) is None
-    # five in ten: 1, 3, 7, 9, 13 Mar 2006 span sessions 1..9 of the window -> counted 13 Mar
+    # five in ten: 1, 3, 7, 9, 13 Mar 2006 span sessions 1..9 of the window -> counted 13 Mar;
+    # notice 14 Mar, cure ends 13 Apr, event 14 Apr
     spread = [D(2006, 3, d) for d in (1, 3, 7, 9, 13)]
-    assert trading_suspension(terms, spread, notice_date=D(2006, 3, 14)) == D(2006, 4, 13)
+    assert trading_suspension(terms, spread, notice_date=D(2006, 3, 14)) == D(2006, 4, 14)
+    # 1, 2, 5, 6, 7 Jun 2006: counted 7 Jun; 30 days -> 7 Jul; the event occurs on 8 Jul
+    june = [D(2006, 6, d) for d in (1, 2, 5, 6, 7)]
+    assert trading_suspension(terms, june) == D(2006, 7, 8)
     # 1 and 15 Mar are 11 sessions apart: 1, 3, 7, 9, 15 is not five within ten
     assert trading_suspension(terms, [D(2006, 3, d) for d in (1, 3, 7, 9, 15)]) is None
     with pytest.raises(EventError, match="not XNAS Trading Days"):
@@ -76,13 +85,60 @@ def test_material_contract_default(terms):
 
 
 def test_judgment_and_indebtedness(terms):
-    # $300,000 judgment entered 1 Mar 2006, unvacated 90 days -> 30 May 2006
-    assert judgment(terms, D(2006, 3, 1), 300_000) == D(2006, 5, 30)
-    assert judgment(terms, D(2006, 3, 1), 300_000, resolved_on=D(2006, 5, 29)) is None
+    # $300,000 judgment entered 1 Mar 2006: 90 days -> 30 May 2006; the event is the day after
+    assert judgment(terms, D(2006, 3, 1), 300_000) == D(2006, 5, 31)
+    assert judgment(terms, D(2006, 3, 1), 300_000, resolved_on=D(2006, 5, 30)) is None
     assert judgment(terms, D(2006, 3, 1), 250_000) is None
     assert indebtedness_acceleration(terms, 800_000, accelerated_on=D(2006, 4, 1)) == D(2006, 4, 1)
     assert indebtedness_acceleration(terms, 800_000) is None  # a right to accelerate is not enough
     assert indebtedness_acceleration(terms, 750_000, accelerated_on=D(2006, 4, 1)) is None
+
+
+def test_cure_periods_after_notice(terms):
+    # I.A.2(iv): notice Fri 3 Mar 2006; 10 days -> 13 Mar; event 14 Mar (in the catalogue too)
+    assert purchase_agreement_breach(terms, D(2006, 3, 3)) == D(2006, 3, 14)
+    assert purchase_agreement_breach(terms, D(2006, 3, 3), cured_on=D(2006, 3, 13)) is None
+    assert "(iv): 10 days after notice" in redemption_events(terms).loc[2, "cure"]
+    # I.A.9: the same 10 days for an Article III covenant
+    assert covenant_breach(terms, D(2006, 3, 3)) == D(2006, 3, 14)
+    # I.A.2(i)-(iii): notice Wed 1 Mar 2006; 15 Trading Days -> 2-3, 6-10, 13-17, 20-22 Mar
+    # (2 + 5 + 5 + 3; the 15th is Wed 22 Mar); the event is the next Trading Day, Thu 23 Mar
+    assert delivery_failure(terms, D(2006, 3, 1)) == D(2006, 3, 23)
+    assert delivery_failure(terms, D(2006, 3, 1), cured_on=D(2006, 3, 22)) is None
+    # too few authorised shares: the failure must also have lasted 60 days from 1 Mar
+    # (-> 30 Apr), so the event is 1 May 2006
+    assert delivery_failure(terms, D(2006, 3, 1), failure_date=D(2006, 3, 1),
+                            authorising_shares=True) == D(2006, 5, 1)
+    with pytest.raises(EventError, match="needs the failure_date"):
+        delivery_failure(terms, D(2006, 3, 1), authorising_shares=True)
+
+
+def test_business_days_are_banking_days_around_good_friday(terms):
+    # reading 3: Good Friday 14 Apr 2006 is a banking day although Nasdaq is closed.
+    # Conversion Wed 12 Apr: Delivery Period 2 business days -> 13, 14 Apr; grace 2 calendar
+    # days -> 16 Apr; delivered Mon 24 Apr: 17-23 Apr late = 7 days x $2,000 = $14,000,
+    # due by the 5th of the month after they accrued: 5 May 2006
+    d = delivery_default(terms, D(2006, 4, 12), D(2006, 4, 24))
+    assert (d.delivery_deadline, d.days, d.payments) == (D(2006, 4, 14), 7, 14_000)
+    assert d.due == ((D(2006, 5, 5), 14_000),)
+    # on Nasdaq sessions the period ends Mon 17 Apr, grace 19 Apr: 20-23 Apr = $8,000
+    nasdaq = load_terms(business_day_calendar="XNAS")
+    assert delivery_default(nasdaq, D(2006, 4, 12), D(2006, 4, 24)).payments == 8_000
+    # I.B: notice Fri 7 Apr 2006 -> 10, 11, 12, 13, 14 Apr; on Nasdaq sessions 17 Apr
+    assert redemption_due_date(terms, D(2006, 4, 7)) == D(2006, 4, 14)
+    assert redemption_due_date(nasdaq, D(2006, 4, 7)) == D(2006, 4, 17)
+    assert add_business_days(D(2006, 4, 13), 1, "federal") == D(2006, 4, 14)
+
+
+def test_delivery_default_payments_fall_due_month_by_month(terms):
+    # Conversion Mon 24 Apr 2006: Delivery Period -> 25, 26 Apr; grace -> 28 Apr; delivered
+    # 10 May: 29-30 Apr (2 days, $4,000, due 5 May) and 1-9 May (9 days, $18,000, due 5 Jun)
+    d = delivery_default(terms, D(2006, 4, 24), D(2006, 5, 10))
+    assert (d.days, d.payments) == (11, 22_000)
+    assert d.due == ((D(2006, 5, 5), 4_000), (D(2006, 6, 5), 18_000))
+    # December accruals fall due on 5 January of the next year
+    d = delivery_default(terms, D(2006, 12, 20), D(2006, 12, 31))
+    assert d.due[-1][0] == D(2007, 1, 5)
 
 
 def test_default_interest(terms):

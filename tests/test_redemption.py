@@ -1,6 +1,10 @@
 """Mandatory Redemption Amount (I.A) and the I.B election."""
 
 import datetime as dt
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
 
 import pandas as pd
 import pytest
@@ -12,6 +16,7 @@ from notelib import (
     RedemptionError,
     Split,
     conversion_price_history,
+    conversion_shares,
     election_by_date,
     election_shares,
     load_terms,
@@ -21,6 +26,7 @@ from notelib import (
     redemption_curve,
     redemption_due_date,
 )
+from notelib.redemption import redemption_on, split_adjusted
 
 D = dt.date
 
@@ -119,3 +125,77 @@ def test_curve_by_date_and_election_tables(terms):
     election = election_by_date(table, [0.22, 0.02])
     assert election["shares_at_0.02"].iloc[0] == 232_691_775
     assert election["shares_at_0.22"].iloc[0] == 21_153_798  # 21,153,797.7 rounded up
+
+
+def test_interest_on_a_given_principal_follows_the_installments(terms):
+    # 15 Feb 2007, 2,680,000 outstanding; last interest date 1 Jan 2007. The Feb installment
+    # (335,000) was paid on 1 Feb, so 1 Jan -> 1 Feb (31 days) ran on 3,015,000 and
+    # 1 Feb -> 15 Feb (14 days) on 2,680,000:
+    # (3,015,000 x 31 + 2,680,000 x 14) x 0.09 / 360 = 130,985,000 x 0.00025 = 32,746.25
+    r = redemption_amount(terms, D(2007, 2, 15), 0.10, principal=2_680_000)
+    assert r.accrued_interest == 32_746.25
+    assert redemption_amount(terms, D(2007, 2, 15), 0.10).accrued_interest == 32_746.25
+
+
+def test_redemption_after_a_missed_maturity_payment(terms):
+    # I.A.1: the 1 Oct 2007 payment (335,000 + 15,493.75 interest) is not made; redeemed on
+    # 15 Oct 2007. Principal and interest stop at maturity and bear Default Interest at 16%
+    # from then: 350,493.75 x 0.16 x 14 / 360 = 785,106 / 360 = 2,180.85.
+    # owed 335,000 + 15,493.75 + 2,180.85 = 352,674.60; floor 1.2 x = 423,209.52
+    r = redemption_amount(terms, D(2007, 10, 15), 0.10)
+    assert (r.principal, r.accrued_interest, r.default_interest) == (335_000, 15_493.75, 2_180.85)
+    assert (r.owed, r.floor, r.amount) == (352_674.60, 423_209.52, 423_209.52)
+    # an acceleration on 15 Jun 2006 paid on 15 Jul 2006: 3,412,812.50 (as in
+    # test_floor_and_parity) at 16% for 30 days = 3,412,812.50 x 0.16 x 30 / 360 = 45,504.17
+    late = redemption_amount(terms, D(2006, 7, 15), 0.10, overdue_since=D(2006, 6, 15))
+    assert (late.principal, late.accrued_interest) == (3_350_000, 62_812.50)
+    assert late.default_interest == 45_504.17
+    with pytest.raises(RedemptionError, match="overdue_since = 2006-08-01"):
+        redemption_amount(terms, D(2006, 7, 15), 0.10, overdue_since=D(2006, 8, 1))
+
+
+def test_what_if_redemption_across_the_split(terms):
+    # ratchet to $0.02 on 8 Mar 2006, 1-for-10 split on 5 Jun 2006 ($0.20 after); closes
+    # $0.02 to 2 Jun and $0.20 from 5 Jun. Event 1 Jun, paid 8 Jun: Conversion Date 7 Jun,
+    # price $0.20; closes of 1-2 Jun are $0.20 on the 7 Jun basis; highest $0.20.
+    # owed 3,350,000 + 68 days x 837.50 (= 56,950) = 3,406,950; floor 1.2 x = 4,088,340.00;
+    # parity 3,406,950 / 0.20 = 17,034,750 shares x 0.20 = 3,406,950 < floor
+    h = conversion_price_history(terms, [Issuance(D(2006, 3, 8), 0.02), Split(D(2006, 6, 5), 0.1)])
+    days = pd.bdate_range("2006-05-22", "2006-06-16")
+    closes = pd.Series([0.02 if d < pd.Timestamp("2006-06-05") else 0.20 for d in days], days)
+    r = redemption_on(terms, closes, D(2006, 6, 1), D(2006, 6, 8), history=h)
+    assert (r.owed, r.conversion_price, r.shares, r.highest_close) == (
+        3_406_950, 0.20, 17_034_750, 0.20)
+    assert (r.parity, r.amount, r.binding) == (3_406_950, 4_088_340.00, "floor")
+    adjusted = split_adjusted(closes, h, D(2006, 6, 7))
+    assert adjusted.max() == 0.20 and adjusted.min() == 0.20
+    # I.B in shares at the lowest split-adjusted price since the event ($0.20): 20,441,700
+    e = election_shares(terms, r.amount, h, D(2006, 6, 1), D(2006, 6, 1), D(2006, 6, 9))
+    assert (e.conversion_price, e.shares) == (0.20, 20_441_700)
+
+
+def test_election_is_capped_and_the_rest_stays_owed(terms):
+    # flat $0.30, event 15 Jun 2006, 4,661,829.60 owed (test_redemption_event_by_hand).
+    # 61,012,451 shares outstanding (60,437,621 + 232,216 + 342,614 Payment Shares); cap
+    # floor(0.099 x 61,012,451 / 0.901) = floor(6,040,232.649 / 0.901) = 6,703,920 shares,
+    # worth floor(6,703,920 x 0.22 x 100) / 100 = 1,474,862.40; 3,186,967.20 stays owed
+    h = conversion_price_history(terms)
+    e = election_shares(terms, 4_661_829.60, h, D(2006, 6, 15), D(2006, 6, 15), D(2006, 6, 23),
+                        outstanding_shares=61_012_451)
+    assert (e.shares, e.remaining) == (6_703_920, pytest.approx(3_186_967.20, abs=1e-6))
+
+
+@pytest.mark.parametrize("amount", [np.float64(1000), np.float32(1000), np.int64(1000),
+                                    Decimal("1000"), Fraction(1000), 1000, 1000.0])
+def test_numpy_and_exact_numbers_are_amounts(amount):
+    # 1000 / 0.22 = 4,545.45 -> 4,546 shares, whatever the type of the number
+    assert conversion_shares(amount, 0.22) == 4_546
+    assert conversion_shares(amount, np.float64(0.22)) == 4_546
+    assert conversion_shares(amount, Decimal("0.22")) == 4_546
+
+
+def test_numpy_numbers_in_redemption(terms):
+    r = redemption_amount(terms, D(2006, 6, 15), np.float64(0.30), penalties=np.float32(0))
+    assert r.parity == 4_653_835.50  # as in test_floor_and_parity_by_hand
+    with pytest.raises(RedemptionError, match="must be a number"):
+        redemption_amount(terms, D(2006, 6, 15), "0.30")
