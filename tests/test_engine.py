@@ -17,8 +17,9 @@ from notelib import (
 from notelib.adjustments import CashDistribution, Issuance, Split
 from notelib.captable import load_captable
 from notelib.engine import EngineError, RedemptionEvent, simulate
-from notelib.paths import PathError, flat, gbm, gbm_chunks
+from notelib.paths import PathError, Paths, flat, gbm, gbm_chunks, scenario
 from notelib.payments import share_payment_allowed
+from notelib.redemption import redemption_due_date, redemption_on
 
 D = dt.date
 SES = trading_sessions("2005-10-03", "2007-10-05")
@@ -122,40 +123,70 @@ def test_cap_never_exceeded_when_holder_keeps_its_shares(terms):
     assert bp["conversion_shares"].max() > 0
 
 
-def reference(terms, closes: pd.Series, history: pd.DataFrame, lag: int = 5) -> pd.DataFrame:
-    """A plain per-path reference from the scalar functions (policy "shares", holder "hold")."""
+def reference(terms, closes: pd.Series, history: pd.DataFrame, lag: int = 5,
+              event: dt.date | None = None) -> tuple[pd.DataFrame, float]:
+    """A plain per-path reference from the scalar functions (policy "shares", holder "hold"):
+    the rows per payment, and the Mandatory Redemption Amount paid in cash for ``event``."""
     rows = []
     sched = payment_schedule(terms)
     sessions = closes.index
+    paid_on = redemption_due_date(terms, event) if event else None
     for row in sched.itertuples():
         amount = row.interest + row.principal
         price = price_on(history, row.pay_date)
-        allowed = row.date != terms.maturity_date and share_payment_allowed(
-            closes, row.pay_date, terms, conversion_price=price)
+        gone = paid_on is not None and row.date >= paid_on  # redeemed: nothing more is due
+        liquid = event is None or row.pay_date < event  # Liquidity Conditions (ii)
+        allowed = not gone and liquid and row.date != terms.maturity_date and \
+            share_payment_allowed(closes, row.pay_date, terms, history=history)
         shares = conversion_shares(amount, price) if allowed else 0
         before = sessions[sessions < pd.Timestamp(row.date)][-lag:]
-        low = min(price_on(history, d.date()) for d in before)
-        exposure = redemption_amount(terms, row.date, closes[before], conversion_price=low).amount
+        exposure = 0.0 if gone else redemption_on(terms, closes, before[0].date(), row.date,
+                                                  history=history).amount
         rows.append({"date": row.date, "in_shares": allowed, "shares_issued": shares,
-                     "cash_paid": 0.0 if allowed else amount, "exposure": exposure})
-    return pd.DataFrame(rows)
+                     "cash_paid": 0.0 if allowed or gone else amount, "exposure": exposure})
+    redeemed = redemption_on(terms, closes, event, paid_on, history=history).amount \
+        if event else 0.0
+    return pd.DataFrame(rows), redeemed
 
 
-@pytest.mark.parametrize("events", [[], [Issuance(D(2006, 3, 8), 0.02), Split(D(2006, 6, 5), 0.1)]],
-                         ids=["no-events", "ratchet-and-split"])
-def test_engine_equals_scalar_reference(terms, events):
+def split_paths(paths: Paths, on: dt.date, ratio: float) -> Paths:
+    """The market's view of a split: closes from ``on`` divided by ``ratio``."""
+    factor = np.where(paths.sessions >= pd.Timestamp(on), 1 / ratio, 1.0)[:, None]
+    return Paths(paths.sessions, paths.closes * factor)
+
+
+CASES = {
+    "no-events": ([], None),
+    "ratchet-and-split": ([Issuance(D(2006, 3, 8), 0.02), Split(D(2006, 6, 5), 0.1)], None),
+    # the what-if with a redemption event across the split: event 1 Jun, paid 8 Jun
+    "what-if-redemption": ([Issuance(D(2006, 3, 8), 0.02), Split(D(2006, 6, 5), 0.1)],
+                           D(2006, 6, 1)),
+    # a 1-for-10 split on 26 Jun 2006, inside the look-back of the 3 Jul payment
+    "split-in-lookback": ([Split(D(2006, 6, 26), 0.1)], None),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_engine_equals_scalar_reference(terms, case):
+    events, event = CASES[case]
     paths = gbm(SES, start_price=0.26, volatility=0.5, n_paths=200, seed=2)
-    r = simulate(terms, paths, events=events)
+    for e in events:
+        if isinstance(e, Split):
+            paths = split_paths(paths, e.date, e.ratio)
+    extra = [RedemptionEvent(event)] if event else []
+    r = simulate(terms, paths, events=events + extra)
     history = conversion_price_history(terms, events)
     bp = r.by_payment
     frame = paths.to_frame()
     for j in range(paths.n_paths):
-        ref = reference(terms, frame[j], history)
+        ref, redeemed = reference(terms, frame[j], history, event=event)
         got = bp[bp["path"] == j].reset_index(drop=True)
         pd.testing.assert_series_equal(got["in_shares"], ref["in_shares"], check_names=False)
         assert (got["shares_issued"].to_numpy() == ref["shares_issued"].to_numpy()).all(), j
         assert np.allclose(got["cash_paid"], ref["cash_paid"], rtol=0, atol=1e-9), j
         assert np.allclose(got["exposure"], ref["exposure"], rtol=0, atol=0.011), j
+        total = r.by_path["cash_paid"].iloc[j]
+        assert total - got["cash_paid"].sum() == pytest.approx(redeemed, abs=0.011), j
     if not events:  # the share count: the cap table plus every share issued so far
         last = bp.groupby("path")["outstanding"].last().to_numpy()
         assert (last == COMMON + bp.groupby("path")["shares_issued"].sum().to_numpy()).all()
@@ -236,7 +267,78 @@ def test_engine_equals_scalar_reference_for_other_notes(terms, overrides):
     for j in range(paths.n_paths):
         got = bp[bp["path"] == j].reset_index(drop=True)
         assert np.allclose(got["interest"], sched["interest"], rtol=0, atol=1e-9), j
-        ref = reference(other, frame[j], history)
+        ref, _ = reference(other, frame[j], history)
         assert (got["shares_issued"].to_numpy() == ref["shares_issued"].to_numpy()).all(), j
         assert np.allclose(got["cash_paid"], ref["cash_paid"], rtol=0, atol=1e-9), j
         assert np.allclose(got["exposure"], ref["exposure"], rtol=0, atol=0.011), j
+
+
+def test_what_if_redemption_across_the_split(terms):
+    # the dyntek-2006-what-if scenario; event 1 Jun 2006 paid 8 Jun. By hand (as in
+    # tests/test_redemption.py::test_what_if_redemption_across_the_split): floor
+    # 1.2 x 3,406,950 = 4,088,340.00 binds (parity 17,034,750 x $0.20 = 3,406,950).
+    # Before it the Jan and Apr coupons were paid in cash (closes below 115% of the price):
+    # 51,087.50 + 75,375.00 = 126,462.50; total cash 4,214,802.50
+    paths, spec = scenario("dyntek-2006-what-if", terms)
+    events = [Issuance(D(2006, 3, 8), 0.02, shares=225_000_000), Split(D(2006, 6, 5), 0.1)]
+    r = simulate(terms, paths, events=events + [RedemptionEvent(D(2006, 6, 1))])
+    assert r.by_path["cash_paid"].item() == pytest.approx(4_214_802.50, abs=1e-6)
+    # in shares: 4,088,340 / $0.20 (the lowest split-adjusted price since the event)
+    # = 20,441,700 shares, delivered over several elections within the cap
+    r = simulate(terms, paths, events=events + [RedemptionEvent(D(2006, 6, 1), in_shares=True)])
+    assert r.by_path["redemption_shares"].item() == 20_441_700
+
+
+def test_election_is_capped_when_the_holder_keeps_its_shares(terms):
+    # flat $0.30, all cash (so 60,437,621 shares outstanding), event Thu 15 Jun 2006; the I.B
+    # deadline is 22 Jun and 4,661,829.60 is owed (test_redemption_event_by_hand). The Holder
+    # elects on Fri 23 Jun: cap floor(0.099 x 60,437,621 / 0.901) = 6,640,759 shares, settling
+    # 6,640,759 x 0.22 = 1,460,966.98, with 1 day of Default Interest on it:
+    # 1,460,966.98 x 0.16 / 360 = 649.32. Keeping its shares, it has no room again; the rest,
+    # 4,661,829.60 - 1,460,966.98 = 3,200,862.62, is paid at maturity (IV) with 466 days of
+    # Default Interest (22 Jun 2006 -> 1 Oct 2007): 3,200,862.62 x 0.16 x 466 / 360 = 662,934.21.
+    # Cash: coupons 51,087.50 + 75,375.00 + 649.32 + 3,200,862.62 + 662,934.21 = 3,990,908.65
+    ev = [RedemptionEvent(D(2006, 6, 15), in_shares=True)]
+    r = simulate(terms, flat(SES, 0.30), events=ev, policy="cash", holder_sells=False)
+    p = r.by_path.iloc[0]
+    assert p["redemption_shares"] == 6_640_759
+    assert p["cash_paid"] == pytest.approx(3_990_908.65, abs=1e-6)
+    # redemption_over_cap "cash": the rest is paid at once on 23 Jun with 1 day of Default
+    # Interest: 3,200,862.62 x 0.16 / 360 = 1,422.61.
+    # Cash: 126,462.50 + 649.32 + 3,200,862.62 + 1,422.61 = 3,329,397.05
+    r = simulate(terms.replace(redemption_over_cap="cash"), flat(SES, 0.30), events=ev,
+                 policy="cash", holder_sells=False)
+    assert r.by_path.iloc[0]["redemption_shares"] == 6_640_759
+    assert r.by_path.iloc[0]["cash_paid"] == pytest.approx(3_329_397.05, abs=1e-6)
+    # shares only after the deadline (I.B)
+    with pytest.raises(EngineError, match="only after the I.B deadline 2006-06-22"):
+        simulate(terms, flat(SES, 0.30),
+                 events=[RedemptionEvent(D(2006, 6, 15), paid_on=D(2006, 6, 22), in_shares=True)])
+
+
+def test_conversion_on_the_maturity_date(terms):
+    # II.A.1: "prior to 5:00 pm ... on the Maturity Date". Flat $0.30, $0.50 on 1 Oct 2007,
+    # the Holder converting at 2.0 x $0.22 = $0.44: it converts the 335,000 left and the
+    # 15,493.75 of interest: 350,493.75 / 0.22 = 1,593,153.4 -> 1,593,154 shares; no cash then
+    closes = flat(SES, 0.30).to_frame()
+    closes.loc[pd.Timestamp("2007-10-01"), 0] = 0.50
+    r = simulate(terms, closes, holder=2.0)
+    p = r.by_path.iloc[0]
+    assert (p["conversion_shares"], p["principal_converted"]) == (1_593_154, 335_000)
+    assert r.by_payment.iloc[-1]["cash_paid"] == 0
+
+
+def test_lookback_compares_each_day_with_its_own_price(terms):
+    # reading 20. A 1-for-10 split on Mon 26 Jun 2006, closes $0.30 before and $3.00 after:
+    # every close of the 3 Jul look-back (19 Jun - 30 Jun) is at least 115% of that day's
+    # price ($0.253, then $2.53). The Jul coupon, 91 days x 837.50 = 76,212.50, is paid in
+    # shares at $2.20: 34,642.05 -> 34,643
+    closes = flat(SES, 0.30).to_frame()
+    closes.loc[closes.index >= pd.Timestamp("2006-06-26"), 0] = 3.00
+    bp = simulate(terms, closes, events=[Split(D(2006, 6, 26), 0.1)]).by_payment.set_index("date")
+    assert bp.loc[D(2006, 7, 1), "in_shares"] and bp.loc[D(2006, 7, 1), "shares_issued"] == 34_643
+    # a ratchet to $0.15 on Mon 27 Mar 2006, closes $0.20: the closes of 20-24 Mar are below
+    # 1.15 x 0.22 = $0.253, so the Apr coupon (90 days x 837.50 = 75,375.00) is paid in cash
+    bp = simulate(terms, flat(SES, 0.20),
+                  events=[Issuance(D(2006, 3, 27), 0.15)]).by_payment.set_index("date")
+    assert not bp.loc[D(2006, 4, 1), "in_shares"] and bp.loc[D(2006, 4, 1), "cash_paid"] == 75_375
