@@ -236,6 +236,8 @@ def test_bad_engine_inputs(terms):
         simulate(terms, flat(SES, 0.3), policy="sometimes")
     with pytest.raises(EngineError, match="cash distributions depend on each path"):
         simulate(terms, flat(SES, 0.3), events=[CashDistribution(D(2006, 5, 1), 1, 1)])
+    with pytest.raises(EngineError, match="rounding = 'none': the engine pays in cents"):
+        simulate(terms.replace(rounding="none"), flat(SES, 0.3))
     with pytest.raises(EngineError, match="holder = -1"):
         simulate(terms, flat(SES, 0.3), holder=-1)
     with pytest.raises(EngineError, match="by_payment was not kept"):

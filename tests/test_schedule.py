@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -183,3 +184,53 @@ def test_schedule_conserves_principal(default, principal_cents, share, rate):
     assert s["balance"].iloc[-1] == 0
     assert (s["balance"].diff().dropna() <= 0).all()
     assert (s["interest"] >= 0).all()
+
+
+# Reference cash flows from the public ACTUS test suite (actusfrf/actus-tests,
+# tests/actus-tests-pam.json and tests/actus-tests-lam.json): the IP (interest payment) payoffs
+# of each case, unrounded. The note's schedule with rounding "none" must reproduce them to 1e-6.
+ACTUS = {
+    # pam01: 3,000 at 10%, A365, interest monthly from 1 Jan 2013 to 1 Jan 2014
+    "pam01": ({"principal": 3000, "interest_rate": 0.1, "day_count": "ACT/365F",
+               "interest_months": list(range(1, 13))},
+              [25.4794520547945, 23.013698630137, 25.4794520547945, 24.6575342465753,
+               25.4794520547945, 24.6575342465753, 25.4794520547945, 25.4794520547945,
+               24.6575342465753, 25.4794520547945, 24.6575342465753, 25.4794520547945]),
+    # pam02: the same at A360, interest every two months (P2M) from 1 Mar 2013
+    "pam02": ({"principal": 3000, "interest_rate": 0.1, "day_count": "ACT/360",
+               "interest_months": [1, 3, 5, 7, 9, 11]},
+              [49.1666666666667, 50.8333333333333, 50.8333333333333, 51.6666666666667,
+               50.8333333333333, 50.8333333333333]),
+    # pam04: the same at 30E/360 monthly (dates on the 1st: 30E/360 = 30/360)
+    "pam04": ({"principal": 3000, "interest_rate": 0.1, "day_count": "30/360",
+               "interest_months": list(range(1, 13))}, [25.0] * 12),
+}
+
+
+@pytest.mark.parametrize("case", list(ACTUS))
+def test_actus_pam_cases(case):
+    overrides, expected = ACTUS[case]
+    t = load_terms(issue_date="2013-01-01", maturity_date="2014-01-01", monthly_prepayment=0,
+                   first_prepayment_date="2014-01-01", payment_convention="unadjusted",
+                   rounding="none", **overrides)
+    s = payment_schedule(t)
+    assert np.allclose(s["interest"], expected, rtol=0, atol=1e-6), case
+    assert s["principal"].sum() == 3000 and s["principal"].iloc[-1] == 3000  # MD payoff
+
+
+def test_actus_lam01_before_its_first_rate_reset():
+    # lam01: 5,000 at 8%, A365, 500 a month from 1 Feb 2013, interest monthly; the rate resets
+    # from 1 Apr 2013, so the three IP payoffs up to and including 1 Apr are comparable:
+    # 33.972602739726 (31 days on 5,000), 27.6164383561644 (28 on 4,500), 27.1780821917808
+    # (31 on 4,000)
+    t = load_terms(principal=5000, interest_rate=0.08, day_count="ACT/365F",
+                   interest_months=list(range(1, 13)), issue_date="2013-01-01",
+                   maturity_date="2013-11-01", first_prepayment_date="2013-02-01",
+                   monthly_prepayment=500, payment_convention="unadjusted", rounding="none")
+    s = payment_schedule(t)
+    assert np.allclose(s["interest"].iloc[:3], [33.972602739726, 27.6164383561644,
+                                                27.1780821917808], rtol=0, atol=1e-6)
+    assert list(s["principal"]) == [500] * 9 + [500]  # nine installments, 500 at maturity
+    # with the default rounding the same coupons are paid in cents: 33.97, 27.62, 27.18
+    cents = payment_schedule(t.replace(rounding="cent"))
+    assert list(cents["interest"].iloc[:3]) == [33.97, 27.62, 27.18]

@@ -110,6 +110,9 @@ def test_maturity_in_shares_switch_is_a_term():
         ("principal", "lots", "principal' = 'lots': must be a number"),
         ("share_payment_lookback", 2.5, "share_payment_lookback' = 2.5: must be a whole number"),
         ("ownership_cap", 0, "ownership_cap' = 0.0: must be in \\(0, 1\\]"),
+        ("rounding", "dollar", "rounding' = 'dollar': must be one of \\('cent', 'none'\\)"),
+        ("redemption_over_cap", "drop", "redemption_over_cap' = 'drop': must be one of"),
+        ("purchase_agreement_cure_days", -1, "purchase_agreement_cure_days' = -1: must not be"),
     ],
 )
 def test_bad_values_in_file_name_field_value_rule(tmp_path, raw, field, value, message):
