@@ -11,10 +11,12 @@ from .adjustments import (
     Issuance,
     SimilarNotes,
     Split,
+    basis_ratio,
     conversion_price_history,
     current_market_price,
     lowest_price,
     price_on,
+    split_factor,
 )
 from .calendar import (
     CalendarError,
@@ -38,6 +40,9 @@ from .conversion import (
 from .engine import EngineError, RedemptionEvent, SimulationResult, simulate
 from .events import (
     EventError,
+    covenant_breach,
+    delivery_failure,
+    purchase_agreement_breach,
     indebtedness_acceleration,
     judgment,
     material_contract_default,
@@ -55,13 +60,14 @@ from .penalties import (
 from .redemption import (
     RedemptionAmount,
     RedemptionError,
-    election_by_date,
     election_shares,
     parity_breakeven,
     redemption_amount,
     redemption_by_date,
     redemption_curve,
     redemption_due_date,
+    redemption_on,
+    split_adjusted,
 )
 from .schedule import (
     ScheduleError,
@@ -86,12 +92,14 @@ __all__ = [
     "conversion_amount", "conversion_shares", "excess_conversion_price",
     "max_conversion_shares", "reserve_conversion",
     "AdjustmentError", "CashDistribution", "Issuance", "SimilarNotes", "Split",
-    "conversion_price_history", "current_market_price", "lowest_price", "price_on",
+    "basis_ratio", "conversion_price_history", "current_market_price", "lowest_price", "price_on",
+    "split_factor",
     # redemption, events, penalties (I, V)
-    "RedemptionAmount", "RedemptionError", "election_by_date", "election_shares",
+    "RedemptionAmount", "RedemptionError", "election_shares",
     "parity_breakeven", "redemption_amount", "redemption_by_date", "redemption_curve",
-    "redemption_due_date",
-    "EventError", "indebtedness_acceleration", "judgment", "material_contract_default",
+    "redemption_due_date", "redemption_on", "split_adjusted",
+    "EventError", "covenant_breach", "delivery_failure", "purchase_agreement_breach",
+    "indebtedness_acceleration", "judgment", "material_contract_default",
     "redemption_events", "registration_lapse", "trading_suspension",
     "PenaltyError", "default_interest", "delivery_default", "late_payment_interest",
     # payment in shares and the engine

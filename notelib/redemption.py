@@ -237,12 +237,3 @@ def redemption_by_date(terms: NoteTerms, dates: Iterable[dt.date], highest_close
                      "owed": r.owed, "floor": r.floor, "shares": r.shares, "parity": r.parity,
                      "amount": r.amount, "breakeven": parity_breakeven(r)})
     return pd.DataFrame(rows)
-
-
-def election_by_date(table: pd.DataFrame, prices: Iterable[float]) -> pd.DataFrame:
-    """Shares the I.B election would issue for each date's Mandatory Redemption Amount at each
-    candidate lowest Conversion Price (columns ``shares_at_<price>``)."""
-    out = table[["date", "amount"]].copy()
-    for p in prices:
-        out[f"shares_at_{p:g}"] = [conversion_shares(a, p) for a in out["amount"]]
-    return out

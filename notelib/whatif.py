@@ -2,7 +2,8 @@
 
 The same price path is run twice: with the sale ratcheting the Conversion Price
 (II.C.3(b)) and with the ratchet waived; the 1-for-10 reverse split (II.C.1) applies to
-both. The table shows what the ratchet does to the shares issuable and to dilution.
+both. The tables show what the ratchet does to the shares issuable, to dilution, and to
+a Mandatory Redemption on each date (I.A, I.B).
 """
 
 from __future__ import annotations
@@ -11,12 +12,24 @@ import dataclasses
 
 import pandas as pd
 
-from .adjustments import Issuance, events_from_spec
+import datetime as dt
+from collections.abc import Iterable
+
+from .adjustments import Event, Issuance, conversion_price_history, events_from_spec
+from .calendar import add_business_days
 from .captable import CapTable, load_captable
 from .conversion import conversion_shares
 from .engine import simulate
 from .paths import scenario
+from .redemption import election_shares, redemption_due_date, redemption_on
 from .terms import NoteTerms
+
+
+def _cases(events: list[Event]) -> dict[str, list[Event]]:
+    """The scenario's events as they are ("ratchet") and with every issuance waived."""
+    return {"ratchet": events,
+            "waived": [dataclasses.replace(e, waived=True) if isinstance(e, Issuance) else e
+                       for e in events]}
 
 
 def historical_what_if(terms: NoteTerms, name: str = "dyntek-2006-what-if", *,
@@ -27,11 +40,8 @@ def historical_what_if(terms: NoteTerms, name: str = "dyntek-2006-what-if", *,
     captable = captable or load_captable()
     paths, spec = scenario(name, terms)
     events = events_from_spec(spec.get("events", []))
-    cases = {"ratchet": events,
-             "waived": [dataclasses.replace(e, waived=True) if isinstance(e, Issuance) else e
-                        for e in events]}
     frames = []
-    for case, evs in cases.items():
+    for case, evs in _cases(events).items():
         bp = simulate(terms, paths, events=evs, policy=policy, captable=captable,
                       keep_payments=True).by_payment
         issuable = [conversion_shares(b, p) for b, p in zip(bp["balance"], bp["conversion_price"])]
@@ -44,3 +54,33 @@ def historical_what_if(terms: NoteTerms, name: str = "dyntek-2006-what-if", *,
             bp["outstanding"] + frame["issuable_on_conversion"] + others)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def what_if_redemptions(terms: NoteTerms, dates: Iterable[dt.date],
+                        name: str = "dyntek-2006-what-if") -> pd.DataFrame:
+    """A Mandatory Redemption Event noticed on each of ``dates`` in the what-if (I.A, I.B).
+
+    Per case ("ratchet", "waived") and event date: the I.B deadline (``due``), the
+    Mandatory Redemption Amount payable then (parity at the Conversion Price of the Trading
+    Day before it, closes split-adjusted), which leg binds, and the shares the Holder may
+    take in lieu from the first Trading Day after the deadline, at the lowest split-adjusted
+    price since the event, before the 9.9% cap (``election_price``, ``election_shares``).
+    Events whose deadline falls after the Maturity Date are left out.
+    """
+    paths, spec = scenario(name, terms)
+    closes = paths.to_frame()[0]
+    rows = []
+    for case, evs in _cases(events_from_spec(spec.get("events", []))).items():
+        history = conversion_price_history(terms, evs)
+        for d in dates:
+            due = redemption_due_date(terms, d)
+            if due > terms.maturity_date:
+                continue
+            r = redemption_on(terms, closes, d, due, history=history)
+            elect = add_business_days(due, 1, terms.calendar)
+            e = election_shares(terms, r.amount, history, d, d, elect)
+            rows.append({"case": case, "event_date": d, "due": due, "amount": r.amount,
+                         "binding": r.binding, "parity_price": r.conversion_price,
+                         "highest_close": r.highest_close, "election_date": elect,
+                         "election_price": e.conversion_price, "election_shares": e.shares})
+    return pd.DataFrame(rows)

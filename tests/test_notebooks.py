@@ -271,14 +271,22 @@ def test_same_inputs_same_figures(tmp_path):
 
 
 def test_html_renders_in_headless_chromium(report, tmp_path):
-    """Debian's chromium (installed by .ci/run) renders the pages; the screenshot has figures."""
+    """Debian's chromium (installed by .ci/run) renders the pages; the screenshot has figures.
+
+    Outside CI a machine without chromium skips this with the install command; in CI
+    (CI=true) it is required."""
+    import os
     import shutil
 
     import matplotlib.image as mpimg
     import numpy as np
 
     browser = shutil.which("chromium")
-    assert browser, "chromium is missing: .ci/run installs it with apt-get"
+    if not browser:
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail("chromium is missing in CI: .ci/run installs it with apt-get")
+        pytest.skip("chromium is not installed: sudo apt-get install chromium "
+                    "(CI installs it in .ci/run)")
     for page in ("index.html", "00-board-summary.html"):
         shot = tmp_path / f"{page}.png"
         subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

@@ -17,7 +17,6 @@ from notelib import (
     Split,
     conversion_price_history,
     conversion_shares,
-    election_by_date,
     election_shares,
     load_terms,
     parity_breakeven,
@@ -27,6 +26,7 @@ from notelib import (
     redemption_due_date,
 )
 from notelib.redemption import redemption_on, split_adjusted
+from notelib.whatif import what_if_redemptions
 
 D = dt.date
 
@@ -121,10 +121,23 @@ def test_curve_by_date_and_election_tables(terms):
     table = redemption_by_date(terms, [D(2006, 6, 15), D(2007, 2, 1)], 0.30)
     assert list(table["owed"]) == [3_412_812.50, 3_038_366.25]  # 3,015,000 + 23,366.25
     assert table["breakeven"].iloc[0] == pytest.approx(4_095_375 / 15_512_785)
-    # I.B at $0.02: 4,653,835.50 / 0.02 = 232,691,775 shares exactly
-    election = election_by_date(table, [0.22, 0.02])
-    assert election["shares_at_0.02"].iloc[0] == 232_691_775
-    assert election["shares_at_0.22"].iloc[0] == 21_153_798  # 21,153,797.7 rounded up
+
+
+def test_what_if_redemption_table(terms):
+    # an event on 1 Jun 2006 in the what-if scenario, due 8 Jun, elected from 9 Jun.
+    # ratchet: 4,088,340.00 (test_what_if_redemption_across_the_split), 20,441,700 shares at
+    # $0.20. waived: the price is 0.22 / 0.1 = $2.20 after the split; the floor still binds
+    # (parity 3,406,950 / 2.20 -> 1,548,614 shares x $0.20 = 309,722.80), and
+    # 4,088,340 / 2.20 = 1,858,336.4 -> 1,858,337 shares
+    t = what_if_redemptions(terms, [D(2006, 6, 1), D(2007, 9, 28)]).set_index("case")
+    assert list(t["event_date"]) == [D(2006, 6, 1)] * 2  # a deadline after maturity is left out
+    assert (t.loc["ratchet", "due"], t.loc["ratchet", "election_date"]) == (D(2006, 6, 8),
+                                                                           D(2006, 6, 9))
+    assert t.loc["ratchet", "amount"] == t.loc["waived", "amount"] == 4_088_340.00
+    assert (t.loc["ratchet", "election_price"], t.loc["ratchet", "election_shares"]) == (
+        0.20, 20_441_700)
+    assert (t.loc["waived", "election_price"], t.loc["waived", "election_shares"]) == (
+        2.20, 1_858_337)
 
 
 def test_interest_on_a_given_principal_follows_the_installments(terms):
