@@ -273,7 +273,7 @@ def what_if_chart(table: pd.DataFrame, *, title: str | None = None, source: str 
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
         ax.set_ylabel("Note's share of the fully diluted count")
         ax.legend(loc="upper right")
-        peak = table.groupby("case")["issuable_on_conversion"].max()
+        peak = table.groupby("case")["issuable_final_basis"].max()  # one share basis
         ax.set_title(title or f"The $0.02 sale multiplies the shares issuable "
                      f"{peak['ratchet'] / peak['waived']:.0f}-fold unless the ratchet is waived",
                      loc="left")

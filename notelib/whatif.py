@@ -9,6 +9,7 @@ a Mandatory Redemption on each date (I.A, I.B).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pandas as pd
 
@@ -20,6 +21,7 @@ from .calendar import add_business_days
 from .captable import CapTable, load_captable
 from .conversion import conversion_shares
 from .engine import simulate
+from .money import exact
 from .paths import scenario
 from .redemption import election_shares, redemption_due_date, redemption_on
 from .terms import NoteTerms
@@ -36,7 +38,9 @@ def historical_what_if(terms: NoteTerms, name: str = "dyntek-2006-what-if", *,
                        policy: str = "shares", captable: CapTable | None = None) -> pd.DataFrame:
     """Per payment date and case ("ratchet", "waived"): the Conversion Price, the shares
     issued, the shares issuable on converting the principal left (II.A, rounded up), the
-    shares outstanding, and the noteholders' basic and fully diluted ownership."""
+    same on the share basis after the run's last split (``issuable_final_basis``, so counts
+    compare across the split, II.C.1), the shares outstanding, and the noteholders' basic and
+    fully diluted ownership."""
     captable = captable or load_captable()
     paths, spec = scenario(name, terms)
     events = events_from_spec(spec.get("events", []))
@@ -49,6 +53,8 @@ def historical_what_if(terms: NoteTerms, name: str = "dyntek-2006-what-if", *,
         frame = pd.DataFrame({
             "case": case, "date": bp["date"], "conversion_price": bp["conversion_price"],
             "shares_issued": bp["shares_issued"], "issuable_on_conversion": issuable,
+            "issuable_final_basis": [math.floor(n * exact(bp["split_factor"].iloc[-1]) / exact(f))
+                                     for n, f in zip(issuable, bp["split_factor"])],
             "outstanding": bp["outstanding"], "basic_ownership": bp["noteholder_ownership"]})
         frame["fully_diluted_ownership"] = (bp["issued"] + frame["issuable_on_conversion"]) / (
             bp["outstanding"] + frame["issuable_on_conversion"] + others)

@@ -60,6 +60,11 @@ def test_historical_what_if():
     # after the 1-for-10 split: $0.20 -> 16,750,000; waived $2.20 -> 1,522,727.3 -> 1,522,728
     assert t.loc[("ratchet", jul), "issuable_on_conversion"] == 16_750_000
     assert t.loc[("waived", jul), "issuable_on_conversion"] == 1_522_728
+    # on the post-split basis the April peak is 167,500,000 x 0.1 = 16,750,000 and January's
+    # 15,227,273 x 0.1 = 1,522,727.3 -> 1,522,727 (a split drops fractions, reading 24)
+    assert t.loc[("ratchet", apr), "issuable_final_basis"] == 16_750_000
+    assert t.loc[("ratchet", jan), "issuable_final_basis"] == 1_522_727
+    assert t.loc[("ratchet", jul), "issuable_final_basis"] == 16_750_000
     # shares outstanding: 60,437,621 + 225,000,000 sold = 285,437,621; /10 -> 28,543,762
     assert t.loc[("ratchet", apr), "outstanding"] == 285_437_621
     assert t.loc[("waived", jul), "outstanding"] == 28_543_762

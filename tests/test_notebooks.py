@@ -255,8 +255,15 @@ def test_metrics_equal_notelib(report):
     assert got["shares_issued_median"] == result.by_path["shares_issued"].median()
     assert np.isclose(got["shares_value_mean"], result.by_path["shares_value"].mean())
     assert m["00-board-summary"]["p_shares_first_date"] == by_date["p_shares"].iloc[0]
-    peak = historical_what_if(terms).groupby("case")["issuable_on_conversion"].max()
-    assert m["04-dilution"]["what_if_issuable_peak_ratchet"] == peak["ratchet"] == 167_500_000
+    # the peak on one share basis (post-split): 3,350,000 / 0.02 = 167,500,000 pre-split
+    # shares = 16,750,000 after the 1-for-10 split
+    peak = historical_what_if(terms).groupby("case")["issuable_final_basis"].max()
+    assert m["04-dilution"]["what_if_issuable_peak_ratchet"] == peak["ratchet"] == 16_750_000
+    # the what-if redemption, event 1 Jun 2006: 4,088,340.00 or 20,441,700 shares (ratchet)
+    # and 1,858,337 shares at $2.20 (waived); tests/test_redemption.py has the arithmetic
+    assert m["02-parity-vs-floor"]["what_if_redemption_2006_06_01"] == 4_088_340.00
+    assert m["02-parity-vs-floor"]["what_if_election_shares_2006_06_01_ratchet"] == 20_441_700
+    assert m["02-parity-vs-floor"]["what_if_election_shares_2006_06_01_waived"] == 1_858_337
 
 
 def test_same_inputs_same_figures(tmp_path):
