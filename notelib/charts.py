@@ -268,14 +268,17 @@ def what_if_chart(table: pd.DataFrame, *, title: str | None = None, source: str 
         fig, ax = _figure()
         for case, colour in (("ratchet", PALETTE["cash"]), ("waived", PALETTE["interest"])):
             t = table[table["case"] == case]
+            # lowest price on the first (pre-split) share basis, so the two cases compare
+            lowest = (t["conversion_price"] * t["split_factor"].astype(float)
+                      / float(t["split_factor"].iloc[0])).min()
             ax.step(_dates(t), t["fully_diluted_ownership"], where="post", color=colour,
-                    label=f"{case}: price ${t['conversion_price'].min():g} at its lowest")
+                    label=f"{case}: lowest price ${lowest:.2f} (pre-split basis)")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
         ax.set_ylabel("Note's share of the fully diluted count")
-        ax.legend(loc="upper right")
+        ax.legend(loc="center")  # the empty band between the two lines
         peak = table.groupby("case")["issuable_final_basis"].max()  # one share basis
-        ax.set_title(title or f"The $0.02 sale multiplies the shares issuable "
-                     f"{peak['ratchet'] / peak['waived']:.0f}-fold unless the ratchet is waived",
+        ax.set_title(title or f"Unless waived, the $0.02 sale makes "
+                     f"{peak['ratchet'] / peak['waived']:.0f}x as many shares issuable",
                      loc="left")
         _source(fig, source)
         return fig

@@ -52,6 +52,7 @@ def historical_what_if(terms: NoteTerms, name: str = "dyntek-2006-what-if", *,
         others = [captable.split(f).other_dilutive for f in bp["split_factor"]]
         frame = pd.DataFrame({
             "case": case, "date": bp["date"], "conversion_price": bp["conversion_price"],
+            "split_factor": bp["split_factor"],
             "shares_issued": bp["shares_issued"], "issuable_on_conversion": issuable,
             "issuable_final_basis": [math.floor(n * exact(bp["split_factor"].iloc[-1]) / exact(f))
                                      for n, f in zip(issuable, bp["split_factor"])],
