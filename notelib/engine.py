@@ -135,11 +135,12 @@ class _Redemption:
     """A RedemptionEvent compiled: when it is measured, at what price, and how it is paid."""
 
     on: dt.date  # the Mandatory Redemption Date the amount is measured on
+    paid: dt.date | None  # cash: the day it is paid (``on``, or later with Default Interest)
     window: np.ndarray  # sessions from the event to the day before ``on``
     adj: np.ndarray  # their closes -> the share basis of the Trading Day before ``on``
     price: int  # the Conversion Price on the Trading Day before ``on`` (parity)
     in_shares: bool
-    late: tuple[int, int]  # cash: Default Interest ratio from the deadline to payment
+    late: tuple[int, int]  # cash: Default Interest ratio from the deadline to ``paid``
     first_election: int  # shares: the first session the Holder may elect
     low_since: np.ndarray  # shares: lowest split-adjusted price since the event, per session
     late_at: list[tuple[int, int]]  # shares: Default Interest ratio, deadline -> session
@@ -239,7 +240,8 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     # the timeline: every session, every nominal payment date and the redemption date
     first = max(terms.accrues_from, session_dates[0])
     stamps = sorted({d for d in session_dates if first <= d <= terms.maturity_date}
-                    | set(sched["date"]) | ({redemption.on} if redemption else set()))
+                    | set(sched["date"])
+                    | ({redemption.on, redemption.paid or redemption.on} if redemption else set()))
     pos = {d: i for i, d in enumerate(session_dates)}
     pay_pos = {d: i for i, d in enumerate(sched["date"])}
     points, prev = [], terms.accrues_from
@@ -297,11 +299,12 @@ def _compile_redemption(terms: NoteTerms, ev: RedemptionEvent, sessions: pd.Date
     """Dates, windows, prices and ratios of one RedemptionEvent (I.A, I.B)."""
     days = sessions.date
     deadline = redemption_due_date(terms, ev.date)
-    on = deadline if ev.in_shares else (ev.paid_on or deadline)
+    paid = None if ev.in_shares else (ev.paid_on or deadline)
+    on = deadline if paid is None else min(paid, deadline)  # late: fixed at the deadline
     e_idx = int(np.searchsorted(sessions, pd.Timestamp(ev.date), side="left"))
     m_idx = int(np.searchsorted(sessions, pd.Timestamp(on), side="left"))
     if not (ev.date >= terms.issue_date and e_idx < m_idx < len(sessions)
-            and on <= terms.maturity_date):
+            and max(on, paid or on) <= min(terms.maturity_date, days[-1])):
         raise EngineError(f"redemption: event {ev.date} and Mandatory Redemption Date {on} must "
                           "fall in the note's life and the paths, with a session between them")
     conv = days[m_idx - 1]  # the Trading Day before the Mandatory Redemption Date (I.A)
@@ -319,9 +322,9 @@ def _compile_redemption(terms: NoteTerms, ev: RedemptionEvent, sessions: pd.Date
             low_since[i] = int(exact(lowest_price(history, ev.date, days[i]), "price") * units)
         late_at = [_late_ratio(terms, deadline, d) for d in days]
     return _Redemption(
-        on=on, window=window, adj=adj, in_shares=ev.in_shares,
+        on=on, paid=paid, window=window, adj=adj, in_shares=ev.in_shares,
         price=int(exact(price_on(history, conv), "price") * units),
-        late=_late_ratio(terms, deadline, on), first_election=first, low_since=low_since,
+        late=_late_ratio(terms, deadline, paid or deadline), first_election=first, low_since=low_since,
         late_at=late_at, late_maturity=_late_ratio(terms, deadline, terms.maturity_date))
 
 
@@ -398,20 +401,25 @@ def _split(plan: _Plan, st: _State, s: int) -> None:
 
 
 def _redeem(plan: _Plan, st: _State, closes: np.ndarray) -> None:
-    """Measure the Mandatory Redemption Amount on the Mandatory Redemption Date (I.A): pay it
-    in cash, or leave it owed for the Holder's I.B elections. The note ends either way."""
+    """Measure the Mandatory Redemption Amount on the Mandatory Redemption Date (I.A), or on the
+    I.B deadline when it is paid later; it stays owed until paid in cash or I.B shares. The
+    note ends either way."""
     rd = plan.redemption
     high = (closes[rd.window] * rd.adj[:, None]).max(axis=0)
-    amount = _mandatory_amount(plan, st.balance + _accrued(plan, st), rd.price, high) * st.alive
+    st.owed = _mandatory_amount(plan, st.balance + _accrued(plan, st), rd.price, high) * st.alive
     st.tot["principal_redeemed"] += st.balance * st.alive
-    if rd.in_shares:
-        st.owed = amount
-    else:
-        st.tot["cash_paid"] += amount + _round_div(amount * rd.late[0], rd.late[1])
     st.balance = np.zeros(st.n, dtype=np.int64)
     st.carry[:] = 0
     st.dd[:] = 0
     st.alive[:] = False
+
+
+def _pay_redemption(plan: _Plan, st: _State) -> None:
+    """The Mandatory Redemption Amount paid in cash, with Default Interest from the I.B
+    deadline when paid after it (reading 25)."""
+    late_n, late_d = plan.redemption.late
+    st.tot["cash_paid"] += st.owed + _round_div(st.owed * late_n, late_d)
+    st.owed = np.zeros(st.n, dtype=np.int64)
 
 
 def _elect(plan: _Plan, st: _State, s: int, closes: np.ndarray, holder_sells: bool) -> None:
@@ -529,6 +537,8 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
             st.outstanding += plan.issued_at_session[s]
         if rd is not None and date == rd.on:
             _redeem(plan, st, closes)
+        if rd is not None and date == rd.paid:
+            _pay_redemption(plan, st)
         if rd is not None and rd.in_shares and s >= rd.first_election and st.owed.any():
             _elect(plan, st, s, closes, holder_sells)
         maturity = k >= 0 and plan.is_maturity[k]

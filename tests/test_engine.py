@@ -312,6 +312,12 @@ def test_election_is_capped_when_the_holder_keeps_its_shares(terms):
                  policy="cash", holder_sells=False)
     assert r.by_path.iloc[0]["redemption_shares"] == 6_640_759
     assert r.by_path.iloc[0]["cash_paid"] == pytest.approx(3_329_397.05, abs=1e-6)
+    # paid in cash three weeks late, on 14 Jul 2006: the amount is fixed at the deadline and
+    # bears Default Interest from it (reading 25): 4,661,829.60 x 0.16 x 22 / 360 = 45,582.33;
+    # the Jan and Apr coupons were paid in shares, so the cash is 4,707,411.93
+    late = simulate(terms, flat(SES, 0.30),
+                    events=[RedemptionEvent(D(2006, 6, 15), paid_on=D(2006, 7, 14))])
+    assert late.by_path.iloc[0]["cash_paid"] == pytest.approx(4_707_411.93, abs=1e-6)
     # shares only after the deadline (I.B)
     with pytest.raises(EngineError, match="only after the I.B deadline 2006-06-22"):
         simulate(terms, flat(SES, 0.30),
