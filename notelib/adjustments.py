@@ -20,7 +20,8 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from .money import exact, round_half_up
+from .dates import as_date
+from .money import exact, round_half_up, whole
 from .terms import NoteTerms
 
 
@@ -35,6 +36,23 @@ class Split:
 
     date: dt.date
     ratio: float
+
+    def __post_init__(self) -> None:
+        _check_date(self)
+        _positive(self, "ratio")
+
+
+def _check_date(event: object) -> None:
+    object.__setattr__(event, "date", as_date(event.date, f"{type(event).__name__}.date",
+                                              AdjustmentError))
+
+
+def _positive(event: object, name: str) -> None:
+    """A price or ratio: a finite number greater than 0 (read as written)."""
+    value = getattr(event, name)
+    if exact(value, f"{type(event).__name__}.{name}", AdjustmentError) <= 0:
+        raise AdjustmentError(f"{type(event).__name__}.{name} = {value!r}: must be greater "
+                              "than 0")
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,11 @@ class Issuance:
     to_purchasers: bool = False
     waived: bool = False
 
+    def __post_init__(self) -> None:
+        _check_date(self)
+        _positive(self, "price")
+        object.__setattr__(self, "shares", whole(self.shares, "Issuance.shares", AdjustmentError))
+
 
 @dataclass(frozen=True)
 class SimilarNotes:
@@ -63,6 +86,10 @@ class SimilarNotes:
 
     date: dt.date
     conversion_price: float
+
+    def __post_init__(self) -> None:
+        _check_date(self)
+        _positive(self, "conversion_price")
 
 
 @dataclass(frozen=True)
@@ -76,6 +103,12 @@ class CashDistribution:
     shares_outstanding: int
     kind: str = "dividend"
     payment_date: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        _check_date(self)
+        if self.payment_date is not None:
+            object.__setattr__(self, "payment_date", as_date(
+                self.payment_date, "CashDistribution.payment_date", AdjustmentError))
 
 
 Event = Split | Issuance | SimilarNotes | CashDistribution
@@ -125,15 +158,11 @@ def conversion_price_history(
         new, clause, note = price, "II.C.3", ""
         if isinstance(ev, Split):
             ratio = exact(ev.ratio, "ratio", AdjustmentError)
-            if ratio <= 0:
-                raise AdjustmentError(f"split on {ev.date}: ratio = {ev.ratio!r} must be > 0")
             new, clause = price / ratio, "II.C.1"
             factor *= ratio
             note = f"{ev.ratio:g} new shares per old share"
         elif isinstance(ev, Issuance):
             base = exact(ev.price, "price")
-            if base < 0:
-                raise AdjustmentError(f"issuance on {ev.date}: price = {ev.price!r} is negative")
             if ev.exemption is not None:
                 if ev.exemption not in (1, 2, 3, 4):
                     raise AdjustmentError(f"issuance on {ev.date}: exemption = {ev.exemption!r}"
@@ -160,6 +189,10 @@ def conversion_price_history(
         if clause.startswith("II.C.3"):
             new = min(new, price)  # II.C.3 never raises the Conversion Price
         price = round_half_up(new, terms.price_decimals) if new != price else price
+        if price <= 0:
+            raise AdjustmentError(f"{type(ev).__name__} on {ev.date}: the Conversion Price "
+                                  f"{float(new):.3g} rounds to 0 at price_decimals = "
+                                  f"{terms.price_decimals}")
         rows.append((_effective(ev), price, type(ev).__name__, clause, note, factor))
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["price"] = df["price"].astype(float)

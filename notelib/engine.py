@@ -14,6 +14,7 @@ processed ``chunk`` at a time so memory stays bounded.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -122,12 +123,14 @@ class _Plan:
     basis: int
     premium: tuple[int, int]
     cap: tuple[int, int]
-    split_at_session: np.ndarray  # float ratio applied at session (1.0 = none)
+    split_at_session: list[tuple[int, int] | None]  # exact split ratio at each session
     split_factor_at_pay: np.ndarray  # product of the split ratios up to each payment
     issued_at_session: np.ndarray  # int shares issued to others at session
     convert_threshold: np.ndarray | None  # float per session: holder converts at or above
     redemption: _Redemption | None
     capital: CapTable
+    principal_cents: int
+    static_bounds: dict[str, int]  # the largest integers the path-free parts can reach
 
 
 @dataclass
@@ -249,12 +252,14 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         points.append((d, pos.get(d, -1), pay_pos.get(d, -1), *_step_days(prev, d, terms)))
         prev = d
     split_at = np.ones(len(sessions))
+    exact_split: list[Fraction | None] = [None] * len(sessions)
     issued_at = np.zeros(len(sessions), dtype=np.int64)
     for e in price_events:
         k = int(np.searchsorted(sessions, pd.Timestamp(e.date), side="left"))
         if k < len(sessions):
             if isinstance(e, Split):
                 split_at[k] *= e.ratio
+                exact_split[k] = (exact_split[k] or Fraction(1)) * exact(e.ratio, "ratio")
             elif isinstance(e, Issuance):
                 issued_at[k] += e.shares
     cumulative = np.cumprod(split_at)
@@ -281,10 +286,13 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         rate=_ratio(terms.interest_rate, "interest_rate"),
         basis=365 if terms.day_count == "ACT/365F" else 360,
         premium=_ratio(terms.redemption_premium, "redemption_premium"),
-        cap=_ratio(terms.ownership_cap, "ownership_cap"), split_at_session=split_at,
+        cap=_ratio(terms.ownership_cap, "ownership_cap"),
+        split_at_session=[None if r is None else (r.numerator, r.denominator)
+                          for r in exact_split],
         split_factor_at_pay=split_factor,
         issued_at_session=issued_at, convert_threshold=convert, redemption=redemption,
-        capital=captable)
+        capital=captable, principal_cents=int(exact(terms.principal, "principal") * 100),
+        static_bounds={})
 
 
 def _late_ratio(terms: NoteTerms, due: dt.date, paid: dt.date) -> tuple[int, int]:
@@ -338,7 +346,8 @@ def _mandatory_amount(plan: _Plan, owed: np.ndarray, price: int, high: np.ndarra
     (premium x owed) and parity (shares for owed at ``price``, no cap, x the highest close)."""
     pn, pd_ = plan.premium
     floor = _round_div(owed * pn, pd_)
-    parity = np.round(_shares_for(owed, price, plan.price_units) * high * 100).astype(np.int64)
+    shares = _shares_for(owed, price, plan.price_units).astype(np.float64)
+    parity = np.round(shares * high * 100).astype(np.int64).astype(owed.dtype)  # < 2**53
     return np.maximum(floor, parity)
 
 
@@ -356,24 +365,25 @@ def _cap_limit(plan: _Plan, held: np.ndarray, outstanding: np.ndarray) -> np.nda
 class _State:
     """The paths of one chunk as they stand on a date: money in cents, shares as integers."""
 
-    def __init__(self, plan: _Plan, n: int) -> None:
+    def __init__(self, plan: _Plan, n: int, dtype: type) -> None:
         t = plan.terms
         n_pay = len(plan.schedule)
         self.n = n
-        self.balance = np.full(n, int(round(t.principal * 100)), dtype=np.int64)
-        self.carry = np.zeros(n, dtype=np.int64)  # interest in cents, rounded at conversions
-        self.dd = np.zeros(n, dtype=np.int64)  # cent-days since the last interest date
+        self.dtype = dtype  # np.int64, or object (Python integers) where int64 could overflow
+        self.balance = np.full(n, plan.principal_cents, dtype=dtype)
+        self.carry = np.zeros(n, dtype=dtype)  # interest in cents, rounded at conversions
+        self.dd = np.zeros(n, dtype=dtype)  # cent-days since the last interest date
         self.start_30 = np.full(n, t.accrues_from.day >= 30)  # accrual restarted on 30th/31st
-        self.held = np.zeros(n, dtype=np.int64)
-        self.outstanding = np.full(n, plan.capital.common, dtype=np.int64)
-        self.issued = np.zeros(n, dtype=np.int64)
+        self.held = np.zeros(n, dtype=dtype)
+        self.outstanding = np.full(n, plan.capital.common, dtype=dtype)
+        self.issued = np.zeros(n, dtype=dtype)
         self.alive = np.ones(n, dtype=bool)
-        self.owed = np.zeros(n, dtype=np.int64)  # Mandatory Redemption Amount still unpaid
-        self.tot = {k: np.zeros(n, dtype=np.int64) for k in (
+        self.owed = np.zeros(n, dtype=dtype)  # Mandatory Redemption Amount still unpaid
+        self.tot = {k: np.zeros(n, dtype=dtype) for k in (
             "cash_paid", "principal_cash", "principal_shares", "principal_converted",
             "principal_redeemed", "payment_shares", "conversion_shares", "redemption_shares")}
         self.share_value = np.zeros(n)
-        self.per = {k: np.zeros((n_pay, n), dtype=np.int64) for k in (
+        self.per = {k: np.zeros((n_pay, n), dtype=dtype) for k in (
             "interest", "principal", "cash_paid", "shares_issued", "exposure", "outstanding",
             "issued", "balance")}
         self.per["allowed"] = np.zeros((n_pay, n), dtype=bool)
@@ -386,6 +396,9 @@ class _State:
         if holder_keeps:
             self.held += shares
 
+    def zeros(self) -> np.ndarray:
+        return np.zeros(self.n, dtype=self.dtype)
+
 
 def _accrued(plan: _Plan, st: _State) -> np.ndarray:
     """Interest accrued and unpaid, in cents, half a cent up (preamble)."""
@@ -394,10 +407,11 @@ def _accrued(plan: _Plan, st: _State) -> np.ndarray:
 
 
 def _split(plan: _Plan, st: _State, s: int) -> None:
-    """A split multiplies every share count, dropping fractions (II.C.1, reading 24)."""
-    r = plan.split_at_session[s]
+    """A split multiplies every share count by its exact ratio, dropping fractions (II.C.1,
+    reading 24)."""
+    num, den = plan.split_at_session[s]
     for name in ("outstanding", "held", "issued"):
-        setattr(st, name, np.floor(getattr(st, name) * r).astype(np.int64))
+        setattr(st, name, getattr(st, name) * num // den)
 
 
 def _redeem(plan: _Plan, st: _State, closes: np.ndarray) -> None:
@@ -408,7 +422,7 @@ def _redeem(plan: _Plan, st: _State, closes: np.ndarray) -> None:
     high = (closes[rd.window] * rd.adj[:, None]).max(axis=0)
     st.owed = _mandatory_amount(plan, st.balance + _accrued(plan, st), rd.price, high) * st.alive
     st.tot["principal_redeemed"] += st.balance * st.alive
-    st.balance = np.zeros(st.n, dtype=np.int64)
+    st.balance = st.zeros()
     st.carry[:] = 0
     st.dd[:] = 0
     st.alive[:] = False
@@ -419,7 +433,7 @@ def _pay_redemption(plan: _Plan, st: _State) -> None:
     deadline when paid after it (reading 25)."""
     late_n, late_d = plan.redemption.late
     st.tot["cash_paid"] += st.owed + _round_div(st.owed * late_n, late_d)
-    st.owed = np.zeros(st.n, dtype=np.int64)
+    st.owed = st.zeros()
 
 
 def _elect(plan: _Plan, st: _State, s: int, closes: np.ndarray, holder_sells: bool) -> None:
@@ -441,7 +455,7 @@ def _elect(plan: _Plan, st: _State, s: int, closes: np.ndarray, holder_sells: bo
     st.owed = st.owed - settled
     st.tot["cash_paid"] += cash
     st.tot["redemption_shares"] += got
-    st.share_value += got * closes[s]
+    st.share_value += got.astype(np.float64) * closes[s]
     st.issue(got, not holder_sells)
 
 
@@ -452,7 +466,7 @@ def _settle_at_maturity(plan: _Plan, st: _State, k: int) -> None:
     cash = st.owed + _round_div(st.owed * late_n, late_d)
     st.tot["cash_paid"] += cash
     st.per["cash_paid"][k] += cash
-    st.owed = np.zeros(st.n, dtype=np.int64)
+    st.owed = st.zeros()
 
 
 def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, policy: Policy,
@@ -460,7 +474,7 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
     """Payment ``k``: interest and principal due, in Payment Shares when allowed and the
     policy elects them, otherwise in cash (preamble, IV)."""
     units, alive = plan.price_units, st.alive
-    interest = _accrued(plan, st) if plan.is_interest[k] else np.zeros(st.n, dtype=np.int64)
+    interest = _accrued(plan, st) if plan.is_interest[k] else st.zeros()
     if plan.is_interest[k]:
         st.carry[:] = 0
         st.dd[:] = 0
@@ -487,12 +501,12 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
     st.tot["payment_shares"] += shares
     st.tot["principal_cash"] += principal * alive * ~in_shares
     st.tot["principal_shares"] += principal * alive * in_shares
-    st.share_value += shares * close
+    st.share_value += shares.astype(np.float64) * close
     for key, v in (("interest", interest * alive), ("principal", principal * alive),
                    ("cash_paid", cash), ("shares_issued", shares), ("allowed", allowed),
                    ("in_shares", in_shares)):
         st.per[key][k] = v
-    st.per["shares_value"][k] = shares * close
+    st.per["shares_value"][k] = shares.astype(np.float64) * close
 
 
 def _convert(plan: _Plan, st: _State, s: int, date: dt.date, closes: np.ndarray,
@@ -519,20 +533,102 @@ def _convert(plan: _Plan, st: _State, s: int, date: dt.date, closes: np.ndarray,
     st.balance = st.balance - prin
     st.tot["principal_converted"] += prin
     st.tot["conversion_shares"] += got
-    st.share_value += got * closes[s]
+    st.share_value += got.astype(np.float64) * closes[s]
     st.issue(got, not holder_sells)
+
+
+INT64_SAFE = 2**62  # every intermediate integer below this fits int64 with room to spare
+FLOAT_EXACT = 2**53  # integers a float64 holds exactly
+
+
+def _bounds(plan: _Plan, close_max: float) -> dict[str, int]:
+    """Upper bounds on the integers the engine forms, from the terms, the events and the
+    highest close: money in cents, shares, and their products in each formula."""
+    t = plan.terms
+    rn, rd = plan.rate
+    pn, pd_ = plan.premium
+    cn, cd = plan.cap
+    units = plan.price_units
+    rd_ = plan.redemption
+    prices = [int(p) for p in (*plan.price_at_session, *plan.price_at_pay, *plan.price_exposure)]
+    if rd_ is not None:
+        prices += [rd_.price, *(int(p) for p in rd_.low_since if p > 0)]
+    low, high_price = min(prices), max(prices)
+    days = (t.maturity_date - t.accrues_from).days + 5
+    principal = plan.principal_cents
+    owed = principal + principal * rn * days // (rd * plan.basis) + 1
+    adj = max([1.0, *plan.value_adj, *(a.max() for a in plan.exposure_adj),
+               *([rd_.adj.max()] if rd_ is not None and len(rd_.adj) else [])])
+    shares_owed = owed * units // (low * 100) + 1
+    parity = shares_owed * close_max * adj * 100
+    if not np.isfinite(parity) or parity >= FLOAT_EXACT:
+        raise EngineError(
+            f"closes up to {close_max:,.6g} with up to {shares_owed:,} shares make parity "
+            f"values beyond 2**53 cents (about $90 trillion), which float closes cannot carry "
+            f"to the cent; check the closes, principal and conversion_price")
+    late = [rd_.late, rd_.late_maturity, *rd_.late_at] if rd_ is not None else [(0, 1)]
+    late_n = max(n for n, _ in late)
+    late_scale = max(Fraction(n, d) for n, d in late)
+    amount = int((max(owed * pn // pd_ + 1, int(parity) + 1) + owed) * (1 + late_scale)) + 1
+    shares = 2 * amount * units // (low * 100) + 100
+    splits = [r for r in plan.split_at_session if r is not None]
+    growth = max([Fraction(1)] + [Fraction(n, d) for n, d in splits])
+    outstanding = int((plan.capital.common + int(plan.issued_at_session.sum()) + shares)
+                      * growth ** len(splits)) + 1
+    return {
+        "interest": 2 * principal * days * rn + rd * plan.basis,
+        "shares for an amount": 2 * amount * units,
+        "redemption floor": 2 * owed * pn + pd_,
+        "Default Interest": 2 * amount * late_n + 1,
+        "ownership cap": 2 * max(cn, cd) * outstanding,
+        "partial conversion": owed * principal + shares * high_price * 100,
+        "split": outstanding * max([1] + [n for n, _ in splits]),
+    }
+
+
+def _dtype(plan: _Plan, closes: np.ndarray) -> type:
+    """np.int64 when every integer the chunk can form stays below 2**62; otherwise Python
+    integers (dtype object), exact at any size and slower."""
+    close_max = float(np.nanmax(closes)) if closes.size else 0.0
+    return np.int64 if max(_bounds(plan, close_max).values()) < INT64_SAFE else object
+
+
+def _as_python_ints(plan: _Plan) -> _Plan:
+    """The plan with its integer arrays as Python integers, for the dtype-object path."""
+    obj = {k: getattr(plan, k).astype(object) for k in (
+        "price_at_session", "price_at_pay", "price_exposure", "installment", "issued_at_session")}
+    red = plan.redemption
+    if red is not None:
+        red = dataclasses.replace(red, low_since=red.low_since.astype(object))
+    return dataclasses.replace(plan, redemption=red, **obj)
+
+
+def _to_int64(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Results computed in Python integers back in int64; a clear error if they do not fit."""
+    done = {}
+    for k, v in out.items():
+        if v.dtype == object:
+            if v.size and max(abs(int(x)) for x in v.ravel()) >= 2**63:
+                raise EngineError(f"result {k!r} exceeds the int64 range; the note's amounts "
+                                  "or share counts are too large to report")
+            v = v.astype(np.int64)
+        done[k] = v
+    return done
 
 
 def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bool,
                keep: bool) -> dict[str, np.ndarray]:
     """Simulate one chunk of paths; returns per-payment (n_pay, n) and per-path (n,) arrays."""
-    st = _State(plan, closes.shape[1])
+    dtype = _dtype(plan, closes)
+    if dtype is object:
+        plan = _as_python_ints(plan)
+    st = _State(plan, closes.shape[1], dtype)
     rd = plan.redemption
     converts = plan.convert_threshold is not None
     for date, s, k, days, days_30 in plan.points:
         st.dd += st.balance * (days if days == days_30 else np.where(st.start_30, days_30, days))
         if s >= 0:
-            if plan.split_at_session[s] != 1.0:
+            if plan.split_at_session[s] is not None:
                 _split(plan, st, s)
             st.outstanding += plan.issued_at_session[s]
         if rd is not None and date == rd.on:
@@ -567,7 +663,7 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
     out["issued"] = st.issued
     out["outstanding"] = st.outstanding
     out["balance"] = st.balance
-    return out
+    return _to_int64(out) if dtype is object else out
 
 
 @dataclass

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import math
+from fractions import Fraction
 import types
 import typing
 from collections.abc import Mapping
@@ -221,6 +223,8 @@ def _coerce(name: str, value: Any) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TermsError(f"term '{name}' = {value!r}: must be a number")
+        if not math.isfinite(value):
+            raise TermsError(f"term '{name}' = {value!r}: must be finite")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -303,6 +307,12 @@ def _validate(t: NoteTerms) -> None:
     _rule(t.redemption_over_cap in OVER_CAP, "redemption_over_cap", t.redemption_over_cap,
           f"must be one of {OVER_CAP}")
     _rule(2 <= t.price_decimals <= 9, "price_decimals", t.price_decimals, "must be from 2 to 9")
+    _rule((_decimal(t.conversion_price) * 10**t.price_decimals).denominator == 1,
+          "conversion_price", t.conversion_price,
+          f"has more decimals than price_decimals = {t.price_decimals}")
+    for name in ("principal", "monthly_prepayment"):
+        _rule((_decimal(getattr(t, name)) * 100).denominator == 1, name, getattr(t, name),
+              "must be in whole cents")
     months = t.interest_months
     _rule(len(months) > 0 and all(1 <= m <= 12 for m in months) and len(set(months)) == len(months),
           "interest_months", months, "must be distinct months numbered 1 to 12")
@@ -320,6 +330,11 @@ def _validate(t: NoteTerms) -> None:
     n = _months_between(fp, t.maturity_date)
     _rule(t.monthly_prepayment * n <= t.principal + 1e-9, "monthly_prepayment", t.monthly_prepayment,
           f"{n} installments of it exceed the principal {t.principal:,.2f}")
+
+
+def _decimal(x: float) -> Fraction:
+    """A float as the decimal it was written as (0.22 -> 22/100)."""
+    return Fraction(repr(float(x)))
 
 
 def _months_between(first: dt.date, maturity: dt.date) -> int:

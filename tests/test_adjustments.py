@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -144,9 +145,41 @@ def test_events_before_the_issue_date_are_refused(terms):
                     D(2005, 11, 1)) == 0.15
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda: Split(D(2006, 1, 5), 0), r"Split.ratio = 0: must be greater than 0"),
+    (lambda: Split(D(2006, 1, 5), -0.1), r"Split.ratio = -0.1: must be greater than 0"),
+    (lambda: Split(D(2006, 1, 5), float("nan")), r"Split.ratio = nan: must be finite"),
+    (lambda: Split(D(2006, 1, 5), "0.1"), r"Split.ratio = '0.1': must be a number"),
+    (lambda: Issuance(D(2006, 1, 5), 0), r"Issuance.price = 0: must be greater than 0"),
+    (lambda: Issuance(D(2006, 1, 5), 0.02, shares=-5), r"Issuance.shares = -5: must be a whole"),
+    (lambda: Issuance(D(2006, 1, 5), 0.02, shares=2.5), r"Issuance.shares = 2.5: must be a whole"),
+    (lambda: Issuance("2006-13-01", 0.02), r"Issuance.date = '2006-13-01': must be a date"),
+    (lambda: Issuance(None, 0.02), r"Issuance.date = None: must be a date"),
+    (lambda: SimilarNotes(D(2006, 1, 5), -1), r"SimilarNotes.conversion_price = -1"),
+    (lambda: CashDistribution(D(2006, 1, 5), 1, 10, payment_date="soon"),
+     r"CashDistribution.payment_date = 'soon'"),
+])
+def test_event_constructors_refuse_bad_fields(make, message):
+    with pytest.raises(AdjustmentError, match=message):
+        make()
+
+
+def test_event_dates_are_coerced():
+    # an ISO string, a Timestamp or a datetime64 is the same date
+    for d in ("2006-06-05", pd.Timestamp("2006-06-05"), np.datetime64("2006-06-05")):
+        assert Split(d, 0.1).date == D(2006, 6, 5)
+
+
+def test_prices_that_round_to_zero_are_refused(terms):
+    # 0.22 / 1e9 = 2.2e-10 rounds to 0 at six decimals: no price of 0 is ever used
+    with pytest.raises(AdjustmentError, match="Split on 2006-06-05: the Conversion Price 2.2e-10 "
+                                              "rounds to 0 at price_decimals = 6"):
+        conversion_price_history(terms, [Split(D(2006, 6, 5), 1e9)])
+    with pytest.raises(AdjustmentError, match="Issuance on 2006-06-05: the Conversion Price"):
+        conversion_price_history(terms, [Issuance(D(2006, 6, 5), 0.0000001)])
+
+
 def test_bad_events(terms):
-    with pytest.raises(AdjustmentError, match="ratio = 0 must be > 0"):
-        conversion_price_history(terms, [Split(D(2006, 1, 5), 0)])
     with pytest.raises(AdjustmentError, match="exemption = 7"):
         conversion_price_history(terms, [Issuance(D(2006, 1, 5), 0.01, exemption=7)])
     with pytest.raises(AdjustmentError, match="needs closes"):

@@ -5,6 +5,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from notelib import (
     conversion_price_history,
@@ -350,3 +352,75 @@ def test_lookback_compares_each_day_with_its_own_price(terms):
     bp = simulate(terms, flat(SES, 0.20),
                   events=[Issuance(D(2006, 3, 27), 0.15)]).by_payment.set_index("date")
     assert not bp.loc[D(2006, 4, 1), "in_shares"] and bp.loc[D(2006, 4, 1), "cash_paid"] == 75_375
+
+
+# The engine against the scalar functions across the input space load_terms accepts: rates and
+# premiums written with many decimals, principals from $1,000 to $1e12, prices at six decimals.
+# Values that could overflow int64 run in Python integers (exact), never wrap.
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # no slow shrinking in CI
+@given(
+    rate=st.one_of(st.sampled_from([0.0833333333, 1 / 11, 0.09, 0.0]),
+                   st.floats(0, 1, allow_subnormal=False)),
+    premium=st.one_of(st.sampled_from([7 / 6, 1.2, 1.0]), st.floats(1, 3)),
+    principal=st.integers(100_000, 10**14),  # cents
+    price=st.integers(1, 5_000_000),  # millionths of a dollar
+    day_count=st.sampled_from(["ACT/360", "ACT/365F", "30/360"]),
+    level=st.floats(0.5, 3.0),
+    seed=st.integers(0, 2**16),
+)
+def test_engine_equals_scalar_reference_across_accepted_terms(
+        terms, rate, premium, principal, price, day_count, level, seed):
+    other = terms.replace(interest_rate=rate, redemption_premium=premium, principal=principal / 100,
+                          monthly_prepayment=0, conversion_price=price / 1_000_000,
+                          day_count=day_count)
+    # paths around `level` x the 115% threshold, so both outcomes occur
+    start = 1.15 * level * price / 1_000_000
+    paths = gbm(SES, start_price=start, volatility=0.3, n_paths=3, seed=seed)
+    r = simulate(other, paths)
+    bp = r.by_payment
+    sched = payment_schedule(other)
+    history = conversion_price_history(other)
+    frame = paths.to_frame()
+    for j in range(paths.n_paths):
+        got = bp[bp["path"] == j].reset_index(drop=True)
+        assert (got["interest"].to_numpy() == sched["interest"].to_numpy()).all(), j
+        ref, _ = reference(other, frame[j], history)
+        assert (got["shares_issued"].to_numpy() == ref["shares_issued"].to_numpy()).all(), j
+        assert (got["shares_issued"] >= 0).all()
+        # in whole cents (the reference adds interest and principal as floats)
+        assert ((got["cash_paid"] * 100).round() == (ref["cash_paid"] * 100).round()).all(), j
+        # parity multiplies by a float close: within a cent (and float precision when huge)
+        tol = 0.011 + 1e-15 * ref["exposure"].abs()
+        assert ((got["exposure"] - ref["exposure"]).abs() <= tol).all(), j
+    # with the Holder converting, principal is conserved to the cent and no count goes negative
+    conv = simulate(other, paths, holder=1.6).by_path
+    total = conv[["principal_cash", "principal_shares", "principal_converted",
+                  "principal_redeemed"]].sum(axis=1)
+    assert ((total * 100).round() == principal).all()
+    assert (conv[["conversion_shares", "payment_shares", "shares_issued"]] >= 0).all().all()
+    assert (conv["noteholder_ownership"] <= 1).all()
+
+
+def test_no_silent_overflow_on_the_cases_that_wrapped(terms):
+    # a rate written with ten decimals: the schedule's interest is 435,810.17 in all, and the
+    # all-cash total 3,350,000 + 435,810.17 = 3,785,810.17 (it wrapped to 3,324,641.59)
+    odd = terms.replace(interest_rate=0.0833333333)
+    assert payment_schedule(odd)["interest"].sum() == pytest.approx(435_810.17, abs=1e-6)
+    r = simulate(odd, flat(SES, 0.20))
+    assert r.by_payment["interest"].sum() == pytest.approx(435_810.17, abs=1e-6)
+    assert r.by_path["cash_paid"].item() == pytest.approx(3_785_810.17, abs=1e-6)
+    # 1/11 used to raise OverflowError; 7/6 used to shrink the exposure
+    simulate(terms.replace(interest_rate=1 / 11), flat(SES, 0.20))
+    premium = terms.replace(redemption_premium=7 / 6)
+    got = simulate(premium, flat(SES, 0.20)).by_payment["exposure"].iloc[0]
+    frame = flat(SES, 0.20).to_frame()[0]
+    before = SES[SES < pd.Timestamp("2006-01-01")][-5:]
+    want = redemption_on(premium, frame, before[0].date(), D(2006, 1, 1)).amount
+    assert got == pytest.approx(want, abs=0.011)
+    # a trillion-dollar principal: counts stay whole and positive
+    huge = simulate(terms.replace(principal=1e12), flat(SES, 0.30)).by_path.iloc[0]
+    assert huge["shares_issued"] > 0 and huge["noteholder_ownership"] <= 1
+    # closes of 1e11: parity beyond what float closes carry to the cent is refused, clearly
+    with pytest.raises(EngineError, match="closes up to 1e\\+11 .* beyond 2\\*\\*53 cents"):
+        simulate(terms, flat(SES, 1e11))
