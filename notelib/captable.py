@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .conversion import conversion_shares
+from .safeyaml import YamlError, load_yaml
 
 DEFAULT_CAPTABLE = Path(__file__).resolve().parent.parent / "data" / "captable.yaml"
 PROVENANCES = ("public-filing", "assumption")
@@ -111,7 +110,10 @@ def load_captable(path: str | Path | None = None) -> CapTable:
     path = Path(path) if path is not None else DEFAULT_CAPTABLE
     if not path.is_file():
         raise CapTableError(f"cap table not found: {path}")
-    raw = yaml.safe_load(path.read_text())
+    try:
+        raw = load_yaml(path, "cap table")
+    except YamlError as exc:
+        raise CapTableError(str(exc)) from None
     if not isinstance(raw, dict):
         raise CapTableError(f"{path}: must be a mapping")
     unknown = set(raw) - {"as_of", "common_outstanding", "warrants", "convertibles"}

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .calendar import trading_sessions
 from .payments import lookback_window
+from .safeyaml import YamlError, load_yaml
 from .schedule import payment_schedule
 from .terms import NoteTerms
 
@@ -145,7 +145,12 @@ def drop(sessions: pd.DatetimeIndex, price: float, on: dt.date, to: float) -> Pa
 def scenario(name: str, terms: NoteTerms, *, path: str | Path = SCENARIOS) -> tuple[Paths, dict]:
     """A named scenario from data/scenarios.yaml: its price path and its description
     (with any conversion price ``events`` it names)."""
-    table = yaml.safe_load(Path(path).read_text())
+    try:
+        table = load_yaml(path, "scenarios file")
+    except YamlError as exc:
+        raise PathError(str(exc)) from None
+    if not isinstance(table, dict):
+        raise PathError(f"scenarios file {path}: must be a mapping of names to scenarios")
     if name not in table:
         raise PathError(f"scenario {name!r} not in {path}; known: {sorted(table)}")
     spec = dict(table[name])

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
+
+from .safeyaml import YamlError, load_yaml
 
 DEFAULT_TERMS = Path(__file__).resolve().parent.parent / "data" / "terms" / "dyntek-2005.yaml"
 
@@ -172,9 +173,9 @@ def load_terms(path: str | Path | None = None, **overrides: Any) -> NoteTerms:
     if not path.is_file():
         raise TermsError(f"terms file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise TermsError(f"terms file {path} is not valid YAML: {exc}") from None
+        raw = load_yaml(path, "terms file")
+    except YamlError as exc:
+        raise TermsError(str(exc)) from None
     if not isinstance(raw, dict):
         raise TermsError(f"terms file {path} must be a mapping of term names to entries")
     raw = dict(raw)
