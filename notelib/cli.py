@@ -16,8 +16,31 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return n
+
+
+def _holder(text: str) -> str | float:
+    if text == "hold":
+        return text
+    try:
+        m = float(text)
+    except ValueError:
+        m = 0.0
+    if not 0 < m < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: 'hold' or a multiple greater than 0")
+    return m
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="notelib", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="run the notebooks headless and publish dated reports")
     rep.add_argument("--params", nargs="*", default=[], metavar="FILE",
@@ -27,23 +50,32 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--as-of", type=_date, default=None, help="report date (default: today)")
     rep.add_argument("--out", default=str(REPORTS), help="reports folder (default: reports/)")
     b = sub.add_parser("bench", help="time GBM path generation against the engine")
-    b.add_argument("--paths", type=int, default=100_000, help="number of paths (default 100,000)")
-    b.add_argument("--chunk", type=int, default=25_000, help="paths per chunk (default 25,000)")
-    b.add_argument("--holder", default="hold", help="'hold' or a conversion multiple, e.g. 1.5")
-    args = parser.parse_args(argv)
-    if args.command == "bench":
-        from .bench import bench
+    b.add_argument("--paths", type=_count, default=100_000,
+                   help="number of paths (default 100,000)")
+    b.add_argument("--chunk", type=_count, default=25_000, help="paths per chunk (default 25,000)")
+    b.add_argument("--holder", type=_holder, default="hold",
+                   help="'hold' or a conversion multiple, e.g. 1.5")
+    return parser
 
-        holder = args.holder if args.holder == "hold" else float(args.holder)
-        r = bench(args.paths, chunk=args.chunk, holder=holder)
-        print(f"{r['paths']:,} paths x {r['sessions']} sessions: generate {r['generate_s']:.2f}s, "
-              f"engine {r['engine_s']:.2f}s, ratio engine/generate {r['ratio']:.2f}; "
-              f"peak memory {r['peak_rss_mb']:,.0f} MB")
-        return 0
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; an error prints one line on stderr and exits 2 (``--debug``: traceback)."""
+    args = _parser().parse_args(argv)
     try:
+        if args.command == "bench":
+            from .bench import bench
+
+            r = bench(args.paths, chunk=args.chunk, holder=args.holder)
+            print(f"{r['paths']:,} paths x {r['sessions']} sessions: generate "
+                  f"{r['generate_s']:.2f}s, engine {r['engine_s']:.2f}s, ratio engine/generate "
+                  f"{r['ratio']:.2f}; peak memory {r['peak_rss_mb']:,.0f} MB")
+            return 0
         return main_report(args.params, args.notebooks, args.as_of, args.out)
-    except ReportError as exc:
-        print(f"notelib report: {exc}", file=sys.stderr)
+    except (ReportError, ValueError, OSError) as exc:
+        if args.debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"notelib {args.command}: {first}", file=sys.stderr)
         return 2
 
 

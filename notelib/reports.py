@@ -1,19 +1,28 @@
 """Headless report runs: papermill executes each notebook, nbconvert exports code-free HTML.
 
 A run writes into a hidden temporary folder under ``out`` and is published (renamed to
-``<as-of>-<name>``) only when every notebook succeeded, so an earlier report is never
-overwritten or half-replaced. A failed run keeps its notebooks under ``out/failed/``.
+``<as-of>-<name>``, or ``-2``, ``-3``... if taken, chosen atomically) only when every
+notebook succeeded, so an earlier report is never overwritten or half-replaced. Any failure
+or signal moves the run to ``out/failed/`` with a REASON.txt. Every input file (terms, cap
+table, scenarios, parameters) is copied into the run's ``inputs/`` first and every notebook
+reads that copy, so an edit during the run changes nothing; the manifest records their
+hashes. Parameters are checked against what the notebooks declare before anything runs.
 """
 
 from __future__ import annotations
 
 import ast
 import datetime as dt
+import difflib
 import hashlib
 import html
 import json
+import math
+import os
 import platform
+import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -24,10 +33,12 @@ from typing import Any
 
 import nbformat
 import papermill as pm
-import yaml
 from nbconvert import HTMLExporter
 from traitlets.config import Config
 
+from .captable import DEFAULT_CAPTABLE
+from .paths import SCENARIOS
+from .safeyaml import YamlError, load_yaml
 from .terms import DEFAULT_TERMS, load_terms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +47,21 @@ PARAMS = ROOT / "data" / "params"
 REPORTS = ROOT / "reports"
 
 
+RUNNER_PARAMS = ("INTERACTIVE", "FIGURE_DIR", "METRICS_DIR", "BOARD_PDF", "AS_OF")
+INPUTS = {"TERMS_FILE": ("terms", DEFAULT_TERMS), "CAPTABLE_FILE": ("captable", DEFAULT_CAPTABLE),
+          "SCENARIOS_FILE": ("scenarios", SCENARIOS)}
+
+
 class ReportError(RuntimeError):
-    """A notebook failed; the message names the notebook, the cell and the error."""
+    """A notebook failed, or an input is refused; the message names it."""
+
+
+class Stopped(BaseException):
+    """The run was stopped by a signal (SIGINT, SIGTERM)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 def notebook_paths(folder: Path = NOTEBOOKS) -> list[Path]:
@@ -46,14 +70,88 @@ def notebook_paths(folder: Path = NOTEBOOKS) -> list[Path]:
 
 
 def load_params(path: str | Path) -> dict[str, Any]:
-    """A parameter file (YAML mapping of notebook parameter names to literals)."""
+    """A parameter file (YAML mapping of notebook parameter names to plain values), read with
+    the safe loader (no tags, aliases or duplicate keys)."""
     path = Path(path)
-    if not path.is_file():
-        raise ReportError(f"parameter file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
+    try:
+        data = load_yaml(path, "parameter file")
+    except YamlError as exc:
+        raise ReportError(str(exc)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         raise ReportError(f"parameter file {path}: must be a mapping of names to values")
     return data
+
+
+def declared_parameters(notebooks: Sequence[Path]) -> dict[str, Any]:
+    """The parameters the notebooks declare, with their default values."""
+    out: dict[str, Any] = {}
+    for nb in notebooks:
+        for name, spec in pm.inspect_notebook(str(nb)).items():
+            out.setdefault(name, ast.literal_eval(spec["default"]))
+    return out
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` if it is a plain scalar, list or mapping of them (dates as ISO text)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ReportError(f"{where} = {value!r}: must be a finite number")
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    raise ReportError(f"{where} = {value!r}: must be a number, text, true/false, a list or a "
+                      "mapping")
+
+
+def check_parameters(params: Mapping[str, Any], declared: Mapping[str, Any],
+                     where: str = "parameters") -> dict[str, Any]:
+    """``params`` checked against the notebooks' declarations: a known name (did you mean?),
+    not one the runner sets, and a type compatible with the default (an int where a float
+    is expected is fine; a date becomes its ISO text where text is expected)."""
+    out = {}
+    declared = {**{k: "" for k in INPUTS}, **declared}  # the runner snapshots these itself
+    for name, value in params.items():
+        if name in RUNNER_PARAMS:
+            raise ReportError(f"{where}: {name} is set by the report runner, not by a "
+                              "parameter file")
+        if name not in declared:
+            close = difflib.get_close_matches(name, list(declared), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ReportError(f"{where}: unknown parameter {name!r}{hint}; the notebooks "
+                              f"declare {', '.join(sorted(set(declared) - set(RUNNER_PARAMS)))}")
+        value = _plain(value, f"{where}: {name}")
+        default = declared[name]
+        kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,), list: (list,),
+                 dict: (dict,)}
+        want = kinds.get(type(default))
+        ok = default is None or (want is not None and isinstance(value, want)
+                                 and not (isinstance(value, bool) and bool not in want))
+        if not ok:
+            raise ReportError(f"{where}: {name} = {value!r} must be {type(default).__name__}, "
+                              f"like its default {default!r}")
+        out[name] = float(value) if isinstance(default, float) else value
+    return out
+
+
+def resolve_input(value: str, what: str, base: Path | None = None) -> Path:
+    """A relative input path read against ``base`` (the caller's working directory) if the
+    file is there, else against the repository root; an absolute path as it is."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        found = path
+    else:
+        here = (base or Path.cwd()) / path
+        found = here if here.exists() else ROOT / path
+    if not found.is_file():
+        raise ReportError(f"{what} = {value!r}: no such file (looked in {base or Path.cwd()} "
+                          f"and {ROOT})")
+    return found.resolve()
 
 
 def save_metrics(folder: str | Path, notebook: str, metrics: dict[str, Any]) -> None:
@@ -70,11 +168,6 @@ def _versions() -> dict[str, str]:
     names = ("notelib", "numpy", "pandas", "matplotlib", "exchange_calendars", "papermill",
              "nbconvert", "ipywidgets")
     return {"python": platform.python_version(), **{n: version(n) for n in names}}
-
-
-def _terms_file(params: Mapping[str, Any]) -> Path:
-    given = params.get("TERMS_FILE") or ""
-    return (NOTEBOOKS / given).resolve() if given else DEFAULT_TERMS
 
 
 def _index(folder: Path, name: str, as_of: dt.date, metrics: dict, manifest: dict) -> str:
@@ -118,13 +211,83 @@ def html_export(notebook: Path) -> str:
     return body
 
 
-def _free_name(out: Path, run_id: str) -> Path:
-    """``out/run_id``, or ``run_id-2``, ``-3``... if taken: earlier reports are never replaced."""
-    target, n = out / run_id, 1
-    while target.exists():
-        n += 1
-        target = out / f"{run_id}-{n}"
-    return target
+def _umask() -> int:
+    old = os.umask(0)
+    os.umask(old)
+    return old
+
+
+def _open_up(folder: Path) -> None:
+    """Folders made by mkdtemp are 0700: give them the user's usual permissions."""
+    mode = 0o777 & ~_umask()
+    for d in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
+        d.chmod(mode)
+
+
+def _publish(work: Path, out: Path, run_id: str) -> Path:
+    """Rename ``work`` to ``out/run_id`` (or ``-2``, ``-3``... if taken). The name is claimed
+    with mkdir, which only one process can win, so two runs never collide."""
+    for n in range(1, 1000):
+        target = out / (run_id if n == 1 else f"{run_id}-{n}")
+        try:
+            target.mkdir()
+        except FileExistsError:
+            continue
+        os.replace(work, target)  # onto the empty folder this run just claimed
+        _open_up(target)
+        return target
+    raise ReportError(f"{out}: no free name for {run_id}")
+
+
+def _failure(exc: pm.PapermillExecutionError, executed: Path) -> str:
+    """The source notebook's code cell number and the failing statement of a failed cell."""
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+    except (OSError, ValueError):
+        cells = []
+    before = cells[:exc.cell_index]
+    injected = sum(1 for c in before if "injected-parameters" in c.metadata.get("tags", []))
+    number = sum(1 for c in before if c.cell_type == "code") + 1 - injected
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for tb in exc.traceback or []
+             for line in tb.splitlines()]
+    arrows = [m.group(2).strip() for line in lines
+              if (m := re.match(r"^-*>\s*(\d+)\s(.*)$", line))]
+    statement = arrows[-1] if arrows else (exc.source or "").strip().splitlines()[-1:] or [""]
+    statement = statement if isinstance(statement, str) else statement[0]
+    return f"code cell {number} ({statement!r})"
+
+
+def _snapshot(work: Path, params: Mapping[str, Any], params_file: Path | None,
+              base: Path | None) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Copy every input file into ``work/inputs``; returns the parameters pointing at the
+    copies and, per input, its original path and sha256."""
+    folder = work / "inputs"
+    folder.mkdir()
+    injected, record = {}, {}
+    for param, (label, default) in INPUTS.items():
+        given = params.get(param) or ""
+        source = resolve_input(given, param, base) if given else default
+        copy = folder / f"{label}{source.suffix}"
+        shutil.copyfile(source, copy)
+        injected[param] = str(copy)
+        record[label] = {"file": _relative(source), "sha256": _sha256(copy)}
+    if params_file is not None:
+        copy = folder / f"params-{params_file.name}"
+        shutil.copyfile(params_file, copy)
+        record["params"] = {"file": _relative(params_file), "sha256": _sha256(copy)}
+    return injected, record
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _relative(path: Path) -> str:
+    """A path relative to the repository when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def run_report(
@@ -135,100 +298,149 @@ def run_report(
     as_of: dt.date | None = None,
     out: Path = REPORTS,
     timeout: int = 900,
+    params_file: Path | None = None,
+    base: Path | None = None,
     log=print,
 ) -> Path:
     """Run every notebook headless with ``parameters`` and publish ``out/<as-of>-<name>/``.
 
-    Each notebook runs in its own folder as working directory with INTERACTIVE=False and
-    FIGURE_DIR pointing into the report. Returns the published folder; raises
-    :class:`ReportError` naming the notebook and cell if one fails.
+    Parameters are checked against the notebooks' declarations first; input files are
+    resolved against ``base`` (default: the working directory) or the repository and
+    snapshotted. Each notebook runs with INTERACTIVE=False and FIGURE_DIR pointing into the
+    report. Returns the published folder; raises :class:`ReportError` naming the notebook
+    and cell if one fails, after moving the run to ``out/failed/``.
     """
-    notebooks = list(notebooks) if notebooks is not None else notebook_paths()
+    notebooks = [Path(nb).resolve() for nb in (notebooks if notebooks is not None
+                                               else notebook_paths())]
     if not notebooks:
         raise ReportError("no notebooks to run")
+    declared = declared_parameters(notebooks)
+    given = check_parameters(parameters or {}, declared,
+                             f"parameter file {params_file}" if params_file else "parameters")
     as_of = as_of or dt.date.today()
     run_id = f"{as_of.isoformat()}-{name}"
-    out = Path(out)
+    out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=out))
-    params = {**(parameters or {}), "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
+    try:
+        return _run(work, out, run_id, name, notebooks, given, as_of, timeout, params_file,
+                    base, log)
+    except BaseException as exc:  # a failure, a full disk or a signal: keep the run
+        reason = f"{type(exc).__name__}: {exc}".strip()
+        kept = _keep_failed(work, out, run_id, reason)
+        if isinstance(exc, ReportError):
+            raise ReportError(f"{exc}\nthe run is kept in {kept}; earlier reports are "
+                              "untouched") from None
+        if isinstance(exc, Stopped | KeyboardInterrupt | OSError):
+            raise
+        raise ReportError(f"{reason}\nthe run is kept in {kept}") from exc
+
+
+def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
+         given: dict[str, Any], as_of: dt.date, timeout: int, params_file: Path | None,
+         base: Path | None, log) -> Path:
+    inputs, record = _snapshot(work, given, params_file, base)
+    params = {**given, **inputs, "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
               "METRICS_DIR": str(work / ".metrics"), "BOARD_PDF": str(work / "board.pdf"),
               "AS_OF": as_of.isoformat()}
-    inspected = {Path(nb): pm.inspect_notebook(str(nb)) for nb in notebooks}
-    declared = {nb: set(v) for nb, v in inspected.items()}
     durations: dict[str, float] = {}
-    unused = set(params) - set().union(*declared.values())
-    if unused:
-        log(f"note: no notebook declares the parameters {sorted(unused)}")
+    seeds: dict[str, Any] = {}
     for i, nb in enumerate(notebooks, 1):
-        nb = Path(nb)
         started = time.perf_counter()
         log(f"[{i}/{len(notebooks)}] {name}: {nb.name} ...", end=" ", flush=True)
         executed = work / nb.name
+        declared = pm.inspect_notebook(str(nb))
+        mine = {k: v for k, v in params.items() if k in declared}
+        if "SEED" in declared:
+            seeds[nb.stem] = mine.get("SEED", ast.literal_eval(declared["SEED"]["default"]))
         try:
-            mine = {k: v for k, v in params.items() if k in declared[nb]}
             pm.execute_notebook(nb, executed, parameters=mine, kernel_name="python3",
                                 cwd=str(nb.parent), progress_bar=False,
                                 execution_timeout=timeout, log_output=False)
         except pm.PapermillExecutionError as exc:
             log("FAILED")
-            kept = _keep_failed(work, out, run_id)
-            first = (exc.source or "").strip().splitlines()[:1] or [""]
-            raise ReportError(
-                f"{nb.name} failed in cell {exc.cell_index} ({first[0]!r}): "
-                f"{exc.ename}: {exc.evalue}\nthe failed notebooks are kept in {kept}; "
-                f"earlier reports are untouched"
-            ) from None
+            raise ReportError(f"{nb.name} failed in {_failure(exc, executed)}: "
+                              f"{exc.ename}: {exc.evalue}") from None
+        except (Stopped, KeyboardInterrupt):
+            log("stopped")
+            raise
         except Exception as exc:  # kernel death, timeout, bad notebook file
             log("FAILED")
-            kept = _keep_failed(work, out, run_id)
-            raise ReportError(f"{nb.name} could not run: {type(exc).__name__}: {exc}\n"
-                              f"kept in {kept}") from None
+            raise ReportError(f"{nb.name} could not run: {type(exc).__name__}: {exc}") from None
         (work / f"{nb.stem}.html").write_text(html_export(executed), encoding="utf-8")
         durations[nb.stem] = round(time.perf_counter() - started, 2)
         log(f"ok ({durations[nb.stem]:.1f}s)")
     metrics = {p.stem: json.loads(p.read_text())
                for p in sorted((work / ".metrics").glob("*.json"))}
     shutil.rmtree(work / ".metrics", ignore_errors=True)
-    terms_file = _terms_file(params)
+    terms_copy = Path(inputs["TERMS_FILE"])
     manifest = {
-        "name": name, "as_of": as_of.isoformat(), "parameters": dict(parameters or {}),
-        "seeds": {nb.stem: params.get("SEED", ast.literal_eval(v["SEED"]["default"]))
-                  for nb, v in inspected.items() if "SEED" in v},
-        "terms_file": str(terms_file), "terms_name": load_terms(terms_file).name,
-        "terms_sha256": hashlib.sha256(terms_file.read_bytes()).hexdigest(),
+        "name": name, "as_of": as_of.isoformat(), "parameters": given, "seeds": seeds,
+        "terms_file": record["terms"]["file"], "terms_name": load_terms(terms_copy).name,
+        "terms_sha256": record["terms"]["sha256"], "inputs": record,
         "packages": _versions(), "durations_s": durations,
-        "notebooks": [Path(nb).name for nb in notebooks],
+        "notebooks": [nb.name for nb in notebooks],
     }
     (work / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    (work / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
     (work / "index.html").write_text(_index(work, name, as_of, metrics, manifest),
                                      encoding="utf-8")
-    target = _free_name(out, run_id)
-    work.rename(target)
-    return target
+    return _publish(work, out, run_id)
 
 
-def _keep_failed(work: Path, out: Path, run_id: str) -> Path:
-    stamp = dt.datetime.now().strftime("%H%M%S")
-    kept = _free_name(out / "failed", f"{run_id}-{stamp}")
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(work), kept)
-    return kept
+def _keep_failed(work: Path, out: Path, run_id: str, reason: str) -> Path | str:
+    """Move a failed or stopped run to ``out/failed/`` with REASON.txt (or remove it when even
+    that fails, e.g. on a full disk)."""
+    try:
+        (out / "failed").mkdir(exist_ok=True)
+        stamp = dt.datetime.now().strftime("%H%M%S")
+        kept = _publish(work, out / "failed", f"{run_id}-{stamp}")
+        (kept / "REASON.txt").write_text(reason + "\n")
+        return kept
+    except OSError:
+        shutil.rmtree(work, ignore_errors=True)
+        return "nowhere (it could not be kept, so it was removed)"
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
 
 
 def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt.date | None,
                 out: str) -> int:
-    """The ``notelib report`` command: one published report per parameter file."""
-    files = [Path(p) for p in params_files] or sorted(PARAMS.glob("*.yaml"))
-    runs = [(p.stem, load_params(p)) for p in files] or [("base", {})]
-    nbs = [Path(n) for n in notebooks] or notebook_paths()
-    for name, params in runs:
-        try:
-            target = run_report(parameters=params, name=name, notebooks=nbs, as_of=as_of,
-                                out=Path(out))
-        except ReportError as exc:
-            print(f"report {name} failed: {exc}", file=sys.stderr)
-            return 1
-        print(f"report {name} published: {target}")
+    """The ``notelib report`` command: one published report per parameter file. Paths are
+    read against the working directory; SIGINT and SIGTERM stop the run cleanly."""
+    base = Path.cwd()
+    files = [(base / p).resolve() for p in params_files] or sorted(PARAMS.glob("*.yaml"))
+    runs = [(p.stem, load_params(p), p) for p in files] or [("base", {}, None)]
+    nbs = [(base / n).resolve() for n in notebooks] or notebook_paths()
+    for nb in nbs:
+        if nb.suffix != ".ipynb" or not nb.is_file():
+            raise ReportError(f"--notebooks: {nb} is not a notebook file (.ipynb)")
+    out_dir = (base / out).resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportError(f"--out: {out_dir} is a file, not a folder")
+    declared = declared_parameters(nbs)
+    for _, params, path in runs:  # every parameter file is checked before anything runs
+        check_parameters(params, declared, f"parameter file {path}" if path else "parameters")
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for name, params, path in runs:
+            try:
+                target = run_report(parameters=params, name=name, notebooks=nbs, as_of=as_of,
+                                    out=out_dir, params_file=path, base=base)
+            except ReportError as exc:
+                print(f"report {name} failed: {exc}", file=sys.stderr)
+                return 1
+            except Stopped as exc:
+                print(f"report {name} stopped by {exc}; the run is kept in "
+                      f"{out_dir / 'failed'}", file=sys.stderr)
+                return 128 + exc.signum
+            except OSError as exc:
+                print(f"report {name} failed: {exc}", file=sys.stderr)
+                return 1
+            print(f"report {name} published: {target}")
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return 0

@@ -9,12 +9,12 @@ a Mandatory Redemption on each date (I.A, I.B).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
+from collections.abc import Iterable
+from pathlib import Path
 
 import pandas as pd
-
-import datetime as dt
-from collections.abc import Iterable
 
 from .adjustments import Event, Issuance, conversion_price_history, events_from_spec
 from .calendar import add_business_days
@@ -22,7 +22,7 @@ from .captable import CapTable, load_captable
 from .conversion import conversion_shares
 from .engine import simulate
 from .money import exact
-from .paths import scenario
+from .paths import SCENARIOS, scenario
 from .redemption import election_shares, redemption_due_date, redemption_on
 from .terms import NoteTerms
 
@@ -35,14 +35,15 @@ def _cases(events: list[Event]) -> dict[str, list[Event]]:
 
 
 def historical_what_if(terms: NoteTerms, name: str = "dyntek-2006-what-if", *,
-                       policy: str = "shares", captable: CapTable | None = None) -> pd.DataFrame:
+                       policy: str = "shares", captable: CapTable | None = None,
+                       scenarios: str | Path = SCENARIOS) -> pd.DataFrame:
     """Per payment date and case ("ratchet", "waived"): the Conversion Price, the shares
     issued, the shares issuable on converting the principal left (II.A, rounded up), the
     same on the share basis after the run's last split (``issuable_final_basis``, so counts
     compare across the split, II.C.1), the shares outstanding, and the noteholders' basic and
     fully diluted ownership."""
     captable = captable or load_captable()
-    paths, spec = scenario(name, terms)
+    paths, spec = scenario(name, terms, path=scenarios)
     events = events_from_spec(spec.get("events", []))
     frames = []
     for case, evs in _cases(events).items():
@@ -64,7 +65,8 @@ def historical_what_if(terms: NoteTerms, name: str = "dyntek-2006-what-if", *,
 
 
 def what_if_redemptions(terms: NoteTerms, dates: Iterable[dt.date],
-                        name: str = "dyntek-2006-what-if") -> pd.DataFrame:
+                        name: str = "dyntek-2006-what-if", *,
+                        scenarios: str | Path = SCENARIOS) -> pd.DataFrame:
     """A Mandatory Redemption Event noticed on each of ``dates`` in the what-if (I.A, I.B).
 
     Per case ("ratchet", "waived") and event date: the I.B deadline (``due``), the
@@ -74,7 +76,7 @@ def what_if_redemptions(terms: NoteTerms, dates: Iterable[dt.date],
     price since the event, before the 9.9% cap (``election_price``, ``election_shares``).
     Events whose deadline falls after the Maturity Date are left out.
     """
-    paths, spec = scenario(name, terms)
+    paths, spec = scenario(name, terms, path=scenarios)
     closes = paths.to_frame()[0]
     rows = []
     for case, evs in _cases(events_from_spec(spec.get("events", []))).items():

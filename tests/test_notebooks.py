@@ -119,7 +119,7 @@ def _failing_notebook(folder: Path) -> Path:
         nbformat.v4.new_code_cell("FIGURE_DIR = ''\nINTERACTIVE = True\nAS_OF = ''",
                                   metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell("x = 1"),
-        nbformat.v4.new_code_cell("raise ValueError('principal went missing')"),
+        nbformat.v4.new_code_cell("y = 2\nraise ValueError('principal went missing')"),
     ]
     path = folder / "99-broken.ipynb"
     nbformat.write(nb, path)
@@ -130,7 +130,7 @@ def test_failed_run_names_cell_keeps_earlier_reports_and_failed_notebook(tmp_pat
     out = report.parent
     before = {p: p.stat().st_mtime_ns for p in report.rglob("*")}
     broken = _failing_notebook(tmp_path)
-    with pytest.raises(ReportError, match=r"99-broken.ipynb failed in cell \d.*ValueError: "
+    with pytest.raises(ReportError, match=r"99-broken.ipynb failed in code cell 3 .*ValueError: "
                                           r"principal went missing"):
         run_report(notebooks=[broken], name="base", as_of=AS_OF, out=out, log=lambda *a, **k: None)
     assert {p: p.stat().st_mtime_ns for p in report.rglob("*")} == before
@@ -150,8 +150,9 @@ def test_cli_exits_non_zero_and_names_the_cell(tmp_path):
         capture_output=True, text=True, cwd=ROOT,
     )
     assert run.returncode == 1
-    # papermill's index counts the injected-parameters cell; the cell is quoted
-    assert "99-broken.ipynb failed in cell 3 (\"raise ValueError('principal went missing')\")" \
+    # the source notebook's third code cell (papermill's index counts its injected cell too),
+    # and the failing statement, not the cell's first line
+    assert "99-broken.ipynb failed in code cell 3 (\"raise ValueError('principal went missing')\")" \
         in run.stderr
     assert "principal went missing" in run.stderr
 

@@ -1,0 +1,269 @@
+"""The report runner against bad input and faults: parameters, paths, snapshots, signals,
+publishing and permissions (notelib.reports, notelib.cli, notelib.safeyaml)."""
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from notelib import TermsError, load_terms
+from notelib.reports import (
+    ReportError,
+    _publish,
+    check_parameters,
+    declared_parameters,
+    load_params,
+    notebook_paths,
+    run_report,
+)
+from notelib.safeyaml import YamlError, load_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DECLARED = declared_parameters(notebook_paths())
+QUIET = {"log": lambda *a, **k: None}
+AS_OF = dt.date(2026, 11, 20)
+SCHEDULE_NB = ROOT / "notebooks" / "01-terms-and-schedule.ipynb"
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+# --- YAML: what a person wrote, nothing else -----------------------------------------------
+def test_yaml_reads_numbers_as_written(tmp_path):
+    data = load_yaml(write(tmp_path, "a: 010\nb: 9e-2\nc: 1e-12\nd: 1:30\ne: no\nf: 0_31\n"
+                                     "g: 2006-06-15\nh: true\n"))
+    # 010 is ten (not octal 8), 9e-2 a float (not text), 1:30 and 0_31 and no stay text
+    assert data == {"a": 10, "b": 0.09, "c": 1e-12, "d": "1:30", "e": "no", "f": "0_31",
+                    "g": dt.date(2006, 6, 15), "h": True}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a: 1\nb: 2\na: 3\n", "line 3: duplicate key 'a' \\(first on line 1\\)"),
+    ("a: &x [1, 2]\nb: *x\n", "line 2: aliases \\(\\*x\\) are not accepted"),
+    ("a: !!binary aGVsbG8=\n", "line 1: the tag tag:yaml.org,2002:binary is not accepted"),
+    ("a: !!python/object:os.system x\n", "the tag tag:yaml.org,2002:python/object"),
+    ("issue_date: 2005-13-01\n", "line 1: '2005-13-01' is not a date \\(month must be in 1..12\\)"),
+    (b"\xff\xfea\x00:\x00", "not UTF-8 text"),
+    (b"a: caf\xe9\n", "not UTF-8 text"),
+    ("a: [1, 2\n", "is not valid YAML"),
+])
+def test_yaml_refusals_name_the_file_and_line(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(YamlError, match=f"params {path}.*{message}"):
+        load_yaml(path, "params")
+
+
+def test_yaml_bombs_and_big_files_are_refused(tmp_path):
+    # the classic alias bomb: nine levels of nine aliases
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi"))
+    with pytest.raises(YamlError, match="aliases"):
+        load_yaml(write(tmp_path, bomb))
+    with pytest.raises(YamlError, match="more than the 1,000,000 a data file may have"):
+        load_yaml(write(tmp_path, "a: " + "x" * 1_000_001))
+
+
+def test_terms_files_use_the_safe_loader(tmp_path):
+    text = (ROOT / "data" / "terms" / "dyntek-2005.yaml").read_text()
+    dup = write(tmp_path, text + "\nconversion_price:\n  value: 0.02\n  clause: x\n"
+                                 "  provenance: contract\n", "dup.yaml")
+    with pytest.raises(TermsError, match="duplicate key 'conversion_price'"):
+        load_terms(dup)
+    sci = write(tmp_path, text.replace("value: 0.09\n", "value: 9e-2\n", 1), "sci.yaml")
+    assert load_terms(sci).interest_rate == 0.09  # 9e-2 is a number
+    inf = write(tmp_path, text.replace("value: 0.09\n", "value: .inf\n", 1), "inf.yaml")
+    with pytest.raises(TermsError, match="interest_rate' = inf: must be finite"):
+        load_terms(inf)
+
+
+# --- parameters: declared names, compatible types, plain values ----------------------------
+@pytest.mark.parametrize("params, message", [
+    ({"VOLATILTY": 2.0}, "unknown parameter 'VOLATILTY' \\(did you mean VOLATILITY\\?\\)"),
+    ({"N_PATHS": "200"}, "N_PATHS = '200' must be int, like its default 5000"),
+    ({"N_PATHS": 2.5}, "N_PATHS = 2.5 must be int"),
+    ({"N_PATHS": True}, "N_PATHS = True must be int"),
+    ({"VOLATILITY": "high"}, "VOLATILITY = 'high' must be float"),
+    ({"VOLATILITY": float("inf")}, "VOLATILITY = inf: must be a finite number"),
+    ({"OVERRIDES": [1]}, "OVERRIDES = \\[1\\] must be dict"),
+    ({"INTERACTIVE": True}, "INTERACTIVE is set by the report runner"),
+    ({"FIGURE_DIR": "/tmp"}, "FIGURE_DIR is set by the report runner"),
+    ({"START_PRICE": b"x"}, "START_PRICE = b'x': must be a number, text"),
+])
+def test_bad_parameters_are_refused_before_anything_runs(params, message):
+    with pytest.raises(ReportError, match=message):
+        check_parameters(params, DECLARED)
+
+
+def test_compatible_parameters_are_accepted():
+    got = check_parameters({"VOLATILITY": 1, "REDEMPTION_DATE": dt.date(2006, 6, 15),
+                            "HOLDER_MULTIPLE": 1.5, "OVERRIDES": {"issue_date": dt.date(2005, 11, 1)}},
+                           DECLARED)
+    # an int where a float is expected, a YAML date as the ISO text the notebook expects
+    assert got == {"VOLATILITY": 1.0, "REDEMPTION_DATE": "2006-06-15", "HOLDER_MULTIPLE": 1.5,
+                   "OVERRIDES": {"issue_date": "2005-11-01"}}
+
+
+def cli(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "notelib.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, **kwargs)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("VOLATILTY: 2.0\n", "unknown parameter 'VOLATILTY' (did you mean VOLATILITY?)"),
+    ("N_PATHS: \"200\"\n", "N_PATHS = '200' must be int"),
+    ("START_PRICE: !!binary aGVsbG8=\n", "the tag tag:yaml.org,2002:binary is not accepted"),
+    ("START_PRICE: 0.2\nSTART_PRICE: 0.3\n", "duplicate key 'START_PRICE'"),
+    ("[1, 2]\n", "must be a mapping of names to values"),
+])
+def test_cli_refuses_bad_parameter_files_in_one_line(tmp_path, text, message):
+    write(tmp_path, text)
+    run = cli("report", "--params", "p.yaml", "--out", "reports", cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["report", "--notebooks", "nope.ipynb"], "--notebooks: "),
+    (["report", "--notebooks", "p.yaml"], "is not a notebook file"),
+    (["report", "--out", "p.yaml", "--notebooks", str(SCHEDULE_NB)], "--out: "),
+    (["report", "--as-of", "21/11/2026"], "not a date written YYYY-MM-DD"),
+    (["bench", "--paths", "-5"], "'-5' is not a whole number of at least 1"),
+    (["bench", "--chunk", "0"], "'0' is not a whole number of at least 1"),
+    (["bench", "--holder", "often"], "'often': 'hold' or a multiple greater than 0"),
+])
+def test_cli_errors_exit_2_without_a_traceback(tmp_path, args, message):
+    write(tmp_path, "N_PATHS: 10\n")
+    run = cli(*args, cwd=tmp_path)
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_debug_flag_shows_the_traceback(tmp_path):
+    run = cli("--debug", "report", "--notebooks", "nope.ipynb", cwd=tmp_path)
+    assert run.returncode != 0 and "Traceback" in run.stderr
+
+
+# --- paths from the caller's directory, inputs snapshotted ---------------------------------
+def test_relative_paths_are_read_from_the_working_directory(tmp_path):
+    # a relative --out and a repository-relative TERMS_FILE, run from another directory:
+    # figures and metrics land in the report (they used to go to notebooks/reports/)
+    write(tmp_path, "TERMS_FILE: data/terms/dyntek-2005.yaml\n", "rel.yaml")
+    run = cli("report", "--params", "rel.yaml", "--notebooks", str(SCHEDULE_NB),
+              "--as-of", "2026-11-20", "--out", "reports", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    report = tmp_path / "reports" / "2026-11-20-rel"
+    assert (report / "figures" / "01-payment-schedule.png").is_file()
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["01-terms-and-schedule"]["total_interest"] == 470_675.00
+    manifest = json.loads((report / "manifest.json").read_text())
+    assert manifest["terms_file"] == "data/terms/dyntek-2005.yaml"
+    # every input was copied into the report and the notebooks read the copies
+    for label in ("terms", "captable", "scenarios", "params"):
+        copy = next((report / "inputs").glob(f"*{label}*"))
+        import hashlib
+        assert manifest["inputs"][label]["sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
+    nb = nbformat.read(report / SCHEDULE_NB.name, as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert str(tmp_path / "reports") in injected.source and "inputs/terms.yaml" in injected.source
+    assert not list((ROOT / "notebooks").glob("reports"))
+    # published with the user's umask, not mkdtemp's 0700
+    umask = os.umask(0)
+    os.umask(umask)
+    assert report.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_a_missing_relative_input_names_where_it_looked(tmp_path):
+    write(tmp_path, "TERMS_FILE: data/terms/nope.yaml\n", "rel.yaml")
+    run = cli("report", "--params", "rel.yaml", "--notebooks", str(SCHEDULE_NB), "--out",
+              "reports", cwd=tmp_path)
+    assert run.returncode == 1
+    assert f"TERMS_FILE = 'data/terms/nope.yaml': no such file (looked in {tmp_path}" in run.stderr
+
+
+# --- faults: signals, full disks, collisions ------------------------------------------------
+def _sleeping_notebook(folder: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("AS_OF = ''", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import time\ntime.sleep(60)")]
+    path = folder / "98-sleep.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_keeps_the_run_in_failed_and_exits_non_zero(tmp_path, signum):
+    nb = _sleeping_notebook(tmp_path)
+    write(tmp_path, "# no parameters\n", "quiet.yaml")
+    proc = subprocess.Popen([sys.executable, "-m", "notelib.cli", "report", "--notebooks",
+                             str(nb), "--params", "quiet.yaml", "--out", "reports",
+                             "--as-of", "2026-11-20"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((tmp_path / "reports").glob(".tmp-*/inputs")):
+        time.sleep(0.2)
+    time.sleep(3)  # the kernel is running the sleeping cell
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err
+    assert f"stopped by {signal.Signals(signum).name}" in err
+    reports = tmp_path / "reports"
+    assert not list(reports.glob(".tmp-*"))
+    reason = list((reports / "failed").glob("2026-11-20-quiet-*/REASON.txt"))
+    assert reason and signal.Signals(signum).name in reason[0].read_text()
+
+
+def test_a_full_disk_keeps_nothing_half_published(tmp_path, monkeypatch):
+    import notelib.reports as reports
+
+    def full(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(reports, "html_export", full)
+    with pytest.raises(OSError, match="No space left"):
+        run_report(notebooks=[SCHEDULE_NB], as_of=AS_OF, out=tmp_path, **QUIET)
+    assert not list(tmp_path.glob(".tmp-*")) and not list(tmp_path.glob("2026-*"))
+    kept = list((tmp_path / "failed").glob("*/REASON.txt"))
+    assert kept and "No space left" in kept[0].read_text()
+
+
+def test_publishing_never_collides(tmp_path):
+    # 8 runs for the same as-of date publish at once: 8 distinct folders, none lost
+    works = []
+    for i in range(8):
+        w = tmp_path / f".tmp-{i}"
+        w.mkdir()
+        (w / "id").write_text(str(i))
+        works.append(w)
+    targets = []
+    threads = [threading.Thread(target=lambda w=w: targets.append(_publish(w, tmp_path, "r")))
+               for w in works]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    names = sorted(p.name for p in targets)
+    assert names == sorted(["r"] + [f"r-{n}" for n in range(2, 9)])
+    assert sorted((p / "id").read_text() for p in targets) == [str(i) for i in range(8)]
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_load_params_refuses_non_mappings(tmp_path):
+    with pytest.raises(ReportError, match="must be a mapping of names to values"):
+        load_params(write(tmp_path, "- 1\n- 2\n"))
+    assert load_params(write(tmp_path, "# nothing\n")) == {}
