@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -37,6 +37,7 @@ from .adjustments import (
 )
 from .calendar import add_business_days
 from .captable import CapTable, load_captable
+from .dates import as_date
 from .money import exact
 from .paths import PathError, Paths
 from .payments import lookback_window, share_threshold
@@ -231,10 +232,7 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     # each close of the look-back against 115% of the price in effect that day (reading 20)
     threshold = np.array([[share_threshold(terms, price_on(history, live(session_dates[i])))
                            for i in row] for row in lookback])
-    if isinstance(liquidity, bool):
-        liq = np.full(len(sched), liquidity)
-    else:
-        liq = np.array([bool(liquidity.get(d, True)) for d in sched["date"]])
+    liq = _liquidity(liquidity, sched)
 
     redemption = None
     if redemptions:
@@ -269,7 +267,7 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     price_session = np.array([price_at(d) for d in session_dates], dtype=np.int64)
     convert = None
     if holder != "hold":
-        m = exact(holder, "holder multiple")
+        m = exact(holder, "holder", EngineError)
         if m <= 0:
             raise EngineError(f"holder = {holder!r}: 'hold' or a multiple of the Conversion "
                               "Price greater than 0")
@@ -293,6 +291,28 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         issued_at_session=issued_at, convert_threshold=convert, redemption=redemption,
         capital=captable, principal_cents=int(exact(terms.principal, "principal") * 100),
         static_bounds={})
+
+
+def _liquidity(liquidity: object, sched: pd.DataFrame) -> np.ndarray:
+    """The Liquidity Conditions per payment: one bool for all, or a mapping of payment dates
+    (nominal or actual, as dates or ISO text) to bools; any other key is an error."""
+    if isinstance(liquidity, bool | np.bool_):
+        return np.full(len(sched), bool(liquidity))
+    if not isinstance(liquidity, Mapping):
+        raise EngineError(f"liquidity = {liquidity!r}: True, False or a mapping of payment "
+                          "dates to True/False")
+    index = {d: k for k, d in enumerate(sched["date"])}
+    index.update({d: k for k, d in enumerate(sched["pay_date"])})
+    liq = np.ones(len(sched), dtype=bool)
+    for key, value in liquidity.items():
+        day = as_date(key, "liquidity key", EngineError)
+        if day not in index:
+            raise EngineError(f"liquidity: {day} is not a payment date; the payment dates are "
+                              f"{', '.join(str(d) for d in sched['date'])}")
+        if not isinstance(value, bool | np.bool_):
+            raise EngineError(f"liquidity[{day}] = {value!r}: must be True or False")
+        liq[index[day]] = bool(value)
+    return liq
 
 
 def _late_ratio(terms: NoteTerms, due: dt.date, paid: dt.date) -> tuple[int, int]:
@@ -493,7 +513,7 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
     else:
         ctx = PaymentContext(date, plan.schedule["pay_date"].iloc[k], allowed, amount, shares,
                              close)
-        in_shares = np.asarray(policy(ctx), dtype=bool) & allowed
+        in_shares = _policy_choice(policy(ctx), st.n, date) & allowed
     shares = shares * in_shares
     cash = amount * ~in_shares
     st.issue(shares, not holder_sells)
@@ -507,6 +527,16 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
                    ("in_shares", in_shares)):
         st.per[key][k] = v
     st.per["shares_value"][k] = shares.astype(np.float64) * close
+
+
+def _policy_choice(choice: object, n: int, date: dt.date) -> np.ndarray:
+    """A policy callable's answer: a bool array with one entry per path (or one bool)."""
+    arr = np.asarray(choice) if choice is not None else None
+    if arr is None or arr.dtype != bool or arr.shape not in ((n,), ()):
+        got = "None" if arr is None else f"{arr.dtype} of shape {arr.shape}"
+        raise EngineError(f"policy on {date}: returned {got}; it must return a bool array of "
+                          f"shape ({n},), True where the payment is made in shares")
+    return np.broadcast_to(arr, (n,))
 
 
 def _convert(plan: _Plan, st: _State, s: int, date: dt.date, closes: np.ndarray,
@@ -797,8 +827,14 @@ def simulate(
                           "rounding 'cent' (the scalar schedule takes 'none')")
     if policy not in ("shares", "cash") and not callable(policy):
         raise EngineError(f"policy = {policy!r}: 'shares', 'cash' or a callable")
-    if not isinstance(exposure_lag, int) or exposure_lag < 1:
+    if isinstance(exposure_lag, bool) or not isinstance(exposure_lag, int) or exposure_lag < 1:
         raise EngineError(f"exposure_lag = {exposure_lag!r}: a whole number of sessions >= 1")
+    for name, value in (("chunk", chunk), ("n_paths", n_paths)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise EngineError(f"{name} = {value!r}: a whole number of paths >= 1")
+    if keep_payments is not None and not isinstance(keep_payments, bool):
+        raise EngineError(f"keep_payments = {keep_payments!r}: True, False or None")
     events = list(events or [])
     captable = captable or load_captable()
     if isinstance(prices, pd.DataFrame | pd.Series):

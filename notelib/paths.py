@@ -10,6 +10,7 @@ reproducible for a given seed and chunk size.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ SCENARIOS = ROOT / "data" / "scenarios.yaml"
 TRADING_DAYS_PER_YEAR = 252
 
 
+NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")  # no 0_31, no nan
+
+
 class PathError(ValueError):
     """Bad path input; the message names the row, date or value."""
 
@@ -40,10 +44,22 @@ class Paths:
     closes: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.closes.ndim != 2 or self.closes.shape[0] != len(self.sessions):
-            raise PathError(f"closes of shape {self.closes.shape} do not match "
+        closes = np.asarray(self.closes)
+        if closes.dtype.kind in "iu":
+            closes = closes.astype(np.float64)  # whole-dollar closes, exactly
+        elif closes.dtype != np.float64:
+            raise PathError(f"closes are {closes.dtype}: they must be float64 (a float32 or "
+                            "float16 close is not the decimal written, e.g. 0.253 becomes "
+                            "0.2529..., which changes the 115% test)")
+        object.__setattr__(self, "closes", closes)
+        if not isinstance(self.sessions, pd.DatetimeIndex):
+            raise PathError("sessions must be a pandas DatetimeIndex of trading days")
+        if not self.sessions.is_monotonic_increasing or self.sessions.has_duplicates:
+            raise PathError("sessions must be in date order without duplicates")
+        if closes.ndim != 2 or closes.shape[0] != len(self.sessions):
+            raise PathError(f"closes of shape {closes.shape} do not match "
                             f"{len(self.sessions)} sessions")
-        if not np.isfinite(self.closes).all() or (self.closes <= 0).any():
+        if not np.isfinite(closes).all() or (closes <= 0).any():
             raise PathError("closes must be finite and greater than 0")
 
     @property
@@ -57,7 +73,19 @@ class Paths:
     def from_frame(cls, frame: pd.DataFrame | pd.Series) -> Paths:
         """A DataFrame (or Series) of closes indexed by session dates."""
         frame = frame.to_frame() if isinstance(frame, pd.Series) else frame
-        return cls(pd.DatetimeIndex(frame.index, name="date"), frame.to_numpy(dtype=float))
+        narrow = [str(t) for t in frame.dtypes if t.kind == "f" and t != np.float64]
+        if narrow:
+            raise PathError(f"closes are {narrow[0]}: they must be float64")
+        other = [str(t) for t in frame.dtypes if t.kind not in "fiu"]
+        if other:
+            raise PathError(f"closes must be numbers indexed by date, not {other[0]} (text such "
+                            "as '0.30' is refused rather than guessed)")
+        try:
+            index = pd.DatetimeIndex(frame.index, name="date")
+            closes = frame.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise PathError(f"closes must be numbers indexed by date: {exc}") from None
+        return cls(index, closes)
 
 
 def note_sessions(terms: NoteTerms, start: dt.date | None = None) -> pd.DatetimeIndex:
@@ -181,7 +209,15 @@ def load_closes(path: str | Path, *, terms: NoteTerms | None = None,
     path = Path(path)
     if not path.is_file():
         raise PathError(f"price file not found: {path}")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise PathError(f"{path.name}: the file is empty; it needs a header 'date,close' and "
+                        "rows") from None
+    except UnicodeDecodeError as exc:
+        raise PathError(f"{path.name}: not UTF-8 text (byte {exc.start})") from None
+    except pd.errors.ParserError as exc:
+        raise PathError(f"{path.name}: not a CSV file ({exc})") from None
     missing = {"date", "close"} - set(raw.columns)
     if missing:
         raise PathError(f"{path.name}: missing columns {sorted(missing)}; found {list(raw.columns)}")
@@ -193,11 +229,10 @@ def load_closes(path: str | Path, *, terms: NoteTerms | None = None,
             day = dt.date.fromisoformat(d.strip())
         except ValueError:
             raise PathError(f"{path.name} row {i}: date = {d!r} is not YYYY-MM-DD") from None
-        try:
-            price = float(c)
-        except ValueError:
+        if not NUMBER.match(c.strip()):
             raise PathError(f"{path.name} row {i} ({day}): close = {c!r} is missing or not a "
-                            "number") from None
+                            "number written like 0.25")
+        price = float(c)
         if not np.isfinite(price) or price <= 0:
             raise PathError(f"{path.name} row {i} ({day}): close = {c!r} must be greater than 0")
         if dates and day == dates[-1]:

@@ -52,6 +52,25 @@ INPUTS = {"TERMS_FILE": ("terms", DEFAULT_TERMS), "CAPTABLE_FILE": ("captable", 
           "SCENARIOS_FILE": ("scenarios", SCENARIOS)}
 
 
+# rules beyond the type, for parameters whose bad values would fail deep inside a notebook
+RULES = {
+    "N_PATHS": (lambda v: v >= 1, "at least 1"),
+    "CLOSE_STEPS": (lambda v: v >= 2, "at least 2"),
+    "SEED": (lambda v: v >= 0, "not negative"),
+    "START_PRICE": (lambda v: v > 0, "greater than 0"),
+    "CLOSE_MIN": (lambda v: v > 0, "greater than 0"),
+    "CLOSE_MAX": (lambda v: v > 0, "greater than 0"),
+    "HIGHEST_CLOSE": (lambda v: v > 0, "greater than 0"),
+    "VOLATILITY": (lambda v: v >= 0, "not negative"),
+    "DEFAULT_INTEREST": (lambda v: v >= 0, "not negative"),
+    "PENALTIES": (lambda v: v >= 0, "not negative"),
+    "CONVERSION_PRICE": (lambda v: v is None or v > 0, "greater than 0 (or null)"),
+    "HOLDER_MULTIPLE": (lambda v: v is None or (not isinstance(v, str) and v > 0),
+                        "a number greater than 0 (or null)"),
+    "POLICY": (lambda v: v in ("shares", "cash"), "'shares' or 'cash'"),
+}
+
+
 class ReportError(RuntimeError):
     """A notebook failed, or an input is refused; the message names it."""
 
@@ -135,7 +154,15 @@ def check_parameters(params: Mapping[str, Any], declared: Mapping[str, Any],
         if not ok:
             raise ReportError(f"{where}: {name} = {value!r} must be {type(default).__name__}, "
                               f"like its default {default!r}")
+        rule = RULES.get(name)
+        if rule is not None and not rule[0](value):
+            raise ReportError(f"{where}: {name} = {value!r} must be {rule[1]}")
         out[name] = float(value) if isinstance(default, float) else value
+    if "CLOSE_MIN" in out or "CLOSE_MAX" in out:
+        low = out.get("CLOSE_MIN", declared.get("CLOSE_MIN"))
+        high = out.get("CLOSE_MAX", declared.get("CLOSE_MAX"))
+        if low is not None and high is not None and low >= high:
+            raise ReportError(f"{where}: CLOSE_MIN = {low!r} must be below CLOSE_MAX = {high!r}")
     return out
 
 
@@ -239,21 +266,28 @@ def _publish(work: Path, out: Path, run_id: str) -> Path:
     raise ReportError(f"{out}: no free name for {run_id}")
 
 
-def _failure(exc: pm.PapermillExecutionError, executed: Path) -> str:
-    """The source notebook's code cell number and the failing statement of a failed cell."""
+def _failure(exc: pm.PapermillExecutionError, source: Path, executed: Path) -> str:
+    """The source notebook's code cell number and the failing statement of a failed cell.
+
+    papermill's ``cell_index`` counts the injected-parameters cell, which it puts right after
+    the ``parameters`` cell; the cells of the source notebook do not have it."""
     try:
-        cells = nbformat.read(executed, as_version=4).cells
+        cells = nbformat.read(source, as_version=4).cells
+        injected = any("injected-parameters" in c.metadata.get("tags", [])
+                       for c in nbformat.read(executed, as_version=4).cells)
     except (OSError, ValueError):
-        cells = []
-    before = cells[:exc.cell_index]
-    injected = sum(1 for c in before if "injected-parameters" in c.metadata.get("tags", []))
-    number = sum(1 for c in before if c.cell_type == "code") + 1 - injected
+        cells, injected = [], False
+    params = next((i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])),
+                  None)
+    index = exc.cell_index - (1 if injected and params is not None and exc.cell_index > params
+                              else 0)
+    number = sum(1 for c in cells[:index] if c.cell_type == "code") + 1
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for tb in exc.traceback or []
              for line in tb.splitlines()]
     arrows = [m.group(2).strip() for line in lines
               if (m := re.match(r"^-*>\s*(\d+)\s(.*)$", line))]
-    statement = arrows[-1] if arrows else (exc.source or "").strip().splitlines()[-1:] or [""]
-    statement = statement if isinstance(statement, str) else statement[0]
+    fallback = (exc.source or "").strip().splitlines()
+    statement = arrows[-1] if arrows else (fallback[-1] if fallback else "")
     return f"code cell {number} ({statement!r})"
 
 
@@ -359,7 +393,7 @@ def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
                                 execution_timeout=timeout, log_output=False)
         except pm.PapermillExecutionError as exc:
             log("FAILED")
-            raise ReportError(f"{nb.name} failed in {_failure(exc, executed)}: "
+            raise ReportError(f"{nb.name} failed in {_failure(exc, nb, executed)}: "
                               f"{exc.ename}: {exc.evalue}") from None
         except (Stopped, KeyboardInterrupt):
             log("stopped")

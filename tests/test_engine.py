@@ -424,3 +424,45 @@ def test_no_silent_overflow_on_the_cases_that_wrapped(terms):
     # closes of 1e11: parity beyond what float closes carry to the cent is refused, clearly
     with pytest.raises(EngineError, match="closes up to 1e\\+11 .* beyond 2\\*\\*53 cents"):
         simulate(terms, flat(SES, 1e11))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"policy": lambda ctx: None}, "policy on 2006-01-01: returned None; it must return a bool"),
+    ({"policy": lambda ctx: np.ones(3, dtype=bool)}, "returned bool of shape \\(3,\\)"),
+    ({"policy": lambda ctx: ctx.amount}, "returned int64 of shape"),
+    ({"liquidity": "False"}, "liquidity = 'False': True, False or a mapping"),
+    ({"liquidity": {"2006-02-15": False}}, "liquidity: 2006-02-15 is not a payment date"),
+    ({"liquidity": {D(2006, 1, 1): "no"}}, "liquidity\\[2006-01-01\\] = 'no': must be True"),
+    ({"liquidity": {"someday": False}}, "liquidity key = 'someday': must be a date"),
+    ({"chunk": 0}, "chunk = 0: a whole number of paths >= 1"),
+    ({"chunk": -1}, "chunk = -1: a whole number of paths >= 1"),
+    ({"n_paths": -5}, "n_paths = -5: a whole number of paths >= 1"),
+    ({"exposure_lag": True}, "exposure_lag = True"),
+    ({"holder": "1.5"}, "holder = '1.5': must be a number"),
+    ({"keep_payments": "yes"}, "keep_payments = 'yes'"),
+])
+def test_engine_arguments_are_checked(terms, kwargs, message):
+    with pytest.raises(EngineError, match=message):
+        simulate(terms, gbm(SES, start_price=0.3, volatility=0.5, n_paths=2, seed=1), **kwargs)
+
+
+def test_liquidity_by_nominal_or_actual_date(terms):
+    # 1 Jan 2006 is paid on 3 Jan: either date switches that payment to cash (flat $0.30)
+    for key in (D(2006, 1, 1), "2006-01-03", pd.Timestamp("2006-01-03")):
+        bp = simulate(terms, flat(SES, 0.30), liquidity={key: False}).by_payment
+        assert list(bp["in_shares"].iloc[:2]) == [False, True], key
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Paths(SES, np.full((len(SES), 1), 0.3, dtype=np.float16)), "float16: they must be"),
+    (lambda: Paths(SES, np.full((len(SES), 1), 0.3, dtype=np.float32)), "float32"),
+    (lambda: Paths.from_frame(pd.DataFrame({0: np.full(len(SES), 0.3, dtype=np.float32)},
+                                           index=SES)), "closes are float32"),
+    (lambda: Paths(SES[::-1], np.full((len(SES), 1), 0.3)), "in date order without duplicates"),
+    (lambda: Paths(SES.append(SES[-1:]), np.full((len(SES) + 1, 1), 0.3)), "without duplicates"),
+    (lambda: Paths.from_frame(pd.DataFrame({0: ["0.3"] * 3}, index=SES[:3])).closes,
+     "closes must be numbers"),
+])
+def test_paths_refuse_inexact_or_disordered_closes(make, message):
+    with pytest.raises(PathError, match=message):
+        make()

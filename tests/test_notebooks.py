@@ -143,8 +143,9 @@ def test_failed_run_names_cell_keeps_earlier_reports_and_failed_notebook(tmp_pat
 
 def test_cli_exits_non_zero_and_names_the_cell(tmp_path):
     broken = _failing_notebook(tmp_path)
+    (tmp_path / "none.yaml").write_text("# the broken notebook declares no other parameters\n")
     run = subprocess.run(
-        [sys.executable, "-m", "notelib.cli", "report", "--params", str(PARAMS / "base.yaml"),
+        [sys.executable, "-m", "notelib.cli", "report", "--params", str(tmp_path / "none.yaml"),
          "--notebooks", str(broken),
          "--as-of", "2026-11-20", "--out", str(tmp_path / "reports")],
         capture_output=True, text=True, cwd=ROOT,

@@ -154,3 +154,22 @@ def test_share_payment_needs_the_whole_window(terms):
     s = closes_series(0.3).drop(pd.Timestamp("2006-03-24"))
     with pytest.raises(PaymentError, match="no close on 2006-03-24"):
         share_payment_allowed(s, D(2006, 4, 3), terms)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "the file is empty; it needs a header 'date,close'"),
+    ("date,close\n2006-01-03,0_31\n", "close = '0_31' is missing or not a number"),
+    ("date,close\n2006-01-03,nan\n", "close = 'nan' is missing or not a number"),
+])
+def test_csv_refusals(tmp_path, text, message):
+    path = tmp_path / "p.csv"
+    path.write_text(text)
+    with pytest.raises(PathError, match=message):
+        load_closes(path)
+
+
+def test_csv_not_utf8(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes("date,close\n2006-01-03,0.3 \u00e9\n".encode("latin-1"))
+    with pytest.raises(PathError, match="not UTF-8 text"):
+        load_closes(path)

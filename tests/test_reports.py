@@ -100,6 +100,12 @@ def test_terms_files_use_the_safe_loader(tmp_path):
     ({"INTERACTIVE": True}, "INTERACTIVE is set by the report runner"),
     ({"FIGURE_DIR": "/tmp"}, "FIGURE_DIR is set by the report runner"),
     ({"START_PRICE": b"x"}, "START_PRICE = b'x': must be a number, text"),
+    ({"CLOSE_STEPS": 0}, "CLOSE_STEPS = 0 must be at least 2"),
+    ({"N_PATHS": 0}, "N_PATHS = 0 must be at least 1"),
+    ({"START_PRICE": -0.25}, "START_PRICE = -0.25 must be greater than 0"),
+    ({"POLICY": "sometimes"}, "POLICY = 'sometimes' must be 'shares' or 'cash'"),
+    ({"HOLDER_MULTIPLE": "often"}, "HOLDER_MULTIPLE = 'often' must be a number greater"),
+    ({"CLOSE_MIN": 0.7}, "CLOSE_MIN = 0.7 must be below CLOSE_MAX = 0.6"),
 ])
 def test_bad_parameters_are_refused_before_anything_runs(params, message):
     with pytest.raises(ReportError, match=message):
