@@ -32,8 +32,8 @@ report: $(STAMP) ## run every notebook for every data/params file into reports/ 
 test: $(STAMP) ## run all tests (PYTEST_ARGS=...)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lab: $(STAMP) ## open JupyterLab on the notebooks
-	$(BIN)/jupyter lab notebooks
+lab: $(STAMP) ## open JupyterLab on the notebooks (--allow-root only when run as root)
+	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean: ## remove .venv and caches (reports/ is kept)
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -113,6 +113,13 @@ def test_maturity_in_shares_switch_is_a_term():
         ("rounding", "dollar", "rounding' = 'dollar': must be one of \\('cent', 'none'\\)"),
         ("redemption_over_cap", "drop", "redemption_over_cap' = 'drop': must be one of"),
         ("purchase_agreement_cure_days", -1, "purchase_agreement_cure_days' = -1: must not be"),
+        ("conversion_price", 0.2234567, "conversion_price' = 0.2234567: has more decimals than "
+                                        "price_decimals = 6"),
+        ("conversion_price", 1e-7, "conversion_price' = 1e-07: has more decimals"),
+        ("principal", 100.005, "principal' = 100.005: must be in whole cents"),
+        ("monthly_prepayment", 0.001, "monthly_prepayment' = 0.001: must be in whole cents"),
+        ("interest_rate", float("inf"), "interest_rate' = inf: must be finite"),
+        ("redemption_premium", float("nan"), "redemption_premium' = nan: must be finite"),
     ],
 )
 def test_bad_values_in_file_name_field_value_rule(tmp_path, raw, field, value, message):
