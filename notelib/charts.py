@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib as mpl
+import matplotlib.style  # noqa: F401 (mpl.style.context; not loaded by "import matplotlib")
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure

@@ -47,7 +47,7 @@ PARAMS = ROOT / "data" / "params"
 REPORTS = ROOT / "reports"
 
 
-RUNNER_PARAMS = ("INTERACTIVE", "FIGURE_DIR", "METRICS_DIR", "BOARD_PDF", "AS_OF")
+RUNNER_PARAMS = ("INTERACTIVE", "FIGURE_DIR", "METRICS_DIR", "BOARD_PDF", "BOARD_PPTX", "AS_OF")
 INPUTS = {"TERMS_FILE": ("terms", DEFAULT_TERMS), "CAPTABLE_FILE": ("captable", DEFAULT_CAPTABLE),
           "SCENARIOS_FILE": ("scenarios", SCENARIOS)}
 
@@ -211,6 +211,9 @@ def _index(folder: Path, name: str, as_of: dt.date, metrics: dict, manifest: dic
                    for nb, m in metrics.items() for k, v in m.items())
     pdf = '<li><a href="board.pdf">board.pdf</a> (board figures)</li>' \
         if (folder / "board.pdf").exists() else ""
+    if (folder / "board.pptx").exists():
+        pdf += '<li><a href="board.pptx">board.pptx</a> (the board deck)</li>'
+
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Report {esc(name)}, {as_of}</title><style>
 body{{font-family:sans-serif;margin:2em;max-width:1200px}} img{{width:100%}}
@@ -376,7 +379,7 @@ def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
     inputs, record = _snapshot(work, given, params_file, base)
     params = {**given, **inputs, "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
               "METRICS_DIR": str(work / ".metrics"), "BOARD_PDF": str(work / "board.pdf"),
-              "AS_OF": as_of.isoformat()}
+              "BOARD_PPTX": str(work / "board.pptx"), "AS_OF": as_of.isoformat()}
     durations: dict[str, float] = {}
     seeds: dict[str, Any] = {}
     for i, nb in enumerate(notebooks, 1):

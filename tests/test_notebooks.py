@@ -213,6 +213,37 @@ def test_report_artefacts(report):
     assert set(manifest["durations_s"]) == {p.stem for p in NOTEBOOKS}
 
 
+def test_board_deck(report):
+    """board.pptx: the key numbers, then one 16:9 slide per board figure with the finding as
+    its title, the figure at 300 dpi and the source line in the notes."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation(report / "board.pptx")
+    assert (deck.slide_width, deck.slide_height) == (Inches(13.333), Inches(7.5))
+    first, *rest = deck.slides
+    title = next(sh for sh in first.shapes if sh.name == "Title").text_frame.text
+    assert title.startswith("DynTek 9% Senior Subordinated Convertible Note")
+    table = next(sh for sh in first.shapes if sh.has_table).table
+    labels = [table.cell(i, 0).text for i in range(len(table.rows))]
+    assert "Interest over the life" in labels
+    pictures = []
+    for slide in rest:
+        finding = next(sh for sh in slide.shapes if sh.name == "Title").text_frame.text
+        picture = next(sh for sh in slide.shapes if sh.shape_type == 13)  # PICTURE
+        assert finding and picture.image.dpi == (300, 300), picture.name
+        assert slide.notes_slide.notes_text_frame.text.startswith("Source: "), picture.name
+        assert picture.left >= 0 and picture.left + picture.width <= deck.slide_width
+        assert picture.top + picture.height <= deck.slide_height
+        pictures.append((picture.name, finding))
+    assert [name for name, _ in pictures] == ["00-payment-schedule", "00-parity-vs-floor",
+                                              "00-cash-vs-shares", "00-dilution-fan",
+                                              "00-redemption-exposure"]
+    # the schedule's finding: $470,675 of interest is "$471K"
+    assert pictures[0][1].startswith("$471K interest and $3.35M principal")
+    assert '"board.pptx"' in (report / "index.html").read_text()
+
+
 def test_figures_are_300_dpi_png_and_svg_with_text(report):
     import struct
 
