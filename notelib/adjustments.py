@@ -20,7 +20,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from .dates import as_date
+from .dates import as_date, takes_dates
 from .money import exact, round_half_up, whole
 from .terms import NoteTerms
 
@@ -115,6 +115,7 @@ Event = Split | Issuance | SimilarNotes | CashDistribution
 COLUMNS = ["date", "price", "event", "clause", "note", "split_factor"]
 
 
+@takes_dates("on")
 def current_market_price(closes: pd.Series, on: dt.date, days: int = 5) -> float:
     """Average close of the ``days`` trading days immediately before ``on`` (II.C.3)."""
     if closes is None:
@@ -235,11 +236,13 @@ def _row(history: pd.DataFrame, on: dt.date) -> pd.Series:
     return history.iloc[int(np.searchsorted(dates, on, side="right")) - 1]
 
 
+@takes_dates("on")
 def split_factor(history: pd.DataFrame, on: dt.date) -> Fraction:
     """The product of the split ratios in effect on ``on`` since the Issue Date (II.C.1)."""
     return Fraction(_row(history, on)["split_factor"])
 
 
+@takes_dates("on", "basis")
 def basis_ratio(history: pd.DataFrame, on: dt.date, basis: dt.date) -> Fraction:
     """What one share-price unit of day ``on`` is worth on the share basis of day ``basis``:
     factor(on) / factor(basis) (II.C.1). A close or price of ``on`` times it is comparable
@@ -247,6 +250,7 @@ def basis_ratio(history: pd.DataFrame, on: dt.date, basis: dt.date) -> Fraction:
     return split_factor(history, on) / split_factor(history, basis)
 
 
+@takes_dates("on", "basis")
 def price_on(history: pd.DataFrame, on: dt.date, *, basis: dt.date | None = None) -> float:
     """The Conversion Price in effect on ``on`` (the last change on or before it), on the
     share basis of ``basis`` (default: ``on`` itself) (II.B, II.C.1)."""
@@ -262,6 +266,7 @@ def _on_basis(history: pd.DataFrame, on: dt.date, basis: dt.date) -> Fraction:
     return round_half_up(price * ratio, history.attrs.get("price_decimals", 6))
 
 
+@takes_dates("start", "end", "basis")
 def lowest_price(history: pd.DataFrame, start: dt.date, end: dt.date, *,
                  basis: dt.date | None = None) -> float:
     """The lowest Conversion Price in effect on any day from ``start`` to ``end``, each put on

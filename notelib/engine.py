@@ -68,6 +68,12 @@ class RedemptionEvent:
     paid_on: dt.date | None = None
     in_shares: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "date", as_date(self.date, "RedemptionEvent.date", EngineError))
+        if self.paid_on is not None:
+            object.__setattr__(self, "paid_on", as_date(self.paid_on, "RedemptionEvent.paid_on",
+                                                        EngineError))
+
 
 @dataclass(frozen=True)
 class PaymentContext:

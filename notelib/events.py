@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from .calendar import sessions_after, trading_sessions
+from .dates import takes_dates
 from .terms import NoteTerms
 
 AUTOMATIC = (4, 5)
@@ -95,6 +96,7 @@ def registration_lapse(terms: NoteTerms, periods: Iterable[tuple[dt.date, dt.dat
     return None
 
 
+@takes_dates("notice_date", "cured_on")
 def trading_suspension(terms: NoteTerms, suspended: Iterable[dt.date], *,
                        notice_date: dt.date | None = None,
                        cured_on: dt.date | None = None) -> dt.date | None:
@@ -122,6 +124,7 @@ def trading_suspension(terms: NoteTerms, suspended: Iterable[dt.date], *,
     return None
 
 
+@takes_dates("start", "cured_on")
 def after_days(start: dt.date, days: int, cured_on: dt.date | None = None) -> dt.date | None:
     """The event day of a cure period of ``days`` calendar days from ``start``: the day after
     it ends, or None if cured on or before its last day (I.A)."""
@@ -129,6 +132,7 @@ def after_days(start: dt.date, days: int, cured_on: dt.date | None = None) -> dt
     return None if cured_on is not None and cured_on <= last else last + dt.timedelta(days=1)
 
 
+@takes_dates("start", "cured_on")
 def after_trading_days(terms: NoteTerms, start: dt.date, days: int,
                        cured_on: dt.date | None = None) -> dt.date | None:
     """The event day of a cure period of ``days`` Trading Days after ``start``: the first
@@ -138,6 +142,7 @@ def after_trading_days(terms: NoteTerms, start: dt.date, days: int,
     return None if cured_on is not None and cured_on <= last else after[days].date()
 
 
+@takes_dates("notice_date", "cured_on", "failure_date")
 def delivery_failure(terms: NoteTerms, notice_date: dt.date, *, cured_on: dt.date | None = None,
                      failure_date: dt.date | None = None,
                      authorising_shares: bool = False) -> dt.date | None:
@@ -156,6 +161,7 @@ def delivery_failure(terms: NoteTerms, notice_date: dt.date, *, cured_on: dt.dat
     return None if late is None else max(event, late)
 
 
+@takes_dates("notice_date", "cured_on")
 def purchase_agreement_breach(terms: NoteTerms, notice_date: dt.date, *,
                               cured_on: dt.date | None = None) -> dt.date | None:
     """I.A.2(iv): a failure to fulfil Article IV of the Purchase Agreement (other than (e)),
@@ -163,6 +169,7 @@ def purchase_agreement_breach(terms: NoteTerms, notice_date: dt.date, *,
     return after_days(notice_date, terms.purchase_agreement_cure_days, cured_on)
 
 
+@takes_dates("notice_date", "cured_on")
 def covenant_breach(terms: NoteTerms, notice_date: dt.date, *,
                     cured_on: dt.date | None = None) -> dt.date | None:
     """I.A.9: a breach of an Article III covenant uncured ``covenant_cure_days`` days after
@@ -170,6 +177,7 @@ def covenant_breach(terms: NoteTerms, notice_date: dt.date, *,
     return after_days(notice_date, terms.covenant_cure_days, cured_on)
 
 
+@takes_dates("default_date", "cured_on")
 def material_contract_default(terms: NoteTerms, default_date: dt.date, amount: float, *,
                               cured_on: dt.date | None = None,
                               monetary: bool = True) -> dt.date | None:
@@ -184,6 +192,7 @@ def material_contract_default(terms: NoteTerms, default_date: dt.date, amount: f
     return after_trading_days(terms, default_date, cure, cured_on)
 
 
+@takes_dates("entered", "resolved_on")
 def judgment(terms: NoteTerms, entered: dt.date, amount: float, *,
              resolved_on: dt.date | None = None) -> dt.date | None:
     """The day after a money judgment above ``judgment_threshold`` has stayed unvacated,
@@ -193,6 +202,7 @@ def judgment(terms: NoteTerms, entered: dt.date, amount: float, *,
     return after_days(entered, terms.judgment_days, resolved_on)
 
 
+@takes_dates("accelerated_on", "unpaid_at_maturity_on")
 def indebtedness_acceleration(terms: NoteTerms, amount: float, *,
                               accelerated_on: dt.date | None = None,
                               unpaid_at_maturity_on: dt.date | None = None) -> dt.date | None:

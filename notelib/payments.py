@@ -14,6 +14,7 @@ import pandas as pd
 
 from .adjustments import price_on
 from .calendar import sessions_before
+from .dates import takes_dates
 from .money import exact
 from .terms import NoteTerms
 
@@ -29,11 +30,13 @@ def share_threshold(terms: NoteTerms, conversion_price: float) -> float:
                  * exact(conversion_price, "conversion_price"))
 
 
+@takes_dates("payment_date")
 def lookback_window(terms: NoteTerms, payment_date: dt.date) -> pd.DatetimeIndex:
     """The ``share_payment_lookback`` Trading Days before ``payment_date``."""
     return sessions_before(payment_date, terms.share_payment_lookback, terms.calendar)
 
 
+@takes_dates("payment_date")
 def share_payment_allowed(closes: pd.Series, payment_date: dt.date, terms: NoteTerms, *,
                           history: pd.DataFrame | None = None,
                           conversion_price: float | None = None, liquidity: bool = True) -> bool:

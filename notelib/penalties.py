@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from .calendar import add_business_days, business_days, trading_sessions
+from .dates import takes_dates
 from .money import exact
 from .schedule import simple_interest
 from .terms import NoteTerms
@@ -22,6 +23,7 @@ def _amount(x: float, what: str = "amount") -> float:
     return float(x)
 
 
+@takes_dates("due", "paid")
 def default_interest(terms: NoteTerms, amount: float, due: dt.date, paid: dt.date) -> float:
     """Default Interest at ``default_rate`` on ``amount`` not paid when due, from the due date
     until paid (preamble), in cents."""
@@ -45,6 +47,7 @@ class DeliveryDefault:
     due: tuple[tuple[dt.date, float], ...] = ()
 
 
+@takes_dates("conversion_date", "delivered_on")
 def delivery_default(terms: NoteTerms, conversion_date: dt.date,
                      delivered_on: dt.date) -> DeliveryDefault:
     """Delivery Default Payments for shares delivered on ``delivered_on`` (II.D.3).
@@ -77,6 +80,7 @@ def delivery_default(terms: NoteTerms, conversion_date: dt.date,
     return DeliveryDefault(deadline, grace_end, len(late), float(len(late) * per_day), due)
 
 
+@takes_dates("notice_date", "paid_on")
 def late_payment_interest(terms: NoteTerms, amount: float, notice_date: dt.date, paid_on: dt.date,
                           *, legal_max: float | None = None) -> float:
     """Interest on a cash payment (other than principal and interest) not made within

@@ -19,6 +19,7 @@ import pandas as pd
 from .adjustments import basis_ratio, conversion_price_history, lowest_price, price_on
 from .calendar import add_business_days
 from .conversion import capped_conversion, conversion_shares
+from .dates import takes_dates
 from .money import cents, exact
 from .schedule import accrued_interest as scheduled_accrued_interest
 from .schedule import principal_outstanding, simple_interest
@@ -64,6 +65,7 @@ def highest_close_in(closes: float | Iterable[float] | pd.Series) -> float:
     return top
 
 
+@takes_dates("on", "overdue_since")
 def redemption_amount(
     terms: NoteTerms,
     on: dt.date,
@@ -131,6 +133,7 @@ def redemption_amount(
                             float(price), shares, close, parity, max(floor, parity))
 
 
+@takes_dates("basis")
 def split_adjusted(closes: pd.Series, history: pd.DataFrame, basis: dt.date) -> pd.Series:
     """``closes`` put on the share basis of ``basis``: a close before a 1-for-10 split counts
     ten times over after it (II.C.1)."""
@@ -140,6 +143,7 @@ def split_adjusted(closes: pd.Series, history: pd.DataFrame, basis: dt.date) -> 
     return closes * factors
 
 
+@takes_dates("event_date", "on")
 def redemption_on(terms: NoteTerms, closes: pd.Series, event_date: dt.date, on: dt.date, *,
                   history: pd.DataFrame | None = None, **kwargs) -> RedemptionAmount:
     """The Mandatory Redemption Amount payable on ``on`` for an event on ``event_date``, from
@@ -168,6 +172,7 @@ def parity_breakeven(amount: RedemptionAmount) -> float:
     return amount.floor / amount.shares
 
 
+@takes_dates("notice_date")
 def redemption_due_date(terms: NoteTerms, notice_date: dt.date) -> dt.date:
     """The last day to pay the Mandatory Redemption Amount: ``redemption_cure_business_days``
     business days after written notice (I.B)."""
@@ -186,6 +191,7 @@ class Election:
     remaining: float = 0.0
 
 
+@takes_dates("event_date", "notice_date", "election_date")
 def election_shares(terms: NoteTerms, amount: float, history: pd.DataFrame,
                     event_date: dt.date, notice_date: dt.date, election_date: dt.date, *,
                     holder_shares: int = 0, outstanding_shares: int | None = None) -> Election:
@@ -209,6 +215,7 @@ def election_shares(terms: NoteTerms, amount: float, history: pd.DataFrame,
     return Election(float(amount), price, c.shares, c.remaining)
 
 
+@takes_dates("on")
 def redemption_curve(terms: NoteTerms, on: dt.date, closes: Iterable[float], **kwargs
                      ) -> pd.DataFrame:
     """The Mandatory Redemption Amount on ``on`` for each highest close in ``closes`` (I.A).

@@ -15,6 +15,7 @@ from fractions import Fraction
 import pandas as pd
 
 from .calendar import next_business_day
+from .dates import takes_dates
 from .money import exact, paid
 from .terms import NoteTerms
 
@@ -29,6 +30,7 @@ def add_months(d: dt.date, months: int) -> dt.date:
     return d.replace(year=d.year + y, month=m + 1)
 
 
+@takes_dates("start", "end")
 def year_fraction(start: dt.date, end: dt.date, day_count: str) -> Fraction:
     """Fraction of a year from ``start`` to ``end`` (preamble: "a 360-day year").
 
@@ -46,6 +48,7 @@ def year_fraction(start: dt.date, end: dt.date, day_count: str) -> Fraction:
     raise ScheduleError(f"day_count = {day_count!r}: unknown")
 
 
+@takes_dates("start", "end")
 def simple_interest(amount: float, rate: float, start: dt.date, end: dt.date,
                     day_count: str, rounding: str = "cent") -> float:
     """``amount`` x ``rate`` x the year fraction from ``start`` to ``end``, in cents (or
@@ -55,6 +58,7 @@ def simple_interest(amount: float, rate: float, start: dt.date, end: dt.date,
     return paid(exact(amount) * exact(rate) * year_fraction(start, end, day_count), rounding)
 
 
+@takes_dates("on")
 def last_interest_date(terms: NoteTerms, on: dt.date) -> dt.date:
     """The last Interest Payment Date strictly before ``on``, or the accrual start."""
     return max([d for d in interest_dates(terms) if d < on], default=terms.accrues_from)
@@ -92,6 +96,7 @@ def principal_payments(terms: NoteTerms) -> dict[dt.date, Fraction]:
     return out
 
 
+@takes_dates("on")
 def principal_outstanding(terms: NoteTerms, on: dt.date) -> float:
     """Principal outstanding at the start of ``on``: payments due that day not yet made."""
     _check_in_life(terms, on)
@@ -129,6 +134,7 @@ def _check_in_life(terms: NoteTerms, on: dt.date) -> None:
         )
 
 
+@takes_dates("on")
 def accrued_interest(terms: NoteTerms, on: dt.date, *, principal: float | None = None) -> float:
     """Interest accrued and unpaid at the start of ``on``, in cents (preamble, I.A(b), II.A).
 
