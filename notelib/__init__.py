@@ -3,6 +3,22 @@
 The default note is DynTek's Amended and Restated 9% Senior Subordinated Convertible
 Note (November 2005); its terms live in data/terms/dyntek-2005.yaml. Modules follow the
 parts of the contract; the engine (:func:`simulate`) runs them across price paths.
+
+Start here:
+    load_terms()                          the note's terms (validated; overrides as keywords)
+    payment_schedule(terms)               interest and principal by date (preamble, IV)
+    accrued_interest(terms, on)           interest accrued on a date
+    conversion_shares(amount, price)      shares for an amount, rounded up (II.A, II.D.4)
+    conversion_price_history(terms, ev)   the Conversion Price through splits and ratchets (II.C)
+    redemption_amount(terms, on, close)   the Mandatory Redemption Amount, floor vs parity (I.A)
+    redemption_on(terms, closes, ev, on)  the same from a Series of closes, split-adjusted
+    election_shares(...)                  the Holder's I.B shares, within the 9.9% cap
+    share_payment_allowed(closes, d, t)   the Borrower Conversion Condition (preamble)
+    simulate(terms, paths)                everything above across many price paths
+    redemption_events(terms)              the fourteen Mandatory Redemption Events (I.A.1-14)
+
+Dates may be dates, datetimes, ISO text, pandas Timestamps or NumPy datetime64; amounts
+and prices int, float, Decimal, Fraction or NumPy numbers. Every error names the field.
 """
 
 from .adjustments import (

@@ -1,0 +1,27 @@
+"""The README's Python snippets run as written, in order, in one namespace."""
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_snippets_run():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 2
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block.replace("n_paths=10_000", "n_paths=200"), str(README), "exec"),
+             namespace)
+    assert namespace["result"].n_paths == 200
+
+
+def test_help_opens_with_the_functions():
+    import pydoc
+
+    import notelib
+
+    text = pydoc.render_doc(notelib, renderer=pydoc.plaintext)
+    head = text[:3000]
+    assert "Start here:" in head and "simulate(terms, paths)" in head
+    assert head.index("load_terms()") < text.index("CLASSES")
