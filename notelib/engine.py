@@ -702,9 +702,57 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
     return _to_int64(out) if dtype is object else out
 
 
+@dataclass(frozen=True)
+class Summary:
+    """``by_date`` and ``by_path`` tables of a run, shown formatted; ``summary["by_date"]``
+    works as well as ``summary.by_date``."""
+
+    by_date: pd.DataFrame
+    by_path: pd.DataFrame
+
+    def __getitem__(self, key: str) -> pd.DataFrame:
+        if key not in ("by_date", "by_path"):
+            raise KeyError(f"{key!r}: the summary holds 'by_date' and 'by_path'")
+        return getattr(self, key)
+
+    def keys(self) -> tuple[str, str]:
+        return ("by_date", "by_path")
+
+    def __repr__(self) -> str:
+        p = self.by_path
+        return (f"Summary({len(self.by_date)} payment dates; median cash paid "
+                f"${p.loc['p50', 'cash_paid']:,.2f}, median shares issued "
+                f"{p.loc['p50', 'shares_issued']:,.0f}, 95th-percentile ownership "
+                f"{p.loc['p95', 'noteholder_ownership']:.1%})")
+
+    def _repr_html_(self) -> str:
+        from .display import frame_html
+
+        per_path = frame_html(self.by_path, {"cash_paid": "dollars", "shares_issued": "shares",
+                                             "shares_value": "dollars",
+                                             "noteholder_ownership": "percent",
+                                             "fully_diluted_ownership": "percent"})
+        cols = ["date", "pay_date", "p_shares", "cash_paid_mean", "shares_issued_p50",
+                "exposure_p95", "ownership_p50", "ownership_p95"]
+        per_date = frame_html(self.by_date[cols].set_index("date"), {
+            "pay_date": "date", "p_shares": "percent", "cash_paid_mean": "dollars",
+            "shares_issued_p50": "shares", "exposure_p95": "dollars", "ownership_p50": "percent",
+            "ownership_p95": "percent"})
+        return f"<p><b>Per path (percentiles)</b></p>{per_path}<p><b>By date</b></p>{per_date}"
+
+
 @dataclass
 class SimulationResult:
     """The engine's output: per payment, per path and a summary (see :func:`simulate`)."""
+
+    def __repr__(self) -> str:
+        return (f"SimulationResult({self.n_paths:,} paths x {len(self.schedule)} payment dates"
+                f"{'' if self.kept_payments else '; by_payment not kept'}; "
+                f".summary, .by_path, .by_payment)")
+
+    def _repr_html_(self) -> str:
+        return (f"<p><b>{self.n_paths:,} paths x {len(self.schedule)} payment dates</b></p>"
+                + self.summary._repr_html_())
 
     terms: NoteTerms
     schedule: pd.DataFrame
@@ -765,7 +813,7 @@ class SimulationResult:
         return df.sort_values(["path", "date"], kind="stable").reset_index(drop=True)
 
     @property
-    def summary(self) -> dict[str, pd.DataFrame]:
+    def summary(self) -> Summary:
         """``by_date``: probability of paying in shares, cash, shares and exposure percentiles
         on each date; ``by_path``: percentiles of the per-path totals."""
         a = self.arrays
@@ -788,7 +836,7 @@ class SimulationResult:
         by_path = totals.quantile([p / 100 for p in q]).rename_axis("percentile")
         by_path.index = [f"p{p}" for p in q]
         by_path.loc["mean"] = totals.mean()
-        return {"by_date": by_date, "by_path": by_path}
+        return Summary(by_date, by_path)
 
 
 def _as_chunks(prices: Paths | Iterable[Paths], chunk: int) -> Iterator[Paths]:

@@ -52,6 +52,30 @@ class RedemptionAmount:
         """Which leg sets the amount: "floor" or "parity"."""
         return "parity" if self.parity > self.floor else "floor"
 
+    def __repr__(self) -> str:
+        from .display import price
+
+        return (f"RedemptionAmount({self.on}: owed ${self.owed:,.2f}; floor ${self.floor:,.2f}; "
+                f"parity {self.shares:,} shares x {price(self.highest_close)} = "
+                f"${self.parity:,.2f}; amount ${self.amount:,.2f}, {self.binding} binds)")
+
+    def _repr_html_(self) -> str:
+        from .display import dollars, html_table, price, shares
+
+        return html_table({
+            "principal outstanding": dollars(self.principal),
+            "accrued interest": dollars(self.accrued_interest),
+            "Default Interest": dollars(self.default_interest),
+            "penalties": dollars(self.penalties),
+            "sum owed (a)-(d)": dollars(self.owed),
+            "floor (i)": dollars(self.floor),
+            "Conversion Price": price(self.conversion_price),
+            "shares (no cap)": shares(self.shares),
+            "highest close": price(self.highest_close),
+            "parity (ii)": dollars(self.parity),
+            "Mandatory Redemption Amount": f"{dollars(self.amount)} ({self.binding})",
+        }, caption=f"Mandatory Redemption Amount on {self.on} (I.A)")
+
 
 def highest_close_in(closes: float | Iterable[float] | pd.Series) -> float:
     """The highest Closing Price of a window (I.A(ii)(y)); a number is taken as that close."""

@@ -142,6 +142,18 @@ class NoteTerms:
             prov[key] = Provenance(old.clause if old else "", "override", "set by the user")
         return dataclasses.replace(self, provenance=prov, **overrides)
 
+    def __repr__(self) -> str:
+        return (f"NoteTerms({self.name!r}: ${self.principal:,.2f} at {self.interest_rate:.2%}, "
+                f"{self.issue_date} to {self.maturity_date}, Conversion Price "
+                f"${self.conversion_price:g}; {len(TERM_NAMES)} terms, .table() lists them)")
+
+    def _repr_html_(self) -> str:
+        from .display import frame_html
+
+        table = self.table()
+        table["value"] = [_shown(n, v) for n, v in zip(table.index, table["value"])]
+        return f"<p><b>{self.name}</b></p>" + frame_html(table)
+
     def table(self) -> pd.DataFrame:
         """Every term with its value, clause, provenance and source, one row each."""
         rows = []
@@ -157,6 +169,23 @@ class NoteTerms:
 
 
 TERM_NAMES = tuple(f.name for f in dataclasses.fields(NoteTerms) if f.name != "provenance")
+_MONEY = {"principal", "monthly_prepayment", "delivery_default_per_day", "material_contract_default",
+          "judgment_threshold", "indebtedness_threshold", "min_denomination"}
+_RATES = {"interest_rate", "default_rate", "late_payment_rate", "ownership_cap",
+          "distribution_threshold", "redemption_premium", "share_payment_threshold"}
+
+
+def _shown(name: str, value: Any) -> str:
+    """A term's value as a person reads it: $3,350,000.00, 9.00%, $0.22, 2005-11-01."""
+    if name in _MONEY:
+        return f"${value:,.2f}"
+    if name in _RATES:
+        return f"{value:.2%}".replace(".00%", "%")
+    if name == "conversion_price":
+        return f"${value:g}"
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
 _HINTS = typing.get_type_hints(NoteTerms)
 
 

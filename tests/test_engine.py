@@ -466,3 +466,22 @@ def test_liquidity_by_nominal_or_actual_date(terms):
 def test_paths_refuse_inexact_or_disordered_closes(make, message):
     with pytest.raises(PathError, match=message):
         make()
+
+
+def test_results_read_as_numbers_for_people(terms):
+    # reprs: dollars with separators, whole shares, percentages; summary works as object or dict
+    r = simulate(terms, flat(SES, 0.30))
+    assert repr(r) == "SimulationResult(1 paths x 14 payment dates; .summary, .by_path, .by_payment)"
+    s = r.summary
+    assert s["by_date"] is not None and s.by_path.equals(s["by_path"])
+    # flat $0.30: all but maturity in shares, at $0.22 each (the scalar conversion_shares);
+    # maturity in cash, 335,000 + 15,493.75 = 350,493.75
+    sched = payment_schedule(terms)
+    n = sum(conversion_shares(p, 0.22) for p in sched["payment"].iloc[:-1])
+    owned = n / (COMMON + n)
+    assert repr(s) == (f"Summary(14 payment dates; median cash paid $350,493.75, median shares "
+                       f"issued {n:,}, 95th-percentile ownership {owned:.1%})")
+    html = r._repr_html_()
+    assert "&#36;350,493.75" in html and "$" not in html  # no LaTeX in Lab
+    with pytest.raises(KeyError, match="'by_day'"):
+        s["by_day"]

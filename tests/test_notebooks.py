@@ -343,3 +343,20 @@ def test_html_renders_in_headless_chromium(report, tmp_path):
         orange = (np.abs(img - [0.902, 0.624, 0.0]) < 0.08).all(axis=2).sum()
         blue = (np.abs(img - [0.0, 0.447, 0.698]) < 0.08).all(axis=2).sum()
         assert orange + blue > 500, page
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_dollar_amounts_are_not_typeset_as_latex(path):
+    # JupyterLab typesets text between two $ as mathematics; pandas marks its tables
+    # tex2jax_ignore when these options are off
+    setup = next(c.source for c in nbformat.read(path, as_version=4).cells
+                 if c.cell_type == "code" and "import notelib as nl" in c.source)
+    assert 'pd.set_option("display.html.use_mathjax", False)' in setup
+    assert 'pd.set_option("styler.html.mathjax", False)' in setup
+
+
+def test_executed_tables_ignore_mathjax(report):
+    nb = nbformat.read(report / "04-dilution.ipynb", as_version=4)
+    tables = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
+              if "text/html" in o.get("data", {}) and "<table" in o["data"]["text/html"]]
+    assert tables and all("tex2jax_ignore" in t for t in tables)

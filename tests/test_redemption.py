@@ -212,3 +212,15 @@ def test_numpy_numbers_in_redemption(terms):
     assert r.parity == 4_653_835.50  # as in test_floor_and_parity_by_hand
     with pytest.raises(RedemptionError, match="must be a number"):
         redemption_amount(terms, D(2006, 6, 15), "0.30")
+
+
+def test_redemption_amount_reads_as_numbers(terms):
+    r = redemption_amount(terms, D(2006, 6, 15), 0.30)
+    assert repr(r) == ("RedemptionAmount(2006-06-15: owed $3,412,812.50; floor $4,095,375.00; "
+                       "parity 15,512,785 shares x $0.30 = $4,653,835.50; amount $4,653,835.50, "
+                       "parity binds)")
+    assert "&#36;4,095,375.00" in r._repr_html_() and "$" not in r._repr_html_()
+    assert repr(terms).startswith("NoteTerms('DynTek 9% Senior Subordinated Convertible Note")
+    assert "$3,350,000.00 at 9.00%" in repr(terms)
+    html = terms._repr_html_()
+    assert "&#36;3,350,000.00" in html and "120%" in html and "$" not in html
