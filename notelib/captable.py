@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .conversion import conversion_shares
-from .safeyaml import YamlError, load_yaml
+from .safeyaml import load_yaml
 
 DEFAULT_CAPTABLE = Path(__file__).resolve().parent.parent / "data" / "captable.yaml"
 PROVENANCES = ("public-filing", "assumption")
@@ -110,10 +110,7 @@ def load_captable(path: str | Path | None = None) -> CapTable:
     path = Path(path) if path is not None else DEFAULT_CAPTABLE
     if not path.is_file():
         raise CapTableError(f"cap table not found: {path}")
-    try:
-        raw = load_yaml(path, "cap table")
-    except YamlError as exc:
-        raise CapTableError(str(exc)) from None
+    raw = load_yaml(path, "cap table", error=CapTableError)
     if not isinstance(raw, dict):
         raise CapTableError(f"{path}: must be a mapping")
     unknown = set(raw) - {"as_of", "common_outstanding", "warrants", "convertibles"}

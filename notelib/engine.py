@@ -34,6 +34,7 @@ from .adjustments import (
     conversion_price_history,
     lowest_price,
     price_on,
+    split_factor,
 )
 from .calendar import add_business_days
 from .captable import CapTable, load_captable
@@ -137,7 +138,6 @@ class _Plan:
     redemption: _Redemption | None
     capital: CapTable
     principal_cents: int
-    static_bounds: dict[str, int]  # the largest integers the path-free parts can reach
 
 
 @dataclass
@@ -178,11 +178,8 @@ def _step_days(prev: dt.date, d: dt.date, terms: NoteTerms) -> tuple[int, int]:
             _day_number(d, True) - _day_number(prev, True))
 
 
-def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidity,
-          holder, captable: CapTable, exposure_lag: int) -> _Plan:
-    sched = payment_schedule(terms)
-    if len(sessions) < 2:
-        raise PathError("paths need at least two sessions")
+def _sort_events(events: list) -> tuple[list, RedemptionEvent | None]:
+    """The price events (II.C) the engine applies, and at most one RedemptionEvent."""
     price_events = [e for e in events if isinstance(e, Split | Issuance | SimilarNotes)]
     if any(isinstance(e, CashDistribution) for e in events):
         raise EngineError("cash distributions depend on each path's prices (II.C.3(a)); the "
@@ -191,112 +188,141 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     unknown = [e for e in events if not isinstance(e, RedemptionEvent) and e not in price_events]
     if unknown or len(redemptions) > 1:
         raise EngineError(f"events: unknown {unknown[:1]} or more than one RedemptionEvent")
-    history = conversion_price_history(terms, price_events)
-    units = 10**terms.price_decimals
-    session_dates = sessions.date
+    return price_events, (redemptions[0] if redemptions else None)
 
-    def units_of(price: float) -> int:
-        return int(exact(price, "price") * units)
 
-    def live(d: dt.date) -> dt.date:
-        return max(d, terms.issue_date)
+def _sessions_before(sessions: pd.DatetimeIndex, d: dt.date, n: int) -> np.ndarray:
+    """Indices of the ``n`` sessions strictly before ``d``; a clear error if not covered."""
+    end = int(np.searchsorted(sessions, pd.Timestamp(d), side="left"))
+    if end - n < 0:
+        raise PathError(f"paths start on {sessions[0].date()}: the {n} Trading Days before "
+                        f"{d} are not all covered")
+    return np.arange(end - n, end)
 
-    def price_at(d: dt.date) -> int:
-        return units_of(price_on(history, live(d)))
 
-    def to_basis(days, basis: dt.date) -> np.ndarray:
-        """Factors putting closes of ``days`` on the share basis of ``basis`` (II.C.1)."""
-        return np.array([float(basis_ratio(history, live(d), live(basis))) for d in days])
-
-    def idx_before(d: dt.date, n: int) -> np.ndarray:
-        end = int(np.searchsorted(sessions, pd.Timestamp(d), side="left"))
-        if end - n < 0:
-            raise PathError(f"paths start on {sessions[0].date()}: the {n} Trading Days before "
-                            f"{d} are not all covered")
-        return np.arange(end - n, end)
-
-    def window(pay: dt.date) -> np.ndarray:
-        idx = sessions.get_indexer(lookback_window(terms, pay))
-        if (idx < 0).any():
-            raise PathError(f"paths lack Trading Days of the look-back window before {pay}")
-        return idx
-
-    pay_dates = list(sched["pay_date"])
+def _lookbacks(terms: NoteTerms, sessions: pd.DatetimeIndex, pay_dates: list[dt.date]
+               ) -> np.ndarray:
+    """(n_pay, lookback) session indices of each payment's look-back window (preamble)."""
     if pd.Timestamp(pay_dates[-1]) > sessions[-1] + pd.Timedelta(days=7):
         raise PathError(f"paths end on {sessions[-1].date()}, before the last payment on "
                         f"{pay_dates[-1]}")
-    idx_before(pay_dates[0], terms.share_payment_lookback)  # a clear error if paths start late
-    lookback = np.vstack([window(p) for p in pay_dates])
-    value_idx = lookback[:, -1]
-    value_adj = np.array([to_basis([session_dates[v]], p)[0] for v, p in zip(value_idx, pay_dates)])
-    exposure_idx = [idx_before(d, exposure_lag) for d in sched["date"]]
-    price_at_pay = np.array([price_at(p) for p in pay_dates], dtype=np.int64)
-    # parity at the price of the Trading Day before the date (its "Conversion Date", I.A)
-    price_exposure = np.array([price_at(session_dates[w[-1]]) for w in exposure_idx],
-                              dtype=np.int64)
-    exposure_adj = [to_basis(session_dates[w], session_dates[w[-1]]) for w in exposure_idx]
-    # each close of the look-back against 115% of the price in effect that day (reading 20)
-    threshold = np.array([[share_threshold(terms, price_on(history, live(session_dates[i])))
-                           for i in row] for row in lookback])
-    liq = _liquidity(liquidity, sched)
+    _sessions_before(sessions, pay_dates[0], terms.share_payment_lookback)  # paths start late?
+    rows = []
+    for pay in pay_dates:
+        idx = sessions.get_indexer(lookback_window(terms, pay))
+        if (idx < 0).any():
+            raise PathError(f"paths lack Trading Days of the look-back window before {pay}")
+        rows.append(idx)
+    return np.vstack(rows)
 
-    redemption = None
-    if redemptions:
-        redemption = _compile_redemption(terms, redemptions[0], sessions, history, units)
-        liq &= ~((sched["pay_date"] >= redemptions[0].date).to_numpy())  # Liquidity (ii)
-    # the timeline: every session, every nominal payment date and the redemption date
+
+def _timeline(terms: NoteTerms, sessions: pd.DatetimeIndex, sched: pd.DataFrame,
+              redemption: _Redemption | None) -> list[tuple[dt.date, int, int, int, int]]:
+    """Every session, nominal payment date and redemption date in order, with its session
+    and payment index (-1 if none) and the accrual days since the previous point."""
+    session_dates = sessions.date
     first = max(terms.accrues_from, session_dates[0])
+    extra = {redemption.on, redemption.paid or redemption.on} if redemption else set()
     stamps = sorted({d for d in session_dates if first <= d <= terms.maturity_date}
-                    | set(sched["date"])
-                    | ({redemption.on, redemption.paid or redemption.on} if redemption else set()))
+                    | set(sched["date"]) | extra)
     pos = {d: i for i, d in enumerate(session_dates)}
     pay_pos = {d: i for i, d in enumerate(sched["date"])}
     points, prev = [], terms.accrues_from
     for d in stamps:
         points.append((d, pos.get(d, -1), pay_pos.get(d, -1), *_step_days(prev, d, terms)))
         prev = d
-    split_at = np.ones(len(sessions))
-    exact_split: list[Fraction | None] = [None] * len(sessions)
-    issued_at = np.zeros(len(sessions), dtype=np.int64)
+    return points
+
+
+def _share_events(sessions: pd.DatetimeIndex, price_events: list
+                  ) -> tuple[list[tuple[int, int] | None], np.ndarray]:
+    """Per session: the exact split ratio applied that day (II.C.1) and the shares issued to
+    others (II.C.3(b) issuances)."""
+    ratios: list[Fraction | None] = [None] * len(sessions)
+    issued = np.zeros(len(sessions), dtype=np.int64)
     for e in price_events:
         k = int(np.searchsorted(sessions, pd.Timestamp(e.date), side="left"))
         if k < len(sessions):
             if isinstance(e, Split):
-                split_at[k] *= e.ratio
-                exact_split[k] = (exact_split[k] or Fraction(1)) * exact(e.ratio, "ratio")
+                ratios[k] = (ratios[k] or Fraction(1)) * exact(e.ratio, "ratio")
             elif isinstance(e, Issuance):
-                issued_at[k] += e.shares
-    cumulative = np.cumprod(split_at)
-    split_factor = np.array([cumulative[int(np.searchsorted(sessions, pd.Timestamp(d),
-                                                            side="right")) - 1]
-                             for d in sched["date"]])
+                issued[k] += e.shares
+    return [None if r is None else (r.numerator, r.denominator) for r in ratios], issued
+
+
+def _conversion_threshold(holder: str | float, price_session: np.ndarray, units: int
+                          ) -> np.ndarray | None:
+    """The close at or above which the Holder converts, per session (None: it holds)."""
+    if holder == "hold":
+        return None
+    m = exact(holder, "holder", EngineError)
+    if m <= 0:
+        raise EngineError(f"holder = {holder!r}: 'hold' or a multiple of the Conversion "
+                          "Price greater than 0")
+    return np.array([float(m * Fraction(int(p), units)) for p in price_session])
+
+
+def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidity,
+          holder, captable: CapTable, exposure_lag: int) -> _Plan:
+    """Compile the contract for these sessions: dates, windows, prices and integer ratios."""
+    sched = payment_schedule(terms)
+    if len(sessions) < 2:
+        raise PathError("paths need at least two sessions")
+    price_events, event = _sort_events(events)
+    history = conversion_price_history(terms, price_events)
+    units = 10**terms.price_decimals
+    session_dates = sessions.date
+
+    def live(d: dt.date) -> dt.date:
+        return max(d, terms.issue_date)
+
+    def price_at(d: dt.date) -> int:
+        return int(exact(price_on(history, live(d)), "price") * units)
+
+    def to_basis(days, basis: dt.date) -> np.ndarray:
+        """Factors putting closes of ``days`` on the share basis of ``basis`` (II.C.1)."""
+        return np.array([float(basis_ratio(history, live(d), live(basis))) for d in days])
+
+    pay_dates = list(sched["pay_date"])
+    lookback = _lookbacks(terms, sessions, pay_dates)
+    value_idx = lookback[:, -1]
+    exposure_idx = [_sessions_before(sessions, d, exposure_lag) for d in sched["date"]]
+    # each close of the look-back against 115% of the price in effect that day (reading 20)
+    threshold = np.array([[share_threshold(terms, price_on(history, live(session_dates[i])))
+                           for i in row] for row in lookback])
+    liq = _liquidity(liquidity, sched)
+    redemption = None
+    if event is not None:
+        redemption = _compile_redemption(terms, event, sessions, history, units)
+        liq &= ~((sched["pay_date"] >= event.date).to_numpy())  # Liquidity Conditions (ii)
+    split_at, issued_at = _share_events(sessions, price_events)
     price_session = np.array([price_at(d) for d in session_dates], dtype=np.int64)
-    convert = None
-    if holder != "hold":
-        m = exact(holder, "holder", EngineError)
-        if m <= 0:
-            raise EngineError(f"holder = {holder!r}: 'hold' or a multiple of the Conversion "
-                              "Price greater than 0")
-        convert = np.array([float(m * Fraction(int(p), units)) for p in price_session])
     is_mat = (sched["date"] == terms.maturity_date).to_numpy()
     return _Plan(
-        terms=terms, sessions=sessions, points=points, schedule=sched, lookback=lookback,
-        value_idx=value_idx, exposure_idx=exposure_idx, price_units=units,
-        price_at_session=price_session, price_at_pay=price_at_pay, value_adj=value_adj,
-        price_exposure=price_exposure, exposure_adj=exposure_adj, threshold_lookback=threshold,
-        shares_permitted=~is_mat | terms.maturity_in_shares, liquidity=liq,
+        terms=terms, sessions=sessions, points=_timeline(terms, sessions, sched, redemption),
+        schedule=sched, lookback=lookback, value_idx=value_idx, exposure_idx=exposure_idx,
+        price_units=units, price_at_session=price_session,
+        price_at_pay=np.array([price_at(p) for p in pay_dates], dtype=np.int64),
+        value_adj=np.array([to_basis([session_dates[v]], p)[0]
+                            for v, p in zip(value_idx, pay_dates)]),
+        # parity at the price of the Trading Day before the date (its "Conversion Date", I.A)
+        price_exposure=np.array([price_at(session_dates[w[-1]]) for w in exposure_idx],
+                                dtype=np.int64),
+        exposure_adj=[to_basis(session_dates[w], session_dates[w[-1]]) for w in exposure_idx],
+        threshold_lookback=threshold, shares_permitted=~is_mat | terms.maturity_in_shares,
+        liquidity=liq,
         installment=np.round(sched["principal"].to_numpy() * 100).astype(np.int64) * ~is_mat,
         is_interest=sched["date"].isin(interest_dates(terms)).to_numpy(), is_maturity=is_mat,
         rate=_ratio(terms.interest_rate, "interest_rate"),
         basis=365 if terms.day_count == "ACT/365F" else 360,
         premium=_ratio(terms.redemption_premium, "redemption_premium"),
-        cap=_ratio(terms.ownership_cap, "ownership_cap"),
-        split_at_session=[None if r is None else (r.numerator, r.denominator)
-                          for r in exact_split],
-        split_factor_at_pay=split_factor,
-        issued_at_session=issued_at, convert_threshold=convert, redemption=redemption,
-        capital=captable, principal_cents=int(exact(terms.principal, "principal") * 100),
-        static_bounds={})
+        cap=_ratio(terms.ownership_cap, "ownership_cap"), split_at_session=split_at,
+        split_factor_at_pay=np.array([float(split_factor(history, live(d)))
+                                      for d in sched["date"]]),
+        issued_at_session=issued_at,
+        convert_threshold=_conversion_threshold(holder, price_session, units),
+        redemption=redemption, capital=captable,
+        principal_cents=int(exact(terms.principal, "principal") * 100))
 
 
 def _liquidity(liquidity: object, sched: pd.DataFrame) -> np.ndarray:
@@ -454,12 +480,13 @@ def _redeem(plan: _Plan, st: _State, closes: np.ndarray) -> None:
     st.alive[:] = False
 
 
-def _pay_redemption(plan: _Plan, st: _State) -> None:
-    """The Mandatory Redemption Amount paid in cash, with Default Interest from the I.B
-    deadline when paid after it (reading 25)."""
-    late_n, late_d = plan.redemption.late
-    st.tot["cash_paid"] += st.owed + _round_div(st.owed * late_n, late_d)
+def _pay_owed(st: _State, late: tuple[int, int]) -> np.ndarray:
+    """Pay what is owed of the Mandatory Redemption Amount in cash, with Default Interest
+    from the I.B deadline at the ratio ``late`` (reading 25); returns the cash per path."""
+    cash = st.owed + _round_div(st.owed * late[0], late[1])
+    st.tot["cash_paid"] += cash
     st.owed = st.zeros()
+    return cash
 
 
 def _elect(plan: _Plan, st: _State, s: int, closes: np.ndarray, holder_sells: bool) -> None:
@@ -483,16 +510,6 @@ def _elect(plan: _Plan, st: _State, s: int, closes: np.ndarray, holder_sells: bo
     st.tot["redemption_shares"] += got
     st.share_value += got.astype(np.float64) * closes[s]
     st.issue(got, not holder_sells)
-
-
-def _settle_at_maturity(plan: _Plan, st: _State, k: int) -> None:
-    """What the elections left unpaid is paid in cash on the Maturity Date (IV), with Default
-    Interest from the deadline."""
-    late_n, late_d = plan.redemption.late_maturity
-    cash = st.owed + _round_div(st.owed * late_n, late_d)
-    st.tot["cash_paid"] += cash
-    st.per["cash_paid"][k] += cash
-    st.owed = st.zeros()
 
 
 def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, policy: Policy,
@@ -670,7 +687,7 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
         if rd is not None and date == rd.on:
             _redeem(plan, st, closes)
         if rd is not None and date == rd.paid:
-            _pay_redemption(plan, st)
+            _pay_owed(st, rd.late)
         if rd is not None and rd.in_shares and s >= rd.first_election and st.owed.any():
             _elect(plan, st, s, closes, holder_sells)
         maturity = k >= 0 and plan.is_maturity[k]
@@ -682,8 +699,8 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
                 (closes[plan.exposure_idx[k]] * plan.exposure_adj[k][:, None]).max(axis=0)
             ) * st.alive
             _pay(plan, st, k, date, closes, policy, holder_sells)
-            if maturity and rd is not None and st.owed.any():
-                _settle_at_maturity(plan, st, k)
+            if maturity and rd is not None and st.owed.any():  # what elections left (IV)
+                st.per["cash_paid"][k] += _pay_owed(st, rd.late_maturity)
         if converts and s >= 0 and not maturity:  # a payment on the day comes first
             _convert(plan, st, s, date, closes, holder_sells)
         if k >= 0:
@@ -901,17 +918,27 @@ def simulate(
     keep = keep_payments if keep_payments is not None else (total is not None and total <= 20_000)
     plan = _plan(terms, first.sessions, events=events, liquidity=liquidity, holder=holder,
                  captable=captable, exposure_lag=exposure_lag)
+    arrays = _run_chunks(plan, _chain(first, chunks), total, progress,
+                         lambda closes: _run_chunk(plan, closes, policy, holder_sells, keep))
+    return SimulationResult(terms, plan.schedule, captable, arrays["cash_paid"].shape[0], arrays,
+                            keep, plan.price_at_pay / plan.price_units, plan.split_factor_at_pay)
+
+
+def _run_chunks(plan: _Plan, chunks: Iterable[Paths], total: int | None, progress: bool,
+                run: Callable[[np.ndarray], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Run every chunk and gather the results. With the path count known, they are written
+    into arrays allocated once, so memory stays at one copy of the results."""
     arrays: dict[str, np.ndarray] = {}
     parts: list[dict[str, np.ndarray]] = []  # only when the path count is not known up front
     done = 0
     bar = tqdm(total=total, unit="path", disable=not progress, desc="simulate")
-    for part in _chain(first, chunks):
+    for part in chunks:
         if not part.sessions.equals(plan.sessions):
             raise PathError("every chunk of paths must have the same sessions")
-        out = _run_chunk(plan, part.closes, policy, holder_sells, keep)
+        out = run(part.closes)
         if total is None:
             parts.append(out)
-        else:  # write into arrays allocated once: memory stays at one copy of the results
+        else:
             if not arrays:
                 arrays = {k: np.empty(v.shape[:-1] + (total,), dtype=v.dtype)
                           for k, v in out.items()}
@@ -923,11 +950,10 @@ def simulate(
         bar.update(part.n_paths)
     bar.close()
     if total is None:
-        arrays = {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
-    elif done != total:
+        return {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
+    if done != total:
         raise PathError(f"n_paths = {total} but {done} paths were given")
-    return SimulationResult(terms, plan.schedule, captable, arrays["cash_paid"].shape[0], arrays,
-                            keep, plan.price_at_pay / plan.price_units, plan.split_factor_at_pay)
+    return arrays
 
 
 def _chain(first: Paths, rest: Iterator[Paths]) -> Iterator[Paths]:

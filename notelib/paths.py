@@ -20,7 +20,7 @@ import pandas as pd
 
 from .calendar import trading_sessions
 from .payments import lookback_window
-from .safeyaml import YamlError, load_yaml
+from .safeyaml import load_yaml
 from .schedule import payment_schedule
 from .terms import NoteTerms
 
@@ -173,10 +173,7 @@ def drop(sessions: pd.DatetimeIndex, price: float, on: dt.date, to: float) -> Pa
 def scenario(name: str, terms: NoteTerms, *, path: str | Path = SCENARIOS) -> tuple[Paths, dict]:
     """A named scenario from data/scenarios.yaml: its price path and its description
     (with any conversion price ``events`` it names)."""
-    try:
-        table = load_yaml(path, "scenarios file")
-    except YamlError as exc:
-        raise PathError(str(exc)) from None
+    table = load_yaml(path, "scenarios file", error=PathError)
     if not isinstance(table, dict):
         raise PathError(f"scenarios file {path}: must be a mapping of names to scenarios")
     if name not in table:

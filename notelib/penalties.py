@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .calendar import add_business_days, business_days, trading_sessions
+from .calendar import add_business_days, business_days, sessions_after
 from .dates import takes_dates
 from .money import exact
 from .schedule import simple_interest
@@ -88,10 +88,8 @@ def late_payment_interest(terms: NoteTerms, amount: float, notice_date: dt.date,
     ``late_payment_rate`` and ``legal_max``, until paid (V.H), in cents."""
     rate = terms.late_payment_rate if legal_max is None else min(terms.late_payment_rate,
                                                                    _amount(legal_max, "legal_max"))
-    n = terms.late_payment_trading_days
-    sessions = trading_sessions(notice_date + dt.timedelta(days=1),
-                                notice_date + dt.timedelta(days=10 + 2 * n), terms.calendar)
-    deadline = sessions[n - 1].date()
+    deadline = sessions_after(notice_date, terms.late_payment_trading_days,
+                              terms.calendar)[-1].date()
     if paid_on <= deadline:
         return 0.0
     return simple_interest(_amount(amount), rate, deadline, paid_on, terms.day_count)

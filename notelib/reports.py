@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import html
 import json
@@ -38,7 +39,7 @@ from traitlets.config import Config
 
 from .captable import DEFAULT_CAPTABLE
 from .paths import SCENARIOS
-from .safeyaml import YamlError, load_yaml
+from .safeyaml import load_yaml
 from .terms import DEFAULT_TERMS, load_terms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,10 +93,7 @@ def load_params(path: str | Path) -> dict[str, Any]:
     """A parameter file (YAML mapping of notebook parameter names to plain values), read with
     the safe loader (no tags, aliases or duplicate keys)."""
     path = Path(path)
-    try:
-        data = load_yaml(path, "parameter file")
-    except YamlError as exc:
-        raise ReportError(str(exc)) from None
+    data = load_yaml(path, "parameter file", error=ReportError)
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
@@ -103,11 +101,21 @@ def load_params(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _inspect(nb: Path) -> dict[str, dict]:
+    """papermill's view of a notebook's parameters, read once per file version."""
+    return _inspect_cached(str(nb), nb.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _inspect_cached(path: str, _mtime: int) -> dict[str, dict]:
+    return pm.inspect_notebook(path)
+
+
 def declared_parameters(notebooks: Sequence[Path]) -> dict[str, Any]:
     """The parameters the notebooks declare, with their default values."""
     out: dict[str, Any] = {}
     for nb in notebooks:
-        for name, spec in pm.inspect_notebook(str(nb)).items():
+        for name, spec in _inspect(Path(nb)).items():
             out.setdefault(name, ast.literal_eval(spec["default"]))
     return out
 
@@ -386,7 +394,7 @@ def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
         started = time.perf_counter()
         log(f"[{i}/{len(notebooks)}] {name}: {nb.name} ...", end=" ", flush=True)
         executed = work / nb.name
-        declared = pm.inspect_notebook(str(nb))
+        declared = _inspect(nb)
         mine = {k: v for k, v in params.items() if k in declared}
         if "SEED" in declared:
             seeds[nb.stem] = mine.get("SEED", ast.literal_eval(declared["SEED"]["default"]))

@@ -77,12 +77,22 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
-def load_yaml(path: str | Path, what: str = "file", *, max_bytes: int = MAX_BYTES) -> Any:
+def load_yaml(path: str | Path, what: str = "file", *, max_bytes: int = MAX_BYTES,
+              error: type[Exception] | None = None) -> Any:
     """The data in the YAML file ``path``, read safely (see the module docstring).
 
-    ``what`` names the file in errors ("terms file", "parameter file", ...).
+    ``what`` names the file in errors ("terms file", "parameter file", ...); ``error`` is
+    the exception class to raise them as (default :class:`YamlError`).
     """
-    path = Path(path)
+    try:
+        return _load(Path(path), what, max_bytes)
+    except YamlError as exc:
+        if error is None or error is YamlError:
+            raise
+        raise error(str(exc)) from None
+
+
+def _load(path: Path, what: str, max_bytes: int) -> Any:
     where = f"{what} {path}"
     if not path.is_file():
         raise YamlError(f"{where}: not found")

@@ -13,7 +13,6 @@ import dataclasses
 import datetime as dt
 import difflib
 import math
-from fractions import Fraction
 import types
 import typing
 from collections.abc import Mapping
@@ -22,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from .safeyaml import YamlError, load_yaml
+from .money import exact
+from .safeyaml import load_yaml
 
 DEFAULT_TERMS = Path(__file__).resolve().parent.parent / "data" / "terms" / "dyntek-2005.yaml"
 
@@ -201,10 +201,7 @@ def load_terms(path: str | Path | None = None, **overrides: Any) -> NoteTerms:
     path = Path(path) if path is not None else DEFAULT_TERMS
     if not path.is_file():
         raise TermsError(f"terms file not found: {path}")
-    try:
-        raw = load_yaml(path, "terms file")
-    except YamlError as exc:
-        raise TermsError(str(exc)) from None
+    raw = load_yaml(path, "terms file", error=TermsError)
     if not isinstance(raw, dict):
         raise TermsError(f"terms file {path} must be a mapping of term names to entries")
     raw = dict(raw)
@@ -337,11 +334,11 @@ def _validate(t: NoteTerms) -> None:
     _rule(t.redemption_over_cap in OVER_CAP, "redemption_over_cap", t.redemption_over_cap,
           f"must be one of {OVER_CAP}")
     _rule(2 <= t.price_decimals <= 9, "price_decimals", t.price_decimals, "must be from 2 to 9")
-    _rule((_decimal(t.conversion_price) * 10**t.price_decimals).denominator == 1,
+    _rule((exact(t.conversion_price) * 10**t.price_decimals).denominator == 1,
           "conversion_price", t.conversion_price,
           f"has more decimals than price_decimals = {t.price_decimals}")
     for name in ("principal", "monthly_prepayment"):
-        _rule((_decimal(getattr(t, name)) * 100).denominator == 1, name, getattr(t, name),
+        _rule((exact(getattr(t, name)) * 100).denominator == 1, name, getattr(t, name),
               "must be in whole cents")
     months = t.interest_months
     _rule(len(months) > 0 and all(1 <= m <= 12 for m in months) and len(set(months)) == len(months),
@@ -360,11 +357,6 @@ def _validate(t: NoteTerms) -> None:
     n = _months_between(fp, t.maturity_date)
     _rule(t.monthly_prepayment * n <= t.principal + 1e-9, "monthly_prepayment", t.monthly_prepayment,
           f"{n} installments of it exceed the principal {t.principal:,.2f}")
-
-
-def _decimal(x: float) -> Fraction:
-    """A float as the decimal it was written as (0.22 -> 22/100)."""
-    return Fraction(repr(float(x)))
 
 
 def _months_between(first: dt.date, maturity: dt.date) -> int:
