@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .dates import as_date, takes_dates
+from .display import table
 from .money import exact, round_half_up, whole
 from .terms import NoteTerms
 
@@ -195,10 +196,15 @@ def conversion_price_history(
                                   f"{float(new):.3g} rounds to 0 at price_decimals = "
                                   f"{terms.price_decimals}")
         rows.append((_effective(ev), price, type(ev).__name__, clause, note, factor))
-    df = pd.DataFrame(rows, columns=COLUMNS)
+    df = table(pd.DataFrame(rows, columns=COLUMNS), {"split_factor": "factor"}, dates=["date"])
     df["price"] = df["price"].astype(float)
     df.attrs["price_decimals"] = terms.price_decimals
     return df
+
+
+def first_day(history: pd.DataFrame) -> dt.date:
+    """The first date of a Conversion Price history (the Issue Date)."""
+    return pd.Timestamp(history["date"].iloc[0]).date()
 
 
 def _distribution(terms: NoteTerms, ev: CashDistribution, price: Fraction,
@@ -230,10 +236,10 @@ def _distribution(terms: NoteTerms, ev: CashDistribution, price: Fraction,
 
 def _row(history: pd.DataFrame, on: dt.date) -> pd.Series:
     """The history's row in effect on ``on`` (its dates are in order)."""
-    dates = history["date"].to_numpy()
-    if on < dates[0]:
-        raise AdjustmentError(f"date = {on}: before the first price on {dates[0]}")
-    return history.iloc[int(np.searchsorted(dates, on, side="right")) - 1]
+    dates = pd.to_datetime(history["date"]).to_numpy(dtype="datetime64[D]")
+    if np.datetime64(on, "D") < dates[0]:
+        raise AdjustmentError(f"date = {on}: before the first price on {first_day(history)}")
+    return history.iloc[int(np.searchsorted(dates, np.datetime64(on, "D"), side="right")) - 1]
 
 
 @takes_dates("on")
@@ -275,7 +281,9 @@ def lowest_price(history: pd.DataFrame, start: dt.date, end: dt.date, *,
     if end < start:
         raise AdjustmentError(f"window {start} to {end}: end is before start")
     basis = end if basis is None else basis
-    days = [start, *history.loc[(history["date"] > start) & (history["date"] <= end), "date"]]
+    when = pd.to_datetime(history["date"])
+    changes = when[(when > pd.Timestamp(start)) & (when <= pd.Timestamp(end))]
+    days = [start, *(d.date() for d in changes)]
     return float(min(_on_basis(history, d, basis) for d in days))
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
+from fractions import Fraction
 
 import pandas as pd
 
@@ -50,13 +52,84 @@ def html_table(rows: Mapping[str, str], caption: str = "") -> str:
     return no_latex(f"<table>{cap}{body}</table>")
 
 
+def factor(x: float) -> str:
+    """A split factor as a ratio: 1/10."""
+    return str(Fraction(x).limit_denominator(10**6))
+
+
+def day(d) -> str:
+    """2006-06-05"""
+    return pd.Timestamp(d).strftime("%Y-%m-%d")
+
+
+KINDS: dict[str, Callable] = {"dollars": dollars, "price": price, "shares": shares,
+                              "percent": percent, "factor": factor, "date": day}
+# A column's kind from its name, first match wins: p_shares is a probability,
+# shares_value a dollar value, parity_price a price, shares_issued_p95 a share count.
+_RULES = (("percent", r"^p_|ownership|^probability"),
+          ("factor", r"split_factor"),
+          ("dollars", r"value|^principal|^cash|amount|floor|^parity$|interest|^payment$|balance"
+                      r"|exposure|owed|penalt"),
+          ("price", r"price|close|breakeven"),
+          ("shares", r"shares|outstanding|issued|issuable"))
+
+
+def column_kind(name: object, dtype) -> str | None:
+    """How a column is shown: dates as dates, numbers by their name (see _RULES)."""
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "date"
+    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+        return None
+    text = str(name)
+    return next((kind for kind, rule in _RULES if re.search(rule, text)), None)
+
+
+def _formatters(frame: pd.DataFrame, formats: Mapping[str, str]) -> dict:
+    def shown(kind: str) -> Callable:
+        return lambda v: "" if pd.isna(v) else KINDS[kind](v)
+
+    kinds = {c: formats.get(c) or column_kind(c, frame[c].dtype) for c in frame.columns
+             if not isinstance(frame[c], pd.DataFrame)}
+    return {c: shown(k) for c, k in kinds.items() if k}
+
+
+class Table(pd.DataFrame):
+    """A DataFrame that shows dollars, prices, shares, percentages and dates as people read
+    them (``formats`` maps columns to kinds; other columns by their names) and computes like
+    any DataFrame."""
+
+    _metadata = ["formats"]
+
+    @property
+    def _constructor(self):
+        return Table
+
+    def _shown(self) -> dict:
+        return _formatters(self, getattr(self, "formats", None) or {})
+
+    def _rows(self) -> int:
+        """How many rows to show: all up to display.max_rows, else display.min_rows."""
+        most = pd.get_option("display.max_rows") or len(self)
+        return len(self) if len(self) <= most else pd.get_option("display.min_rows")
+
+    def _repr_html_(self) -> str:
+        return no_latex(self.to_html(formatters=self._shown(), max_rows=self._rows()))
+
+    def __repr__(self) -> str:
+        return self.to_string(formatters=self._shown(), max_rows=self._rows())
+
+
+def table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, *,
+          dates: Iterable[str] = ()) -> Table:
+    """``frame`` as a :class:`Table`, the columns in ``dates`` as datetime64 (None: NaT)."""
+    out = Table(frame)
+    for col in dates:
+        out[col] = pd.to_datetime(pd.Series(list(frame[col]), index=frame.index, dtype=object))
+    out.formats = dict(formats or {})
+    return out
+
+
 def frame_html(frame: pd.DataFrame, formats: Mapping[str, str] | None = None) -> str:
-    """A DataFrame as HTML with per-column formats ("dollars", "price", "shares", "percent",
-    "date"), dollar signs escaped."""
-    kinds = {"dollars": dollars, "price": price, "shares": shares, "percent": percent,
-             "date": lambda d: d.isoformat() if isinstance(d, dt.date) else str(d)}
-    shown = frame.copy().astype(object)
-    for col, kind in (formats or {}).items():
-        if col in shown:
-            shown[col] = [kinds[kind](v) if pd.notna(v) else "" for v in frame[col]]
-    return no_latex(shown.to_html(escape=True))
+    """A DataFrame as HTML with per-column formats (see :data:`KINDS`; other columns by
+    their names), dollar signs escaped."""
+    return table(frame, formats)._repr_html_()

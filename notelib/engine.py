@@ -39,11 +39,12 @@ from .adjustments import (
 from .calendar import add_business_days
 from .captable import CapTable, load_captable
 from .dates import as_date
+from .display import table
 from .money import exact
 from .paths import PathError, Paths
 from .payments import lookback_window, share_threshold
 from .redemption import redemption_due_date
-from .schedule import interest_dates, payment_schedule, year_fraction
+from .schedule import interest_dates, schedule_rows, year_fraction
 from .terms import NoteTerms
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -265,7 +266,7 @@ def _conversion_threshold(holder: str | float, price_session: np.ndarray, units:
 def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidity,
           holder, captable: CapTable, exposure_lag: int) -> _Plan:
     """Compile the contract for these sessions: dates, windows, prices and integer ratios."""
-    sched = payment_schedule(terms)
+    sched = schedule_rows(terms)
     if len(sessions) < 2:
         raise PathError("paths need at least two sessions")
     price_events, event = _sort_events(events)
@@ -743,19 +744,11 @@ class Summary:
                 f"{p.loc['p95', 'noteholder_ownership']:.1%})")
 
     def _repr_html_(self) -> str:
-        from .display import frame_html
-
-        per_path = frame_html(self.by_path, {"cash_paid": "dollars", "shares_issued": "shares",
-                                             "shares_value": "dollars",
-                                             "noteholder_ownership": "percent",
-                                             "fully_diluted_ownership": "percent"})
         cols = ["date", "pay_date", "p_shares", "cash_paid_mean", "shares_issued_p50",
                 "exposure_p95", "ownership_p50", "ownership_p95"]
-        per_date = frame_html(self.by_date[cols].set_index("date"), {
-            "pay_date": "date", "p_shares": "percent", "cash_paid_mean": "dollars",
-            "shares_issued_p50": "shares", "exposure_p95": "dollars", "ownership_p50": "percent",
-            "ownership_p95": "percent"})
-        return f"<p><b>Per path (percentiles)</b></p>{per_path}<p><b>By date</b></p>{per_date}"
+        per_date = table(self.by_date[cols].set_index("date"))._repr_html_()
+        return (f"<p><b>Per path (percentiles)</b></p>{table(self.by_path)._repr_html_()}"
+                f"<p><b>By date</b></p>{per_date}")
 
 
 @dataclass
@@ -790,7 +783,7 @@ class SimulationResult:
         """One row per path: cash paid, shares issued (by source), their value, ownership."""
         a = self.arrays
         shares = a["payment_shares"] + a["conversion_shares"] + a["redemption_shares"]
-        return pd.DataFrame({
+        return table(pd.DataFrame({
             "cash_paid": a["cash_paid"] / 100,
             "shares_issued": shares,
             "payment_shares": a["payment_shares"],
@@ -804,7 +797,7 @@ class SimulationResult:
             "shares_outstanding": a["outstanding"],
             "noteholder_ownership": a["issued"] / a["outstanding"],
             "fully_diluted_ownership": a["issued"] / (a["outstanding"] + self.other_dilutive),
-        }).rename_axis("path")
+        }).rename_axis("path"))
 
     @property
     def by_payment(self) -> pd.DataFrame:
@@ -827,7 +820,8 @@ class SimulationResult:
             cols[key] = v / scale if scale else v
         df = pd.DataFrame(cols)
         df["noteholder_ownership"] = df["issued"] / df["outstanding"]
-        return df.sort_values(["path", "date"], kind="stable").reset_index(drop=True)
+        df = df.sort_values(["path", "date"], kind="stable").reset_index(drop=True)
+        return table(df, {"split_factor": "factor"}, dates=("date", "pay_date"))
 
     @property
     def summary(self) -> Summary:
@@ -853,7 +847,7 @@ class SimulationResult:
         by_path = totals.quantile([p / 100 for p in q]).rename_axis("percentile")
         by_path.index = [f"p{p}" for p in q]
         by_path.loc["mean"] = totals.mean()
-        return Summary(by_date, by_path)
+        return Summary(table(by_date, dates=("date", "pay_date")), table(by_path))
 
 
 def _as_chunks(prices: Paths | Iterable[Paths], chunk: int) -> Iterator[Paths]:

@@ -21,7 +21,7 @@ import pandas as pd
 from .calendar import trading_sessions
 from .payments import lookback_window
 from .safeyaml import load_yaml
-from .schedule import payment_schedule
+from .schedule import schedule_rows
 from .terms import NoteTerms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -252,7 +252,7 @@ def load_closes(path: str | Path, *, terms: NoteTerms | None = None,
 
 
 def _check_lookbacks(name: str, index: pd.DatetimeIndex, terms: NoteTerms) -> None:
-    for pay in payment_schedule(terms)["pay_date"]:
+    for pay in schedule_rows(terms)["pay_date"]:
         window = lookback_window(terms, pay)
         if pd.Timestamp(pay) <= index[0] or window[-1] > index[-1]:
             continue  # the payment falls outside the file

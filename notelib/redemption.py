@@ -16,10 +16,12 @@ from numbers import Real
 
 import pandas as pd
 
-from .adjustments import basis_ratio, conversion_price_history, lowest_price, price_on
+from .adjustments import (basis_ratio, conversion_price_history, first_day, lowest_price,
+                          price_on)
 from .calendar import add_business_days
 from .conversion import capped_conversion, conversion_shares
 from .dates import takes_dates
+from .display import table
 from .money import cents, exact
 from .schedule import accrued_interest as scheduled_accrued_interest
 from .schedule import principal_outstanding, simple_interest
@@ -161,7 +163,7 @@ def redemption_amount(
 def split_adjusted(closes: pd.Series, history: pd.DataFrame, basis: dt.date) -> pd.Series:
     """``closes`` put on the share basis of ``basis``: a close before a 1-for-10 split counts
     ten times over after it (II.C.1)."""
-    first = history["date"].iloc[0]
+    first = first_day(history)
     factors = [float(basis_ratio(history, max(d.date(), first), max(basis, first)))
                for d in pd.DatetimeIndex(closes.index)]
     return closes * factors
@@ -186,7 +188,7 @@ def redemption_on(terms: NoteTerms, closes: pd.Series, event_date: dt.date, on: 
                               f"before {on}")
     conversion_date = before[-1].date()
     window = closes[(index >= pd.Timestamp(event_date)) & (index < pd.Timestamp(on))]
-    price = price_on(history, max(conversion_date, history["date"].iloc[0]))
+    price = price_on(history, max(conversion_date, first_day(history)))
     return redemption_amount(terms, on, split_adjusted(window, history, conversion_date),
                              conversion_price=price, **kwargs)
 
@@ -248,10 +250,11 @@ def redemption_curve(terms: NoteTerms, on: dt.date, closes: Iterable[float], **k
     arguments as for :func:`redemption_amount`.
     """
     rows = [redemption_amount(terms, on, c, **kwargs) for c in closes]
-    return pd.DataFrame({"highest_close": [r.highest_close for r in rows],
-                         "floor": [r.floor for r in rows], "parity": [r.parity for r in rows],
-                         "amount": [r.amount for r in rows],
-                         "binding": [r.binding for r in rows]})
+    return table(pd.DataFrame({"highest_close": [r.highest_close for r in rows],
+                               "floor": [r.floor for r in rows],
+                               "parity": [r.parity for r in rows],
+                               "amount": [r.amount for r in rows],
+                               "binding": [r.binding for r in rows]}))
 
 
 def redemption_by_date(terms: NoteTerms, dates: Iterable[dt.date], highest_close: float,
@@ -267,4 +270,4 @@ def redemption_by_date(terms: NoteTerms, dates: Iterable[dt.date], highest_close
         rows.append({"date": d, "highest_close": r.highest_close, "principal": r.principal, "accrued_interest": r.accrued_interest,
                      "owed": r.owed, "floor": r.floor, "shares": r.shares, "parity": r.parity,
                      "amount": r.amount, "breakeven": parity_breakeven(r)})
-    return pd.DataFrame(rows)
+    return table(pd.DataFrame(rows), dates=("date",))

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .calendar import next_business_day
 from .dates import takes_dates
+from .display import Table, table
 from .money import exact, paid
 from .terms import NoteTerms
 
@@ -155,13 +156,18 @@ def accrued_interest(terms: NoteTerms, on: dt.date, *, principal: float | None =
     return paid(_accrue(terms, last_interest_date(terms, on), on, at_end), terms.rounding)
 
 
-def payment_schedule(terms: NoteTerms) -> pd.DataFrame:
+def payment_schedule(terms: NoteTerms) -> Table:
     """One row per payment date, in date order (preamble, Article IV).
 
     Columns: ``date`` (due date), ``pay_date`` (after the payment convention),
-    ``accrual_start``, ``interest``, ``principal``, ``payment``, ``balance`` (principal
-    outstanding after the payment) and ``kind``.
+    ``accrual_start`` (datetime64), ``interest``, ``principal``, ``payment``, ``balance``
+    (principal outstanding after the payment) and ``kind``; shown formatted.
     """
+    return table(schedule_rows(terms), dates=("date", "pay_date", "accrual_start"))
+
+
+def schedule_rows(terms: NoteTerms) -> pd.DataFrame:
+    """:func:`payment_schedule` with its dates as ``datetime.date`` (for the engine)."""
     steps = principal_payments(terms)
     ints = interest_dates(terms)
     rows, last, balance = [], terms.accrues_from, exact(terms.principal)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import html
 import math
 import types
 import typing
@@ -21,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from .display import table as _table
 from .money import exact
 from .safeyaml import load_yaml
 
@@ -148,24 +150,21 @@ class NoteTerms:
                 f"${self.conversion_price:g}; {len(TERM_NAMES)} terms, .table() lists them)")
 
     def _repr_html_(self) -> str:
-        from .display import frame_html
-
-        table = self.table()
-        table["value"] = [_shown(n, v) for n, v in zip(table.index, table["value"])]
-        return f"<p><b>{self.name}</b></p>" + frame_html(table)
+        return f"<p><b>{html.escape(self.name)}</b></p>" + self.table()._repr_html_()
 
     def table(self) -> pd.DataFrame:
-        """Every term with its value, clause, provenance and source, one row each."""
+        """Every term with its value as a person reads it ($3,350,000.00, 9%, $0.22), clause,
+        provenance and source, one row each; the typed values are the attributes."""
         rows = []
         for f in dataclasses.fields(self):
             if f.name == "provenance":
                 continue
             p = self.provenance.get(f.name, Provenance("", ""))
             rows.append(
-                {"term": f.name, "value": getattr(self, f.name), "clause": p.clause,
+                {"term": f.name, "value": _shown(f.name, getattr(self, f.name)), "clause": p.clause,
                  "provenance": p.kind, "source": p.source}
             )
-        return pd.DataFrame(rows).set_index("term")
+        return _table(pd.DataFrame(rows).set_index("term"))
 
 
 TERM_NAMES = tuple(f.name for f in dataclasses.fields(NoteTerms) if f.name != "provenance")

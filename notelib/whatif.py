@@ -20,6 +20,7 @@ from .adjustments import Event, Issuance, conversion_price_history, events_from_
 from .calendar import add_business_days
 from .captable import CapTable, load_captable
 from .conversion import conversion_shares
+from .display import table
 from .engine import simulate
 from .money import exact
 from .paths import SCENARIOS, scenario
@@ -61,7 +62,7 @@ def historical_what_if(terms: NoteTerms, name: str = "dyntek-2006-what-if", *,
         frame["fully_diluted_ownership"] = (bp["issued"] + frame["issuable_on_conversion"]) / (
             bp["outstanding"] + frame["issuable_on_conversion"] + others)
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    return table(pd.concat(frames, ignore_index=True), {"split_factor": "factor"}, dates=("date",))
 
 
 def what_if_redemptions(terms: NoteTerms, dates: Iterable[dt.date],
@@ -92,4 +93,4 @@ def what_if_redemptions(terms: NoteTerms, dates: Iterable[dt.date],
                          "binding": r.binding, "parity_price": r.conversion_price,
                          "highest_close": r.highest_close, "election_date": elect,
                          "election_price": e.conversion_price, "election_shares": e.shares})
-    return pd.DataFrame(rows)
+    return table(pd.DataFrame(rows), dates=("event_date", "due", "election_date"))

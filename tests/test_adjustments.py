@@ -113,7 +113,7 @@ def test_cash_distribution_above_10pct(terms):
     ev = CashDistribution(D(2006, 5, 15), 5_000_000, 50_000_000, payment_date=D(2006, 5, 31))
     h = conversion_price_history(terms, [ev], closes=c)
     assert h["price"].iloc[-1] == 0.165
-    assert h["date"].iloc[-1] == D(2006, 6, 1)  # the day after the payment date
+    assert h["date"].iloc[-1] == pd.Timestamp(2006, 6, 1)  # the day after the payment date
 
 
 def test_cash_distributions_pool_over_12_months(terms):

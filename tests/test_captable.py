@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -50,7 +51,7 @@ def test_bad_captable(tmp_path, change, message):
 
 def test_historical_what_if():
     t = historical_what_if(load_terms()).set_index(["case", "date"])
-    jan, apr, jul = dt.date(2006, 1, 1), dt.date(2006, 4, 1), dt.date(2006, 7, 1)
+    jan, apr, jul = (pd.Timestamp(d) for d in ("2006-01-01", "2006-04-01", "2006-07-01"))
     # before the sale both cases convert 3,350,000 / 0.22 -> 15,227,273 shares
     assert t.loc[("ratchet", jan), "issuable_on_conversion"] == 15_227_273
     # after the sale: ratchet to $0.02 -> 3,350,000 / 0.02 = 167,500,000; waived: unchanged

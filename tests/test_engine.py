@@ -24,6 +24,7 @@ from notelib.payments import share_payment_allowed
 from notelib.redemption import redemption_due_date, redemption_on
 
 D = dt.date
+T = pd.Timestamp  # result tables hold datetime64 dates
 SES = trading_sessions("2005-10-03", "2007-10-05")
 COMMON = 60_437_621  # data/captable.yaml
 
@@ -32,16 +33,16 @@ COMMON = 60_437_621  # data/captable.yaml
 def test_constant_path_above_threshold_pays_in_shares(terms):
     r = simulate(terms, flat(SES, 0.26))  # 0.26 >= 1.15 x 0.22 = 0.253
     bp = r.by_payment
-    before = bp[bp["date"] < terms.maturity_date]
+    before = bp[bp["date"] < T(terms.maturity_date)]
     assert before["in_shares"].all() and (before["cash_paid"] == 0).all()
-    mat = bp[bp["date"] == terms.maturity_date].iloc[0]
+    mat = bp[bp["date"] == T(terms.maturity_date)].iloc[0]
     # Article IV: maturity in cash: 335,000 + 15,493.75
     assert not mat["in_shares"] and mat["cash_paid"] == 350_493.75
     # first coupon 51,087.50 / 0.22 = 232,215.9 -> 232,216 shares; worth 232,216 x 0.26
     first = bp.iloc[0]
     assert first["shares_issued"] == 232_216 and first["shares_value"] == pytest.approx(60_376.16)
     # a 335,000 installment: 1,522,727.3 -> 1,522,728 shares
-    assert bp.loc[bp["date"] == D(2007, 2, 1), "shares_issued"].item() == 1_522_728
+    assert bp.loc[bp["date"] == T(2007, 2, 1), "shares_issued"].item() == 1_522_728
 
 
 def test_constant_path_just_below_pays_cash(terms):
@@ -61,16 +62,16 @@ def test_one_dip_in_a_window_pays_that_date_in_cash(terms):
     closes = flat(SES, 0.30).to_frame()
     closes.loc[pd.Timestamp("2006-03-24"), 0] = 0.25  # inside the 20-31 Mar window of 3 Apr
     bp = simulate(terms, closes).by_payment.set_index("date")
-    assert not bp.loc[D(2006, 4, 1), "in_shares"] and bp.loc[D(2006, 4, 1), "cash_paid"] == 75_375
-    assert bp.loc[D(2006, 1, 1), "in_shares"] and bp.loc[D(2006, 7, 1), "in_shares"]
+    assert not bp.loc[T(2006, 4, 1), "in_shares"] and bp.loc[T(2006, 4, 1), "cash_paid"] == 75_375
+    assert bp.loc[T(2006, 1, 1), "in_shares"] and bp.loc[T(2006, 7, 1), "in_shares"]
 
 
 def test_callable_policy(terms):
     # pay interest-only dates in shares, anything with principal in cash
     r = simulate(terms, flat(SES, 0.30), policy=lambda ctx: ctx.date.year == 2006)
     bp = r.by_payment
-    assert bp.loc[bp["date"] < D(2007, 1, 1), "in_shares"].all()
-    assert not bp.loc[bp["date"] >= D(2007, 1, 1), "in_shares"].any()
+    assert bp.loc[bp["date"] < T(2007, 1, 1), "in_shares"].all()
+    assert not bp.loc[bp["date"] >= T(2007, 1, 1), "in_shares"].any()
 
 
 def test_holder_conversion_by_hand(terms):
@@ -100,7 +101,7 @@ def test_redemption_event_by_hand(terms):
     assert p["principal_redeemed"] == 3_350_000
     # coupons of Jan and Apr 2006 were paid in shares, so the redemption is all the cash
     assert p["cash_paid"] == pytest.approx(4_661_829.60)
-    assert (r.by_payment.loc[r.by_payment["date"] > D(2006, 6, 22), "cash_paid"] == 0).all()
+    assert (r.by_payment.loc[r.by_payment["date"] > T(2006, 6, 22), "cash_paid"] == 0).all()
     # I.B: in shares at the lowest price since the event: 4,661,829.60 / 0.22 -> 21,190,135
     r = simulate(terms, flat(SES, 0.30), events=[RedemptionEvent(D(2006, 6, 15), in_shares=True)])
     assert r.by_path.iloc[0]["redemption_shares"] == 21_190_135
@@ -134,17 +135,18 @@ def reference(terms, closes: pd.Series, history: pd.DataFrame, lag: int = 5,
     sessions = closes.index
     paid_on = redemption_due_date(terms, event) if event else None
     for row in sched.itertuples():
+        date, pay_date = row.date.date(), row.pay_date.date()  # the table holds datetime64
         amount = row.interest + row.principal
-        price = price_on(history, row.pay_date)
-        gone = paid_on is not None and row.date >= paid_on  # redeemed: nothing more is due
-        liquid = event is None or row.pay_date < event  # Liquidity Conditions (ii)
-        allowed = not gone and liquid and row.date != terms.maturity_date and \
-            share_payment_allowed(closes, row.pay_date, terms, history=history)
+        price = price_on(history, pay_date)
+        gone = paid_on is not None and date >= paid_on  # redeemed: nothing more is due
+        liquid = event is None or pay_date < event  # Liquidity Conditions (ii)
+        allowed = not gone and liquid and date != terms.maturity_date and \
+            share_payment_allowed(closes, pay_date, terms, history=history)
         shares = conversion_shares(amount, price) if allowed else 0
-        before = sessions[sessions < pd.Timestamp(row.date)][-lag:]
-        exposure = 0.0 if gone else redemption_on(terms, closes, before[0].date(), row.date,
+        before = sessions[sessions < pd.Timestamp(date)][-lag:]
+        exposure = 0.0 if gone else redemption_on(terms, closes, before[0].date(), date,
                                                   history=history).amount
-        rows.append({"date": row.date, "in_shares": allowed, "shares_issued": shares,
+        rows.append({"date": date, "in_shares": allowed, "shares_issued": shares,
                      "cash_paid": 0.0 if allowed or gone else amount, "exposure": exposure})
     redeemed = redemption_on(terms, closes, event, paid_on, history=history).amount \
         if event else 0.0
@@ -207,8 +209,8 @@ def test_ownership_and_split(terms):
     assert p["fully_diluted_ownership"] == pytest.approx(issued / (COMMON + issued + other))
     # a 1-for-10 reverse split on 5 Jun 2006 divides the count by 10 (fractions dropped)
     split = simulate(terms, flat(SES, 3.0), events=[Split(D(2006, 6, 5), 0.1)]).by_payment
-    jul = split.loc[split["date"] == D(2006, 7, 1)].iloc[0]
-    jan, apr = (split.loc[split["date"] == D(2006, m, 1), "shares_issued"].item() for m in (1, 4))
+    jul = split.loc[split["date"] == T(2006, 7, 1)].iloc[0]
+    jan, apr = (split.loc[split["date"] == T(2006, m, 1), "shares_issued"].item() for m in (1, 4))
     assert jul["outstanding"] == (COMMON + jan + apr) // 10 + jul["shares_issued"]
 
 
@@ -346,12 +348,12 @@ def test_lookback_compares_each_day_with_its_own_price(terms):
     closes = flat(SES, 0.30).to_frame()
     closes.loc[closes.index >= pd.Timestamp("2006-06-26"), 0] = 3.00
     bp = simulate(terms, closes, events=[Split(D(2006, 6, 26), 0.1)]).by_payment.set_index("date")
-    assert bp.loc[D(2006, 7, 1), "in_shares"] and bp.loc[D(2006, 7, 1), "shares_issued"] == 34_643
+    assert bp.loc[T(2006, 7, 1), "in_shares"] and bp.loc[T(2006, 7, 1), "shares_issued"] == 34_643
     # a ratchet to $0.15 on Mon 27 Mar 2006, closes $0.20: the closes of 20-24 Mar are below
     # 1.15 x 0.22 = $0.253, so the Apr coupon (90 days x 837.50 = 75,375.00) is paid in cash
     bp = simulate(terms, flat(SES, 0.20),
                   events=[Issuance(D(2006, 3, 27), 0.15)]).by_payment.set_index("date")
-    assert not bp.loc[D(2006, 4, 1), "in_shares"] and bp.loc[D(2006, 4, 1), "cash_paid"] == 75_375
+    assert not bp.loc[T(2006, 4, 1), "in_shares"] and bp.loc[T(2006, 4, 1), "cash_paid"] == 75_375
 
 
 # The engine against the scalar functions across the input space load_terms accepts: rates and

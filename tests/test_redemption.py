@@ -130,9 +130,10 @@ def test_what_if_redemption_table(terms):
     # (parity 3,406,950 / 2.20 -> 1,548,614 shares x $0.20 = 309,722.80), and
     # 4,088,340 / 2.20 = 1,858,336.4 -> 1,858,337 shares
     t = what_if_redemptions(terms, [D(2006, 6, 1), D(2007, 9, 28)]).set_index("case")
-    assert list(t["event_date"]) == [D(2006, 6, 1)] * 2  # a deadline after maturity is left out
-    assert (t.loc["ratchet", "due"], t.loc["ratchet", "election_date"]) == (D(2006, 6, 8),
-                                                                           D(2006, 6, 9))
+    T = pd.Timestamp  # the table holds datetime64 dates
+    assert list(t["event_date"]) == [T(2006, 6, 1)] * 2  # a deadline after maturity is left out
+    assert (t.loc["ratchet", "due"], t.loc["ratchet", "election_date"]) == (T(2006, 6, 8),
+                                                                           T(2006, 6, 9))
     assert t.loc["ratchet", "amount"] == t.loc["waived", "amount"] == 4_088_340.00
     assert (t.loc["ratchet", "election_price"], t.loc["ratchet", "election_shares"]) == (
         0.20, 20_441_700)

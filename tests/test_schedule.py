@@ -3,6 +3,7 @@
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,7 @@ from notelib import (
     year_fraction,
 )
 
-D = dt.date
+D = pd.Timestamp  # the schedule holds datetime64 dates (issue 10)
 
 
 @pytest.fixture(scope="module")
