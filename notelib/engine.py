@@ -136,6 +136,8 @@ class _Plan:
     split_factor_at_pay: np.ndarray  # product of the split ratios up to each payment
     issued_at_session: np.ndarray  # int shares issued to others at session
     convert_threshold: np.ndarray | None  # float per session: holder converts at or above
+    holder_keeps: bool  # shares issued to the Holder count towards its 9.9% cap
+    sale_limit: np.ndarray | None  # shares the Holder may sell each session (reading 30)
     redemption: _Redemption | None
     capital: CapTable
     principal_cents: int
@@ -264,7 +266,8 @@ def _conversion_threshold(holder: str | float, price_session: np.ndarray, units:
 
 
 def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidity,
-          holder, captable: CapTable, exposure_lag: int) -> _Plan:
+          holder, holder_sells: bool, sale_limit: int | None, captable: CapTable,
+          exposure_lag: int) -> _Plan:
     """Compile the contract for these sessions: dates, windows, prices and integer ratios."""
     sched = schedule_rows(terms)
     if len(sessions) < 2:
@@ -322,6 +325,9 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
                                       for d in sched["date"]]),
         issued_at_session=issued_at,
         convert_threshold=_conversion_threshold(holder, price_session, units),
+        holder_keeps=not holder_sells or sale_limit is not None,
+        sale_limit=None if sale_limit is None else np.array(
+            [int(sale_limit * split_factor(history, live(d))) for d in session_dates]),
         redemption=redemption, capital=captable,
         principal_cents=int(exact(terms.principal, "principal") * 100))
 
@@ -427,7 +433,8 @@ class _State:
         self.carry = np.zeros(n, dtype=dtype)  # interest in cents, rounded at conversions
         self.dd = np.zeros(n, dtype=dtype)  # cent-days since the last interest date
         self.start_30 = np.full(n, t.accrues_from.day >= 30)  # accrual restarted on 30th/31st
-        self.held = np.zeros(n, dtype=dtype)
+        self.held = np.zeros(n, dtype=dtype)  # the Holder's shares, for its 9.9% cap
+        self.keeps = plan.holder_keeps
         self.outstanding = np.full(n, plan.capital.common, dtype=dtype)
         self.issued = np.zeros(n, dtype=dtype)
         self.alive = np.ones(n, dtype=bool)
@@ -443,10 +450,10 @@ class _State:
         self.per["in_shares"] = np.zeros((n_pay, n), dtype=bool)
         self.per["shares_value"] = np.zeros((n_pay, n))
 
-    def issue(self, shares: np.ndarray, holder_keeps: bool) -> None:
+    def issue(self, shares: np.ndarray) -> None:
         self.outstanding += shares
         self.issued += shares
-        if holder_keeps:
+        if self.keeps:
             self.held += shares
 
     def zeros(self) -> np.ndarray:
@@ -490,7 +497,7 @@ def _pay_owed(st: _State, late: tuple[int, int]) -> np.ndarray:
     return cash
 
 
-def _elect(plan: _Plan, st: _State, s: int, closes: np.ndarray, holder_sells: bool) -> None:
+def _elect(plan: _Plan, st: _State, s: int, closes: np.ndarray) -> None:
     """The Holder's I.B election on session ``s``: the unpaid Mandatory Redemption Amount in
     shares at the lowest Conversion Price since the event, within the 9.9% cap (II.A.1);
     Default Interest on the part settled, from the deadline, is paid in cash."""
@@ -510,11 +517,11 @@ def _elect(plan: _Plan, st: _State, s: int, closes: np.ndarray, holder_sells: bo
     st.tot["cash_paid"] += cash
     st.tot["redemption_shares"] += got
     st.share_value += got.astype(np.float64) * closes[s]
-    st.issue(got, not holder_sells)
+    st.issue(got)
 
 
-def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, policy: Policy,
-         holder_sells: bool) -> None:
+def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, policy: Policy
+         ) -> None:
     """Payment ``k``: interest and principal due, in Payment Shares when allowed and the
     policy elects them, otherwise in cash (preamble, IV)."""
     units, alive = plan.price_units, st.alive
@@ -540,7 +547,7 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
         in_shares = _policy_choice(policy(ctx), st.n, date) & allowed
     shares = shares * in_shares
     cash = amount * ~in_shares
-    st.issue(shares, not holder_sells)
+    st.issue(shares)
     st.tot["cash_paid"] += cash
     st.tot["payment_shares"] += shares
     st.tot["principal_cash"] += principal * alive * ~in_shares
@@ -563,8 +570,7 @@ def _policy_choice(choice: object, n: int, date: dt.date) -> np.ndarray:
     return np.broadcast_to(arr, (n,))
 
 
-def _convert(plan: _Plan, st: _State, s: int, date: dt.date, closes: np.ndarray,
-             holder_sells: bool) -> None:
+def _convert(plan: _Plan, st: _State, s: int, date: dt.date, closes: np.ndarray) -> None:
     """The Holder converts principal and accrued interest when the close reaches its multiple
     of the Conversion Price, as far as the 9.9% cap allows (II.A.1, reading 22)."""
     go = st.alive & (st.balance > 0) & (closes[s] >= plan.convert_threshold[s])
@@ -588,7 +594,7 @@ def _convert(plan: _Plan, st: _State, s: int, date: dt.date, closes: np.ndarray,
     st.tot["principal_converted"] += prin
     st.tot["conversion_shares"] += got
     st.share_value += got.astype(np.float64) * closes[s]
-    st.issue(got, not holder_sells)
+    st.issue(got)
 
 
 INT64_SAFE = 2**62  # every intermediate integer below this fits int64 with room to spare
@@ -654,6 +660,8 @@ def _as_python_ints(plan: _Plan) -> _Plan:
     red = plan.redemption
     if red is not None:
         red = dataclasses.replace(red, low_since=red.low_since.astype(object))
+    if plan.sale_limit is not None:
+        obj["sale_limit"] = plan.sale_limit.astype(object)
     return dataclasses.replace(plan, redemption=red, **obj)
 
 
@@ -670,8 +678,8 @@ def _to_int64(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return done
 
 
-def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bool,
-               keep: bool) -> dict[str, np.ndarray]:
+def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, keep: bool
+               ) -> dict[str, np.ndarray]:
     """Simulate one chunk of paths; returns per-payment (n_pay, n) and per-path (n,) arrays."""
     dtype = _dtype(plan, closes)
     if dtype is object:
@@ -685,25 +693,27 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, holder_sells: bo
             if plan.split_at_session[s] is not None:
                 _split(plan, st, s)
             st.outstanding += plan.issued_at_session[s]
+            if plan.sale_limit is not None:  # yesterday's shares, sold into the market
+                st.held = np.maximum(st.held - plan.sale_limit[s], 0)
         if rd is not None and date == rd.on:
             _redeem(plan, st, closes)
         if rd is not None and date == rd.paid:
             _pay_owed(st, rd.late)
         if rd is not None and rd.in_shares and s >= rd.first_election and st.owed.any():
-            _elect(plan, st, s, closes, holder_sells)
+            _elect(plan, st, s, closes)
         maturity = k >= 0 and plan.is_maturity[k]
         if converts and s >= 0 and maturity:  # "prior to 5:00 pm ... on the Maturity Date"
-            _convert(plan, st, s, date, closes, holder_sells)
+            _convert(plan, st, s, date, closes)
         if k >= 0:
             st.per["exposure"][k] = _mandatory_amount(
                 plan, st.balance + _accrued(plan, st), plan.price_exposure[k],
                 (closes[plan.exposure_idx[k]] * plan.exposure_adj[k][:, None]).max(axis=0)
             ) * st.alive
-            _pay(plan, st, k, date, closes, policy, holder_sells)
+            _pay(plan, st, k, date, closes, policy)
             if maturity and rd is not None and st.owed.any():  # what elections left (IV)
                 st.per["cash_paid"][k] += _pay_owed(st, rd.late_maturity)
         if converts and s >= 0 and not maturity:  # a payment on the day comes first
-            _convert(plan, st, s, date, closes, holder_sells)
+            _convert(plan, st, s, date, closes)
         if k >= 0:
             st.per["outstanding"][k] = st.outstanding
             st.per["issued"][k] = st.issued
@@ -865,6 +875,7 @@ def simulate(
     policy: Policy = "shares",
     holder: str | float = "hold",
     holder_sells: bool = True,
+    sale_limit: int | None = None,
     events: Iterable[Event | RedemptionEvent] | None = None,
     captable: CapTable | None = None,
     liquidity: bool | dict[dt.date, bool] = True,
@@ -882,7 +893,8 @@ def simulate(
     callable taking a :class:`PaymentContext` and returning a bool array. ``holder``:
     "hold", or a multiple of the Conversion Price at or above which the Holder converts
     everything it can within the ownership cap (it sells the shares at once if
-    ``holder_sells``). ``events``: splits, issuances and similar notes (II.C) and at most
+    ``holder_sells``; at most ``sale_limit`` shares a Trading Day, on the Issue Date's share
+    basis, if given: participation x average daily volume, reading 30). ``events``: splits, issuances and similar notes (II.C) and at most
     one :class:`RedemptionEvent`. ``liquidity``: whether the Liquidity Conditions hold, for
     every payment or by nominal date. ``exposure_lag``: the redemption exposure on a date
     is the amount due if an event had occurred that many sessions earlier.
@@ -898,6 +910,10 @@ def simulate(
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             raise EngineError(f"{name} = {value!r}: a whole number of paths >= 1")
+    if sale_limit is not None and (isinstance(sale_limit, bool) or not isinstance(
+            sale_limit, int | np.integer) or sale_limit < 1 or not holder_sells):
+        raise EngineError(f"sale_limit = {sale_limit!r}: a whole number of shares >= 1 a "
+                          "Trading Day, or None (no limit); only with holder_sells=True")
     if keep_payments is not None and not isinstance(keep_payments, bool):
         raise EngineError(f"keep_payments = {keep_payments!r}: True, False or None")
     events = list(events or [])
@@ -911,9 +927,10 @@ def simulate(
     total = n_paths or (prices.n_paths if isinstance(prices, Paths) else None)
     keep = keep_payments if keep_payments is not None else (total is not None and total <= 20_000)
     plan = _plan(terms, first.sessions, events=events, liquidity=liquidity, holder=holder,
-                 captable=captable, exposure_lag=exposure_lag)
+                 holder_sells=holder_sells, sale_limit=sale_limit, captable=captable,
+                 exposure_lag=exposure_lag)
     arrays = _run_chunks(plan, _chain(first, chunks), total, progress,
-                         lambda closes: _run_chunk(plan, closes, policy, holder_sells, keep))
+                         lambda closes: _run_chunk(plan, closes, policy, keep))
     return SimulationResult(terms, plan.schedule, captable, arrays["cash_paid"].shape[0], arrays,
                             keep, plan.price_at_pay / plan.price_units, plan.split_factor_at_pay)
 

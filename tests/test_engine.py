@@ -18,6 +18,7 @@ from notelib import (
 )
 from notelib.adjustments import CashDistribution, Issuance, Split
 from notelib.captable import load_captable
+from notelib.terms import load_terms
 from notelib.engine import EngineError, RedemptionEvent, simulate
 from notelib.paths import PathError, Paths, flat, gbm, gbm_chunks, scenario
 from notelib.payments import share_payment_allowed
@@ -487,3 +488,76 @@ def test_results_read_as_numbers_for_people(terms):
     assert "&#36;350,493.75" in html and "$" not in html  # no LaTeX in Lab
     with pytest.raises(KeyError, match="'by_day'"):
         s["by_day"]
+
+
+
+def _cap_binding_case():
+    """$10,000,000 at $1.00, no interest, nothing amortising; 9,010,000 shares outstanding."""
+    from notelib.captable import CapTable
+
+    terms = load_terms(principal=10_000_000, conversion_price=1.0, interest_rate=0.0,
+                       monthly_prepayment=0)
+    return terms, CapTable(D(2005, 11, 1), 9_010_000)
+
+
+def test_volume_limit_makes_the_cap_bind():
+    # Closes flat at $2.00; the Holder converts at 1.5x ($1.50) from the Issue Date, 1 Nov 2005.
+    # Reading 30: it sells at most 20% x 450,500 = 90,100 shares a Trading Day, from the day
+    # after delivery. Cap 9.9% after issuance: (held + x) / (outstanding + x) <= 99/1000, so
+    # x <= (99 x outstanding - 1000 x held) / 901.
+    # 1 Nov: held 0, outstanding 9,010,000: x = 891,990,000 / 901 = 990,000;
+    #        outstanding 10,000,000, held 990,000 (exactly 9.9%).
+    # 2 Nov: sells 90,100 -> held 899,900; x = (990,000,000 - 899,900,000) / 901 = 100,000;
+    #        outstanding 10,100,000, held 999,900 (exactly 9.9% again), and so every day after:
+    #        each day's sale of 90,100 shares frees 90,100 / 0.901 = 100,000.
+    # The 1 Jan 2006 coupon (nil: no interest) is taken on its nominal date, after the
+    # sessions of 1 Nov-30 Dec: 21 in Nov (Thanksgiving closed), 21 in Dec (26 Dec closed) =
+    # 42, so 990,000 + 41 x 100,000 = 5,090,000 converted and 4,910,000 left.
+    # A full conversion takes 1 + 9,010,000 / 100,000 = 92 sessions, before 1 Apr 2006
+    # (42 + 20 in Jan + 19 in Feb + 23 in Mar = 104 sessions to 31 Mar).
+    terms, cap = _cap_binding_case()
+    r = simulate(terms, flat(SES, 2.0), holder=1.5, sale_limit=int(0.20 * 450_500),
+                 captable=cap, policy="cash", keep_payments=True)
+    jan = r.by_payment.iloc[0]
+    assert jan["date"] == T(2006, 1, 1) and jan["balance"] == 4_910_000
+    assert jan["outstanding"] == 9_010_000 + 5_090_000
+    assert len(SES[(SES >= "2005-11-01") & (SES <= "2005-12-30")]) == 42
+    assert r.by_payment.iloc[1]["balance"] == 0  # 1 Apr 2006
+    assert r.by_path.iloc[0]["conversion_shares"] == 10_000_000
+
+
+def test_unlimited_sales_convert_within_days():
+    # No volume limit (shares sold at once): held is 0 every morning, so each session converts
+    # floor(99 x outstanding / 901), about 11% of the count: 990,000; then 1,098,779 on
+    # 10,000,000; ... the 10,000,000 shares are all issued within seven sessions of 1 Nov.
+    terms, cap = _cap_binding_case()
+    r = simulate(terms, flat(SES, 2.0), holder=1.5, captable=cap, policy="cash",
+                 keep_payments=True)
+    assert r.by_payment.iloc[0]["balance"] == 0
+    assert r.by_path.iloc[0]["conversion_shares"] == 10_000_000
+
+
+def test_volume_limit_follows_splits():
+    # A 1-for-10 split on 1 Dec 2005 turns 90,100 shares a day into 9,010. The 21 sessions of
+    # November converted 990,000 + 20 x 100,000 = 2,990,000 shares ($2,990,000), leaving
+    # 12,000,000 outstanding and 1,188,000 held (9.9%): 1,200,000 and 118,800 after the split.
+    # Each of the 21 December sessions then sells 9,010 and converts 9,010 / 0.901 = 10,000
+    # post-split shares at the split-adjusted $10.00: $100,000 a day, $2,100,000 in all.
+    # Balance on 1 Jan: 10,000,000 - 2,990,000 - 2,100,000 = 4,910,000, the same dollars as
+    # without the split, as a split should leave the money unchanged.
+    terms, cap = _cap_binding_case()
+    closes = flat(SES, 2.0).to_frame()
+    closes[closes.index >= "2005-12-01"] *= 10  # the market's view of a 1-for-10 split
+    r = simulate(terms, closes, holder=1.5, sale_limit=90_100, captable=cap, policy="cash",
+                 keep_payments=True, events=[Split(D(2005, 12, 1), 0.1)])
+    assert r.by_payment.iloc[0]["balance"] == 4_910_000
+
+
+def test_sale_limit_is_checked():
+    terms, cap = _cap_binding_case()
+    for bad in (0, -5, 1.5, True, "90100"):
+        with pytest.raises(EngineError, match="sale_limit"):
+            simulate(terms, flat(SES, 2.0), holder=1.5, sale_limit=bad, captable=cap)
+    with pytest.raises(EngineError, match="holder_sells=True"):
+        simulate(terms, flat(SES, 2.0), holder=1.5, sale_limit=100, holder_sells=False,
+                 captable=cap)
