@@ -202,6 +202,11 @@ def conversion_price_history(
     return df
 
 
+def _days(history: pd.DataFrame) -> np.ndarray:
+    """The history's dates as datetime64[D] (they are datetime64 in the table)."""
+    return np.asarray(history["date"].to_numpy(), dtype="datetime64[D]")
+
+
 def first_day(history: pd.DataFrame) -> dt.date:
     """The first date of a Conversion Price history (the Issue Date)."""
     return pd.Timestamp(history["date"].iloc[0]).date()
@@ -234,18 +239,57 @@ def _distribution(terms: NoteTerms, ev: CashDistribution, price: Fraction,
         f"x ({float(cmp_):.4f} - {float(per_share):.4f}) / {float(cmp_):.4f}"
 
 
-def _row(history: pd.DataFrame, on: dt.date) -> pd.Series:
-    """The history's row in effect on ``on`` (its dates are in order)."""
-    dates = pd.to_datetime(history["date"]).to_numpy(dtype="datetime64[D]")
-    if np.datetime64(on, "D") < dates[0]:
-        raise AdjustmentError(f"date = {on}: before the first price on {first_day(history)}")
-    return history.iloc[int(np.searchsorted(dates, np.datetime64(on, "D"), side="right")) - 1]
+@dataclass(frozen=True)
+class PriceLookup:
+    """A Conversion Price history's columns read once, for many lookups by date (the engine
+    makes hundreds). Dates are ``datetime.date``; results are exact Fractions."""
+
+    days: np.ndarray  # datetime64[D], in order
+    prices: tuple[Fraction, ...]
+    factors: tuple[Fraction, ...]
+    decimals: int
+
+    @classmethod
+    def of(cls, history: pd.DataFrame) -> PriceLookup:
+        return cls(_days(history), tuple(exact(p, "price") for p in history["price"]),
+                   tuple(Fraction(f) for f in history["split_factor"]),
+                   history.attrs.get("price_decimals", 6))
+
+    def _at(self, on: dt.date) -> int:
+        """The row in effect on ``on``: the last change on or before it."""
+        day = np.datetime64(on, "D")
+        if day < self.days[0]:
+            raise AdjustmentError(f"date = {on}: before the first price on {self.days[0]}")
+        return int(np.searchsorted(self.days, day, side="right")) - 1
+
+    def factor(self, on: dt.date) -> Fraction:
+        return self.factors[self._at(on)]
+
+    def ratio(self, on: dt.date, basis: dt.date) -> Fraction:
+        return self.factor(on) / self.factor(basis)
+
+    def price(self, on: dt.date, basis: dt.date | None = None) -> Fraction:
+        """The price of ``on`` on ``basis``'s share basis, rounded as an adjusted price is
+        (II.C)."""
+        price = self.prices[self._at(on)]
+        ratio = 1 if basis is None else self.ratio(on, basis)
+        return price if ratio == 1 else round_half_up(price * ratio, self.decimals)
+
+    def lowest(self, start: dt.date, end: dt.date, basis: dt.date | None = None) -> Fraction:
+        """The lowest price in effect on any day from ``start`` to ``end``, on ``basis``'s
+        share basis (default ``end``)."""
+        if end < start:
+            raise AdjustmentError(f"window {start} to {end}: end is before start")
+        basis = end if basis is None else basis
+        changes = self.days[(self.days > np.datetime64(start, "D"))
+                            & (self.days <= np.datetime64(end, "D"))]
+        return min(self.price(d, basis) for d in [start, *changes.tolist()])
 
 
 @takes_dates("on")
 def split_factor(history: pd.DataFrame, on: dt.date) -> Fraction:
     """The product of the split ratios in effect on ``on`` since the Issue Date (II.C.1)."""
-    return Fraction(_row(history, on)["split_factor"])
+    return PriceLookup.of(history).factor(on)
 
 
 @takes_dates("on", "basis")
@@ -253,23 +297,14 @@ def basis_ratio(history: pd.DataFrame, on: dt.date, basis: dt.date) -> Fraction:
     """What one share-price unit of day ``on`` is worth on the share basis of day ``basis``:
     factor(on) / factor(basis) (II.C.1). A close or price of ``on`` times it is comparable
     with the closes and share counts of ``basis``."""
-    return split_factor(history, on) / split_factor(history, basis)
+    return PriceLookup.of(history).ratio(on, basis)
 
 
 @takes_dates("on", "basis")
 def price_on(history: pd.DataFrame, on: dt.date, *, basis: dt.date | None = None) -> float:
     """The Conversion Price in effect on ``on`` (the last change on or before it), on the
     share basis of ``basis`` (default: ``on`` itself) (II.B, II.C.1)."""
-    return float(_on_basis(history, on, on if basis is None else basis))
-
-
-def _on_basis(history: pd.DataFrame, on: dt.date, basis: dt.date) -> Fraction:
-    """The price of ``on`` on ``basis``'s share basis, rounded as an adjusted price is (II.C)."""
-    price = exact(_row(history, on)["price"], "price")
-    ratio = basis_ratio(history, on, basis)
-    if ratio == 1:
-        return price
-    return round_half_up(price * ratio, history.attrs.get("price_decimals", 6))
+    return float(PriceLookup.of(history).price(on, basis))
 
 
 @takes_dates("start", "end", "basis")
@@ -278,13 +313,7 @@ def lowest_price(history: pd.DataFrame, start: dt.date, end: dt.date, *,
     """The lowest Conversion Price in effect on any day from ``start`` to ``end``, each put on
     the share basis of ``basis`` (default ``end``) before comparing (I.B, II.C.1): a $0.02
     price before a 1-for-10 split is $0.20 after it."""
-    if end < start:
-        raise AdjustmentError(f"window {start} to {end}: end is before start")
-    basis = end if basis is None else basis
-    when = pd.to_datetime(history["date"])
-    changes = when[(when > pd.Timestamp(start)) & (when <= pd.Timestamp(end))]
-    days = [start, *(d.date() for d in changes)]
-    return float(min(_on_basis(history, d, basis) for d in days))
+    return float(PriceLookup.of(history).lowest(start, end, basis))
 
 
 def events_from_spec(specs: list[dict]) -> list[Event]:

@@ -28,13 +28,10 @@ from .adjustments import (
     CashDistribution,
     Event,
     Issuance,
+    PriceLookup,
     SimilarNotes,
     Split,
-    basis_ratio,
     conversion_price_history,
-    lowest_price,
-    price_on,
-    split_factor,
 )
 from .calendar import add_business_days
 from .captable import CapTable, load_captable
@@ -274,6 +271,7 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         raise PathError("paths need at least two sessions")
     price_events, event = _sort_events(events)
     history = conversion_price_history(terms, price_events)
+    prices = PriceLookup.of(history)
     units = 10**terms.price_decimals
     session_dates = sessions.date
 
@@ -281,23 +279,23 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         return max(d, terms.issue_date)
 
     def price_at(d: dt.date) -> int:
-        return int(exact(price_on(history, live(d)), "price") * units)
+        return int(prices.price(live(d)) * units)
 
     def to_basis(days, basis: dt.date) -> np.ndarray:
         """Factors putting closes of ``days`` on the share basis of ``basis`` (II.C.1)."""
-        return np.array([float(basis_ratio(history, live(d), live(basis))) for d in days])
+        return np.array([float(prices.ratio(live(d), live(basis))) for d in days])
 
     pay_dates = list(sched["pay_date"])
     lookback = _lookbacks(terms, sessions, pay_dates)
     value_idx = lookback[:, -1]
     exposure_idx = [_sessions_before(sessions, d, exposure_lag) for d in sched["date"]]
     # each close of the look-back against 115% of the price in effect that day (reading 20)
-    threshold = np.array([[share_threshold(terms, price_on(history, live(session_dates[i])))
+    threshold = np.array([[share_threshold(terms, float(prices.price(live(session_dates[i]))))
                            for i in row] for row in lookback])
     liq = _liquidity(liquidity, sched)
     redemption = None
     if event is not None:
-        redemption = _compile_redemption(terms, event, sessions, history, units)
+        redemption = _compile_redemption(terms, event, sessions, prices, units)
         liq &= ~((sched["pay_date"] >= event.date).to_numpy())  # Liquidity Conditions (ii)
     split_at, issued_at = _share_events(sessions, price_events)
     price_session = np.array([price_at(d) for d in session_dates], dtype=np.int64)
@@ -321,13 +319,13 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         basis=365 if terms.day_count == "ACT/365F" else 360,
         premium=_ratio(terms.redemption_premium, "redemption_premium"),
         cap=_ratio(terms.ownership_cap, "ownership_cap"), split_at_session=split_at,
-        split_factor_at_pay=np.array([float(split_factor(history, live(d)))
+        split_factor_at_pay=np.array([float(prices.factor(live(d)))
                                       for d in sched["date"]]),
         issued_at_session=issued_at,
         convert_threshold=_conversion_threshold(holder, price_session, units),
         holder_keeps=not holder_sells or sale_limit is not None,
         sale_limit=None if sale_limit is None else np.array(
-            [int(sale_limit * split_factor(history, live(d))) for d in session_dates]),
+            [int(sale_limit * prices.factor(live(d))) for d in session_dates]),
         redemption=redemption, capital=captable,
         principal_cents=int(exact(terms.principal, "principal") * 100))
 
@@ -362,7 +360,7 @@ def _late_ratio(terms: NoteTerms, due: dt.date, paid: dt.date) -> tuple[int, int
 
 
 def _compile_redemption(terms: NoteTerms, ev: RedemptionEvent, sessions: pd.DatetimeIndex,
-                        history: pd.DataFrame, units: int) -> _Redemption:
+                        prices: PriceLookup, units: int) -> _Redemption:
     """Dates, windows, prices and ratios of one RedemptionEvent (I.A, I.B)."""
     days = sessions.date
     deadline = redemption_due_date(terms, ev.date)
@@ -376,7 +374,7 @@ def _compile_redemption(terms: NoteTerms, ev: RedemptionEvent, sessions: pd.Date
                           "fall in the note's life and the paths, with a session between them")
     conv = days[m_idx - 1]  # the Trading Day before the Mandatory Redemption Date (I.A)
     window = np.arange(e_idx, m_idx)
-    adj = np.array([float(basis_ratio(history, d, conv)) for d in days[window]])
+    adj = np.array([float(prices.ratio(d, conv)) for d in days[window]])
     first, low_since, late_at = len(sessions), np.zeros(0, dtype=np.int64), []
     if ev.in_shares:
         start = ev.paid_on or add_business_days(deadline, 1, terms.calendar)
@@ -386,11 +384,11 @@ def _compile_redemption(terms: NoteTerms, ev: RedemptionEvent, sessions: pd.Date
         first = int(np.searchsorted(sessions, pd.Timestamp(start), side="left"))
         low_since = np.zeros(len(sessions), dtype=np.int64)
         for i in range(first, len(sessions)):
-            low_since[i] = int(exact(lowest_price(history, ev.date, days[i]), "price") * units)
+            low_since[i] = int(prices.lowest(ev.date, days[i]) * units)
         late_at = [_late_ratio(terms, deadline, d) for d in days]
     return _Redemption(
         on=on, paid=paid, window=window, adj=adj, in_shares=ev.in_shares,
-        price=int(exact(price_on(history, conv), "price") * units),
+        price=int(prices.price(conv) * units),
         late=_late_ratio(terms, deadline, paid or deadline), first_election=first, low_since=low_since,
         late_at=late_at, late_maturity=_late_ratio(terms, deadline, terms.maturity_date))
 
@@ -442,10 +440,11 @@ class _State:
         self.tot = {k: np.zeros(n, dtype=dtype) for k in (
             "cash_paid", "principal_cash", "principal_shares", "principal_converted",
             "principal_redeemed", "payment_shares", "conversion_shares", "redemption_shares")}
-        self.share_value = np.zeros(n)
+        self.share_value = np.zeros(n)  # every share issued, at the close when issued
+        self.payment_value = np.zeros(n)  # Payment Shares only
         self.per = {k: np.zeros((n_pay, n), dtype=dtype) for k in (
             "interest", "principal", "cash_paid", "shares_issued", "exposure", "outstanding",
-            "issued", "balance")}
+            "issued", "balance", "converted")}
         self.per["allowed"] = np.zeros((n_pay, n), dtype=bool)
         self.per["in_shares"] = np.zeros((n_pay, n), dtype=bool)
         self.per["shares_value"] = np.zeros((n_pay, n))
@@ -545,6 +544,7 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
         ctx = PaymentContext(date, plan.schedule["pay_date"].iloc[k], allowed, amount, shares,
                              close)
         in_shares = _policy_choice(policy(ctx), st.n, date) & allowed
+    in_shares = in_shares & (amount > 0)  # nothing due (converted or redeemed): no payment
     shares = shares * in_shares
     cash = amount * ~in_shares
     st.issue(shares)
@@ -553,6 +553,7 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
     st.tot["principal_cash"] += principal * alive * ~in_shares
     st.tot["principal_shares"] += principal * alive * in_shares
     st.share_value += shares.astype(np.float64) * close
+    st.payment_value += shares.astype(np.float64) * close
     for key, v in (("interest", interest * alive), ("principal", principal * alive),
                    ("cash_paid", cash), ("shares_issued", shares), ("allowed", allowed),
                    ("in_shares", in_shares)):
@@ -718,12 +719,14 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, keep: bool
             st.per["outstanding"][k] = st.outstanding
             st.per["issued"][k] = st.issued
             st.per["balance"][k] = st.balance
+            st.per["converted"][k] = st.tot["conversion_shares"]
     per = st.per
     out = {f"per_{k}": v for k, v in per.items()} if keep else {
         f"per_{k}": per[k] for k in ("in_shares", "outstanding", "exposure", "cash_paid",
-                                     "shares_issued", "issued", "shares_value")}
+                                     "shares_issued", "issued", "shares_value", "converted")}
     out.update(st.tot)
     out["share_value"] = st.share_value
+    out["payment_value"] = st.payment_value
     out["issued"] = st.issued
     out["outstanding"] = st.outstanding
     out["balance"] = st.balance
@@ -800,6 +803,7 @@ class SimulationResult:
             "conversion_shares": a["conversion_shares"],
             "redemption_shares": a["redemption_shares"],
             "shares_value": a["share_value"],
+            "payment_shares_value": a["payment_value"],
             "principal_cash": a["principal_cash"] / 100,
             "principal_shares": a["principal_shares"] / 100,
             "principal_converted": a["principal_converted"] / 100,
@@ -835,8 +839,11 @@ class SimulationResult:
 
     @property
     def summary(self) -> Summary:
-        """``by_date``: probability of paying in shares, cash, shares and exposure percentiles
-        on each date; ``by_path``: percentiles of the per-path totals."""
+        """``by_date``: probability of paying in shares (``p_shares``) and that the Holder has
+        converted (``p_converted``) by each date; percentiles of cash, shares, exposure,
+        shares outstanding and ownership; ownership among paths that converted
+        (``ownership_converted_p*``) and Payment Shares among paths paying in shares
+        (``shares_if_paid_p*``). ``by_path``: percentiles of the per-path totals."""
         a = self.arrays
         q = list(PERCENTILES)
         sched = self.schedule
@@ -845,11 +852,26 @@ class SimulationResult:
                                 "cash_paid_mean": a["per_cash_paid"].mean(axis=1) / 100,
                                 "shares_value_mean": a["per_shares_value"].mean(axis=1)})
         ownership = a["per_issued"] / a["per_outstanding"]
+        converted = a["per_converted"] > 0
+        in_shares = a["per_in_shares"]
+        by_date["shares_issued_mean"] = a["per_shares_issued"].mean(axis=1)
+        by_date["p_converted"] = converted.mean(axis=1)
         for key, values in (("cash_paid", a["per_cash_paid"] / 100),
                             ("shares_issued", a["per_shares_issued"]),
                             ("exposure", a["per_exposure"] / 100),
                             ("outstanding", a["per_outstanding"]), ("ownership", ownership)):
             pct = np.percentile(values, q, axis=1)
+            for p, row in zip(q, pct):
+                by_date[f"{key}_p{p}"] = row
+        # the outcome is bimodal (converted or not): percentiles among the paths that did,
+        # and the Payment Shares of the paths paying in shares (NaN where there are none)
+        for key, values, where in (("ownership_converted", ownership, converted),
+                                   ("shares_if_paid", a["per_shares_issued"], in_shares)):
+            masked = np.where(where, values.astype(np.float64), np.nan)
+            empty = ~where.any(axis=1)
+            masked[empty] = 0.0  # nanpercentile warns on an all-NaN row
+            pct = np.nanpercentile(masked, q, axis=1)
+            pct[:, empty] = np.nan
             for p, row in zip(q, pct):
                 by_date[f"{key}_p{p}"] = row
         totals = self.by_path[["cash_paid", "shares_issued", "shares_value",

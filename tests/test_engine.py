@@ -561,3 +561,22 @@ def test_sale_limit_is_checked():
     with pytest.raises(EngineError, match="holder_sells=True"):
         simulate(terms, flat(SES, 2.0), holder=1.5, sale_limit=100, holder_sells=False,
                  captable=cap)
+
+
+def test_summary_separates_converted_paths(terms):
+    # Two paths: flat $0.50 (above 1.5 x $0.22 = $0.33: the Holder converts everything in its
+    # first sessions) and flat $0.25 (below $0.33, and below 115% x $0.22 = $0.253, so every
+    # payment is in cash and nothing converts).
+    closes = pd.concat([flat(SES, 0.50).to_frame(), flat(SES, 0.25).to_frame()], axis=1,
+                       ignore_index=True)
+    r = simulate(terms, closes, holder=1.5, keep_payments=True)
+    by_date = r.summary.by_date
+    assert (by_date["p_converted"] == 0.5).all()
+    converted = r.by_payment[r.by_payment["path"] == 0]
+    # a converted note owes nothing: no payment is "in shares", and nothing is paid
+    assert (converted["balance"] == 0).all() and not converted["in_shares"].any()
+    assert (by_date["p_shares"] == 0).all()
+    # ownership among converted paths is path 0's alone; the median of both paths is not
+    assert np.allclose(by_date["ownership_converted_p50"], converted["noteholder_ownership"])
+    assert (by_date["ownership_p50"] < by_date["ownership_converted_p50"]).all()
+    assert by_date["shares_if_paid_p50"].isna().all()  # no path pays in shares
