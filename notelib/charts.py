@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib as mpl
+import matplotlib.dates as mdates
 import matplotlib.style  # noqa: F401 (mpl.style.context; not loaded by "import matplotlib")
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -25,13 +28,48 @@ def _money_label(x: float, _pos: object = None) -> str:
 _millions = FuncFormatter(_money_label)
 
 
+_percent = FuncFormatter(  # 12.5% where a tick needs the decimal (not "12%"), else 20%
+    lambda v, _: f"{v * 100:.{0 if abs(v * 100 - round(v * 100)) < 1e-9 else 1}f}%")
+_shares_m = FuncFormatter(lambda v, _: f"{v / 1e6:,.1f}M" if abs(v) < 1e7 else f"{v / 1e6:,.0f}M")
+
+
 def _figure(size: tuple[float, float] = (11, 6)) -> tuple[Figure, Axes]:
     """A pyplot-free Figure (no global state, no backend), laid out by constrained layout."""
     fig = Figure(figsize=size, layout="constrained")
     return fig, fig.add_subplot()
 
 
-def schedule_chart(schedule: pd.DataFrame, *, title: str | None = None,
+def _headline(fig: Figure, title: str, subtitle: str = "") -> None:
+    """The finding as the title and the assumptions under it, both flush with the figure's
+    left edge, in a band the constrained layout keeps clear."""
+    width, height = fig.get_figwidth(), fig.get_figheight()
+    heads = textwrap.wrap(title, int(width * 7.5))  # about 9.6 pt a bold 16 pt character
+    lines = textwrap.wrap(subtitle, int(width * 11.8)) if subtitle else []
+    title_in = 0.1 + 0.3 * len(heads)  # inches
+    band = (title_in + 0.08 + 0.22 * len(lines)) / height
+    fig.get_layout_engine().set(rect=(0, 0, 1, 1 - band))
+    fig.text(0.005, 1 - 0.08 / height, "\n".join(heads), ha="left", va="top", fontsize=16,
+             fontweight="bold", linespacing=1.15, gid="headline")
+    if lines:
+        fig.text(0.005, 1 - (title_in + 0.05) / height, "\n".join(lines), ha="left", va="top",
+                 fontsize=11, color="#444444", linespacing=1.3)
+
+
+def _legend(fig: Figure, ax: Axes, ncols: int | None = None) -> None:
+    """The legend outside the data: one row above the plot, under the headline."""
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0, 1.01), borderaxespad=0,
+              ncols=ncols or len(handles), fontsize="small")
+
+
+def _date_axis(ax: Axes) -> None:
+    """Dates that do not collide: 2006, Apr, Jul, Oct, 2007 ..."""
+    locator = mdates.AutoDateLocator(maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def schedule_chart(schedule: pd.DataFrame, *, title: str | None = None, subtitle: str = "",
                    source: str = "") -> Figure:
     """Principal outstanding (step line) and each date's interest and principal (stacked bars).
 
@@ -53,12 +91,13 @@ def schedule_chart(schedule: pd.DataFrame, *, title: str | None = None,
                 label="Principal outstanding")
         ax.yaxis.set_major_formatter(_millions)
         ax.set_ylim(bottom=0)
+        _date_axis(ax)
         amortising = schedule.loc[schedule["principal"] > 0, "date"]
-        ax.set_title(title or (
+        _legend(fig, ax)
+        _headline(fig, title or (
             f"${schedule['interest'].sum() / 1e3:,.0f}K interest and "
             f"${schedule['principal'].sum() / 1e6:,.2f}M principal over {len(schedule)} payments; "
-            f"principal from {pd.Timestamp(amortising.iloc[0]):%b %Y}"), loc="left")
-        ax.legend(loc="upper right")
+            f"principal from {pd.Timestamp(amortising.iloc[0]):%b %Y}"), subtitle)
         _source(fig, source)
         return fig
 
@@ -100,7 +139,7 @@ def board_pdf(figures: list[Figure], path: str | Path) -> Path | None:
 
 
 def cash_vs_shares_chart(by_date: pd.DataFrame, *, title: str | None = None,
-                         source: str = "") -> Figure:
+                         subtitle: str = "", source: str = "") -> Figure:
     """Mean cash paid and mean market value of shares issued on each payment date, stacked
     (``summary['by_date']``)."""
     with mpl.style.context(STYLE):
@@ -110,61 +149,70 @@ def cash_vs_shares_chart(by_date: pd.DataFrame, *, title: str | None = None,
         ax.bar(x, by_date["shares_value_mean"], width=12, bottom=by_date["cash_paid_mean"],
                color=PALETTE["shares"], label="Value of shares issued")
         ax.yaxis.set_major_formatter(_millions)
-        ax.legend(loc="upper left")
+        ax.set_ylabel("Mean across paths, per payment")
+        _date_axis(ax)
+        _legend(fig, ax)
         pre = by_date.iloc[:-1]
         share = pre["shares_value_mean"].sum() / max(
             (pre["shares_value_mean"] + pre["cash_paid_mean"]).sum(), 1e-9)
-        ax.set_title(title or f"On average {share:.0%} of what is paid before maturity "
-                     "is paid in shares", loc="left")
+        _headline(fig, title or f"On average {share:.0%} of what is paid before maturity "
+                  "is paid in shares", subtitle)
         _source(fig, source)
         return fig
 
 
 def parity_floor_chart(curve: pd.DataFrame, breakeven: float, *, on: str = "",
-                       title: str | None = None, source: str = "") -> Figure:
+                       at: tuple[float, float] | None = None, title: str | None = None,
+                       subtitle: str = "", source: str = "") -> Figure:
     """The Mandatory Redemption Amount against the highest close: floor, parity, their maximum
-    and the crossover. ``curve`` is :func:`notelib.redemption_curve`'s table."""
+    and the crossover. ``curve`` is :func:`notelib.redemption_curve`'s table. The amount is a
+    wide pale band under the two legs, so neither line hides beneath it. ``at``: a (highest
+    close, amount) point to mark."""
     with mpl.style.context(STYLE):
         fig, ax = _figure()
         x = curve["highest_close"]
-        ax.plot(x, curve["floor"], color=PALETTE["floor"], linestyle="--", label="120% floor")
-        ax.plot(x, curve["parity"], color=PALETTE["parity"], linestyle="--", label="Parity value")
-        ax.plot(x, curve["amount"], color=PALETTE["balance"], linewidth=3,
-                label="Mandatory Redemption Amount")
+        ax.plot(x, curve["amount"], color=PALETTE["balance"], linewidth=9, alpha=0.18,
+                solid_capstyle="butt", label="Mandatory Redemption Amount (the greater)", zorder=1)
+        ax.plot(x, curve["floor"], color=PALETTE["floor"], linestyle="--", label="120% floor",
+                zorder=3)
+        ax.plot(x, curve["parity"], color=PALETTE["parity"], label="Parity value", zorder=3)
         floor = curve["floor"].iloc[0]
         ax.axvline(breakeven, color="#777777", linewidth=1)
         ax.annotate(f"parity above the floor\nfrom ${breakeven:,.4f}", (breakeven, floor),
                     xytext=(12, -60), textcoords="offset points", fontsize="small")
+        if at is not None:
+            ax.plot(*at, marker="o", color=PALETTE["cash"], zorder=4, linestyle="none",
+                    label=f"At a ${at[0]:,.2f} close: ${at[1] / 1e6:,.2f}M")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
         ax.yaxis.set_major_formatter(_millions)
         ax.set_xlabel("Highest closing price from the event to the day before payment")
-        ax.set_title(title or f"Redemption{' on ' + on if on else ''} costs the floor "
-                     f"${floor / 1e6:,.2f}M until the stock tops ${breakeven:,.3f}", loc="left")
-        ax.legend(loc="upper left")
+        _legend(fig, ax)
+        _headline(fig, title or f"Redemption{' on ' + on if on else ''} costs the floor "
+                  f"${floor / 1e6:,.2f}M until the stock tops ${breakeven:,.3f}", subtitle)
         _source(fig, source)
         return fig
 
 
 def redemption_over_time_chart(table: pd.DataFrame, *, title: str | None = None,
-                               source: str = "") -> Figure:
+                               subtitle: str = "", source: str = "") -> Figure:
     """The floor, parity and the Mandatory Redemption Amount across redemption dates at one
     highest close. ``table`` is :func:`notelib.redemption_by_date`'s."""
     with mpl.style.context(STYLE):
         fig, ax = _figure()
         dates = pd.to_datetime(table["date"])
-        ax.plot(dates, table["amount"], color=PALETTE["balance"], linewidth=3,
-                label="Mandatory Redemption Amount")
-        ax.plot(dates, table["floor"], color=PALETTE["floor"], linestyle="--", label="120% floor")
-        ax.plot(dates, table["parity"], color=PALETTE["parity"], linestyle="--",
-                label="Parity value")
+        ax.plot(dates, table["amount"], color=PALETTE["balance"], linewidth=9, alpha=0.18,
+                solid_capstyle="butt", label="Mandatory Redemption Amount (the greater)", zorder=1)
+        ax.plot(dates, table["floor"], color=PALETTE["floor"], linestyle="--", label="120% floor",
+                zorder=3)
+        ax.plot(dates, table["parity"], color=PALETTE["parity"], label="Parity value", zorder=3)
         ax.yaxis.set_major_formatter(_millions)
         ax.set_ylim(bottom=0)
-        ax.legend(loc="lower left")
+        _date_axis(ax)
+        _legend(fig, ax)
         peak = table.loc[table["amount"].idxmax()]
-        ax.set_title(title or f"At a ${peak['highest_close']:,.2f} high, redemption peaks at "
-                     f"${peak['amount'] / 1e6:,.2f}M ({pd.Timestamp(peak['date']):%b %Y}), "
-                     "then falls with amortisation",
-                     loc="left")
+        _headline(fig, title or f"At a ${peak['highest_close']:,.2f} high, redemption peaks at "
+                  f"${peak['amount'] / 1e6:,.2f}M ({pd.Timestamp(peak['date']):%b %Y}), "
+                  "then falls with amortisation", subtitle)
         _source(fig, source)
         return fig
 
@@ -174,95 +222,152 @@ def _dates(table: pd.DataFrame) -> pd.Series:
 
 
 def share_probability_chart(by_date: pd.DataFrame, *, title: str | None = None,
-                            source: str = "") -> Figure:
+                            subtitle: str = "", source: str = "") -> Figure:
     """Probability of paying in shares on each payment date (``summary['by_date']``)."""
     with mpl.style.context(STYLE):
         fig, ax = _figure()
-        ax.bar(_dates(by_date), by_date["p_shares"] * 100, width=12, color=PALETTE["shares"])
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
-        ax.set_ylim(0, 100)
+        ax.bar(_dates(by_date), by_date["p_shares"], width=12, color=PALETTE["shares"])
+        ax.yaxis.set_major_formatter(_percent)
+        ax.set_ylim(0, 1)
         ax.set_ylabel("Paths paying in shares")
+        _date_axis(ax)
         early = by_date["p_shares"].iloc[0]
-        ax.set_title(title or f"{early:.0%} of paths may pay the first coupon in shares; "
-                     f"{by_date['p_shares'].iloc[-2]:.0%} the last installment", loc="left")
+        _headline(fig, title or f"{early:.0%} of paths may pay the first coupon in shares; "
+                  f"{by_date['p_shares'].iloc[-2]:.0%} the last installment", subtitle)
         _source(fig, source)
         return fig
 
 
 def fan_chart(by_date: pd.DataFrame, key: str, *, label: str, money: bool = False,
-              percent: bool = False, title: str, source: str = "") -> Figure:
+              percent: bool = False, title: str, subtitle: str = "", source: str = "") -> Figure:
     """Percentile fan (5-95, 25-75, median) of ``key`` over payment dates
     (columns ``<key>_p5`` ... ``<key>_p95`` of ``summary['by_date']``)."""
     with mpl.style.context(STYLE):
         fig, ax = _figure()
-        x = _dates(by_date)
-        ax.fill_between(x, by_date[f"{key}_p5"], by_date[f"{key}_p95"], color=PALETTE["parity"],
-                        alpha=0.25, label="5th-95th percentile", step="post")
-        ax.fill_between(x, by_date[f"{key}_p25"], by_date[f"{key}_p75"], color=PALETTE["parity"],
-                        alpha=0.5, label="25th-75th percentile", step="post")
-        ax.step(x, by_date[f"{key}_p50"], where="post", color=PALETTE["interest"], label="Median")
-        if money:
-            ax.yaxis.set_major_formatter(_millions)
-        elif percent:
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
-        else:
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:,.0f}M"))
+        _fan(ax, by_date, key)
+        ax.yaxis.set_major_formatter(_millions if money else _percent if percent else _shares_m)
         ax.set_ylabel(label)
-        ax.legend(loc="best")
-        ax.set_title(title, loc="left")
+        _legend(fig, ax)
+        _headline(fig, title, subtitle)
         _source(fig, source)
         return fig
+
+
+def _fan(ax: Axes, by_date: pd.DataFrame, key: str) -> None:
+    x = _dates(by_date)
+    ax.fill_between(x, by_date[f"{key}_p5"], by_date[f"{key}_p95"], color=PALETTE["parity"],
+                    alpha=0.25, label="5th-95th percentile", step="post")
+    ax.fill_between(x, by_date[f"{key}_p25"], by_date[f"{key}_p75"], color=PALETTE["parity"],
+                    alpha=0.5, label="25th-75th percentile", step="post")
+    ax.step(x, by_date[f"{key}_p50"], where="post", color=PALETTE["interest"], label="Median")
+    _date_axis(ax)
+
+
+def conversion_chart(by_date: pd.DataFrame, *, title: str | None = None, subtitle: str = "",
+                     source: str = "") -> Figure:
+    """Dilution when the outcome is bimodal: the probability that the Holder has converted
+    by each date (left), and the noteholders' share of the shares outstanding on the paths
+    where it has (right; ``summary['by_date']``)."""
+    with mpl.style.context(STYLE):
+        fig = Figure(figsize=(12, 6), layout="constrained")
+        left, right = fig.subplots(1, 2)
+        x = _dates(by_date)
+        left.step(x, by_date["p_converted"], where="post", color=PALETTE["shares"])
+        left.fill_between(x, 0, by_date["p_converted"], step="post", color=PALETTE["shares"],
+                          alpha=0.2)
+        left.set_ylim(0, 1)
+        _date_axis(left)
+        left.yaxis.set_major_formatter(_percent)
+        left.set_xlabel("Probability the Holder has converted", fontsize="small")
+        _fan(right, by_date, "ownership_converted")
+        right.yaxis.set_major_formatter(_percent)
+        right.set_ylim(bottom=0)
+        right.set_xlabel("Noteholders' share of outstanding where the Holder has converted",
+                         fontsize="small")
+        _legend(fig, right)
+        final = by_date.iloc[-1]
+        _headline(fig, title or (
+            f"The Holder converts on {final['p_converted']:.0%} of paths; where it does, "
+            f"noteholders end with {final['ownership_converted_p50']:.0%} of the shares (median)"),
+            subtitle)
+        _source(fig, source)
+        return fig
+
+
+def _clip(values: pd.Series, q: float = 0.99) -> tuple[float, int]:
+    """The q-quantile as an axis limit, and how many values lie beyond it."""
+    top = float(np.quantile(values, q)) if len(values) else 0.0
+    return top, int((values > top).sum())
 
 
 def outcome_distribution_chart(by_path: pd.DataFrame, *, title: str | None = None,
-                               source: str = "") -> Figure:
-    """Histograms of cash paid, shares issued and their value across paths (``by_path``)."""
+                               subtitle: str = "", source: str = "") -> Figure:
+    """Histograms of cash paid, shares issued and their value across paths (``by_path``),
+    as shares of all paths, each axis cut at the 99th percentile with the rest counted."""
     with mpl.style.context(STYLE):
-        fig = Figure(figsize=(13, 5), layout="constrained")
-        axes = fig.subplots(1, 3)
-        for ax, col, colour, fmt in (
-                (axes[0], "cash_paid", PALETTE["cash"], _millions),
-                (axes[1], "shares_issued", PALETTE["shares"],
-                 FuncFormatter(lambda v, _: f"{v / 1e6:,.0f}M")),
-                (axes[2], "shares_value", PALETTE["interest"], _millions)):
-            ax.hist(by_path[col], bins=40, color=colour)
+        fig = Figure(figsize=(13, 5.5), layout="constrained")
+        axes = fig.subplots(1, 3, sharey=True)
+        n = max(len(by_path), 1)
+        for ax, col, name, colour, fmt in (
+                (axes[0], "cash_paid", "Cash paid", PALETTE["cash"], _millions),
+                (axes[1], "shares_issued", "Shares issued", PALETTE["shares"], _shares_m),
+                (axes[2], "shares_value", "Value of the shares issued", PALETTE["interest"],
+                 _millions)):
+            values = by_path[col]
+            top, beyond = _clip(values)
+            ax.hist(values.clip(upper=top), bins=30, range=(min(values.min(), 0), top or 1),
+                    weights=np.full(len(values), 1 / n), color=colour)
             ax.xaxis.set_major_locator(MaxNLocator(4))
             ax.xaxis.set_major_formatter(fmt)
-            ax.set_xlabel(col.replace("_", " ").capitalize())
-            ax.set_yticks([])
+            ax.set_title(name, loc="left", fontsize=13)
+            if beyond:
+                ax.set_xlabel(f"{beyond:,} paths above {fmt(top)} in the last bar",
+                              fontsize="small")
+        axes[0].yaxis.set_major_formatter(_percent)
+        axes[0].set_ylabel("Share of paths")
         med = by_path.median()
-        fig.suptitle(title or f"Median path: ${med['cash_paid'] / 1e6:,.2f}M cash and "
-                     f"{med['shares_issued'] / 1e6:,.1f}M shares", x=0.0, ha="left",
-                     fontweight="bold", fontsize="x-large")
+        _headline(fig, title or f"Median path: ${med['cash_paid'] / 1e6:,.2f}M cash and "
+                  f"{med['shares_issued'] / 1e6:,.1f}M shares", subtitle)
         _source(fig, source)
         return fig
 
 
-def cash_saved_chart(by_path: pd.DataFrame, all_cash: float, *, title: str | None = None,
-                     source: str = "") -> Figure:
+def cash_saved_chart(by_path: pd.DataFrame, all_cash: pd.Series, *, title: str | None = None,
+                     subtitle: str = "", source: str = "") -> Figure:
     """Cash saved by paying in shares (``all_cash`` minus cash paid) against the market value
-    of the shares given for it, one dot per path."""
+    of the Payment Shares given for it, one dot per path; the axes stop at the 99th percentile
+    and the paths beyond are counted."""
     with mpl.style.context(STYLE):
         fig, ax = _figure()
         saved = all_cash - by_path["cash_paid"]
-        ax.scatter(saved, by_path["shares_value"], s=6, alpha=0.4, color=PALETTE["shares"])
-        top = max(min(saved.max(), by_path["shares_value"].max()), 1)
-        ax.plot([0, top], [0, top], color="#777777", linewidth=1, label="value = cash saved")
-        ax.set_xlim(left=min(0, saved.min()), right=max(saved.max(), 1) * 1.05)
+        value = by_path["payment_shares_value"]
+        ax.scatter(saved, value, s=6, alpha=0.4, color=PALETTE["shares"],
+                   label="One path")
+        x_top, _ = _clip(saved)
+        y_top, _ = _clip(value)
+        x_top, y_top = max(x_top, 1) * 1.05, max(y_top, 1) * 1.05
+        beyond = int(((saved > x_top) | (value > y_top)).sum())
+        line = min(x_top, y_top)
+        ax.plot([0, line], [0, line], color="#777777", linewidth=1,
+                label="Shares worth the cash saved")
+        ax.set_xlim(min(0, saved.min()), x_top)
+        ax.set_ylim(min(0, value.min()), y_top)
         ax.xaxis.set_major_formatter(_millions)
         ax.yaxis.set_major_formatter(_millions)
-        ax.set_xlabel("Cash saved against paying everything in cash")
-        ax.set_ylabel("Market value of the shares issued")
-        ax.legend(loc="upper left")
+        ax.set_xlabel("Cash saved against paying everything in cash"
+                      + (f" ({beyond:,} paths beyond the axes)" if beyond else ""))
+        ax.set_ylabel("Market value of the Payment Shares")
+        _legend(fig, ax)
         paid = saved > 0
-        ratio = (by_path.loc[paid, "shares_value"] / saved[paid]).median() if paid.any() else 0
-        ax.set_title(title or f"Shares issued are worth a median {ratio:.2f}x the cash they save",
-                     loc="left")
+        ratio = (value[paid] / saved[paid]).median() if paid.any() else 0
+        _headline(fig, title or f"Payment Shares are worth a median {ratio:.2f}x the cash "
+                  "they save", subtitle)
         _source(fig, source)
         return fig
 
 
-def what_if_chart(table: pd.DataFrame, *, title: str | None = None, source: str = "") -> Figure:
+def what_if_chart(table: pd.DataFrame, *, title: str | None = None, subtitle: str = "",
+                  source: str = "") -> Figure:
     """Noteholders' fully diluted ownership over time, ratchet against waived
     (:func:`notelib.whatif.historical_what_if`)."""
     with mpl.style.context(STYLE):
@@ -274,12 +379,13 @@ def what_if_chart(table: pd.DataFrame, *, title: str | None = None, source: str 
                       / float(t["split_factor"].iloc[0])).min()
             ax.step(_dates(t), t["fully_diluted_ownership"], where="post", color=colour,
                     label=f"{case}: lowest price ${lowest:.2f} (pre-split basis)")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+        ax.yaxis.set_major_formatter(_percent)
+        ax.set_ylim(0, 1)
         ax.set_ylabel("Note's share of the fully diluted count")
-        ax.legend(loc="center")  # the empty band between the two lines
+        _date_axis(ax)
+        _legend(fig, ax)
         peak = table.groupby("case")["issuable_final_basis"].max()  # one share basis
-        ax.set_title(title or f"Unless waived, the $0.02 sale makes "
-                     f"{peak['ratchet'] / peak['waived']:.0f}x as many shares issuable",
-                     loc="left")
+        _headline(fig, title or f"Unless waived, the $0.02 sale makes "
+                  f"{peak['ratchet'] / peak['waived']:.0f}x as many shares issuable", subtitle)
         _source(fig, source)
         return fig

@@ -21,12 +21,9 @@ TITLE_HEIGHT = Inches(0.9)
 
 
 def finding(fig: Figure) -> str:
-    """A board figure's title (the finding), as set with ``loc="left"`` or centred."""
-    for ax in fig.axes:
-        for loc in ("left", "center"):
-            if ax.get_title(loc=loc):
-                return ax.get_title(loc=loc)
-    return fig.get_suptitle() or ""
+    """A board figure's headline (the finding; :func:`notelib.charts._headline`)."""
+    heads = [t.get_text() for t in fig.texts if t.get_gid() == "headline"]
+    return " ".join(heads[0].split()) if heads else ""
 
 
 def source_line(fig: Figure) -> str:
@@ -46,9 +43,10 @@ def _title(slide, text: str) -> None:
 
 
 def board_deck(figures: Mapping[str, Figure], key_numbers: Mapping[str, str],
-               path: str | Path, *, title: str, source: str = "") -> Path | None:
+               path: str | Path, *, title: str, source: str = "", conclusion: str = ""
+               ) -> Path | None:
     """Write board.pptx at ``path`` (nothing if ``path`` is empty): the key numbers, then a
-    slide per figure in ``figures`` order. Returns the path."""
+    slide per figure in ``figures`` order, then the conclusion if given. Returns the path."""
     if not str(path):
         return None
     deck = Presentation()
@@ -77,6 +75,14 @@ def board_deck(figures: Mapping[str, Figure], key_numbers: Mapping[str, str],
         pic = slide.shapes.add_picture(png, int((WIDTH - pic_w) / 2), top, pic_w, pic_h)
         pic.name = name
         slide.notes_slide.notes_text_frame.text = source_line(fig) or source
+    if conclusion:
+        last = deck.slides.add_slide(blank)
+        _title(last, "Conclusion")
+        box = last.shapes.add_textbox(MARGIN, Inches(1.4), WIDTH - 2 * MARGIN, Inches(5))
+        box.text_frame.word_wrap = True
+        box.text_frame.text = conclusion
+        box.text_frame.paragraphs[0].runs[0].font.size = Pt(24)
+        box.name = "Conclusion"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     deck.save(path)
