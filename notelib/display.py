@@ -113,10 +113,11 @@ class Table(pd.DataFrame):
         return len(self) if len(self) <= most else pd.get_option("display.min_rows")
 
     def _repr_html_(self) -> str:
-        return no_latex(self.to_html(formatters=self._shown(), max_rows=self._rows()))
+        return no_latex(self.to_html(formatters=self._shown(), max_rows=self._rows(),
+                                     na_rep=""))
 
     def __repr__(self) -> str:
-        return self.to_string(formatters=self._shown(), max_rows=self._rows())
+        return self.to_string(formatters=self._shown(), max_rows=self._rows(), na_rep="")
 
 
 def table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, *,

@@ -38,6 +38,7 @@ from nbconvert import HTMLExporter
 from traitlets.config import Config
 
 from .captable import DEFAULT_CAPTABLE
+from .display import KINDS
 from .paths import SCENARIOS
 from .safeyaml import load_yaml
 from .terms import DEFAULT_TERMS, load_terms
@@ -69,7 +70,65 @@ RULES = {
     "HOLDER_MULTIPLE": (lambda v: v is None or (not isinstance(v, str) and v > 0),
                         "a number greater than 0 (or null)"),
     "POLICY": (lambda v: v in ("shares", "cash"), "'shares' or 'cash'"),
+    "PARTICIPATION": (lambda v: v is None or (not isinstance(v, str) and 0 < v <= 1),
+                      "a share of the daily volume above 0 and at most 1 (or null)"),
+    "AVERAGE_DAILY_VOLUME": (lambda v: v is None or (isinstance(v, int) and v >= 1),
+                             "a whole number of shares >= 1 (or null)"),
 }
+
+
+# index.html's key figures: each metric's label and kind (display.KINDS; "count", "text")
+METRICS = {
+    "interest_total": ("Interest over the life", "dollars"),
+    "total_interest": ("Interest over the life", "dollars"),
+    "total_principal": ("Principal repaid", "dollars"),
+    "total_paid": ("All payments", "dollars"),
+    "first_coupon": ("First coupon", "dollars"),
+    "payments": ("Payment dates", "count"),
+    "redemption_date": ("Redemption date", "text"),
+    "redemption_floor": ("Redemption floor (120%)", "dollars"),
+    "floor": ("Redemption floor (120%)", "dollars"),
+    "shares": ("Shares issuable on redemption, before the cap", "shares"),
+    "breakeven_close": ("Close above which parity beats the floor", "price"),
+    "amount_at_highest_close": ("Redemption amount at the assumed highest close", "dollars"),
+    "binding": ("Which leg binds", "text"),
+    "peak_amount_through_life": ("Highest redemption amount over the life", "dollars"),
+    "what_if_redemption_2006_06_01": ("What-if: redemption amount, event 1 Jun 2006", "dollars"),
+    "what_if_election_shares_2006_06_01_ratchet": ("What-if: shares in lieu, ratchet", "shares"),
+    "what_if_election_shares_2006_06_01_waived": ("What-if: shares in lieu, waived", "shares"),
+    "n_paths": ("Price paths", "count"),
+    "p_shares_first_date": ("Paths paying the first coupon in shares", "percent"),
+    "p_shares_mean_before_maturity": ("Paths paying in shares, mean before maturity", "percent"),
+    "cash_paid_median": ("Cash paid over the life, median path", "dollars"),
+    "shares_issued_median": ("Shares issued, median path", "shares"),
+    "shares_issued_p95": ("Shares issued, 95th percentile", "shares"),
+    "payment_shares_value_mean": ("Value of the Payment Shares, mean", "dollars"),
+    "exposure_p95_max": ("Redemption exposure, highest 95th percentile", "dollars"),
+    "p_converted_final": ("Paths where the Holder converts", "percent"),
+    "ownership_p5_final": ("Noteholders' final share of the shares, 5th percentile", "percent"),
+    "ownership_p95_final": ("Noteholders' final share of the shares, 95th percentile", "percent"),
+    "ownership_converted_p50_final": ("Noteholders' final share where the Holder converts, "
+                                      "median", "percent"),
+    "outstanding_median_final_presplit": ("Shares outstanding at maturity, median (pre-split)",
+                                          "shares"),
+    "what_if_issuable_peak_ratchet": ("What-if: peak shares issuable, ratchet (post-split)",
+                                      "shares"),
+    "what_if_issuable_peak_waived": ("What-if: peak shares issuable, waived (post-split)",
+                                     "shares"),
+}
+
+
+def metric_row(key: str, value: Any) -> tuple[str, str]:
+    """A metric as index.html shows it: its label and its value with units."""
+    label, kind = METRICS.get(key, (key.replace("_", " ").capitalize(), None))
+    if kind in KINDS and isinstance(value, int | float) and not isinstance(value, bool):
+        return label, KINDS[kind](value)
+    if kind == "count":
+        return label, f"{value:,}"
+    return label, str(value)
+
+
+NULLABLE = {"CONVERSION_PRICE", "HOLDER_MULTIPLE", "PARTICIPATION", "AVERAGE_DAILY_VOLUME"}
 
 
 class ReportError(RuntimeError):
@@ -157,15 +216,18 @@ def check_parameters(params: Mapping[str, Any], declared: Mapping[str, Any],
         kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,), list: (list,),
                  dict: (dict,)}
         want = kinds.get(type(default))
-        ok = default is None or (want is not None and isinstance(value, want)
-                                 and not (isinstance(value, bool) and bool not in want))
+        may_be_null = name in NULLABLE
+        ok = default is None or (value is None and may_be_null) or (
+            want is not None and isinstance(value, want)
+            and not (isinstance(value, bool) and bool not in want))
         if not ok:
-            raise ReportError(f"{where}: {name} = {value!r} must be {type(default).__name__}, "
-                              f"like its default {default!r}")
+            null = " (or null)" if may_be_null else ""
+            raise ReportError(f"{where}: {name} = {value!r} must be {type(default).__name__}"
+                              f"{null}, like its default {default!r}")
         rule = RULES.get(name)
         if rule is not None and not rule[0](value):
             raise ReportError(f"{where}: {name} = {value!r} must be {rule[1]}")
-        out[name] = float(value) if isinstance(default, float) else value
+        out[name] = float(value) if isinstance(default, float) and value is not None else value
     if "CLOSE_MIN" in out or "CLOSE_MAX" in out:
         low = out.get("CLOSE_MIN", declared.get("CLOSE_MIN"))
         high = out.get("CLOSE_MAX", declared.get("CLOSE_MAX"))
@@ -215,8 +277,10 @@ def _index(folder: Path, name: str, as_of: dt.date, metrics: dict, manifest: dic
         f'alt="{esc(p.stem)}"></a><figcaption>{esc(p.stem)} '
         f'(<a href="figures/{esc(p.stem)}.svg">SVG</a>)</figcaption></figure>'
         for p in sorted((folder / "figures").glob("*.png")))
-    rows = "".join(f"<tr><td>{esc(nb)}</td><td>{esc(k)}</td><td>{esc(str(v))}</td></tr>"
-                   for nb, m in metrics.items() for k, v in m.items())
+    rows = "".join(f"<tr><td>{esc(nb)}</td><td>{esc(label)}</td>"
+                   f"<td style='text-align:right'>{esc(text)}</td></tr>"
+                   for nb, m in metrics.items() for label, text in (metric_row(k, v)
+                                                                    for k, v in m.items()))
     pdf = '<li><a href="board.pdf">board.pdf</a> (board figures)</li>' \
         if (folder / "board.pdf").exists() else ""
     if (folder / "board.pptx").exists():
@@ -234,7 +298,8 @@ table{{border-collapse:collapse}} td{{border-bottom:1px solid #ddd;padding:2px 8
 <h2>Pages</h2><ul>{pages}{pdf}<li><a href="metrics.json">metrics.json</a></li>
 <li><a href="manifest.json">manifest.json</a></li></ul>
 <h2>Figures</h2>{figs}
-<h2>Key figures</h2><table>{rows}</table></body></html>"""
+<h2>Key figures</h2><table><tr><th>Notebook</th><th>Figure</th><th>Value</th></tr>{rows}</table>
+</body></html>"""
 
 
 def html_export(notebook: Path) -> str:

@@ -144,6 +144,12 @@ class NoteTerms:
             prov[key] = Provenance(old.clause if old else "", "override", "set by the user")
         return dataclasses.replace(self, provenance=prov, **overrides)
 
+    @property
+    def citation(self) -> str:
+        """The note's name and where its text is published, for source lines."""
+        where = self.provenance["name"].source if "name" in self.provenance else ""
+        return f"{self.name}; {where}" if where else self.name
+
     def __repr__(self) -> str:
         return (f"NoteTerms({self.name!r}: ${self.principal:,.2f} at {self.interest_rate:.2%}, "
                 f"{self.issue_date} to {self.maturity_date}, Conversion Price "

@@ -3,6 +3,7 @@
 import ast
 import datetime as dt
 import json
+from html import unescape
 import re
 import subprocess
 import sys
@@ -48,7 +49,7 @@ def test_parameters_cell_holds_literals_only(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebook_has_a_guarded_panel(path):
     cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    panel = [c for c in cells if "ipywidgets" in c]
+    panel = [c for c in cells if "notelib.panels" in c]
     assert len(panel) == 1 and panel[0].startswith("if INTERACTIVE:")
 
 
@@ -168,7 +169,7 @@ def test_parity_notebook_figures_and_numbers(report):
     for name in ("02-parity-vs-floor", "02-redemption-over-time"):
         assert (report / "figures" / f"{name}.png").stat().st_size > 10_000
         assert (report / "figures" / f"{name}.svg").is_file()
-    html = (report / "02-parity-vs-floor.html").read_text()
+    html = unescape((report / "02-parity-vs-floor.html").read_text())
     # 15 Jun 2006 defaults (tests/test_redemption.py): floor $4,095,375.00, 15,512,785 shares,
     # amount at a $0.30 close $4,653,835.50 (parity)
     for figure in ("$4,095,375.00", "15,512,785", "$4,653,835.50 (parity)"):
@@ -177,7 +178,7 @@ def test_parity_notebook_figures_and_numbers(report):
 
 def test_engine_notebooks_figures_and_numbers(report):
     for name in ("03-share-probability", "03-outcomes", "03-cash-saved", "03-redemption-exposure",
-                 "04-ownership-fan", "04-outstanding-fan", "04-what-if"):
+                 "04-conversion", "04-outstanding-fan", "04-what-if"):
         assert (report / "figures" / f"{name}.png").stat().st_size > 10_000, name
     # the what-if table (tests/test_captable.py): 167,500,000 shares issuable after the ratchet
     assert "167500000" in (report / "04-dilution.html").read_text().replace(",", "")
@@ -228,7 +229,7 @@ def test_board_deck(report):
     labels = [table.cell(i, 0).text for i in range(len(table.rows))]
     assert "Interest over the life" in labels
     pictures = []
-    for slide in rest:
+    for slide in rest[:-1]:  # the figures; the conclusion comes last
         finding = next(sh for sh in slide.shapes if sh.name == "Title").text_frame.text
         picture = next(sh for sh in slide.shapes if sh.shape_type == 13)  # PICTURE
         assert finding and picture.image.dpi == (300, 300), picture.name
@@ -237,10 +238,14 @@ def test_board_deck(report):
         assert picture.top + picture.height <= deck.slide_height
         pictures.append((picture.name, finding))
     assert [name for name, _ in pictures] == ["00-payment-schedule", "00-parity-vs-floor",
-                                              "00-cash-vs-shares", "00-dilution-fan",
+                                              "00-cash-vs-shares", "00-conversion",
                                               "00-redemption-exposure"]
     # the schedule's finding: $470,675 of interest is "$471K"
     assert pictures[0][1].startswith("$471K interest and $3.35M principal")
+    # the last slide: the conclusion, three sentences from the numbers
+    last = deck.slides[len(deck.slides) - 1]
+    text = next(sh for sh in last.shapes if sh.name == "Conclusion").text_frame.text
+    assert text.startswith("The note calls for $3.82M") and text.count(". ") == 2  # 3,820,675
     assert '"board.pptx"' in (report / "index.html").read_text()
 
 
@@ -277,17 +282,22 @@ def test_metrics_equal_notelib(report):
     assert m["02-parity-vs-floor"]["floor"] == r.floor
     assert m["02-parity-vs-floor"]["shares"] == r.shares
     assert m["02-parity-vs-floor"]["breakeven_close"] == nl.parity_breakeven(r)
-    p = _defaults(ROOT / "notebooks" / "03-cash-vs-shares.ipynb")
+    # the base case's assumptions (data/params/base.yaml over the notebook defaults)
+    p = {**_defaults(ROOT / "notebooks" / "03-cash-vs-shares.ipynb"),
+         **load_params(PARAMS / "base.yaml")}
     paths = gbm(note_sessions(terms, dt.date.fromisoformat(p["PATH_START"])),
                 start_price=p["START_PRICE"], volatility=p["VOLATILITY"], drift=p["DRIFT"],
                 n_paths=p["N_PATHS"], seed=p["SEED"])
-    result = nl.simulate(terms, paths, policy=p["POLICY"], holder="hold")
+    result = nl.simulate(terms, paths, policy=p["POLICY"], holder=p["HOLDER_MULTIPLE"],
+                         sale_limit=int(p["PARTICIPATION"] * p["AVERAGE_DAILY_VOLUME"]))
     by_date = result.summary["by_date"]
     got = m["03-cash-vs-shares"]
     assert got["p_shares_first_date"] == by_date["p_shares"].iloc[0]
     assert got["shares_issued_median"] == result.by_path["shares_issued"].median()
-    assert np.isclose(got["shares_value_mean"], result.by_path["shares_value"].mean())
+    assert np.isclose(got["payment_shares_value_mean"],
+                      result.by_path["payment_shares_value"].mean())
     assert m["00-board-summary"]["p_shares_first_date"] == by_date["p_shares"].iloc[0]
+    assert m["04-dilution"]["p_converted_final"] == by_date["p_converted"].iloc[-1]
     # the peak on one share basis (post-split): 3,350,000 / 0.02 = 167,500,000 pre-split
     # shares = 16,750,000 after the 1-for-10 split
     peak = historical_what_if(terms).groupby("case")["issuable_final_basis"].max()
@@ -359,4 +369,55 @@ def test_executed_tables_ignore_mathjax(report):
     nb = nbformat.read(report / "04-dilution.ipynb", as_version=4)
     tables = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
               if "text/html" in o.get("data", {}) and "<table" in o["data"]["text/html"]]
-    assert tables and all("tex2jax_ignore" in t for t in tables)
+    # pandas' own tables are marked tex2jax_ignore; notelib's write each $ as &#36;
+    assert tables and all("tex2jax_ignore" in t or "$" not in t for t in tables)
+
+
+SHARED = ("N_PATHS", "START_PRICE", "VOLATILITY", "DRIFT", "SEED", "PATH_START", "POLICY",
+          "HOLDER_MULTIPLE", "PARTICIPATION", "AVERAGE_DAILY_VOLUME")
+
+
+def test_one_set_of_assumptions_in_every_simulating_notebook():
+    # issue 10: notebooks 00, 03 and 04 simulate; they declare the same assumptions with the
+    # same defaults, so a case's parameter file sets them once for all
+    simulating = [p for p in NOTEBOOKS if "N_PATHS" in _defaults(p)]
+    assert [p.stem[:2] for p in simulating] == ["00", "03", "04"]
+    defaults = [{k: _defaults(p).get(k, "missing") for k in SHARED} for p in simulating]
+    assert defaults[0] == defaults[1] == defaults[2]
+    for case in ("base", "stressed"):  # each case states its behaviour assumptions
+        params = load_params(PARAMS / f"{case}.yaml")
+        assert {"POLICY", "HOLDER_MULTIPLE", "PARTICIPATION", "AVERAGE_DAILY_VOLUME"} <= set(params)
+
+
+def test_one_dilution_story_across_the_report(report):
+    m = json.loads((report / "metrics.json").read_text())
+    for key in ("p_converted_final", "ownership_p5_final", "ownership_p95_final",
+                "ownership_converted_p50_final"):
+        assert m["00-board-summary"][key] == m["04-dilution"][key], key
+    # every simulated chart states the case's assumptions under its title (SVG text is text)
+    for name in ("00-cash-vs-shares", "00-conversion", "00-redemption-exposure",
+                 "03-share-probability", "03-outcomes", "03-cash-saved", "04-conversion",
+                 "04-outstanding-fan"):
+        svg = unescape((report / "figures" / f"{name}.svg").read_text())
+        assert "Assumed: company pays in shares whenever allowed" in svg, name
+        assert "sells up to 10% of 500,000 shares" in " ".join(svg.split()), name
+    # 04's simulated share counts are labelled pre-split
+    assert "(pre-split)" in unescape((report / "figures" / "04-outstanding-fan.svg").read_text())
+
+
+def test_index_shows_labelled_figures_with_units(report):
+    index = (report / "index.html").read_text()
+    # 01's total interest: 470,675.00 (tests/test_schedule.py) with its label and unit
+    assert "<td>Interest over the life</td><td style='text-align:right'>$470,675.00</td>" in index
+    assert "Paths where the Holder converts" in index and "p_converted_final" not in index
+    assert re.search(r">\d+\.\d%</td>", index)  # percentages as percentages
+
+
+def test_board_summary_opens_with_assumptions_and_ends_with_a_conclusion(report):
+    html = unescape((report / "00-board-summary.html").read_text())
+    headings = re.findall(r"<h2[^>]*>([^<¶]+)", html)
+    assert headings[0].strip() == "Assumptions" and headings[-2].strip() == "Conclusion"
+    for assumption in ("5,000 simulated paths from $0.25", "Holder converts at 1.5x"):
+        assert assumption in html
+    # interest 470,675 + principal 3,350,000 = 3,820,675 -> $3.82M
+    assert "The note calls for $3.82M from Jan 2006 to Oct 2007" in html

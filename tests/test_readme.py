@@ -25,3 +25,16 @@ def test_help_opens_with_the_functions():
     head = text[:3000]
     assert "Start here:" in head and "simulate(terms, paths)" in head
     assert head.index("load_terms()") < text.index("CLASSES")
+
+
+def test_provenance_names_public_sources_not_private_paths():
+    # issue 10, item 9: a user of the repository has no ../shared folder; provenance names the
+    # SEC exhibit and the filings instead
+    root = Path(__file__).resolve().parent.parent
+    files = [root / "README.md", *root.glob("docs/*.md"), *root.glob("data/**/*.yaml"),
+             *root.glob("notebooks/*.ipynb"), *root.glob("notelib/*.py")]
+    offenders = [str(p.relative_to(root)) for p in files if "../shared" in p.read_text()]
+    assert offenders == []
+    import notelib as nl
+
+    assert "SEC Exhibit 10.8" in nl.load_terms().citation

@@ -104,7 +104,11 @@ def test_terms_files_use_the_safe_loader(tmp_path):
     ({"N_PATHS": 0}, "N_PATHS = 0 must be at least 1"),
     ({"START_PRICE": -0.25}, "START_PRICE = -0.25 must be greater than 0"),
     ({"POLICY": "sometimes"}, "POLICY = 'sometimes' must be 'shares' or 'cash'"),
-    ({"HOLDER_MULTIPLE": "often"}, "HOLDER_MULTIPLE = 'often' must be a number greater"),
+    ({"HOLDER_MULTIPLE": "often"}, r"HOLDER_MULTIPLE = 'often' must be float \(or null\)"),
+    ({"HOLDER_MULTIPLE": -1.5}, "HOLDER_MULTIPLE = -1.5 must be a number greater than 0"),
+    ({"PARTICIPATION": 1.5}, "PARTICIPATION = 1.5 must be a share of the daily volume"),
+    ({"AVERAGE_DAILY_VOLUME": 2.5e5}, "AVERAGE_DAILY_VOLUME = 250000.0 must be int"),
+    ({"AVERAGE_DAILY_VOLUME": 0}, "AVERAGE_DAILY_VOLUME = 0 must be a whole number of shares"),
     ({"CLOSE_MIN": 0.7}, "CLOSE_MIN = 0.7 must be below CLOSE_MAX = 0.6"),
 ])
 def test_bad_parameters_are_refused_before_anything_runs(params, message):
@@ -114,10 +118,10 @@ def test_bad_parameters_are_refused_before_anything_runs(params, message):
 
 def test_compatible_parameters_are_accepted():
     got = check_parameters({"VOLATILITY": 1, "REDEMPTION_DATE": dt.date(2006, 6, 15),
-                            "HOLDER_MULTIPLE": 1.5, "OVERRIDES": {"issue_date": dt.date(2005, 11, 1)}},
+                            "HOLDER_MULTIPLE": 1.5, "PARTICIPATION": None, "OVERRIDES": {"issue_date": dt.date(2005, 11, 1)}},
                            DECLARED)
     # an int where a float is expected, a YAML date as the ISO text the notebook expects
-    assert got == {"VOLATILITY": 1.0, "REDEMPTION_DATE": "2006-06-15", "HOLDER_MULTIPLE": 1.5,
+    assert got == {"VOLATILITY": 1.0, "REDEMPTION_DATE": "2006-06-15", "HOLDER_MULTIPLE": 1.5, "PARTICIPATION": None,
                    "OVERRIDES": {"issue_date": "2005-11-01"}}
 
 

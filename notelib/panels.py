@@ -1,0 +1,240 @@
+"""Interactive panels for the notebooks (ipywidgets): controls with their meaning spelled
+out, a chart and a formatted table that redraw on every change, and a one-line message
+instead of a traceback when an input is refused.
+
+Each ``*_panel`` function takes the notebook's own objects and parameters, so a panel starts
+from exactly what the notebook shows. ``Panel.seconds`` is the time of the last update
+(computation, chart and table), shown under the controls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import time
+from collections.abc import Callable, Mapping
+
+import ipywidgets as w
+import numpy as np
+from matplotlib.figure import Figure
+
+from . import charts
+from .assumptions import Assumptions
+from .captable import CapTable
+from .conversion import conversion_shares
+from .display import html_table, no_latex, table
+from .engine import RedemptionEvent, simulate
+from .redemption import parity_breakeven, redemption_amount, redemption_curve
+from .schedule import payment_schedule
+from .terms import NoteTerms
+
+WIDE = {"description_width": "initial"}  # labels are never cut ("highest cl...")
+
+
+class Panel:
+    """Controls, a status line, a chart and a table; ``compute(**values)`` returns the figure
+    and the table's HTML for the controls' values."""
+
+    def __init__(self, controls: Mapping[str, w.ValueWidget], help_lines: Mapping[str, str],
+                 compute: Callable[..., tuple[Figure, str]]) -> None:
+        self.controls = dict(controls)
+        self.compute = compute
+        self.seconds = float("nan")
+        self.status = w.HTML()
+        self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.table = w.HTML()
+        notes = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
+                        for k, v in help_lines.items())
+        for c in self.controls.values():
+            c.style = WIDE
+            c.observe(lambda _change: self.update(), names="value")
+        self.widget = w.VBox([w.HBox(list(self.controls.values()),
+                                     layout=w.Layout(flex_flow="row wrap")),
+                              w.HTML(no_latex(f"<ul style='margin:0'>{notes}</ul>")),
+                              self.status, self.image, self.table])
+        self.update()
+
+    def values(self) -> dict:
+        return {k: c.value for k, c in self.controls.items()}
+
+    def update(self) -> None:
+        """Recompute and redraw; a refused input leaves the last chart and says why."""
+        start = time.perf_counter()
+        try:
+            fig, table_html = self.compute(**self.values())
+            png = io.BytesIO()
+            fig.savefig(png, format="png", dpi=80)
+        except Exception as exc:  # noqa: BLE001 - every refusal is shown, not raised
+            self.status.value = ("<span style='color:#B00020'>"
+                                 f"{html.escape(_one_line(exc))}</span>")
+            return
+        self.image.value = png.getvalue()
+        self.table.value = table_html
+        self.seconds = time.perf_counter() - start
+        self.status.value = f"<span style='color:#555'>Updated in {self.seconds:.2f} s</span>"
+
+    @property
+    def error(self) -> str:
+        """The message shown, if the last input was refused ("" otherwise)."""
+        text = self.status.value
+        return html.unescape(text.split(">", 1)[1].rsplit("<", 1)[0]) if "B00020" in text else ""
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, ValueError) else f"{type(exc).__name__}: {text}"
+
+
+def _need(value: object, what: str) -> object:
+    if value is None:
+        raise ValueError(f"{what}: choose a date")
+    return value
+
+
+def _holder(multiple: float) -> float | None:
+    return None if multiple == 0 else multiple
+
+
+def terms_panel(terms: NoteTerms) -> Panel:
+    """Notebook 01: the schedule under another installment, day count or Conversion Price."""
+    def compute(installment: float, day_count: str, conversion_price: float):
+        t = terms.replace(monthly_prepayment=round(installment, 2), day_count=day_count,
+                          conversion_price=conversion_price)
+        s = payment_schedule(t)
+        totals = html_table({
+            "Interest over the life": f"${s['interest'].sum():,.2f}",
+            "Principal": f"${s['principal'].sum():,.2f}",
+            "Payments": f"{len(s)}",
+            f"Shares for the whole principal at ${conversion_price:g}":
+                f"{conversion_shares(t.principal, conversion_price):,}"})
+        return charts.schedule_chart(s), totals + s._repr_html_()
+
+    return Panel({
+        "installment": w.FloatSlider(value=terms.monthly_prepayment, min=0,
+                                     max=terms.principal / 9, step=5_000,
+                                     description="Monthly installment ($)", readout_format=",.0f",
+                                     continuous_update=False),
+        "day_count": w.Dropdown(options=["ACT/360", "ACT/365F", "30/360"], value=terms.day_count,
+                                description="Day count"),
+        "conversion_price": w.FloatSlider(value=terms.conversion_price, min=0.02, max=0.5,
+                                          step=0.01, description="Conversion Price ($)",
+                                          continuous_update=False)},
+        {"Monthly installment": "principal repaid on the first of each month from Jan 2007 "
+                                "(0 = all at maturity)",
+         "Day count": "how interest accrues (the note: a 360-day year)",
+         "Conversion Price": "dollars of principal per share (II.B)"}, compute)
+
+
+def parity_panel(terms: NoteTerms, on: dt.date, highest_close: float, *,
+                 default_interest: float = 0.0, penalties: float = 0.0) -> Panel:
+    """Notebook 02: floor against parity on a redemption date, at a highest close."""
+    def compute(highest_close: float, redemption_date: dt.date | None, conversion_price: float):
+        day = _need(redemption_date, "redemption date")
+        if not terms.issue_date <= day <= terms.maturity_date:
+            raise ValueError(f"redemption date {day}: must fall from the Issue Date "
+                             f"{terms.issue_date} to the Maturity Date {terms.maturity_date}")
+        owed = dict(default_interest=default_interest, penalties=penalties,
+                    conversion_price=conversion_price)
+        r = redemption_amount(terms, day, highest_close, **owed)
+        curve = redemption_curve(terms, day, np.linspace(0.01, max(1.0, 2 * highest_close), 120),
+                                 **owed)
+        fig = charts.parity_floor_chart(curve, parity_breakeven(r), on=f"{day:%d %b %Y}",
+                                        at=(highest_close, r.amount))
+        return fig, r._repr_html_()
+
+    return Panel({
+        "highest_close": w.FloatSlider(value=highest_close, min=0.01, max=1.0, step=0.01,
+                                       description="Highest close ($)", continuous_update=False),
+        "redemption_date": w.DatePicker(value=on, description="Redemption date"),
+        "conversion_price": w.FloatSlider(value=terms.conversion_price, min=0.01, max=0.5,
+                                          step=0.01, description="Conversion Price ($)",
+                                          continuous_update=False)},
+        {"Highest close": "the highest closing price from the event to the day before payment",
+         "Redemption date": f"when the Mandatory Redemption Amount is paid ({terms.issue_date} "
+                            f"to {terms.maturity_date})",
+         "Conversion Price": "the lowest applicable price (a ratchet lowers it)"}, compute)
+
+
+def _market_controls(a: Assumptions) -> dict[str, w.ValueWidget]:
+    return {"start_price": w.FloatSlider(value=a.start_price, min=0.05, max=1.0, step=0.01,
+                                         description="Start price ($)", continuous_update=False),
+            "volatility": w.FloatSlider(value=a.volatility, min=0.1, max=2.0, step=0.05,
+                                        description="Volatility", continuous_update=False)}
+
+
+_MARKET_HELP = {"Start price": "the first simulated close (an assumption)",
+                "Volatility": "annual volatility of the simulated stock (0.8 = 80%)"}
+
+
+def cash_shares_panel(terms: NoteTerms, assumptions: Assumptions, captable: CapTable, *,
+                      path_start: dt.date, seed: int) -> Panel:
+    """Notebook 03: how often the company may pay in shares, for other markets and prices."""
+    def compute(start_price: float, volatility: float, conversion_price: float, policy: str):
+        a = assumptions.replace(start_price=start_price, volatility=volatility, policy=policy)
+        t = terms.replace(conversion_price=conversion_price)
+        r = simulate(t, a.paths(t, path_start, seed), captable=captable, **a.engine())
+        by_date = r.summary.by_date
+        shown = table(by_date[["date", "pay_date", "p_shares", "cash_paid_mean",
+                               "shares_issued_mean", "shares_if_paid_p50"]].set_index("date"))
+        return charts.share_probability_chart(by_date, subtitle=a.subtitle()), shown._repr_html_()
+
+    return Panel({**_market_controls(assumptions),
+                  "conversion_price": w.FloatSlider(value=terms.conversion_price, min=0.02,
+                                                    max=0.5, step=0.01,
+                                                    description="Conversion Price ($)",
+                                                    continuous_update=False),
+                  "policy": w.Dropdown(options=["shares", "cash"], value=assumptions.policy,
+                                       description="Company pays in")},
+                 {**_MARKET_HELP,
+                  "Conversion Price": "shares are allowed when every close of the 10 Trading "
+                                      "Days before payment is at least 115% of it",
+                  "Company pays in": "shares whenever allowed, or always cash"}, compute)
+
+
+def dilution_panel(terms: NoteTerms, assumptions: Assumptions, captable: CapTable, *,
+                   path_start: dt.date, seed: int) -> Panel:
+    """Notebooks 00 and 04: conversion and dilution for another market or Holder."""
+    volume = assumptions.average_daily_volume
+
+    def compute(start_price: float, volatility: float, holder_multiple: float,
+                event_date: dt.date | None, participation: float = 0.0):
+        a = assumptions.replace(start_price=start_price, volatility=volatility,
+                                holder_multiple=_holder(holder_multiple),
+                                participation=participation or None,
+                                average_daily_volume=volume if participation else None)
+        events = [RedemptionEvent(event_date)] if event_date else None
+        r = simulate(terms, a.paths(terms, path_start, seed), captable=captable, events=events,
+                     **a.engine())
+        by_date = r.summary.by_date
+        fig = charts.conversion_chart(by_date, subtitle=a.subtitle())
+        final = by_date.iloc[-1]
+        med = r.by_path.median()
+        figures = html_table({
+            "Paths where the Holder converts": f"{final['p_converted']:.1%}",
+            "Noteholders' final share, converted paths (median)":
+                f"{final['ownership_converted_p50']:.1%}" if final["p_converted"] else "none",
+            "Cash paid (median path)": f"${med['cash_paid']:,.0f}",
+            "Shares issued (median path)": f"{med['shares_issued']:,.0f}"})
+        return fig, figures
+
+    controls = {**_market_controls(assumptions),
+                "holder_multiple": w.FloatSlider(value=assumptions.holder_multiple or 0, min=0,
+                                                 max=3, step=0.1,
+                                                 description="Holder converts at (x price)",
+                                                 continuous_update=False),
+                "event_date": w.DatePicker(value=None, description="Redemption event")}
+    notes = {**_MARKET_HELP,
+             "Holder converts at": "a multiple of the Conversion Price; 0 = never converts",
+             "Redemption event": "a Mandatory Redemption Event on this date, paid in cash "
+                                 "(empty = none)"}
+    if volume is not None:  # the case assumes a daily volume: the Holder's share of it
+        controls["participation"] = w.FloatSlider(
+            value=assumptions.participation or 0, min=0, max=0.5, step=0.01,
+            description="Holder sells (share of volume)", continuous_update=False)
+        notes["Holder sells"] = (f"the most it sells a day, as a share of {volume:,} shares "
+                                 "of daily volume; 0 = no limit (sells at once)")
+    return Panel(controls, notes, compute)

@@ -1,0 +1,119 @@
+"""Panels that draw (issue 10, item 6): each redraws a chart and a formatted table from the
+notebook's own parameters, explains its controls, and answers a bad input with one line.
+
+The update times are measured here by driving the widget callbacks at the notebooks' path
+count (5,000) and printed (pytest -s); no assertion is made on them."""
+
+import datetime as dt
+import html
+
+import pytest
+
+import notelib as nl
+from notelib import panels
+from notelib.assumptions import Assumptions
+from notelib.captable import load_captable
+
+BASE = Assumptions(0.25, 0.80, 0.0, 5000, "shares", 1.5, 0.10, 500_000)  # notebook defaults
+START, SEED = "2005-10-03", 2005
+
+
+@pytest.fixture(scope="module")
+def terms():
+    return nl.load_terms()
+
+
+@pytest.fixture(scope="module")
+def captable():
+    return load_captable()
+
+
+def _panels(terms, captable, a=BASE):
+    return {
+        "01 terms": panels.terms_panel(terms),
+        "02 parity": panels.parity_panel(terms, dt.date(2006, 6, 15), 0.30),
+        "03 cash vs shares": panels.cash_shares_panel(terms, a, captable, path_start=START,
+                                                      seed=SEED),
+        "04 dilution": panels.dilution_panel(terms, a, captable, path_start=START, seed=SEED),
+    }
+
+
+def test_every_panel_redraws_chart_and_table_and_reports_its_time(terms, captable):
+    times = {}
+    for name, p in _panels(terms, captable).items():
+        assert p.error == "" and bytes(p.image.value).startswith(b"\x89PNG"), name
+        first = bytes(p.image.value)
+        slider = next(c for c in p.controls.values() if hasattr(c, "step"))
+        slider.value = slider.value + slider.step  # the callback runs on the change
+        assert p.error == "", (name, p.error)
+        assert bytes(p.image.value) != first, f"{name}: the chart did not redraw"
+        assert "Updated in" in p.status.value
+        times[name] = p.seconds
+    print("\npanel update times at 5,000 paths: "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
+
+
+def test_outputs_are_formatted_and_labels_whole(terms, captable):
+    for name, p in _panels(terms, captable).items():
+        shown = html.unescape(p.table.value)
+        assert "e+" not in shown and "0.2639999" not in shown, name
+        for c in p.controls.values():
+            assert c.style.description_width == "initial", (name, c.description)  # not cut
+    parity = _panels(terms, captable)["02 parity"]
+    # 15 Jun 2006 at a $0.30 close (tests/test_redemption.py): floor $4,095,375.00, 15,512,785
+    # shares, amount $4,653,835.50
+    shown = html.unescape(parity.table.value)
+    for figure in ("$4,095,375.00", "15,512,785", "$4,653,835.50"):
+        assert figure in shown
+
+
+def test_controls_are_explained(terms, captable):
+    dilution = _panels(terms, captable)["04 dilution"]
+    notes = html.unescape(dilution.widget.children[1].value)
+    assert "0 = never converts" in notes and "0 = no limit" in notes
+    assert dilution.controls["holder_multiple"].value == 1.5  # the notebook's own parameter
+
+
+def test_panels_use_the_notebooks_parameters(terms, captable):
+    # a falling market (drift -50%) converts on fewer paths than the base case: the panel runs
+    # the notebook's assumptions, drift and path count, not defaults of its own
+    base = panels.dilution_panel(terms, BASE, captable, path_start=START, seed=SEED)
+    falling = BASE.replace(drift=-0.5)
+    bear = panels.dilution_panel(terms, falling, captable, path_start=START, seed=SEED)
+    expected = nl.simulate(terms, falling.paths(terms, START, SEED), captable=captable,
+                           **falling.engine()).summary.by_date["p_converted"].iloc[-1]
+    assert f"{expected:.1%}" in bear.table.value and bear.table.value != base.table.value
+
+
+@pytest.mark.parametrize("control, value, message", [
+    ("redemption_date", dt.date(2008, 1, 1), "must fall from the Issue Date"),
+    ("redemption_date", None, "redemption date: choose a date"),
+])
+def test_bad_parity_inputs_give_one_line(terms, captable, control, value, message):
+    p = _panels(terms, captable)["02 parity"]
+    before = bytes(p.image.value)
+    p.controls[control].value = value
+    assert message in p.error and "\n" not in p.error and "Traceback" not in p.error
+    assert bytes(p.image.value) == before  # the last good chart stays
+
+
+@pytest.mark.parametrize("event", [dt.date(2005, 6, 1), dt.date(2007, 9, 28)])
+def test_events_before_issue_or_in_the_last_week_give_one_line(terms, captable, event):
+    p = panels.dilution_panel(terms, BASE.replace(n_paths=200), captable, path_start=START,
+                              seed=SEED)
+    p.controls["event_date"].value = event
+    assert "redemption: event" in p.error and "\n" not in p.error
+    p.controls["event_date"].value = None  # cleared: no event, the panel draws again
+    assert p.error == ""
+
+
+def test_assumptions_are_checked():
+    with pytest.raises(ValueError, match="participation and average_daily_volume"):
+        BASE.replace(average_daily_volume=None)
+    with pytest.raises(ValueError, match="participation = 1.5"):
+        BASE.replace(participation=1.5)
+    with pytest.raises(ValueError, match="policy = 'share'"):
+        BASE.replace(policy="share")
+    with pytest.raises(ValueError, match="could not sell one share"):
+        BASE.replace(participation=0.000001, average_daily_volume=10)
+    assert BASE.sale_limit == 50_000  # 10% x 500,000
