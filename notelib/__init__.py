@@ -15,10 +15,13 @@ Start here:
     election_shares(...)                  the Holder's I.B shares, within the 9.9% cap
     share_payment_allowed(closes, d, t)   the Borrower Conversion Condition (preamble)
     simulate(terms, paths)                everything above across many price paths
+    assumptions.Assumptions(...)          a report case's market and behaviour assumptions
+    panels.dilution_panel(...)            the notebooks' interactive panels (ipywidgets)
     redemption_events(terms)              the fourteen Mandatory Redemption Events (I.A.1-14)
 
 Dates may be dates, datetimes, ISO text, pandas Timestamps or NumPy datetime64; amounts
 and prices int, float, Decimal, Fraction or NumPy numbers. Every error names the field.
+Tables come back with datetime64 dates and show dollars, shares and percentages formatted.
 """
 
 from .adjustments import (
