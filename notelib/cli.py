@@ -55,7 +55,29 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--chunk", type=_count, default=25_000, help="paths per chunk (default 25,000)")
     b.add_argument("--holder", type=_holder, default="hold",
                    help="'hold' or a conversion multiple, e.g. 1.5")
+    st = sub.add_parser("status", help="where the note stands on a date (one screen, or JSON)")
+    st.add_argument("--as-of", type=_date, default=None, help="the date (default: today)")
+    st.add_argument("--ledger", default=None, help="ledger file (default: data/ledger/dyntek-2005.yaml)")
+    st.add_argument("--prices", default=None, help="closes CSV (date,close) for the share test")
+    st.add_argument("--terms", default=None, help="terms file (default: data/terms/dyntek-2005.yaml)")
+    st.add_argument("--json", action="store_true", help="print JSON for scripts")
     return parser
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from .ledger import load_ledger
+    from .paths import load_closes
+    from .state import note_state
+    from .terms import load_terms
+
+    terms = load_terms(args.terms)
+    closes = load_closes(args.prices) if args.prices else None
+    state = note_state(terms, args.as_of or dt.date.today(),
+                       ledger=load_ledger(args.ledger, terms), closes=closes)
+    print(json.dumps(state.as_dict(), indent=2) if args.json else repr(state))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['generate_s']:.2f}s, engine {r['engine_s']:.2f}s, ratio engine/generate "
                   f"{r['ratio']:.2f}; peak memory {r['peak_rss_mb']:,.0f} MB")
             return 0
+        if args.command == "status":
+            return _status(args)
         return main_report(args.params, args.notebooks, args.as_of, args.out)
     except (ReportError, ValueError, OSError) as exc:
         if args.debug:

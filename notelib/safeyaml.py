@@ -92,6 +92,22 @@ def load_yaml(path: str | Path, what: str = "file", *, max_bytes: int = MAX_BYTE
         raise error(str(exc)) from None
 
 
+def sequence_lines(path: str | Path, key: str) -> list[int]:
+    """The line of each item of the top-level sequence ``key`` in the YAML file ``path`` (read
+    after :func:`load_yaml` has accepted it), so errors can name an entry's line."""
+    loader = _Loader(Path(path).read_bytes().decode("utf-8"))
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for k, v in root.value:
+        if k.value == key and isinstance(v, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in v.value]
+    return []
+
+
 def _load(path: Path, what: str, max_bytes: int) -> Any:
     where = f"{what} {path}"
     if not path.is_file():

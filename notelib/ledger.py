@@ -1,0 +1,216 @@
+"""The ledger: what happened to the note, one dated fact per entry, each with its provenance.
+
+data/ledger/<note>.yaml holds ``entries``; :func:`load_ledger` reads it, checks every entry
+(kind, fields, types, dates in the note's life, order, duplicates) and then replays it against
+the terms (:func:`notelib.state.replay`), which refuses a payment larger than what was due and
+share counts that do not match the Conversion Price in effect. Every error names the entry's
+line and the rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+from .money import exact
+from .safeyaml import YamlError, load_yaml, sequence_lines
+from .terms import NoteTerms, load_terms
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LEDGER = ROOT / "data" / "ledger" / "dyntek-2005.yaml"
+
+# kind: (required fields, optional fields) besides date, kind, provenance, source and note
+KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "payment": ((), ("cash", "shares")),  # what was paid on a payment date
+    "conversion": (("principal", "shares"), ("interest",)),  # II.A: its accrued interest too
+    "issuance": (("shares", "price"), ("exempt",)),  # II.C.3(b)
+    "split": (("ratio",), ()),  # II.C.1
+    "distribution": (("amount", "shares_outstanding"), ("type", "payment_date")),  # II.C.3(a)
+    "holder_sale": (("shares",), ()),  # the Holder sold shares (its 9.9% cap, II.A.1)
+    "notice": (("event",), ()),  # the Holder's Mandatory Redemption Notice for event 1-14
+    "trading_suspension": ((), ()),  # one entry per Trading Day suspended (I.A.13)
+    "registration_lapse": (("end",), ("statement",)),  # sales blocked, I.A.3 / I.A.4
+    "delivery_failure": ((), ("cured_on", "failure_date", "authorising_shares")),  # I.A.2
+    "purchase_agreement_breach": ((), ("cured_on",)),  # I.A.2(iv), dated by the notice
+    "covenant_breach": ((), ("cured_on",)),  # I.A.9, dated by the notice
+    "material_contract_default": (("amount",), ("cured_on", "monetary")),  # I.A.10
+    "judgment": (("amount",), ("resolved_on",)),  # I.A.12, dated by its entry
+    "indebtedness_acceleration": (("amount",), ()),  # I.A.14
+    "event": (("clause",), ()),  # an event with no cure period: I.A.5-8, I.A.11
+}
+COMMON = ("date", "kind", "provenance", "source", "note")
+MONEY = {"cash", "principal", "interest", "amount"}
+SHARES = {"shares", "shares_outstanding"}
+DATES = {"end", "cured_on", "failure_date", "resolved_on", "payment_date"}
+FLAGS = {"exempt", "authorising_shares", "monetary"}
+
+
+class LedgerError(ValueError):
+    """A ledger entry breaks a rule; the message names its line and the rule."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One dated fact: ``kind`` and its fields, where it came from, and its line."""
+
+    date: dt.date
+    kind: str
+    fields: dict[str, Any]
+    provenance: str
+    source: str
+    line: int
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields.get(name)
+
+    def where(self) -> str:
+        return f"line {self.line} ({self.kind} on {self.date})"
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The entries in date order, and the file they came from."""
+
+    entries: tuple[Entry, ...] = ()
+    path: Path | None = None
+    kinds: frozenset = field(default=frozenset(KINDS))
+
+    def upto(self, as_of: dt.date) -> Ledger:
+        """The entries dated on or before ``as_of``."""
+        return Ledger(tuple(e for e in self.entries if e.date <= as_of), self.path)
+
+    def of(self, *kinds: str) -> list[Entry]:
+        return [e for e in self.entries if e.kind in kinds]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def _hint(name: str, options) -> str:
+    close = difflib.get_close_matches(str(name), list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _value(where: str, name: str, value: Any) -> Any:
+    """A field checked by its kind: money, share counts, dates, flags, prices and ratios."""
+    if name in FLAGS:
+        if not isinstance(value, bool):
+            raise LedgerError(f"{where}: {name} = {value!r} must be true or false")
+        return value
+    if name in DATES:
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            raise LedgerError(f"{where}: {name} = {value!r} must be a date written YYYY-MM-DD")
+        return value
+    if name in ("statement", "type"):
+        allowed = ("original", "amendment") if name == "statement" else ("dividend", "tender")
+        if value not in allowed:
+            raise LedgerError(f"{where}: {name} = {value!r} must be one of {allowed}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, Real) or value != value:
+        raise LedgerError(f"{where}: {name} = {value!r} must be a number")
+    if name in SHARES or name in ("event", "clause"):
+        if int(value) != value or value < 0:
+            raise LedgerError(f"{where}: {name} = {value!r} must be a whole number, not negative")
+        value = int(value)
+        if name in ("event", "clause") and not 1 <= value <= 14:
+            raise LedgerError(f"{where}: {name} = {value} must be a Mandatory Redemption Event "
+                              "1 to 14 (I.A)")
+        return value
+    if name in MONEY:
+        if value < 0 or (exact(value, name) * 100) % 1:
+            raise LedgerError(f"{where}: {name} = {value!r} must be dollars and whole cents, "
+                              "not negative")
+        return value
+    if value <= 0:  # price, ratio
+        raise LedgerError(f"{where}: {name} = {value!r} must be greater than 0")
+    return value
+
+
+def _entry(raw: Any, line: int, terms: NoteTerms) -> Entry:
+    where = f"line {line}"
+    if not isinstance(raw, dict):
+        raise LedgerError(f"{where}: an entry is a mapping such as {{date: 2006-01-03, kind: "
+                          "payment, cash: 51087.50}")
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise LedgerError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}"
+                          f"{_hint(kind, KINDS)}")
+    date = raw.get("date")
+    if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
+        raise LedgerError(f"{where} ({kind}): date = {date!r} must be a date written YYYY-MM-DD")
+    where = f"line {line} ({kind} on {date})"
+    required, optional = KINDS[kind]
+    allowed = set(required) | set(optional) | set(COMMON)
+    for name in raw:
+        if name not in allowed:
+            raise LedgerError(f"{where}: unknown field {name!r}{_hint(name, allowed)}; a {kind} "
+                              f"takes {', '.join(required + optional) or 'no fields'}")
+    missing = [n for n in required if n not in raw]
+    if missing:
+        raise LedgerError(f"{where}: a {kind} needs {', '.join(missing)}")
+    if kind == "payment" and "cash" not in raw and "shares" not in raw:
+        raise LedgerError(f"{where}: a payment gives cash, shares or both")
+    if not terms.issue_date <= date <= terms.maturity_date:
+        raise LedgerError(f"{where}: the date falls outside the note's life, "
+                          f"{terms.issue_date} to {terms.maturity_date}")
+    provenance = raw.get("provenance", "assumption")
+    if provenance not in ("public-filing", "assumption"):
+        raise LedgerError(f"{where}: provenance = {provenance!r} must be public-filing or "
+                          "assumption")
+    source = raw.get("source", "")
+    if provenance == "public-filing" and not source:
+        raise LedgerError(f"{where}: a public-filing entry names its source")
+    fields = {n: _value(where, n, v) for n, v in raw.items() if n not in COMMON}
+    return Entry(date, kind, fields, provenance, str(source), line)
+
+
+def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | None = None,
+                 path: Path | None = None) -> Ledger:
+    """A Ledger from already-loaded data (``{"entries": [...]}``), checked entry by entry."""
+    terms = terms or load_terms()
+    if not isinstance(data, dict) or set(data) - {"entries", "note"}:
+        raise LedgerError("ledger: a mapping with 'entries' (a list) and optionally 'note'")
+    raw = data.get("entries") or []
+    if not isinstance(raw, list):
+        raise LedgerError("ledger: 'entries' must be a list")
+    lines = lines or [i + 1 for i in range(len(raw))]
+    entries: list[Entry] = []
+    seen: dict[tuple, int] = {}
+    for item, line in zip(raw, lines):
+        e = _entry(item, line, terms)
+        if entries and e.date < entries[-1].date:
+            raise LedgerError(f"{e.where()}: out of order, after {entries[-1].where()}; entries "
+                              "are in date order")
+        key = (e.date, e.kind, tuple(sorted(e.fields.items())))
+        if key in seen:
+            raise LedgerError(f"{e.where()}: duplicates the entry on line {seen[key]}")
+        if e.kind == "payment" and any(x.kind == "payment" and x.date == e.date for x in entries):
+            raise LedgerError(f"{e.where()}: a second payment on the same date; give cash and "
+                              "shares in one entry")
+        seen[key] = line
+        entries.append(e)
+    return Ledger(tuple(entries), path)
+
+
+def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None) -> Ledger:
+    """Read and check a ledger file (default: the DynTek ledger), then replay it against
+    ``terms`` (default: the default note) so that amounts and share counts are checked too."""
+    from .state import replay
+
+    path = Path(path) if path else DEFAULT_LEDGER
+    terms = terms or load_terms()
+    try:
+        data = load_yaml(path, "ledger", error=LedgerError)
+    except YamlError as exc:  # pragma: no cover - load_yaml raises LedgerError
+        raise LedgerError(str(exc)) from None
+    where = f"ledger {path}"
+    try:
+        ledger = parse_ledger(data, sequence_lines(path, "entries"), terms, path)
+        replay(terms, ledger, terms.maturity_date)
+    except LedgerError as exc:
+        raise LedgerError(f"{where}, {exc}") from None
+    return ledger

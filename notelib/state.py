@@ -1,0 +1,442 @@
+"""The note as it stands on a date: the ledger replayed against the terms.
+
+:func:`note_state` walks the schedule and the ledger in date order up to ``as_of``: interest
+accrues on the principal outstanding, payments settle what fell due (a partial payment pays
+Default Interest first, then interest, then principal: reading 33), conversions take their
+principal with the interest accrued on it (II.A) and shorten the note from its end (reading
+32), issuances and splits move the Conversion Price and the share count (II.C), and the
+Holder's sales free room under its 9.9% cap (II.A.1). The fourteen Mandatory Redemption
+Events are checked with the events module's triggers (the monitor).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import pandas as pd
+
+from .adjustments import CashDistribution, Issuance, PriceLookup, Split, conversion_price_history
+from .captable import CapTable, load_captable
+from .conversion import conversion_shares, max_conversion_shares
+from .dates import takes_dates
+from .display import dollars, html_table, price, shares, table
+from .events import (
+    covenant_breach,
+    delivery_failure,
+    judgment,
+    material_contract_default,
+    purchase_agreement_breach,
+    redemption_events,
+    registration_lapse,
+    trading_suspension,
+)
+from .ledger import Entry, Ledger, LedgerError
+from .money import exact, round_half_up
+from .payments import lookback_window, share_threshold
+from .penalties import default_interest
+from .redemption import RedemptionAmount, redemption_amount, redemption_due_date
+from .schedule import interest_dates, schedule_rows, year_fraction
+from .terms import NoteTerms
+
+def _cents(x: Fraction) -> Fraction:
+    return round_half_up(x, 2)
+
+
+@dataclass
+class _Books:
+    """The running replay: exact money (Fractions of a dollar) and whole shares."""
+
+    terms: NoteTerms
+    prices: PriceLookup
+    outstanding: int
+    balance: Fraction
+    accrued: Fraction = Fraction(0)  # unrounded interest since the last Interest Payment Date
+    last: dt.date | None = None  # last accrual step
+    issued: dict[str, int] = field(default_factory=lambda: {"payment": 0, "conversion": 0})
+    held: int = 0
+    arrears: list[dict] = field(default_factory=list)
+    paid: list[dict] = field(default_factory=list)
+
+    def accrue(self, to: dt.date) -> None:
+        if to > self.last:
+            self.accrued += self.balance * exact(self.terms.interest_rate) * year_fraction(
+                self.last, to, self.terms.day_count)
+            self.last = to
+
+
+def _price(books: _Books, on: dt.date) -> Fraction:
+    return books.prices.price(max(on, books.terms.issue_date))
+
+
+def _pay(books: _Books, row, entry: Entry | None, as_of: dt.date) -> None:
+    """Settle schedule row ``row`` with ledger ``entry`` (None: nothing was paid)."""
+    t = books.terms
+    is_interest = row.date in set(interest_dates(t))
+    interest = _cents(books.accrued) if is_interest else Fraction(0)
+    if is_interest:
+        books.accrued = Fraction(0)
+    installment = books.balance if row.date == t.maturity_date else min(
+        exact(row.principal), books.balance)
+    due = interest + installment
+    cash = exact(entry["cash"] or 0) if entry else Fraction(0)
+    in_shares = entry["shares"] or 0 if entry else 0
+    value = Fraction(0)
+    if in_shares:
+        p = _price(books, row.pay_date)
+        value = due - cash  # Payment Shares pay the rest, valued at the Conversion Price
+        expected = conversion_shares(value, p) if value > 0 else 0
+        if in_shares != expected:
+            raise LedgerError(f"{entry.where()}: {in_shares:,} shares do not match "
+                              f"{dollars(float(value))} at the Conversion Price {price(float(p))} "
+                              f"in effect on {row.pay_date}: expected {expected:,} (II.D.4)")
+        books.issued["payment"] += in_shares
+        books.outstanding += in_shares
+        books.held += in_shares
+    if cash + value > due:
+        raise LedgerError(f"{entry.where()}: pays {dollars(float(cash + value))}, more than the "
+                          f"{dollars(float(due))} due on {row.date} ({dollars(float(interest))} "
+                          f"interest, {dollars(float(installment))} principal)")
+    settled = cash + value
+    # reading 33: interest first, then principal
+    principal_paid = max(Fraction(0), settled - interest)
+    books.balance -= principal_paid
+    short = due - settled
+    if short > 0:
+        books.arrears.append({"due": row.pay_date, "amount": short,
+                              "interest": min(short, interest), "principal": short - min(short, interest)})
+    books.paid.append({"date": row.date, "pay_date": row.pay_date, "due": float(due),
+                       "cash": float(cash), "shares": in_shares, "unpaid": float(short)})
+
+
+def _convert(books: _Books, e: Entry) -> None:
+    """A conversion of ``principal`` with the interest accrued on it since the last Interest
+    Payment Date (II.A; reading 32)."""
+    t = books.terms
+    principal = exact(e["principal"])
+    if principal > books.balance:
+        raise LedgerError(f"{e.where()}: converts {dollars(float(principal))}, more than the "
+                          f"{dollars(float(books.balance))} outstanding")
+    since = max([d for d in interest_dates(t) if d < e.date], default=t.accrues_from)
+    share = principal * exact(t.interest_rate) * year_fraction(since, e.date, t.day_count)
+    interest = _cents(share)
+    if e["interest"] is not None and exact(e["interest"]) != interest:
+        raise LedgerError(f"{e.where()}: interest {dollars(e['interest'])} is not the "
+                          f"{dollars(float(interest))} accrued on that principal since {since}")
+    p = _price(books, e.date)
+    expected = conversion_shares(principal + interest, p)
+    if e["shares"] != expected:
+        raise LedgerError(f"{e.where()}: {e['shares']:,} shares do not match "
+                          f"{dollars(float(principal + interest))} at the Conversion Price "
+                          f"{price(float(p))}: expected {expected:,} (II.A, II.D.4)")
+    books.accrued -= share
+    books.balance -= principal
+    books.issued["conversion"] += expected
+    books.outstanding += expected
+    books.held += expected
+
+
+def _events(ledger: Ledger) -> list:
+    out = []
+    for e in ledger.of("issuance", "split", "distribution"):
+        if e.kind == "issuance":
+            out.append(Issuance(e.date, e["price"], e["shares"], waived=bool(e["exempt"])))
+        elif e.kind == "split":
+            out.append(Split(e.date, e["ratio"]))
+        else:
+            out.append(CashDistribution(e.date, e["amount"], e["shares_outstanding"],
+                                        kind=e["type"] or "dividend",
+                                        payment_date=e["payment_date"]))
+    return out
+
+
+def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
+           captable: CapTable | None = None, closes: pd.Series | None = None) -> _Books:
+    """The books on ``as_of`` (end of day) from the schedule and the ledger."""
+    ledger = ledger.upto(as_of)
+    history = conversion_price_history(terms, _events(ledger), closes=closes)
+    books = _Books(terms, PriceLookup.of(history), (captable or load_captable()).common,
+                   exact(terms.principal), last=terms.accrues_from)
+    books.history = history
+    rows = [r for r in schedule_rows(terms).itertuples() if r.pay_date <= as_of]
+    payments = {e.date: e for e in ledger.of("payment")}
+    matched = {r.pay_date for r in rows}
+    for e in payments.values():
+        if e.date not in matched:
+            raise LedgerError(f"{e.where()}: not a payment date; payments fall on "
+                              f"{', '.join(str(r.pay_date) for r in rows[:3])}, ...")
+    steps = sorted([(r.date, 0, r) for r in rows] + [(e.date, 1, e) for e in ledger.entries
+                                                     if e.kind != "payment"],
+                   key=lambda s: (s[0], s[1]))
+    for day, _, item in steps:
+        books.accrue(day)
+        if isinstance(item, Entry):
+            _apply(books, item)
+        else:
+            _pay(books, item, payments.get(item.pay_date), as_of)
+    books.accrue(as_of)
+    return books
+
+
+def _apply(books: _Books, e: Entry) -> None:
+    if e.kind == "conversion":
+        _convert(books, e)
+    elif e.kind == "issuance":
+        books.outstanding += e["shares"]
+    elif e.kind == "split":
+        r = exact(e["ratio"])
+        books.outstanding = int(books.outstanding * r)
+        books.held = int(books.held * r)
+        books.issued = {k: int(v * r) for k, v in books.issued.items()}
+    elif e.kind == "holder_sale":
+        if e["shares"] > books.held:
+            raise LedgerError(f"{e.where()}: sells {e['shares']:,} shares; the Holder holds "
+                              f"{books.held:,}")
+        books.held -= e["shares"]
+
+
+@dataclass(frozen=True)
+class NoteState:
+    """Where the note stands at the end of ``as_of`` (see :func:`note_state`)."""
+
+    terms: NoteTerms
+    as_of: dt.date
+    principal: float
+    accrued_interest: float
+    arrears: pd.DataFrame
+    conversion_price: float
+    price_history: pd.DataFrame
+    shares_issued: dict[str, int]
+    holder_shares: int
+    shares_outstanding: int
+    cap_room: int
+    next_payment_date: dt.date | None
+    next_pay_date: dt.date | None
+    next_payment: float
+    share_condition: str
+    events: pd.DataFrame
+    redemption: RedemptionAmount | None
+    election_deadline: dt.date | None
+    payments: pd.DataFrame
+
+    @property
+    def total_shares_issued(self) -> int:
+        return sum(self.shares_issued.values())
+
+    def rows(self) -> dict[str, str]:
+        """The status sheet as label -> text."""
+        arrears = float(self.arrears["total"].sum()) if len(self.arrears) else 0.0
+        running = self.events[self.events["status"] != "not triggered"]
+        rows = {
+            "As of": f"{self.as_of:%d %b %Y}",
+            "Principal outstanding": dollars(self.principal),
+            "Accrued interest": dollars(self.accrued_interest),
+            "Arrears (with Default Interest)": dollars(arrears),
+            "Conversion Price": price(self.conversion_price),
+            "Shares issued (payments + conversions)":
+                f"{shares(self.total_shares_issued)} ({shares(self.shares_issued['payment'])} + "
+                f"{shares(self.shares_issued['conversion'])})",
+            "Holder's shares / room under the 9.9% cap":
+                f"{shares(self.holder_shares)} / {shares(self.cap_room)}",
+            "Next payment": "none (the note has matured)" if self.next_payment_date is None else
+            f"{dollars(self.next_payment)} due {self.next_payment_date:%d %b %Y}, paid "
+            f"{self.next_pay_date:%d %b %Y}",
+            "Payment in shares": self.share_condition,
+            "Redemption events": "none" if running.empty else "; ".join(
+                f"{r.clause} {r.status}" for r in running.itertuples()),
+        }
+        if self.redemption is not None:
+            r = self.redemption
+            known = r.highest_close > 1e-6
+            rows["If an event occurred today"] = (
+                f"{dollars(r.amount if known else r.floor)} due {self.election_deadline:%d %b %Y}"
+                f" ({r.binding if known else 'the floor; parity needs closes'}); shares in lieu "
+                "after that (I.B)")
+        return rows
+
+    def __repr__(self) -> str:
+        width = max(len(k) for k in self.rows())
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in self.rows().items())
+
+    def _repr_html_(self) -> str:
+        return html_table(self.rows(), caption=f"{self.terms.name}: status") + \
+            "<p><b>Mandatory Redemption Events</b></p>" + table(self.events)._repr_html_()
+
+    def as_dict(self) -> dict:
+        """Plain data for JSON."""
+        return {"as_of": str(self.as_of), "principal": self.principal,
+                "accrued_interest": self.accrued_interest,
+                "arrears": float(self.arrears["total"].sum()) if len(self.arrears) else 0.0,
+                "conversion_price": self.conversion_price,
+                "shares_issued": dict(self.shares_issued), "holder_shares": self.holder_shares,
+                "shares_outstanding": self.shares_outstanding, "cap_room": self.cap_room,
+                "next_payment_date": str(self.next_payment_date or ""),
+                "next_pay_date": str(self.next_pay_date or ""),
+                "next_payment": self.next_payment, "share_condition": self.share_condition,
+                "events": [{"clause": r.clause, "status": r.status,
+                            "date": "" if pd.isna(r.date) else str(pd.Timestamp(r.date).date())}
+                           for r in self.events.itertuples()],
+                "redemption_amount": None if self.redemption is None else self.redemption.amount,
+                "election_deadline": str(self.election_deadline or "")}
+
+
+def _next_payment(terms: NoteTerms, books: _Books, as_of: dt.date):
+    """The first payment not yet paid on ``as_of``: its dates and the amount due."""
+    for r in schedule_rows(terms).itertuples():
+        if r.pay_date > as_of:
+            accrued = books.accrued + books.balance * exact(terms.interest_rate) * year_fraction(
+                as_of, r.date, terms.day_count) if r.date > as_of else books.accrued
+            interest = _cents(accrued) if r.date in set(interest_dates(terms)) else 0
+            principal = books.balance if r.date == terms.maturity_date else min(
+                exact(r.principal), books.balance)
+            return r.date, r.pay_date, float(interest + principal)
+    return None, None, 0.0
+
+
+def _share_condition(terms: NoteTerms, books: _Books, pay_date: dt.date | None,
+                     as_of: dt.date, closes: pd.Series | None) -> str:
+    """The Borrower Conversion Condition for the next payment, given the closes so far."""
+    if pay_date is None:
+        return "no payment left"
+    if pay_date == terms.maturity_date and not terms.maturity_in_shares:
+        return "the Maturity Date payment is in cash (IV)"
+    window = lookback_window(terms, pay_date)
+    need = [share_threshold(terms, float(_price(books, d.date()))) for d in window]
+    seen = window[window <= pd.Timestamp(as_of)]
+    if closes is None:
+        return (f"unknown without closes: every close of the {len(window)} Trading Days from "
+                f"{window[0]:%d %b} must be at least {price(max(need))}")
+    got = pd.Series(closes).reindex(seen)
+    if got.isna().any():
+        missing = got.index[got.isna()][0]
+        return f"unknown: no close on {missing:%d %b %Y}"
+    low = [c < n for c, n in zip(got, need)]
+    if any(low):
+        d = seen[low.index(True)]
+        return f"failed: {d:%d %b %Y} closed below {price(need[low.index(True)])}"
+    left = len(window) - len(seen)
+    if left == 0:
+        return "met (if the Liquidity Conditions hold)"
+    return (f"possible: the next {left} closes must be at or above {price(max(need[-left:]))}")
+
+
+def _status(event_day: dt.date | None, start: dt.date | None, as_of: dt.date,
+            cured: bool) -> tuple[str, dt.date | None]:
+    if event_day is None:
+        return ("cured" if cured else "not triggered"), start
+    if event_day <= as_of:
+        return "triggered", event_day
+    return f"cure running until {event_day - dt.timedelta(days=1)}", event_day
+
+
+def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | None = None
+            ) -> pd.DataFrame:
+    """The fourteen Mandatory Redemption Events on ``as_of``: clause, title, status (not
+    triggered, cure running until a date, cured, triggered) and date (I.A)."""
+    ledger = ledger.upto(as_of)
+    found: dict[int, tuple[str, dt.date | None]] = {}
+
+    def note(n: int, status: tuple[str, dt.date | None]) -> None:
+        order = ("not triggered", "cured", "cure running", "triggered")
+        rank = next(i for i, o in enumerate(order) if status[0].startswith(o))
+        old = found.get(n)
+        if old is None or rank > next(i for i, o in enumerate(order) if old[0].startswith(o)):
+            found[n] = status
+
+    def cured(x: dt.date | None) -> dt.date | None:
+        return x if x is not None and x <= as_of else None
+
+    for a in (books.arrears if books else []):  # I.A.1: no cure
+        note(1, ("triggered", a["due"]))
+    for e in ledger.of("delivery_failure"):
+        day = delivery_failure(terms, e.date, failure_date=e["failure_date"] or e.date,
+                               authorising_shares=bool(e["authorising_shares"]))
+        fixed = cured(e["cured_on"])
+        note(2, _status(None if fixed and (day is None or fixed < day) else day, e.date, as_of,
+                        fixed is not None))
+    for e in ledger.of("purchase_agreement_breach"):
+        fixed = cured(e["cured_on"])
+        day = purchase_agreement_breach(terms, e.date)
+        note(2, _status(None if fixed and fixed < day else day, e.date, as_of, fixed is not None))
+    for n, statement in ((3, "original"), (4, "amendment")):
+        periods = [(e.date, min(e["end"], as_of)) for e in ledger.of("registration_lapse")
+                   if (e["statement"] or "original") == statement]
+        if periods:
+            note(n, _status(registration_lapse(terms, periods), periods[0][0], as_of, False))
+    for e in ledger.of("event"):
+        note(e["clause"], ("triggered", e.date))
+    for e in ledger.of("covenant_breach"):
+        fixed = cured(e["cured_on"])
+        day = covenant_breach(terms, e.date)
+        note(9, _status(None if fixed and fixed < day else day, e.date, as_of, fixed is not None))
+    for e in ledger.of("material_contract_default"):
+        fixed = cured(e["cured_on"])
+        day = material_contract_default(terms, e.date, e["amount"],
+                                        monetary=e["monetary"] is not False)
+        note(10, _status(None if day is None or (fixed and fixed < day) else day, e.date,
+                         as_of, fixed is not None))
+    for e in ledger.of("judgment"):
+        fixed = cured(e["resolved_on"])
+        day = judgment(terms, e.date, e["amount"])
+        note(12, _status(None if day is None or (fixed and fixed < day) else day, e.date,
+                         as_of, fixed is not None))
+    suspended = [e.date for e in ledger.of("trading_suspension")]
+    if suspended:
+        note(13, _status(trading_suspension(terms, suspended), suspended[0], as_of, False))
+    for e in ledger.of("indebtedness_acceleration"):
+        if e["amount"] > terms.indebtedness_threshold:
+            note(14, ("triggered", e.date))
+    catalogue = redemption_events(terms)
+    rows = [{"clause": f"I.A.{n}", "title": catalogue.loc[n, "title"],
+             "status": found.get(n, ("not triggered", None))[0],
+             "date": found.get(n, ("", None))[1]} for n in catalogue.index]
+    return table(pd.DataFrame(rows), dates=("date",))
+
+
+@takes_dates("as_of")
+def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None,
+               closes: pd.Series | None = None, captable: CapTable | None = None,
+               highest_close: float | None = None) -> NoteState:
+    """The note at the end of ``as_of``: principal and accrued interest, arrears with Default
+    Interest, the Conversion Price and its history, shares issued and the Holder's room
+    under the cap, the next payment and whether it can be made in shares given ``closes``
+    (a Series by date), the fourteen events, and the Mandatory Redemption Amount if an event
+    occurred on ``as_of`` (parity at ``highest_close``, default the last close)."""
+    if not terms.issue_date <= as_of <= terms.maturity_date:
+        raise LedgerError(f"as_of = {as_of}: must fall in the note's life, {terms.issue_date} "
+                          f"to {terms.maturity_date}")
+    ledger = ledger or Ledger()
+    captable = captable or load_captable()
+    books = replay(terms, ledger, as_of, captable=captable, closes=closes)
+    arrears = pd.DataFrame([
+        {"due": a["due"], "amount": float(a["amount"]),
+         "default_interest": default_interest(terms, float(a["amount"]), a["due"], as_of)}
+        for a in books.arrears], columns=["due", "amount", "default_interest"])
+    arrears["total"] = arrears["amount"] + arrears["default_interest"]
+    nominal, pay, amount = _next_payment(terms, books, as_of)
+    condition = _share_condition(terms, books, pay, as_of, closes)
+    p = float(_price(books, as_of))
+    if closes is not None and highest_close is None:
+        before = pd.Series(closes)[pd.DatetimeIndex(pd.Series(closes).index) <= pd.Timestamp(as_of)]
+        highest_close = float(before.iloc[-1]) if len(before) else None
+    deadline = redemption_due_date(terms, as_of)
+    redemption = None
+    if deadline <= terms.maturity_date and books.balance > 0:
+        # without a close, parity is unknown: a close of $0.000001 leaves the floor
+        redemption = redemption_amount(terms, deadline, highest_close or 1e-6,
+                                       principal=float(books.balance), conversion_price=p)
+    return NoteState(
+        terms=terms, as_of=as_of, principal=float(books.balance),
+        accrued_interest=float(_cents(books.accrued)), arrears=table(arrears, dates=("due",)),
+        conversion_price=p, price_history=books.history, shares_issued=dict(books.issued),
+        holder_shares=books.held, shares_outstanding=books.outstanding,
+        cap_room=max_conversion_shares(books.held, books.outstanding, terms.ownership_cap,
+                                       basis=terms.ownership_cap_basis),
+        next_payment_date=nominal, next_pay_date=pay, next_payment=amount,
+        share_condition=condition, events=monitor(terms, ledger, as_of, books),
+        redemption=redemption, election_deadline=deadline if redemption else None,
+        payments=table(pd.DataFrame(books.paid, columns=["date", "pay_date", "due", "cash",
+                                                         "shares", "unpaid"]),
+                       dates=("date", "pay_date")))
+

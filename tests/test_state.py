@@ -1,0 +1,176 @@
+"""The note as it stands on a date (issue 11): the ledger, its checks, the state and the
+redemption-event monitor."""
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import notelib as nl
+from notelib.ledger import LedgerError, load_ledger, parse_ledger
+from notelib.state import note_state
+
+ROOT = Path(__file__).resolve().parent.parent
+HAND = ROOT / "tests" / "data" / "hand-ledger.yaml"
+D = dt.date
+
+
+@pytest.fixture(scope="module")
+def terms():
+    return nl.load_terms()
+
+
+def test_the_hand_example(terms):
+    # Jan 2006 coupon 51,087.50 in cash (61 days x 837.50); Apr 2006 coupon 75,375.00 (90 days)
+    # in 75,375 / 0.22 = 342,613.6 -> 342,614 shares; on 15 May 2006 the Holder converts
+    # 1,000,000 and its interest, 1,000,000 x 9% x 44/360 = 11,000.00 (1 Apr-15 May), into
+    # 1,011,000 / 0.22 = 4,595,454.5 -> 4,595,455 shares.
+    # 15 Jun 2006: principal 2,350,000; accrued 2,350,000 x 9% x 75/360 = 44,062.50 (1 Apr-15
+    # Jun; the converted principal took its own interest); shares 342,614 + 4,595,455 =
+    # 4,938,069; next payment 1 Jul 2006: 91 days x 587.50 = 53,462.50.
+    s = note_state(terms, "2006-06-15", ledger=load_ledger(HAND))
+    assert (s.principal, s.accrued_interest) == (2_350_000.00, 44_062.50)
+    assert s.total_shares_issued == 4_938_069
+    assert s.shares_issued == {"payment": 342_614, "conversion": 4_595_455}
+    assert (s.next_payment_date, s.next_pay_date, s.next_payment) == (
+        D(2006, 7, 1), D(2006, 7, 3), 53_462.50)
+    assert s.conversion_price == 0.22 and len(s.arrears) == 0
+    # the Holder holds them all: room under 9.9% of 60,437,621 + 4,938,069 = 65,375,690
+    # shares: (99 x 65,375,690 - 1000 x 4,938,069) / 901 = 1,702,690.9 -> 1,702,690
+    assert (s.holder_shares, s.shares_outstanding, s.cap_room) == (4_938_069, 65_375_690,
+                                                                   1_702_690)
+    # the floor if an event occurred on 15 Jun: paid 22 Jun (five business days), accrued
+    # 82 days x 587.50 = 48,175; 1.2 x 2,398,175 = 2,877,810.00
+    assert s.redemption.floor == 2_877_810.00 and s.election_deadline == D(2006, 6, 22)
+    assert "2,350,000.00" in repr(s) and "&#36;2,350,000.00" in s._repr_html_()
+
+
+def test_the_state_at_issue_with_an_empty_ledger_is_the_schedule(terms):
+    s = note_state(terms, terms.issue_date)
+    first = nl.payment_schedule(terms).iloc[0]
+    assert (s.principal, s.accrued_interest, s.total_shares_issued) == (3_350_000.00, 0.0, 0)
+    assert s.next_payment == first["interest"] == 51_087.50
+    assert (s.events["status"] == "not triggered").all() and len(s.events) == 14
+
+
+def test_a_missed_payment_is_in_arrears_with_default_interest_and_triggers_event_1(terms):
+    # no payment on 3 Jan 2006: 51,087.50 overdue; Default Interest at 16% to 2 Feb (30 days):
+    # 51,087.50 x 0.16 x 30/360 = 681.166... -> 681.17; I.A.1 triggered on 3 Jan
+    s = note_state(terms, "2006-02-02", ledger=parse_ledger({"entries": []}))
+    assert s.arrears["amount"].tolist() == [51_087.50]
+    assert s.arrears["default_interest"].tolist() == [681.17]
+    row = s.events.set_index("clause").loc["I.A.1"]
+    assert row["status"] == "triggered" and row["date"] == pd.Timestamp(2006, 1, 3)
+
+
+def test_a_partial_payment_pays_interest_first(terms):
+    # reading 33: 1 Jan 2007 falls due 77,050.00 interest + 335,000 installment = 412,050;
+    # a cash payment of 100,000 on 2 Jan pays the interest and 22,950 of principal
+    entries = [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50},
+               {"date": D(2006, 4, 3), "kind": "payment", "cash": 75375.00},
+               {"date": D(2006, 7, 3), "kind": "payment", "cash": 76212.50},
+               {"date": D(2006, 10, 2), "kind": "payment", "cash": 77050.00},
+               {"date": D(2007, 1, 2), "kind": "payment", "cash": 100000}]
+    s = note_state(terms, "2007-01-02", ledger=parse_ledger({"entries": entries}))
+    assert s.principal == 3_350_000 - 22_950
+    assert s.arrears["amount"].tolist() == [312_050.00]
+
+
+def test_the_monitor_runs_the_cure_clocks(terms):
+    entries = [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50},
+               {"date": D(2006, 3, 1), "kind": "covenant_breach"},
+               {"date": D(2006, 3, 1), "kind": "judgment", "amount": 500_000}]
+    ledger = parse_ledger({"entries": entries})
+    events = note_state(terms, "2006-03-10", ledger=ledger).events.set_index("clause")
+    # I.A.9: notice 1 Mar, a 30-day cure (terms.covenant_cure_days) ends 31 Mar
+    assert events.loc["I.A.9", "status"] == f"cure running until {D(2006, 3, 1) + dt.timedelta(days=terms.covenant_cure_days)}"
+    # I.A.12: a judgment entered 1 Mar 2006 becomes an event on 31 May (tests/test_events_penalties.py)
+    assert events.loc["I.A.12", "status"].startswith("cure running until 2006-05-30")
+    later = note_state(terms, "2006-06-01", ledger=ledger.upto(D(2006, 6, 1)))
+    assert later.events.set_index("clause").loc["I.A.12", "status"] == "triggered"
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"date": D(2006, 1, 3), "kind": "paymnt", "cash": 1.0}, "kind 'paymnt' is not one of .* \\(did you mean 'payment'\\?\\)"),
+    ({"date": D(2006, 1, 3), "kind": "payment", "csh": 1.0}, "unknown field 'csh' \\(did you mean 'cash'\\?\\)"),
+    ({"date": D(2006, 1, 3), "kind": "payment"}, "a payment gives cash, shares or both"),
+    ({"date": D(2005, 1, 3), "kind": "payment", "cash": 1.0}, "outside the note's life"),
+    ({"date": "3 Jan 2006", "kind": "payment", "cash": 1.0}, "must be a date written YYYY-MM-DD"),
+    ({"date": D(2006, 1, 3), "kind": "payment", "cash": -5}, "whole cents, not negative"),
+    ({"date": D(2006, 1, 3), "kind": "payment", "cash": 10.005}, "whole cents"),
+    ({"date": D(2006, 1, 3), "kind": "payment", "shares": 1.5}, "whole number"),
+    ({"date": D(2006, 1, 3), "kind": "conversion", "principal": 1000}, "a conversion needs shares"),
+    ({"date": D(2006, 1, 3), "kind": "event", "clause": 15}, "1 to 14"),
+    ({"date": D(2006, 1, 3), "kind": "split", "ratio": 0}, "greater than 0"),
+    ({"date": D(2006, 1, 3), "kind": "payment", "cash": 1.0, "provenance": "public-filing"}, "names its source"),
+])
+def test_each_malformed_entry_is_refused_naming_its_line(terms, entry, message):
+    with pytest.raises(LedgerError, match=message) as err:
+        parse_ledger({"entries": [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.5},
+                                  entry]}, [4, 5], terms)
+    assert str(err.value).startswith("line 5")
+
+
+def test_order_and_duplicates(terms):
+    a = {"date": D(2006, 5, 1), "kind": "holder_sale", "shares": 10}
+    b = {"date": D(2006, 4, 1), "kind": "holder_sale", "shares": 10}
+    with pytest.raises(LedgerError, match="line 2 .*out of order, after line 1"):
+        parse_ledger({"entries": [a, b]}, None, terms)
+    with pytest.raises(LedgerError, match="line 2 .*duplicates the entry on line 1"):
+        parse_ledger({"entries": [a, dict(a)]}, None, terms)
+
+
+@pytest.mark.parametrize("entries, message", [
+    # 51,087.50 was due on 3 Jan 2006
+    ([{"date": D(2006, 1, 3), "kind": "payment", "cash": 60000}],
+     "pays \\$60,000.00, more than the \\$51,087.50 due on 2006-01-01"),
+    # 75,375 / 0.22 -> 342,614 shares, not 342,000
+    ([{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.5},
+      {"date": D(2006, 4, 3), "kind": "payment", "shares": 342000}], "expected 342,614"),
+    # 1,011,000 / 0.22 -> 4,595,455 shares
+    ([{"date": D(2006, 5, 15), "kind": "conversion", "principal": 1000000, "shares": 4545455}],
+     "expected 4,595,455"),
+    ([{"date": D(2006, 5, 15), "kind": "conversion", "principal": 4000000, "shares": 1}],
+     "more than the \\$3,350,000.00 outstanding"),
+    ([{"date": D(2006, 1, 4), "kind": "payment", "cash": 1.0}], "not a payment date"),
+    ([{"date": D(2006, 1, 4), "kind": "holder_sale", "shares": 5}], "the Holder holds 0"),
+])
+def test_amounts_and_share_counts_are_checked_against_the_terms(tmp_path, terms, entries,
+                                                                 message):
+    import yaml
+
+    path = tmp_path / "ledger.yaml"
+    path.write_text("# a ledger\n" + yaml.safe_dump({"entries": entries}, sort_keys=False))
+    with pytest.raises(LedgerError, match=message) as err:
+        load_ledger(path, terms)
+    assert f"ledger {path}, line " in str(err.value)
+
+
+def test_the_dynTek_ledger_of_public_facts(terms):
+    ledger = load_ledger()  # data/ledger/dyntek-2005.yaml
+    kinds = {e.kind for e in ledger.entries}
+    assert {"issuance", "split"} <= kinds
+    assert all(e.provenance == "public-filing" and e.source for e in ledger.of("issuance", "split"))
+    s = note_state(terms, "2006-07-01", ledger=ledger)
+    # after the $0.02 sale and the 1-for-10 split: $0.02 x 10 = $0.20
+    assert s.conversion_price == 0.20
+
+
+def test_status_cli_prints_a_table_and_json():
+    run = subprocess.run([sys.executable, "-m", "notelib.cli", "status", "--as-of", "2006-06-15",
+                          "--ledger", str(HAND), "--json"], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["principal"] == 2_350_000.0 and data["next_payment"] == 53_462.50
+    run = subprocess.run([sys.executable, "-m", "notelib.cli", "status", "--as-of", "2006-06-15",
+                          "--ledger", str(HAND)], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0 and "Principal outstanding" in run.stdout
+    assert len(run.stdout.splitlines()) < 30  # one screen
+    bad = subprocess.run([sys.executable, "-m", "notelib.cli", "status", "--as-of", "2009-01-01"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "must fall in the note's life" in bad.stderr
