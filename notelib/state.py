@@ -58,6 +58,7 @@ class _Books:
     held: int = 0
     arrears: list[dict] = field(default_factory=list)
     paid: list[dict] = field(default_factory=list)
+    pending: list = field(default_factory=list)  # (row, interest, installment) due, not paid
 
     def accrue(self, to: dt.date) -> None:
         if to > self.last:
@@ -70,18 +71,27 @@ def _price(books: _Books, on: dt.date) -> Fraction:
     return books.prices.price(max(on, books.terms.issue_date))
 
 
-def _pay(books: _Books, row, entry: Entry | None, as_of: dt.date) -> None:
-    """Settle schedule row ``row`` with ledger ``entry`` (None: nothing was paid)."""
+def _fall_due(books: _Books, row) -> None:
+    """Schedule row ``row`` falls due on its date: the interest accrued (on an Interest
+    Payment Date) and the installment leave the running books and wait for payment."""
     t = books.terms
-    is_interest = row.date in set(interest_dates(t))
-    interest = _cents(books.accrued) if is_interest else Fraction(0)
-    if is_interest:
+    interest = _cents(books.accrued) if row.date in set(interest_dates(t)) else Fraction(0)
+    if row.date in set(interest_dates(t)):
         books.accrued = Fraction(0)
     installment = books.balance if row.date == t.maturity_date else min(
         exact(row.principal), books.balance)
+    books.balance -= installment
+    books.pending.append((row, interest, installment))
+
+
+def _settle(books: _Books, entry: Entry | None) -> None:
+    """Pay the oldest amount waiting with ledger ``entry`` (None: nothing was paid). Payment
+    Shares are valued at the Conversion Price on the pay date; a partial payment pays interest
+    first, and the rest is in arrears (reading 33)."""
+    row, interest, installment = books.pending.pop(0)
     due = interest + installment
     cash = exact(entry["cash"] or 0) if entry else Fraction(0)
-    in_shares = entry["shares"] or 0 if entry else 0
+    in_shares = (entry["shares"] or 0) if entry else 0
     value = Fraction(0)
     if in_shares:
         p = _price(books, row.pay_date)
@@ -98,14 +108,10 @@ def _pay(books: _Books, row, entry: Entry | None, as_of: dt.date) -> None:
         raise LedgerError(f"{entry.where()}: pays {dollars(float(cash + value))}, more than the "
                           f"{dollars(float(due))} due on {row.date} ({dollars(float(interest))} "
                           f"interest, {dollars(float(installment))} principal)")
-    settled = cash + value
-    # reading 33: interest first, then principal
-    principal_paid = max(Fraction(0), settled - interest)
-    books.balance -= principal_paid
-    short = due - settled
+    short = due - cash - value
     if short > 0:
         books.arrears.append({"due": row.pay_date, "amount": short,
-                              "interest": min(short, interest), "principal": short - min(short, interest)})
+                              "interest": min(short, interest)})
     books.paid.append({"date": row.date, "pay_date": row.pay_date, "due": float(due),
                        "cash": float(cash), "shares": in_shares, "unpaid": float(short)})
 
@@ -159,22 +165,27 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
     books = _Books(terms, PriceLookup.of(history), (captable or load_captable()).common,
                    exact(terms.principal), last=terms.accrues_from)
     books.history = history
-    rows = [r for r in schedule_rows(terms).itertuples() if r.pay_date <= as_of]
+    rows = [r for r in schedule_rows(terms).itertuples() if r.date <= as_of]
     payments = {e.date: e for e in ledger.of("payment")}
     matched = {r.pay_date for r in rows}
     for e in payments.values():
         if e.date not in matched:
             raise LedgerError(f"{e.where()}: not a payment date; payments fall on "
                               f"{', '.join(str(r.pay_date) for r in rows[:3])}, ...")
-    steps = sorted([(r.date, 0, r) for r in rows] + [(e.date, 1, e) for e in ledger.entries
-                                                     if e.kind != "payment"],
+    # on a day: amounts fall due, then payments settle them, then the other facts
+    steps = sorted([(r.date, 0, r) for r in rows]
+                   + [(r.pay_date, 1, payments.get(r.pay_date)) for r in rows
+                      if r.pay_date <= as_of]
+                   + [(e.date, 2, e) for e in ledger.entries if e.kind != "payment"],
                    key=lambda s: (s[0], s[1]))
-    for day, _, item in steps:
+    for day, order, item in steps:
         books.accrue(day)
-        if isinstance(item, Entry):
-            _apply(books, item)
+        if order == 0:
+            _fall_due(books, item)
+        elif order == 1:
+            _settle(books, item)
         else:
-            _pay(books, item, payments.get(item.pay_date), as_of)
+            _apply(books, item)
     books.accrue(as_of)
     return books
 
@@ -282,11 +293,15 @@ class NoteState:
 
 
 def _next_payment(terms: NoteTerms, books: _Books, as_of: dt.date):
-    """The first payment not yet paid on ``as_of``: its dates and the amount due."""
+    """The first payment not yet paid on ``as_of``: its dates and the amount due (one that
+    fell due and waits for its pay date, or the next on the schedule)."""
+    if books.pending:
+        row, interest, installment = books.pending[0]
+        return row.date, row.pay_date, float(interest + installment)
     for r in schedule_rows(terms).itertuples():
-        if r.pay_date > as_of:
+        if r.date > as_of:
             accrued = books.accrued + books.balance * exact(terms.interest_rate) * year_fraction(
-                as_of, r.date, terms.day_count) if r.date > as_of else books.accrued
+                as_of, r.date, terms.day_count)
             interest = _cents(accrued) if r.date in set(interest_dates(terms)) else 0
             principal = books.balance if r.date == terms.maturity_date else min(
                 exact(r.principal), books.balance)

@@ -49,6 +49,14 @@ def test_the_hand_example(terms):
     assert "2,350,000.00" in repr(s) and "&#36;2,350,000.00" in s._repr_html_()
 
 
+def test_a_payment_due_but_not_yet_paid_is_the_next_payment(terms):
+    # 1 Jan 2006 (a Sunday) falls due, paid Tuesday 3 Jan: on 2 Jan it waits, not in arrears
+    s = note_state(terms, "2006-01-02")
+    assert (s.next_payment_date, s.next_pay_date, s.next_payment) == (
+        D(2006, 1, 1), D(2006, 1, 3), 51_087.50)
+    assert len(s.arrears) == 0 and s.accrued_interest == 837.50  # 1 Jan-2 Jan on 3,350,000
+
+
 def test_the_state_at_issue_with_an_empty_ledger_is_the_schedule(terms):
     s = note_state(terms, terms.issue_date)
     first = nl.payment_schedule(terms).iloc[0]
@@ -69,14 +77,15 @@ def test_a_missed_payment_is_in_arrears_with_default_interest_and_triggers_event
 
 def test_a_partial_payment_pays_interest_first(terms):
     # reading 33: 1 Jan 2007 falls due 77,050.00 interest + 335,000 installment = 412,050;
-    # a cash payment of 100,000 on 2 Jan pays the interest and 22,950 of principal
+    # a cash payment of 100,000 on 2 Jan pays the interest and 22,950 of the installment; the
+    # other 312,050 is in arrears, and 3,350,000 - 335,000 = 3,015,000 is not yet due
     entries = [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50},
                {"date": D(2006, 4, 3), "kind": "payment", "cash": 75375.00},
                {"date": D(2006, 7, 3), "kind": "payment", "cash": 76212.50},
                {"date": D(2006, 10, 2), "kind": "payment", "cash": 77050.00},
                {"date": D(2007, 1, 2), "kind": "payment", "cash": 100000}]
     s = note_state(terms, "2007-01-02", ledger=parse_ledger({"entries": entries}))
-    assert s.principal == 3_350_000 - 22_950
+    assert s.principal == 3_015_000
     assert s.arrears["amount"].tolist() == [312_050.00]
 
 
