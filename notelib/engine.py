@@ -138,6 +138,22 @@ class _Plan:
     redemption: _Redemption | None
     capital: CapTable
     principal_cents: int
+    start: Start | None = None
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a forecast starts: the note at the end of ``as_of`` (from
+    :func:`notelib.state.note_state`), in the engine's integers."""
+
+    as_of: dt.date
+    balance: int  # cents
+    dd: int  # cent-days of interest accrued since the last Interest Payment Date
+    start_30: bool  # accrual restarted on a 30th or 31st (30/360)
+    held: int
+    outstanding: int
+    issued: int
+    price_events: tuple
 
 
 @dataclass
@@ -217,17 +233,21 @@ def _lookbacks(terms: NoteTerms, sessions: pd.DatetimeIndex, pay_dates: list[dt.
 
 
 def _timeline(terms: NoteTerms, sessions: pd.DatetimeIndex, sched: pd.DataFrame,
-              redemption: _Redemption | None) -> list[tuple[dt.date, int, int, int, int]]:
+              redemption: _Redemption | None, start: Start | None = None
+              ) -> list[tuple[dt.date, int, int, int, int]]:
     """Every session, nominal payment date and redemption date in order, with its session
-    and payment index (-1 if none) and the accrual days since the previous point."""
+    and payment index (-1 if none) and the accrual days since the previous point; from the
+    day after ``start.as_of`` for a forecast."""
     session_dates = sessions.date
-    first = max(terms.accrues_from, session_dates[0])
+    begin = terms.accrues_from if start is None else max(start.as_of, terms.accrues_from)
+    first = max(terms.accrues_from, session_dates[0],
+                begin if start is None else start.as_of + dt.timedelta(days=1))
     extra = {redemption.on, redemption.paid or redemption.on} if redemption else set()
     stamps = sorted({d for d in session_dates if first <= d <= terms.maturity_date}
                     | set(sched["date"]) | extra)
     pos = {d: i for i, d in enumerate(session_dates)}
     pay_pos = {d: i for i, d in enumerate(sched["date"])}
-    points, prev = [], terms.accrues_from
+    points, prev = [], begin
     for d in stamps:
         points.append((d, pos.get(d, -1), pay_pos.get(d, -1), *_step_days(prev, d, terms)))
         prev = d
@@ -264,9 +284,13 @@ def _conversion_threshold(holder: str | float, price_session: np.ndarray, units:
 
 def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidity,
           holder, holder_sells: bool, sale_limit: int | None, captable: CapTable,
-          exposure_lag: int) -> _Plan:
-    """Compile the contract for these sessions: dates, windows, prices and integer ratios."""
+          exposure_lag: int, start: Start | None = None) -> _Plan:
+    """Compile the contract for these sessions: dates, windows, prices and integer ratios;
+    a forecast from ``start`` keeps the payments after its date."""
     sched = schedule_rows(terms)
+    if start is not None:
+        sched = sched[sched["date"] > start.as_of].reset_index(drop=True)
+        events = [*start.price_events, *events]
     if len(sessions) < 2:
         raise PathError("paths need at least two sessions")
     price_events, event = _sort_events(events)
@@ -301,7 +325,8 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     price_session = np.array([price_at(d) for d in session_dates], dtype=np.int64)
     is_mat = (sched["date"] == terms.maturity_date).to_numpy()
     return _Plan(
-        terms=terms, sessions=sessions, points=_timeline(terms, sessions, sched, redemption),
+        terms=terms, sessions=sessions,
+        points=_timeline(terms, sessions, sched, redemption, start), start=start,
         schedule=sched, lookback=lookback, value_idx=value_idx, exposure_idx=exposure_idx,
         price_units=units, price_at_session=price_session,
         price_at_pay=np.array([price_at(p) for p in pay_dates], dtype=np.int64),
@@ -427,14 +452,16 @@ class _State:
         n_pay = len(plan.schedule)
         self.n = n
         self.dtype = dtype  # np.int64, or object (Python integers) where int64 could overflow
-        self.balance = np.full(n, plan.principal_cents, dtype=dtype)
+        s = plan.start or Start(t.accrues_from, plan.principal_cents, 0,
+                                t.accrues_from.day >= 30, 0, plan.capital.common, 0, ())
+        self.balance = np.full(n, s.balance, dtype=dtype)
         self.carry = np.zeros(n, dtype=dtype)  # interest in cents, rounded at conversions
-        self.dd = np.zeros(n, dtype=dtype)  # cent-days since the last interest date
-        self.start_30 = np.full(n, t.accrues_from.day >= 30)  # accrual restarted on 30th/31st
-        self.held = np.zeros(n, dtype=dtype)  # the Holder's shares, for its 9.9% cap
+        self.dd = np.full(n, s.dd, dtype=dtype)  # cent-days since the last interest date
+        self.start_30 = np.full(n, s.start_30)  # accrual restarted on a 30th/31st
+        self.held = np.full(n, s.held, dtype=dtype)  # the Holder's shares, for its 9.9% cap
         self.keeps = plan.holder_keeps
-        self.outstanding = np.full(n, plan.capital.common, dtype=dtype)
-        self.issued = np.zeros(n, dtype=dtype)
+        self.outstanding = np.full(n, s.outstanding, dtype=dtype)
+        self.issued = np.full(n, s.issued, dtype=dtype)
         self.alive = np.ones(n, dtype=bool)
         self.owed = np.zeros(n, dtype=dtype)  # Mandatory Redemption Amount still unpaid
         self.tot = {k: np.zeros(n, dtype=dtype) for k in (
@@ -906,6 +933,7 @@ def simulate(
     keep_payments: bool | None = None,
     n_paths: int | None = None,
     progress: bool = False,
+    start: object | None = None,
 ) -> SimulationResult:
     """Run the note over price paths (preamble, I.A, II.A, II.C, IV).
 
@@ -919,7 +947,10 @@ def simulate(
     basis, if given: participation x average daily volume, reading 30). ``events``: splits, issuances and similar notes (II.C) and at most
     one :class:`RedemptionEvent`. ``liquidity``: whether the Liquidity Conditions hold, for
     every payment or by nominal date. ``exposure_lag``: the redemption exposure on a date
-    is the amount due if an event had occurred that many sessions earlier.
+    is the amount due if an event had occurred that many sessions earlier. ``start``: a
+    :class:`notelib.state.NoteState`; the run starts after its date with its principal,
+    accrued interest, price events, shares issued and the Holder's shares, and covers the
+    payments still to come (the paths must hold the closes of the look-backs before it).
     """
     if terms.rounding != "cent":
         raise EngineError(f"rounding = {terms.rounding!r}: the engine pays in cents; use "
@@ -950,11 +981,39 @@ def simulate(
     keep = keep_payments if keep_payments is not None else (total is not None and total <= 20_000)
     plan = _plan(terms, first.sessions, events=events, liquidity=liquidity, holder=holder,
                  holder_sells=holder_sells, sale_limit=sale_limit, captable=captable,
-                 exposure_lag=exposure_lag)
+                 exposure_lag=exposure_lag,
+                 start=None if start is None else _start(terms, start))
     arrays = _run_chunks(plan, _chain(first, chunks), total, progress,
                          lambda closes: _run_chunk(plan, closes, policy, keep))
     return SimulationResult(terms, plan.schedule, captable, arrays["cash_paid"].shape[0], arrays,
                             keep, plan.price_at_pay / plan.price_units, plan.split_factor_at_pay)
+
+
+def _start(terms: NoteTerms, state) -> Start:
+    """A NoteState in the engine's integers; refused where the engine cannot carry it."""
+    if state.terms != terms:
+        raise EngineError("start: the state was built for other terms")
+    if len(state.arrears):
+        raise EngineError(f"start: the note is in arrears on {state.as_of} "
+                          f"({state.arrears['amount'].sum():,.2f}); forecasting from arrears is "
+                          "not modelled")
+    books = state.books
+    if books.pending:
+        row = books.pending[0][0]
+        raise EngineError(f"start: {state.as_of} falls between the {row.date} payment's due "
+                          f"date and its pay date {row.pay_date}; forecast from the pay date")
+    rn, rd = _ratio(terms.interest_rate, "interest_rate")
+    basis = 365 if terms.day_count == "ACT/365F" else 360
+    dd = books.accrued * 100 * rd * basis / rn
+    if dd.denominator != 1:
+        raise EngineError(f"start: accrued interest {float(books.accrued):,.6f} is not a whole "
+                          "number of cent-days")
+    as_of = state.as_of
+    if as_of == terms.issue_date and not books.facts_on_issue:
+        as_of -= dt.timedelta(days=1)  # the note as issued: the Issue Date's session is ahead
+    return Start(as_of, int(books.balance * 100), int(dd),
+                 books.reset.day >= 30 and terms.day_count == "30/360", books.held,
+                 books.outstanding, sum(books.issued.values()), tuple(books.price_events))
 
 
 def _run_chunks(plan: _Plan, chunks: Iterable[Paths], total: int | None, progress: bool,

@@ -124,12 +124,32 @@ def gbm_chunks(sessions: pd.DatetimeIndex, *, start_price: float, volatility: fl
         yield Paths(sessions, z)
 
 
-def gbm(sessions: pd.DatetimeIndex, *, start_price: float, volatility: float,
-        drift: float = 0.0, n_paths: int, seed: int = 0) -> Paths:
-    """All GBM paths at once (see :func:`gbm_chunks`); for a few thousand paths."""
-    parts = list(gbm_chunks(sessions, start_price=start_price, volatility=volatility,
-                            drift=drift, n_paths=n_paths, seed=seed))
-    return Paths(sessions, np.hstack([p.closes for p in parts]))
+def gbm(sessions: pd.DatetimeIndex, *, start_price: float | None = None, volatility: float,
+        drift: float = 0.0, n_paths: int, seed: int = 0,
+        history: pd.Series | None = None) -> Paths:
+    """All GBM paths at once (see :func:`gbm_chunks`); for a few thousand paths.
+
+    ``history``: realized closes by date. Every path holds them on the sessions they cover
+    and continues from the last of them (``start_price`` is then that close).
+    """
+    if history is None:
+        if start_price is None:
+            raise PathError("gbm: give start_price, or history to start from its last close")
+        parts = list(gbm_chunks(sessions, start_price=start_price, volatility=volatility,
+                                drift=drift, n_paths=n_paths, seed=seed))
+        return Paths(sessions, np.hstack([p.closes for p in parts]))
+    known = pd.Series(history).dropna()
+    known.index = pd.DatetimeIndex(known.index)
+    past = sessions[sessions <= known.index.max()]
+    missing = past.difference(known.index)
+    if len(past) == 0 or len(missing):
+        raise PathError(f"history: no close on {missing[0].date() if len(missing) else sessions[0].date()}"
+                        ", a session the paths cover")
+    ahead = sessions[len(past) - 1:]  # from the last realized close on
+    future = gbm(ahead, start_price=float(known[past[-1]]), volatility=volatility, drift=drift,
+                 n_paths=n_paths, seed=seed).closes
+    realized = np.repeat(known.reindex(past).to_numpy()[:, None], n_paths, axis=1)
+    return Paths(sessions, np.vstack([realized, future[1:]]))
 
 
 def bootstrap_chunks(history: pd.Series, sessions: pd.DatetimeIndex, *, n_paths: int,

@@ -59,6 +59,10 @@ class _Books:
     arrears: list[dict] = field(default_factory=list)
     paid: list[dict] = field(default_factory=list)
     pending: list = field(default_factory=list)  # (row, interest, installment) due, not paid
+    reset: dt.date | None = None  # the last payment or conversion date (accrual restarts)
+    price_events: list = field(default_factory=list)  # II.C events to date, for forecasts
+    history: pd.DataFrame | None = None
+    facts_on_issue: bool = False  # the ledger records something on the Issue Date
 
     def accrue(self, to: dt.date) -> None:
         if to > self.last:
@@ -81,6 +85,7 @@ def _fall_due(books: _Books, row) -> None:
     installment = books.balance if row.date == t.maturity_date else min(
         exact(row.principal), books.balance)
     books.balance -= installment
+    books.reset = row.date
     books.pending.append((row, interest, installment))
 
 
@@ -138,6 +143,7 @@ def _convert(books: _Books, e: Entry) -> None:
                           f"{price(float(p))}: expected {expected:,} (II.A, II.D.4)")
     books.accrued -= share
     books.balance -= principal
+    books.reset = e.date
     books.issued["conversion"] += expected
     books.outstanding += expected
     books.held += expected
@@ -161,10 +167,12 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
            captable: CapTable | None = None, closes: pd.Series | None = None) -> _Books:
     """The books on ``as_of`` (end of day) from the schedule and the ledger."""
     ledger = ledger.upto(as_of)
-    history = conversion_price_history(terms, _events(ledger), closes=closes)
+    events = _events(ledger)
+    history = conversion_price_history(terms, events, closes=closes)
     books = _Books(terms, PriceLookup.of(history), (captable or load_captable()).common,
-                   exact(terms.principal), last=terms.accrues_from)
-    books.history = history
+                   exact(terms.principal), last=terms.accrues_from, reset=terms.accrues_from,
+                   price_events=events, history=history,
+                   facts_on_issue=any(e.date == terms.issue_date for e in ledger.entries))
     rows = [r for r in schedule_rows(terms).itertuples() if r.date <= as_of]
     payments = {e.date: e for e in ledger.of("payment")}
     matched = {r.pay_date for r in rows}
@@ -230,6 +238,7 @@ class NoteState:
     redemption: RedemptionAmount | None
     election_deadline: dt.date | None
     payments: pd.DataFrame
+    books: _Books | None = field(default=None, repr=False, compare=False)
 
     @property
     def total_shares_issued(self) -> int:
@@ -453,5 +462,5 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
         redemption=redemption, election_deadline=deadline if redemption else None,
         payments=table(pd.DataFrame(books.paid, columns=["date", "pay_date", "due", "cash",
                                                          "shares", "unpaid"]),
-                       dates=("date", "pay_date")))
+                       dates=("date", "pay_date")), books=books)
 

@@ -183,3 +183,72 @@ def test_status_cli_prints_a_table_and_json():
     bad = subprocess.run([sys.executable, "-m", "notelib.cli", "status", "--as-of", "2009-01-01"],
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "must fall in the note's life" in bad.stderr
+
+
+# ---- forecasts from the state (issue 11, item 3)
+
+from notelib.paths import Paths, gbm, note_sessions  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def paths(terms):
+    return gbm(note_sessions(terms, D(2005, 10, 3)), start_price=0.25, volatility=0.8,
+               n_paths=500, seed=7)
+
+
+@pytest.mark.parametrize("behaviour", [{}, {"holder": 1.5, "sale_limit": 50_000},
+                                       {"holder": 1.2}, {"policy": "cash", "holder": 2.0}])
+def test_a_forecast_from_the_issue_state_is_todays_run(terms, paths, behaviour):
+    # identity (a): the state on the Issue Date with an empty ledger is the note as issued
+    start = note_state(terms, terms.issue_date)
+    a = nl.simulate(terms, paths, keep_payments=True, **behaviour)
+    b = nl.simulate(terms, paths, keep_payments=True, start=start, **behaviour)
+    assert a.by_payment.equals(b.by_payment)
+    pd.testing.assert_frame_equal(a.by_path, b.by_path)
+
+
+def test_recorded_history_then_forecast_gives_the_same_life(terms, paths):
+    # identity (b): record in a ledger what the engine did on one path up to 1 Dec 2006
+    # (coupons in cash or in Payment Shares), then forecast from that date on the same path
+    one = Paths(paths.sessions, paths.closes[:, [3]])
+    whole = nl.simulate(terms, one, keep_payments=True)
+    assert whole.by_payment["in_shares"].any() and not whole.by_payment["in_shares"].all()
+    as_of = D(2006, 12, 1)
+    done = whole.by_payment[whole.by_payment["pay_date"] <= pd.Timestamp(as_of)]
+    entries = [{"date": r.pay_date.date(), "kind": "payment",
+                **({"shares": int(r.shares_issued)} if r.in_shares else {"cash": r.cash_paid})}
+               for r in done.itertuples()]
+    state = note_state(terms, as_of, ledger=parse_ledger({"entries": entries}))
+    rest = nl.simulate(terms, one, keep_payments=True, start=state)
+    assert len(rest.by_payment) + len(done) == len(whole.by_payment)
+    total = whole.by_path.iloc[0]
+    after = rest.by_path.iloc[0]
+    assert float(done["cash_paid"].sum()) + after["cash_paid"] == total["cash_paid"]
+    assert state.total_shares_issued + after["shares_issued"] == total["shares_issued"]
+    assert after["shares_outstanding"] == total["shares_outstanding"]
+    pd.testing.assert_frame_equal(
+        rest.by_payment.drop(columns="path").reset_index(drop=True),
+        whole.by_payment[whole.by_payment["pay_date"] > pd.Timestamp(as_of)]
+        .drop(columns="path").reset_index(drop=True), check_dtype=False)
+
+
+def test_forecasts_refuse_what_they_cannot_carry(terms, paths):
+    with pytest.raises(ValueError, match="in arrears"):
+        nl.simulate(terms, paths, start=note_state(terms, "2006-02-02"))
+    with pytest.raises(ValueError, match="between the 2006-01-01 payment's due date"):
+        nl.simulate(terms, paths, start=note_state(terms, "2006-01-02"))
+
+
+def test_paths_continue_from_the_realized_closes(terms):
+    sessions = note_sessions(terms, D(2005, 10, 3))
+    realized = pd.Series(0.30, index=sessions[sessions <= "2006-06-15"])
+    realized.iloc[-1] = 0.27
+    p = gbm(sessions, volatility=0.8, n_paths=50, seed=1, history=realized)
+    frame = p.to_frame()
+    assert (frame.loc[:"2006-06-15"].to_numpy() == realized.to_numpy()[:, None]).all()
+    after = frame.loc["2006-06-16":]
+    assert after.shape[1] == 50 and after.std(axis=1).iloc[-1] > 0  # simulated from there
+    # the first simulated close steps off 0.27 (GBM from the last realized close)
+    assert 0.15 < after.iloc[0].median() < 0.40
+    with pytest.raises(ValueError, match="no close on"):
+        gbm(sessions, volatility=0.8, n_paths=5, history=realized.drop(realized.index[5]))
