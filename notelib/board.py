@@ -38,9 +38,9 @@ def conclusion(schedule: pd.DataFrame, by_date: pd.DataFrame) -> str:
                  f"{pd.Timestamp(last['date']):%b %Y} (${schedule['interest'].sum() / 1e3:,.0f}K "
                  f"interest, ${schedule['principal'].sum() / 1e6:,.2f}M principal), "
                  f"${last['payment'] / 1e3:,.0f}K of it on the Maturity Date in cash.")
-    shares = (f"The company may pay the first coupon in shares on {by_date['p_shares'].iloc[0]:.0%}"
-              f" of paths, and pays {in_shares:.0%} of what falls due before maturity in shares "
-              "on average.")
+    shares = (f"The next payment can be made in shares on {by_date['p_shares'].iloc[0]:.0%} of "
+              f"paths, and {in_shares:.0%} of what falls due before maturity is paid in shares on "
+              "average.")
     if final["p_converted"] > 0:
         dilution = (f"The Holder converts on {final['p_converted']:.0%} of paths; noteholders end "
                     f"with {final['ownership_p5']:.1%} to {final['ownership_p95']:.1%} of the "

@@ -389,3 +389,32 @@ def what_if_chart(table: pd.DataFrame, *, title: str | None = None, subtitle: st
                   f"{peak['ratchet'] / peak['waived']:.0f}x as many shares issuable", subtitle)
         _source(fig, source)
         return fig
+
+
+def history_chart(closes: pd.Series, price_history: pd.DataFrame, as_of, *, threshold: float,
+                  title: str | None = None, subtitle: str = "", source: str = "") -> Figure:
+    """The closes so far against the Conversion Price in effect and the share-payment test
+    (``threshold`` x that price, preamble), up to ``as_of``."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        day = pd.Timestamp(as_of)
+        seen = closes[pd.DatetimeIndex(closes.index) <= day]
+        ax.plot(pd.DatetimeIndex(seen.index), seen.to_numpy(), color=PALETTE["interest"],
+                linewidth=1.4, label="Close")
+        steps = pd.Series(price_history["price"].to_numpy(),
+                          index=pd.DatetimeIndex(price_history["date"]))
+        steps = steps.reindex(steps.index.union([day])).ffill()
+        steps = steps[steps.index <= day]
+        ax.step(steps.index, steps.to_numpy(), where="post", color=PALETTE["balance"],
+                label="Conversion Price")
+        ax.step(steps.index, steps.to_numpy() * threshold, where="post", color=PALETTE["cash"],
+                linestyle="--", label=f"{threshold:.0%} of it: shares allowed above")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
+        ax.set_ylim(bottom=0)
+        _date_axis(ax)
+        _legend(fig, ax)
+        last = float(seen.iloc[-1]) if len(seen) else float("nan")
+        _headline(fig, title or f"On {day:%d %b %Y} the stock closed at ${last:,.3f} against a "
+                  f"Conversion Price of ${steps.iloc[-1]:,.2f}", subtitle)
+        _source(fig, source)
+        return fig

@@ -73,7 +73,7 @@ def _status(args: argparse.Namespace) -> int:
     from .terms import load_terms
 
     terms = load_terms(args.terms)
-    closes = load_closes(args.prices) if args.prices else None
+    closes = load_closes(args.prices).to_frame()[0] if args.prices else None
     state = note_state(terms, args.as_of or dt.date.today(),
                        ledger=load_ledger(args.ledger, terms), closes=closes)
     print(json.dumps(state.as_dict(), indent=2) if args.json else repr(state))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -77,11 +77,12 @@ class Ledger:
 
     entries: tuple[Entry, ...] = ()
     path: Path | None = None
-    kinds: frozenset = field(default=frozenset(KINDS))
+    unrecorded_payments: str = "missed"  # or "cash": an assumption for gaps in the record
 
     def upto(self, as_of: dt.date) -> Ledger:
         """The entries dated on or before ``as_of``."""
-        return Ledger(tuple(e for e in self.entries if e.date <= as_of), self.path)
+        return Ledger(tuple(e for e in self.entries if e.date <= as_of), self.path,
+                      self.unrecorded_payments)
 
     def of(self, *kinds: str) -> list[Entry]:
         return [e for e in self.entries if e.kind in kinds]
@@ -172,8 +173,14 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
                  path: Path | None = None) -> Ledger:
     """A Ledger from already-loaded data (``{"entries": [...]}``), checked entry by entry."""
     terms = terms or load_terms()
-    if not isinstance(data, dict) or set(data) - {"entries", "note"}:
-        raise LedgerError("ledger: a mapping with 'entries' (a list) and optionally 'note'")
+    if not isinstance(data, dict) or set(data) - {"entries", "note", "unrecorded_payments"}:
+        raise LedgerError("ledger: a mapping with 'entries' (a list), and optionally 'note' and "
+                          "'unrecorded_payments'")
+    unrecorded = data.get("unrecorded_payments", "missed")
+    if unrecorded not in ("missed", "cash"):
+        raise LedgerError(f"ledger: unrecorded_payments = {unrecorded!r} must be 'missed' (a "
+                          "payment date without an entry was not paid) or 'cash' (assume it was "
+                          "paid in cash)")
     raw = data.get("entries") or []
     if not isinstance(raw, list):
         raise LedgerError("ledger: 'entries' must be a list")
@@ -193,7 +200,7 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
                               "shares in one entry")
         seen[key] = line
         entries.append(e)
-    return Ledger(tuple(entries), path)
+    return Ledger(tuple(entries), path, unrecorded)
 
 
 def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None) -> Ledger:

@@ -238,3 +238,20 @@ def dilution_panel(terms: NoteTerms, assumptions: Assumptions, captable: CapTabl
         notes["Holder sells"] = (f"the most it sells a day, as a share of {volume:,} shares "
                                  "of daily volume; 0 = no limit (sells at once)")
     return Panel(controls, notes, compute)
+
+
+def status_panel(terms: NoteTerms, ledger, closes, captable: CapTable, as_of: dt.date) -> Panel:
+    """Notebook 05: the status sheet, its alerts and the closes so far on another date."""
+    from .state import note_state
+
+    def compute(as_of: dt.date | None):
+        day = _need(as_of, "as of")
+        state = note_state(terms, day, ledger=ledger, closes=closes, captable=captable)
+        fig = charts.history_chart(closes, state.price_history, day,
+                                   threshold=terms.share_payment_threshold)
+        alerts = "".join(f"<li>{html.escape(a)}</li>" for a in state.alerts())
+        return fig, state._repr_html_() + no_latex(f"<ul>{alerts}</ul>")
+
+    return Panel({"as_of": w.DatePicker(value=as_of, description="As of")},
+                 {"As of": f"any date from {terms.issue_date} to {terms.maturity_date}; the "
+                           "ledger and the closes up to it are used"}, compute)

@@ -26,6 +26,7 @@ from .terms import NoteTerms
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "data" / "scenarios.yaml"
+PRICES = ROOT / "data" / "prices" / "synthetic-dytk-2005-2007.csv"  # synthetic: see its README
 TRADING_DAYS_PER_YEAR = 252
 
 
@@ -214,6 +215,15 @@ def scenario(name: str, terms: NoteTerms, *, path: str | Path = SCENARIOS) -> tu
     else:
         raise PathError(f"scenario {name!r}: kind = {kind!r} must be flat, linear, drop or piecewise")
     return paths, spec
+
+
+def prices_label(path: str | Path | None) -> str:
+    """How a source line names a prices file: the shipped synthetic closes say so (also when
+    the report runner passes its copy of them)."""
+    path = Path(path) if path else PRICES
+    if path.is_file() and path.read_bytes() == PRICES.read_bytes():
+        return f"SYNTHETIC closes ({PRICES.name})"
+    return f"closes from {path.name}"
 
 
 def load_closes(path: str | Path, *, terms: NoteTerms | None = None,

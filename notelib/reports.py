@@ -39,7 +39,8 @@ from traitlets.config import Config
 
 from .captable import DEFAULT_CAPTABLE
 from .display import KINDS
-from .paths import SCENARIOS
+from .ledger import DEFAULT_LEDGER
+from .paths import PRICES, SCENARIOS
 from .safeyaml import load_yaml
 from .terms import DEFAULT_TERMS, load_terms
 
@@ -51,7 +52,8 @@ REPORTS = ROOT / "reports"
 
 RUNNER_PARAMS = ("INTERACTIVE", "FIGURE_DIR", "METRICS_DIR", "BOARD_PDF", "BOARD_PPTX", "AS_OF")
 INPUTS = {"TERMS_FILE": ("terms", DEFAULT_TERMS), "CAPTABLE_FILE": ("captable", DEFAULT_CAPTABLE),
-          "SCENARIOS_FILE": ("scenarios", SCENARIOS)}
+          "SCENARIOS_FILE": ("scenarios", SCENARIOS), "LEDGER_FILE": ("ledger", DEFAULT_LEDGER),
+          "PRICES_FILE": ("prices", PRICES)}
 
 
 # rules beyond the type, for parameters whose bad values would fail deep inside a notebook
@@ -115,6 +117,13 @@ METRICS = {
                                       "shares"),
     "what_if_issuable_peak_waived": ("What-if: peak shares issuable, waived (post-split)",
                                      "shares"),
+    "state_date": ("The state is taken on", "text"),
+    "principal": ("Principal outstanding", "dollars"),
+    "accrued_interest": ("Accrued interest", "dollars"),
+    "next_payment": ("Next payment", "dollars"),
+    "shares_issued_to_date": ("Shares issued to date", "shares"),
+    "events_running": ("Mandatory Redemption Events running", "count"),
+    "p_shares_next_payment": ("Paths paying the next payment in shares", "percent"),
 }
 
 

@@ -89,13 +89,14 @@ def _fall_due(books: _Books, row) -> None:
     books.pending.append((row, interest, installment))
 
 
-def _settle(books: _Books, entry: Entry | None) -> None:
-    """Pay the oldest amount waiting with ledger ``entry`` (None: nothing was paid). Payment
-    Shares are valued at the Conversion Price on the pay date; a partial payment pays interest
-    first, and the rest is in arrears (reading 33)."""
+def _settle(books: _Books, entry: Entry | None, unrecorded: str = "missed") -> None:
+    """Pay the oldest amount waiting with ledger ``entry`` (None: nothing recorded, which is
+    a missed payment, or one assumed paid in cash if the ledger says so). Payment Shares are
+    valued at the Conversion Price on the pay date; a partial payment pays interest first,
+    and the rest is in arrears (reading 33)."""
     row, interest, installment = books.pending.pop(0)
     due = interest + installment
-    cash = exact(entry["cash"] or 0) if entry else Fraction(0)
+    cash = exact(entry["cash"] or 0) if entry else (due if unrecorded == "cash" else Fraction(0))
     in_shares = (entry["shares"] or 0) if entry else 0
     value = Fraction(0)
     if in_shares:
@@ -191,7 +192,7 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
         if order == 0:
             _fall_due(books, item)
         elif order == 1:
-            _settle(books, item)
+            _settle(books, item, ledger.unrecorded_payments)
         else:
             _apply(books, item)
     books.accrue(as_of)
@@ -274,6 +275,31 @@ class NoteState:
                 f" ({r.binding if known else 'the floor; parity needs closes'}); shares in lieu "
                 "after that (I.B)")
         return rows
+
+    def alerts(self) -> list[str]:
+        """What needs attention on ``as_of``, one sentence each."""
+        out = []
+        cond = self.share_condition
+        if self.next_payment_date is not None:
+            when = f"The {self.next_payment_date:%d %b %Y} payment ({dollars(self.next_payment)})"
+            if cond.startswith("possible: the next "):
+                n, rest = cond.removeprefix("possible: the next ").split(" closes must be ")
+                out.append(f"{when} can be made in shares only if the next {n} closes are "
+                           f"{rest}.")
+            elif cond.startswith("failed"):
+                out.append(f"{when} must be made in cash: {cond.removeprefix('failed: ')}.")
+            elif cond.startswith("met"):
+                out.append(f"{when} may be made in shares: the closing-price test is met.")
+        for r in self.events.itertuples():
+            if r.status != "not triggered" and r.status != "cured":
+                out.append(f"{r.clause} ({r.title}): {r.status}"
+                           + (f" on {pd.Timestamp(r.date):%d %b %Y}." if r.status == "triggered"
+                              else "."))
+        if len(self.arrears):
+            out.append(f"{dollars(float(self.arrears['amount'].sum()))} is overdue, with "
+                       f"{dollars(float(self.arrears['default_interest'].sum()))} of Default "
+                       "Interest.")
+        return out or ["Nothing is overdue and no Mandatory Redemption Event is running."]
 
     def __repr__(self) -> str:
         width = max(len(k) for k in self.rows())
@@ -430,7 +456,7 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
     if not terms.issue_date <= as_of <= terms.maturity_date:
         raise LedgerError(f"as_of = {as_of}: must fall in the note's life, {terms.issue_date} "
                           f"to {terms.maturity_date}")
-    ledger = ledger or Ledger()
+    ledger = Ledger() if ledger is None else ledger
     captable = captable or load_captable()
     books = replay(terms, ledger, as_of, captable=captable, closes=closes)
     arrears = pd.DataFrame([
@@ -452,7 +478,8 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
                                        principal=float(books.balance), conversion_price=p)
     return NoteState(
         terms=terms, as_of=as_of, principal=float(books.balance),
-        accrued_interest=float(_cents(books.accrued)), arrears=table(arrears, dates=("due",)),
+        accrued_interest=float(_cents(books.accrued)),
+        arrears=table(arrears, {"total": "dollars"}, dates=("due",)),
         conversion_price=p, price_history=books.history, shares_issued=dict(books.issued),
         holder_shares=books.held, shares_outstanding=books.outstanding,
         cap_room=max_conversion_shares(books.held, books.outstanding, terms.ownership_cap,
@@ -462,5 +489,43 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
         redemption=redemption, election_deadline=deadline if redemption else None,
         payments=table(pd.DataFrame(books.paid, columns=["date", "pay_date", "due", "cash",
                                                          "shares", "unpaid"]),
-                       dates=("date", "pay_date")), books=books)
+                       {"due": "dollars", "unpaid": "dollars"}, dates=("date", "pay_date")),
+        books=books)
 
+
+
+def state_date(terms: NoteTerms, as_of: dt.date) -> dt.date:
+    """The date a report as of ``as_of`` starts its forecasts from: ``as_of`` inside the note's
+    life, else the Issue Date (before issue, or after maturity when nothing is left to
+    forecast: the model from issue)."""
+    return as_of if terms.issue_date <= as_of < terms.maturity_date else terms.issue_date
+
+
+@takes_dates("as_of", "path_start")
+def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledger,
+                  closes: pd.Series | None, path_start: dt.date, seed: int,
+                  captable: CapTable | None = None):
+    """A report case from the state on :func:`state_date`: the state, the paths (the
+    realized closes up to that date, then the case's GBM from the last of them), the
+    forecast from the state, and the assumptions as used (the start price is then that last
+    close). A date on which a payment has fallen due but waits for its pay date starts the
+    day before that payment fell due, so the forecast makes it."""
+    from .engine import simulate
+    from .paths import gbm, note_sessions
+
+    captable = captable or load_captable()
+    day = state_date(terms, as_of)
+    state = note_state(terms, day, ledger=ledger, closes=closes, captable=captable)
+    if state.books.pending:
+        state = note_state(terms, state.books.pending[0][0].date - dt.timedelta(days=1),
+                           ledger=ledger, closes=closes, captable=captable)
+    if day == terms.issue_date or closes is None:
+        paths = assumptions.paths(terms, path_start, seed)
+    else:
+        known = pd.Series(closes)[pd.DatetimeIndex(pd.Series(closes).index) <= pd.Timestamp(day)]
+        assumptions = assumptions.replace(start_price=float(known.iloc[-1]))
+        paths = gbm(note_sessions(terms, path_start), volatility=assumptions.volatility,
+                    drift=assumptions.drift, n_paths=assumptions.n_paths, seed=seed,
+                    history=known)
+    result = simulate(terms, paths, captable=captable, start=state, **assumptions.engine())
+    return state, paths, result, assumptions

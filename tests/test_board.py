@@ -26,9 +26,9 @@ def test_conclusion_states_what_falls_due_the_share_odds_and_the_dilution_range(
     # due: 470,675 interest + 3,350,000 principal = 3,820,675; at maturity 335,000 + 15,493.75
     assert sentences[0] == ("The note calls for $3.82M from Jan 2006 to Oct 2007 ($471K interest, "
                             "$3.35M principal), $350K of it on the Maturity Date in cash")
-    # shares: 40% at the first coupon; 25 / (75 + 25) = 25% of what falls due before maturity
-    assert sentences[1] == ("The company may pay the first coupon in shares on 40% of paths, and "
-                            "pays 25% of what falls due before maturity in shares on average")
+    # shares: 40% at the next payment; 25 / (75 + 25) = 25% of what falls due before maturity
+    assert sentences[1] == ("The next payment can be made in shares on 40% of paths, and 25% of "
+                            "what falls due before maturity is paid in shares on average")
     assert sentences[2] == ("The Holder converts on 65% of paths; noteholders end with 0.0% to "
                             "20.6% of the shares (5th to 95th percentile), 20.3% at the median "
                             "where the Holder converts.")

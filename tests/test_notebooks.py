@@ -29,7 +29,7 @@ STDERR = 'data-mime-type="application/vnd.jupyter.stderr"'  # how nbconvert mark
 def test_there_are_notebooks():
     assert [p.stem for p in NOTEBOOKS] == ["00-board-summary", "01-terms-and-schedule",
                                            "02-parity-vs-floor",
-                                           "03-cash-vs-shares", "04-dilution"]
+                                           "03-cash-vs-shares", "04-dilution", "05-status"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -374,16 +374,16 @@ def test_executed_tables_ignore_mathjax(report):
 
 
 SHARED = ("N_PATHS", "START_PRICE", "VOLATILITY", "DRIFT", "SEED", "PATH_START", "POLICY",
-          "HOLDER_MULTIPLE", "PARTICIPATION", "AVERAGE_DAILY_VOLUME")
+          "HOLDER_MULTIPLE", "PARTICIPATION", "AVERAGE_DAILY_VOLUME", "LEDGER_FILE", "PRICES_FILE")
 
 
 def test_one_set_of_assumptions_in_every_simulating_notebook():
     # issue 10: notebooks 00, 03 and 04 simulate; they declare the same assumptions with the
     # same defaults, so a case's parameter file sets them once for all
     simulating = [p for p in NOTEBOOKS if "N_PATHS" in _defaults(p)]
-    assert [p.stem[:2] for p in simulating] == ["00", "03", "04"]
+    assert [p.stem[:2] for p in simulating] == ["00", "03", "04", "05"]
     defaults = [{k: _defaults(p).get(k, "missing") for k in SHARED} for p in simulating]
-    assert defaults[0] == defaults[1] == defaults[2]
+    assert all(d == defaults[0] for d in defaults)
     for case in ("base", "stressed"):  # each case states its behaviour assumptions
         params = load_params(PARAMS / f"{case}.yaml")
         assert {"POLICY", "HOLDER_MULTIPLE", "PARTICIPATION", "AVERAGE_DAILY_VOLUME"} <= set(params)
@@ -416,8 +416,31 @@ def test_index_shows_labelled_figures_with_units(report):
 def test_board_summary_opens_with_assumptions_and_ends_with_a_conclusion(report):
     html = unescape((report / "00-board-summary.html").read_text())
     headings = re.findall(r"<h2[^>]*>([^<¶]+)", html)
-    assert headings[0].strip() == "Assumptions" and headings[-2].strip() == "Conclusion"
+    assert [h.strip() for h in headings[:2]] == ["Where the note stands", "Assumptions"]
+    assert headings[-2].strip() == "Conclusion"
+    # the report date (20 Nov 2026) is after maturity: the model from issue, said so
+    assert "the figures below are the model from the Issue Date" in html
     for assumption in ("5,000 simulated paths from $0.25", "Holder converts at 1.5x"):
         assert assumption in html
     # interest 470,675 + principal 3,350,000 = 3,820,675 -> $3.82M
     assert "The note calls for $3.82M from Jan 2006 to Oct 2007" in html
+
+
+def test_reports_follow_the_date(tmp_path):
+    # issue 11: a report as of a date in the note's life starts from the state on that date
+    # (the DynTek ledger, the synthetic closes so far), so two dates give two reports
+    nbs = [p for p in NOTEBOOKS if p.stem[:2] in ("00", "03")]
+    runs = {d: run_report(notebooks=nbs, name="asof", as_of=d, out=tmp_path, **QUIET)
+            for d in (dt.date(2006, 9, 25), dt.date(2006, 12, 20))}
+    sep, dec = (json.loads((r / "metrics.json").read_text()) for r in runs.values())
+    assert sep["03-cash-vs-shares"] != dec["03-cash-vs-shares"]
+    manifest = json.loads((runs[dt.date(2006, 9, 25)] / "manifest.json").read_text())
+    assert manifest["inputs"]["ledger"]["file"] == "data/ledger/dyntek-2005.yaml"
+    assert manifest["inputs"]["prices"]["file"] == "data/prices/synthetic-dytk-2005-2007.csv"
+    assert len(manifest["inputs"]["ledger"]["sha256"]) == 64
+    html = unescape((runs[dt.date(2006, 9, 25)] / "00-board-summary.html").read_text())
+    assert "On 25 Sep 2006" in html and "Where the note stands" in html
+    # the synthetic closes fell below 115% of $0.20 = $0.23 in the look-back of 2 Oct 2006
+    assert "The 01 Oct 2006 payment ($77,050.00) must be made in cash" in html
+    assert "forecast from 25 Sep 2006" in unescape(
+        (runs[dt.date(2006, 9, 25)] / "figures" / "03-share-probability.svg").read_text())

@@ -117,3 +117,20 @@ def test_assumptions_are_checked():
     with pytest.raises(ValueError, match="could not sell one share"):
         BASE.replace(participation=0.000001, average_daily_volume=10)
     assert BASE.sale_limit == 50_000  # 10% x 500,000
+
+
+def test_status_panel_moves_the_date(terms, captable):
+    from notelib.ledger import load_ledger
+    from notelib.paths import PRICES, load_closes
+
+    closes = load_closes(PRICES).to_frame()[0]
+    p = panels.status_panel(terms, load_ledger(), closes, captable, dt.date(2006, 6, 15))
+    assert p.error == "" and "2,350,000" not in p.table.value  # the DynTek ledger: no conversion
+    assert "&#36;3,350,000.00" in p.table.value
+    p.controls["as_of"].value = dt.date(2006, 9, 25)
+    # the 2 Oct 2006 look-back: 18 Sep closed below 115% x $0.20 = $0.23 (the synthetic file)
+    assert "must be made in cash: 18 Sep 2006 closed below &#36;0.23" in p.table.value
+    p.controls["as_of"].value = dt.date(2009, 1, 1)
+    assert "must fall in the note's life" in p.error
+    p.controls["as_of"].value = None
+    assert p.error == "as of: choose a date"

@@ -252,3 +252,14 @@ def test_paths_continue_from_the_realized_closes(terms):
     assert 0.15 < after.iloc[0].median() < 0.40
     with pytest.raises(ValueError, match="no close on"):
         gbm(sessions, volatility=0.8, n_paths=5, history=realized.drop(realized.index[5]))
+
+
+def test_unrecorded_payments_are_missed_unless_the_ledger_assumes_cash(terms):
+    missed = note_state(terms, "2006-07-05", ledger=parse_ledger({"entries": []}))
+    assert missed.arrears["amount"].tolist() == [51_087.50, 75_375.00, 76_212.50]
+    cash = note_state(terms, "2006-07-05",
+                      ledger=parse_ledger({"entries": [], "unrecorded_payments": "cash"}))
+    assert len(cash.arrears) == 0 and cash.principal == 3_350_000
+    assert load_ledger().unrecorded_payments == "cash"  # the DynTek ledger's labelled assumption
+    with pytest.raises(LedgerError, match="unrecorded_payments = 'paid'"):
+        parse_ledger({"entries": [], "unrecorded_payments": "paid"})
