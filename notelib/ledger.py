@@ -26,7 +26,7 @@ DEFAULT_LEDGER = ROOT / "data" / "ledger" / "dyntek-2005.yaml"
 # kind: (required fields, optional fields) besides date, kind, provenance, source and note
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "payment": ((), ("cash", "shares")),  # what was paid on a payment date
-    "conversion": (("principal", "shares"), ("interest",)),  # II.A: its accrued interest too
+    "conversion": (("principal", "shares"), ("interest", "delivered_on")),  # II.A, II.D.3
     "issuance": (("shares", "price"), ("exempt",)),  # II.C.3(b)
     "split": (("ratio",), ()),  # II.C.1
     "distribution": (("amount", "shares_outstanding"), ("type", "payment_date")),  # II.C.3(a)
@@ -45,7 +45,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 COMMON = ("date", "kind", "provenance", "source", "note")
 MONEY = {"cash", "principal", "interest", "amount"}
 SHARES = {"shares", "shares_outstanding"}
-DATES = {"end", "cured_on", "failure_date", "resolved_on", "payment_date"}
+DATES = {"end", "cured_on", "failure_date", "resolved_on", "payment_date", "delivered_on"}
 FLAGS = {"exempt", "authorising_shares", "monetary"}
 
 

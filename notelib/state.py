@@ -35,7 +35,7 @@ from .events import (
 from .ledger import Entry, Ledger, LedgerError
 from .money import exact, round_half_up
 from .payments import lookback_window, share_threshold
-from .penalties import default_interest
+from .penalties import default_interest, delivery_default
 from .redemption import RedemptionAmount, redemption_amount, redemption_due_date
 from .schedule import interest_dates, schedule_rows, year_fraction
 from .terms import NoteTerms
@@ -234,6 +234,7 @@ class NoteState:
     next_payment_date: dt.date | None
     next_pay_date: dt.date | None
     next_payment: float
+    delivery_default_payments: float  # II.D.3, accrued to as_of on late conversion shares
     share_condition: str
     events: pd.DataFrame
     redemption: RedemptionAmount | None
@@ -258,6 +259,7 @@ class NoteState:
             "Shares issued (payments + conversions)":
                 f"{shares(self.total_shares_issued)} ({shares(self.shares_issued['payment'])} + "
                 f"{shares(self.shares_issued['conversion'])})",
+            "Delivery Default Payments accrued": dollars(self.delivery_default_payments),
             "Holder's shares / room under the 9.9% cap":
                 f"{shares(self.holder_shares)} / {shares(self.cap_room)}",
             "Next payment": "none (the note has matured)" if self.next_payment_date is None else
@@ -320,11 +322,26 @@ class NoteState:
                 "next_payment_date": str(self.next_payment_date or ""),
                 "next_pay_date": str(self.next_pay_date or ""),
                 "next_payment": self.next_payment, "share_condition": self.share_condition,
+                "delivery_default_payments": self.delivery_default_payments,
                 "events": [{"clause": r.clause, "status": r.status,
                             "date": "" if pd.isna(r.date) else str(pd.Timestamp(r.date).date())}
                            for r in self.events.itertuples()],
                 "redemption_amount": None if self.redemption is None else self.redemption.amount,
                 "election_deadline": str(self.election_deadline or "")}
+
+
+def _delivery_defaults(terms: NoteTerms, ledger: Ledger, as_of: dt.date) -> float:
+    """Delivery Default Payments accrued to ``as_of`` on conversions whose shares came late,
+    or have not come yet (counted through ``as_of``) (II.D.3)."""
+    total = 0.0
+    for e in ledger.of("conversion"):
+        delivered = e["delivered_on"]
+        if delivered is not None and delivered < e.date:
+            raise LedgerError(f"{e.where()}: delivered_on {delivered} is before the conversion")
+        end = delivered if delivered is not None and delivered <= as_of else \
+            as_of + dt.timedelta(days=1)
+        total += delivery_default(terms, e.date, end).payments
+    return total
 
 
 def _next_payment(terms: NoteTerms, books: _Books, as_of: dt.date):
@@ -485,6 +502,7 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
         cap_room=max_conversion_shares(books.held, books.outstanding, terms.ownership_cap,
                                        basis=terms.ownership_cap_basis),
         next_payment_date=nominal, next_pay_date=pay, next_payment=amount,
+        delivery_default_payments=_delivery_defaults(terms, ledger.upto(as_of), as_of),
         share_condition=condition, events=monitor(terms, ledger, as_of, books),
         redemption=redemption, election_deadline=deadline if redemption else None,
         payments=table(pd.DataFrame(books.paid, columns=["date", "pay_date", "due", "cash",

@@ -263,3 +263,18 @@ def test_unrecorded_payments_are_missed_unless_the_ledger_assumes_cash(terms):
     assert load_ledger().unrecorded_payments == "cash"  # the DynTek ledger's labelled assumption
     with pytest.raises(LedgerError, match="unrecorded_payments = 'paid'"):
         parse_ledger({"entries": [], "unrecorded_payments": "paid"})
+
+
+def test_delivery_default_payments_accrue_on_late_conversion_shares(terms):
+    # tests/test_events_penalties.py: a conversion on Wed 12 Apr 2006 is due by 14 Apr (two
+    # banking days; Good Friday counts), grace to 16 Apr; shares delivered Mon 24 Apr: 17-23 Apr
+    # are late, 7 days x $2,000 = $14,000. $220,000 converts with 11 days of interest,
+    # 220,000 x 9% x 11/360 = 605.00, into 220,605 / 0.22 = 1,002,750 shares.
+    conv = {"date": D(2006, 4, 12), "kind": "conversion", "principal": 220000, "shares": 1002750}
+    entries = [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50},
+               {"date": D(2006, 4, 3), "kind": "payment", "cash": 75375.00}]
+    done = parse_ledger({"entries": entries + [{**conv, "delivered_on": D(2006, 4, 24)}]})
+    assert note_state(terms, "2006-04-30", ledger=done).delivery_default_payments == 14_000
+    # not delivered by 20 Apr: 17-20 Apr so far, 4 x $2,000
+    waiting = parse_ledger({"entries": entries + [conv]})
+    assert note_state(terms, "2006-04-20", ledger=waiting).delivery_default_payments == 8_000
