@@ -706,6 +706,25 @@ def _to_int64(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return done
 
 
+def _accrue(st: _State, days: int, days_30: int) -> None:
+    """Interest accrues on the principal outstanding, as cent-days (preamble)."""
+    st.dd += st.balance * (days if days == days_30 else np.where(st.start_30, days_30, days))
+
+
+def _sell(plan: _Plan, st: _State, s: int) -> None:
+    """The Holder sells yesterday's shares into the market, up to its daily limit (reading
+    30), which frees room under its 9.9% cap (II.A.1)."""
+    st.held = np.maximum(st.held - plan.sale_limit[s], 0)
+
+
+def _record(st: _State, k: int) -> None:
+    """The share count, the principal and the conversions after payment ``k``."""
+    st.per["outstanding"][k] = st.outstanding
+    st.per["issued"][k] = st.issued
+    st.per["balance"][k] = st.balance
+    st.per["converted"][k] = st.tot["conversion_shares"]
+
+
 def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, keep: bool
                ) -> dict[str, np.ndarray]:
     """Simulate one chunk of paths; returns per-payment (n_pay, n) and per-path (n,) arrays."""
@@ -716,13 +735,13 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, keep: bool
     rd = plan.redemption
     converts = plan.convert_threshold is not None
     for date, s, k, days, days_30 in plan.points:
-        st.dd += st.balance * (days if days == days_30 else np.where(st.start_30, days_30, days))
+        _accrue(st, days, days_30)
         if s >= 0:
             if plan.split_at_session[s] is not None:
                 _split(plan, st, s)
             st.outstanding += plan.issued_at_session[s]
-            if plan.sale_limit is not None:  # yesterday's shares, sold into the market
-                st.held = np.maximum(st.held - plan.sale_limit[s], 0)
+            if plan.sale_limit is not None:
+                _sell(plan, st, s)
         if rd is not None and date == rd.on:
             _redeem(plan, st, closes)
         if rd is not None and date == rd.paid:
@@ -743,10 +762,7 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, keep: bool
         if converts and s >= 0 and not maturity:  # a payment on the day comes first
             _convert(plan, st, s, date, closes)
         if k >= 0:
-            st.per["outstanding"][k] = st.outstanding
-            st.per["issued"][k] = st.issued
-            st.per["balance"][k] = st.balance
-            st.per["converted"][k] = st.tot["conversion_shares"]
+            _record(st, k)
     per = st.per
     out = {f"per_{k}": v for k, v in per.items()} if keep else {
         f"per_{k}": per[k] for k in ("in_shares", "outstanding", "exposure", "cash_paid",
