@@ -278,3 +278,36 @@ def test_delivery_default_payments_accrue_on_late_conversion_shares(terms):
     # not delivered by 20 Apr: 17-20 Apr so far, 4 x $2,000
     waiting = parse_ledger({"entries": entries + [conv]})
     assert note_state(terms, "2006-04-20", ledger=waiting).delivery_default_payments == 8_000
+
+
+@pytest.mark.parametrize("data, message", [
+    ([1, 2], "a mapping with 'entries'"),
+    ({"entries": {"date": "x"}}, "'entries' must be a list"),
+    ({"entries": ["payment"]}, "line 1: an entry is a mapping"),
+    ({"entries": [{"date": D(2006, 2, 1), "kind": "registration_lapse", "end": D(2006, 3, 1),
+                   "statement": "second"}]}, "statement = 'second' must be one of"),
+    ({"entries": [{"date": D(2006, 2, 1), "kind": "distribution", "amount": 1.0,
+                   "shares_outstanding": 10, "type": "bonus"}]}, "type = 'bonus' must be one of"),
+    ({"entries": [{"date": D(2006, 1, 3), "kind": "payment", "cash": 1.0},
+                  {"date": D(2006, 1, 3), "kind": "payment", "shares": 5}]},
+     "line 2 .*a second payment on the same date"),
+    ({"entries": [{"date": D(2006, 2, 1), "kind": "judgment", "amount": 10.0,
+                   "resolved_on": "soon"}]}, "resolved_on = 'soon' must be a date"),
+])
+def test_malformed_ledgers_are_refused(terms, data, message):
+    with pytest.raises(LedgerError, match=message):
+        parse_ledger(data, None, terms)
+
+
+def test_conversion_interest_and_delivery_are_checked(terms):
+    # the 15 May 2006 conversion's interest is 11,000.00 (44 days on 1,000,000)
+    wrong = {"date": D(2006, 5, 15), "kind": "conversion", "principal": 1000000,
+             "shares": 4595455, "interest": 10000}
+    with pytest.raises(LedgerError, match="interest \\$10,000.00 is not the \\$11,000.00"):
+        note_state(terms, "2006-06-01", ledger=parse_ledger(
+            {"entries": [wrong], "unrecorded_payments": "cash"}))
+    early = {"date": D(2006, 5, 15), "kind": "conversion", "principal": 1000000,
+             "shares": 4595455, "delivered_on": D(2006, 5, 1)}
+    with pytest.raises(LedgerError, match="delivered_on 2006-05-01 is before the conversion"):
+        note_state(terms, "2006-06-01", ledger=parse_ledger(
+            {"entries": [early], "unrecorded_payments": "cash"}))
