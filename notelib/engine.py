@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,7 @@ class _Plan:
     sessions: pd.DatetimeIndex
     # (date, session index or -1, payment index or -1, days since the previous point when the
     # accrual restarted on a day before the 30th, and when it restarted on the 30th or 31st)
-    points: list[tuple[dt.date, int, int, int, int]]
+    points: list[_Point]
     schedule: pd.DataFrame
     lookback: np.ndarray  # (n_pay, lookback) session indices
     value_idx: np.ndarray  # session index of the close before each pay date
@@ -139,6 +140,16 @@ class _Plan:
     capital: CapTable
     principal_cents: int
     start: Start | None = None
+
+
+class _Point(NamedTuple):
+    """One step of the timeline: a session, a nominal payment date or a redemption date."""
+
+    date: dt.date
+    session: int  # index into the paths' sessions, -1 if not a Trading Day
+    payment: int  # index into the schedule, -1 if no payment falls due
+    days: int  # accrual days since the previous point
+    days_30: int  # the same for an accrual started on a 30th or 31st (30/360)
 
 
 @dataclass(frozen=True)
@@ -234,7 +245,7 @@ def _lookbacks(terms: NoteTerms, sessions: pd.DatetimeIndex, pay_dates: list[dt.
 
 def _timeline(terms: NoteTerms, sessions: pd.DatetimeIndex, sched: pd.DataFrame,
               redemption: _Redemption | None, start: Start | None = None
-              ) -> list[tuple[dt.date, int, int, int, int]]:
+              ) -> list[_Point]:
     """Every session, nominal payment date and redemption date in order, with its session
     and payment index (-1 if none) and the accrual days since the previous point; from the
     day after ``start.as_of`` for a forecast."""
@@ -249,7 +260,7 @@ def _timeline(terms: NoteTerms, sessions: pd.DatetimeIndex, sched: pd.DataFrame,
     pay_pos = {d: i for i, d in enumerate(sched["date"])}
     points, prev = [], begin
     for d in stamps:
-        points.append((d, pos.get(d, -1), pay_pos.get(d, -1), *_step_days(prev, d, terms)))
+        points.append(_Point(d, pos.get(d, -1), pay_pos.get(d, -1), *_step_days(prev, d, terms)))
         prev = d
     return points
 

@@ -400,7 +400,9 @@ def _status(event_day: dt.date | None, start: dt.date | None, as_of: dt.date,
 def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | None = None
             ) -> pd.DataFrame:
     """The fourteen Mandatory Redemption Events on ``as_of``: clause, title, status (not
-    triggered, cure running until a date, cured, triggered) and date (I.A)."""
+    triggered, cure running until a date, cured, triggered), date, whether the event applies
+    automatically or at the Holder's notice, and the date of that notice if the ledger has
+    one (I.A)."""
     ledger = ledger.upto(as_of)
     found: dict[int, tuple[str, dt.date | None]] = {}
 
@@ -455,10 +457,12 @@ def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | No
         if e["amount"] > terms.indebtedness_threshold:
             note(14, ("triggered", e.date))
     catalogue = redemption_events(terms)
+    notices = {e["event"]: e.date for e in ledger.of("notice")}  # the Holder's notice, I.A
     rows = [{"clause": f"I.A.{n}", "title": catalogue.loc[n, "title"],
              "status": found.get(n, ("not triggered", None))[0],
-             "date": found.get(n, ("", None))[1]} for n in catalogue.index]
-    return table(pd.DataFrame(rows), dates=("date",))
+             "date": found.get(n, ("", None))[1], "applies": catalogue.loc[n, "applies"],
+             "notice": notices.get(n)} for n in catalogue.index]
+    return table(pd.DataFrame(rows), dates=("date", "notice"))
 
 
 @takes_dates("as_of")

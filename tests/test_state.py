@@ -311,3 +311,16 @@ def test_conversion_interest_and_delivery_are_checked(terms):
     with pytest.raises(LedgerError, match="delivered_on 2006-05-01 is before the conversion"):
         note_state(terms, "2006-06-01", ledger=parse_ledger(
             {"entries": [early], "unrecorded_payments": "cash"}))
+
+
+def test_the_monitor_shows_the_holders_notice(terms):
+    # I.A.9 needs the Holder's Mandatory Redemption Notice; a notice entry is shown beside it
+    entries = [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50},
+               {"date": D(2006, 3, 1), "kind": "covenant_breach"},
+               {"date": D(2006, 4, 5), "kind": "notice", "event": 9}]
+    events = note_state(terms, "2006-04-10", ledger=parse_ledger({"entries": entries})
+                        ).events.set_index("clause")
+    row = events.loc["I.A.9"]
+    assert row["status"] == "triggered" and row["applies"] == "at the Holder's notice"
+    assert row["notice"] == pd.Timestamp(2006, 4, 5)
+    assert pd.isna(events.loc["I.A.1", "notice"])
