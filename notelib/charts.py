@@ -178,8 +178,10 @@ def parity_floor_chart(curve: pd.DataFrame, breakeven: float, *, on: str = "",
         ax.plot(x, curve["parity"], color=PALETTE["parity"], label="Parity value", zorder=3)
         floor = curve["floor"].iloc[0]
         ax.axvline(breakeven, color="#777777", linewidth=1)
+        low = floor < 0.35 * max(curve["amount"].max(), floor)  # room below the floor line?
         ax.annotate(f"parity above the floor\nfrom ${breakeven:,.4f}", (breakeven, floor),
-                    xytext=(12, -60), textcoords="offset points", fontsize="small")
+                    xytext=(12, 40 if low else -60), textcoords="offset points",
+                    fontsize="small")
         if at is not None:
             ax.plot(*at, marker="o", color=PALETTE["cash"], zorder=4, linestyle="none",
                     label=f"At a ${at[0]:,.2f} close: ${at[1] / 1e6:,.2f}M")

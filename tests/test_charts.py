@@ -141,3 +141,17 @@ def test_long_headlines_wrap_inside_the_figure():
 
 def test_percent_ticks_keep_their_decimal():
     assert charts._percent(0.125, 0) == "12.5%" and charts._percent(0.2, 0) == "20%"
+
+
+def test_breakeven_note_stays_inside_the_plot(terms):
+    # stressed case: $0.02 price, floor $4.14M against parity up to $100M; the note goes above
+    # the floor line, not into the x-axis label
+    on = dt.date(2006, 6, 15)
+    kw = dict(conversion_price=0.02, default_interest=25_000, penalties=12_000)
+    r = nl.redemption_amount(terms, on, 0.05, **kw)
+    fig = charts.parity_floor_chart(nl.redemption_curve(terms, on, np.linspace(0.05, 0.6, 50), **kw),
+                                    nl.parity_breakeven(r))
+    renderer = _drawn(fig)
+    ax = fig.axes[0]
+    note = next(t for t in ax.texts if t.get_text().startswith("parity above"))
+    assert note.get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y0
