@@ -134,6 +134,7 @@ class _Plan:
     split_factor_at_pay: np.ndarray  # product of the split ratios up to each payment
     issued_at_session: np.ndarray  # int shares issued to others at session
     convert_threshold: np.ndarray | None  # float per session: holder converts at or above
+    since_days: np.ndarray  # per session: day-count days since the last Interest Payment Date
     holder_keeps: bool  # shares issued to the Holder count towards its 9.9% cap
     sale_limit: np.ndarray | None  # shares the Holder may sell each session (reading 30)
     redemption: _Redemption | None
@@ -359,11 +360,24 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
                                       for d in sched["date"]]),
         issued_at_session=issued_at,
         convert_threshold=_conversion_threshold(holder, price_session, units),
+        since_days=np.array([_since_days(terms, d) for d in session_dates], dtype=np.int64),
         holder_keeps=not holder_sells or sale_limit is not None,
         sale_limit=None if sale_limit is None else np.array(
             [int(sale_limit * prices.factor(live(d))) for d in session_dates]),
         redemption=redemption, capital=captable,
         principal_cents=int(exact(terms.principal, "principal") * 100))
+
+
+def _since_days(terms: NoteTerms, d: dt.date) -> int:
+    """Day-count days from the last Interest Payment Date on or before ``d`` (the one before
+    it on the Maturity Date, where a conversion comes before the payment) to ``d``: the
+    period whose interest a principal converted on ``d`` takes with it (reading 32)."""
+    if d <= terms.accrues_from:
+        return 0
+    last = max([x for x in interest_dates(terms) if x < d or (x == d != terms.maturity_date)],
+               default=terms.accrues_from)
+    basis = 365 if terms.day_count == "ACT/365F" else 360
+    return int(year_fraction(last, d, terms.day_count) * basis)
 
 
 def _liquidity(liquidity: object, sched: pd.DataFrame) -> np.ndarray:
@@ -466,7 +480,6 @@ class _State:
         s = plan.start or Start(t.accrues_from, plan.principal_cents, 0,
                                 t.accrues_from.day >= 30, 0, plan.capital.common, 0, ())
         self.balance = np.full(n, s.balance, dtype=dtype)
-        self.carry = np.zeros(n, dtype=dtype)  # interest in cents, rounded at conversions
         self.dd = np.full(n, s.dd, dtype=dtype)  # cent-days since the last interest date
         self.start_30 = np.full(n, s.start_30)  # accrual restarted on a 30th/31st
         self.held = np.full(n, s.held, dtype=dtype)  # the Holder's shares, for its 9.9% cap
@@ -500,7 +513,7 @@ class _State:
 def _accrued(plan: _Plan, st: _State) -> np.ndarray:
     """Interest accrued and unpaid, in cents, half a cent up (preamble)."""
     rn, rd = plan.rate
-    return st.carry + (2 * st.dd * rn + rd * plan.basis) // (2 * rd * plan.basis)
+    return (2 * st.dd * rn + rd * plan.basis) // (2 * rd * plan.basis)
 
 
 def _split(plan: _Plan, st: _State, s: int) -> None:
@@ -520,7 +533,6 @@ def _redeem(plan: _Plan, st: _State, closes: np.ndarray) -> None:
     st.owed = _mandatory_amount(plan, st.balance + _accrued(plan, st), rd.price, high) * st.alive
     st.tot["principal_redeemed"] += st.balance * st.alive
     st.balance = st.zeros()
-    st.carry[:] = 0
     st.dd[:] = 0
     st.alive[:] = False
 
@@ -564,8 +576,7 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
     units, alive = plan.price_units, st.alive
     interest = _accrued(plan, st) if plan.is_interest[k] else st.zeros()
     if plan.is_interest[k]:
-        st.carry[:] = 0
-        st.dd[:] = 0
+            st.dd[:] = 0
     st.start_30[:] = date.day >= 30  # the schedule restarts accrual on each payment date
     principal = st.balance if plan.is_maturity[k] else np.minimum(plan.installment[k], st.balance)
     st.balance = st.balance - principal
@@ -609,26 +620,30 @@ def _policy_choice(choice: object, n: int, date: dt.date) -> np.ndarray:
     return np.broadcast_to(arr, (n,))
 
 
-def _convert(plan: _Plan, st: _State, s: int, date: dt.date, closes: np.ndarray) -> None:
-    """The Holder converts principal and accrued interest when the close reaches its multiple
-    of the Conversion Price, as far as the 9.9% cap allows (II.A.1, reading 22)."""
+def _convert(plan: _Plan, st: _State, s: int, closes: np.ndarray) -> None:
+    """The Holder converts principal with the interest accrued on it since the last Interest
+    Payment Date when the close reaches its multiple of the Conversion Price, as far as the
+    9.9% cap allows (II.A.1, readings 22 and 32); the interest on the rest stays owed."""
     go = st.alive & (st.balance > 0) & (closes[s] >= plan.convert_threshold[s])
     if not go.any():
         return
-    units, price = plan.price_units, plan.price_at_session[s]
-    a = _accrued(plan, st)
-    amount = st.balance + a
-    need = _shares_for(amount, price, units)
+    units, price, days = plan.price_units, plan.price_at_session[s], plan.since_days[s]
+    rn, rd = plan.rate
+    num, den = rn * days, rd * plan.basis  # interest on P cents: P x num / den
+
+    def interest(p: np.ndarray) -> np.ndarray:
+        return (2 * p * num + den) // (2 * den)  # to the cent, half up
+
+    need = _shares_for(st.balance + interest(st.balance), price, units)
     got = np.where(go, np.minimum(need, _cap_limit(plan, st.held, st.outstanding)), 0)
     full = go & (got == need)
     part = go & ~full & (got > 0)
-    converted = np.where(full, amount, (got * price * 100) // units * part)
-    got = np.where(part, _shares_for(converted, price, units), got)
-    prin = np.where(full, st.balance, (converted * st.balance) // np.maximum(amount, 1))
-    done = full | part
-    st.carry = np.where(done, a - (converted - prin), st.carry)
-    st.dd = np.where(done, 0, st.dd)
-    st.start_30 = np.where(done, date.day >= 30, st.start_30)
+    value = (got * price * 100) // units  # what the shares the cap allows are worth, cents
+    prin = value * den // (den + num)  # the most principal whose amount fits in them
+    prin = np.where(prin + interest(prin) > value, prin - 1, prin)
+    prin = np.where(full, st.balance, np.where(part, prin, 0))
+    got = np.where(part, _shares_for(prin + interest(prin), price, units), got)
+    st.dd = st.dd - prin * days  # its interest leaves with it (cent-days)
     st.balance = st.balance - prin
     st.tot["principal_converted"] += prin
     st.tot["conversion_shares"] += got
@@ -695,7 +710,8 @@ def _dtype(plan: _Plan, closes: np.ndarray) -> type:
 def _as_python_ints(plan: _Plan) -> _Plan:
     """The plan with its integer arrays as Python integers, for the dtype-object path."""
     obj = {k: getattr(plan, k).astype(object) for k in (
-        "price_at_session", "price_at_pay", "price_exposure", "installment", "issued_at_session")}
+        "price_at_session", "price_at_pay", "price_exposure", "installment", "issued_at_session",
+        "since_days")}
     red = plan.redemption
     if red is not None:
         red = dataclasses.replace(red, low_since=red.low_since.astype(object))
@@ -761,7 +777,7 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, keep: bool
             _elect(plan, st, s, closes)
         maturity = k >= 0 and plan.is_maturity[k]
         if converts and s >= 0 and maturity:  # "prior to 5:00 pm ... on the Maturity Date"
-            _convert(plan, st, s, date, closes)
+            _convert(plan, st, s, closes)
         if k >= 0:
             st.per["exposure"][k] = _mandatory_amount(
                 plan, st.balance + _accrued(plan, st), plan.price_exposure[k],
@@ -771,7 +787,7 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, keep: bool
             if maturity and rd is not None and st.owed.any():  # what elections left (IV)
                 st.per["cash_paid"][k] += _pay_owed(st, rd.late_maturity)
         if converts and s >= 0 and not maturity:  # a payment on the day comes first
-            _convert(plan, st, s, date, closes)
+            _convert(plan, st, s, closes)
         if k >= 0:
             _record(st, k)
     per = st.per

@@ -130,7 +130,8 @@ def _convert(books: _Books, e: Entry) -> None:
     if principal > books.balance:
         raise LedgerError(f"{e.where()}: converts {dollars(float(principal))}, more than the "
                           f"{dollars(float(books.balance))} outstanding")
-    since = max([d for d in interest_dates(t) if d < e.date], default=t.accrues_from)
+    since = max([d for d in interest_dates(t)
+                 if d < e.date or (d == e.date != t.maturity_date)], default=t.accrues_from)
     share = principal * exact(t.interest_rate) * year_fraction(since, e.date, t.day_count)
     interest = _cents(share)
     if e["interest"] is not None and exact(e["interest"]) != interest:
@@ -185,7 +186,8 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
     steps = sorted([(r.date, 0, r) for r in rows]
                    + [(r.pay_date, 1, payments.get(r.pay_date)) for r in rows
                       if r.pay_date <= as_of]
-                   + [(e.date, 2, e) for e in ledger.entries if e.kind != "payment"],
+                   + [(e.date, -1 if e.kind == "conversion" and e.date == terms.maturity_date
+                       else 2, e) for e in ledger.entries if e.kind != "payment"],
                    key=lambda s: (s[0], s[1]))
     for day, order, item in steps:
         books.accrue(day)

@@ -331,14 +331,17 @@ def test_election_is_capped_when_the_holder_keeps_its_shares(terms):
 
 def test_conversion_on_the_maturity_date(terms):
     # II.A.1: "prior to 5:00 pm ... on the Maturity Date". Flat $0.30, $0.50 on 1 Oct 2007,
-    # the Holder converting at 2.0 x $0.22 = $0.44: it converts the 335,000 left and the
-    # 15,493.75 of interest: 350,493.75 / 0.22 = 1,593,153.4 -> 1,593,154 shares; no cash then
+    # the Holder converting at 2.0 x $0.22 = $0.44: it converts the 335,000 left with the
+    # interest on it since 1 Jul (reading 32): 335,000 x 9% x 92/360 = 7,705.00, so
+    # 342,705.00 / 0.22 = 1,557,750 shares. The quarter's other interest, on the installments
+    # of 1 Aug (31 days) and 1 Sep (62 days), 335,000 x 0.00025 x 93 = 7,788.75, is paid in
+    # cash: 15,493.75 in all, as the schedule has it.
     closes = flat(SES, 0.30).to_frame()
     closes.loc[pd.Timestamp("2007-10-01"), 0] = 0.50
     r = simulate(terms, closes, holder=2.0)
     p = r.by_path.iloc[0]
-    assert (p["conversion_shares"], p["principal_converted"]) == (1_593_154, 335_000)
-    assert r.by_payment.iloc[-1]["cash_paid"] == 0
+    assert (p["conversion_shares"], p["principal_converted"]) == (1_557_750, 335_000)
+    assert r.by_payment.iloc[-1]["cash_paid"] == 7_788.75
 
 
 def test_lookback_compares_each_day_with_its_own_price(terms):

@@ -324,3 +324,33 @@ def test_the_monitor_shows_the_holders_notice(terms):
     assert row["status"] == "triggered" and row["applies"] == "at the Holder's notice"
     assert row["notice"] == pd.Timestamp(2006, 4, 5)
     assert pd.isna(events.loc["I.A.1", "notice"])
+
+
+def test_recorded_conversion_then_forecast_gives_the_same_life(terms):
+    # identity (b) with a conversion: closes $0.25 (every payment in cash: below $0.253) and
+    # $0.40 on 15 May 2006 only, where a Holder converting at 1.5 x $0.22 = $0.33 converts as
+    # much as its 9.9% cap allows. The engine's conversion (principal, shares) goes into the
+    # ledger with the cash payments to 1 Jun 2006; the state must accept its share count (the
+    # ledger and the engine apply reading 32 alike), and the forecast must finish the life.
+    sessions = note_sessions(terms, D(2005, 10, 3))
+    closes = pd.DataFrame({0: [0.40 if d == pd.Timestamp("2006-05-15") else 0.25
+                               for d in sessions]}, index=sessions)
+    whole = nl.simulate(terms, closes, holder=1.5, keep_payments=True)
+    total = whole.by_path.iloc[0]
+    assert 0 < total["principal_converted"] < 3_350_000  # a partial conversion
+    as_of = D(2006, 6, 1)
+    done = whole.by_payment[whole.by_payment["pay_date"] <= pd.Timestamp(as_of)]
+    entries = [{"date": r.pay_date.date(), "kind": "payment", "cash": r.cash_paid}
+               for r in done.itertuples() if r.date < pd.Timestamp("2006-05-15")]
+    entries += [{"date": D(2006, 5, 15), "kind": "conversion",
+                 "principal": round(float(total["principal_converted"]), 2),
+                 "shares": int(total["conversion_shares"])}]
+    entries += [{"date": r.pay_date.date(), "kind": "payment", "cash": r.cash_paid}
+                for r in done.itertuples() if r.date > pd.Timestamp("2006-05-15")]
+    state = note_state(terms, as_of, ledger=parse_ledger({"entries": entries}))
+    rest = nl.simulate(terms, closes, holder=1.5, keep_payments=True, start=state)
+    after = rest.by_path.iloc[0]
+    cents = lambda x: round(x * 100)  # noqa: E731 - amounts compared to the cent
+    assert cents(done["cash_paid"].sum()) + cents(after["cash_paid"]) == cents(total["cash_paid"])
+    assert state.total_shares_issued + after["shares_issued"] == total["shares_issued"]
+    assert state.principal == after["principal_cash"]  # the rest is paid in cash
