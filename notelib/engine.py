@@ -40,6 +40,7 @@ from .dates import as_date
 from .display import table
 from .money import exact
 from .paths import PathError, Paths
+from .penalties import default_interest
 from .payments import lookback_window, share_threshold
 from .redemption import redemption_due_date
 from .schedule import interest_dates, schedule_rows, year_fraction
@@ -141,6 +142,7 @@ class _Plan:
     capital: CapTable
     principal_cents: int
     start: Start | None = None
+    arrears_cents: int = 0  # arrears and their Default Interest, paid with payment 0 (reading 36)
 
 
 class _Point(NamedTuple):
@@ -166,6 +168,7 @@ class Start:
     outstanding: int
     issued: int
     price_events: tuple
+    arrears: tuple = ()  # (pay date it was due, cents) of amounts overdue on ``as_of``
 
 
 @dataclass
@@ -361,11 +364,22 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         issued_at_session=issued_at,
         convert_threshold=_conversion_threshold(holder, price_session, units),
         since_days=np.array([_since_days(terms, d) for d in session_dates], dtype=np.int64),
+        arrears_cents=_arrears_cents(terms, start, sched),
         holder_keeps=not holder_sells or sale_limit is not None,
         sale_limit=None if sale_limit is None else np.array(
             [int(sale_limit * prices.factor(live(d))) for d in session_dates]),
         redemption=redemption, capital=captable,
         principal_cents=int(exact(terms.principal, "principal") * 100))
+
+
+def _arrears_cents(terms: NoteTerms, start: Start | None, sched: pd.DataFrame) -> int:
+    """What a forecast from a state in arrears pays with the first payment still to come:
+    the arrears and their Default Interest from their due date to that pay date (reading 36)."""
+    if start is None or not start.arrears or sched.empty:
+        return 0
+    paid = sched["pay_date"].iloc[0]
+    return sum(amount + round(default_interest(terms, amount / 100, due, paid) * 100)
+               for due, amount in start.arrears)
 
 
 def _since_days(terms: NoteTerms, d: dt.date) -> int:
@@ -576,7 +590,7 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
     units, alive = plan.price_units, st.alive
     interest = _accrued(plan, st) if plan.is_interest[k] else st.zeros()
     if plan.is_interest[k]:
-            st.dd[:] = 0
+        st.dd[:] = 0
     st.start_30[:] = date.day >= 30  # the schedule restarts accrual on each payment date
     principal = st.balance if plan.is_maturity[k] else np.minimum(plan.installment[k], st.balance)
     st.balance = st.balance - principal
@@ -608,6 +622,9 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
                    ("in_shares", in_shares)):
         st.per[key][k] = v
     st.per["shares_value"][k] = shares.astype(np.float64) * close
+    if k == 0 and plan.arrears_cents:  # the arrears, cured in cash (reading 36)
+        st.tot["cash_paid"] += plan.arrears_cents * alive
+        st.per["cash_paid"][0] += plan.arrears_cents * alive
 
 
 def _policy_choice(choice: object, n: int, date: dt.date) -> np.ndarray:
@@ -1036,10 +1053,6 @@ def _start(terms: NoteTerms, state) -> Start:
     """A NoteState in the engine's integers; refused where the engine cannot carry it."""
     if state.terms != terms:
         raise EngineError("start: the state was built for other terms")
-    if len(state.arrears):
-        raise EngineError(f"start: the note is in arrears on {state.as_of} "
-                          f"({state.arrears['amount'].sum():,.2f}); forecasting from arrears is "
-                          "not modelled")
     books = state.books
     if books.pending:
         row = books.pending[0][0]
@@ -1056,7 +1069,8 @@ def _start(terms: NoteTerms, state) -> Start:
         as_of -= dt.timedelta(days=1)  # the note as issued: the Issue Date's session is ahead
     return Start(as_of, int(books.balance * 100), int(dd),
                  books.reset.day >= 30 and terms.day_count == "30/360", books.held,
-                 books.outstanding, sum(books.issued.values()), tuple(books.price_events))
+                 books.outstanding, sum(books.issued.values()), tuple(books.price_events),
+                 tuple((a["due"], int(a["amount"] * 100)) for a in books.arrears))
 
 
 def _run_chunks(plan: _Plan, chunks: Iterable[Paths], total: int | None, progress: bool,

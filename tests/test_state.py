@@ -232,9 +232,23 @@ def test_recorded_history_then_forecast_gives_the_same_life(terms, paths):
         .drop(columns="path").reset_index(drop=True), check_dtype=False)
 
 
+def test_a_forecast_from_arrears_pays_them_with_default_interest(terms, paths):
+    # reading 36: the Jan 2006 coupon was missed; a forecast from 2 Feb pays it with the Apr
+    # coupon (3 Apr) in cash, with Default Interest from 3 Jan: 51,087.50 x 16% x 90/360 =
+    # 2,043.50, so 53,131.00 more than from a state where it was paid
+    missed = note_state(terms, "2006-02-02", ledger=parse_ledger({"entries": []}))
+    paid = note_state(terms, "2006-02-02", ledger=parse_ledger(
+        {"entries": [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50}]}))
+    a = nl.simulate(terms, paths, start=missed, keep_payments=True).by_payment
+    b = nl.simulate(terms, paths, start=paid, keep_payments=True).by_payment
+    first_a = a[a["date"] == pd.Timestamp(2006, 4, 1)]["cash_paid"].to_numpy()
+    first_b = b[b["date"] == pd.Timestamp(2006, 4, 1)]["cash_paid"].to_numpy()
+    assert (first_a - first_b == 53_131.00).all()
+    later = a["date"] > pd.Timestamp(2006, 4, 1)
+    assert a.loc[later, "cash_paid"].equals(b.loc[later, "cash_paid"])
+
+
 def test_forecasts_refuse_what_they_cannot_carry(terms, paths):
-    with pytest.raises(ValueError, match="in arrears"):
-        nl.simulate(terms, paths, start=note_state(terms, "2006-02-02"))
     with pytest.raises(ValueError, match="between the 2006-01-01 payment's due date"):
         nl.simulate(terms, paths, start=note_state(terms, "2006-01-02"))
 
