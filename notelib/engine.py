@@ -43,7 +43,7 @@ from .paths import PathError, Paths
 from .penalties import default_interest
 from .payments import lookback_window, share_threshold
 from .redemption import redemption_due_date
-from .schedule import interest_dates, schedule_rows, year_fraction
+from .schedule import interest_dates, schedule_rows, simple_interest, year_fraction
 from .terms import NoteTerms
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -168,7 +168,7 @@ class Start:
     outstanding: int
     issued: int
     price_events: tuple
-    arrears: tuple = ()  # (pay date it was due, cents) of amounts overdue on ``as_of``
+    arrears: tuple = ()  # (due, cents, V.H interest to as_of in cents or None) overdue
 
 
 @dataclass
@@ -374,12 +374,20 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
 
 def _arrears_cents(terms: NoteTerms, start: Start | None, sched: pd.DataFrame) -> int:
     """What a forecast from a state in arrears pays with the first payment still to come:
-    the arrears and their Default Interest from their due date to that pay date (reading 36)."""
+    principal and interest overdue with Default Interest from their due date to that pay
+    date, and cash demanded under V.H with its interest so far and on to that date
+    (reading 36)."""
     if start is None or not start.arrears or sched.empty:
         return 0
     paid = sched["pay_date"].iloc[0]
-    return sum(amount + round(default_interest(terms, amount / 100, due, paid) * 100)
-               for due, amount in start.arrears)
+    total = 0
+    for due, amount, late in start.arrears:
+        if late is None:
+            total += amount + round(default_interest(terms, amount / 100, due, paid) * 100)
+        else:
+            total += amount + late + round(simple_interest(
+                amount / 100, terms.late_payment_rate, start.as_of, paid, terms.day_count) * 100)
+    return total
 
 
 def _since_days(terms: NoteTerms, d: dt.date) -> int:
@@ -1070,7 +1078,9 @@ def _start(terms: NoteTerms, state) -> Start:
     return Start(as_of, int(books.balance * 100), int(dd),
                  books.reset.day >= 30 and terms.day_count == "30/360", books.held,
                  books.outstanding, sum(books.issued.values()), tuple(books.price_events),
-                 tuple((a["due"], int(a["amount"] * 100)) for a in books.arrears))
+                 tuple((r.due.date(), round(r.amount * 100),
+                        None if r.kind == "principal and interest" else round(r.late_interest * 100))
+                       for r in state.arrears.itertuples()))
 
 
 def _run_chunks(plan: _Plan, chunks: Iterable[Paths], total: int | None, progress: bool,

@@ -41,6 +41,8 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "judgment": (("amount",), ("resolved_on",)),  # I.A.12, dated by its entry
     "indebtedness_acceleration": (("amount",), ()),  # I.A.14
     "event": (("clause",), ()),  # an event with no cure period: I.A.5-8, I.A.11
+    "cash_notice": (("amount",), ()),  # V.H: the Holder elects cash for an amount owed
+    "penalty_payment": (("amount",), ()),  # a cash payment of such an amount (not P&I)
 }
 COMMON = ("date", "kind", "provenance", "source", "note")
 MONEY = {"cash", "principal", "interest", "amount"}

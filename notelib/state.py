@@ -37,7 +37,8 @@ from .money import exact, round_half_up
 from .payments import lookback_window, share_threshold
 from .penalties import default_interest, delivery_default
 from .redemption import RedemptionAmount, redemption_amount, redemption_due_date
-from .schedule import interest_dates, schedule_rows, year_fraction
+from .calendar import sessions_after
+from .schedule import interest_dates, schedule_rows, simple_interest, year_fraction
 from .terms import NoteTerms
 
 def _cents(x: Fraction) -> Fraction:
@@ -256,7 +257,7 @@ class NoteState:
             "As of": f"{self.as_of:%d %b %Y}",
             "Principal outstanding": dollars(self.principal),
             "Accrued interest": dollars(self.accrued_interest),
-            "Arrears (with Default Interest)": dollars(arrears),
+            "Arrears (with Default and V.H interest)": dollars(arrears),
             "Conversion Price": price(self.conversion_price),
             "Shares issued (payments + conversions)":
                 f"{shares(self.total_shares_issued)} ({shares(self.shares_issued['payment'])} + "
@@ -300,9 +301,9 @@ class NoteState:
                            + (f" on {pd.Timestamp(r.date):%d %b %Y}." if r.status == "triggered"
                               else "."))
         if len(self.arrears):
+            interest = self.arrears["default_interest"].sum() + self.arrears["late_interest"].sum()
             out.append(f"{dollars(float(self.arrears['amount'].sum()))} is overdue, with "
-                       f"{dollars(float(self.arrears['default_interest'].sum()))} of Default "
-                       "Interest.")
+                       f"{dollars(float(interest))} of Default Interest and V.H interest.")
         return out or ["Nothing is overdue and no Mandatory Redemption Event is running."]
 
     def __repr__(self) -> str:
@@ -330,6 +331,48 @@ class NoteState:
                            for r in self.events.itertuples()],
                 "redemption_amount": None if self.redemption is None else self.redemption.amount,
                 "election_deadline": str(self.election_deadline or "")}
+
+
+def _cash_demands(terms: NoteTerms, ledger: Ledger, as_of: dt.date) -> list[dict]:
+    """Amounts other than principal and interest the Holder demanded in cash (V.H) and the
+    Borrower has not paid five Trading Days after the notice: each with its interest at
+    ``late_payment_rate`` from then to ``as_of`` on what was unpaid day by day. Payments go
+    to the oldest demand first."""
+    demands: list[dict] = []
+    for e in ledger.upto(as_of).of("cash_notice", "penalty_payment"):
+        if e.kind == "cash_notice":
+            deadline = sessions_after(e.date, terms.late_payment_trading_days,
+                                      terms.calendar)[-1].date()
+            demands.append({"deadline": deadline, "unpaid": exact(e["amount"]), "late": 0.0,
+                            "since": deadline})
+            continue
+        left = exact(e["amount"])
+        owed = sum(d["unpaid"] for d in demands)
+        if left > owed:
+            raise LedgerError(f"{e.where()}: pays {dollars(e['amount'])}, more than the "
+                              f"{dollars(float(owed))} the Holder has demanded in cash (V.H)")
+        for d in demands:
+            _late(terms, d, e.date)
+            take = min(left, d["unpaid"])
+            d["unpaid"] -= take
+            left -= take
+    rows = []
+    for d in demands:
+        _late(terms, d, as_of)
+        if d["unpaid"] > 0 and d["deadline"] < as_of:
+            rows.append({"due": d["deadline"], "kind": "cash demanded (V.H)",
+                         "amount": float(d["unpaid"]), "default_interest": 0.0,
+                         "late_interest": d["late"]})
+    return rows
+
+
+def _late(terms: NoteTerms, demand: dict, to: dt.date) -> None:
+    """V.H interest on a demand's unpaid amount from its deadline (or the last change) to
+    ``to``."""
+    if to > demand["since"] and demand["unpaid"] > 0:
+        demand["late"] += simple_interest(float(demand["unpaid"]), terms.late_payment_rate,
+                                          demand["since"], to, terms.day_count)
+    demand["since"] = max(demand["since"], to)
 
 
 def _delivery_defaults(terms: NoteTerms, ledger: Ledger, as_of: dt.date) -> float:
@@ -483,10 +526,11 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
     captable = captable or load_captable()
     books = replay(terms, ledger, as_of, captable=captable, closes=closes)
     arrears = pd.DataFrame([
-        {"due": a["due"], "amount": float(a["amount"]),
-         "default_interest": default_interest(terms, float(a["amount"]), a["due"], as_of)}
-        for a in books.arrears], columns=["due", "amount", "default_interest"])
-    arrears["total"] = arrears["amount"] + arrears["default_interest"]
+        {"due": a["due"], "kind": "principal and interest", "amount": float(a["amount"]),
+         "default_interest": default_interest(terms, float(a["amount"]), a["due"], as_of),
+         "late_interest": 0.0} for a in books.arrears] + _cash_demands(terms, ledger, as_of),
+        columns=["due", "kind", "amount", "default_interest", "late_interest"])
+    arrears["total"] = arrears["amount"] + arrears["default_interest"] + arrears["late_interest"]
     nominal, pay, amount = _next_payment(terms, books, as_of)
     condition = _share_condition(terms, books, pay, as_of, closes)
     p = float(_price(books, as_of))

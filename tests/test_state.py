@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -368,3 +369,46 @@ def test_recorded_conversion_then_forecast_gives_the_same_life(terms):
     assert cents(done["cash_paid"].sum()) + cents(after["cash_paid"]) == cents(total["cash_paid"])
     assert state.total_shares_issued + after["shares_issued"] == total["shares_issued"]
     assert state.principal == after["principal_cash"]  # the rest is paid in cash
+
+
+def test_cash_demanded_under_v_h_runs_late_interest(terms):
+    # V.H: the Holder demands $14,000 of Delivery Default Payments in cash on Mon 1 May 2006;
+    # due within five Trading Days: 2, 3, 4, 5, 8 May. Unpaid on 7 Jun: 24% from 8 May, 30 days:
+    # 14,000 x 0.24 x 30/360 = 280.00. Not a failure to pay principal or interest (I.A.1).
+    base = [{"date": D(2006, 5, 1), "kind": "cash_notice", "amount": 14000}]
+    ledger = parse_ledger({"entries": base, "unrecorded_payments": "cash"})
+    s = note_state(terms, "2006-06-07", ledger=ledger)
+    row = s.arrears.iloc[0]
+    assert (row["due"], row["amount"], row["late_interest"]) == (pd.Timestamp(2006, 5, 8),
+                                                                14_000, 280.00)
+    assert s.events.set_index("clause").loc["I.A.1", "status"] == "not triggered"
+    # paid on 7 Jun: nothing left; paying more than was demanded is refused
+    paid = base + [{"date": D(2006, 6, 7), "kind": "penalty_payment", "amount": 14000}]
+    assert len(note_state(terms, "2006-06-07", ledger=parse_ledger(
+        {"entries": paid, "unrecorded_payments": "cash"})).arrears) == 0
+    too_much = base + [{"date": D(2006, 6, 7), "kind": "penalty_payment", "amount": 15000}]
+    with pytest.raises(LedgerError, match="more than the \\$14,000.00 the Holder has demanded"):
+        note_state(terms, "2006-06-07", ledger=parse_ledger(
+            {"entries": too_much, "unrecorded_payments": "cash"}))
+    # half paid on 23 May: 15 days on 14,000 (8-23 May) = 140.00, then 15 days on 7,000 = 70.00
+    half = base + [{"date": D(2006, 5, 23), "kind": "penalty_payment", "amount": 7000}]
+    row = note_state(terms, "2006-06-07", ledger=parse_ledger(
+        {"entries": half, "unrecorded_payments": "cash"})).arrears.iloc[0]
+    assert (row["amount"], row["late_interest"]) == (7_000, 210.00)
+
+
+def test_a_forecast_pays_cash_demanded_with_its_interest(terms, paths):
+    # reading 36: the $14,000 demanded on 1 May 2006 and unpaid on 7 Jun (280.00 of V.H interest
+    # so far) is paid with the 3 Jul coupon: 26 more days, 14,000 x 0.24 x 26/360 = 242.666...
+    # -> 242.67; 14,522.67 more than without the demand
+    demand = {"date": D(2006, 5, 1), "kind": "cash_notice", "amount": 14000}
+    with_demand = note_state(terms, "2006-06-07", ledger=parse_ledger(
+        {"entries": [demand], "unrecorded_payments": "cash"}))
+    without = note_state(terms, "2006-06-07", ledger=parse_ledger(
+        {"entries": [], "unrecorded_payments": "cash"}))
+    a = nl.simulate(terms, paths, start=with_demand, keep_payments=True).by_payment
+    b = nl.simulate(terms, paths, start=without, keep_payments=True).by_payment
+    jul = pd.Timestamp(2006, 7, 1)
+    extra = a.loc[a["date"] == jul, "cash_paid"].to_numpy() - b.loc[b["date"] == jul,
+                                                                    "cash_paid"].to_numpy()
+    assert np.allclose(extra, 14_522.67, rtol=0, atol=1e-9)
