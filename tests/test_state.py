@@ -412,3 +412,33 @@ def test_a_forecast_pays_cash_demanded_with_its_interest(terms, paths):
     extra = a.loc[a["date"] == jul, "cash_paid"].to_numpy() - b.loc[b["date"] == jul,
                                                                     "cash_paid"].to_numpy()
     assert np.allclose(extra, 14_522.67, rtol=0, atol=1e-9)
+
+
+def test_the_monitor_over_all_kinds_of_event(terms):
+    # as of Mon 10 Apr 2006 (unrecorded payments assumed made):
+    # I.A.2: notice Wed 1 Mar, 15 Trading Days to cure (2 Mar-22 Mar) -> Thu 23 Mar
+    # I.A.3: sales blocked 1 Feb-15 Mar: the 31st consecutive day, 3 Mar
+    # I.A.5: an assignment for creditors on 1 Mar, no cure
+    # I.A.10: a $600,000 monetary default on Mon 3 Apr (> $500,000), 2 Trading Days (4, 5 Apr)
+    #         -> Thu 6 Apr
+    # I.A.13: trading suspended Mon 6-Fri 10 Mar (5 in a row), 30 days from 10 Mar -> 10 Apr
+    # I.A.14: $1,000,000 of other debt accelerated on 20 Mar (> $750,000)
+    entries = [
+        {"date": D(2006, 2, 1), "kind": "registration_lapse", "end": D(2006, 3, 15)},
+        {"date": D(2006, 3, 1), "kind": "delivery_failure"},
+        {"date": D(2006, 3, 1), "kind": "event", "clause": 5},
+        *({"date": D(2006, 3, d), "kind": "trading_suspension"} for d in (6, 7, 8, 9, 10)),
+        {"date": D(2006, 3, 20), "kind": "indebtedness_acceleration", "amount": 1_000_000},
+        {"date": D(2006, 4, 3), "kind": "material_contract_default", "amount": 600_000},
+    ]
+    ledger = parse_ledger({"entries": entries, "unrecorded_payments": "cash"})
+    events = note_state(terms, "2006-04-10", ledger=ledger).events.set_index("clause")
+    expected = {"I.A.2": D(2006, 3, 23), "I.A.3": D(2006, 3, 3), "I.A.5": D(2006, 3, 1),
+                "I.A.10": D(2006, 4, 6), "I.A.13": D(2006, 4, 10), "I.A.14": D(2006, 3, 20)}
+    for clause, day in expected.items():
+        assert events.loc[clause, "status"] == "triggered", clause
+        assert events.loc[clause, "date"] == pd.Timestamp(day), clause
+    assert (events.drop(index=list(expected))["status"] == "not triggered").all()
+    # a day earlier the suspension's cure is still running
+    before = note_state(terms, "2006-04-07", ledger=ledger).events.set_index("clause")
+    assert before.loc["I.A.13", "status"] == "cure running until 2006-04-09"
