@@ -4,6 +4,8 @@ shares is, the dilution range)."""
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 
 from .assumptions import Assumptions
@@ -51,3 +53,22 @@ def conclusion(schedule: pd.DataFrame, by_date: pd.DataFrame) -> str:
                     f"{final['ownership_p5']:.1%} to {final['ownership_p95']:.1%} of the shares "
                     "(5th to 95th percentile).")
     return " ".join((falls_due, shares, dilution))
+
+
+def where_it_stands(state, report_date, prices: str) -> str:
+    """The board summary's opening, as HTML: the status sheet and its alerts on the report
+    date, or, for a date outside the note's life, a sentence saying the figures are the
+    model from the Issue Date. ``prices`` names the closes used (paths.prices_label)."""
+    from .display import html_table, no_latex
+    from .state import state_date
+
+    terms = state.terms
+    if state_date(terms, report_date) != report_date:
+        return no_latex(
+            f"<p><b>On {report_date:%d %b %Y}</b> the note is outside its life "
+            f"({terms.issue_date:%d %b %Y} to {terms.maturity_date:%d %b %Y}): nothing is left "
+            "to forecast, so the figures below are the model from the Issue Date.</p>")
+    alerts = "".join(f"<li>{html.escape(a)}</li>" for a in state.alerts())
+    return (no_latex(f"<p><b>On {report_date:%d %b %Y}</b>, from the ledger and the "
+                     f"{html.escape(prices)} so far</p>")
+            + html_table(state.rows()) + no_latex(f"<ul>{alerts}</ul>"))

@@ -6,7 +6,6 @@ HTML output is written as the entity &#36;.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -129,8 +128,3 @@ def table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, *,
     out.formats = dict(formats or {})
     return out
 
-
-def frame_html(frame: pd.DataFrame, formats: Mapping[str, str] | None = None) -> str:
-    """A DataFrame as HTML with per-column formats (see :data:`KINDS`; other columns by
-    their names), dollar signs escaped."""
-    return table(frame, formats)._repr_html_()

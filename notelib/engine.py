@@ -43,7 +43,14 @@ from .paths import PathError, Paths
 from .penalties import default_interest
 from .payments import lookback_window, share_threshold
 from .redemption import redemption_due_date
-from .schedule import interest_dates, schedule_rows, simple_interest, year_fraction
+from .schedule import (
+    conversion_interest_start,
+    day_count_basis,
+    interest_dates,
+    schedule_rows,
+    simple_interest,
+    year_fraction,
+)
 from .terms import NoteTerms
 
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -356,7 +363,7 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         installment=np.round(sched["principal"].to_numpy() * 100).astype(np.int64) * ~is_mat,
         is_interest=sched["date"].isin(interest_dates(terms)).to_numpy(), is_maturity=is_mat,
         rate=_ratio(terms.interest_rate, "interest_rate"),
-        basis=365 if terms.day_count == "ACT/365F" else 360,
+        basis=day_count_basis(terms),
         premium=_ratio(terms.redemption_premium, "redemption_premium"),
         cap=_ratio(terms.ownership_cap, "ownership_cap"), split_at_session=split_at,
         split_factor_at_pay=np.array([float(prices.factor(live(d)))
@@ -396,10 +403,8 @@ def _since_days(terms: NoteTerms, d: dt.date) -> int:
     period whose interest a principal converted on ``d`` takes with it (reading 32)."""
     if d <= terms.accrues_from:
         return 0
-    last = max([x for x in interest_dates(terms) if x < d or (x == d != terms.maturity_date)],
-               default=terms.accrues_from)
-    basis = 365 if terms.day_count == "ACT/365F" else 360
-    return int(year_fraction(last, d, terms.day_count) * basis)
+    start = conversion_interest_start(terms, d)
+    return int(year_fraction(start, d, terms.day_count) * day_count_basis(terms))
 
 
 def _liquidity(liquidity: object, sched: pd.DataFrame) -> np.ndarray:
@@ -1012,8 +1017,8 @@ def simulate(
     "hold", or a multiple of the Conversion Price at or above which the Holder converts
     everything it can within the ownership cap (it sells the shares at once if
     ``holder_sells``; at most ``sale_limit`` shares a Trading Day, on the Issue Date's share
-    basis, if given: participation x average daily volume, reading 30). ``events``: splits, issuances and similar notes (II.C) and at most
-    one :class:`RedemptionEvent`. ``liquidity``: whether the Liquidity Conditions hold, for
+    basis, if given: participation x average daily volume, reading 30). ``events``: splits,
+    issuances and similar notes (II.C) and at most one :class:`RedemptionEvent`. ``liquidity``: whether the Liquidity Conditions hold, for
     every payment or by nominal date. ``exposure_lag``: the redemption exposure on a date
     is the amount due if an event had occurred that many sessions earlier. ``start``: a
     :class:`notelib.state.NoteState`; the run starts after its date with its principal,
@@ -1067,8 +1072,7 @@ def _start(terms: NoteTerms, state) -> Start:
         raise EngineError(f"start: {state.as_of} falls between the {row.date} payment's due "
                           f"date and its pay date {row.pay_date}; forecast from the pay date")
     rn, rd = _ratio(terms.interest_rate, "interest_rate")
-    basis = 365 if terms.day_count == "ACT/365F" else 360
-    dd = books.accrued * 100 * rd * basis / rn
+    dd = books.accrued * 100 * rd * day_count_basis(terms) / rn
     if dd.denominator != 1:
         raise EngineError(f"start: accrued interest {float(books.accrued):,.6f} is not a whole "
                           "number of cent-days")
@@ -1076,11 +1080,17 @@ def _start(terms: NoteTerms, state) -> Start:
     if as_of == terms.issue_date and not books.facts_on_issue:
         as_of -= dt.timedelta(days=1)  # the note as issued: the Issue Date's session is ahead
     return Start(as_of, int(books.balance * 100), int(dd),
-                 books.reset.day >= 30 and terms.day_count == "30/360", books.held,
+                 _last_payment(terms, as_of).day >= 30 and terms.day_count == "30/360",
+                 books.held,
                  books.outstanding, sum(books.issued.values()), tuple(books.price_events),
                  tuple((r.due.date(), round(r.amount * 100),
                         None if r.kind == "principal and interest" else round(r.late_interest * 100))
                        for r in state.arrears.itertuples()))
+
+
+def _last_payment(terms: NoteTerms, on: dt.date) -> dt.date:
+    """The last nominal payment date on or before ``on`` (accrual restarts on each)."""
+    return max([d for d in schedule_rows(terms)["date"] if d <= on], default=terms.accrues_from)
 
 
 def _run_chunks(plan: _Plan, chunks: Iterable[Paths], total: int | None, progress: bool,

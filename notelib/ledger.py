@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .money import exact
-from .safeyaml import YamlError, load_yaml, sequence_lines
+from .safeyaml import load_yaml, sequence_lines
 from .terms import NoteTerms, load_terms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,10 +212,7 @@ def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None) 
 
     path = Path(path) if path else DEFAULT_LEDGER
     terms = terms or load_terms()
-    try:
-        data = load_yaml(path, "ledger", error=LedgerError)
-    except YamlError as exc:  # pragma: no cover - load_yaml raises LedgerError
-        raise LedgerError(str(exc)) from None
+    data = load_yaml(path, "ledger", error=LedgerError)
     where = f"ledger {path}"
     try:
         ledger = parse_ledger(data, sequence_lines(path, "entries"), terms, path)

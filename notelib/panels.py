@@ -41,6 +41,7 @@ class Panel:
         self.controls = dict(controls)
         self.compute = compute
         self.seconds = float("nan")
+        self.error = ""  # the message shown if the last input was refused
         self.status = w.HTML()
         self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.table = w.HTML()
@@ -66,19 +67,14 @@ class Panel:
             png = io.BytesIO()
             fig.savefig(png, format="png", dpi=80)
         except Exception as exc:  # noqa: BLE001 - every refusal is shown, not raised
-            self.status.value = ("<span style='color:#B00020'>"
-                                 f"{html.escape(_one_line(exc))}</span>")
+            self.error = _one_line(exc)
+            self.status.value = f"<span style='color:#B00020'>{html.escape(self.error)}</span>"
             return
+        self.error = ""
         self.image.value = png.getvalue()
         self.table.value = table_html
         self.seconds = time.perf_counter() - start
         self.status.value = f"<span style='color:#555'>Updated in {self.seconds:.2f} s</span>"
-
-    @property
-    def error(self) -> str:
-        """The message shown, if the last input was refused ("" otherwise)."""
-        text = self.status.value
-        return html.unescape(text.split(">", 1)[1].rsplit("<", 1)[0]) if "B00020" in text else ""
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

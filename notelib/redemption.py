@@ -21,7 +21,7 @@ from .adjustments import (basis_ratio, conversion_price_history, first_day, lowe
 from .calendar import add_business_days
 from .conversion import capped_conversion, conversion_shares
 from .dates import takes_dates
-from .display import table
+from .display import dollars, html_table, price, shares, table
 from .money import cents, exact
 from .schedule import accrued_interest as scheduled_accrued_interest
 from .schedule import principal_outstanding, simple_interest
@@ -55,15 +55,11 @@ class RedemptionAmount:
         return "parity" if self.parity > self.floor else "floor"
 
     def __repr__(self) -> str:
-        from .display import price
-
         return (f"RedemptionAmount({self.on}: owed ${self.owed:,.2f}; floor ${self.floor:,.2f}; "
                 f"parity {self.shares:,} shares x {price(self.highest_close)} = "
                 f"${self.parity:,.2f}; amount ${self.amount:,.2f}, {self.binding} binds)")
 
     def _repr_html_(self) -> str:
-        from .display import dollars, html_table, price, shares
-
         return html_table({
             "principal outstanding": dollars(self.principal),
             "accrued interest": dollars(self.accrued_interest),

@@ -60,6 +60,20 @@ def simple_interest(amount: float, rate: float, start: dt.date, end: dt.date,
 
 
 @takes_dates("on")
+def conversion_interest_start(terms: NoteTerms, on: dt.date) -> dt.date:
+    """The day from which principal converted on ``on`` carries its interest: the last
+    Interest Payment Date on or before ``on`` (that day's payment comes first), or the one
+    before it on the Maturity Date, where a conversion comes before the payment (II.A;
+    readings 22 and 32)."""
+    return max([d for d in interest_dates(terms)
+                if d < on or (d == on != terms.maturity_date)], default=terms.accrues_from)
+
+
+def day_count_basis(terms: NoteTerms) -> int:
+    """Days in the year of the day count: 365 for ACT/365F, else 360 (preamble)."""
+    return 365 if terms.day_count == "ACT/365F" else 360
+
+
 def last_interest_date(terms: NoteTerms, on: dt.date) -> dt.date:
     """The last Interest Payment Date strictly before ``on``, or the accrual start."""
     return max([d for d in interest_dates(terms) if d < on], default=terms.accrues_from)

@@ -2,7 +2,7 @@
 
 :func:`note_state` walks the schedule and the ledger in date order up to ``as_of``: interest
 accrues on the principal outstanding, payments settle what fell due (a partial payment pays
-Default Interest first, then interest, then principal: reading 33), conversions take their
+interest first, then principal, and the rest is in arrears: reading 33), conversions take their
 principal with the interest accrued on it (II.A) and shorten the note from its end (reading
 32), issuances and splits move the Conversion Price and the share count (II.C), and the
 Holder's sales free room under its 9.9% cap (II.A.1). The fourteen Mandatory Redemption
@@ -18,6 +18,7 @@ from fractions import Fraction
 import pandas as pd
 
 from .adjustments import CashDistribution, Issuance, PriceLookup, Split, conversion_price_history
+from .calendar import sessions_after
 from .captable import CapTable, load_captable
 from .conversion import conversion_shares, max_conversion_shares
 from .dates import takes_dates
@@ -37,9 +38,15 @@ from .money import exact, round_half_up
 from .payments import lookback_window, share_threshold
 from .penalties import default_interest, delivery_default
 from .redemption import RedemptionAmount, redemption_amount, redemption_due_date
-from .calendar import sessions_after
-from .schedule import interest_dates, schedule_rows, simple_interest, year_fraction
+from .schedule import (
+    conversion_interest_start,
+    interest_dates,
+    schedule_rows,
+    simple_interest,
+    year_fraction,
+)
 from .terms import NoteTerms
+
 
 def _cents(x: Fraction) -> Fraction:
     return round_half_up(x, 2)
@@ -60,7 +67,6 @@ class _Books:
     arrears: list[dict] = field(default_factory=list)
     paid: list[dict] = field(default_factory=list)
     pending: list = field(default_factory=list)  # (row, interest, installment) due, not paid
-    reset: dt.date | None = None  # the last payment or conversion date (accrual restarts)
     price_events: list = field(default_factory=list)  # II.C events to date, for forecasts
     history: pd.DataFrame | None = None
     facts_on_issue: bool = False  # the ledger records something on the Issue Date
@@ -80,13 +86,12 @@ def _fall_due(books: _Books, row) -> None:
     """Schedule row ``row`` falls due on its date: the interest accrued (on an Interest
     Payment Date) and the installment leave the running books and wait for payment."""
     t = books.terms
-    interest = _cents(books.accrued) if row.date in set(interest_dates(t)) else Fraction(0)
-    if row.date in set(interest_dates(t)):
-        books.accrued = Fraction(0)
+    interest = Fraction(0)
+    if row.date in interest_dates(t):
+        interest, books.accrued = _cents(books.accrued), Fraction(0)
     installment = books.balance if row.date == t.maturity_date else min(
         exact(row.principal), books.balance)
     books.balance -= installment
-    books.reset = row.date
     books.pending.append((row, interest, installment))
 
 
@@ -131,8 +136,7 @@ def _convert(books: _Books, e: Entry) -> None:
     if principal > books.balance:
         raise LedgerError(f"{e.where()}: converts {dollars(float(principal))}, more than the "
                           f"{dollars(float(books.balance))} outstanding")
-    since = max([d for d in interest_dates(t)
-                 if d < e.date or (d == e.date != t.maturity_date)], default=t.accrues_from)
+    since = conversion_interest_start(t, e.date)
     share = principal * exact(t.interest_rate) * year_fraction(since, e.date, t.day_count)
     interest = _cents(share)
     if e["interest"] is not None and exact(e["interest"]) != interest:
@@ -146,7 +150,6 @@ def _convert(books: _Books, e: Entry) -> None:
                           f"{price(float(p))}: expected {expected:,} (II.A, II.D.4)")
     books.accrued -= share
     books.balance -= principal
-    books.reset = e.date
     books.issued["conversion"] += expected
     books.outstanding += expected
     books.held += expected
@@ -173,7 +176,7 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
     events = _events(ledger)
     history = conversion_price_history(terms, events, closes=closes)
     books = _Books(terms, PriceLookup.of(history), (captable or load_captable()).common,
-                   exact(terms.principal), last=terms.accrues_from, reset=terms.accrues_from,
+                   exact(terms.principal), last=terms.accrues_from,
                    price_events=events, history=history,
                    facts_on_issue=any(e.date == terms.issue_date for e in ledger.entries))
     rows = [r for r in schedule_rows(terms).itertuples() if r.date <= as_of]
@@ -540,9 +543,16 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
     deadline = redemption_due_date(terms, as_of)
     redemption = None
     if deadline <= terms.maturity_date and books.balance > 0:
-        # without a close, parity is unknown: a close of $0.000001 leaves the floor
-        redemption = redemption_amount(terms, deadline, highest_close or 1e-6,
-                                       principal=float(books.balance), conversion_price=p)
+        # what the books owe on the deadline: principal and interest, including what fell
+        # due and waits for its pay date; without a close, parity is unknown and a close of
+        # $0.000001 leaves the floor
+        to_deadline = books.balance * exact(terms.interest_rate) * year_fraction(
+            as_of, deadline, terms.day_count)
+        redemption = redemption_amount(
+            terms, deadline, highest_close or 1e-6, conversion_price=p,
+            principal=float(books.balance + sum(i for _, _, i in books.pending)),
+            accrued_interest=float(_cents(books.accrued + to_deadline)
+                                   + sum(i for _, i, _ in books.pending)))
     return NoteState(
         terms=terms, as_of=as_of, principal=float(books.balance),
         accrued_interest=float(_cents(books.accrued)),

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from .display import dollars, percent, price
 from .display import table as _table
 from .money import exact
 from .safeyaml import load_yaml
@@ -183,11 +184,11 @@ _RATES = {"interest_rate", "default_rate", "late_payment_rate", "ownership_cap",
 def _shown(name: str, value: Any) -> str:
     """A term's value as a person reads it: $3,350,000.00, 9.00%, $0.22, 2005-11-01."""
     if name in _MONEY:
-        return f"${value:,.2f}"
+        return dollars(value)
     if name in _RATES:
-        return f"{value:.2%}".replace(".00%", "%")
+        return percent(value, 2).replace(".00%", "%")
     if name == "conversion_price":
-        return f"${value:g}"
+        return price(value)
     if isinstance(value, tuple):
         return ", ".join(str(v) for v in value)
     return "" if value is None else str(value)

@@ -1,7 +1,5 @@
 """The cap table and the historical what-if."""
 
-import datetime as dt
-
 import pandas as pd
 import pytest
 import yaml

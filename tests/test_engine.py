@@ -13,7 +13,6 @@ from notelib import (
     conversion_shares,
     payment_schedule,
     price_on,
-    redemption_amount,
     trading_sessions,
 )
 from notelib.adjustments import CashDistribution, Issuance, Split

@@ -1,7 +1,5 @@
 """Payment schedule and accrued interest, against hand arithmetic."""
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pytest
