@@ -1,7 +1,7 @@
 # Two commands set everything up on a machine with Python 3.11+ and make:
 #   make report   run the notebooks headless and publish reports/<as-of>-<name>/
 #   make test     run every test
-# Both create .venv and install notelib with its dev extra when .venv is missing
+# Both create .venv and install notelib with its dev and test extras when .venv is missing
 # or pyproject.toml changed.
 
 PYTHON ?= python3
@@ -21,10 +21,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,test]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install notelib with its dev extra
+install: $(STAMP) ## create .venv and install notelib with its dev and test extras
 
 report: $(STAMP) ## run every notebook for every data/params file into reports/ (REPORT_ARGS=...)
 	$(BIN)/notelib report $(REPORT_ARGS)

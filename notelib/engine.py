@@ -148,8 +148,33 @@ class _Plan:
     redemption: _Redemption | None
     capital: CapTable
     principal_cents: int
+    discount: Discount
     start: Start | None = None
     arrears_cents: int = 0  # arrears and their Default Interest, paid with payment 0 (reading 36)
+
+
+@dataclass(frozen=True)
+class Discount:
+    """Discount factors from the valuation date for what the Holder receives: cash at the
+    risky rate and shares at the riskless one (Tsiveriotis-Fernandes), per payment (at its pay
+    date) and per session; all 1.0 when the engine only counts (:func:`simulate`)."""
+
+    pay_cash: np.ndarray
+    pay_equity: np.ndarray
+    session_cash: np.ndarray
+    session_equity: np.ndarray
+
+    @classmethod
+    def none(cls, n_pay: int, n_sessions: int) -> Discount:
+        return cls(np.ones(n_pay), np.ones(n_pay), np.ones(n_sessions), np.ones(n_sessions))
+
+    @classmethod
+    def at(cls, sched: pd.DataFrame, sessions: pd.DatetimeIndex,
+           factor: Callable[[dt.date], tuple[float, float]]) -> Discount:
+        """``factor(day)`` gives the (cash, equity) discount factors of a day."""
+        pay = np.array([factor(d) for d in sched["pay_date"]]).reshape(-1, 2)
+        ses = np.array([factor(d) for d in sessions.date]).reshape(-1, 2)
+        return cls(pay[:, 0], pay[:, 1], ses[:, 0], ses[:, 1])
 
 
 class _Point(NamedTuple):
@@ -193,6 +218,7 @@ class _Redemption:
     low_since: np.ndarray  # shares: lowest split-adjusted price since the event, per session
     late_at: list[tuple[int, int]]  # shares: Default Interest ratio, deadline -> session
     late_maturity: tuple[int, int]  # shares: the same, deadline -> Maturity Date
+    paid_session: int = -1  # cash: the session on or after ``paid`` (its discount factors)
 
 
 def _day_number(d: dt.date, day_30: bool) -> int:
@@ -294,7 +320,13 @@ def _share_events(sessions: pd.DatetimeIndex, price_events: list
 
 def _conversion_threshold(holder: str | float, price_session: np.ndarray, units: int
                           ) -> np.ndarray | None:
-    """The close at or above which the Holder converts, per session (None: it holds)."""
+    """The close at or above which the Holder converts, per session (None: it holds); an
+    array gives it session by session (an exercise boundary, :mod:`notelib.valuation`)."""
+    if isinstance(holder, np.ndarray):
+        if holder.shape != price_session.shape or np.isnan(holder).any():
+            raise EngineError(f"holder: a boundary needs one close per session "
+                              f"({price_session.shape[0]}), got shape {holder.shape}")
+        return holder.astype(np.float64)
     if holder == "hold":
         return None
     m = exact(holder, "holder", EngineError)
@@ -306,7 +338,8 @@ def _conversion_threshold(holder: str | float, price_session: np.ndarray, units:
 
 def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidity,
           holder, holder_sells: bool, sale_limit: int | None, captable: CapTable,
-          exposure_lag: int, start: Start | None = None) -> _Plan:
+          exposure_lag: int, start: Start | None = None,
+          discount: Callable[[dt.date], tuple[float, float]] | None = None) -> _Plan:
     """Compile the contract for these sessions: dates, windows, prices and integer ratios;
     a forecast from ``start`` keeps the payments after its date."""
     sched = schedule_rows(terms)
@@ -376,7 +409,9 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         sale_limit=None if sale_limit is None else np.array(
             [int(sale_limit * prices.factor(live(d))) for d in session_dates]),
         redemption=redemption, capital=captable,
-        principal_cents=int(exact(terms.principal, "principal") * 100))
+        principal_cents=int(exact(terms.principal, "principal") * 100),
+        discount=(Discount.none(len(sched), len(sessions)) if discount is None
+                  else Discount.at(sched, sessions, discount)))
 
 
 def _arrears_cents(terms: NoteTerms, start: Start | None, sched: pd.DataFrame) -> int:
@@ -467,7 +502,8 @@ def _compile_redemption(terms: NoteTerms, ev: RedemptionEvent, sessions: pd.Date
         on=on, paid=paid, window=window, adj=adj, in_shares=ev.in_shares,
         price=int(prices.price(conv) * units),
         late=_late_ratio(terms, deadline, paid or deadline), first_election=first, low_since=low_since,
-        late_at=late_at, late_maturity=_late_ratio(terms, deadline, terms.maturity_date))
+        late_at=late_at, late_maturity=_late_ratio(terms, deadline, terms.maturity_date),
+        paid_session=-1 if paid is None else int(np.searchsorted(sessions, pd.Timestamp(paid))))
 
 
 def _shares_for(cents: np.ndarray, price_units: np.ndarray | int, units: int) -> np.ndarray:
@@ -488,6 +524,8 @@ def _mandatory_amount(plan: _Plan, owed: np.ndarray, price: int, high: np.ndarra
 def _cap_limit(plan: _Plan, held: np.ndarray, outstanding: np.ndarray) -> np.ndarray:
     """max_conversion_shares in integers (II.A.1)."""
     cn, cd = plan.cap
+    if cn == cd:  # a cap of 100%: no limit
+        return np.full_like(held, INT64_SAFE)
     room = cn * outstanding - cd * held
     if plan.terms.ownership_cap_basis == "before-issuance":
         limit = room // cd
@@ -520,6 +558,8 @@ class _State:
             "principal_redeemed", "payment_shares", "conversion_shares", "redemption_shares")}
         self.share_value = np.zeros(n)  # every share issued, at the close when issued
         self.payment_value = np.zeros(n)  # Payment Shares only
+        self.pv_cash = np.zeros(n)  # cents paid, discounted (plan.discount)
+        self.pv_equity = np.zeros(n)  # dollars of shares issued to the Holder, discounted
         self.per = {k: np.zeros((n_pay, n), dtype=dtype) for k in (
             "interest", "principal", "cash_paid", "shares_issued", "exposure", "outstanding",
             "issued", "balance", "converted")}
@@ -535,6 +575,19 @@ class _State:
 
     def zeros(self) -> np.ndarray:
         return np.zeros(self.n, dtype=self.dtype)
+
+    def pay_cash(self, cents: np.ndarray, df: float) -> None:
+        """Cash paid to the Holder, discounted with ``df``."""
+        self.tot["cash_paid"] += cents
+        self.pv_cash += cents.astype(np.float64) * df
+
+    def deliver(self, shares: np.ndarray, close: np.ndarray | float, df: float) -> np.ndarray:
+        """Shares issued to the Holder, worth ``close`` each; returns their value."""
+        value = shares.astype(np.float64) * close
+        self.issue(shares)
+        self.share_value += value
+        self.pv_equity += value * df
+        return value
 
 
 def _accrued(plan: _Plan, st: _State) -> np.ndarray:
@@ -564,11 +617,11 @@ def _redeem(plan: _Plan, st: _State, closes: np.ndarray) -> None:
     st.alive[:] = False
 
 
-def _pay_owed(st: _State, late: tuple[int, int]) -> np.ndarray:
+def _pay_owed(st: _State, late: tuple[int, int], df: float) -> np.ndarray:
     """Pay what is owed of the Mandatory Redemption Amount in cash, with Default Interest
     from the I.B deadline at the ratio ``late`` (reading 25); returns the cash per path."""
     cash = st.owed + _round_div(st.owed * late[0], late[1])
-    st.tot["cash_paid"] += cash
+    st.pay_cash(cash, df)
     st.owed = st.zeros()
     return cash
 
@@ -590,10 +643,9 @@ def _elect(plan: _Plan, st: _State, s: int, closes: np.ndarray) -> None:
         cash += rest + _round_div(rest * late_n, late_d)
         settled = st.owed
     st.owed = st.owed - settled
-    st.tot["cash_paid"] += cash
+    st.pay_cash(cash, plan.discount.session_cash[s])
     st.tot["redemption_shares"] += got
-    st.share_value += got.astype(np.float64) * closes[s]
-    st.issue(got)
+    st.deliver(got, closes[s], plan.discount.session_equity[s])
 
 
 def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, policy: Policy
@@ -623,20 +675,20 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
     in_shares = in_shares & (amount > 0)  # nothing due (converted or redeemed): no payment
     shares = shares * in_shares
     cash = amount * ~in_shares
-    st.issue(shares)
-    st.tot["cash_paid"] += cash
+    df = plan.discount
+    st.pay_cash(cash, df.pay_cash[k])
+    value = st.deliver(shares, close, df.pay_equity[k])
     st.tot["payment_shares"] += shares
     st.tot["principal_cash"] += principal * alive * ~in_shares
     st.tot["principal_shares"] += principal * alive * in_shares
-    st.share_value += shares.astype(np.float64) * close
-    st.payment_value += shares.astype(np.float64) * close
+    st.payment_value += value
     for key, v in (("interest", interest * alive), ("principal", principal * alive),
                    ("cash_paid", cash), ("shares_issued", shares), ("allowed", allowed),
                    ("in_shares", in_shares)):
         st.per[key][k] = v
-    st.per["shares_value"][k] = shares.astype(np.float64) * close
+    st.per["shares_value"][k] = value
     if k == 0 and plan.arrears_cents:  # the arrears, cured in cash (reading 36)
-        st.tot["cash_paid"] += plan.arrears_cents * alive
+        st.pay_cash(plan.arrears_cents * alive, df.pay_cash[0])
         st.per["cash_paid"][0] += plan.arrears_cents * alive
 
 
@@ -677,8 +729,7 @@ def _convert(plan: _Plan, st: _State, s: int, closes: np.ndarray) -> None:
     st.balance = st.balance - prin
     st.tot["principal_converted"] += prin
     st.tot["conversion_shares"] += got
-    st.share_value += got.astype(np.float64) * closes[s]
-    st.issue(got)
+    st.deliver(got, closes[s], plan.discount.session_equity[s])
 
 
 INT64_SAFE = 2**62  # every intermediate integer below this fits int64 with room to spare
@@ -791,6 +842,7 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, keep: bool
     st = _State(plan, closes.shape[1], dtype)
     rd = plan.redemption
     converts = plan.convert_threshold is not None
+    s_last = len(plan.sessions) - 1
     for date, s, k, days, days_30 in plan.points:
         _accrue(st, days, days_30)
         if s >= 0:
@@ -802,7 +854,7 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, keep: bool
         if rd is not None and date == rd.on:
             _redeem(plan, st, closes)
         if rd is not None and date == rd.paid:
-            _pay_owed(st, rd.late)
+            _pay_owed(st, rd.late, plan.discount.session_cash[min(rd.paid_session, s_last)])
         if rd is not None and rd.in_shares and s >= rd.first_election and st.owed.any():
             _elect(plan, st, s, closes)
         maturity = k >= 0 and plan.is_maturity[k]
@@ -815,7 +867,8 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, keep: bool
             ) * st.alive
             _pay(plan, st, k, date, closes, policy)
             if maturity and rd is not None and st.owed.any():  # what elections left (IV)
-                st.per["cash_paid"][k] += _pay_owed(st, rd.late_maturity)
+                st.per["cash_paid"][k] += _pay_owed(st, rd.late_maturity,
+                                                    plan.discount.pay_cash[k])
         if converts and s >= 0 and not maturity:  # a payment on the day comes first
             _convert(plan, st, s, closes)
         if k >= 0:
@@ -827,6 +880,8 @@ def _run_chunk(plan: _Plan, closes: np.ndarray, policy: Policy, keep: bool
     out.update(st.tot)
     out["share_value"] = st.share_value
     out["payment_value"] = st.payment_value
+    out["pv_cash"] = st.pv_cash / 100
+    out["pv_equity"] = st.pv_equity
     out["issued"] = st.issued
     out["outstanding"] = st.outstanding
     out["balance"] = st.balance

@@ -153,6 +153,49 @@ def gbm(sessions: pd.DatetimeIndex, *, start_price: float | None = None, volatil
     return Paths(sessions, np.vstack([realized, future[1:]]))
 
 
+def risk_neutral_chunks(sessions: pd.DatetimeIndex, *, spot: float, volatility: float,
+                        rate: float, dividend_yield: float = 0.0, valuation_date: dt.date,
+                        n_paths: int, seed: int | tuple[int, ...] = 0, chunk: int = 25_000,
+                        history: pd.Series | None = None,
+                        antithetic: bool = True) -> Iterator[Paths]:
+    """Risk-neutral GBM closes for valuation, ``chunk`` paths at a time.
+
+    Time is ACT/365F years from ``valuation_date``, where the close is ``spot``; each step to
+    the next session drifts at ``rate - dividend_yield`` (continuously compounded) over its
+    year fraction, so E[close] = spot x e^((rate - dividend_yield) t). Sessions on or before
+    the valuation date hold ``history`` (closes by date) where given, else ``spot``.
+    ``antithetic``: the second half of each chunk mirrors the first one's draws.
+    """
+    if not (spot > 0 and np.isfinite(spot)) or not (0 <= volatility < 10):
+        raise PathError(f"spot = {spot} must be > 0 and volatility = {volatility} in [0, 10)")
+    days = np.array([(d - valuation_date).days for d in sessions.date])
+    ahead = int(np.searchsorted(days, 0, side="right"))  # first session after the date
+    if ahead == len(sessions):
+        raise PathError(f"no session after the valuation date {valuation_date}")
+    past = np.full(ahead, float(spot))
+    if history is not None:
+        known = pd.Series(history).dropna()
+        known.index = pd.DatetimeIndex(known.index)
+        past = known.reindex(sessions[:ahead]).fillna(float(spot)).to_numpy(np.float64)
+    step = np.diff(np.concatenate([[0.0], days[ahead:] / 365.0]))
+    mu = ((rate - dividend_yield - 0.5 * volatility**2) * step)[:, None]
+    sd = (volatility * np.sqrt(step))[:, None]
+    sizes = _chunks(n_paths, chunk)
+    for n, child in zip(sizes, np.random.SeedSequence(seed).spawn(len(sizes))):
+        rng = np.random.default_rng(child)
+        if antithetic:
+            half = rng.standard_normal((len(step), (n + 1) // 2))
+            z = np.hstack([half, -half[:, : n // 2]])
+        else:
+            z = rng.standard_normal((len(step), n))
+        z *= sd
+        z += mu
+        np.cumsum(z, axis=0, out=z)
+        np.exp(z, out=z)
+        z *= spot
+        yield Paths(sessions, np.vstack([np.repeat(past[:, None], n, axis=1), z]))
+
+
 def bootstrap_chunks(history: pd.Series, sessions: pd.DatetimeIndex, *, n_paths: int,
                      block: int = 20, start_price: float | None = None, seed: int = 0,
                      chunk: int = 25_000) -> Iterator[Paths]:

@@ -22,7 +22,8 @@ def test_environment_yml_mirrors_pyproject():
     for name, req in wanted.items():  # same version floors
         assert conda[name].replace(" ", "") == req.replace(" ", ""), name
     pip = next(d["pip"] for d in env if isinstance(d, dict))
-    assert pip == ["-e .[dev]"]
+    assert pip == ["-e .[dev,test]"]  # QuantLib, the test extra, from PyPI
+    assert "'.[dev,test]'" in (ROOT / "Makefile").read_text()  # make test installs it
 
 
 def test_required_packages_are_declared():

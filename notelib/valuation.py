@@ -1,0 +1,550 @@
+"""Fair value of the note by least-squares Monte Carlo, with rational choices on both sides.
+
+The engine (:mod:`notelib.engine`) prices: its steps pay interest and installments, convert,
+redeem and split exactly as in a forecast, and discount what the Holder receives, cash at
+``rate + credit_spread`` and shares at ``rate`` (Tsiveriotis-Fernandes). This module adds:
+
+* risk-neutral paths (:func:`notelib.paths.risk_neutral_chunks`, ACT/365F from the
+  valuation date);
+* the company's choice on each payment: shares when the note allows them and they are worth
+  less than the cash (``policy="optimal"``), or a fixed policy;
+* the Holder's choice, by Longstaff-Schwartz on pilot paths with their own seed: on each
+  Trading Day it converts when the value of converting a dollar of principal beats the
+  regression's value of keeping it (reading 38). The rule found is an exercise boundary, a
+  close per session, which the engine applies to fresh pricing paths within the 9.9% cap and
+  the volume the Holder can sell (reading 30), so the price has no foresight;
+* a hazard of a Mandatory Redemption Event (I.A): each path draws its event date;
+* the components (straight debt, the options) and Greeks by bumping with common random
+  numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import engine as eng
+from .calendar import trading_sessions
+from .captable import CapTable, load_captable
+from .dates import as_date
+from .display import dollars, html_table
+from .market import Market, load_market
+from .paths import Paths, risk_neutral_chunks
+from .schedule import interest_dates, year_fraction
+from .terms import NoteTerms
+
+POLICIES = ("optimal", "shares", "cash")
+MIN_IN_THE_MONEY = 200  # fewer paths than this where converting could pay: do not convert
+EVENT_GRID = 21  # a redemption event falls on the nearest of every 21st session (~monthly)
+BUMPS = {"spot": 0.01, "volatility": 0.01, "rate": 0.0001, "credit_spread": 0.0001}
+
+
+class ValuationError(ValueError):
+    """A bad valuation input; the message names it and the rule."""
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Everything a valuation depends on (bumped copies give the Greeks)."""
+
+    terms: NoteTerms
+    spot: float
+    volatility: float
+    rate: float
+    credit_spread: float
+    dividend_yield: float
+    event_hazard: float
+    average_daily_volume: int | None
+    valuation_date: dt.date
+    start: object | None
+    n_paths: int
+    pilot_paths: int
+    seed: int
+    policy: str
+    holder: str | float
+    events: tuple
+    participation: float | None
+    chunk: int
+    captable: CapTable
+    history: pd.Series | None = field(default=None, compare=False)
+
+    def replace(self, **changes) -> _Inputs:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def sale_limit(self) -> int | None:
+        if self.participation is None or self.average_daily_volume is None:
+            return None
+        return max(int(self.participation * self.average_daily_volume), 1)
+
+    @cached_property
+    def sessions(self) -> pd.DatetimeIndex:
+        """From six weeks before the valuation date (the look-backs) to maturity."""
+        return trading_sessions(self.valuation_date - dt.timedelta(days=45),
+                                self.terms.maturity_date, self.terms.calendar)
+
+    def discount(self, day: dt.date) -> tuple[float, float]:
+        """(cash, equity) discount factors of ``day``: ACT/365F from the valuation date."""
+        t = (day - self.valuation_date).days / 365
+        return math.exp(-(self.rate + self.credit_spread) * t), math.exp(-self.rate * t)
+
+    def company(self) -> eng.Policy:
+        return _cheaper if self.policy == "optimal" else self.policy
+
+    def chunks(self, n: int, stream: int, chunk: int | None = None) -> Iterable[Paths]:
+        return risk_neutral_chunks(
+            self.sessions, spot=self.spot, volatility=self.volatility, rate=self.rate,
+            dividend_yield=self.dividend_yield, valuation_date=self.valuation_date,
+            n_paths=n, seed=(self.seed, stream), chunk=chunk or self.chunk,
+            history=self.history)
+
+    def plan(self, holder: str | float | np.ndarray, events: Iterable = ()) -> eng._Plan:
+        start = None if self.start is None else eng._start(self.terms, self.start)
+        return eng._plan(self.terms, self.sessions, events=[*self.events, *events],
+                         liquidity=True, holder=holder, holder_sells=True,
+                         sale_limit=self.sale_limit, captable=self.captable, exposure_lag=5,
+                         start=start, discount=self.discount)
+
+
+def _cheaper(ctx: eng.PaymentContext) -> np.ndarray:
+    """The company's rational choice: shares where they are worth less than the cash."""
+    return ctx.shares.astype(np.float64) * ctx.close < ctx.amount.astype(np.float64) / 100
+
+
+@dataclass(frozen=True)
+class _Stats:
+    """Sums over paths of one priced variant, and of its difference from the first."""
+
+    n: int
+    value: float
+    value2: float
+    cash: float
+    equity: float
+    diff2: float
+    cash2: float
+    equity2: float
+
+    @property
+    def mean(self) -> float:
+        return self.value / self.n
+
+    def _error(self, total: float, squares: float) -> float:
+        var = max(squares / self.n - (total / self.n) ** 2, 0.0)
+        return math.sqrt(var / max(self.n - 1, 1))
+
+    @property
+    def std_error(self) -> float:
+        return self._error(self.value, self.value2)
+
+    def diff_error(self, base: _Stats) -> float:
+        d = (self.value - base.value) / self.n
+        return math.sqrt(max(self.diff2 / self.n - d**2, 0.0) / max(self.n - 1, 1))
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """A way to run the note over the same paths: its plan, the company's policy and, with a
+    hazard, one plan per event date on the grid."""
+
+    plan: eng._Plan
+    policy: eng.Policy
+    hazard: float = 0.0
+    event_plans: tuple = ()  # (grid time in years, plan or None) per grid date
+
+
+def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False) -> list[_Stats]:
+    """Run every variant over the same pricing paths (common random numbers), chunk by chunk,
+    keeping only sums: memory is one chunk whatever the path count."""
+    sums = np.zeros((len(variants), 7))
+    events = np.random.default_rng(np.random.SeedSequence((inp.seed, 2)))
+    bar = _bar(inp.n_paths, progress)
+    for part in inp.chunks(inp.n_paths, 0):
+        draws = events.exponential(size=part.n_paths)  # event times x hazard
+        first = None
+        for v, variant in enumerate(variants):
+            pv = _run(variant, part.closes, draws)
+            total = pv[0] + pv[1]
+            first = total if first is None else first
+            sums[v] += (total.sum(), (total**2).sum(), pv[0].sum(), pv[1].sum(),
+                        ((total - first) ** 2).sum(), (pv[0] ** 2).sum(), (pv[1] ** 2).sum())
+        bar.update(part.n_paths)
+    bar.close()
+    return [_Stats(inp.n_paths, *row) for row in sums]
+
+
+def _bar(total: int, progress: bool):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, unit="path", disable=not progress, desc="fair value")
+
+
+def _run(variant: _Variant, closes: np.ndarray, draws: np.ndarray
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Discounted cash and shares per path; with a hazard, paths whose event time falls on a
+    grid date run with that Mandatory Redemption Event."""
+    if not variant.hazard:
+        out = eng._run_chunk(variant.plan, closes, variant.policy, keep=False)
+        return out["pv_cash"], out["pv_equity"]
+    times = np.array([t for t, _ in variant.event_plans])
+    when = draws / variant.hazard
+    idx = np.abs(when[:, None] - times[None, :]).argmin(axis=1)
+    idx[when > times[-1] + EVENT_GRID / 2 / 252] = -1  # after the last grid date: no event
+    cash, equity = np.zeros(closes.shape[1]), np.zeros(closes.shape[1])
+    for j in np.unique(idx):
+        plan = variant.plan if j < 0 else (variant.event_plans[j][1] or variant.plan)
+        sel = np.flatnonzero(idx == j)
+        out = eng._run_chunk(plan, closes[:, sel], variant.policy, keep=False)
+        cash[sel], equity[sel] = out["pv_cash"], out["pv_equity"]
+    return cash, equity
+
+
+def _coupons(terms: NoteTerms, sched: pd.DataFrame) -> np.ndarray:
+    """Interest a dollar of principal earns at each payment (0 where none is due): the rate x
+    the day-count fraction since the previous Interest Payment Date (preamble)."""
+    dates = interest_dates(terms)
+    prev = dict(zip(dates, [terms.accrues_from, *dates[:-1]]))
+    return np.array([float(year_fraction(prev[d], d, terms.day_count)) * terms.interest_rate
+                     if d in prev else 0.0 for d in sched["date"]])
+
+
+def _per_dollar(plan: eng._Plan, closes: np.ndarray, k: int, amount: float, policy: str,
+                cash: np.ndarray, equity: np.ndarray) -> None:
+    """Add payment ``k`` of ``amount`` a dollar to the discounted cash and shares: in Payment
+    Shares where the note allows them (preamble) and the company's policy takes them."""
+    allowed = plan.liquidity[k] & plan.shares_permitted[k] & (
+        closes[plan.lookback[k]] >= plan.threshold_lookback[k][:, None]).all(axis=0)
+    per_share = closes[plan.value_idx[k]] * plan.value_adj[k] * plan.price_units / plan.price_at_pay[k]
+    if policy == "cash":
+        allowed[:] = False
+    elif policy == "optimal":
+        allowed &= per_share < 1
+    cash += np.where(allowed, 0.0, amount * plan.discount.pay_cash[k])
+    equity += np.where(allowed, amount * per_share * plan.discount.pay_equity[k], 0.0)
+
+
+def exercise_boundary(plan: eng._Plan, closes: np.ndarray, policy: str,
+                      first: int) -> np.ndarray:
+    """The Holder's conversion rule by Longstaff-Schwartz on pilot ``closes``: per session,
+    the close at or above which converting a dollar of principal beats keeping it (inf:
+    never). A converted dollar leaves the end of the schedule (reading 32), so a dollar kept
+    is paid at maturity, with interest each Interest Payment Date meanwhile in cash or in
+    shares as the company chooses; it may be converted later (reading 38)."""
+    n_s, n = closes.shape
+    sched = plan.schedule
+    price = plan.price_at_session / plan.price_units
+    rn, rd = plan.rate
+    carry = 1 + rn * plan.since_days / (rd * plan.basis)  # principal + its interest, a dollar
+    dfc, dfe = plan.discount.session_cash, plan.discount.session_equity
+    coupon = _coupons(plan.terms, sched)
+    last = len(sched) - 1
+    cash, equity = np.zeros(n), np.zeros(n)
+    _per_dollar(plan, closes, last, 1 + coupon[last], policy, cash, equity)
+    dates = plan.sessions.date
+    owner = {}  # a payment belongs to the dollar still held after the session before it
+    for k, d in enumerate(sched["date"][:last]):
+        if coupon[k]:
+            owner.setdefault(int(np.searchsorted(plan.sessions, pd.Timestamp(d))) - 1, []).append(k)
+    bound = np.full(n_s, np.inf)
+    for s in range(n_s - 1, first - 1, -1):
+        for k in owner.get(s, ()):
+            _per_dollar(plan, closes, k, coupon[k], policy, cash, equity)
+        if dates[s] > plan.terms.maturity_date:
+            continue
+        if dates[s] == plan.terms.maturity_date:  # convert or take the final payment in cash
+            cash_then = (1 + coupon[last]) * plan.discount.pay_cash[last] / dfc[s]
+            bound[s] = cash_then * price[s] / carry[s]
+        else:
+            keep = cash / dfc[s] + equity / dfe[s]  # the dollar kept, in that day's money
+            bound[s] = _boundary_close(closes[s] / price[s], carry[s], keep) * price[s]
+        go = closes[s] >= bound[s]
+        cash[go] = 0.0
+        equity[go] = carry[s] * closes[s, go] / price[s] * dfe[s]
+    return bound
+
+
+def _boundary_close(x: np.ndarray, carry: float, keep: np.ndarray) -> float:
+    """The lowest moneyness (close / Conversion Price) from which converting (``carry`` x
+    moneyness) beats the regression of keeping on 1, x, x^2, x^3 over the paths where
+    converting could pay; inf where too few such paths give a reliable regression."""
+    parity = carry * x
+    if np.ptp(x) <= 1e-12 * x.mean():  # every path at one price (the valuation date)
+        return float(x[0]) if parity[0] > keep.mean() else np.inf
+    itm = parity >= 0.5 * np.median(keep)
+    if itm.sum() < MIN_IN_THE_MONEY:
+        return np.inf
+    scale = x[itm].mean()
+    z = x[itm] / scale
+    coef, *_ = np.linalg.lstsq(np.vander(z, 4), keep[itm], rcond=None)
+    grid = np.linspace(z.min(), z.max(), 257)
+    better = carry * grid * scale >= np.polyval(coef, grid)
+    if not better[-1]:
+        return np.inf
+    worse = np.flatnonzero(~better)
+    return float(grid[worse[-1] + 1 if len(worse) else 0] * scale)
+
+
+@dataclass
+class Valuation:
+    """The note's fair value and its parts, in dollars on the valuation date.
+
+    ``value``/``std_error``: the Monte Carlo price and its standard error. ``debt`` and
+    ``equity``: what is paid in cash (discounted at rate + credit spread) and in shares (at
+    the rate). ``straight_debt``: the cash flows with no conversion and no share payments.
+    ``conversion_option`` = value - straight_debt. Computed on first use, with common
+    random numbers: ``share_payment_option`` (what the company's right to pay in shares
+    takes from the Holder), ``redemption_put`` (what the event hazard adds), ``events_effect``
+    (what the given events, e.g. a ratchet, add) and ``greeks``."""
+
+    value: float
+    std_error: float
+    debt: float
+    equity: float
+    debt_error: float
+    equity_error: float
+    straight_debt: float
+    boundary: pd.Series  # the close from which the Holder converts, by session
+    seconds: float
+    inputs: _Inputs = field(repr=False)
+
+    @property
+    def conversion_option(self) -> float:
+        return self.value - self.straight_debt
+
+    def _difference(self, other: _Inputs, base_hazard: bool = True) -> tuple[float, float]:
+        """value(this) - value(other), with its standard error, on the same paths."""
+        inp = self.inputs
+        rule = self.boundary.to_numpy()
+        b = _holder_rule(other) if other.policy != inp.policy else rule
+        a_stats, b_stats = _price(inp, [_variant(inp, rule, base_hazard),
+                                        _variant(other, b, other.event_hazard > 0)])
+        return a_stats.mean - b_stats.mean, b_stats.diff_error(a_stats)
+
+    @cached_property
+    def share_payment_option(self) -> tuple[float, float]:
+        """(value to the company, standard error): the Holder's value with every payment in
+        cash less its value when the company may pay in shares (preamble)."""
+        diff, se = self._difference(self.inputs.replace(policy="cash"))
+        return -diff, se
+
+    @cached_property
+    def redemption_put(self) -> tuple[float, float]:
+        """(value, standard error) of the Mandatory Redemption Amount (I.A) on events at the
+        given hazard: the value with the hazard less the value without it."""
+        if not self.inputs.event_hazard:
+            return 0.0, 0.0
+        return self._difference(self.inputs.replace(event_hazard=0.0))
+
+    @cached_property
+    def events_effect(self) -> tuple[float, float]:
+        """(value, standard error) the given events (e.g. a ratcheting issuance) add."""
+        if not self.inputs.events:
+            return 0.0, 0.0
+        return self._difference(self.inputs.replace(events=()))
+
+    @cached_property
+    def greeks(self) -> dict[str, float]:
+        """Bumped and revalued on the same paths with the same conversion rule: ``delta``
+        (dollars per $1 of share price) and ``gamma``; ``vega``, ``rho`` and
+        ``credit_spread`` per 1 percentage point."""
+        inp, rule = self.inputs, self.boundary.to_numpy()
+
+        def value(**bump: float) -> float:
+            changed = inp.replace(**{k: getattr(inp, k) + v for k, v in bump.items()})
+            return _price(changed, [_variant(changed, rule, changed.event_hazard > 0)])[0].mean
+
+        h = BUMPS["spot"] * inp.spot
+        up, down = value(spot=h), value(spot=-h)
+        out = {"delta": (up - down) / (2 * h),
+               "gamma": (up - 2 * self.value + down) / h**2}
+        for name, key in (("vega", "volatility"), ("rho", "rate"),
+                          ("credit_spread", "credit_spread")):
+            b = BUMPS[key]
+            lo = -b if key != "credit_spread" or inp.credit_spread >= b else 0.0
+            out[name] = (value(**{key: b}) - value(**{key: lo})) / (b - lo) * 0.01
+        return out
+
+    def table(self) -> pd.DataFrame:
+        """The components with their standard errors (blank where not estimated)."""
+        rows = [("Fair value", self.value, self.std_error),
+                ("  paid in cash (debt)", self.debt, self.debt_error),
+                ("  paid in shares (equity)", self.equity, self.equity_error),
+                ("Straight debt", self.straight_debt, np.nan),
+                ("Conversion option", self.conversion_option, self.std_error),
+                ("Company's share-payment option", *self.share_payment_option)]
+        if self.inputs.event_hazard:
+            rows.append(("Mandatory Redemption put", *self.redemption_put))
+        if self.inputs.events:
+            rows.append(("Effect of the events", *self.events_effect))
+        from .display import table
+        return table(pd.DataFrame(rows, columns=["component", "value", "std_error"])
+                     .set_index("component"), {"value": "dollars", "std_error": "dollars"})
+
+    def greeks_table(self) -> pd.DataFrame:
+        g = self.greeks
+        rows = [("Delta", f"{g['delta']:,.0f} shares", "value change per $1 of share price"),
+                ("Gamma", f"{g['gamma']:,.0f} shares per $1", "change of delta per $1"),
+                ("Vega", dollars(g["vega"]), "per volatility point"),
+                ("Rho", dollars(g["rho"]), "per percentage point of the rate"),
+                ("Credit spread", dollars(g["credit_spread"]), "per percentage point of spread")]
+        return pd.DataFrame(rows, columns=["greek", "value", "meaning"]).set_index("greek")
+
+    def __repr__(self) -> str:
+        i = self.inputs
+        return (f"Valuation({dollars(self.value)} ± {dollars(self.std_error)} on "
+                f"{i.valuation_date}; debt {dollars(self.debt)}, equity "
+                f"{dollars(self.equity)}, straight debt {dollars(self.straight_debt)}, "
+                f"conversion option {dollars(self.conversion_option)}; "
+                f"{i.n_paths:,} paths)")
+
+    def _repr_html_(self) -> str:
+        i = self.inputs
+        head = (f"<p><b>Fair value on {i.valuation_date:%d %b %Y}: {dollars(self.value)} "
+                f"&plusmn; {dollars(self.std_error)}</b> ({i.n_paths:,} paths; spot "
+                f"${i.spot:g}, volatility {i.volatility:.0%}, rate {i.rate:.2%}, credit spread "
+                f"{i.credit_spread:.2%}; company: {i.policy}, Holder: {i.holder})</p>")
+        return head + self.table()._repr_html_() + html_table(self.greeks_table())
+
+
+def _holder_rule(inp: _Inputs) -> np.ndarray:
+    """The close per session from which the Holder converts (inf: it does not): from pilot
+    paths (``holder="optimal"``), never ("hold") or a multiple of the Conversion Price."""
+    if inp.holder != "optimal":
+        threshold = inp.plan(inp.holder).convert_threshold
+        return np.full(len(inp.sessions), np.inf) if threshold is None else threshold
+    plan = inp.plan("hold")
+    pilot = next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths)))
+    return exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp, plan))
+
+
+def _first_session(inp: _Inputs, plan: eng._Plan) -> int:
+    """The first session the Holder may act on: the valuation date's, or the next one."""
+    day = inp.valuation_date if inp.start is None else inp.valuation_date + dt.timedelta(days=1)
+    return int(np.searchsorted(plan.sessions, pd.Timestamp(day)))
+
+
+def _variant(inp: _Inputs, holder, hazard: bool) -> _Variant:
+    """The engine's plans for these inputs; with a hazard, one per event date on the grid."""
+    plan = inp.plan(holder)
+    if not hazard or not inp.event_hazard:
+        return _Variant(plan, inp.company())
+    first = _first_session(inp, plan)
+    grid = []
+    for s in range(first, len(plan.sessions), EVENT_GRID):
+        day = plan.sessions[s].date()
+        try:
+            event_plan = inp.plan(holder, [eng.RedemptionEvent(day)])
+        except eng.EngineError:  # the I.B deadline falls after maturity: no redemption
+            event_plan = None
+        grid.append(((day - inp.valuation_date).days / 365, event_plan))
+    return _Variant(plan, inp.company(), inp.event_hazard, tuple(grid))
+
+
+def _straight_debt(inp: _Inputs) -> float:
+    """The cash flows alone: no conversion, every payment in cash, discounted at rate +
+    credit spread (no events; closes do not matter, so one flat path)."""
+    plan = inp.replace(events=()).plan("hold")
+    closes = np.full((len(plan.sessions), 1), inp.spot)
+    return float(eng._run_chunk(plan, closes, "cash", keep=False)["pv_cash"][0])
+
+
+def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float | None = None,
+               rate: float | None = None, credit_spread: float | None = None,
+               dividend_yield: float | None = None, valuation_date: object = None,
+               start: object | None = None, n_paths: int = 100_000, seed: int = 0,
+               policy: str = "optimal", holder: str | float = "optimal",
+               events: Iterable | None = None, market: Market | str | Path | None = None,
+               event_hazard: float | None = None, average_daily_volume: int | None = None,
+               participation: float | None = 0.10, pilot_paths: int | None = None,
+               chunk: int = 25_000, captable: CapTable | None = None,
+               history: pd.Series | None = None, progress: bool = False) -> Valuation:
+    """The note's fair value on ``valuation_date`` (default: the market file's date, the
+    state's date or the Issue Date).
+
+    Market inputs come from ``market`` (a :class:`Market`, a file in data/market/ or its
+    name) and the keywords, which win. Rates are continuously compounded and flat; time is
+    ACT/365F years; prices follow risk-neutral GBM on the trading sessions. ``policy``:
+    "optimal" (shares where allowed and cheaper for the company), "shares" or "cash".
+    ``holder``: "optimal" (Longstaff-Schwartz), "hold" or a multiple of the Conversion Price.
+    The Holder sells at most ``participation`` x ``average_daily_volume`` shares a day
+    (reading 30). ``events``: splits, issuances (a ratchet) and similar notes (II.C).
+    ``event_hazard``: Mandatory Redemption Events a year (I.A). ``start``: a NoteState to
+    value the note as it stands (``history``: the closes before it, for the look-backs).
+    """
+    t0 = time.perf_counter()
+    inp = _inputs(terms, locals())
+    boundary = _holder_rule(inp)
+    (stats,) = _price(inp, [_variant(inp, boundary, True)], progress)
+    return Valuation(
+        value=stats.mean, std_error=stats.std_error, debt=stats.cash / stats.n,
+        equity=stats.equity / stats.n, debt_error=stats._error(stats.cash, stats.cash2),
+        equity_error=stats._error(stats.equity, stats.equity2), straight_debt=_straight_debt(inp),
+        boundary=pd.Series(boundary, index=inp.sessions, name="convert_at"),
+        seconds=time.perf_counter() - t0, inputs=inp)
+
+
+def _inputs(terms: NoteTerms, given: dict) -> _Inputs:
+    """Market file and keywords merged and checked; every error names the input."""
+    if not isinstance(terms, NoteTerms):
+        raise ValuationError(f"terms = {type(terms).__name__}: give NoteTerms (load_terms())")
+    market = given["market"]
+    if market is not None and not isinstance(market, Market):
+        market = load_market(market)
+    values = {}
+    for key, default in (("spot", None), ("volatility", None), ("rate", None),
+                         ("credit_spread", 0.0), ("dividend_yield", 0.0),
+                         ("event_hazard", 0.0), ("average_daily_volume", None)):
+        v = given[key] if given[key] is not None else (
+            getattr(market, key) if market is not None else default)
+        if v is None and default is None and key != "average_daily_volume":
+            raise ValuationError(f"{key}: give it, or a market file that has it")
+        values[key] = v
+    start = given["start"]
+    day = given["valuation_date"]
+    if day is None:
+        day = start.as_of if start is not None else (
+            market.valuation_date if market is not None else terms.issue_date)
+    day = as_date(day, "valuation_date", ValuationError)
+    if start is None and day != terms.issue_date:
+        raise ValuationError(f"valuation_date = {day}: after the Issue Date {terms.issue_date} "
+                             "give start=note_state(terms, that date, ledger=...) so the value "
+                             "starts from the note as it stands")
+    if start is not None and day != start.as_of:
+        raise ValuationError(f"valuation_date = {day} differs from the state's date {start.as_of}")
+    checked = Market(valuation_date=day, **values)  # the market's rules, naming the field
+    n = given["n_paths"]
+    for name, v, low in (("n_paths", n, 2), ("chunk", given["chunk"], 1),
+                         ("pilot_paths", given["pilot_paths"], 2 * MIN_IN_THE_MONEY)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < low):
+            raise ValuationError(f"{name} = {v!r}: a whole number of paths >= {low}")
+    if given["policy"] not in POLICIES:
+        raise ValuationError(f"policy = {given['policy']!r}: one of {POLICIES}")
+    h = given["holder"]
+    if h not in ("optimal", "hold") and (isinstance(h, bool) or not isinstance(h, int | float)
+                                         or not h > 0):
+        raise ValuationError(f"holder = {h!r}: 'optimal', 'hold' or a multiple of the "
+                             "Conversion Price above 0")
+    p = given["participation"]
+    if p is not None and (isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p <= 1):
+        raise ValuationError(f"participation = {p!r}: a share of the volume in (0, 1], or None")
+    if terms.rounding != "cent":
+        raise ValuationError("terms.rounding must be 'cent' to value the note")
+    seed = given["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValuationError(f"seed = {seed!r}: a whole number >= 0")
+    return _Inputs(
+        terms=terms, spot=checked.spot, volatility=checked.volatility, rate=checked.rate,
+        credit_spread=checked.credit_spread, dividend_yield=checked.dividend_yield,
+        event_hazard=checked.event_hazard, average_daily_volume=checked.average_daily_volume,
+        valuation_date=day, start=start, n_paths=n,
+        pilot_paths=given["pilot_paths"] or min(max(n // 4, 10_000), 50_000), seed=seed,
+        policy=given["policy"], holder=h, events=tuple(given["events"] or ()),
+        participation=p, chunk=given["chunk"],
+        captable=given["captable"] or load_captable(), history=given["history"])

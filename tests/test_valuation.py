@@ -1,0 +1,198 @@
+"""Fair value (issue 12): exact reductions against closed forms and QuantLib, properties,
+and the inputs' errors. Expected values come from the Black-Scholes and Tsiveriotis-Fernandes
+formulas written out here, or from QuantLib; tolerance is 3 standard errors."""
+
+import datetime as dt
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from notelib.calendar import trading_sessions
+from notelib.market import MarketError, load_market
+from notelib.paths import risk_neutral_chunks
+from notelib.terms import load_terms
+from notelib.valuation import ValuationError, _boundary_close, fair_value
+
+N = NormalDist().cdf
+ISSUE, MATURITY = dt.date(2005, 11, 1), dt.date(2007, 10, 1)
+T = (MATURITY - ISSUE).days / 365  # 699 days, ACT/365F
+P, CP = 3_350_000.0, 0.22
+SHARES = math.ceil(P / CP)  # 15,227,273 shares (II.D.4 rounds the fraction up)
+
+
+def plain(**changes):
+    """A plain note: no amortisation, no cap, (by default) no coupon."""
+    base = {"monthly_prepayment": 0.0, "ownership_cap": 1.0, "interest_rate": 0.0}
+    return load_terms().replace(**{**base, **changes})
+
+
+def d1d2(spot, strike, r, vol, t=T):
+    d1 = (math.log(spot / strike) + (r + vol**2 / 2) * t) / (vol * math.sqrt(t))
+    return d1, d1 - vol * math.sqrt(t)
+
+
+def call(spot, strike, r, vol, t=T):
+    d1, d2 = d1d2(spot, strike, r, vol, t)
+    return spot * N(d1) - strike * math.exp(-r * t) * N(d2)
+
+
+def value(terms, **kw):
+    args = {"spot": 0.25, "volatility": 0.5, "rate": 0.04, "n_paths": 40_000,
+            "participation": None, "policy": "cash"}
+    return fair_value(terms, **{**args, **kw})
+
+
+def within(got, expected, se, k=3.0):
+    assert abs(got - expected) <= k * se, f"{got:,.2f} vs {expected:,.2f}: {abs(got - expected) / se:.2f} SE"
+
+
+def test_paths_are_risk_neutral_on_act365():
+    ses = trading_sessions(ISSUE, MATURITY)
+    part = next(risk_neutral_chunks(ses, spot=0.25, volatility=0.5, rate=0.04,
+                                    valuation_date=ISSUE, n_paths=200_000, chunk=200_000))
+    last = part.closes[-1]
+    # E[S_T] = 0.25 e^(0.04 x 699/365) = 0.26996...; sd of the mean below 0.0005
+    assert abs(last.mean() - 0.25 * math.exp(0.04 * T)) < 4 * last.std() / math.sqrt(len(last))
+    # log-variance 0.25 x 699/365 = 0.47877
+    assert abs(np.log(last).var() - 0.25 * T) < 0.01
+    assert (part.closes[0] == 0.25).all()  # the valuation date closes at spot
+
+
+def test_zero_coupon_bullet_is_bond_plus_calls():
+    # P e^(-rT) + shares x BS call(K = CP): 3,350,000 e^(-0.04 x 1.91507) = 3,103,... plus
+    # 15,227,273 x call(0.25, 0.22, 4%, 50%, 1.91507)
+    v = value(plain())
+    within(v.value, P * math.exp(-0.04 * T) + SHARES * call(0.25, CP, 0.04, 0.5), v.std_error)
+    assert v.straight_debt == pytest.approx(P * math.exp(-0.04 * (MATURITY - ISSUE).days / 365),
+                                            abs=0.01)
+
+
+def test_tsiveriotis_fernandes_split_with_a_credit_spread():
+    # debt = P e^(-(r+s)T) N(-d2), equity = shares x S x N(d1)
+    s = 0.10
+    v = value(plain(), credit_spread=s)
+    d1, d2 = d1d2(0.25, CP, 0.04, 0.5)
+    within(v.debt, P * math.exp(-(0.04 + s) * T) * N(-d2), v.debt_error)
+    within(v.equity, SHARES * 0.25 * N(d1), v.equity_error)
+    within(v.value, P * math.exp(-(0.04 + s) * T) * N(-d2) + SHARES * 0.25 * N(d1), v.std_error)
+
+
+def test_coupons_and_conversion_with_accrued_interest():
+    # 9% ACT/360 paid each 1 Oct: 1 Nov 2005 -> 1 Oct 2006 is 334 days, paid Monday 2 Oct 2006
+    # (1 Oct is a Sunday); 1 Oct 2006 -> 1 Oct 2007 is 365 days, paid at maturity. Converting
+    # at maturity takes the last period's interest with it (II.A): n = ceil((P + c2) / CP).
+    s = 0.05
+    c1 = round(P * 0.09 * 334 / 360, 2)  # 279,725.00
+    c2 = round(P * 0.09 * 365 / 360, 2)  # 305,687.50
+    n = math.ceil((P + c2) / CP)  # 16,616,761 shares
+    strike = (P + c2) / n
+    t1 = (dt.date(2006, 10, 2) - ISSUE).days / 365
+    d1, d2 = d1d2(0.25, strike, 0.04, 0.5)
+    expected = (c1 * math.exp(-(0.04 + s) * t1) + (P + c2) * math.exp(-(0.04 + s) * T) * N(-d2)
+                + n * 0.25 * N(d1))
+    v = value(plain(interest_rate=0.09, interest_months=(10,)), credit_spread=s)
+    within(v.value, expected, v.std_error)
+
+
+ql = pytest.importorskip("QuantLib", reason="pip install QuantLib (make test installs it)")
+
+
+def quantlib_value(spot, vol, r):
+    """QuantLib's binomial convertible (CRR, 2,001 steps) on a zero-coupon note of 100 with
+    conversion ratio 100 / 0.22, American conversion, no spread, scaled to the principal."""
+    issue, mat = ql.Date(1, 11, 2005), ql.Date(1, 10, 2007)
+    ql.Settings.instance().evaluationDate = issue
+    dc = ql.Actual365Fixed()
+    curve = ql.YieldTermStructureHandle(ql.FlatForward(issue, r, dc, ql.Continuous))
+    none = ql.YieldTermStructureHandle(ql.FlatForward(issue, 0.0, dc, ql.Continuous))
+    vols = ql.BlackVolTermStructureHandle(ql.BlackConstantVol(issue, ql.NullCalendar(), vol, dc))
+    process = ql.BlackScholesMertonProcess(ql.QuoteHandle(ql.SimpleQuote(spot)), none, curve, vols)
+    schedule = ql.Schedule(issue, mat, ql.Period(ql.Once), ql.NullCalendar(), ql.Unadjusted,
+                           ql.Unadjusted, ql.DateGeneration.Backward, False)
+    bond = ql.ConvertibleZeroCouponBond(ql.AmericanExercise(issue, mat), 100 / CP,
+                                        ql.CallabilitySchedule(), issue, 0, dc, schedule, 100.0)
+    bond.setPricingEngine(ql.BinomialConvertibleEngine(
+        process, "crr", 2001, ql.QuoteHandle(ql.SimpleQuote(0.0)), ql.DividendSchedule()))
+    return bond.NPV() / 100 * P
+
+
+@pytest.mark.parametrize("spot,vol", [(0.25, 0.5), (0.40, 0.8)])
+def test_quantlib_binomial_agrees(spot, vol):
+    v = value(plain(), spot=spot, volatility=vol, holder="optimal")
+    within(v.value, quantlib_value(spot, vol, 0.04), v.std_error)
+
+
+@settings(max_examples=6, deadline=None)
+@given(spot=st.floats(0.12, 0.45), vol=st.floats(0.25, 0.9))
+def test_value_above_straight_debt_and_rising_in_spot_and_volatility(spot, vol):
+    terms = load_terms()
+    kw = {"rate": 0.044, "credit_spread": 0.1, "n_paths": 6_000, "pilot_paths": 5_000,
+          "average_daily_volume": 500_000}
+    v = fair_value(terms, spot=spot, volatility=vol, **kw)
+    assert v.value >= v.straight_debt - 3 * v.std_error
+    assert fair_value(terms, spot=spot * 1.3, volatility=vol, **kw).value > v.value
+    assert fair_value(terms, spot=spot, volatility=vol + 0.3, **kw).value > v.value
+
+
+def test_the_regression_is_guarded_where_few_paths_are_in_the_money():
+    x = np.full(10_000, 0.1)
+    x[:50] = np.linspace(3, 4, 50)  # 50 paths where converting could pay: fewer than 200
+    assert _boundary_close(x, 1.0, np.ones(10_000)) == np.inf
+    x[:400] = np.linspace(2, 4, 400)  # enough: keeping is worth 1, converting 1.0 x x
+    assert _boundary_close(x, 1.0, np.ones(10_000)) <= 2.01
+
+
+def test_dynteks_note_components_and_greeks():
+    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=8_000, pilot_paths=5_000)
+    assert v.value == pytest.approx(v.debt + v.equity)
+    assert v.conversion_option == pytest.approx(v.value - v.straight_debt)
+    put, se = v.redemption_put
+    assert put > -3 * se  # the Mandatory Redemption Amount is at least 120% of what is owed
+    option, se = v.share_payment_option
+    assert option >= -3 * se  # a right of the company's cannot add to the Holder's value
+    g = v.greeks
+    assert g["delta"] > 0 and g["vega"] > 0 and g["credit_spread"] < 0
+    html = v._repr_html_()
+    assert "Fair value" in html and "Delta" in html
+
+
+def test_a_ratchet_is_worth_something_to_the_holder():
+    from notelib import Issuance
+    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=6_000, pilot_paths=5_000,
+                   event_hazard=0.0, events=[Issuance(dt.date(2006, 3, 8), 0.02)])
+    effect, se = v.events_effect
+    assert effect > 3 * se  # conversion at $0.02 instead of $0.22
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"spot": -1, "volatility": 0.5, "rate": 0.04}, "spot"),
+    ({"volatility": 0.5, "rate": 0.04}, "spot: give it"),
+    ({"spot": 0.25, "volatility": "high", "rate": 0.04}, "volatility"),
+    ({"spot": 0.25, "volatility": 0.5, "rate": 0.04, "policy": "cheapest"}, "policy"),
+    ({"spot": 0.25, "volatility": 0.5, "rate": 0.04, "holder": "smart"}, "holder"),
+    ({"spot": 0.25, "volatility": 0.5, "rate": 0.04, "n_paths": 0}, "n_paths"),
+    ({"spot": 0.25, "volatility": 0.5, "rate": 0.04, "valuation_date": "2006-03-01"},
+     "note_state"),
+    ({"spot": 0.25, "volatility": 0.5, "rate": 0.04, "participation": 2}, "participation"),
+])
+def test_bad_inputs_name_the_field(kw, message):
+    with pytest.raises((ValuationError, MarketError), match=message):
+        fair_value(load_terms(), **kw)
+
+
+def test_market_file_provenance_and_errors(tmp_path):
+    m = load_market("dyntek-2005-11")
+    assert m.valuation_date == ISSUE and "volatility" in m.assumptions()
+    assert all(m.provenance[k].startswith("assumption") for k in ("spot", "credit_spread"))
+    bad = tmp_path / "m.yaml"
+    bad.write_text("valuation_date: {value: 2005-11-01, provenance: assumption, note: x}\n"
+                   "sopt: {value: 0.2, provenance: assumption, note: x}\n")
+    with pytest.raises(MarketError, match="did you mean 'spot'"):
+        load_market(bad)
+    bad.write_text("spot: {value: 0.2, provenance: assumption}\n")
+    with pytest.raises(MarketError, match="'spot' is assumption: give its note"):
+        load_market(bad)
