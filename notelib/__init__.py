@@ -15,6 +15,7 @@ Start here:
     election_shares(...)                  the Holder's I.B shares, within the 9.9% cap
     share_payment_allowed(closes, d, t)   the Borrower Conversion Condition (preamble)
     simulate(terms, paths)                everything above across many price paths
+    fair_value(terms, market=...)         the note's value, rational Holder and company (issue 12)
     assumptions.Assumptions(...)          a report case's market and behaviour assumptions
     panels.dilution_panel(...)            the notebooks' interactive panels (ipywidgets)
     redemption_events(terms)              the fourteen Mandatory Redemption Events (I.A.1-14)
@@ -98,8 +99,11 @@ from .schedule import (
     year_fraction,
 )
 from .terms import DEFAULT_TERMS, NoteTerms, Provenance, TermsError, load_terms
+from .market import Market, MarketError, load_market
+from .valuation import Valuation, ValuationError, fair_value
 
 __all__ = [
+    "Market", "MarketError", "load_market", "Valuation", "ValuationError", "fair_value",
     # terms, calendar, schedule
     "DEFAULT_TERMS", "NoteTerms", "Provenance", "TermsError", "load_terms",
     "CalendarError", "add_business_days", "business_days", "next_business_day",

@@ -420,3 +420,68 @@ def history_chart(closes: pd.Series, price_history: pd.DataFrame, as_of, *, thre
                   f"Conversion Price of ${steps.iloc[-1]:,.2f}", subtitle)
         _source(fig, source)
         return fig
+
+
+def value_chart(curve: pd.DataFrame, *, at: tuple[float, float] | None = None,
+                title: str | None = None, subtitle: str = "", source: str = "") -> Figure:
+    """The classic convertible chart: fair value against today's share price, over straight
+    debt and parity (:func:`notelib.valuation.value_curve`), with a band of two standard
+    errors."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        x = curve["spot"]
+        ax.plot(x, curve["straight_debt"], color=PALETTE["floor"], linestyle="--",
+                label="Straight debt (cash only, no conversion)")
+        ax.plot(x, curve["parity"], color=PALETTE["parity"], label="Parity (convert all now)")
+        ax.fill_between(x, curve["value"] - 2 * curve["std_error"],
+                        curve["value"] + 2 * curve["std_error"], color=PALETTE["balance"],
+                        alpha=0.15, linewidth=0)
+        ax.plot(x, curve["value"], color=PALETTE["balance"], linewidth=2.5,
+                label="Fair value (band: 2 standard errors)")
+        if at is not None:
+            ax.plot(*at, marker="o", color=PALETTE["cash"], linestyle="none", zorder=4,
+                    label=f"The valuation at ${at[0]:,.2f}: ${at[1] / 1e6:,.2f}M")
+        top = max(curve["value"].max(), curve["straight_debt"].max()) * 1.35
+        ax.set_ylim(0, top)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
+        ax.yaxis.set_major_formatter(_millions)
+        ax.set_xlabel("Share price on the valuation date")
+        ax.set_ylabel("Value to the noteholders")
+        _legend(fig, ax, ncols=2)
+        low, high = curve["value"].iloc[0], curve["value"].iloc[-1]
+        debt = curve["straight_debt"].iloc[0]
+        _headline(fig, title or (
+            f"At ${at[0]:,.2f} the note is worth ${at[1] / 1e6:,.2f}M, ${(at[1] - debt) / 1e6:,.2f}M "
+            f"more than its straight debt" if at is not None else
+            f"The note is worth ${low / 1e6:,.2f}M at a ${x.iloc[0]:,.2f} share price and "
+            f"${high / 1e6:,.2f}M at ${x.iloc[-1]:,.2f}"), subtitle)
+        _source(fig, source)
+        return fig
+
+
+def amendment_chart(table: pd.DataFrame, transfer: float, std_error: float, *,
+                    title: str | None = None, subtitle: str = "", source: str = "") -> Figure:
+    """The original and the amended note's value, split into straight debt and the
+    conversion option (:meth:`notelib.valuation.Amendment.table`)."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure((11, 5))
+        names = list(table.index)
+        y = np.arange(len(names))
+        debt, option = table["straight_debt"].astype(float), table["conversion_option"].astype(float)
+        ax.barh(y, debt, color=PALETTE["floor"], label="Straight debt")
+        ax.barh(y, option, left=debt, color=PALETTE["shares"], label="Conversion and other options")
+        for i, (d, o) in enumerate(zip(debt, option)):
+            ax.text(d + o, i, f"  ${(d + o) / 1e6:,.2f}M", va="center", fontsize=12,
+                    fontweight="bold")
+        ax.set_yticks(y, [f"{n}\n(Conversion Price ${p:,.2f})" for n, p in
+                          zip(names, table["conversion_price"].astype(float))])
+        ax.set_xlim(0, (debt + option).max() * 1.2)
+        ax.xaxis.set_major_formatter(_millions)
+        ax.set_xlabel("Value to the noteholders on the amendment date")
+        _legend(fig, ax)
+        verb = "moved" if transfer >= 0 else "took"
+        _headline(fig, title or f"The amendment {verb} ${abs(transfer) / 1e6:,.2f}M of value "
+                  f"{'to' if transfer >= 0 else 'from'} the noteholders "
+                  f"(± ${2 * std_error / 1e3:,.0f}K)", subtitle)
+        _source(fig, source)
+        return fig

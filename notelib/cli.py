@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--chunk", type=_count, default=25_000, help="paths per chunk (default 25,000)")
     b.add_argument("--holder", type=_holder, default="hold",
                    help="'hold' or a conversion multiple, e.g. 1.5")
+    b.add_argument("--valuation", action="store_true",
+                   help="time the fair value (data/market/dyntek-2005-11.yaml) instead")
     st = sub.add_parser("status", help="where the note stands on a date (one screen, or JSON)")
     st.add_argument("--as-of", type=_date, default=None, help="the date (default: today)")
     st.add_argument("--ledger", default=None, help="ledger file (default: data/ledger/dyntek-2005.yaml)")
@@ -85,8 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "bench":
-            from .bench import bench
+            from .bench import bench, bench_valuation
 
+            if args.valuation:
+                r = bench_valuation(args.paths, chunk=args.chunk)
+                print(f"fair value {r['value']:,.2f} +/- {r['std_error']:,.2f} "
+                      f"({r['relative_error']:.3%}) on {r['paths']:,} paths x {r['sessions']} "
+                      f"sessions ({r['pilot_paths']:,} pilot): generate {r['generate_s']:.2f}s, "
+                      f"valuation {r['valuation_s']:.2f}s, ratio valuation/generate "
+                      f"{r['ratio']:.2f}; peak memory {r['peak_rss_mb']:,.0f} MB")
+                return 0
             r = bench(args.paths, chunk=args.chunk, holder=args.holder)
             print(f"{r['paths']:,} paths x {r['sessions']} sessions: generate "
                   f"{r['generate_s']:.2f}s, engine {r['engine_s']:.2f}s, ratio engine/generate "

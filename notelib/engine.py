@@ -365,6 +365,7 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         return np.array([float(prices.ratio(live(d), live(basis))) for d in days])
 
     pay_dates = list(sched["pay_date"])
+    ipds = interest_dates(terms)
     lookback = _lookbacks(terms, sessions, pay_dates)
     value_idx = lookback[:, -1]
     exposure_idx = [_sessions_before(sessions, d, exposure_lag) for d in sched["date"]]
@@ -403,7 +404,8 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
                                       for d in sched["date"]]),
         issued_at_session=issued_at,
         convert_threshold=_conversion_threshold(holder, price_session, units),
-        since_days=np.array([_since_days(terms, d) for d in session_dates], dtype=np.int64),
+        since_days=np.array([_since_days(terms, d, ipds) for d in session_dates],
+                            dtype=np.int64),
         arrears_cents=_arrears_cents(terms, start, sched),
         holder_keeps=not holder_sells or sale_limit is not None,
         sale_limit=None if sale_limit is None else np.array(
@@ -432,13 +434,13 @@ def _arrears_cents(terms: NoteTerms, start: Start | None, sched: pd.DataFrame) -
     return total
 
 
-def _since_days(terms: NoteTerms, d: dt.date) -> int:
+def _since_days(terms: NoteTerms, d: dt.date, dates: list[dt.date]) -> int:
     """Day-count days from the last Interest Payment Date on or before ``d`` (the one before
     it on the Maturity Date, where a conversion comes before the payment) to ``d``: the
     period whose interest a principal converted on ``d`` takes with it (reading 32)."""
     if d <= terms.accrues_from:
         return 0
-    start = conversion_interest_start(terms, d)
+    start = conversion_interest_start(terms, d, dates)
     return int(year_fraction(start, d, terms.day_count) * day_count_basis(terms))
 
 

@@ -251,3 +251,36 @@ def status_panel(terms: NoteTerms, ledger, closes, captable: CapTable, as_of: dt
     return Panel({"as_of": w.DatePicker(value=as_of, description="As of")},
                  {"As of": f"any date from {terms.issue_date} to {terms.maturity_date}; the "
                            "ledger and the closes up to it are used"}, compute)
+
+
+def fair_value_panel(valuation, n_paths: int = 5_000) -> Panel:
+    """Notebook 06: the value against the share price under another volatility, credit
+    spread or event hazard (a new conversion rule from pilot paths each time)."""
+    from .valuation import fair_value, value_curve
+
+    inp = valuation.inputs
+
+    def compute(volatility: float, credit_spread: float, event_hazard: float):
+        v = fair_value(inp.terms, spot=inp.spot, volatility=volatility, rate=inp.rate,
+                       credit_spread=credit_spread, dividend_yield=inp.dividend_yield,
+                       event_hazard=event_hazard, average_daily_volume=inp.average_daily_volume,
+                       participation=inp.participation, n_paths=n_paths, seed=inp.seed,
+                       captable=inp.captable, pilot_paths=max(n_paths, 2_000))
+        curve = value_curve(v, np.linspace(inp.spot * 0.4, inp.spot * 2.4, 6), n_paths=n_paths)
+        fig = charts.value_chart(curve, at=(inp.spot, v.value))
+        return fig, v.table()._repr_html_()
+
+    return Panel({
+        "volatility": w.FloatSlider(value=inp.volatility, min=0.1, max=2.0, step=0.05,
+                                    description="Volatility", readout_format=".0%",
+                                    continuous_update=False),
+        "credit_spread": w.FloatSlider(value=inp.credit_spread, min=0.0, max=0.5, step=0.01,
+                                       description="Credit spread", readout_format=".0%",
+                                       continuous_update=False),
+        "event_hazard": w.FloatSlider(value=inp.event_hazard, min=0.0, max=1.0, step=0.05,
+                                      description="Redemption events a year",
+                                      continuous_update=False),
+    }, {"Volatility": "of the share price, a year",
+        "Credit spread": "over the rate, for what is paid in cash",
+        "Redemption events a year": "the hazard of a Mandatory Redemption Event (I.A); 0 = none"},
+        compute)

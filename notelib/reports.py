@@ -40,9 +40,11 @@ from traitlets.config import Config
 from .captable import DEFAULT_CAPTABLE
 from .display import KINDS
 from .ledger import DEFAULT_LEDGER
+from .market import DEFAULT_MARKET
 from .paths import PRICES, SCENARIOS
 from .safeyaml import load_yaml
 from .terms import DEFAULT_TERMS, load_terms
+from .valuation import ORIGINAL_TERMS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -53,7 +55,8 @@ REPORTS = ROOT / "reports"
 RUNNER_PARAMS = ("INTERACTIVE", "FIGURE_DIR", "METRICS_DIR", "BOARD_PDF", "BOARD_PPTX", "AS_OF")
 INPUTS = {"TERMS_FILE": ("terms", DEFAULT_TERMS), "CAPTABLE_FILE": ("captable", DEFAULT_CAPTABLE),
           "SCENARIOS_FILE": ("scenarios", SCENARIOS), "LEDGER_FILE": ("ledger", DEFAULT_LEDGER),
-          "PRICES_FILE": ("prices", PRICES)}
+          "PRICES_FILE": ("prices", PRICES), "MARKET_FILE": ("market", DEFAULT_MARKET),
+          "ORIGINAL_TERMS_FILE": ("original-terms", ORIGINAL_TERMS)}
 
 
 # rules beyond the type, for parameters whose bad values would fail deep inside a notebook
@@ -66,6 +69,8 @@ RULES = {
     "CLOSE_MAX": (lambda v: v > 0, "greater than 0"),
     "HIGHEST_CLOSE": (lambda v: v > 0, "greater than 0"),
     "VOLATILITY": (lambda v: v >= 0, "not negative"),
+    "VALUATION_PATHS": (lambda v: v >= 1_000, "at least 1,000"),
+    "CURVE_PATHS": (lambda v: v >= 1_000, "at least 1,000"),
     "DEFAULT_INTEREST": (lambda v: v >= 0, "not negative"),
     "PENALTIES": (lambda v: v >= 0, "not negative"),
     "CONVERSION_PRICE": (lambda v: v is None or v > 0, "greater than 0 (or null)"),
@@ -82,6 +87,17 @@ RULES = {
 # index.html's key figures: each metric's label and kind (display.KINDS; "count", "text")
 METRICS = {
     "interest_total": ("Interest over the life", "dollars"),
+    "fair_value": ("Fair value on the valuation date", "dollars"),
+    "fair_value_std_error": ("Fair value: standard error", "dollars"),
+    "straight_debt": ("Straight debt", "dollars"),
+    "conversion_option": ("Conversion option", "dollars"),
+    "redemption_put": ("Mandatory Redemption put", "dollars"),
+    "share_payment_option": ("Company's share-payment option", "dollars"),
+    "delta": ("Delta (shares)", "shares"),
+    "amendment_transfer": ("Value the amendment moved to the noteholders", "dollars"),
+    "amendment_transfer_std_error": ("... its standard error", "dollars"),
+    "original_value": ("Original note's value", "dollars"),
+    "amended_value": ("Amended note's value", "dollars"),
     "total_interest": ("Interest over the life", "dollars"),
     "total_principal": ("Principal repaid", "dollars"),
     "total_paid": ("All payments", "dollars"),

@@ -60,12 +60,13 @@ def simple_interest(amount: float, rate: float, start: dt.date, end: dt.date,
 
 
 @takes_dates("on")
-def conversion_interest_start(terms: NoteTerms, on: dt.date) -> dt.date:
+def conversion_interest_start(terms: NoteTerms, on: dt.date,
+                              dates: list[dt.date] | None = None) -> dt.date:
     """The day from which principal converted on ``on`` carries its interest: the last
     Interest Payment Date on or before ``on`` (that day's payment comes first), or the one
     before it on the Maturity Date, where a conversion comes before the payment (II.A;
-    readings 22 and 32)."""
-    return max([d for d in interest_dates(terms)
+    readings 22 and 32). ``dates``: :func:`interest_dates`, if already at hand."""
+    return max([d for d in (dates or interest_dates(terms))
                 if d < on or (d == on != terms.maturity_date)], default=terms.accrues_from)
 
 

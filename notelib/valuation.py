@@ -42,6 +42,7 @@ from .paths import Paths, risk_neutral_chunks
 from .schedule import interest_dates, year_fraction
 from .terms import NoteTerms
 
+ORIGINAL_TERMS = Path(__file__).resolve().parent.parent / "data" / "terms" / "dyntek-2004-original.yaml"
 POLICIES = ("optimal", "shares", "cash")
 MIN_IN_THE_MONEY = 200  # fewer paths than this where converting could pay: do not convert
 EVENT_GRID = 21  # a redemption event falls on the nearest of every 21st session (~monthly)
@@ -318,12 +319,18 @@ class Valuation:
     def conversion_option(self) -> float:
         return self.value - self.straight_debt
 
+    @cached_property
+    def variant(self) -> _Variant:
+        """The engine's plans for this valuation (they do not depend on spot or volatility)."""
+        inp = self.inputs
+        return _variant(inp, self.boundary.to_numpy(), inp.event_hazard > 0)
+
     def _difference(self, other: _Inputs, base_hazard: bool = True) -> tuple[float, float]:
         """value(this) - value(other), with its standard error, on the same paths."""
         inp = self.inputs
         rule = self.boundary.to_numpy()
         b = _holder_rule(other) if other.policy != inp.policy else rule
-        a_stats, b_stats = _price(inp, [_variant(inp, rule, base_hazard),
+        a_stats, b_stats = _price(inp, [self.variant if base_hazard else _variant(inp, rule, False),
                                         _variant(other, b, other.event_hazard > 0)])
         return a_stats.mean - b_stats.mean, b_stats.diff_error(a_stats)
 
@@ -332,7 +339,7 @@ class Valuation:
         """(value to the company, standard error): the Holder's value with every payment in
         cash less its value when the company may pay in shares (preamble)."""
         diff, se = self._difference(self.inputs.replace(policy="cash"))
-        return -diff, se
+        return 0.0 - diff, se
 
     @cached_property
     def redemption_put(self) -> tuple[float, float]:
@@ -358,7 +365,9 @@ class Valuation:
 
         def value(**bump: float) -> float:
             changed = inp.replace(**{k: getattr(inp, k) + v for k, v in bump.items()})
-            return _price(changed, [_variant(changed, rule, changed.event_hazard > 0)])[0].mean
+            same = set(bump) <= {"spot", "volatility"}  # the plans stay; the paths change
+            variant = self.variant if same else _variant(changed, rule, changed.event_hazard > 0)
+            return _price(changed, [variant])[0].mean
 
         h = BUMPS["spot"] * inp.spot
         up, down = value(spot=h), value(spot=-h)
@@ -548,3 +557,68 @@ def _inputs(terms: NoteTerms, given: dict) -> _Inputs:
         policy=given["policy"], holder=h, events=tuple(given["events"] or ()),
         participation=p, chunk=given["chunk"],
         captable=given["captable"] or load_captable(), history=given["history"])
+
+
+def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | None = None
+                ) -> pd.DataFrame:
+    """Value, straight debt and parity against today's share price, the classic convertible
+    chart. The Holder's exercise boundary does not depend on today's price, so the one
+    estimated for ``valuation`` serves every spot; each spot is priced on its own paths."""
+    inp = valuation.inputs
+    start = None if inp.start is None else eng._start(inp.terms, inp.start)
+    owed = (inp.terms.principal if start is None else start.balance / 100)
+    carry = owed + (0.0 if start is None else
+                    start.dd * inp.terms.interest_rate / (100 * eng.day_count_basis(inp.terms)))
+    price = float(inp.plan("hold").price_at_session[_first_session(inp, inp.plan("hold"))]
+                  ) / 10**inp.terms.price_decimals
+    rows = []
+    for spot in spots:
+        changed = inp.replace(spot=float(spot), n_paths=n_paths or inp.n_paths)
+        stats = _price(changed, [valuation.variant])[0]
+        rows.append((float(spot), stats.mean, stats.std_error, valuation.straight_debt,
+                     math.ceil(carry / price) * float(spot)))
+    from .display import table
+    return table(pd.DataFrame(rows, columns=["spot", "value", "std_error", "straight_debt",
+                                             "parity"]),
+                 {"spot": "price", **{k: "dollars" for k in ("value", "std_error",
+                                                               "straight_debt", "parity")}})
+
+
+@dataclass
+class Amendment:
+    """The amended note against the original one on the same date, market and paths:
+    ``transfer`` (amended - original, with ``std_error``) is the value the amendment moved to
+    the noteholders."""
+
+    amended: Valuation
+    original: Valuation
+    transfer: float
+    std_error: float
+
+    def table(self) -> pd.DataFrame:
+        rows = {}
+        for name, v in (("Original note", self.original), ("Amended note", self.amended)):
+            t = v.inputs.terms
+            rows[name] = {"conversion_price": t.conversion_price,
+                          "monthly_prepayment": t.monthly_prepayment,
+                          "first_prepayment": pd.Timestamp(t.first_prepayment_date),
+                          "straight_debt": v.straight_debt,
+                          "conversion_option": v.conversion_option, "value": v.value,
+                          "std_error": v.std_error}
+        from .display import table
+        return table(pd.DataFrame(rows).T.rename_axis("note").infer_objects(),
+                     {"conversion_price": "price", "monthly_prepayment": "dollars",
+                      "straight_debt": "dollars", "conversion_option": "dollars",
+                      "value": "dollars", "std_error": "dollars"})
+
+
+def amendment(amended: NoteTerms, original: NoteTerms, **kw) -> Amendment:
+    """Value both notes with the same keywords (market, paths, seed, behaviour) and price them
+    on the same paths, so their difference carries little noise."""
+    a = fair_value(amended, **kw)
+    o = fair_value(original, **kw)
+    ia, io = a.inputs, o.inputs
+    if not ia.sessions.equals(io.sessions):
+        raise ValuationError("amendment: the two notes must span the same sessions (dates)")
+    sa, so = _price(ia, [a.variant, o.variant])
+    return Amendment(a, o, sa.mean - so.mean, so.diff_error(sa))

@@ -29,7 +29,8 @@ STDERR = 'data-mime-type="application/vnd.jupyter.stderr"'  # how nbconvert mark
 def test_there_are_notebooks():
     assert [p.stem for p in NOTEBOOKS] == ["00-board-summary", "01-terms-and-schedule",
                                            "02-parity-vs-floor",
-                                           "03-cash-vs-shares", "04-dilution", "05-status"]
+                                           "03-cash-vs-shares", "04-dilution", "05-status",
+                                           "06-fair-value"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -203,7 +204,7 @@ def test_report_artefacts(report):
         assert (report / name).is_file(), name
     pdf = (report / "board.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
-    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 5  # one page per board figure
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 6  # one page per board figure
     index = (report / "index.html").read_text()
     for link in ["00-board-summary.html", "board.pdf", "metrics.json", "manifest.json",
                  "figures/00-parity-vs-floor.png", "figures/00-parity-vs-floor.svg"]:
@@ -239,7 +240,11 @@ def test_board_deck(report):
         pictures.append((picture.name, finding))
     assert [name for name, _ in pictures] == ["00-payment-schedule", "00-parity-vs-floor",
                                               "00-cash-vs-shares", "00-conversion",
-                                              "00-redemption-exposure"]
+                                              "00-redemption-exposure", "00-amendment"]
+    # the amendment's board figure says what it moved, as notebook 06 computes it
+    moved = json.loads((report / "metrics.json").read_text())["06-fair-value"]["amendment_transfer"]
+    assert pictures[-1][1].startswith(f"The amendment moved ${moved / 1e6:,.2f}M of value to the "
+                                      "noteholders")
     # the schedule's finding: $470,675 of interest is "$471K"
     assert pictures[0][1].startswith("$471K interest and $3.35M principal")
     # the last slide: the conclusion, three sentences from the numbers
@@ -444,3 +449,18 @@ def test_reports_follow_the_date(tmp_path):
     assert "The 01 Oct 2006 payment ($77,050.00) must be made in cash" in html
     assert "forecast from 25 Sep 2006" in unescape(
         (runs[dt.date(2006, 9, 25)] / "figures" / "03-share-probability.svg").read_text())
+
+
+def test_fair_value_notebook(report):
+    """Notebook 06's figures and figures: the board summary's amendment figure is the same
+    computation (same market, paths and seed), and the transfer is amended - original."""
+    m = json.loads((report / "metrics.json").read_text())
+    fv = m["06-fair-value"]
+    assert fv["amendment_transfer"] == pytest.approx(m["00-board-summary"]["amendment_transfer"])
+    assert fv["amendment_transfer"] == pytest.approx(fv["amended_value"] - fv["original_value"])
+    assert fv["conversion_option"] == pytest.approx(fv["fair_value"] - fv["straight_debt"])
+    assert fv["fair_value_std_error"] < 0.01 * fv["fair_value"]
+    for name in ("06-value-vs-price", "06-amendment"):
+        assert (report / "figures" / f"{name}.png").is_file(), name
+    html = (report / "06-fair-value.html").read_text()
+    assert "Fair value on 01 Nov 2005" in html and "Delta" in html

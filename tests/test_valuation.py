@@ -7,6 +7,7 @@ import math
 from statistics import NormalDist
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -196,3 +197,25 @@ def test_market_file_provenance_and_errors(tmp_path):
     bad.write_text("spot: {value: 0.2, provenance: assumption}\n")
     with pytest.raises(MarketError, match="'spot' is assumption: give its note"):
         load_market(bad)
+
+
+def test_value_from_a_state_discounts_what_is_left():
+    """From the note as it stands on 15 Feb 2006 (ledger and closes), straight debt is every
+    payment still to come, discounted at rate + spread from that date, ACT/365F."""
+    from notelib import payment_schedule
+    from notelib.ledger import load_ledger
+    from notelib.paths import PRICES, load_closes
+    from notelib.state import note_state
+
+    terms = load_terms()
+    closes = load_closes(PRICES).to_frame()[0]
+    on = dt.date(2006, 2, 15)
+    state = note_state(terms, on, ledger=load_ledger(None, terms), closes=closes)
+    v = fair_value(terms, start=state, spot=float(closes[:"2006-02-15"].iloc[-1]), volatility=0.8,
+                   rate=0.044, credit_spread=0.15, n_paths=2_000, history=closes)
+    rows = payment_schedule(terms)
+    rows = rows[rows["pay_date"] > pd.Timestamp(on)]
+    expected = sum((r.interest + r.principal) * math.exp(-0.194 * (r.pay_date.date() - on).days / 365)
+                   for r in rows.itertuples())
+    assert v.straight_debt == pytest.approx(expected, abs=0.01)
+    assert v.inputs.valuation_date == on and v.value > 0
