@@ -15,8 +15,8 @@ import pandas as pd
 
 
 def dollars(x: float, decimals: int = 2) -> str:
-    """$3,350,000.00"""
-    return f"${x:,.{decimals}f}"
+    """$3,350,000.00; -$36,441.64 below zero"""
+    return f"{'-' if x < 0 else ''}${abs(x):,.{decimals}f}"
 
 
 def price(x: float) -> str:

@@ -36,7 +36,7 @@ from . import engine as eng
 from .calendar import trading_sessions
 from .captable import CapTable, load_captable
 from .dates import as_date
-from .display import dollars, html_table
+from .display import dollars, html_table, no_latex
 from .market import Market, load_market
 from .paths import Paths, risk_neutral_chunks
 from .schedule import interest_dates, year_fraction
@@ -419,7 +419,10 @@ class Valuation:
                 f"&plusmn; {dollars(self.std_error)}</b> ({i.n_paths:,} paths; spot "
                 f"${i.spot:g}, volatility {i.volatility:.0%}, rate {i.rate:.2%}, credit spread "
                 f"{i.credit_spread:.2%}; company: {i.policy}, Holder: {i.holder})</p>")
-        return head + self.table()._repr_html_() + html_table(self.greeks_table())
+        greeks = {name: f"{row.value} ({row.meaning})"
+                  for name, row in self.greeks_table().iterrows()}
+        return (no_latex(head) + self.table()._repr_html_()
+                + html_table(greeks, "Greeks: bumped and revalued on the same paths"))
 
 
 def _holder_rule(inp: _Inputs) -> np.ndarray:

@@ -86,3 +86,10 @@ def test_long_tables_are_cut_as_pandas_cuts_them(terms):
     by_path = nl.simulate(terms, paths).by_path
     with pd.option_context("display.max_rows", 20, "display.min_rows", 6):
         assert by_path._repr_html_().count("<tr>") < 12
+
+
+def test_negative_dollars_put_the_sign_first():
+    from notelib.display import dollars
+
+    assert dollars(-36441.639) == "-$36,441.64"
+    assert dollars(0.0) == "$0.00" and dollars(1234.5, 0) == "$1,234"
