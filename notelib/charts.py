@@ -441,7 +441,7 @@ def value_chart(curve: pd.DataFrame, *, at: tuple[float, float] | None = None,
         if at is not None:
             ax.plot(*at, marker="o", color=PALETTE["cash"], linestyle="none", zorder=4,
                     label=f"The valuation at ${at[0]:,.2f}: ${at[1] / 1e6:,.2f}M")
-        top = max(curve["value"].max(), curve["straight_debt"].max()) * 1.35
+        top = max(curve["value"].max(), curve["parity"].max(), curve["straight_debt"].max()) * 1.05
         ax.set_ylim(0, top)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
         ax.yaxis.set_major_formatter(_millions)
@@ -476,6 +476,8 @@ def amendment_chart(table: pd.DataFrame, transfer: float, std_error: float, *,
         ax.set_yticks(y, [f"{n}\n(Conversion Price ${p:,.2f})" for n, p in
                           zip(names, table["conversion_price"].astype(float))])
         ax.set_xlim(0, (debt + option).max() * 1.2)
+        ax.grid(False, axis="y")  # no line through the bars
+        ax.grid(True, axis="x")
         ax.xaxis.set_major_formatter(_millions)
         ax.set_xlabel("Value to the noteholders on the amendment date")
         _legend(fig, ax)

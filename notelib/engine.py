@@ -149,6 +149,7 @@ class _Plan:
     capital: CapTable
     principal_cents: int
     discount: Discount
+    prices: PriceLookup  # the Conversion Price history
     start: Start | None = None
     arrears_cents: int = 0  # arrears and their Default Interest, paid with payment 0 (reading 36)
 
@@ -373,16 +374,12 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
     threshold = np.array([[share_threshold(terms, float(prices.price(live(session_dates[i]))))
                            for i in row] for row in lookback])
     liq = _liquidity(liquidity, sched)
-    redemption = None
-    if event is not None:
-        redemption = _compile_redemption(terms, event, sessions, prices, units)
-        liq &= ~((sched["pay_date"] >= event.date).to_numpy())  # Liquidity Conditions (ii)
     split_at, issued_at = _share_events(sessions, price_events)
     price_session = np.array([price_at(d) for d in session_dates], dtype=np.int64)
     is_mat = (sched["date"] == terms.maturity_date).to_numpy()
-    return _Plan(
+    plan = _Plan(
         terms=terms, sessions=sessions,
-        points=_timeline(terms, sessions, sched, redemption, start), start=start,
+        points=_timeline(terms, sessions, sched, None, start), start=start, prices=prices,
         schedule=sched, lookback=lookback, value_idx=value_idx, exposure_idx=exposure_idx,
         price_units=units, price_at_session=price_session,
         price_at_pay=np.array([price_at(p) for p in pay_dates], dtype=np.int64),
@@ -410,10 +407,21 @@ def _plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: list, liquidi
         holder_keeps=not holder_sells or sale_limit is not None,
         sale_limit=None if sale_limit is None else np.array(
             [int(sale_limit * prices.factor(live(d))) for d in session_dates]),
-        redemption=redemption, capital=captable,
+        redemption=None, capital=captable,
         principal_cents=int(exact(terms.principal, "principal") * 100),
         discount=(Discount.none(len(sched), len(sessions)) if discount is None
                   else Discount.at(sched, sessions, discount)))
+    return plan if event is None else with_redemption(plan, event)
+
+
+def with_redemption(plan: _Plan, event: RedemptionEvent) -> _Plan:
+    """The plan with a Mandatory Redemption Event: its dates join the timeline, and no
+    payment from the event on may be made in shares (Liquidity Conditions (ii))."""
+    rd = _compile_redemption(plan.terms, event, plan.sessions, plan.prices, plan.price_units)
+    return dataclasses.replace(
+        plan, redemption=rd,
+        liquidity=plan.liquidity & ~((plan.schedule["pay_date"] >= event.date).to_numpy()),
+        points=_timeline(plan.terms, plan.sessions, plan.schedule, rd, plan.start))
 
 
 def _arrears_cents(terms: NoteTerms, start: Start | None, sched: pd.DataFrame) -> int:
@@ -569,11 +577,12 @@ class _State:
         self.per["in_shares"] = np.zeros((n_pay, n), dtype=bool)
         self.per["shares_value"] = np.zeros((n_pay, n))
 
-    def issue(self, shares: np.ndarray) -> None:
-        self.outstanding += shares
-        self.issued += shares
+    def issue(self, shares: np.ndarray, at: np.ndarray | slice = slice(None)) -> None:
+        """Shares issued to the Holder on the paths ``at`` (default: all)."""
+        self.outstanding[at] += shares
+        self.issued[at] += shares
         if self.keeps:
-            self.held += shares
+            self.held[at] += shares
 
     def zeros(self) -> np.ndarray:
         return np.zeros(self.n, dtype=self.dtype)
@@ -583,12 +592,14 @@ class _State:
         self.tot["cash_paid"] += cents
         self.pv_cash += cents.astype(np.float64) * df
 
-    def deliver(self, shares: np.ndarray, close: np.ndarray | float, df: float) -> np.ndarray:
-        """Shares issued to the Holder, worth ``close`` each; returns their value."""
+    def deliver(self, shares: np.ndarray, close: np.ndarray | float, df: float,
+                at: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Shares issued to the Holder on the paths ``at``, worth ``close`` each; returns
+        their value."""
         value = shares.astype(np.float64) * close
-        self.issue(shares)
-        self.share_value += value
-        self.pv_equity += value * df
+        self.issue(shares, at)
+        self.share_value[at] += value
+        self.pv_equity[at] += value * df
         return value
 
 
@@ -708,8 +719,8 @@ def _convert(plan: _Plan, st: _State, s: int, closes: np.ndarray) -> None:
     """The Holder converts principal with the interest accrued on it since the last Interest
     Payment Date when the close reaches its multiple of the Conversion Price, as far as the
     9.9% cap allows (II.A.1, readings 22 and 32); the interest on the rest stays owed."""
-    go = st.alive & (st.balance > 0) & (closes[s] >= plan.convert_threshold[s])
-    if not go.any():
+    go = np.flatnonzero(st.alive & (st.balance > 0) & (closes[s] >= plan.convert_threshold[s]))
+    if not len(go):
         return
     units, price, days = plan.price_units, plan.price_at_session[s], plan.since_days[s]
     rn, rd = plan.rate
@@ -718,20 +729,21 @@ def _convert(plan: _Plan, st: _State, s: int, closes: np.ndarray) -> None:
     def interest(p: np.ndarray) -> np.ndarray:
         return (2 * p * num + den) // (2 * den)  # to the cent, half up
 
-    need = _shares_for(st.balance + interest(st.balance), price, units)
-    got = np.where(go, np.minimum(need, _cap_limit(plan, st.held, st.outstanding)), 0)
-    full = go & (got == need)
-    part = go & ~full & (got > 0)
+    balance = st.balance[go]  # the paths that convert, only
+    need = _shares_for(balance + interest(balance), price, units)
+    got = np.minimum(need, _cap_limit(plan, st.held[go], st.outstanding[go]))
+    full = got == need
+    part = ~full & (got > 0)
     value = (got * price * 100) // units  # what the shares the cap allows are worth, cents
     prin = value * den // (den + num)  # the most principal whose amount fits in them
     prin = np.where(prin + interest(prin) > value, prin - 1, prin)
-    prin = np.where(full, st.balance, np.where(part, prin, 0))
+    prin = np.where(full, balance, np.where(part, prin, 0))
     got = np.where(part, _shares_for(prin + interest(prin), price, units), got)
-    st.dd = st.dd - prin * days  # its interest leaves with it (cent-days)
-    st.balance = st.balance - prin
-    st.tot["principal_converted"] += prin
-    st.tot["conversion_shares"] += got
-    st.deliver(got, closes[s], plan.discount.session_equity[s])
+    st.dd[go] -= prin * days  # its interest leaves with it (cent-days)
+    st.balance[go] = balance - prin
+    st.tot["principal_converted"][go] += prin
+    st.tot["conversion_shares"][go] += got
+    st.deliver(got, closes[s, go], plan.discount.session_equity[s], go)
 
 
 INT64_SAFE = 2**62  # every intermediate integer below this fits int64 with room to spare

@@ -183,17 +183,21 @@ def risk_neutral_chunks(sessions: pd.DatetimeIndex, *, spot: float, volatility: 
     sizes = _chunks(n_paths, chunk)
     for n, child in zip(sizes, np.random.SeedSequence(seed).spawn(len(sizes))):
         rng = np.random.default_rng(child)
+        out = np.empty((len(sessions), n))  # one array: no stacking copies
+        out[:ahead] = past[:, None]
+        z = out[ahead:]
         if antithetic:
             half = rng.standard_normal((len(step), (n + 1) // 2))
-            z = np.hstack([half, -half[:, : n // 2]])
+            z[:, : half.shape[1]] = half
+            np.negative(half[:, : n // 2], out=z[:, half.shape[1]:])
         else:
-            z = rng.standard_normal((len(step), n))
+            z[:] = rng.standard_normal((len(step), n))
         z *= sd
         z += mu
         np.cumsum(z, axis=0, out=z)
         np.exp(z, out=z)
         z *= spot
-        yield Paths(sessions, np.vstack([np.repeat(past[:, None], n, axis=1), z]))
+        yield Paths(sessions, out)
 
 
 def bootstrap_chunks(history: pd.Series, sessions: pd.DatetimeIndex, *, n_paths: int,

@@ -10,10 +10,13 @@ redeem and split exactly as in a forecast, and discount what the Holder receives
   less than the cash (``policy="optimal"``), or a fixed policy;
 * the Holder's choice, by Longstaff-Schwartz on pilot paths with their own seed: on each
   Trading Day it converts when the value of converting a dollar of principal beats the
-  regression's value of keeping it (reading 38). The rule found is an exercise boundary, a
-  close per session, which the engine applies to fresh pricing paths within the 9.9% cap and
-  the volume the Holder can sell (reading 30), so the price has no foresight;
-* a hazard of a Mandatory Redemption Event (I.A): each path draws its event date;
+  regression's value of keeping it (reading 38), improved for the 9.9% cap by pricing
+  candidate rules with the engine on the pilot paths (:func:`cap_aware`). The rule is an
+  exercise boundary, a close per session, which the engine applies to fresh pricing paths
+  within the cap and the volume the Holder can sell (reading 30), so the price has no
+  foresight;
+* a hazard of a Mandatory Redemption Event (I.A): the paths are shared among the event dates
+  of a monthly grid in proportion to their probabilities (stratified sampling);
 * the components (straight debt, the options) and Greeks by bumping with common random
   numbers.
 """
@@ -45,6 +48,8 @@ from .terms import NoteTerms
 ORIGINAL_TERMS = Path(__file__).resolve().parent.parent / "data" / "terms" / "dyntek-2004-original.yaml"
 POLICIES = ("optimal", "shares", "cash")
 MIN_IN_THE_MONEY = 200  # fewer paths than this where converting could pay: do not convert
+SEARCH = (1.0, 1.25, 1.5, 2.0, 3.0, np.inf)  # multiples of the price tried by cap_aware
+SEARCH_PATHS = 8_000  # pilot paths the search prices each candidate rule on
 EVENT_GRID = 21  # a redemption event falls on the nearest of every 21st session (~monthly)
 BUMPS = {"spot": 0.01, "volatility": 0.01, "rate": 0.0001, "credit_spread": 0.0001}
 
@@ -153,31 +158,44 @@ class _Stats:
 
 @dataclass(frozen=True)
 class _Variant:
-    """A way to run the note over the same paths: its plan, the company's policy and, with a
-    hazard, one plan per event date on the grid."""
+    """A way to run the note over the same paths: its plan and the company's policy; with a
+    hazard, a plan per event date on the grid and the probability of each (the rest: none)."""
 
     plan: eng._Plan
     policy: eng.Policy
-    hazard: float = 0.0
-    event_plans: tuple = ()  # (grid time in years, plan or None) per grid date
+    event_plans: tuple = ()  # plan per grid date (the base plan where none can be redeemed)
+    weights: tuple = ()  # probability the event falls on each grid date
+
+    def cuts(self, n: int) -> np.ndarray:
+        """Stratified: the first paths take the first grid date's event, and so on, as many
+        as its probability gives (largest remainders); the paths after the last cut have no
+        event."""
+        if not self.weights:
+            return np.zeros(0, dtype=np.int64)
+        share = np.array(self.weights) * n
+        counts = np.floor(share).astype(np.int64)
+        spare = int(round(float(np.sum(self.weights)) * n)) - int(counts.sum())
+        counts[np.argsort(counts - share)[:max(spare, 0)]] += 1
+        return np.cumsum(counts)
 
 
 def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False) -> list[_Stats]:
     """Run every variant over the same pricing paths (common random numbers), chunk by chunk,
     keeping only sums: memory is one chunk whatever the path count."""
     sums = np.zeros((len(variants), 7))
-    events = np.random.default_rng(np.random.SeedSequence((inp.seed, 2)))
+    cuts = [v.cuts(inp.n_paths) for v in variants]
     bar = _bar(inp.n_paths, progress)
+    done = 0
     for part in inp.chunks(inp.n_paths, 0):
-        draws = events.exponential(size=part.n_paths)  # event times x hazard
         first = None
         for v, variant in enumerate(variants):
-            pv = _run(variant, part.closes, draws)
+            pv = _run(variant, part.closes, done, cuts[v])
             total = pv[0] + pv[1]
             first = total if first is None else first
             sums[v] += (total.sum(), (total**2).sum(), pv[0].sum(), pv[1].sum(),
                         ((total - first) ** 2).sum(), (pv[0] ** 2).sum(), (pv[1] ** 2).sum())
         bar.update(part.n_paths)
+        done += part.n_paths
     bar.close()
     return [_Stats(inp.n_paths, *row) for row in sums]
 
@@ -187,23 +205,18 @@ def _bar(total: int, progress: bool):
     return tqdm(total=total, unit="path", disable=not progress, desc="fair value")
 
 
-def _run(variant: _Variant, closes: np.ndarray, draws: np.ndarray
+def _run(variant: _Variant, closes: np.ndarray, offset: int, cuts: np.ndarray
          ) -> tuple[np.ndarray, np.ndarray]:
-    """Discounted cash and shares per path; with a hazard, paths whose event time falls on a
-    grid date run with that Mandatory Redemption Event."""
-    if not variant.hazard:
-        out = eng._run_chunk(variant.plan, closes, variant.policy, keep=False)
-        return out["pv_cash"], out["pv_equity"]
-    times = np.array([t for t, _ in variant.event_plans])
-    when = draws / variant.hazard
-    idx = np.abs(when[:, None] - times[None, :]).argmin(axis=1)
-    idx[when > times[-1] + EVENT_GRID / 2 / 252] = -1  # after the last grid date: no event
-    cash, equity = np.zeros(closes.shape[1]), np.zeros(closes.shape[1])
-    for j in np.unique(idx):
-        plan = variant.plan if j < 0 else (variant.event_plans[j][1] or variant.plan)
-        sel = np.flatnonzero(idx == j)
-        out = eng._run_chunk(plan, closes[:, sel], variant.policy, keep=False)
-        cash[sel], equity[sel] = out["pv_cash"], out["pv_equity"]
+    """Discounted cash and shares per path of a chunk holding paths ``offset`` onwards; with
+    a hazard, each stratum of paths (``cuts``) runs with its grid date's event."""
+    n = closes.shape[1]
+    cash, equity = np.zeros(n), np.zeros(n)
+    bounds = np.clip(np.concatenate([[0], cuts, [np.iinfo(np.int64).max]]) - offset, 0, n)
+    plans = [*variant.event_plans, variant.plan]
+    for j in np.flatnonzero(np.diff(bounds)):
+        lo, hi = bounds[j], bounds[j + 1]
+        out = eng._run_chunk(plans[j], closes[:, lo:hi], variant.policy, keep=False)
+        cash[lo:hi], equity[lo:hi] = out["pv_cash"], out["pv_equity"]
     return cash, equity
 
 
@@ -433,7 +446,34 @@ def _holder_rule(inp: _Inputs) -> np.ndarray:
         return np.full(len(inp.sessions), np.inf) if threshold is None else threshold
     plan = inp.plan("hold")
     pilot = next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths)))
-    return exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp, plan))
+    boundary = exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp, plan))
+    return cap_aware(plan, boundary, pilot.closes[:, :SEARCH_PATHS], inp.company())
+
+
+def cap_aware(plan: eng._Plan, boundary: np.ndarray, closes: np.ndarray, policy: eng.Policy
+              ) -> np.ndarray:
+    """The regression's rule made to see the 9.9% cap (reading 38): a Holder held back by the
+    cap cannot wait and convert everything later, so it may also convert whenever the close
+    reaches m x the Conversion Price. Each m (and none) is priced on pilot ``closes`` by the
+    engine, which carries the principal left, the shares held, the cap room and the volume
+    sold; the best rule is kept: min(boundary, m x price), session by session."""
+    price = plan.price_at_session / plan.price_units
+
+    def value(m: float) -> float:
+        rule = boundary if m == np.inf else np.minimum(boundary, m * price)
+        out = eng._run_chunk(dataclasses.replace(plan, convert_threshold=rule), closes, policy,
+                             keep=False)
+        return float((out["pv_cash"] + out["pv_equity"]).mean())
+
+    tried = {m: value(m) for m in SEARCH}
+    best = max(tried, key=tried.get)
+    if np.isfinite(best):  # refine between the neighbours of the best
+        grid = sorted(tried)
+        k = grid.index(best)
+        for m in {(grid[max(k - 1, 0)] + best) / 2, (best + min(grid[k + 1], 2 * best)) / 2}:
+            tried.setdefault(m, value(m))
+        best = max(tried, key=tried.get)
+    return boundary if best == np.inf else np.minimum(boundary, best * price)
 
 
 def _first_session(inp: _Inputs, plan: eng._Plan) -> int:
@@ -448,15 +488,19 @@ def _variant(inp: _Inputs, holder, hazard: bool) -> _Variant:
     if not hazard or not inp.event_hazard:
         return _Variant(plan, inp.company())
     first = _first_session(inp, plan)
-    grid = []
+    plans, times = [], []
     for s in range(first, len(plan.sessions), EVENT_GRID):
         day = plan.sessions[s].date()
         try:
-            event_plan = inp.plan(holder, [eng.RedemptionEvent(day)])
+            plans.append(eng.with_redemption(plan, eng.RedemptionEvent(day)))
         except eng.EngineError:  # the I.B deadline falls after maturity: no redemption
-            event_plan = None
-        grid.append(((day - inp.valuation_date).days / 365, event_plan))
-    return _Variant(plan, inp.company(), inp.event_hazard, tuple(grid))
+            plans.append(plan)
+        times.append((day - inp.valuation_date).days / 365)
+    # an event time falls on the nearest grid date; after the last one's half-step, none
+    edges = np.array([0.0, *((a + b) / 2 for a, b in zip(times, times[1:])),
+                      times[-1] + EVENT_GRID / 2 / 252])
+    survive = np.exp(-inp.event_hazard * edges)
+    return _Variant(plan, inp.company(), tuple(plans), tuple(survive[:-1] - survive[1:]))
 
 
 def _straight_debt(inp: _Inputs) -> float:

@@ -219,3 +219,21 @@ def test_value_from_a_state_discounts_what_is_left():
                    for r in rows.itertuples())
     assert v.straight_debt == pytest.approx(expected, abs=0.01)
     assert v.inputs.valuation_date == on and v.value > 0
+
+
+def test_the_holders_rule_sees_the_cap():
+    """With the 9.9% cap and the volume limit a Holder that waits cannot convert everything
+    later: the rule kept (regression, or also m x the price, chosen on pilot paths by the
+    engine, which carries the principal, shares held and cap room) is worth more on fresh
+    paths than the regression's rule alone (which assumes any dollar converts at will)."""
+    from notelib.valuation import _first_session, _price, _variant, exercise_boundary
+
+    v = fair_value(load_terms(), market="dyntek-2005-11", event_hazard=0.0, n_paths=8_000,
+                   pilot_paths=8_000)
+    inp = v.inputs
+    plan = inp.plan("hold")
+    pilot = next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths)))
+    alone = exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp, plan))
+    regression_only = _price(inp, [_variant(inp, alone, False)])[0]
+    assert v.value > regression_only.mean + 3 * v.std_error
+    assert (v.boundary <= np.where(np.isfinite(alone), alone, np.inf)).all()  # min(rule, m x price)
