@@ -16,6 +16,7 @@ Start here:
     share_payment_allowed(closes, d, t)   the Borrower Conversion Condition (preamble)
     simulate(terms, paths)                everything above across many price paths
     fair_value(terms, market=...)         the note's value, rational Holder and company (issue 12)
+    sweep("example", workers=2)           a sensitivity grid on Dask (data/sweeps/), as a DataFrame
     assumptions.Assumptions(...)          a report case's market and behaviour assumptions
     panels.dilution_panel(...)            the notebooks' interactive panels (ipywidgets)
     redemption_events(terms)              the fourteen Mandatory Redemption Events (I.A.1-14)
@@ -101,8 +102,10 @@ from .schedule import (
 from .terms import DEFAULT_TERMS, NoteTerms, Provenance, TermsError, load_terms
 from .market import Market, MarketError, load_market
 from .valuation import Valuation, ValuationError, fair_value
+from .sweep import SweepError, sweep
 
 __all__ = [
+    "SweepError", "sweep",
     "Market", "MarketError", "load_market", "Valuation", "ValuationError", "fair_value",
     # terms, calendar, schedule
     "DEFAULT_TERMS", "NoteTerms", "Provenance", "TermsError", "load_terms",

@@ -74,3 +74,26 @@ def bench_valuation(n_paths: int = 100_000, *, terms: NoteTerms | None = None,
             "value": v.value, "std_error": v.std_error,
             "relative_error": v.std_error / v.value,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def bench_sweep(grid: str = "example", workers: tuple[int, ...] = (1, 2)) -> dict[str, float]:
+    """Run a grid on LocalClusters of 1 and 2 workers (fresh caches, clusters started and
+    their imports warmed before the clock): wall seconds for each, the speed-up, and the scheduling overhead per cell
+    (wall time x workers less the cells' own seconds, over the cells)."""
+    import tempfile
+
+    from .sweep import local_client, parse_grid, sweep, warm
+
+    g = parse_grid(grid)
+    out: dict[str, float] = {"cells": len(g.cells), "paths": g.paths}
+    for n in workers:
+        with local_client(n) as client, tempfile.TemporaryDirectory() as cache:
+            client.run(warm)
+            start = time.perf_counter()
+            r = sweep(g, client=client, cache=cache, progress=False)
+            wall = time.perf_counter() - start
+        out[f"wall_{n}_s"] = wall
+        out[f"overhead_{n}_ms"] = 1000 * max(wall * n - r["seconds"].sum(), 0) / len(g.cells)
+    if len(workers) == 2:
+        out["speedup"] = out[f"wall_{workers[0]}_s"] / out[f"wall_{workers[1]}_s"]
+    return out

@@ -487,3 +487,52 @@ def amendment_chart(table: pd.DataFrame, transfer: float, std_error: float, *,
                   f"(± ${2 * std_error / 1e3:,.0f}K)", subtitle)
         _source(fig, source)
         return fig
+
+
+def heatmap(results: pd.DataFrame, x: str, y: str, measure: str, *, kind: str = "percent",
+            labels: tuple[str, str] = ("", ""), label: str = "", title: str | None = None,
+            subtitle: str = "", source: str = "") -> Figure:
+    """A sweep's measure over two varied parameters (:func:`notelib.sweep.sweep`), each cell
+    written in it; failed cells stay blank and are counted in the headline. ``label``: the
+    measure in words, for the headline."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure((11, 6))
+        grid = results.pivot_table(index=y, columns=x, values=measure, aggfunc="first",
+                                   dropna=False).sort_index(ascending=False)
+        data = grid.to_numpy(dtype=float)
+        lo, hi = np.nanmin(data), np.nanmax(data)
+        places = 1 if hi - lo < 0.05 else 0  # a narrow range of percentages keeps a decimal
+        fmt = {"percent": lambda v: f"{v:.{places}%}", "dollars": lambda v: _money_label(v),
+               "price": lambda v: f"${v:,.2f}"}
+        image = ax.imshow(data, cmap="viridis", aspect="auto")
+        for (i, j), v in np.ndenumerate(data):
+            if np.isfinite(v):
+                light = image.norm(v) < 0.6
+                ax.text(j, i, fmt[kind](v), ha="center", va="center", fontsize=11,
+                        color="white" if light else "black")
+        ax.set_xticks(range(len(grid.columns)), [_tick(c, x) for c in grid.columns])
+        ax.set_yticks(range(len(grid.index)), [_tick(r, y) for r in grid.index])
+        ax.set_xlabel(labels[0] or x)
+        ax.set_ylabel(labels[1] or y)
+        ax.grid(False)
+        bar = fig.colorbar(image, ax=ax, shrink=0.9)
+        bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt[kind](v)))
+        failed = int((results["status"] == "failed").sum()) if "status" in results else 0
+        head = title or (f"{label or measure} ranges from {fmt[kind](lo)} to {fmt[kind](hi)} "
+                         "across the grid")
+        if failed:
+            head += f" ({failed} cells failed)"
+        _headline(fig, head, subtitle)
+        _source(fig, source)
+        return fig
+
+
+def _tick(value: object, name: str) -> str:
+    """A grid value as a tick label: prices in dollars, rates and shares in percent."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        if name in ("START_PRICE",):
+            return f"${value:,.2f}"
+        if name in ("VOLATILITY", "CREDIT_SPREAD", "PARTICIPATION", "RATE", "DRIFT"):
+            return f"{value:.0%}"
+        return f"{value:,g}"
+    return str(value)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import datetime as dt
 import sys
+from pathlib import Path
 
 from .reports import REPORTS, ReportError, main_report
 
@@ -57,13 +59,51 @@ def _parser() -> argparse.ArgumentParser:
                    help="'hold' or a conversion multiple, e.g. 1.5")
     b.add_argument("--valuation", action="store_true",
                    help="time the fair value (data/market/dyntek-2005-11.yaml) instead")
+    b.add_argument("--sweep", action="store_true",
+                   help="time data/sweeps/example.yaml on 1 and 2 Dask workers instead")
     st = sub.add_parser("status", help="where the note stands on a date (one screen, or JSON)")
     st.add_argument("--as-of", type=_date, default=None, help="the date (default: today)")
     st.add_argument("--ledger", default=None, help="ledger file (default: data/ledger/dyntek-2005.yaml)")
     st.add_argument("--prices", default=None, help="closes CSV (date,close) for the share test")
     st.add_argument("--terms", default=None, help="terms file (default: data/terms/dyntek-2005.yaml)")
     st.add_argument("--json", action="store_true", help="print JSON for scripts")
+    sw = sub.add_parser("sweep", help="run a sensitivity grid (data/sweeps/*.yaml) on Dask")
+    sw.add_argument("grid", help="grid file, or the name of one in data/sweeps/")
+    sw.add_argument("--scheduler", default=None,
+                    help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                         "(default: a LocalCluster on this machine)")
+    sw.add_argument("--workers", type=_count, default=None,
+                    help="LocalCluster worker processes (default: the cores)")
+    sw.add_argument("--out", default=None, help="results folder (default: reports/sweeps/<name>)")
+    sw.add_argument("--cache", default=None,
+                    help="finished cells (default: reports/sweeps/cache); a rerun skips them")
     return parser
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import ROOT, failures, parse_grid, sweep, write
+
+    grid = parse_grid(args.grid)
+    print(f"{grid.name}: {len(grid.cells)} cells x {grid.paths:,} paths on "
+          f"{args.scheduler or f'a LocalCluster of {args.workers or os.cpu_count()} workers'}",
+          file=sys.stderr)
+    cache = args.cache or ROOT / "reports" / "sweeps" / "cache"
+    try:
+        results = sweep(grid, scheduler=args.scheduler, workers=args.workers, cache=cache)
+    except KeyboardInterrupt:
+        kept = len(list(Path(cache).glob("*.json")))
+        print(f"notelib sweep: interrupted; the finished cells are kept in {cache} ({kept} "
+              "cells there); run it again to compute the rest", file=sys.stderr)
+        return 130
+    out = Path(args.out or ROOT / "reports" / "sweeps" / grid.name)
+    for path in write(results, out, grid.name):
+        print(path)
+    failed = failures(results, grid.varied)
+    for line in failed:
+        print(f"failed: {line}", file=sys.stderr)
+    counts = results["status"].value_counts().to_dict()
+    print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())), file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -89,6 +129,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             from .bench import bench, bench_valuation
 
+            if args.sweep:
+                from .bench import bench_sweep
+
+                r = bench_sweep()
+                print(f"{r['cells']} cells x {r['paths']:,} paths: 1 worker {r['wall_1_s']:.2f}s, "
+                      f"2 workers {r['wall_2_s']:.2f}s, speed-up {r['speedup']:.2f}x; scheduling "
+                      f"overhead per cell {r['overhead_1_ms']:.0f} ms (1 worker), "
+                      f"{r['overhead_2_ms']:.0f} ms (2 workers)")
+                return 0
             if args.valuation:
                 r = bench_valuation(args.paths, chunk=args.chunk)
                 print(f"fair value {r['value']:,.2f} +/- {r['std_error']:,.2f} "
@@ -104,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "status":
             return _status(args)
+        if args.command == "sweep":
+            return _sweep(args)
         return main_report(args.params, args.notebooks, args.as_of, args.out)
     except (ReportError, ValueError, OSError) as exc:
         if args.debug:

@@ -284,3 +284,21 @@ def fair_value_panel(valuation, n_paths: int = 5_000) -> Panel:
         "Credit spread": "over the rate, for what is paid in cash",
         "Redemption events a year": "the hazard of a Mandatory Redemption Event (I.A); 0 = none"},
         compute)
+
+
+def sweep_panel(results: Mapping, grids: Mapping, *, subtitle: str = "") -> Panel:
+    """Notebook 07: pick a grid and its measure; the heatmap redraws from the results
+    already computed (no new run)."""
+    kinds = {"fair_value": "dollars", "conversion_option": "dollars", "cash_paid_mean": "dollars"}
+
+    def compute(grid: str):
+        g, r = grids[grid], results[grid]
+        x, y = list(g["vary"])[:2]
+        measure = g["measure"][0]
+        fig = charts.heatmap(r, x, y, measure, kind=kinds.get(measure, "percent"),
+                             subtitle=subtitle)
+        return fig, table(r)._repr_html_()
+
+    return Panel({"grid": w.Dropdown(options=list(grids), value=next(iter(grids)),
+                                     description="Grid")},
+                 {"Grid": "which sweep to show; each cell ran on its own seed"}, compute)

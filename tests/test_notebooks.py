@@ -30,7 +30,7 @@ def test_there_are_notebooks():
     assert [p.stem for p in NOTEBOOKS] == ["00-board-summary", "01-terms-and-schedule",
                                            "02-parity-vs-floor",
                                            "03-cash-vs-shares", "04-dilution", "05-status",
-                                           "06-fair-value"]
+                                           "06-fair-value", "07-sensitivities"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -464,3 +464,12 @@ def test_fair_value_notebook(report):
         assert (report / "figures" / f"{name}.png").is_file(), name
     html = (report / "06-fair-value.html").read_text()
     assert "Fair value on 01 Nov 2005" in html and "Delta" in html
+
+
+def test_sensitivities_notebook(report):
+    """Notebook 07: three grids on a LocalCluster inside the report, every cell done."""
+    m = json.loads((report / "metrics.json").read_text())["07-sensitivities"]
+    assert m["sweep_cells"] == 5 * 4 + 3 * 3 + 4 * 3 and m["sweep_failed"] == 0
+    assert 0 <= m["p_shares_jan_2007_min"] <= m["p_shares_jan_2007_max"] <= 1
+    for name in ("07-p-shares", "07-fair-value", "07-ownership"):
+        assert (report / "figures" / f"{name}.png").is_file(), name

@@ -18,6 +18,9 @@ def test_environment_yml_mirrors_pyproject():
     wanted = {_name(r): r for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
     conda = {_name(d): d for d in env if isinstance(d, str) and _name(d) not in ("python", "pip")}
+    # conda has no extras: dask[distributed] is the dask and distributed packages
+    wanted["dask"] = wanted["dask"].replace("[distributed]", "")
+    wanted["distributed"] = wanted["dask"].replace("dask", "distributed")
     assert set(conda) == set(wanted)
     for name, req in wanted.items():  # same version floors
         assert conda[name].replace(" ", "") == req.replace(" ", ""), name
@@ -30,7 +33,7 @@ def test_required_packages_are_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
     assert {"jupyterlab", "pandas", "numpy", "matplotlib", "ipywidgets", "papermill", "pytest",
-            "exchange_calendars", "hypothesis"} <= names
+            "exchange_calendars", "hypothesis", "dask", "pyarrow", "python_pptx"} <= names
 
 
 def test_ci_runs_make_test_and_readme_gives_both_commands():

@@ -1,0 +1,438 @@
+"""Sensitivity sweeps on dask.distributed (issue 13): a grid of parameter cells, each run
+with its own seed, on a LocalCluster by default or on any Dask scheduler.
+
+A grid file (data/sweeps/*.yaml) names a base parameter set (a report parameter file), the
+parameters to vary (lists or ranges, as a product or zipped), what to measure, the paths per
+cell and the seed. Cell ``i`` draws its paths from ``SeedSequence([seed, i])``, so results do
+not depend on how many workers run the cells or in what order. Each finished cell is cached
+under a key made of its parameters, its seed, the paths, the measures and the hashes of the
+input files, so a rerun computes only new or failed cells and Ctrl-C loses nothing finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import difflib
+import hashlib
+import itertools
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .safeyaml import load_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SWEEPS = ROOT / "data" / "sweeps"
+PARAMS = ROOT / "data" / "params"
+GRID_KEYS = ("name", "description", "base", "vary", "combine", "measure", "paths", "seed")
+# what a cell may vary, with the default when neither the base file nor the grid sets it
+DEFAULTS: dict[str, Any] = {
+    "START_PRICE": 0.25, "VOLATILITY": 0.80, "DRIFT": 0.0, "POLICY": "shares",
+    "HOLDER_MULTIPLE": 1.5, "PARTICIPATION": 0.10, "AVERAGE_DAILY_VOLUME": 500_000,
+    "CREDIT_SPREAD": None, "RATE": None, "EVENT_HAZARD": None, "DIVIDEND_YIELD": None,
+    "VALUATION_POLICY": "optimal",
+}
+FILES = {"TERMS_FILE": "", "CAPTABLE_FILE": "", "MARKET_FILE": ""}
+FIXED = {"OVERRIDES": {}, "PATH_START": "2005-10-03"}
+BATCHES = 10  # standard errors of the engine's measures: from 10 batches of the paths
+
+
+class SweepError(ValueError):
+    """A bad grid file or sweep argument; the message names the key and the rule."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """A parsed grid: the cells' parameters, what to measure, paths per cell and the seed."""
+
+    name: str
+    base: dict[str, Any]
+    cells: list[dict[str, Any]]
+    varied: list[str]
+    measures: list[str]
+    paths: int
+    seed: int
+
+
+# ---- measures ------------------------------------------------------------------------
+
+ENGINE_MEASURES = {"p_shares", "ownership_p50", "ownership_p95", "cash_paid_mean",
+                   "shares_issued_mean", "p_converted"}
+VALUE_MEASURES = {"fair_value", "conversion_option", "straight_debt", "delta", "gamma", "vega",
+                  "rho", "credit_spread_sensitivity"}
+
+
+def _check_measure(m: Any, where: str) -> str:
+    if not isinstance(m, str):
+        raise SweepError(f"{where}: measure {m!r} must be text")
+    name, _, arg = m.partition(":")
+    if name == "p_shares":
+        try:
+            dt.date.fromisoformat(arg)
+        except ValueError:
+            raise SweepError(f"{where}: measure {m!r}: write p_shares:YYYY-MM-DD, the payment "
+                             "date whose probability of being paid in shares is measured") from None
+        return m
+    if arg or name not in ENGINE_MEASURES | VALUE_MEASURES:
+        known = sorted(ENGINE_MEASURES | VALUE_MEASURES)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise SweepError(f"{where}: unknown measure {m!r}{hint}; known: p_shares:YYYY-MM-DD, "
+                         f"{', '.join(k for k in known if k != 'p_shares')}")
+    return m
+
+
+def _engine_measures(result, measures: list[str]) -> dict[str, float]:
+    """Each engine measure on all paths and its standard error from batches of the paths."""
+    a = result.arrays
+    dates = [d for d in result.schedule["date"]]
+    n = result.n_paths
+    batches = np.array_split(np.arange(n), min(BATCHES, n))
+
+    def value(m: str, idx: np.ndarray) -> float:
+        name, _, arg = m.partition(":")
+        if name == "p_shares":
+            day = dt.date.fromisoformat(arg)
+            if day not in dates:
+                raise SweepError(f"measure {m!r}: {day} is not a payment date of the note")
+            return float(a["per_in_shares"][dates.index(day), idx].mean())
+        if name.startswith("ownership_p"):
+            return float(np.percentile(a["issued"][idx] / a["outstanding"][idx],
+                                       int(name[len("ownership_p"):])))
+        if name == "cash_paid_mean":
+            return float(a["cash_paid"][idx].mean() / 100)
+        if name == "shares_issued_mean":
+            shares = a["payment_shares"] + a["conversion_shares"] + a["redemption_shares"]
+            return float(shares[idx].mean())
+        return float((a["conversion_shares"][idx] > 0).mean())  # p_converted
+
+    out = {}
+    for m in measures:
+        out[m] = value(m, np.arange(n))
+        parts = [value(m, b) for b in batches]
+        out[f"{m}_se"] = float(np.std(parts, ddof=1) / math.sqrt(len(parts))) if len(parts) > 1 \
+            else float("nan")
+    return out
+
+
+def run_cell(params: Mapping[str, Any], measures: list[str], n_paths: int, seed: int
+             ) -> dict[str, Any]:
+    """One cell: the engine's measures on GBM paths from ``params`` (the report's parameter
+    names) and the fair value's, each with its standard error. Pure: the same arguments give
+    the same numbers on any worker."""
+    from .assumptions import Assumptions
+    from .captable import load_captable
+    from .engine import simulate
+    from .market import load_market
+    from .terms import load_terms
+    from .valuation import fair_value
+
+    started = time.perf_counter()
+    terms = load_terms(params["TERMS_FILE"] or None, **params["OVERRIDES"])
+    captable = load_captable(params["CAPTABLE_FILE"] or None)
+    out: dict[str, Any] = {}
+    engine = [m for m in measures if m.partition(":")[0] in ENGINE_MEASURES]
+    if engine:
+        a = Assumptions(params["START_PRICE"], params["VOLATILITY"], params["DRIFT"], n_paths,
+                        params["POLICY"], params["HOLDER_MULTIPLE"], params["PARTICIPATION"],
+                        params["AVERAGE_DAILY_VOLUME"])
+        paths = a.paths(terms, params["PATH_START"], seed)
+        result = simulate(terms, paths, captable=captable, keep_payments=False, **a.engine())
+        out.update(_engine_measures(result, engine))
+    valued = [m for m in measures if m in VALUE_MEASURES]
+    if valued:
+        keys = {"CREDIT_SPREAD": "credit_spread", "RATE": "rate", "EVENT_HAZARD": "event_hazard",
+                "DIVIDEND_YIELD": "dividend_yield"}
+        v = fair_value(terms, market=load_market(params["MARKET_FILE"] or None),
+                       spot=params["START_PRICE"], volatility=params["VOLATILITY"],
+                       n_paths=n_paths, seed=seed, captable=captable,
+                       participation=params["PARTICIPATION"],
+                       average_daily_volume=params["AVERAGE_DAILY_VOLUME"],
+                       policy=params["VALUATION_POLICY"],
+                       **{k: params[p] for p, k in keys.items() if params[p] is not None})
+        for m in valued:
+            if m in ("fair_value", "conversion_option"):
+                out[m] = v.value if m == "fair_value" else v.conversion_option
+                out[f"{m}_se"] = v.std_error
+            elif m == "straight_debt":
+                out[m], out[f"{m}_se"] = v.straight_debt, 0.0
+            else:
+                key = "credit_spread" if m == "credit_spread_sensitivity" else m
+                out[m], out[f"{m}_se"] = float(v.greeks[key]), float("nan")
+    out["seconds"] = time.perf_counter() - started
+    return out
+
+
+# ---- the grid file ---------------------------------------------------------------------
+
+def _values(name: str, spec: Any, where: str) -> list:
+    """A list as written, or a range {from, to, steps} (both ends included)."""
+    if isinstance(spec, list):
+        if not spec:
+            raise SweepError(f"{where}: vary.{name} is an empty list")
+        return spec
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"from", "to", "steps"}
+        if unknown or not {"from", "to", "steps"} <= set(spec):
+            raise SweepError(f"{where}: vary.{name}: a range needs exactly from, to and steps "
+                             f"(got {sorted(spec)})")
+        lo, hi, steps = spec["from"], spec["to"], spec["steps"]
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (lo, hi)) \
+                or not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise SweepError(f"{where}: vary.{name}: from and to must be numbers and steps a "
+                             "whole number >= 1")
+        return [float(x) for x in np.linspace(lo, hi, steps)] if steps > 1 else [float(lo)]
+    raise SweepError(f"{where}: vary.{name} = {spec!r}: a list of values or "
+                     "{from: .., to: .., steps: ..}")
+
+
+def _base(value: Any, where: str, base_dir: Path | None) -> dict[str, Any]:
+    """The base parameter set: a file in data/params (by name or path), or empty."""
+    from .reports import load_params
+
+    if value in (None, ""):
+        return {}
+    if isinstance(value, Mapping):  # a notebook's own parameters
+        return dict(value)
+    if not isinstance(value, str):
+        raise SweepError(f"{where}: base = {value!r}: the name of a data/params file or a path")
+    path = Path(value)
+    for candidate in ((base_dir or Path.cwd()) / path, PARAMS / f"{value}.yaml", ROOT / path):
+        if candidate.is_file():
+            return load_params(candidate)
+    raise SweepError(f"{where}: base = {value!r}: no such parameter file (data/params/ has "
+                     f"{', '.join(p.stem for p in sorted(PARAMS.glob('*.yaml')))})")
+
+
+def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = None) -> Grid:
+    """A grid from a file in data/sweeps (by name or path) or a mapping; every error names
+    the key and the rule."""
+    where = "grid"
+    if isinstance(spec, str | Path):
+        path = Path(spec)
+        if not path.is_file() and (SWEEPS / f"{spec}.yaml").is_file():
+            path = SWEEPS / f"{spec}.yaml"
+        where = f"grid file {path}"
+        spec = load_yaml(path, "grid file", error=SweepError)
+        base_dir = base_dir or path.parent
+    if not isinstance(spec, Mapping):
+        raise SweepError(f"{where}: must be a mapping with {', '.join(GRID_KEYS)}")
+    for key in spec:
+        if key not in GRID_KEYS:
+            close = difflib.get_close_matches(str(key), GRID_KEYS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise SweepError(f"{where}: unknown key {key!r}{hint}; a grid has "
+                             f"{', '.join(GRID_KEYS)}")
+    for key in ("vary", "measure"):
+        if key not in spec:
+            raise SweepError(f"{where}: '{key}' is missing")
+    vary = spec["vary"]
+    if not isinstance(vary, Mapping) or not vary:
+        raise SweepError(f"{where}: vary must map parameter names to values")
+    allowed = sorted(DEFAULTS)
+    for name in vary:
+        if name not in DEFAULTS:
+            close = difflib.get_close_matches(str(name), allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise SweepError(f"{where}: vary.{name}: not a parameter a sweep varies{hint}; "
+                             f"those are {', '.join(allowed)}")
+    columns = {name: _values(name, v, where) for name, v in vary.items()}
+    combine = spec.get("combine", "product")
+    if combine == "product":
+        rows = [dict(zip(columns, c)) for c in itertools.product(*columns.values())]
+    elif combine == "zip":
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) != 1:
+            raise SweepError(f"{where}: combine: zip needs lists of one length, got "
+                             f"{ {k: len(v) for k, v in columns.items()} }")
+        rows = [dict(zip(columns, c)) for c in zip(*columns.values())]
+    else:
+        raise SweepError(f"{where}: combine = {combine!r}: 'product' or 'zip'")
+    measures = spec["measure"]
+    if isinstance(measures, str):
+        measures = [measures]
+    if not isinstance(measures, list) or not measures:
+        raise SweepError(f"{where}: measure must list what to measure")
+    measures = [_check_measure(m, where) for m in measures]
+    paths, seed = spec.get("paths", 2_000), spec.get("seed", 0)
+    for key, v, low in (("paths", paths, 2), ("seed", seed, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise SweepError(f"{where}: {key} = {v!r}: a whole number >= {low}")
+    base = {**DEFAULTS, **FILES, **FIXED}
+    given = _base(spec.get("base"), where, base_dir)
+    base.update({k: v for k, v in given.items() if k in base})
+    return Grid(str(spec.get("name", "sweep")), base, rows, list(columns), measures, paths, seed)
+
+
+# ---- running it ---------------------------------------------------------------------
+
+def cell_seed(grid_seed: int, index: int) -> int:
+    """Cell ``index``'s seed: from SeedSequence([grid seed, index]), whatever runs it."""
+    return int(np.random.SeedSequence([grid_seed, index]).generate_state(1)[0])
+
+
+def _files_hash(params: Mapping[str, Any]) -> str:
+    """The hash of the input files a cell reads (terms, cap table, market)."""
+    from .captable import DEFAULT_CAPTABLE
+    from .market import DEFAULT_MARKET
+    from .terms import DEFAULT_TERMS
+
+    h = hashlib.sha256()
+    for key, default in (("TERMS_FILE", DEFAULT_TERMS), ("CAPTABLE_FILE", DEFAULT_CAPTABLE),
+                         ("MARKET_FILE", DEFAULT_MARKET)):
+        h.update(Path(params[key] or default).read_bytes())
+    return h.hexdigest()
+
+
+def cell_key(params: Mapping[str, Any], measures: list[str], paths: int, seed: int,
+             files: str) -> str:
+    """The cache key: the cell's parameters, measures, paths, seed and input files."""
+    text = json.dumps({"params": params, "measures": measures, "paths": paths, "seed": seed,
+                       "files": files}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def warm() -> None:
+    """Import the engine and read the calendars on a worker, so a cell's seconds are its own."""
+    from .paths import note_sessions
+    from .terms import load_terms
+
+    note_sessions(load_terms())
+
+
+@contextlib.contextmanager
+def local_client(workers: int | None = None):
+    """A client of a LocalCluster of ``workers`` processes, closed on leaving the block."""
+    client, cluster = _client(None, workers)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _client(scheduler: str | None, workers: int | None):
+    """A client of the scheduler at ``scheduler``, or of a LocalCluster of ``workers``
+    processes (default: the machine's cores), one thread each."""
+    from dask.distributed import Client, LocalCluster
+
+    try:
+        if scheduler:
+            return Client(scheduler, timeout="20s"), None
+        n = workers or os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        return Client(cluster), cluster
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        where = f"the Dask scheduler at {scheduler}" if scheduler else "a LocalCluster"
+        raise SweepError(f"could not reach {where}: {' '.join(str(exc).split())}") from None
+
+
+def sweep(grid: Grid | Mapping[str, Any] | str | Path, *, scheduler: str | None = None,
+          workers: int | None = None, cache: str | Path | None = None,
+          progress: bool = True, client=None,
+          on_cell: Callable[[int, dict], None] | None = None) -> pd.DataFrame:
+    """Run every cell of ``grid`` on Dask; one tidy row per cell: its index, the varied
+    parameters, each measure and its standard error, its seconds, its status (ok, cached,
+    failed) and the error of a failed cell. ``cache``: a folder of finished cells (default
+    reports/sweeps/cache)."""
+    from tqdm.auto import tqdm
+
+    g = grid if isinstance(grid, Grid) else parse_grid(grid)
+    folder = Path(cache) if cache is not None else ROOT / "reports" / "sweeps" / "cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = _files_hash(g.base)
+    jobs, rows = [], {}
+    for i, cell in enumerate(g.cells):
+        params = {**g.base, **cell}
+        seed = cell_seed(g.seed, i)
+        key = cell_key(params, g.measures, g.paths, seed, files)
+        hit = folder / f"{key}.json"
+        if hit.is_file():
+            rows[i] = {**json.loads(hit.read_text()), "status": "cached"}
+        else:
+            jobs.append((i, params, seed, hit))
+    bar = tqdm(total=len(g.cells), initial=len(rows), unit="cell", disable=not progress,
+               desc=g.name)
+    own = None
+    if jobs:
+        if client is None:
+            client, own = _client(scheduler, workers)
+        try:
+            _gather(client, g, jobs, rows, bar, on_cell)
+        finally:
+            bar.close()
+            if own is not None:
+                client.close()
+                own.close()
+    bar.close()
+    return _table(g, rows)
+
+
+def _gather(client, g: Grid, jobs: list, rows: dict, bar, on_cell) -> None:
+    """Submit the cells, write each to the cache as it finishes, and record failures."""
+    from dask.distributed import as_completed
+
+    futures = {}
+    for i, params, seed, hit in jobs:
+        f = client.submit(run_cell, params, g.measures, g.paths, seed, pure=False,
+                          key=f"cell-{i}-{hit.stem}", retries=0)
+        futures[f] = (i, hit)
+    for f in as_completed(futures):
+        i, hit = futures[f]
+        if f.status == "error":
+            exc = f.exception()
+            rows[i] = {"status": "failed",
+                       "error": " ".join(f"{type(exc).__name__}: {exc}".split())}
+        else:
+            done = f.result()
+            tmp = hit.with_suffix(".tmp")
+            tmp.write_text(json.dumps(done))
+            tmp.replace(hit)  # a finished cell is in the cache before anything else happens
+            rows[i] = {**done, "status": "ok"}
+        bar.update(1)
+        if on_cell is not None:
+            on_cell(i, rows[i])
+
+
+def _table(g: Grid, rows: dict[int, dict]) -> pd.DataFrame:
+    records = []
+    for i, cell in enumerate(g.cells):
+        r = rows.get(i, {"status": "not run"})
+        rec = {"cell": i, **cell}
+        for m in g.measures:
+            rec[m] = r.get(m, np.nan)
+            rec[f"{m}_se"] = r.get(f"{m}_se", np.nan)
+        rec.update({"seconds": r.get("seconds", np.nan), "status": r["status"],
+                    "error": r.get("error", "")})
+        records.append(rec)
+    return pd.DataFrame(records)
+
+
+def write(results: pd.DataFrame, out: str | Path, name: str) -> list[Path]:
+    """The results as Parquet (pyarrow) and CSV in ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.parquet", out / f"{name}.csv"]
+    results.to_parquet(paths[0], engine="pyarrow", index=False)
+    results.to_csv(paths[1], index=False)
+    return paths
+
+
+def failures(results: pd.DataFrame, varied: Iterable[str]) -> list[str]:
+    """One line per failed cell: its parameters and its error."""
+    lines = []
+    for r in results[results["status"] == "failed"].itertuples():
+        params = ", ".join(f"{k}={getattr(r, k)!r}" for k in varied)
+        lines.append(f"cell {r.cell} ({params}): {r.error}")
+    return lines

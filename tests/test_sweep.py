@@ -1,0 +1,192 @@
+"""Sweeps on dask.distributed (issue 13): grid files and their errors, seeds independent of
+the workers, faults (a bad cell, a killed worker, Ctrl-C), the cache, and a cluster of
+separate `dask scheduler` and `dask worker` processes speaking the real protocol."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from notelib.sweep import SweepError, cell_seed, parse_grid, sweep, write
+
+ROOT = Path(__file__).resolve().parent.parent
+DASK = Path(sys.executable).parent / "dask"
+
+
+def small(**changes):
+    grid = {"name": "t", "base": "base",
+            "vary": {"START_PRICE": [0.2, 0.3], "VOLATILITY": [0.5, 0.9]},
+            "measure": ["p_shares:2007-01-01", "ownership_p95", "cash_paid_mean"],
+            "paths": 300, "seed": 11}
+    return {**grid, **changes}
+
+
+def test_grid_file_and_cells():
+    g = parse_grid("example")
+    assert len(g.cells) == 16 and g.varied == ["START_PRICE", "VOLATILITY"]
+    assert g.cells[0] == {"START_PRICE": 0.15, "VOLATILITY": 0.4}
+    assert g.cells[-1] == {"START_PRICE": 0.40, "VOLATILITY": pytest.approx(1.3)}
+    assert g.base["HOLDER_MULTIPLE"] == 1.5  # from data/params/base.yaml
+    z = parse_grid(small(combine="zip"))
+    assert z.cells == [{"START_PRICE": 0.2, "VOLATILITY": 0.5}, {"START_PRICE": 0.3, "VOLATILITY": 0.9}]
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"measures": ["x"]}, "unknown key 'measures' \\(did you mean 'measure'\\?\\)"),
+    ({"vary": {"VOLATILTY": [0.5]}}, "vary.VOLATILTY: .*did you mean 'VOLATILITY'"),
+    ({"vary": {"VOLATILITY": []}}, "vary.VOLATILITY is an empty list"),
+    ({"vary": {"VOLATILITY": {"from": 0.1, "to": 1}}}, "needs exactly from, to and steps"),
+    ({"measure": ["p_shares"]}, "p_shares:YYYY-MM-DD"),
+    ({"measure": ["ownership_95"]}, "did you mean 'ownership_p95'"),
+    ({"paths": 0}, "paths = 0"),
+    ({"combine": "zip", "vary": {"START_PRICE": [0.2], "VOLATILITY": [0.5, 0.9]}}, "one length"),
+    ({"base": "nosuch"}, "no such parameter file"),
+])
+def test_bad_grids_name_the_key(changes, message):
+    with pytest.raises(SweepError, match=message):
+        parse_grid(small(**changes))
+
+
+def test_bad_grid_file_names_the_file_and_line(tmp_path):
+    bad = tmp_path / "g.yaml"
+    bad.write_text("vary: {START_PRICE: [0.2]}\nvary: {VOLATILITY: [0.5]}\nmeasure: [p_converted]\n")
+    with pytest.raises(SweepError, match="g.yaml.*line 2"):
+        parse_grid(bad)
+
+
+def test_cell_seeds_come_from_the_grid_seed_and_the_index():
+    assert cell_seed(11, 0) == int(np.random.SeedSequence([11, 0]).generate_state(1)[0])
+    assert len({cell_seed(11, i) for i in range(100)}) == 100
+
+
+@pytest.fixture(scope="module")
+def one_and_two(tmp_path_factory):
+    a = sweep(small(), workers=1, cache=tmp_path_factory.mktemp("c1"), progress=False)
+    b = sweep(small(), workers=2, cache=tmp_path_factory.mktemp("c2"), progress=False)
+    return a, b
+
+
+def test_one_worker_and_two_give_identical_results(one_and_two):
+    a, b = one_and_two
+    cols = [c for c in a.columns if c not in ("seconds", "status")]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert (a["status"] == "ok").all()
+    # a probability, its batch standard error, a percentile: all in range
+    assert a["p_shares:2007-01-01"].between(0, 1).all()
+    assert (a["ownership_p95_se"] >= 0).all()
+
+
+def test_results_as_parquet_and_csv(one_and_two, tmp_path):
+    a, _ = one_and_two
+    parquet, csv = write(a, tmp_path, "t")
+    back = pd.read_parquet(parquet)
+    pd.testing.assert_frame_equal(back, a)
+    assert pd.read_csv(csv).shape == a.shape
+
+
+def test_a_bad_cell_fails_alone_and_the_cache_skips_finished_cells(tmp_path):
+    grid = small(vary={"START_PRICE": [0.2, -1.0, 0.3]})  # -1: a bad parameter
+    r = sweep(grid, workers=1, cache=tmp_path, progress=False)
+    assert list(r["status"]) == ["ok", "failed", "ok"]
+    assert "start_price = -1.0" in r.loc[1, "error"]
+    assert len(list(tmp_path.glob("*.json"))) == 2  # the failure is not cached
+    again = sweep(grid, workers=1, cache=tmp_path, progress=False)
+    assert list(again["status"]) == ["cached", "failed", "cached"]
+    cols = ["cash_paid_mean", "ownership_p95"]
+    pd.testing.assert_frame_equal(again.loc[[0, 2], cols], r.loc[[0, 2], cols])
+
+
+def _start(args, log):
+    return subprocess.Popen([str(DASK), *args], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """`dask scheduler` and `dask worker` as separate processes on 127.0.0.1."""
+    file = tmp_path / "scheduler.json"
+    log = open(tmp_path / "dask.log", "w")
+    procs = [_start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                     "--scheduler-file", str(file)], log)]
+    for _ in range(50):
+        if file.is_file() and file.stat().st_size:
+            break
+        time.sleep(0.2)
+    address = json.loads(file.read_text())["address"]
+    procs.append(_start(["worker", address, "--nworkers", "2", "--nthreads", "1",
+                         "--no-dashboard", "--host", "127.0.0.1"], log))
+    from dask.distributed import Client
+
+    client = Client(address, timeout="30s")
+    client.wait_for_workers(2, timeout=60)
+    yield address, client
+    client.close()
+    for p in reversed(procs):
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(timeout=30)
+    log.close()
+
+
+def test_a_separate_process_cluster_gives_the_same_results(cluster, one_and_two, tmp_path):
+    address, _ = cluster
+    r = sweep(small(), scheduler=address, cache=tmp_path, progress=False)
+    a, _ = one_and_two
+    cols = [c for c in a.columns if c not in ("seconds", "status")]
+    pd.testing.assert_frame_equal(r[cols], a[cols])
+
+
+def test_dask_reruns_the_cells_of_a_killed_worker(cluster, tmp_path):
+    address, client = cluster
+    grid = small(vary={"START_PRICE": [0.15, 0.2, 0.25, 0.3, 0.35, 0.4]}, paths=3_000)
+    pids = list(client.run(os.getpid).values())
+    done = []
+
+    def kill_once(i, row):
+        done.append(i)
+        if len(done) == 1:
+            os.kill(pids[0], signal.SIGKILL)  # the nanny starts a new worker
+
+    r = sweep(grid, scheduler=address, cache=tmp_path, progress=False, on_cell=kill_once)
+    assert (r["status"] == "ok").all(), r[["status", "error"]]
+
+
+def test_ctrl_c_keeps_finished_cells(tmp_path):
+    grid = tmp_path / "g.yaml"
+    grid.write_text("name: g\nbase: base\nvary: {START_PRICE: [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, "
+                    "0.45, 0.5]}\nmeasure: [cash_paid_mean]\npaths: 4000\nseed: 1\n")
+    cache = tmp_path / "cache"
+    cmd = [sys.executable, "-m", "notelib.cli", "sweep", str(grid), "--workers", "1",
+           "--cache", str(cache), "--out", str(tmp_path / "out")]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if cache.is_dir() and list(cache.glob("*.json")):
+            break
+        time.sleep(0.1)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    kept = len(list(cache.glob("*.json")))
+    assert 1 <= kept < 8 and "run it again" in err
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    r = pd.read_csv(tmp_path / "out" / "g.csv")
+    assert (r["status"] == "cached").sum() == kept and (r["status"] == "ok").sum() == 8 - kept
+
+
+def test_cli_reports_a_failed_cell_with_its_parameters(tmp_path):
+    grid = tmp_path / "g.yaml"
+    grid.write_text("name: g\nvary: {VOLATILITY: [0.5, -2.0]}\nmeasure: [cash_paid_mean]\n"
+                    "paths: 200\n")
+    r = subprocess.run([sys.executable, "-m", "notelib.cli", "sweep", str(grid), "--workers", "1",
+                        "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1
+    assert "failed: cell 1 (VOLATILITY=-2.0): " in r.stderr and "volatility" in r.stderr
+    assert (tmp_path / "o" / "g.parquet").is_file()
