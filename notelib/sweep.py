@@ -72,6 +72,11 @@ VALUE_MEASURES = {"fair_value", "conversion_option", "straight_debt", "delta", "
                   "rho", "credit_spread_sensitivity"}
 
 
+def _hint(name: object, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _check_measure(m: Any, where: str) -> str:
     if not isinstance(m, str):
         raise SweepError(f"{where}: measure {m!r} must be text")
@@ -85,9 +90,8 @@ def _check_measure(m: Any, where: str) -> str:
         return m
     if arg or name not in ENGINE_MEASURES | VALUE_MEASURES:
         known = sorted(ENGINE_MEASURES | VALUE_MEASURES)
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise SweepError(f"{where}: unknown measure {m!r}{hint}; known: p_shares:YYYY-MM-DD, "
+        raise SweepError(f"{where}: unknown measure {m!r}{_hint(name, known)}; known: "
+                         "p_shares:YYYY-MM-DD, "
                          f"{', '.join(k for k in known if k != 'p_shares')}")
     return m
 
@@ -229,9 +233,7 @@ def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = Non
         raise SweepError(f"{where}: must be a mapping with {', '.join(GRID_KEYS)}")
     for key in spec:
         if key not in GRID_KEYS:
-            close = difflib.get_close_matches(str(key), GRID_KEYS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise SweepError(f"{where}: unknown key {key!r}{hint}; a grid has "
+            raise SweepError(f"{where}: unknown key {key!r}{_hint(key, GRID_KEYS)}; a grid has "
                              f"{', '.join(GRID_KEYS)}")
     for key in ("vary", "measure"):
         if key not in spec:
@@ -242,10 +244,8 @@ def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = Non
     allowed = sorted(DEFAULTS)
     for name in vary:
         if name not in DEFAULTS:
-            close = difflib.get_close_matches(str(name), allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise SweepError(f"{where}: vary.{name}: not a parameter a sweep varies{hint}; "
-                             f"those are {', '.join(allowed)}")
+            raise SweepError(f"{where}: vary.{name}: not a parameter a sweep varies"
+                             f"{_hint(name, allowed)}; those are {', '.join(allowed)}")
     columns = {name: _values(name, v, where) for name, v in vary.items()}
     combine = spec.get("combine", "product")
     if combine == "product":
