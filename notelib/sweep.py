@@ -364,17 +364,19 @@ def sweep(grid: Grid | Mapping[str, Any] | str | Path, *, scheduler: str | None 
             jobs.append((i, params, seed, hit))
     bar = tqdm(total=len(g.cells), initial=len(rows), unit="cell", disable=not progress,
                desc=g.name)
-    own = None
     if jobs:
-        if client is None:
-            client, own = _client(scheduler, workers)
+        mine = client is None  # a client made here is closed here, with its LocalCluster
+        cluster = None
+        if mine:
+            client, cluster = _client(scheduler, workers)
         try:
             _gather(client, g, jobs, rows, bar, on_cell)
         finally:
             bar.close()
-            if own is not None:
+            if mine:
                 client.close()
-                own.close()
+            if cluster is not None:
+                cluster.close()
     bar.close()
     return _table(g, rows)
 

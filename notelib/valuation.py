@@ -39,7 +39,7 @@ from . import engine as eng
 from .calendar import trading_sessions
 from .captable import CapTable, load_captable
 from .dates import as_date
-from .display import dollars, html_table, no_latex
+from .display import dollars, html_table, no_latex, table
 from .market import Market, load_market
 from .paths import Paths, risk_neutral_chunks
 from .schedule import interest_dates, year_fraction
@@ -338,12 +338,12 @@ class Valuation:
         inp = self.inputs
         return _variant(inp, self.boundary.to_numpy(), inp.event_hazard > 0)
 
-    def _difference(self, other: _Inputs, base_hazard: bool = True) -> tuple[float, float]:
+    def _difference(self, other: _Inputs) -> tuple[float, float]:
         """value(this) - value(other), with its standard error, on the same paths."""
         inp = self.inputs
         rule = self.boundary.to_numpy()
         b = _holder_rule(other) if other.policy != inp.policy else rule
-        a_stats, b_stats = _price(inp, [self.variant if base_hazard else _variant(inp, rule, False),
+        a_stats, b_stats = _price(inp, [self.variant,
                                         _variant(other, b, other.event_hazard > 0)])
         return a_stats.mean - b_stats.mean, b_stats.diff_error(a_stats)
 
@@ -406,7 +406,6 @@ class Valuation:
             rows.append(("Mandatory Redemption put", *self.redemption_put))
         if self.inputs.events:
             rows.append(("Effect of the events", *self.events_effect))
-        from .display import table
         return table(pd.DataFrame(rows, columns=["component", "value", "std_error"])
                      .set_index("component"), {"value": "dollars", "std_error": "dollars"})
 
@@ -625,7 +624,6 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
         stats = _price(changed, [valuation.variant])[0]
         rows.append((float(spot), stats.mean, stats.std_error, valuation.straight_debt,
                      math.ceil(carry / price) * float(spot)))
-    from .display import table
     return table(pd.DataFrame(rows, columns=["spot", "value", "std_error", "straight_debt",
                                              "parity"]),
                  {"spot": "price", **{k: "dollars" for k in ("value", "std_error",
@@ -653,7 +651,6 @@ class Amendment:
                           "straight_debt": v.straight_debt,
                           "conversion_option": v.conversion_option, "value": v.value,
                           "std_error": v.std_error}
-        from .display import table
         return table(pd.DataFrame(rows).T.rename_axis("note").infer_objects(),
                      {"conversion_price": "price", "monthly_prepayment": "dollars",
                       "straight_debt": "dollars", "conversion_option": "dollars",
