@@ -51,7 +51,7 @@ MIN_IN_THE_MONEY = 200  # fewer paths than this where converting could pay: do n
 SEARCH = (1.0, 1.25, 1.5, 2.0, 3.0, np.inf)  # multiples of the price tried by cap_aware
 SEARCH_PATHS = 8_000  # pilot paths the search prices each candidate rule on
 EVENT_GRID = 21  # a redemption event falls on the nearest of every 21st session (~monthly)
-BUMPS = {"spot": 0.05, "volatility": 0.01, "rate": 0.0001, "credit_spread": 0.0001}
+BUMPS = {"spot": 0.05, "volatility": 0.02, "rate": 0.001, "credit_spread": 0.001}
 
 
 class ValuationError(ValueError):
@@ -372,8 +372,9 @@ class Valuation:
     @cached_property
     def greeks(self) -> dict[str, float]:
         """Bumped and revalued on the same paths with the same conversion rule: ``delta``
-        (dollars per $1 of share price) and ``gamma``, from spot 5% up and down (smaller bumps
-        leave gamma in the Monte Carlo noise); ``vega``, ``rho`` and
+        (dollars per $1 of share price) and ``gamma``, from spot 5% up and down; volatility
+        2 points, rate and spread 10 basis points each way (:data:`BUMPS`: smaller bumps leave
+        them in the noise of a rule whose conversions switch on and off with the paths); ``vega``, ``rho`` and
         ``credit_spread`` per 1 percentage point."""
         inp, rule = self.inputs, self.boundary.to_numpy()
 
