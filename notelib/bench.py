@@ -53,22 +53,15 @@ def bench_valuation(n_paths: int = 100_000, *, terms: NoteTerms | None = None,
                     progress: bool = True) -> dict[str, float]:
     """Time generating ``n_paths`` risk-neutral paths over the note's sessions against the
     whole fair value on as many pricing paths (pilot paths, regression, pricing), in one run."""
-    from .valuation import _inputs, fair_value
+    from .valuation import fair_value
 
-    terms = terms or load_terms()
-    args = {"market": market or "dyntek-2005-11", "n_paths": n_paths, "chunk": chunk,
-            "seed": seed}
-    inp = _inputs(terms, {**dict.fromkeys(("spot", "volatility", "rate", "credit_spread",
-                                           "dividend_yield", "valuation_date", "start",
-                                           "events", "event_hazard", "average_daily_volume",
-                                           "pilot_paths", "captable", "history")),
-                          "policy": "optimal", "holder": "optimal", "participation": 0.10,
-                          "progress": False, **args})
+    v = fair_value(terms or load_terms(), market=market or "dyntek-2005-11", n_paths=n_paths,
+                   chunk=chunk, seed=seed, progress=progress)
+    inp = v.inputs
     start = time.perf_counter()
-    for _ in inp.chunks(n_paths, 0):
+    for _ in inp.chunks(n_paths, 0):  # the same pricing paths, generated again, timed alone
         pass
     generate = time.perf_counter() - start
-    v = fair_value(terms, progress=progress, **args)
     return {"paths": n_paths, "pilot_paths": inp.pilot_paths, "sessions": len(inp.sessions),
             "generate_s": generate, "valuation_s": v.seconds, "ratio": v.seconds / generate,
             "value": v.value, "std_error": v.std_error,

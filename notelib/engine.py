@@ -673,10 +673,9 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
     principal = st.balance if plan.is_maturity[k] else np.minimum(plan.installment[k], st.balance)
     st.balance = st.balance - principal
     amount = (interest + principal) * alive
-    allowed = alive & plan.liquidity[k] & plan.shares_permitted[k] & (
-        closes[plan.lookback[k]] >= plan.threshold_lookback[k][:, None]).all(axis=0)
+    allowed, close = share_test(plan, k, closes)
+    allowed &= alive
     shares = _shares_for(amount, plan.price_at_pay[k], units)
-    close = closes[plan.value_idx[k]] * plan.value_adj[k]  # on the pay date's share basis
     if policy == "shares":
         in_shares = allowed
     elif policy == "cash":
@@ -703,6 +702,15 @@ def _pay(plan: _Plan, st: _State, k: int, date: dt.date, closes: np.ndarray, pol
     if k == 0 and plan.arrears_cents:  # the arrears, cured in cash (reading 36)
         st.pay_cash(plan.arrears_cents * alive, df.pay_cash[0])
         st.per["cash_paid"][0] += plan.arrears_cents * alive
+
+
+def share_test(plan: _Plan, k: int, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Payment ``k``: where Payment Shares are allowed (the Liquidity Conditions, Article IV at
+    maturity, and every close of the look-back at 115% of that day's price; preamble,
+    reading 20), and the close before payment on the pay date's share basis (II.C.1)."""
+    allowed = plan.liquidity[k] & plan.shares_permitted[k] & (
+        closes[plan.lookback[k]] >= plan.threshold_lookback[k][:, None]).all(axis=0)
+    return allowed, closes[plan.value_idx[k]] * plan.value_adj[k]
 
 
 def _policy_choice(choice: object, n: int, date: dt.date) -> np.ndarray:

@@ -83,6 +83,12 @@ class Market:
     def replace(self, **changes: Any) -> Market:
         return replace(self, **changes)
 
+    def describe(self) -> str:
+        """The inputs in words, for a chart's subtitle."""
+        return (f"spot ${self.spot:g}, volatility {self.volatility:.0%}, rate {self.rate:.1%}, "
+                f"credit spread {self.credit_spread:.0%}, {self.event_hazard:g} redemption events "
+                "a year")
+
     def assumptions(self) -> list[str]:
         """The inputs that are assumptions, not facts."""
         return [k for k, v in self.provenance.items() if v.startswith("assumption")]

@@ -35,15 +35,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SWEEPS = ROOT / "data" / "sweeps"
 PARAMS = ROOT / "data" / "params"
 GRID_KEYS = ("name", "description", "base", "vary", "combine", "measure", "paths", "seed")
-# what a cell may vary, with the default when neither the base file nor the grid sets it
-DEFAULTS: dict[str, Any] = {
-    "START_PRICE": 0.25, "VOLATILITY": 0.80, "DRIFT": 0.0, "POLICY": "shares",
-    "HOLDER_MULTIPLE": 1.5, "PARTICIPATION": 0.10, "AVERAGE_DAILY_VOLUME": 500_000,
-    "CREDIT_SPREAD": None, "RATE": None, "EVENT_HAZARD": None, "DIVIDEND_YIELD": None,
-    "VALUATION_POLICY": "optimal",
-}
-FILES = {"TERMS_FILE": "", "CAPTABLE_FILE": "", "MARKET_FILE": ""}
-FIXED = {"OVERRIDES": {}, "PATH_START": "2005-10-03"}
+# what a cell may vary: the report's case parameters (defaults as notebook 00 declares them)
+# and the valuation's market inputs (None: the market file's)
+CASE = ("START_PRICE", "VOLATILITY", "DRIFT", "POLICY", "HOLDER_MULTIPLE", "PARTICIPATION",
+        "AVERAGE_DAILY_VOLUME")
+VALUATION = {"CREDIT_SPREAD": None, "RATE": None, "EVENT_HAZARD": None, "DIVIDEND_YIELD": None,
+             "VALUATION_POLICY": "optimal"}
+VARIED = (*CASE, *VALUATION)
+INPUTS = ("TERMS_FILE", "CAPTABLE_FILE", "MARKET_FILE", "OVERRIDES", "PATH_START")
 BATCHES = 10  # standard errors of the engine's measures: from 10 batches of the paths
 
 
@@ -200,6 +199,14 @@ def _values(name: str, spec: Any, where: str) -> list:
                      "{from: .., to: .., steps: ..}")
 
 
+def _defaults() -> dict[str, Any]:
+    """The case parameters and input files with the defaults notebook 00 declares."""
+    from .reports import NOTEBOOKS, declared_parameters
+
+    declared = declared_parameters([NOTEBOOKS / "00-board-summary.ipynb"])
+    return {k: declared[k] for k in (*CASE, *INPUTS)}
+
+
 def _base(value: Any, where: str, base_dir: Path | None) -> dict[str, Any]:
     """The base parameter set: a file in data/params (by name or path), or empty."""
     from .reports import load_params
@@ -241,9 +248,9 @@ def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = Non
     vary = spec["vary"]
     if not isinstance(vary, Mapping) or not vary:
         raise SweepError(f"{where}: vary must map parameter names to values")
-    allowed = sorted(DEFAULTS)
+    allowed = sorted(VARIED)
     for name in vary:
-        if name not in DEFAULTS:
+        if name not in VARIED:
             raise SweepError(f"{where}: vary.{name}: not a parameter a sweep varies"
                              f"{_hint(name, allowed)}; those are {', '.join(allowed)}")
     columns = {name: _values(name, v, where) for name, v in vary.items()}
@@ -268,7 +275,7 @@ def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = Non
     for key, v, low in (("paths", paths, 2), ("seed", seed, 0)):
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
             raise SweepError(f"{where}: {key} = {v!r}: a whole number >= {low}")
-    base = {**DEFAULTS, **FILES, **FIXED}
+    base = {**_defaults(), **VALUATION}
     given = _base(spec.get("base"), where, base_dir)
     base.update({k: v for k, v in given.items() if k in base})
     return Grid(str(spec.get("name", "sweep")), base, rows, list(columns), measures, paths, seed)

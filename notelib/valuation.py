@@ -37,6 +37,7 @@ import pandas as pd
 
 from . import engine as eng
 from .calendar import trading_sessions
+from .conversion import conversion_shares
 from .captable import CapTable, load_captable
 from .dates import as_date
 from .display import dollars, html_table, no_latex, table
@@ -233,9 +234,8 @@ def _per_dollar(plan: eng._Plan, closes: np.ndarray, k: int, amount: float, poli
                 cash: np.ndarray, equity: np.ndarray) -> None:
     """Add payment ``k`` of ``amount`` a dollar to the discounted cash and shares: in Payment
     Shares where the note allows them (preamble) and the company's policy takes them."""
-    allowed = plan.liquidity[k] & plan.shares_permitted[k] & (
-        closes[plan.lookback[k]] >= plan.threshold_lookback[k][:, None]).all(axis=0)
-    per_share = closes[plan.value_idx[k]] * plan.value_adj[k] * plan.price_units / plan.price_at_pay[k]
+    allowed, close = eng.share_test(plan, k, closes)
+    per_share = close * plan.price_units / plan.price_at_pay[k]  # a dollar's shares, valued
     if policy == "cash":
         allowed[:] = False
     elif policy == "optimal":
@@ -336,7 +336,7 @@ class Valuation:
     def variant(self) -> _Variant:
         """The engine's plans for this valuation (they do not depend on spot or volatility)."""
         inp = self.inputs
-        return _variant(inp, self.boundary.to_numpy(), inp.event_hazard > 0)
+        return _variant(inp, self.boundary.to_numpy())
 
     def _difference(self, other: _Inputs) -> tuple[float, float]:
         """value(this) - value(other), with its standard error, on the same paths."""
@@ -344,7 +344,7 @@ class Valuation:
         rule = self.boundary.to_numpy()
         b = _holder_rule(other) if other.policy != inp.policy else rule
         a_stats, b_stats = _price(inp, [self.variant,
-                                        _variant(other, b, other.event_hazard > 0)])
+                                        _variant(other, b)])
         return a_stats.mean - b_stats.mean, b_stats.diff_error(a_stats)
 
     @cached_property
@@ -381,7 +381,7 @@ class Valuation:
         def value(**bump: float) -> float:
             changed = inp.replace(**{k: getattr(inp, k) + v for k, v in bump.items()})
             same = set(bump) <= {"spot", "volatility"}  # the plans stay; the paths change
-            variant = self.variant if same else _variant(changed, rule, changed.event_hazard > 0)
+            variant = self.variant if same else _variant(changed, rule)
             return _price(changed, [variant])[0].mean
 
         h = BUMPS["spot"] * inp.spot
@@ -394,6 +394,15 @@ class Valuation:
             lo = -b if key != "credit_spread" or inp.credit_spread >= b else 0.0
             out[name] = (value(**{key: b}) - value(**{key: lo})) / (b - lo) * 0.01
         return out
+
+    def rule_by_month(self) -> pd.Series:
+        """The close from which the Holder converts as a multiple of the Conversion Price in
+        effect, at each month's first session from the valuation date (inf: it holds)."""
+        plan = self.variant.plan
+        multiple = pd.Series(self.boundary.to_numpy() * plan.price_units / plan.price_at_session,
+                             index=self.boundary.index)
+        multiple = multiple[multiple.index >= pd.Timestamp(self.inputs.valuation_date)]
+        return multiple.groupby(multiple.index.to_period("M")).first()
 
     def table(self) -> pd.DataFrame:
         """The components with their standard errors (blank where not estimated)."""
@@ -447,7 +456,7 @@ def _holder_rule(inp: _Inputs) -> np.ndarray:
         return np.full(len(inp.sessions), np.inf) if threshold is None else threshold
     plan = inp.plan("hold")
     pilot = next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths)))
-    boundary = exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp, plan))
+    boundary = exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp))
     return cap_aware(plan, boundary, pilot.closes[:, :SEARCH_PATHS], inp.company())
 
 
@@ -477,18 +486,18 @@ def cap_aware(plan: eng._Plan, boundary: np.ndarray, closes: np.ndarray, policy:
     return boundary if best == np.inf else np.minimum(boundary, best * price)
 
 
-def _first_session(inp: _Inputs, plan: eng._Plan) -> int:
+def _first_session(inp: _Inputs) -> int:
     """The first session the Holder may act on: the valuation date's, or the next one."""
     day = inp.valuation_date if inp.start is None else inp.valuation_date + dt.timedelta(days=1)
-    return int(np.searchsorted(plan.sessions, pd.Timestamp(day)))
+    return int(np.searchsorted(inp.sessions, pd.Timestamp(day)))
 
 
-def _variant(inp: _Inputs, holder, hazard: bool) -> _Variant:
+def _variant(inp: _Inputs, holder: np.ndarray) -> _Variant:
     """The engine's plans for these inputs; with a hazard, one per event date on the grid."""
     plan = inp.plan(holder)
-    if not hazard or not inp.event_hazard:
+    if not inp.event_hazard:
         return _Variant(plan, inp.company())
-    first = _first_session(inp, plan)
+    first = _first_session(inp)
     plans, times = [], []
     for s in range(first, len(plan.sessions), EVENT_GRID):
         day = plan.sessions[s].date()
@@ -538,7 +547,7 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
     t0 = time.perf_counter()
     inp = _inputs(terms, locals())
     boundary = _holder_rule(inp)
-    (stats,) = _price(inp, [_variant(inp, boundary, True)], progress)
+    (stats,) = _price(inp, [_variant(inp, boundary)], progress)
     return Valuation(
         value=stats.mean, std_error=stats.std_error, debt=stats.cash / stats.n,
         equity=stats.equity / stats.n, debt_error=stats._error(stats.cash, stats.cash2),
@@ -613,18 +622,17 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     chart. The Holder's exercise boundary does not depend on today's price, so the one
     estimated for ``valuation`` serves every spot; each spot is priced on its own paths."""
     inp = valuation.inputs
-    start = None if inp.start is None else eng._start(inp.terms, inp.start)
-    owed = (inp.terms.principal if start is None else start.balance / 100)
-    carry = owed + (0.0 if start is None else
-                    start.dd * inp.terms.interest_rate / (100 * eng.day_count_basis(inp.terms)))
-    price = float(inp.plan("hold").price_at_session[_first_session(inp, inp.plan("hold"))]
-                  ) / 10**inp.terms.price_decimals
+    plan = valuation.variant.plan
+    books = None if inp.start is None else inp.start.books
+    owed = inp.terms.principal if books is None else float(books.balance + books.accrued)
+    # parity: principal with its interest since the last Interest Payment Date (reading 32)
+    shares = conversion_shares(owed, plan.price_at_session[_first_session(inp)] / plan.price_units)
     rows = []
     for spot in spots:
         changed = inp.replace(spot=float(spot), n_paths=n_paths or inp.n_paths)
         stats = _price(changed, [valuation.variant])[0]
         rows.append((float(spot), stats.mean, stats.std_error, valuation.straight_debt,
-                     math.ceil(carry / price) * float(spot)))
+                     shares * float(spot)))
     return table(pd.DataFrame(rows, columns=["spot", "value", "std_error", "straight_debt",
                                              "parity"]),
                  {"spot": "price", **{k: "dollars" for k in ("value", "std_error",

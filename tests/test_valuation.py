@@ -233,7 +233,7 @@ def test_the_holders_rule_sees_the_cap():
     inp = v.inputs
     plan = inp.plan("hold")
     pilot = next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths)))
-    alone = exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp, plan))
-    regression_only = _price(inp, [_variant(inp, alone, False)])[0]
+    alone = exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp))
+    regression_only = _price(inp, [_variant(inp.replace(event_hazard=0.0), alone)])[0]
     assert v.value > regression_only.mean + 3 * v.std_error
     assert (v.boundary <= np.where(np.isfinite(alone), alone, np.inf)).all()  # min(rule, m x price)
