@@ -114,9 +114,9 @@ class _Inputs:
             n_paths=n, seed=(self.seed, stream), chunk=chunk or self.chunk,
             history=self.history)
 
-    def plan(self, holder: str | float | np.ndarray, events: Iterable = ()) -> eng._Plan:
+    def plan(self, holder: str | float | np.ndarray) -> eng._Plan:
         start = None if self.start is None else eng._start(self.terms, self.start)
-        return eng._plan(self.terms, self.sessions, events=[*self.events, *events],
+        return eng._plan(self.terms, self.sessions, events=list(self.events),
                          liquidity=True, holder=holder, holder_sells=True,
                          sale_limit=self.sale_limit, captable=self.captable, exposure_lag=5,
                          start=start, discount=self.discount)
@@ -151,6 +151,14 @@ class _Stats:
     @property
     def std_error(self) -> float:
         return self._error(self.value, self.value2)
+
+    @property
+    def cash_error(self) -> float:
+        return self._error(self.cash, self.cash2)
+
+    @property
+    def equity_error(self) -> float:
+        return self._error(self.equity, self.equity2)
 
     def diff_error(self, base: _Stats) -> float:
         d = (self.value - base.value) / self.n
@@ -550,8 +558,8 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
     (stats,) = _price(inp, [_variant(inp, boundary)], progress)
     return Valuation(
         value=stats.mean, std_error=stats.std_error, debt=stats.cash / stats.n,
-        equity=stats.equity / stats.n, debt_error=stats._error(stats.cash, stats.cash2),
-        equity_error=stats._error(stats.equity, stats.equity2), straight_debt=_straight_debt(inp),
+        equity=stats.equity / stats.n, debt_error=stats.cash_error,
+        equity_error=stats.equity_error, straight_debt=_straight_debt(inp),
         boundary=pd.Series(boundary, index=inp.sessions, name="convert_at"),
         seconds=time.perf_counter() - t0, inputs=inp)
 
