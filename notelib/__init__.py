@@ -1,8 +1,21 @@
 """notelib: contract math for a fixed-price PIPE convertible note.
 
 The default note is DynTek's Amended and Restated 9% Senior Subordinated Convertible
-Note (November 2005); its terms live in data/terms/dyntek-2005.yaml. Modules follow the
-parts of the contract; the engine (:func:`simulate`) runs them across price paths.
+Note (November 2005); its terms live in data/terms/dyntek-2005.yaml. The package is
+layered, each layer importing only from the ones beneath it:
+
+    notelib.io          safe YAML, formatted tables
+    notelib.contract    terms, calendar, schedule, conversion, adjustments, redemption,
+                        events, penalties, payments, money, dates (pure functions)
+    notelib.paths, notelib.captable   price paths; the cap table
+    notelib.engine      compile_plan -> Plan, run, simulate (numpy over paths)
+    notelib.book        the ledger of what happened; the note on a date (state, monitor)
+    notelib.value       market inputs, fair value, what-ifs
+    notelib.present     charts, board summary, deck, panels
+    notelib.jobs        reports, sweeps, command line, benchmarks
+
+Every name below is imported on first use, so ``import notelib`` (and ``notelib --help``)
+stays fast.
 
 Start here:
     load_terms()                          the note's terms (validated; overrides as keywords)
@@ -15,10 +28,13 @@ Start here:
     election_shares(...)                  the Holder's I.B shares, within the 9.9% cap
     share_payment_allowed(closes, d, t)   the Borrower Conversion Condition (preamble)
     simulate(terms, paths)                everything above across many price paths
-    fair_value(terms, market=...)         the note's value, rational Holder and company (issue 12)
+    compile_plan(terms, sessions), run(plan, closes)   the engine in two steps
+    load_ledger(path)                     what happened to the note, checked against the terms
+    note_state(terms, on, ledger=...)     the note on a date: principal, arrears, events (I.A)
+    fair_value(terms, market=...)         the note's value, rational Holder and company
     sweep("example", workers=2)           a sensitivity grid on Dask (data/sweeps/), as a DataFrame
-    assumptions.Assumptions(...)          a report case's market and behaviour assumptions
-    panels.dilution_panel(...)            the notebooks' interactive panels (ipywidgets)
+    Assumptions(...)                      a report case's market and behaviour assumptions
+    dilution_panel(...)                   the notebooks' interactive panels (ipywidgets)
     redemption_events(terms)              the fourteen Mandatory Redemption Events (I.A.1-14)
 
 Dates may be dates, datetimes, ISO text, pandas Timestamps or NumPy datetime64; amounts
@@ -26,110 +42,69 @@ and prices int, float, Decimal, Fraction or NumPy numbers. Every error names the
 Tables come back with datetime64 dates and show dollars, shares and percentages formatted.
 """
 
-from .adjustments import (
-    AdjustmentError,
-    CashDistribution,
-    Issuance,
-    SimilarNotes,
-    Split,
-    basis_ratio,
-    conversion_price_history,
-    current_market_price,
-    lowest_price,
-    price_on,
-    split_factor,
-)
-from .calendar import (
-    CalendarError,
-    add_business_days,
-    business_days,
-    next_business_day,
-    sessions_before,
-    trading_sessions,
-)
-from .conversion import (
-    Conversion,
-    ConversionError,
-    allocate_reserve,
-    capped_conversion,
-    conversion_amount,
-    conversion_shares,
-    excess_conversion_price,
-    max_conversion_shares,
-    reserve_conversion,
-)
-from .engine import EngineError, RedemptionEvent, SimulationResult, simulate
-from .events import (
-    EventError,
-    covenant_breach,
-    delivery_failure,
-    purchase_agreement_breach,
-    indebtedness_acceleration,
-    judgment,
-    material_contract_default,
-    redemption_events,
-    registration_lapse,
-    trading_suspension,
-)
-from .payments import PaymentError, share_payment_allowed
-from .penalties import (
-    PenaltyError,
-    default_interest,
-    delivery_default,
-    late_payment_interest,
-)
-from .redemption import (
-    RedemptionAmount,
-    RedemptionError,
-    election_shares,
-    parity_breakeven,
-    redemption_amount,
-    redemption_by_date,
-    redemption_curve,
-    redemption_due_date,
-    redemption_on,
-    split_adjusted,
-)
-from .schedule import (
-    ScheduleError,
-    accrued_interest,
-    interest_dates,
-    payment_schedule,
-    prepayment_dates,
-    principal_outstanding,
-    year_fraction,
-)
-from .terms import DEFAULT_TERMS, NoteTerms, Provenance, TermsError, load_terms
-from .market import Market, MarketError, load_market
-from .valuation import Valuation, ValuationError, fair_value
-from .sweep import SweepError, sweep
+from __future__ import annotations
 
-__all__ = [
-    "SweepError", "sweep",
-    "Market", "MarketError", "load_market", "Valuation", "ValuationError", "fair_value",
-    # terms, calendar, schedule
-    "DEFAULT_TERMS", "NoteTerms", "Provenance", "TermsError", "load_terms",
-    "CalendarError", "add_business_days", "business_days", "next_business_day",
-    "sessions_before", "trading_sessions",
-    "ScheduleError", "accrued_interest", "interest_dates", "payment_schedule",
-    "prepayment_dates", "principal_outstanding", "year_fraction",
-    # conversion and adjustments (II)
-    "Conversion", "ConversionError", "allocate_reserve", "capped_conversion",
-    "conversion_amount", "conversion_shares", "excess_conversion_price",
-    "max_conversion_shares", "reserve_conversion",
-    "AdjustmentError", "CashDistribution", "Issuance", "SimilarNotes", "Split",
-    "basis_ratio", "conversion_price_history", "current_market_price", "lowest_price", "price_on",
-    "split_factor",
-    # redemption, events, penalties (I, V)
-    "RedemptionAmount", "RedemptionError", "election_shares",
-    "parity_breakeven", "redemption_amount", "redemption_by_date", "redemption_curve",
-    "redemption_due_date", "redemption_on", "split_adjusted",
-    "EventError", "covenant_breach", "delivery_failure", "purchase_agreement_breach",
-    "indebtedness_acceleration", "judgment", "material_contract_default",
-    "redemption_events", "registration_lapse", "trading_suspension",
-    "PenaltyError", "default_interest", "delivery_default", "late_payment_interest",
-    # payment in shares and the engine
-    "PaymentError", "share_payment_allowed",
-    "EngineError", "RedemptionEvent", "SimulationResult", "simulate",
-]
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+# public name -> the module that defines it (imported on first use, PEP 562)
+_WHERE: dict[str, str] = {}
+for _module, _names in {
+    "contract.terms": "DEFAULT_TERMS NoteTerms Provenance TermsError load_terms",
+    "contract.calendar": "CalendarError add_business_days business_days next_business_day "
+                         "sessions_before trading_sessions",
+    "contract.schedule": "ScheduleError accrued_interest interest_dates payment_schedule "
+                         "prepayment_dates principal_outstanding year_fraction",
+    "contract.conversion": "Conversion ConversionError allocate_reserve capped_conversion "
+                           "conversion_amount conversion_shares excess_conversion_price "
+                           "max_conversion_shares reserve_conversion",
+    "contract.adjustments": "AdjustmentError CashDistribution Issuance SimilarNotes Split "
+                            "basis_ratio conversion_price_history current_market_price "
+                            "lowest_price price_on split_factor",
+    "contract.redemption": "RedemptionAmount RedemptionError election_shares parity_breakeven "
+                           "redemption_amount redemption_by_date redemption_curve "
+                           "redemption_due_date redemption_on split_adjusted",
+    "contract.events": "EventError covenant_breach delivery_failure purchase_agreement_breach "
+                       "indebtedness_acceleration judgment material_contract_default "
+                       "redemption_events registration_lapse trading_suspension",
+    "contract.penalties": "PenaltyError default_interest delivery_default late_payment_interest",
+    "contract.payments": "PaymentError share_payment_allowed",
+    "io.display": "html_table no_latex table",
+    "captable": "CapTable load_captable",
+    "paths": "PRICES SCENARIOS PathError Paths gbm load_closes note_sessions prices_label",
+    "engine": "EngineError Plan RedemptionEvent SimulationResult Start compile_plan run simulate",
+    "book.ledger": "Ledger LedgerError",
+    "book.state": "NoteState case_forecast load_ledger note_state",
+    "value.market": "Market MarketError load_market",
+    "value.valuation": "ORIGINAL_TERMS Valuation ValuationError amendment fair_value value_curve",
+    "value.whatif": "historical_what_if what_if_redemptions",
+    "assumptions": "Assumptions",
+    "present.board": "assumptions_table conclusion where_it_stands",
+    "present.charts": "save_figure schedule_chart",
+    "present.deck": "board_deck",
+    "present.panels": "cash_shares_panel dilution_panel fair_value_panel parity_panel "
+                      "status_panel sweep_panel terms_panel",
+    "jobs.reports": "save_metrics",
+    "jobs.sweep": "SweepError local_client sweep",
+}.items():
+    _WHERE.update(dict.fromkeys(_names.split(), _module))
+_MODULES = {"charts": "present.charts"}  # modules the notebooks use by name: nl.charts.parity_chart
+
+__all__ = sorted([*_WHERE, *_MODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        value = importlib.import_module(f"{__name__}.{_MODULES[name]}")
+    elif name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    else:
+        raise AttributeError(f"module 'notelib' has no attribute {name!r}")
+    globals()[name] = value  # once imported, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

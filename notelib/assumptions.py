@@ -9,10 +9,10 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from numbers import Real
 
-from .dates import takes_dates
+from .contract.dates import takes_dates
 from .engine import EngineError
 from .paths import Paths, gbm, note_sessions
-from .terms import NoteTerms
+from .contract.terms import NoteTerms
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .conversion import conversion_shares
-from .safeyaml import load_yaml
+from .contract.conversion import conversion_shares
+from .io.safeyaml import load_yaml
 
 DEFAULT_CAPTABLE = Path(__file__).resolve().parent.parent / "data" / "captable.yaml"
 PROVENANCES = ("public-filing", "assumption")

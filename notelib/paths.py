@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .calendar import trading_sessions
-from .payments import lookback_window
-from .safeyaml import load_yaml
-from .schedule import schedule_rows
-from .terms import NoteTerms
+from .contract.calendar import trading_sessions
+from .contract.payments import lookback_window
+from .io.safeyaml import load_yaml
+from .contract.schedule import schedule_rows
+from .contract.terms import NoteTerms
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "data" / "scenarios.yaml"

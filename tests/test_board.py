@@ -5,7 +5,7 @@ import pandas as pd
 
 import notelib as nl
 from notelib.assumptions import Assumptions
-from notelib.board import assumptions_table, conclusion
+from notelib.present.board import assumptions_table, conclusion
 from notelib.captable import load_captable
 
 

@@ -6,7 +6,7 @@ import yaml
 
 from notelib import load_terms
 from notelib.captable import DEFAULT_CAPTABLE, CapTableError, load_captable
-from notelib.whatif import historical_what_if
+from notelib.value.whatif import historical_what_if
 
 
 def test_default_captable_from_public_facts():

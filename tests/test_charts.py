@@ -11,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 import notelib as nl
 from notelib import charts
 from notelib.assumptions import Assumptions
-from notelib.deck import finding
+from notelib.present.deck import finding
 
 A = Assumptions(0.25, 0.8, 0.0, 400, "shares", 1.5, 0.1, 500_000)
 

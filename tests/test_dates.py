@@ -1,4 +1,4 @@
-"""Dates as analysts write them: one coercion (notelib.dates) behind every function."""
+"""Dates as analysts write them: one coercion (notelib.contract.dates) behind every function."""
 
 import datetime as dt
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import notelib as nl
-from notelib.dates import DateError, as_date
+from notelib.contract.dates import DateError, as_date
 from notelib.engine import RedemptionEvent
 
 D = dt.date

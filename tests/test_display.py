@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import notelib as nl
-from notelib.display import Table, column_kind, table
+from notelib.io.display import Table, column_kind, table
 from notelib.paths import Paths
 
 
@@ -89,7 +89,7 @@ def test_long_tables_are_cut_as_pandas_cuts_them(terms):
 
 
 def test_negative_dollars_put_the_sign_first():
-    from notelib.display import dollars
+    from notelib.io.display import dollars
 
     assert dollars(-36441.639) == "-$36,441.64"
     assert dollars(0.0) == "$0.00" and dollars(1234.5, 0) == "$1,234"

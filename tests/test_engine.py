@@ -15,13 +15,13 @@ from notelib import (
     price_on,
     trading_sessions,
 )
-from notelib.adjustments import CashDistribution, Issuance, Split
+from notelib.contract.adjustments import CashDistribution, Issuance, Split
 from notelib.captable import load_captable
-from notelib.terms import load_terms
+from notelib.contract.terms import load_terms
 from notelib.engine import EngineError, RedemptionEvent, simulate
 from notelib.paths import PathError, Paths, flat, gbm, gbm_chunks, scenario
-from notelib.payments import share_payment_allowed
-from notelib.redemption import redemption_due_date, redemption_on
+from notelib.contract.payments import share_payment_allowed
+from notelib.contract.redemption import redemption_due_date, redemption_on
 
 D = dt.date
 T = pd.Timestamp  # result tables hold datetime64 dates

@@ -19,8 +19,8 @@ from notelib import (
     registration_lapse,
     trading_suspension,
 )
-from notelib.events import covenant_breach, delivery_failure, purchase_agreement_breach
-from notelib.redemption import redemption_due_date
+from notelib.contract.events import covenant_breach, delivery_failure, purchase_agreement_breach
+from notelib.contract.redemption import redemption_due_date
 
 D = dt.date
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from notelib.reports import (
+from notelib.jobs.reports import (
     ReportError,
     html_export,
     load_params,
@@ -50,7 +50,7 @@ def test_parameters_cell_holds_literals_only(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebook_has_a_guarded_panel(path):
     cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    panel = [c for c in cells if "notelib.panels" in c]
+    panel = [c for c in cells if "notelib.present.panels" in c]
     assert len(panel) == 1 and panel[0].startswith("if INTERACTIVE:")
 
 
@@ -147,7 +147,7 @@ def test_cli_exits_non_zero_and_names_the_cell(tmp_path):
     broken = _failing_notebook(tmp_path)
     (tmp_path / "none.yaml").write_text("# the broken notebook declares no other parameters\n")
     run = subprocess.run(
-        [sys.executable, "-m", "notelib.cli", "report", "--params", str(tmp_path / "none.yaml"),
+        [sys.executable, "-m", "notelib.jobs.cli", "report", "--params", str(tmp_path / "none.yaml"),
          "--notebooks", str(broken),
          "--as-of", "2026-11-20", "--out", str(tmp_path / "reports")],
         capture_output=True, text=True, cwd=ROOT,
@@ -161,7 +161,7 @@ def test_cli_exits_non_zero_and_names_the_cell(tmp_path):
 
 
 def test_cli_rejects_bad_date(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "notelib.cli", "report", "--as-of", "21/11/2026"],
+    run = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "report", "--as-of", "21/11/2026"],
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 2 and "not a date written YYYY-MM-DD" in run.stderr
 
@@ -277,7 +277,7 @@ def test_metrics_equal_notelib(report):
 
     import notelib as nl
     from notelib.paths import gbm, note_sessions
-    from notelib.whatif import historical_what_if
+    from notelib.value.whatif import historical_what_if
 
     m = json.loads((report / "metrics.json").read_text())
     terms = nl.load_terms()

@@ -10,7 +10,7 @@ import html
 import pytest
 
 import notelib as nl
-from notelib import panels
+from notelib.present import panels
 from notelib.assumptions import Assumptions
 from notelib.captable import load_captable
 
@@ -120,7 +120,7 @@ def test_assumptions_are_checked():
 
 
 def test_status_panel_moves_the_date(terms, captable):
-    from notelib.ledger import load_ledger
+    from notelib.book.state import load_ledger
     from notelib.paths import PRICES, load_closes
 
     closes = load_closes(PRICES).to_frame()[0]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from notelib import trading_sessions
-from notelib.adjustments import Issuance, Split, events_from_spec
+from notelib.contract.adjustments import Issuance, Split, events_from_spec
 from notelib.paths import (
     PathError,
     Paths,
@@ -21,7 +21,7 @@ from notelib.paths import (
     load_closes,
     scenario,
 )
-from notelib.payments import PaymentError, share_payment_allowed, share_threshold
+from notelib.contract.payments import PaymentError, share_payment_allowed, share_threshold
 
 ROOT = Path(__file__).resolve().parent.parent
 D = dt.date

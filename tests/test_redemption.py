@@ -25,8 +25,8 @@ from notelib import (
     redemption_curve,
     redemption_due_date,
 )
-from notelib.redemption import redemption_on, split_adjusted
-from notelib.whatif import what_if_redemptions
+from notelib.contract.redemption import redemption_on, split_adjusted
+from notelib.value.whatif import what_if_redemptions
 
 D = dt.date
 

@@ -1,5 +1,5 @@
 """The report runner against bad input and faults: parameters, paths, snapshots, signals,
-publishing and permissions (notelib.reports, notelib.cli, notelib.safeyaml)."""
+publishing and permissions (notelib.jobs.reports, notelib.jobs.cli, notelib.io.safeyaml)."""
 
 import datetime as dt
 import json
@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from notelib import TermsError, load_terms
-from notelib.reports import (
+from notelib.jobs.reports import (
     ReportError,
     _publish,
     check_parameters,
@@ -24,7 +24,7 @@ from notelib.reports import (
     notebook_paths,
     run_report,
 )
-from notelib.safeyaml import YamlError, load_yaml
+from notelib.io.safeyaml import YamlError, load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DECLARED = declared_parameters(notebook_paths())
@@ -126,7 +126,7 @@ def test_compatible_parameters_are_accepted():
 
 
 def cli(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "notelib.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "notelib.jobs.cli", *args], capture_output=True,
                           text=True, cwd=cwd, **kwargs)
 
 
@@ -219,7 +219,7 @@ def _sleeping_notebook(folder: Path) -> Path:
 def test_a_signal_keeps_the_run_in_failed_and_exits_non_zero(tmp_path, signum):
     nb = _sleeping_notebook(tmp_path)
     write(tmp_path, "# no parameters\n", "quiet.yaml")
-    proc = subprocess.Popen([sys.executable, "-m", "notelib.cli", "report", "--notebooks",
+    proc = subprocess.Popen([sys.executable, "-m", "notelib.jobs.cli", "report", "--notebooks",
                              str(nb), "--params", "quiet.yaml", "--out", "reports",
                              "--as-of", "2026-11-20"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -239,7 +239,7 @@ def test_a_signal_keeps_the_run_in_failed_and_exits_non_zero(tmp_path, signum):
 
 
 def test_a_full_disk_keeps_nothing_half_published(tmp_path, monkeypatch):
-    import notelib.reports as reports
+    import notelib.jobs.reports as reports
 
     def full(*_a, **_k):
         raise OSError(28, "No space left on device")

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 import notelib as nl
-from notelib.ledger import LedgerError, load_ledger, parse_ledger
-from notelib.state import note_state
+from notelib.book.ledger import LedgerError, parse_ledger
+from notelib.book.state import load_ledger
+from notelib.book.state import note_state
 
 ROOT = Path(__file__).resolve().parent.parent
 HAND = ROOT / "tests" / "data" / "hand-ledger.yaml"
@@ -171,17 +172,17 @@ def test_the_dynTek_ledger_of_public_facts(terms):
 
 
 def test_status_cli_prints_a_table_and_json():
-    run = subprocess.run([sys.executable, "-m", "notelib.cli", "status", "--as-of", "2006-06-15",
+    run = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "status", "--as-of", "2006-06-15",
                           "--ledger", str(HAND), "--json"], capture_output=True, text=True,
                          cwd=ROOT)
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert data["principal"] == 2_350_000.0 and data["next_payment"] == 53_462.50
-    run = subprocess.run([sys.executable, "-m", "notelib.cli", "status", "--as-of", "2006-06-15",
+    run = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "status", "--as-of", "2006-06-15",
                           "--ledger", str(HAND)], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0 and "Principal outstanding" in run.stdout
     assert len(run.stdout.splitlines()) < 30  # one screen
-    bad = subprocess.run([sys.executable, "-m", "notelib.cli", "status", "--as-of", "2009-01-01"],
+    bad = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "status", "--as-of", "2009-01-01"],
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "must fall in the note's life" in bad.stderr
 

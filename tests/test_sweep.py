@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from notelib.sweep import SweepError, cell_seed, parse_grid, sweep, write
+from notelib.jobs.sweep import SweepError, cell_seed, parse_grid, sweep, write
 
 ROOT = Path(__file__).resolve().parent.parent
 DASK = Path(sys.executable).parent / "dask"
@@ -162,7 +162,7 @@ def test_ctrl_c_keeps_finished_cells(tmp_path):
     grid.write_text("name: g\nbase: base\nvary: {START_PRICE: [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, "
                     "0.45, 0.5]}\nmeasure: [cash_paid_mean]\npaths: 4000\nseed: 1\n")
     cache = tmp_path / "cache"
-    cmd = [sys.executable, "-m", "notelib.cli", "sweep", str(grid), "--workers", "1",
+    cmd = [sys.executable, "-m", "notelib.jobs.cli", "sweep", str(grid), "--workers", "1",
            "--cache", str(cache), "--out", str(tmp_path / "out")]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for _ in range(600):
@@ -184,7 +184,7 @@ def test_cli_reports_a_failed_cell_with_its_parameters(tmp_path):
     grid = tmp_path / "g.yaml"
     grid.write_text("name: g\nvary: {VOLATILITY: [0.5, -2.0]}\nmeasure: [cash_paid_mean]\n"
                     "paths: 200\n")
-    r = subprocess.run([sys.executable, "-m", "notelib.cli", "sweep", str(grid), "--workers", "1",
+    r = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "sweep", str(grid), "--workers", "1",
                         "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "o")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 1

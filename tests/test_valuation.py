@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notelib.calendar import trading_sessions
-from notelib.market import MarketError, load_market
+from notelib.contract.calendar import trading_sessions
+from notelib.value.market import MarketError, load_market
 from notelib.paths import risk_neutral_chunks
-from notelib.terms import load_terms
-from notelib.valuation import ValuationError, _boundary_close, fair_value
+from notelib.contract.terms import load_terms
+from notelib.value.valuation import ValuationError, _boundary_close, fair_value
 
 N = NormalDist().cdf
 ISSUE, MATURITY = dt.date(2005, 11, 1), dt.date(2007, 10, 1)
@@ -203,9 +203,9 @@ def test_value_from_a_state_discounts_what_is_left():
     """From the note as it stands on 15 Feb 2006 (ledger and closes), straight debt is every
     payment still to come, discounted at rate + spread from that date, ACT/365F."""
     from notelib import payment_schedule
-    from notelib.ledger import load_ledger
+    from notelib.book.state import load_ledger
     from notelib.paths import PRICES, load_closes
-    from notelib.state import note_state
+    from notelib.book.state import note_state
 
     terms = load_terms()
     closes = load_closes(PRICES).to_frame()[0]
@@ -226,7 +226,7 @@ def test_the_holders_rule_sees_the_cap():
     later: the rule kept (regression, or also m x the price, chosen on pilot paths by the
     engine, which carries the principal, shares held and cap room) is worth more on fresh
     paths than the regression's rule alone (which assumes any dollar converts at will)."""
-    from notelib.valuation import _first_session, _price, _variant, exercise_boundary
+    from notelib.value.valuation import _first_session, _price, _variant, exercise_boundary
 
     v = fair_value(load_terms(), market="dyntek-2005-11", event_hazard=0.0, n_paths=8_000,
                    pilot_paths=8_000)

@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from .adjustments import Event, Issuance, conversion_price_history, events_from_spec
-from .calendar import add_business_days
-from .captable import CapTable, load_captable
-from .conversion import conversion_shares
-from .display import table
-from .engine import simulate
-from .money import exact
-from .paths import SCENARIOS, scenario
-from .redemption import election_shares, redemption_due_date, redemption_on
-from .terms import NoteTerms
+from ..contract.adjustments import Event, Issuance, conversion_price_history, events_from_spec
+from ..contract.calendar import add_business_days
+from ..captable import CapTable, load_captable
+from ..contract.conversion import conversion_shares
+from ..io.display import table
+from ..engine import simulate
+from ..contract.money import exact
+from ..paths import SCENARIOS, scenario
+from ..contract.redemption import election_shares, redemption_due_date, redemption_on
+from ..contract.terms import NoteTerms
 
 
 def _cases(events: list[Event]) -> dict[str, list[Event]]:

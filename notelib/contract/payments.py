@@ -44,7 +44,7 @@ def share_payment_allowed(closes: pd.Series, payment_date: dt.date, terms: NoteT
 
     ``closes`` is a Series of closes by date. Each close of the look-back is compared with
     ``share_payment_threshold`` x the Conversion Price in effect that day (reading 20), from
-    ``history`` (:func:`notelib.adjustments.conversion_price_history`), so a split or a
+    ``history`` (:func:`notelib.contract.adjustments.conversion_price_history`), so a split or a
     ratchet inside the window counts day by day; without a history, with
     ``conversion_price`` (default: the terms') on every day. ``liquidity`` says whether the
     Liquidity Conditions hold (shares reserved, registered, listed; no Mandatory Redemption

@@ -20,14 +20,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import charts
-from .assumptions import Assumptions
-from .captable import CapTable
-from .conversion import conversion_shares
-from .display import html_table, no_latex, table
-from .engine import RedemptionEvent, simulate
-from .redemption import parity_breakeven, redemption_amount, redemption_curve
-from .schedule import payment_schedule
-from .terms import NoteTerms
+from ..assumptions import Assumptions
+from ..captable import CapTable
+from ..contract.conversion import conversion_shares
+from ..io.display import html_table, no_latex, table
+from ..engine import RedemptionEvent, simulate
+from ..contract.redemption import parity_breakeven, redemption_amount, redemption_curve
+from ..contract.schedule import payment_schedule
+from ..contract.terms import NoteTerms
 
 WIDE = {"description_width": "initial"}  # labels are never cut ("highest cl...")
 
@@ -238,7 +238,7 @@ def dilution_panel(terms: NoteTerms, assumptions: Assumptions, captable: CapTabl
 
 def status_panel(terms: NoteTerms, ledger, closes, captable: CapTable, as_of: dt.date) -> Panel:
     """Notebook 05: the status sheet, its alerts and the closes so far on another date."""
-    from .state import note_state
+    from ..book.state import note_state
 
     def compute(as_of: dt.date | None):
         day = _need(as_of, "as of")
@@ -256,7 +256,7 @@ def status_panel(terms: NoteTerms, ledger, closes, captable: CapTable, as_of: dt
 def fair_value_panel(valuation, n_paths: int = 5_000) -> Panel:
     """Notebook 06: the value against the share price under another volatility, credit
     spread or event hazard (a new conversion rule from pilot paths each time)."""
-    from .valuation import fair_value, value_curve
+    from ..value.valuation import fair_value, value_curve
 
     inp = valuation.inputs
 

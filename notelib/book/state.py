@@ -14,16 +14,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 
 import pandas as pd
 
-from .adjustments import CashDistribution, Issuance, PriceLookup, Split, conversion_price_history
-from .calendar import sessions_after
-from .captable import CapTable, load_captable
-from .conversion import conversion_shares, max_conversion_shares
-from .dates import takes_dates
-from .display import dollars, html_table, price, shares, table
-from .events import (
+from ..contract.adjustments import CashDistribution, Issuance, PriceLookup, Split, conversion_price_history
+from ..contract.calendar import sessions_after
+from ..captable import CapTable, load_captable
+from ..contract.conversion import conversion_shares, max_conversion_shares
+from ..contract.dates import takes_dates
+from ..io.display import dollars, html_table, price, shares, table
+from ..contract.events import (
     covenant_breach,
     delivery_failure,
     judgment,
@@ -33,19 +34,22 @@ from .events import (
     registration_lapse,
     trading_suspension,
 )
-from .ledger import Entry, Ledger, LedgerError
-from .money import exact, round_half_up
-from .payments import lookback_window, share_threshold
-from .penalties import default_interest, delivery_default
-from .redemption import RedemptionAmount, redemption_amount, redemption_due_date
-from .schedule import (
+from .ledger import DEFAULT_LEDGER, Entry, Ledger, LedgerError, parse_ledger
+from ..contract.money import exact, round_half_up
+from ..contract.payments import lookback_window, share_threshold
+from ..contract.penalties import default_interest, delivery_default
+from ..contract.redemption import RedemptionAmount, redemption_amount, redemption_due_date
+from ..contract.schedule import (
     conversion_interest_start,
+    day_count_basis,
     interest_dates,
     schedule_rows,
     simple_interest,
     year_fraction,
 )
-from .terms import NoteTerms
+from ..contract.terms import NoteTerms, load_terms
+from ..engine import EngineError, Start, ratio, simulate
+from ..io.safeyaml import load_yaml, sequence_lines
 
 
 def _cents(x: Fraction) -> Fraction:
@@ -251,6 +255,37 @@ class NoteState:
     @property
     def total_shares_issued(self) -> int:
         return sum(self.shares_issued.values())
+
+    @property
+    def principal_and_interest(self) -> float:
+        """Principal outstanding plus interest accrued and unpaid, exact until this sum."""
+        return float(self.books.balance + self.books.accrued)
+
+    def to_start(self) -> Start:
+        """Where a forecast from this state starts, in the engine's integers (cents,
+        cent-days, shares); refused where the engine cannot carry the state."""
+        terms, books = self.terms, self.books
+        if books.pending:
+            row = books.pending[0][0]
+            raise EngineError(f"start: {self.as_of} falls between the {row.date} payment's due "
+                              f"date and its pay date {row.pay_date}; forecast from the pay date")
+        rn, rd = ratio(terms.interest_rate, "interest_rate")
+        dd = books.accrued * 100 * rd * day_count_basis(terms) / rn
+        if dd.denominator != 1:
+            raise EngineError(f"start: accrued interest {float(books.accrued):,.6f} is not a "
+                              "whole number of cent-days")
+        as_of = self.as_of
+        if as_of == terms.issue_date and not books.facts_on_issue:
+            as_of -= dt.timedelta(days=1)  # the note as issued: the Issue Date's session is ahead
+        last = max([d for d in schedule_rows(terms)["date"] if d <= as_of],
+                   default=terms.accrues_from)  # accrual restarts on each payment date
+        return Start(as_of, int(books.balance * 100), int(dd),
+                     last.day >= 30 and terms.day_count == "30/360", books.held,
+                     books.outstanding, sum(books.issued.values()), tuple(books.price_events),
+                     tuple((r.due.date(), round(r.amount * 100),
+                            None if r.kind == "principal and interest"
+                            else round(r.late_interest * 100))
+                           for r in self.arrears.itertuples()))
 
     def rows(self) -> dict[str, str]:
         """The status sheet as label -> text."""
@@ -588,8 +623,7 @@ def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledg
     forecast from the state, and the assumptions as used (the start price is then that last
     close). A date on which a payment has fallen due but waits for its pay date starts the
     day before that payment fell due, so the forecast makes it."""
-    from .engine import simulate
-    from .paths import gbm, note_sessions
+    from ..paths import gbm, note_sessions
 
     captable = captable or load_captable()
     day = state_date(terms, as_of)
@@ -607,3 +641,19 @@ def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledg
                     history=known)
     result = simulate(terms, paths, captable=captable, start=state, **assumptions.engine())
     return state, paths, result, assumptions
+
+
+def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None) -> Ledger:
+    """Read and check a ledger file (default: the DynTek ledger): every entry on its own
+    (:func:`notelib.book.ledger.parse_ledger`), then the whole replayed against ``terms``
+    (default: the default note), which refuses a payment larger than what was due and share
+    counts that do not match the Conversion Price in effect, naming the entry's line."""
+    path = Path(path) if path else DEFAULT_LEDGER
+    terms = terms or load_terms()
+    data = load_yaml(path, "ledger", error=LedgerError)
+    try:
+        ledger = parse_ledger(data, sequence_lines(path, "entries"), terms, path)
+        replay(terms, ledger, terms.maturity_date)
+    except LedgerError as exc:
+        raise LedgerError(f"ledger {path}, {exc}") from None
+    return ledger

@@ -21,7 +21,7 @@ from .adjustments import (basis_ratio, conversion_price_history, first_day, lowe
 from .calendar import add_business_days
 from .conversion import capped_conversion, conversion_shares
 from .dates import takes_dates
-from .display import dollars, html_table, price, shares, table
+from ..io.display import dollars, html_table, price, shares, table
 from .money import cents, exact
 from .schedule import accrued_interest as scheduled_accrued_interest
 from .schedule import principal_outstanding, simple_interest

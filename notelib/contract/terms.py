@@ -22,12 +22,12 @@ from typing import Any
 
 import pandas as pd
 
-from .display import dollars, percent, price
-from .display import table as _table
+from ..io.display import dollars, percent, price
+from ..io.display import table as _table
 from .money import exact
-from .safeyaml import load_yaml
+from ..io.safeyaml import load_yaml
 
-DEFAULT_TERMS = Path(__file__).resolve().parent.parent / "data" / "terms" / "dyntek-2005.yaml"
+DEFAULT_TERMS = Path(__file__).resolve().parents[2] / "data" / "terms" / "dyntek-2005.yaml"
 
 DAY_COUNTS = ("ACT/360", "ACT/365F", "30/360")
 PAYMENT_CONVENTIONS = ("following", "unadjusted")

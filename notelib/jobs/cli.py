@@ -8,7 +8,6 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from .reports import REPORTS, ReportError, main_report
 
 
 def _date(text: str) -> dt.date:
@@ -50,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--notebooks", nargs="*", default=[], metavar="NB",
                      help="notebooks to run (default: notebooks/NN-*.ipynb)")
     rep.add_argument("--as-of", type=_date, default=None, help="report date (default: today)")
-    rep.add_argument("--out", default=str(REPORTS), help="reports folder (default: reports/)")
+    rep.add_argument("--out", default=None, help="reports folder (default: reports/)")
     b = sub.add_parser("bench", help="time GBM path generation against the engine")
     b.add_argument("--paths", type=_count, default=100_000,
                    help="number of paths (default 100,000)")
@@ -109,10 +108,10 @@ def _sweep(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     import json
 
-    from .ledger import load_ledger
-    from .paths import load_closes
-    from .state import note_state
-    from .terms import load_terms
+    from ..book.state import load_ledger
+    from ..paths import load_closes
+    from ..book.state import note_state
+    from ..contract.terms import load_terms
 
     terms = load_terms(args.terms)
     closes = load_closes(args.prices).to_frame()[0] if args.prices else None
@@ -125,6 +124,8 @@ def _status(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run a command; an error prints one line on stderr and exits 2 (``--debug``: traceback)."""
     args = _parser().parse_args(argv)
+    from .reports import REPORTS, ReportError, main_report  # after parsing: --help stays fast
+
     try:
         if args.command == "bench":
             from .bench import bench, bench_valuation
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             return _status(args)
         if args.command == "sweep":
             return _sweep(args)
-        return main_report(args.params, args.notebooks, args.as_of, args.out)
+        return main_report(args.params, args.notebooks, args.as_of, args.out or REPORTS)
     except (ReportError, ValueError, OSError) as exc:
         if args.debug:
             raise

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .dates import as_date, takes_dates
-from .display import table
+from ..io.display import table
 from .money import exact, round_half_up, whole
 from .terms import NoteTerms
 

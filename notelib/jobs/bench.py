@@ -11,9 +11,9 @@ import resource
 import time
 from collections.abc import Iterator
 
-from .engine import simulate
-from .paths import Paths, gbm_chunks, note_sessions
-from .terms import NoteTerms, load_terms
+from ..engine import simulate
+from ..paths import Paths, gbm_chunks, note_sessions
+from ..contract.terms import NoteTerms, load_terms
 
 
 def _timed(chunks: Iterator[Paths], clock: list[float]) -> Iterator[Paths]:
@@ -53,7 +53,7 @@ def bench_valuation(n_paths: int = 100_000, *, terms: NoteTerms | None = None,
                     progress: bool = True) -> dict[str, float]:
     """Time generating ``n_paths`` risk-neutral paths over the note's sessions against the
     whole fair value on as many pricing paths (pilot paths, regression, pricing), in one run."""
-    from .valuation import fair_value
+    from ..value.valuation import fair_value
 
     v = fair_value(terms or load_terms(), market=market or "dyntek-2005-11", n_paths=n_paths,
                    chunk=chunk, seed=seed, progress=progress)

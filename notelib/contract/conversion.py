@@ -22,7 +22,7 @@ class ConversionError(ValueError):
 
 
 def exact(x: Real | Decimal, what: str) -> Fraction:
-    """``x`` as an exact fraction (:func:`notelib.money.exact`), a ConversionError if not a number."""
+    """``x`` as an exact fraction (:func:`notelib.contract.money.exact`), a ConversionError if not a number."""
     return money.exact(x, what, ConversionError)
 
 

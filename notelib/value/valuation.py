@@ -35,18 +35,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import engine as eng
-from .calendar import trading_sessions
-from .conversion import conversion_shares
-from .captable import CapTable, load_captable
-from .dates import as_date
-from .display import dollars, html_table, no_latex, table
+from .. import engine as eng
+from ..contract.calendar import trading_sessions
+from ..contract.conversion import conversion_shares
+from ..captable import CapTable, load_captable
+from ..contract.dates import as_date
+from ..io.display import dollars, html_table, no_latex, table
 from .market import Market, load_market
-from .paths import Paths, risk_neutral_chunks
-from .schedule import interest_dates, year_fraction
-from .terms import NoteTerms
+from ..paths import Paths, risk_neutral_chunks
+from ..contract.schedule import interest_dates, year_fraction
+from ..contract.terms import NoteTerms
 
-ORIGINAL_TERMS = Path(__file__).resolve().parent.parent / "data" / "terms" / "dyntek-2004-original.yaml"
+ORIGINAL_TERMS = Path(__file__).resolve().parents[2] / "data" / "terms" / "dyntek-2004-original.yaml"
 POLICIES = ("optimal", "shares", "cash")
 MIN_IN_THE_MONEY = 200  # fewer paths than this where converting could pay: do not convert
 SEARCH = (1.0, 1.25, 1.5, 2.0, 3.0, np.inf)  # multiples of the price tried by cap_aware
@@ -114,12 +114,12 @@ class _Inputs:
             n_paths=n, seed=(self.seed, stream), chunk=chunk or self.chunk,
             history=self.history)
 
-    def plan(self, holder: str | float | np.ndarray) -> eng._Plan:
-        start = None if self.start is None else eng._start(self.terms, self.start)
-        return eng._plan(self.terms, self.sessions, events=list(self.events),
-                         liquidity=True, holder=holder, holder_sells=True,
-                         sale_limit=self.sale_limit, captable=self.captable, exposure_lag=5,
-                         start=start, discount=self.discount)
+    def plan(self, holder: str | float | np.ndarray) -> eng.Plan:
+        return eng.compile_plan(
+            self.terms, self.sessions, events=self.events,
+            behaviour=eng.Behaviour(holder=holder, sale_limit=self.sale_limit),
+            captable=self.captable, start=eng.as_start(self.terms, self.start),
+            discount=self.discount)
 
 
 def _cheaper(ctx: eng.PaymentContext) -> np.ndarray:
@@ -170,7 +170,7 @@ class _Variant:
     """A way to run the note over the same paths: its plan and the company's policy; with a
     hazard, a plan per event date on the grid and the probability of each (the rest: none)."""
 
-    plan: eng._Plan
+    plan: eng.Plan
     policy: eng.Policy
     event_plans: tuple = ()  # plan per grid date (the base plan where none can be redeemed)
     weights: tuple = ()  # probability the event falls on each grid date
@@ -224,7 +224,7 @@ def _run(variant: _Variant, closes: np.ndarray, offset: int, cuts: np.ndarray
     plans = [*variant.event_plans, variant.plan]
     for j in np.flatnonzero(np.diff(bounds)):
         lo, hi = bounds[j], bounds[j + 1]
-        out = eng._run_chunk(plans[j], closes[:, lo:hi], variant.policy, keep=False)
+        out = eng.run(plans[j], closes[:, lo:hi], policy=variant.policy)
         cash[lo:hi], equity[lo:hi] = out["pv_cash"], out["pv_equity"]
     return cash, equity
 
@@ -238,12 +238,13 @@ def _coupons(terms: NoteTerms, sched: pd.DataFrame) -> np.ndarray:
                      if d in prev else 0.0 for d in sched["date"]])
 
 
-def _per_dollar(plan: eng._Plan, closes: np.ndarray, k: int, amount: float, policy: str,
+def _per_dollar(plan: eng.Plan, closes: np.ndarray, k: int, amount: float, policy: str,
                 cash: np.ndarray, equity: np.ndarray) -> None:
     """Add payment ``k`` of ``amount`` a dollar to the discounted cash and shares: in Payment
     Shares where the note allows them (preamble) and the company's policy takes them."""
     allowed, close = eng.share_test(plan, k, closes)
-    per_share = close * plan.price_units / plan.price_at_pay[k]  # a dollar's shares, valued
+    c = plan.contract
+    per_share = close * c.price_units / c.price_at_pay[k]  # a dollar's shares, valued
     if policy == "cash":
         allowed[:] = False
     elif policy == "optimal":
@@ -252,7 +253,7 @@ def _per_dollar(plan: eng._Plan, closes: np.ndarray, k: int, amount: float, poli
     equity += np.where(allowed, amount * per_share * plan.discount.pay_equity[k], 0.0)
 
 
-def exercise_boundary(plan: eng._Plan, closes: np.ndarray, policy: str,
+def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
                       first: int) -> np.ndarray:
     """The Holder's conversion rule by Longstaff-Schwartz on pilot ``closes``: per session,
     the close at or above which converting a dollar of principal beats keeping it (inf:
@@ -260,27 +261,28 @@ def exercise_boundary(plan: eng._Plan, closes: np.ndarray, policy: str,
     is paid at maturity, with interest each Interest Payment Date meanwhile in cash or in
     shares as the company chooses; it may be converted later (reading 38)."""
     n_s, n = closes.shape
-    sched = plan.schedule
-    price = plan.price_at_session / plan.price_units
-    rn, rd = plan.rate
-    carry = 1 + rn * plan.since_days / (rd * plan.basis)  # principal + its interest, a dollar
+    c = plan.contract
+    sched = c.schedule
+    price = c.price_at_session / c.price_units
+    rn, rd = c.rate
+    carry = 1 + rn * c.since_days / (rd * c.basis)  # principal + its interest, a dollar
     dfc, dfe = plan.discount.session_cash, plan.discount.session_equity
-    coupon = _coupons(plan.terms, sched)
+    coupon = _coupons(c.terms, sched)
     last = len(sched) - 1
     cash, equity = np.zeros(n), np.zeros(n)
     _per_dollar(plan, closes, last, 1 + coupon[last], policy, cash, equity)
-    dates = plan.sessions.date
+    dates = c.sessions.date
     owner = {}  # a payment belongs to the dollar still held after the session before it
     for k, d in enumerate(sched["date"][:last]):
         if coupon[k]:
-            owner.setdefault(int(np.searchsorted(plan.sessions, pd.Timestamp(d))) - 1, []).append(k)
+            owner.setdefault(int(np.searchsorted(c.sessions, pd.Timestamp(d))) - 1, []).append(k)
     bound = np.full(n_s, np.inf)
     for s in range(n_s - 1, first - 1, -1):
         for k in owner.get(s, ()):
             _per_dollar(plan, closes, k, coupon[k], policy, cash, equity)
-        if dates[s] > plan.terms.maturity_date:
+        if dates[s] > c.terms.maturity_date:
             continue
-        if dates[s] == plan.terms.maturity_date:  # convert or take the final payment in cash
+        if dates[s] == c.terms.maturity_date:  # convert or take the final payment in cash
             cash_then = (1 + coupon[last]) * plan.discount.pay_cash[last] / dfc[s]
             bound[s] = cash_then * price[s] / carry[s]
         else:
@@ -407,8 +409,8 @@ class Valuation:
         """The close from which the Holder converts as a multiple of the Conversion Price in
         effect, at each month's first session from the valuation date (inf: it holds)."""
         plan = self.variant.plan
-        multiple = pd.Series(self.boundary.to_numpy() * plan.price_units / plan.price_at_session,
-                             index=self.boundary.index)
+        multiple = pd.Series(self.boundary.to_numpy() * plan.contract.price_units
+                             / plan.contract.price_at_session, index=self.boundary.index)
         multiple = multiple[multiple.index >= pd.Timestamp(self.inputs.valuation_date)]
         return multiple.groupby(multiple.index.to_period("M")).first()
 
@@ -460,7 +462,7 @@ def _holder_rule(inp: _Inputs) -> np.ndarray:
     """The close per session from which the Holder converts (inf: it does not): from pilot
     paths (``holder="optimal"``), never ("hold") or a multiple of the Conversion Price."""
     if inp.holder != "optimal":
-        threshold = inp.plan(inp.holder).convert_threshold
+        threshold = inp.plan(inp.holder).behaviour.convert_threshold
         return np.full(len(inp.sessions), np.inf) if threshold is None else threshold
     plan = inp.plan("hold")
     pilot = next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths)))
@@ -468,19 +470,18 @@ def _holder_rule(inp: _Inputs) -> np.ndarray:
     return cap_aware(plan, boundary, pilot.closes[:, :SEARCH_PATHS], inp.company())
 
 
-def cap_aware(plan: eng._Plan, boundary: np.ndarray, closes: np.ndarray, policy: eng.Policy
+def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: eng.Policy
               ) -> np.ndarray:
     """The regression's rule made to see the 9.9% cap (reading 38): a Holder held back by the
     cap cannot wait and convert everything later, so it may also convert whenever the close
     reaches m x the Conversion Price. Each m (and none) is priced on pilot ``closes`` by the
     engine, which carries the principal left, the shares held, the cap room and the volume
     sold; the best rule is kept: min(boundary, m x price), session by session."""
-    price = plan.price_at_session / plan.price_units
+    price = plan.contract.price_at_session / plan.contract.price_units
 
     def value(m: float) -> float:
         rule = boundary if m == np.inf else np.minimum(boundary, m * price)
-        out = eng._run_chunk(dataclasses.replace(plan, convert_threshold=rule), closes, policy,
-                             keep=False)
+        out = eng.run(plan.with_threshold(rule), closes, policy=policy)
         return float((out["pv_cash"] + out["pv_equity"]).mean())
 
     tried = {m: value(m) for m in SEARCH}
@@ -507,8 +508,8 @@ def _variant(inp: _Inputs, holder: np.ndarray) -> _Variant:
         return _Variant(plan, inp.company())
     first = _first_session(inp)
     plans, times = [], []
-    for s in range(first, len(plan.sessions), EVENT_GRID):
-        day = plan.sessions[s].date()
+    for s in range(first, len(plan.contract.sessions), EVENT_GRID):
+        day = plan.contract.sessions[s].date()
         try:
             plans.append(eng.with_redemption(plan, eng.RedemptionEvent(day)))
         except eng.EngineError:  # the I.B deadline falls after maturity: no redemption
@@ -525,8 +526,8 @@ def _straight_debt(inp: _Inputs) -> float:
     """The cash flows alone: no conversion, every payment in cash, discounted at rate +
     credit spread (no events; closes do not matter, so one flat path)."""
     plan = inp.replace(events=()).plan("hold")
-    closes = np.full((len(plan.sessions), 1), inp.spot)
-    return float(eng._run_chunk(plan, closes, "cash", keep=False)["pv_cash"][0])
+    closes = np.full((len(plan.contract.sessions), 1), inp.spot)
+    return float(eng.run(plan, closes, policy="cash")["pv_cash"][0])
 
 
 def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float | None = None,
@@ -631,10 +632,10 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     estimated for ``valuation`` serves every spot; each spot is priced on its own paths."""
     inp = valuation.inputs
     plan = valuation.variant.plan
-    books = None if inp.start is None else inp.start.books
-    owed = inp.terms.principal if books is None else float(books.balance + books.accrued)
+    owed = inp.terms.principal if inp.start is None else inp.start.principal_and_interest
     # parity: principal with its interest since the last Interest Payment Date (reading 32)
-    shares = conversion_shares(owed, plan.price_at_session[_first_session(inp)] / plan.price_units)
+    c = plan.contract
+    shares = conversion_shares(owed, c.price_at_session[_first_session(inp)] / c.price_units)
     rows = []
     for spot in spots:
         changed = inp.replace(spot=float(spot), n_paths=n_paths or inp.n_paths)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .calendar import next_business_day
 from .dates import takes_dates
-from .display import Table, table
+from ..io.display import Table, table
 from .money import exact, paid
 from .terms import NoteTerms
 

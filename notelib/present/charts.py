@@ -371,7 +371,7 @@ def cash_saved_chart(by_path: pd.DataFrame, all_cash: pd.Series, *, title: str |
 def what_if_chart(table: pd.DataFrame, *, title: str | None = None, subtitle: str = "",
                   source: str = "") -> Figure:
     """Noteholders' fully diluted ownership over time, ratchet against waived
-    (:func:`notelib.whatif.historical_what_if`)."""
+    (:func:`notelib.value.whatif.historical_what_if`)."""
     with mpl.style.context(STYLE):
         fig, ax = _figure()
         for case, colour in (("ratchet", PALETTE["cash"]), ("waived", PALETTE["interest"])):
@@ -425,7 +425,7 @@ def history_chart(closes: pd.Series, price_history: pd.DataFrame, as_of, *, thre
 def value_chart(curve: pd.DataFrame, *, at: tuple[float, float] | None = None,
                 title: str | None = None, subtitle: str = "", source: str = "") -> Figure:
     """The classic convertible chart: fair value against today's share price, over straight
-    debt and parity (:func:`notelib.valuation.value_curve`), with a band of two standard
+    debt and parity (:func:`notelib.value.valuation.value_curve`), with a band of two standard
     errors."""
     with mpl.style.context(STYLE):
         fig, ax = _figure()
@@ -462,7 +462,7 @@ def value_chart(curve: pd.DataFrame, *, at: tuple[float, float] | None = None,
 def amendment_chart(table: pd.DataFrame, transfer: float, std_error: float, *,
                     title: str | None = None, subtitle: str = "", source: str = "") -> Figure:
     """The original and the amended note's value, split into straight debt and the
-    conversion option (:meth:`notelib.valuation.Amendment.table`)."""
+    conversion option (:meth:`notelib.value.valuation.Amendment.table`)."""
     with mpl.style.context(STYLE):
         fig, ax = _figure((11, 5))
         names = list(table.index)
@@ -492,7 +492,7 @@ def amendment_chart(table: pd.DataFrame, transfer: float, std_error: float, *,
 def heatmap(results: pd.DataFrame, x: str, y: str, measure: str, *, kind: str = "percent",
             labels: tuple[str, str] = ("", ""), label: str = "", title: str | None = None,
             subtitle: str = "", source: str = "") -> Figure:
-    """A sweep's measure over two varied parameters (:func:`notelib.sweep.sweep`), each cell
+    """A sweep's measure over two varied parameters (:func:`notelib.jobs.sweep.sweep`), each cell
     written in it; failed cells stay blank and are counted in the headline. ``label``: the
     measure in words, for the headline."""
     with mpl.style.context(STYLE):

@@ -8,9 +8,9 @@ import html
 
 import pandas as pd
 
-from .assumptions import Assumptions
-from .captable import CapTable
-from .terms import NoteTerms
+from ..assumptions import Assumptions
+from ..captable import CapTable
+from ..contract.terms import NoteTerms
 
 
 def assumptions_table(a: Assumptions, terms: NoteTerms, captable: CapTable) -> dict[str, str]:
@@ -59,8 +59,8 @@ def where_it_stands(state, report_date, prices: str) -> str:
     """The board summary's opening, as HTML: the status sheet and its alerts on the report
     date, or, for a date outside the note's life, a sentence saying the figures are the
     model from the Issue Date. ``prices`` names the closes used (paths.prices_label)."""
-    from .display import html_table, no_latex
-    from .state import state_date
+    from ..io.display import html_table, no_latex
+    from ..book.state import state_date
 
     terms = state.terms
     if state_date(terms, report_date) != report_date:

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .safeyaml import load_yaml
+from ..io.safeyaml import load_yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SWEEPS = ROOT / "data" / "sweeps"
 PARAMS = ROOT / "data" / "params"
 GRID_KEYS = ("name", "description", "base", "vary", "combine", "measure", "paths", "seed")
@@ -133,12 +133,12 @@ def run_cell(params: Mapping[str, Any], measures: list[str], n_paths: int, seed:
     """One cell: the engine's measures on GBM paths from ``params`` (the report's parameter
     names) and the fair value's, each with its standard error. Pure: the same arguments give
     the same numbers on any worker."""
-    from .assumptions import Assumptions
-    from .captable import load_captable
-    from .engine import simulate
-    from .market import load_market
-    from .terms import load_terms
-    from .valuation import fair_value
+    from ..assumptions import Assumptions
+    from ..captable import load_captable
+    from ..engine import simulate
+    from ..value.market import load_market
+    from ..contract.terms import load_terms
+    from ..value.valuation import fair_value
 
     started = time.perf_counter()
     terms = load_terms(params["TERMS_FILE"] or None, **params["OVERRIDES"])
@@ -290,9 +290,9 @@ def cell_seed(grid_seed: int, index: int) -> int:
 
 def _files_hash(params: Mapping[str, Any]) -> str:
     """The hash of the input files a cell reads (terms, cap table, market)."""
-    from .captable import DEFAULT_CAPTABLE
-    from .market import DEFAULT_MARKET
-    from .terms import DEFAULT_TERMS
+    from ..captable import DEFAULT_CAPTABLE
+    from ..value.market import DEFAULT_MARKET
+    from ..contract.terms import DEFAULT_TERMS
 
     h = hashlib.sha256()
     for key, default in (("TERMS_FILE", DEFAULT_TERMS), ("CAPTABLE_FILE", DEFAULT_CAPTABLE),
@@ -311,8 +311,8 @@ def cell_key(params: Mapping[str, Any], measures: list[str], paths: int, seed: i
 
 def warm() -> None:
     """Import the engine and read the calendars on a worker, so a cell's seconds are its own."""
-    from .paths import note_sessions
-    from .terms import load_terms
+    from ..paths import note_sessions
+    from ..contract.terms import load_terms
 
     note_sessions(load_terms())
 

@@ -21,13 +21,13 @@ TITLE_HEIGHT = Inches(0.9)
 
 
 def finding(fig: Figure) -> str:
-    """A board figure's headline (the finding; :func:`notelib.charts._headline`)."""
+    """A board figure's headline (the finding; :func:`notelib.present.charts._headline`)."""
     heads = [t.get_text() for t in fig.texts if t.get_gid() == "headline"]
     return " ".join(heads[0].split()) if heads else ""
 
 
 def source_line(fig: Figure) -> str:
-    """The source line under a board figure (:func:`notelib.charts._source`)."""
+    """The source line under a board figure (:func:`notelib.present.charts._source`)."""
     label = fig.get_supxlabel() if hasattr(fig, "get_supxlabel") else ""
     return label or ""
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .safeyaml import load_yaml
+from ..io.safeyaml import load_yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MARKETS = ROOT / "data" / "market"
 DEFAULT_MARKET = MARKETS / "dyntek-2005-11.yaml"
 PROVENANCES = ("market-data", "public-filing", "assumption")

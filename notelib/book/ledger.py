@@ -2,7 +2,7 @@
 
 data/ledger/<note>.yaml holds ``entries``; :func:`load_ledger` reads it, checks every entry
 (kind, fields, types, dates in the note's life, order, duplicates) and then replays it against
-the terms (:func:`notelib.state.replay`), which refuses a payment larger than what was due and
+the terms (:func:`notelib.book.state.replay`), which refuses a payment larger than what was due and
 share counts that do not match the Conversion Price in effect. Every error names the entry's
 line and the rule.
 """
@@ -16,11 +16,10 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
-from .money import exact
-from .safeyaml import load_yaml, sequence_lines
-from .terms import NoteTerms, load_terms
+from ..contract.money import exact
+from ..contract.terms import NoteTerms, load_terms
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LEDGER = ROOT / "data" / "ledger" / "dyntek-2005.yaml"
 
 # kind: (required fields, optional fields) besides date, kind, provenance, source and note
@@ -203,20 +202,3 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
         seen[key] = line
         entries.append(e)
     return Ledger(tuple(entries), path, unrecorded)
-
-
-def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None) -> Ledger:
-    """Read and check a ledger file (default: the DynTek ledger), then replay it against
-    ``terms`` (default: the default note) so that amounts and share counts are checked too."""
-    from .state import replay
-
-    path = Path(path) if path else DEFAULT_LEDGER
-    terms = terms or load_terms()
-    data = load_yaml(path, "ledger", error=LedgerError)
-    where = f"ledger {path}"
-    try:
-        ledger = parse_ledger(data, sequence_lines(path, "entries"), terms, path)
-        replay(terms, ledger, terms.maturity_date)
-    except LedgerError as exc:
-        raise LedgerError(f"{where}, {exc}") from None
-    return ledger

@@ -37,16 +37,16 @@ import papermill as pm
 from nbconvert import HTMLExporter
 from traitlets.config import Config
 
-from .captable import DEFAULT_CAPTABLE
-from .display import KINDS
-from .ledger import DEFAULT_LEDGER
-from .market import DEFAULT_MARKET
-from .paths import PRICES, SCENARIOS
-from .safeyaml import load_yaml
-from .terms import DEFAULT_TERMS, load_terms
-from .valuation import ORIGINAL_TERMS
+from ..captable import DEFAULT_CAPTABLE
+from ..io.display import KINDS
+from ..book.ledger import DEFAULT_LEDGER
+from ..value.market import DEFAULT_MARKET
+from ..paths import PRICES, SCENARIOS
+from ..io.safeyaml import load_yaml
+from ..contract.terms import DEFAULT_TERMS, load_terms
+from ..value.valuation import ORIGINAL_TERMS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 PARAMS = ROOT / "data" / "params"
 REPORTS = ROOT / "reports"

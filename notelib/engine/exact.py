@@ -1,0 +1,114 @@
+"""Exact integers: money in cents and shares as integers, in int64 where every intermediate
+value provably fits (bounds from the terms, the events and the highest close), else in
+Python integers (dtype object), exact at any size and slower."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+import numpy as np
+
+from .plan import EngineError, Plan
+
+
+def round_div(num: np.ndarray, den: int) -> np.ndarray:
+    """num / den rounded half up, in integers (num >= 0)."""
+    return (2 * num + den) // (2 * den)
+
+
+def ceil_div(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
+    """num / den rounded up, in integers."""
+    return -(-num // den)
+
+
+def shares_for(cents: np.ndarray, price_units: np.ndarray | int, units: int) -> np.ndarray:
+    """Shares for an amount in cents at an integer price, rounded up (II.D.4), exactly."""
+    return ceil_div(cents * units, np.asarray(price_units) * 100)
+
+
+INT64_SAFE = 2**62  # every intermediate integer below this fits int64 with room to spare
+FLOAT_EXACT = 2**53  # integers a float64 holds exactly
+
+
+def bounds(plan: Plan, close_max: float) -> dict[str, int]:
+    """Upper bounds on the integers the engine forms, from the terms, the events and the
+    highest close: money in cents, shares, and their products in each formula."""
+    c = plan.contract
+    t = c.terms
+    rn, rd = c.rate
+    pn, pd_ = c.premium
+    cn, cd = c.cap
+    units = c.price_units
+    rd_ = c.redemption
+    prices = [int(p) for p in (*c.price_at_session, *c.price_at_pay, *c.price_exposure)]
+    if rd_ is not None:
+        prices += [rd_.price, *(int(p) for p in rd_.low_since if p > 0)]
+    low, high_price = min(prices), max(prices)
+    days = (t.maturity_date - t.accrues_from).days + 5
+    principal = c.principal_cents
+    owed = principal + principal * rn * days // (rd * c.basis) + 1
+    adj = max([1.0, *c.value_adj, *(a.max() for a in c.exposure_adj),
+               *([rd_.adj.max()] if rd_ is not None and len(rd_.adj) else [])])
+    shares_owed = owed * units // (low * 100) + 1
+    parity = shares_owed * close_max * adj * 100
+    if not np.isfinite(parity) or parity >= FLOAT_EXACT:
+        raise EngineError(
+            f"closes up to {close_max:,.6g} with up to {shares_owed:,} shares make parity "
+            f"values beyond 2**53 cents (about $90 trillion), which float closes cannot carry "
+            f"to the cent; check the closes, principal and conversion_price")
+    late = [rd_.late, rd_.late_maturity, *rd_.late_at] if rd_ is not None else [(0, 1)]
+    late_n = max(n for n, _ in late)
+    late_scale = max(Fraction(n, d) for n, d in late)
+    amount = int((max(owed * pn // pd_ + 1, int(parity) + 1) + owed) * (1 + late_scale)) + 1
+    shares = 2 * amount * units // (low * 100) + 100
+    splits = [r for r in c.split_at_session if r is not None]
+    growth = max([Fraction(1)] + [Fraction(n, d) for n, d in splits])
+    outstanding = int((c.capital.common + int(c.issued_at_session.sum()) + shares)
+                      * growth ** len(splits)) + 1
+    return {
+        "interest": 2 * principal * days * rn + rd * c.basis,
+        "shares for an amount": 2 * amount * units,
+        "redemption floor": 2 * owed * pn + pd_,
+        "Default Interest": 2 * amount * late_n + 1,
+        "ownership cap": 2 * max(cn, cd) * outstanding,
+        "partial conversion": owed * principal + shares * high_price * 100,
+        "split": outstanding * max([1] + [n for n, _ in splits]),
+    }
+
+
+def int_type(plan: Plan, closes: np.ndarray) -> type:
+    """np.int64 when every integer the chunk can form stays below 2**62; otherwise Python
+    integers (dtype object), exact at any size and slower."""
+    close_max = float(np.nanmax(closes)) if closes.size else 0.0
+    return np.int64 if max(bounds(plan, close_max).values()) < INT64_SAFE else object
+
+
+def as_python_ints(plan: Plan) -> Plan:
+    """The plan with its integer arrays as Python integers, for the dtype-object path."""
+    c, b = plan.contract, plan.behaviour
+    obj = {k: getattr(c, k).astype(object) for k in (
+        "price_at_session", "price_at_pay", "price_exposure", "installment", "issued_at_session",
+        "since_days")}
+    red = c.redemption
+    if red is not None:
+        red = dataclasses.replace(red, low_since=red.low_since.astype(object))
+    if b.sale_limit is not None:
+        b = dataclasses.replace(b, sale_limit=b.sale_limit.astype(object))
+    return dataclasses.replace(plan, contract=dataclasses.replace(c, redemption=red, **obj),
+                               behaviour=b)
+
+
+def to_int64(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Results computed in Python integers back in int64; a clear error if they do not fit."""
+    done = {}
+    for k, v in out.items():
+        if v.dtype == object:
+            if v.size and max(abs(int(x)) for x in v.ravel()) >= 2**63:
+                raise EngineError(f"result {k!r} exceeds the int64 range; the note's amounts "
+                                  "or share counts are too large to report")
+            v = v.astype(np.int64)
+        done[k] = v
+    return done
+
+

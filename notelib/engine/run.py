@@ -1,0 +1,159 @@
+"""Running a plan over price paths: :func:`run` for one block of closes, :func:`simulate`
+the one-call entry point (paths in, :class:`SimulationResult` out, chunk by chunk so memory
+stays bounded)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..captable import CapTable
+from ..checks import one_of, whole
+from ..contract.adjustments import Event
+from ..contract.terms import NoteTerms
+from ..paths import PathError, Paths
+from .exact import as_python_ints, int_type, to_int64
+from .plan import Behaviour, EngineError, Plan, RedemptionEvent, as_start, compile_plan
+from .result import SimulationResult
+from .steps import Policy, State, advance
+
+KEPT = ("in_shares", "outstanding", "exposure", "cash_paid", "shares_issued", "issued",
+        "shares_value", "converted")  # per-payment arrays every run keeps (the summary's)
+
+
+def run(plan: Plan, closes: np.ndarray, *, policy: Policy = "shares", keep: bool = False
+        ) -> dict[str, np.ndarray]:
+    """The note over one block of closes (sessions x paths) from the plan's start: per-path
+    totals (cash paid in cents, shares by source, ``pv_cash`` and ``pv_equity`` discounted
+    with the plan's factors, the final principal and share counts) and per-payment arrays
+    ``per_*`` (n_pay, n) (all of them if ``keep``)."""
+    dtype = int_type(plan, closes)
+    if dtype is object:
+        plan = as_python_ints(plan)
+    st = State(plan, closes.shape[1], dtype)
+    for point in plan.contract.points:
+        advance(plan, st, point, closes, policy)
+    out = {f"per_{k}": v for k, v in st.per.items() if keep or k in KEPT}
+    out.update(st.tot)
+    out["share_value"] = st.share_value
+    out["payment_value"] = st.payment_value
+    out["pv_cash"] = st.pv_cash / 100
+    out["pv_equity"] = st.pv_equity
+    out["issued"] = st.issued
+    out["outstanding"] = st.outstanding
+    out["balance"] = st.balance
+    return to_int64(out) if dtype is object else out
+
+
+def _as_chunks(prices: Paths | Iterable[Paths], chunk: int) -> Iterator[Paths]:
+    if isinstance(prices, Paths):
+        for i in range(0, prices.n_paths, chunk):
+            yield Paths(prices.sessions, prices.closes[:, i:i + chunk])
+    else:
+        yield from prices
+
+
+def simulate(
+    terms: NoteTerms,
+    prices: Paths | pd.DataFrame | Iterable[Paths],
+    *,
+    policy: Policy = "shares",
+    holder: str | float = "hold",
+    holder_sells: bool = True,
+    sale_limit: int | None = None,
+    events: Iterable[Event | RedemptionEvent] | None = None,
+    captable: CapTable | None = None,
+    liquidity: bool | dict[dt.date, bool] = True,
+    exposure_lag: int = 5,
+    chunk: int = 25_000,
+    keep_payments: bool | None = None,
+    n_paths: int | None = None,
+    progress: bool = False,
+    start: object | None = None,
+) -> SimulationResult:
+    """Run the note over price paths (preamble, I.A, II.A, II.C, IV).
+
+    ``prices``: a :class:`Paths`, a DataFrame of closes (one column per path) or an
+    iterable of Paths chunks (e.g. :func:`notelib.paths.gbm_chunks`; give ``n_paths`` for
+    the progress bar). ``policy``: "shares" (pay in shares whenever allowed), "cash", or a
+    callable taking a :class:`PaymentContext` and returning a bool array. ``holder``:
+    "hold", or a multiple of the Conversion Price at or above which the Holder converts
+    everything it can within the ownership cap (it sells the shares at once if
+    ``holder_sells``; at most ``sale_limit`` shares a Trading Day, on the Issue Date's share
+    basis, if given: participation x average daily volume, reading 30). ``events``: splits,
+    issuances and similar notes (II.C) and at most one :class:`RedemptionEvent`.
+    ``liquidity``: whether the Liquidity Conditions hold, for every payment or by nominal date. ``exposure_lag``: the redemption exposure on a date
+    is the amount due if an event had occurred that many sessions earlier. ``start``: a
+    :class:`notelib.book.state.NoteState` (or its :class:`Start`); the run starts after its date with its principal,
+    accrued interest, price events, shares issued and the Holder's shares, and covers the
+    payments still to come (the paths must hold the closes of the look-backs before it).
+    """
+    if terms.rounding != "cent":
+        raise EngineError(f"rounding = {terms.rounding!r}: the engine pays in cents; use "
+                          "rounding 'cent' (the scalar schedule takes 'none')")
+    if not callable(policy):
+        one_of(policy, "policy", ("shares", "cash"), EngineError, also="or a callable")
+    whole(exposure_lag, "exposure_lag", EngineError, low=1, unit="sessions")
+    whole(chunk, "chunk", EngineError, low=1, unit="paths")
+    whole(n_paths, "n_paths", EngineError, low=1, unit="paths", none=True)
+    if keep_payments is not None and not isinstance(keep_payments, bool):
+        raise EngineError(f"keep_payments = {keep_payments!r}: True, False or None")
+    behaviour = Behaviour(holder=holder, holder_sells=holder_sells, sale_limit=sale_limit,
+                          liquidity=liquidity)
+    start = as_start(terms, start)
+    if isinstance(prices, pd.DataFrame | pd.Series):
+        prices = Paths.from_frame(prices)
+    chunks = _as_chunks(prices, chunk)
+    first = next(chunks, None)
+    if first is None:
+        raise PathError("no price paths")
+    total = n_paths or (prices.n_paths if isinstance(prices, Paths) else None)
+    keep = keep_payments if keep_payments is not None else (total is not None and total <= 20_000)
+    plan = compile_plan(terms, first.sessions, events=events or (), behaviour=behaviour,
+                        captable=captable, exposure_lag=exposure_lag, start=start)
+    arrays = _run_chunks(plan, _chain(first, chunks), total, progress,
+                         lambda closes: run(plan, closes, policy=policy, keep=keep))
+    c = plan.contract
+    return SimulationResult(terms, c.schedule, c.capital, arrays["cash_paid"].shape[0], arrays,
+                            keep, c.price_at_pay / c.price_units, c.split_factor_at_pay)
+
+
+def _run_chunks(plan: Plan, chunks: Iterable[Paths], total: int | None, progress: bool,
+                run: Callable[[np.ndarray], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Run every chunk and gather the results. With the path count known, they are written
+    into arrays allocated once, so memory stays at one copy of the results."""
+    arrays: dict[str, np.ndarray] = {}
+    parts: list[dict[str, np.ndarray]] = []  # only when the path count is not known up front
+    done = 0
+    bar = tqdm(total=total, unit="path", disable=not progress, desc="simulate")
+    for part in chunks:
+        if not part.sessions.equals(plan.contract.sessions):
+            raise PathError("every chunk of paths must have the same sessions")
+        out = run(part.closes)
+        if total is None:
+            parts.append(out)
+        else:
+            if not arrays:
+                arrays = {k: np.empty(v.shape[:-1] + (total,), dtype=v.dtype)
+                          for k, v in out.items()}
+            if done + part.n_paths > total:
+                raise PathError(f"more than n_paths = {total} paths were given")
+            for k, v in out.items():
+                arrays[k][..., done:done + part.n_paths] = v
+        done += part.n_paths
+        bar.update(part.n_paths)
+    bar.close()
+    if total is None:
+        return {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
+    if done != total:
+        raise PathError(f"n_paths = {total} but {done} paths were given")
+    return arrays
+
+
+def _chain(first: Paths, rest: Iterator[Paths]) -> Iterator[Paths]:
+    yield first
+    yield from rest

@@ -1,0 +1,1 @@
+"""jobs: reports, sweeps, the command line and benchmarks."""
