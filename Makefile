@@ -1,6 +1,6 @@
 # Two commands set everything up on a machine with Python 3.11+ and make:
 #   make report   run the notebooks headless and publish reports/<as-of>-<name>/
-#   make test     run every test
+#   make test     run every test (in parallel, one worker per core)
 # Both create .venv and install notelib with its dev and test extras when .venv is missing
 # or pyproject.toml changed.
 
@@ -12,7 +12,7 @@ REPORT_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install report test lab clean
+.PHONY: help install report test check lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,8 +29,14 @@ install: $(STAMP) ## create .venv and install notelib with its dev and test extr
 report: $(STAMP) ## run every notebook for every data/params file into reports/ (REPORT_ARGS=...)
 	$(BIN)/notelib report $(REPORT_ARGS)
 
-test: $(STAMP) ## run all tests (PYTEST_ARGS=...)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# tests run on every core; tests sharing an expensive fixture (a published report) share a worker
+XDIST := -n auto --dist loadgroup
+
+test: $(STAMP) ## run every test, in parallel: before you commit (PYTEST_ARGS=...)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+check: $(STAMP) ## the inner loop while you work: every test not marked slow (PYTEST_ARGS=...)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 lab: $(STAMP) ## open JupyterLab on the notebooks (--allow-root only when run as root)
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)

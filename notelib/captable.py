@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .checks import number, whole
 from .contract.conversion import conversion_shares
 from .io.safeyaml import load_yaml
 
@@ -94,15 +95,11 @@ def _entry(where: str, entry: dict, keys: set[str]) -> None:
 
 
 def _count(where: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise CapTableError(f"{where} = {v!r}: must be a whole number, not negative")
-    return v
+    return whole(v, where, CapTableError)
 
 
 def _positive(where: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-        raise CapTableError(f"{where} = {v!r}: must be a number greater than 0")
-    return float(v)
+    return number(v, where, CapTableError, above=0, rule="a number greater than 0")
 
 
 def load_captable(path: str | Path | None = None) -> CapTable:

@@ -170,6 +170,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_engine_equals_scalar_reference(terms, case):
     events, event = CASES[case]
@@ -257,6 +258,7 @@ def test_bad_engine_inputs(terms):
         simulate(terms, pd.DataFrame({0: [0.3, -1.0]}, index=SES[:2]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides", [
     {"day_count": "30/360", "interest_months": list(range(1, 13))},
     {"day_count": "ACT/365F", "interest_rate": 0.1275},
@@ -362,6 +364,7 @@ def test_lookback_compares_each_day_with_its_own_price(terms):
 # The engine against the scalar functions across the input space load_terms accepts: rates and
 # premiums written with many decimals, principals from $1,000 to $1e12, prices at six decimals.
 # Values that could overflow int64 run in Python integers (exact), never wrap.
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])  # no slow shrinking in CI
 @given(

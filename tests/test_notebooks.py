@@ -3,10 +3,10 @@
 import ast
 import datetime as dt
 import json
-from html import unescape
 import re
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import nbformat
@@ -50,8 +50,18 @@ def test_parameters_cell_holds_literals_only(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebook_has_a_guarded_panel(path):
     cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    panel = [c for c in cells if "notelib.present.panels" in c]
+    panel = [c for c in cells if re.search(r"from notelib import \w+_panel", c)]
     assert len(panel) == 1 and panel[0].startswith("if INTERACTIVE:")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_import_only_notelib_names(path):
+    """A notebook reads the package's public names (import notelib as nl, from notelib import
+    x), never a module inside it: the layout can move without touching a notebook."""
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
+                     if c.cell_type == "code")
+    assert re.search(r"^import notelib as nl$", code, flags=re.M)
+    assert not re.search(r"(from|import) notelib\.", code)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -65,22 +75,29 @@ def test_committed_without_outputs(path):
 
 PARAMS = ROOT / "data" / "params"
 QUIET = {"log": lambda *a, **k: None}
+# The test reports run every notebook with fewer paths than a published report: the checks
+# below compare a report with itself, with notelib on the same parameters, or with hand
+# arithmetic, none of which depends on the path count (the 06 standard-error bound holds).
+FEWER_PATHS = {"VALUATION_PATHS": 4_000, "CURVE_PATHS": 1_000, "GRID_PATHS": 300,
+               "VALUE_PATHS": 1_000}
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    return run_report(parameters=load_params(PARAMS / "base.yaml"), name="base", as_of=AS_OF,
-                      out=out, **QUIET)
+    return run_report(parameters={**load_params(PARAMS / "base.yaml"), **FEWER_PATHS},
+                      name="base", as_of=AS_OF, out=out, **QUIET)
 
 
 @pytest.fixture(scope="module")
 def stressed(tmp_path_factory):
     out = tmp_path_factory.mktemp("stressed")
-    return run_report(parameters=load_params(PARAMS / "stressed.yaml"), name="stressed",
-                      as_of=AS_OF, out=out, **QUIET)
+    return run_report(parameters={**load_params(PARAMS / "stressed.yaml"), **FEWER_PATHS},
+                      name="stressed", as_of=AS_OF, out=out, **QUIET)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_report_folder_holds_notebooks_html_and_figures(report):
     assert report.name == "2026-11-20-base"
     for nb in NOTEBOOKS:
@@ -91,6 +108,8 @@ def test_report_folder_holds_notebooks_html_and_figures(report):
     assert "<text" in svg  # text kept as text, editable
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_html_has_no_code_and_embeds_figures(report):
     html = (report / "01-terms-and-schedule.html").read_text()
     assert "load_terms(" not in html and "TERMS_FILE" not in html  # no code, no parameters
@@ -99,6 +118,8 @@ def test_html_has_no_code_and_embeds_figures(report):
     assert "51,087.50" in html  # the first coupon, 61 days x $837.50
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_executed_notebooks_have_no_errors_or_warnings(report):
     for path in NOTEBOOKS:
         nb = nbformat.read(report / path.name, as_version=4)
@@ -108,6 +129,8 @@ def test_executed_notebooks_have_no_errors_or_warnings(report):
                 assert out.get("name") != "stderr", (path.name, out.get("text"))
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_executed_notebook_received_parameters(report):
     nb = nbformat.read(report / "01-terms-and-schedule.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -128,6 +151,8 @@ def _failing_notebook(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_failed_run_names_cell_keeps_earlier_reports_and_failed_notebook(tmp_path, report):
     out = report.parent
     before = {p: p.stat().st_mtime_ns for p in report.rglob("*")}
@@ -143,6 +168,7 @@ def test_failed_run_names_cell_keeps_earlier_reports_and_failed_notebook(tmp_pat
     assert [p.name for p in out.iterdir() if p.name.startswith("2026")] == ["2026-11-20-base"]
 
 
+@pytest.mark.slow
 def test_cli_exits_non_zero_and_names_the_cell(tmp_path):
     broken = _failing_notebook(tmp_path)
     (tmp_path / "none.yaml").write_text("# the broken notebook declares no other parameters\n")
@@ -166,6 +192,8 @@ def test_cli_rejects_bad_date(tmp_path):
     assert run.returncode == 2 and "not a date written YYYY-MM-DD" in run.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_parity_notebook_figures_and_numbers(report):
     for name in ("02-parity-vs-floor", "02-redemption-over-time"):
         assert (report / "figures" / f"{name}.png").stat().st_size > 10_000
@@ -177,6 +205,8 @@ def test_parity_notebook_figures_and_numbers(report):
         assert figure in html
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_engine_notebooks_figures_and_numbers(report):
     for name in ("03-share-probability", "03-outcomes", "03-cash-saved", "03-redemption-exposure",
                  "04-conversion", "04-outstanding-fan", "04-what-if"):
@@ -185,6 +215,8 @@ def test_engine_notebooks_figures_and_numbers(report):
     assert "167500000" in (report / "04-dilution.html").read_text().replace(",", "")
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-stressed")
 def test_stressed_parameters_run_every_notebook(stressed):
     assert stressed.name == "2026-11-20-stressed"
     for nb in NOTEBOOKS:
@@ -199,6 +231,8 @@ def test_stressed_parameters_run_every_notebook(stressed):
         4_139_775.00, 172_490_625, 8_624_531.25)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_report_artefacts(report):
     for name in ("metrics.json", "manifest.json", "index.html", "board.pdf"):
         assert (report / name).is_file(), name
@@ -215,6 +249,8 @@ def test_report_artefacts(report):
     assert set(manifest["durations_s"]) == {p.stem for p in NOTEBOOKS}
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_board_deck(report):
     """board.pptx: the key numbers, then one 16:9 slide per board figure with the finding as
     its title, the figure at 300 dpi and the source line in the notes."""
@@ -254,6 +290,8 @@ def test_board_deck(report):
     assert '"board.pptx"' in (report / "index.html").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_figures_are_300_dpi_png_and_svg_with_text(report):
     import struct
 
@@ -272,6 +310,8 @@ def _defaults(path: Path) -> dict:
     return {k: ast.literal_eval(v["default"]) for k, v in pm.inspect_notebook(str(path)).items()}
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_metrics_equal_notelib(report):
     import numpy as np
 
@@ -314,6 +354,7 @@ def test_metrics_equal_notelib(report):
     assert m["02-parity-vs-floor"]["what_if_election_shares_2006_06_01_waived"] == 1_858_337
 
 
+@pytest.mark.slow
 def test_same_inputs_same_figures(tmp_path):
     nbs = [p for p in NOTEBOOKS if p.stem[:2] in ("01", "03")]
     a = run_report(notebooks=nbs, name="a", as_of=AS_OF, out=tmp_path, **QUIET)
@@ -325,6 +366,8 @@ def test_same_inputs_same_figures(tmp_path):
         assert (a / "figures" / name).read_bytes() == (b / "figures" / name).read_bytes(), name
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_html_renders_in_headless_chromium(report, tmp_path):
     """Debian's chromium (installed by .ci/run) renders the pages; the screenshot has figures.
 
@@ -370,6 +413,8 @@ def test_dollar_amounts_are_not_typeset_as_latex(path):
     assert 'pd.set_option("styler.html.mathjax", False)' in setup
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_executed_tables_ignore_mathjax(report):
     nb = nbformat.read(report / "04-dilution.ipynb", as_version=4)
     tables = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
@@ -394,6 +439,8 @@ def test_one_set_of_assumptions_in_every_simulating_notebook():
         assert {"POLICY", "HOLDER_MULTIPLE", "PARTICIPATION", "AVERAGE_DAILY_VOLUME"} <= set(params)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_one_dilution_story_across_the_report(report):
     m = json.loads((report / "metrics.json").read_text())
     for key in ("p_converted_final", "ownership_p5_final", "ownership_p95_final",
@@ -410,6 +457,8 @@ def test_one_dilution_story_across_the_report(report):
     assert "(pre-split)" in unescape((report / "figures" / "04-outstanding-fan.svg").read_text())
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_index_shows_labelled_figures_with_units(report):
     index = (report / "index.html").read_text()
     # 01's total interest: 470,675.00 (tests/test_schedule.py) with its label and unit
@@ -418,6 +467,8 @@ def test_index_shows_labelled_figures_with_units(report):
     assert re.search(r">\d+\.\d%</td>", index)  # percentages as percentages
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_board_summary_opens_with_assumptions_and_ends_with_a_conclusion(report):
     html = unescape((report / "00-board-summary.html").read_text())
     headings = re.findall(r"<h2[^>]*>([^<¶]+)", html)
@@ -431,14 +482,22 @@ def test_board_summary_opens_with_assumptions_and_ends_with_a_conclusion(report)
     assert "The note calls for $3.82M from Jan 2006 to Oct 2007" in html
 
 
+def _only(*stems: str) -> list[Path]:
+    return [p for p in NOTEBOOKS if p.stem[:2] in stems]
+
+
+@pytest.mark.slow
 def test_reports_follow_the_date(tmp_path):
     # issue 11: a report as of a date in the note's life starts from the state on that date
     # (the DynTek ledger, the synthetic closes so far), so two dates give two reports
-    nbs = [p for p in NOTEBOOKS if p.stem[:2] in ("00", "03")]
-    runs = {d: run_report(notebooks=nbs, name="asof", as_of=d, out=tmp_path, **QUIET)
-            for d in (dt.date(2006, 9, 25), dt.date(2006, 12, 20))}
-    sep, dec = (json.loads((r / "metrics.json").read_text()) for r in runs.values())
-    assert sep["03-cash-vs-shares"] != dec["03-cash-vs-shares"]
+    sep, dec = dt.date(2006, 9, 25), dt.date(2006, 12, 20)
+    runs = {sep: run_report(notebooks=_only("00", "03"), name="asof", as_of=sep, out=tmp_path,
+                            parameters={"VALUATION_PATHS": FEWER_PATHS["VALUATION_PATHS"]},
+                            **QUIET),
+            dec: run_report(notebooks=_only("03"), name="asof", as_of=dec, out=tmp_path,
+                            **QUIET)}  # 00 on the first date only: the second's checks read 03
+    m_sep, m_dec = (json.loads((r / "metrics.json").read_text()) for r in runs.values())
+    assert m_sep["03-cash-vs-shares"] != m_dec["03-cash-vs-shares"]
     manifest = json.loads((runs[dt.date(2006, 9, 25)] / "manifest.json").read_text())
     assert manifest["inputs"]["ledger"]["file"] == "data/ledger/dyntek-2005.yaml"
     assert manifest["inputs"]["prices"]["file"] == "data/prices/synthetic-dytk-2005-2007.csv"
@@ -451,6 +510,8 @@ def test_reports_follow_the_date(tmp_path):
         (runs[dt.date(2006, 9, 25)] / "figures" / "03-share-probability.svg").read_text())
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_fair_value_notebook(report):
     """Notebook 06's figures and figures: the board summary's amendment figure is the same
     computation (same market, paths and seed), and the transfer is amended - original."""
@@ -466,6 +527,8 @@ def test_fair_value_notebook(report):
     assert "Fair value on 01 Nov 2005" in html and "Delta" in html
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("report-base")
 def test_sensitivities_notebook(report):
     """Notebook 07: three grids on a LocalCluster inside the report, every cell done."""
     m = json.loads((report / "metrics.json").read_text())["07-sensitivities"]

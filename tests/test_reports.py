@@ -168,6 +168,7 @@ def test_debug_flag_shows_the_traceback(tmp_path):
 
 
 # --- paths from the caller's directory, inputs snapshotted ---------------------------------
+@pytest.mark.slow
 def test_relative_paths_are_read_from_the_working_directory(tmp_path):
     # a relative --out and a repository-relative TERMS_FILE, run from another directory:
     # figures and metrics land in the report (they used to go to notebooks/reports/)
@@ -215,6 +216,7 @@ def _sleeping_notebook(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_keeps_the_run_in_failed_and_exits_non_zero(tmp_path, signum):
     nb = _sleeping_notebook(tmp_path)
@@ -238,6 +240,7 @@ def test_a_signal_keeps_the_run_in_failed_and_exits_non_zero(tmp_path, signum):
     assert reason and signal.Signals(signum).name in reason[0].read_text()
 
 
+@pytest.mark.slow
 def test_a_full_disk_keeps_nothing_half_published(tmp_path, monkeypatch):
     import notelib.jobs.reports as reports
 

@@ -171,6 +171,7 @@ def test_the_dynTek_ledger_of_public_facts(terms):
     assert s.conversion_price == 0.20
 
 
+@pytest.mark.slow
 def test_status_cli_prints_a_table_and_json():
     run = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "status", "--as-of", "2006-06-15",
                           "--ledger", str(HAND), "--json"], capture_output=True, text=True,

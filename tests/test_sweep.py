@@ -73,6 +73,7 @@ def one_and_two(tmp_path_factory):
     return a, b
 
 
+@pytest.mark.slow
 def test_one_worker_and_two_give_identical_results(one_and_two):
     a, b = one_and_two
     cols = [c for c in a.columns if c not in ("seconds", "status")]
@@ -83,6 +84,7 @@ def test_one_worker_and_two_give_identical_results(one_and_two):
     assert (a["ownership_p95_se"] >= 0).all()
 
 
+@pytest.mark.slow
 def test_results_as_parquet_and_csv(one_and_two, tmp_path):
     a, _ = one_and_two
     parquet, csv = write(a, tmp_path, "t")
@@ -91,6 +93,7 @@ def test_results_as_parquet_and_csv(one_and_two, tmp_path):
     assert pd.read_csv(csv).shape == a.shape
 
 
+@pytest.mark.slow
 def test_a_bad_cell_fails_alone_and_the_cache_skips_finished_cells(tmp_path):
     grid = small(vary={"START_PRICE": [0.2, -1.0, 0.3]})  # -1: a bad parameter
     r = sweep(grid, workers=1, cache=tmp_path, progress=False)
@@ -134,6 +137,7 @@ def cluster(tmp_path):
     log.close()
 
 
+@pytest.mark.slow
 def test_a_separate_process_cluster_gives_the_same_results(cluster, one_and_two, tmp_path):
     address, _ = cluster
     r = sweep(small(), scheduler=address, cache=tmp_path, progress=False)
@@ -142,6 +146,7 @@ def test_a_separate_process_cluster_gives_the_same_results(cluster, one_and_two,
     pd.testing.assert_frame_equal(r[cols], a[cols])
 
 
+@pytest.mark.slow
 def test_dask_reruns_the_cells_of_a_killed_worker(cluster, tmp_path):
     address, client = cluster
     grid = small(vary={"START_PRICE": [0.15, 0.2, 0.25, 0.3, 0.35, 0.4]}, paths=3_000)
@@ -157,6 +162,7 @@ def test_dask_reruns_the_cells_of_a_killed_worker(cluster, tmp_path):
     assert (r["status"] == "ok").all(), r[["status", "error"]]
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_cells(tmp_path):
     grid = tmp_path / "g.yaml"
     grid.write_text("name: g\nbase: base\nvary: {START_PRICE: [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, "
@@ -180,6 +186,7 @@ def test_ctrl_c_keeps_finished_cells(tmp_path):
     assert (r["status"] == "cached").sum() == kept and (r["status"] == "ok").sum() == 8 - kept
 
 
+@pytest.mark.slow
 def test_cli_reports_a_failed_cell_with_its_parameters(tmp_path):
     grid = tmp_path / "g.yaml"
     grid.write_text("name: g\nvary: {VOLATILITY: [0.5, -2.0]}\nmeasure: [cash_paid_mean]\n"

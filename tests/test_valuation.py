@@ -51,6 +51,7 @@ def within(got, expected, se, k=3.0):
     assert abs(got - expected) <= k * se, f"{got:,.2f} vs {expected:,.2f}: {abs(got - expected) / se:.2f} SE"
 
 
+@pytest.mark.slow
 def test_paths_are_risk_neutral_on_act365():
     ses = trading_sessions(ISSUE, MATURITY)
     part = next(risk_neutral_chunks(ses, spot=0.25, volatility=0.5, rate=0.04,
@@ -63,6 +64,7 @@ def test_paths_are_risk_neutral_on_act365():
     assert (part.closes[0] == 0.25).all()  # the valuation date closes at spot
 
 
+@pytest.mark.slow
 def test_zero_coupon_bullet_is_bond_plus_calls():
     # P e^(-rT) + shares x BS call(K = CP): 3,350,000 e^(-0.04 x 1.91507) = 3,103,... plus
     # 15,227,273 x call(0.25, 0.22, 4%, 50%, 1.91507)
@@ -72,6 +74,7 @@ def test_zero_coupon_bullet_is_bond_plus_calls():
                                             abs=0.01)
 
 
+@pytest.mark.slow
 def test_tsiveriotis_fernandes_split_with_a_credit_spread():
     # debt = P e^(-(r+s)T) N(-d2), equity = shares x S x N(d1)
     s = 0.10
@@ -82,6 +85,7 @@ def test_tsiveriotis_fernandes_split_with_a_credit_spread():
     within(v.value, P * math.exp(-(0.04 + s) * T) * N(-d2) + SHARES * 0.25 * N(d1), v.std_error)
 
 
+@pytest.mark.slow
 def test_coupons_and_conversion_with_accrued_interest():
     # 9% ACT/360 paid each 1 Oct: 1 Nov 2005 -> 1 Oct 2006 is 334 days, paid Monday 2 Oct 2006
     # (1 Oct is a Sunday); 1 Oct 2006 -> 1 Oct 2007 is 365 days, paid at maturity. Converting
@@ -121,12 +125,14 @@ def quantlib_value(spot, vol, r):
     return bond.NPV() / 100 * P
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spot,vol", [(0.25, 0.5), (0.40, 0.8)])
 def test_quantlib_binomial_agrees(spot, vol):
     v = value(plain(), spot=spot, volatility=vol, holder="optimal")
     within(v.value, quantlib_value(spot, vol, 0.04), v.std_error)
 
 
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None)
 @given(spot=st.floats(0.12, 0.45), vol=st.floats(0.25, 0.9))
 def test_value_above_straight_debt_and_rising_in_spot_and_volatility(spot, vol):
@@ -147,6 +153,7 @@ def test_the_regression_is_guarded_where_few_paths_are_in_the_money():
     assert _boundary_close(x, 1.0, np.ones(10_000)) <= 2.01
 
 
+@pytest.mark.slow
 def test_dynteks_note_components_and_greeks():
     v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=8_000, pilot_paths=5_000)
     assert v.value == pytest.approx(v.debt + v.equity)
@@ -161,6 +168,7 @@ def test_dynteks_note_components_and_greeks():
     assert "Fair value" in html and "Delta" in html
 
 
+@pytest.mark.slow
 def test_a_ratchet_is_worth_something_to_the_holder():
     from notelib import Issuance
     v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=6_000, pilot_paths=5_000,
@@ -221,6 +229,7 @@ def test_value_from_a_state_discounts_what_is_left():
     assert v.inputs.valuation_date == on and v.value > 0
 
 
+@pytest.mark.slow
 def test_the_holders_rule_sees_the_cap():
     """With the 9.9% cap and the volume limit a Holder that waits cannot convert everything
     later: the rule kept (regression, or also m x the price, chosen on pilot paths by the

@@ -12,7 +12,7 @@ import datetime as dt
 
 import pandas as pd
 
-from .adjustments import first_day, price_on
+from .adjustments import PriceLookup, first_day
 from .calendar import sessions_before
 from .dates import takes_dates
 from .money import exact
@@ -62,7 +62,7 @@ def share_payment_allowed(closes: pd.Series, payment_date: dt.date, terms: NoteT
         price = terms.conversion_price if conversion_price is None else conversion_price
         thresholds = [share_threshold(terms, price)] * len(window)
     else:
-        first = first_day(history)
-        thresholds = [share_threshold(terms, price_on(history, max(d.date(), first)))
+        first, prices = first_day(history), PriceLookup.of(history)  # read once
+        thresholds = [share_threshold(terms, float(prices.price(max(d.date(), first))))
                       for d in window]
     return bool(liquidity and (got.to_numpy() >= thresholds).all())

@@ -16,7 +16,7 @@ from numbers import Real
 
 import pandas as pd
 
-from .adjustments import (basis_ratio, conversion_price_history, first_day, lowest_price,
+from .adjustments import (PriceLookup, conversion_price_history, first_day, lowest_price,
                           price_on)
 from .calendar import add_business_days
 from .conversion import capped_conversion, conversion_shares
@@ -159,8 +159,8 @@ def redemption_amount(
 def split_adjusted(closes: pd.Series, history: pd.DataFrame, basis: dt.date) -> pd.Series:
     """``closes`` put on the share basis of ``basis``: a close before a 1-for-10 split counts
     ten times over after it (II.C.1)."""
-    first = first_day(history)
-    factors = [float(basis_ratio(history, max(d.date(), first), max(basis, first)))
+    first, prices = first_day(history), PriceLookup.of(history)  # read once
+    factors = [float(prices.ratio(max(d.date(), first), max(basis, first)))
                for d in pd.DatetimeIndex(closes.index)]
     return closes * factors
 

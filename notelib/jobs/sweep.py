@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..checks import number, whole
 from ..io.safeyaml import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,11 +190,9 @@ def _values(name: str, spec: Any, where: str) -> list:
         if unknown or not {"from", "to", "steps"} <= set(spec):
             raise SweepError(f"{where}: vary.{name}: a range needs exactly from, to and steps "
                              f"(got {sorted(spec)})")
-        lo, hi, steps = spec["from"], spec["to"], spec["steps"]
-        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (lo, hi)) \
-                or not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-            raise SweepError(f"{where}: vary.{name}: from and to must be numbers and steps a "
-                             "whole number >= 1")
+        lo = number(spec["from"], f"{where}: vary.{name}.from", SweepError)
+        hi = number(spec["to"], f"{where}: vary.{name}.to", SweepError)
+        steps = whole(spec["steps"], f"{where}: vary.{name}.steps", SweepError, low=1)
         return [float(x) for x in np.linspace(lo, hi, steps)] if steps > 1 else [float(lo)]
     raise SweepError(f"{where}: vary.{name} = {spec!r}: a list of values or "
                      "{from: .., to: .., steps: ..}")
@@ -272,9 +271,8 @@ def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = Non
         raise SweepError(f"{where}: measure must list what to measure")
     measures = [_check_measure(m, where) for m in measures]
     paths, seed = spec.get("paths", 2_000), spec.get("seed", 0)
-    for key, v, low in (("paths", paths, 2), ("seed", seed, 0)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise SweepError(f"{where}: {key} = {v!r}: a whole number >= {low}")
+    paths = whole(paths, f"{where}: paths", SweepError, low=2)
+    seed = whole(seed, f"{where}: seed", SweepError)
     base = {**_defaults(), **VALUATION}
     given = _base(spec.get("base"), where, base_dir)
     base.update({k: v for k, v in given.items() if k in base})

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .. import engine as eng
+from ..checks import number, one_of, whole
 from ..contract.calendar import trading_sessions
 from ..contract.conversion import conversion_shares
 from ..captable import CapTable, load_captable
@@ -554,7 +555,31 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
     value the note as it stands (``history``: the closes before it, for the look-backs).
     """
     t0 = time.perf_counter()
-    inp = _inputs(terms, locals())
+    if not isinstance(terms, NoteTerms):
+        raise ValuationError(f"terms = {type(terms).__name__}: give NoteTerms (load_terms())")
+    if terms.rounding != "cent":
+        raise ValuationError("terms.rounding must be 'cent' to value the note")
+    checked = _market(terms, market, valuation_date, start, spot=spot, volatility=volatility,
+                      rate=rate, credit_spread=credit_spread, dividend_yield=dividend_yield,
+                      event_hazard=event_hazard, average_daily_volume=average_daily_volume)
+    n_paths = whole(n_paths, "n_paths", ValuationError, low=2, unit="paths")
+    one_of(policy, "policy", POLICIES, ValuationError)
+    if holder not in ("optimal", "hold"):
+        holder = number(holder, "holder", ValuationError, above=0,
+                        rule="'optimal', 'hold' or a multiple of the Conversion Price above 0")
+    inp = _Inputs(
+        terms=terms, spot=checked.spot, volatility=checked.volatility, rate=checked.rate,
+        credit_spread=checked.credit_spread, dividend_yield=checked.dividend_yield,
+        event_hazard=checked.event_hazard, average_daily_volume=checked.average_daily_volume,
+        valuation_date=checked.valuation_date, start=start, n_paths=n_paths,
+        pilot_paths=whole(pilot_paths, "pilot_paths", ValuationError, low=2 * MIN_IN_THE_MONEY,
+                          unit="paths", none=True) or min(max(n_paths // 4, 10_000), 50_000),
+        seed=whole(seed, "seed", ValuationError), policy=policy, holder=holder,
+        events=tuple(events or ()),
+        participation=number(participation, "participation", ValuationError, above=0,
+                             at_most=1, rule="a share of the volume in (0, 1]", none=True),
+        chunk=whole(chunk, "chunk", ValuationError, low=1, unit="paths"),
+        captable=captable or load_captable(), history=history)
     boundary = _holder_rule(inp)
     (stats,) = _price(inp, [_variant(inp, boundary)], progress)
     return Valuation(
@@ -565,24 +590,21 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         seconds=time.perf_counter() - t0, inputs=inp)
 
 
-def _inputs(terms: NoteTerms, given: dict) -> _Inputs:
-    """Market file and keywords merged and checked; every error names the input."""
-    if not isinstance(terms, NoteTerms):
-        raise ValuationError(f"terms = {type(terms).__name__}: give NoteTerms (load_terms())")
-    market = given["market"]
+def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
+            start: object | None, **given: float | None) -> Market:
+    """The market file and the keywords merged (keywords win) on the valuation date, checked
+    by the market's rules; every error names the input."""
     if market is not None and not isinstance(market, Market):
         market = load_market(market)
+    defaults = {"credit_spread": 0.0, "dividend_yield": 0.0, "event_hazard": 0.0,
+                "average_daily_volume": None}
     values = {}
-    for key, default in (("spot", None), ("volatility", None), ("rate", None),
-                         ("credit_spread", 0.0), ("dividend_yield", 0.0),
-                         ("event_hazard", 0.0), ("average_daily_volume", None)):
-        v = given[key] if given[key] is not None else (
-            getattr(market, key) if market is not None else default)
-        if v is None and default is None and key != "average_daily_volume":
+    for key, v in given.items():
+        if v is None:
+            v = getattr(market, key) if market is not None else defaults.get(key)
+        if v is None and key not in defaults:
             raise ValuationError(f"{key}: give it, or a market file that has it")
         values[key] = v
-    start = given["start"]
-    day = given["valuation_date"]
     if day is None:
         day = start.as_of if start is not None else (
             market.valuation_date if market is not None else terms.issue_date)
@@ -593,36 +615,7 @@ def _inputs(terms: NoteTerms, given: dict) -> _Inputs:
                              "starts from the note as it stands")
     if start is not None and day != start.as_of:
         raise ValuationError(f"valuation_date = {day} differs from the state's date {start.as_of}")
-    checked = Market(valuation_date=day, **values)  # the market's rules, naming the field
-    n = given["n_paths"]
-    for name, v, low in (("n_paths", n, 2), ("chunk", given["chunk"], 1),
-                         ("pilot_paths", given["pilot_paths"], 2 * MIN_IN_THE_MONEY)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < low):
-            raise ValuationError(f"{name} = {v!r}: a whole number of paths >= {low}")
-    if given["policy"] not in POLICIES:
-        raise ValuationError(f"policy = {given['policy']!r}: one of {POLICIES}")
-    h = given["holder"]
-    if h not in ("optimal", "hold") and (isinstance(h, bool) or not isinstance(h, int | float)
-                                         or not h > 0):
-        raise ValuationError(f"holder = {h!r}: 'optimal', 'hold' or a multiple of the "
-                             "Conversion Price above 0")
-    p = given["participation"]
-    if p is not None and (isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p <= 1):
-        raise ValuationError(f"participation = {p!r}: a share of the volume in (0, 1], or None")
-    if terms.rounding != "cent":
-        raise ValuationError("terms.rounding must be 'cent' to value the note")
-    seed = given["seed"]
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValuationError(f"seed = {seed!r}: a whole number >= 0")
-    return _Inputs(
-        terms=terms, spot=checked.spot, volatility=checked.volatility, rate=checked.rate,
-        credit_spread=checked.credit_spread, dividend_yield=checked.dividend_yield,
-        event_hazard=checked.event_hazard, average_daily_volume=checked.average_daily_volume,
-        valuation_date=day, start=start, n_paths=n,
-        pilot_paths=given["pilot_paths"] or min(max(n // 4, 10_000), 50_000), seed=seed,
-        policy=given["policy"], holder=h, events=tuple(given["events"] or ()),
-        participation=p, chunk=given["chunk"],
-        captable=given["captable"] or load_captable(), history=given["history"])
+    return Market(valuation_date=day, **values)  # the market's rules, naming the field
 
 
 def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | None = None
