@@ -29,8 +29,8 @@ install: $(STAMP) ## create .venv and install notelib with its dev and test extr
 report: $(STAMP) ## run every notebook for every data/params file into reports/ (REPORT_ARGS=...)
 	$(BIN)/notelib report $(REPORT_ARGS)
 
-# tests run on every core; tests sharing an expensive fixture (a published report) share a worker
-XDIST := -n auto --dist loadgroup
+# tests run on every core (the test reports are published once, tests/test_notebooks.py)
+XDIST := -n auto
 
 test: $(STAMP) ## run every test, in parallel: before you commit (PYTEST_ARGS=...)
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)

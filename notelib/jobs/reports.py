@@ -30,12 +30,10 @@ import time
 from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
-import papermill as pm
-from nbconvert import HTMLExporter
-from traitlets.config import Config
+if TYPE_CHECKING:  # papermill, nbformat and nbconvert load when a notebook runs, not before:
+    import papermill as pm  # a bad parameter file is refused in a fraction of a second
 
 from ..captable import DEFAULT_CAPTABLE
 from ..io.display import KINDS
@@ -193,13 +191,24 @@ def load_params(path: str | Path) -> dict[str, Any]:
 
 
 def _inspect(nb: Path) -> dict[str, dict]:
-    """papermill's view of a notebook's parameters, read once per file version."""
+    """A notebook's parameters as papermill reads them (name -> {"default": source text}),
+    read once per file version."""
     return _inspect_cached(str(nb), nb.stat().st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=64)
 def _inspect_cached(path: str, _mtime: int) -> dict[str, dict]:
-    return pm.inspect_notebook(path)
+    """The assignments of the cell tagged ``parameters`` (literals only, as the notebooks'
+    tests require), read from the notebook's JSON with ast: no papermill import needed."""
+    cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not tagged:
+        return {}
+    source = "".join(tagged[0]["source"])
+    return {node.targets[0].id: {"default": ast.get_source_segment(source, node.value)}
+            for node in ast.parse(source).body
+            if isinstance(node, ast.Assign) and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)}
 
 
 def declared_parameters(notebooks: Sequence[Path]) -> dict[str, Any]:
@@ -336,6 +345,10 @@ table{{border-collapse:collapse}} td{{border-bottom:1px solid #ddd;padding:2px 8
 
 def html_export(notebook: Path) -> str:
     """The executed notebook as HTML without code and without the injected-parameters cell."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
     cfg = Config()
     cfg.TagRemovePreprocessor.enabled = True
     cfg.TagRemovePreprocessor.remove_cell_tags = {"injected-parameters", "parameters"}
@@ -379,6 +392,8 @@ def _failure(exc: pm.PapermillExecutionError, source: Path, executed: Path) -> s
 
     papermill's ``cell_index`` counts the injected-parameters cell, which it puts right after
     the ``parameters`` cell; the cells of the source notebook do not have it."""
+    import nbformat
+
     try:
         cells = nbformat.read(source, as_version=4).cells
         injected = any("injected-parameters" in c.metadata.get("tags", [])
@@ -481,6 +496,8 @@ def run_report(
 def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
          given: dict[str, Any], as_of: dt.date, timeout: int, params_file: Path | None,
          base: Path | None, log) -> Path:
+    import papermill as pm  # here, not at import: a bad parameter is refused at once
+
     inputs, record = _snapshot(work, given, params_file, base)
     params = {**given, **inputs, "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
               "METRICS_DIR": str(work / ".metrics"), "BOARD_PDF": str(work / "board.pdf"),
@@ -533,6 +550,7 @@ def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
 def _keep_failed(work: Path, out: Path, run_id: str, reason: str) -> Path | str:
     """Move a failed or stopped run to ``out/failed/`` with REASON.txt (or remove it when even
     that fails, e.g. on a full disk)."""
+
     try:
         (out / "failed").mkdir(exist_ok=True)
         stamp = dt.datetime.now().strftime("%H%M%S")
