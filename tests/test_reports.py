@@ -280,3 +280,16 @@ def test_load_params_refuses_non_mappings(tmp_path):
     with pytest.raises(ReportError, match="must be a mapping of names to values"):
         load_params(write(tmp_path, "- 1\n- 2\n"))
     assert load_params(write(tmp_path, "# nothing\n")) == {}
+
+
+def test_parameters_are_read_as_papermill_reads_them():
+    # the runner reads each notebook's parameters cell with ast (no papermill import before a
+    # notebook runs); papermill, which injects the values, must see the same names and defaults
+    import ast
+
+    import papermill as pm
+
+    for nb in notebook_paths():
+        expected = {k: ast.literal_eval(v["default"])
+                    for k, v in pm.inspect_notebook(str(nb)).items()}
+        assert declared_parameters([nb]) == expected, nb.name

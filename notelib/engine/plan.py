@@ -371,7 +371,6 @@ def compile_plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: Iterab
     (cash, equity) factors of a day; None: all 1.0); a forecast from ``start`` keeps the
     payments after its date. ``exposure_lag``: the redemption exposure on a date is the amount
     due if an event had occurred that many sessions earlier."""
-    captable = captable or load_captable()
     events = list(events)
     sched = schedule_rows(terms)
     if start is not None:
@@ -380,37 +379,45 @@ def compile_plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: Iterab
     if len(sessions) < 2:
         raise PathError("paths need at least two sessions")
     price_events, event = _sort_events(events)
-    history = conversion_price_history(terms, price_events)
-    prices = PriceLookup.of(history)
+    contract = _contract_grid(terms, sessions, sched, price_events,
+                              captable or load_captable(), exposure_lag, start)
+    plan = Plan(contract, _behaviour_grid(behaviour, contract),
+                Discount.none(len(sched), len(sessions)) if discount is None
+                else Discount.at(sched, sessions, discount))
+    return plan if event is None else with_redemption(plan, event)
+
+
+def _contract_grid(terms: NoteTerms, sessions: pd.DatetimeIndex, sched: pd.DataFrame,
+                   price_events: list, captable: CapTable, exposure_lag: int,
+                   start: Start | None) -> ContractGrid:
+    """The contract on the session grid: look-back and exposure windows, the Conversion Price
+    per session and payment in integer units, closes put on one share basis (II.C.1), the
+    installments, the exact ratios and the timeline (no redemption event yet)."""
+    prices = PriceLookup.of(conversion_price_history(terms, price_events))
     units = 10**terms.price_decimals
     session_dates = sessions.date
 
-    def live(d: dt.date) -> dt.date:
-        return max(d, terms.issue_date)
-
     def price_at(d: dt.date) -> int:
-        return int(prices.price(live(d)) * units)
+        return int(prices.price(_live(terms, d)) * units)
 
     def to_basis(days, basis: dt.date) -> np.ndarray:
         """Factors putting closes of ``days`` on the share basis of ``basis`` (II.C.1)."""
-        return np.array([float(prices.ratio(live(d), live(basis))) for d in days])
+        return np.array([float(prices.ratio(_live(terms, d), _live(terms, basis)))
+                         for d in days])
 
     pay_dates = list(sched["pay_date"])
     ipds = interest_dates(terms)
     lookback = _lookbacks(terms, sessions, pay_dates)
     value_idx = lookback[:, -1]
     exposure_idx = [_sessions_before(sessions, d, exposure_lag) for d in sched["date"]]
-    # each close of the look-back against 115% of the price in effect that day (reading 20)
-    threshold = np.array([[share_threshold(terms, float(prices.price(live(session_dates[i]))))
-                           for i in row] for row in lookback])
     split_at, issued_at = _share_events(sessions, price_events)
-    price_session = np.array([price_at(d) for d in session_dates], dtype=np.int64)
     is_mat = (sched["date"] == terms.maturity_date).to_numpy()
-    contract = ContractGrid(
+    return ContractGrid(
         terms=terms, sessions=sessions,
         points=_timeline(terms, sessions, sched, None, start), start=start, prices=prices,
         schedule=sched, lookback=lookback, value_idx=value_idx, exposure_idx=exposure_idx,
-        price_units=units, price_at_session=price_session,
+        price_units=units,
+        price_at_session=np.array([price_at(d) for d in session_dates], dtype=np.int64),
         price_at_pay=np.array([price_at(p) for p in pay_dates], dtype=np.int64),
         value_adj=np.array([to_basis([session_dates[v]], p)[0]
                             for v, p in zip(value_idx, pay_dates)]),
@@ -418,14 +425,18 @@ def compile_plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: Iterab
         price_exposure=np.array([price_at(session_dates[w[-1]]) for w in exposure_idx],
                                 dtype=np.int64),
         exposure_adj=[to_basis(session_dates[w], session_dates[w[-1]]) for w in exposure_idx],
-        threshold_lookback=threshold, shares_permitted=~is_mat | terms.maturity_in_shares,
+        # each close of the look-back against 115% of the price in effect that day (reading 20)
+        threshold_lookback=np.array([[share_threshold(
+            terms, float(prices.price(_live(terms, session_dates[i])))) for i in row]
+            for row in lookback]),
+        shares_permitted=~is_mat | terms.maturity_in_shares,
         installment=np.round(sched["principal"].to_numpy() * 100).astype(np.int64) * ~is_mat,
-        is_interest=sched["date"].isin(interest_dates(terms)).to_numpy(), is_maturity=is_mat,
+        is_interest=sched["date"].isin(ipds).to_numpy(), is_maturity=is_mat,
         rate=ratio(terms.interest_rate, "interest_rate"),
         basis=day_count_basis(terms),
         premium=ratio(terms.redemption_premium, "redemption_premium"),
         cap=ratio(terms.ownership_cap, "ownership_cap"), split_at_session=split_at,
-        split_factor_at_pay=np.array([float(prices.factor(live(d)))
+        split_factor_at_pay=np.array([float(prices.factor(_live(terms, d)))
                                       for d in sched["date"]]),
         issued_at_session=issued_at,
         since_days=np.array([_since_days(terms, d, ipds) for d in session_dates],
@@ -433,16 +444,22 @@ def compile_plan(terms: NoteTerms, sessions: pd.DatetimeIndex, *, events: Iterab
         arrears_cents=_arrears_cents(terms, start, sched),
         redemption=None, capital=captable,
         principal_cents=int(exact(terms.principal, "principal") * 100))
-    b = behaviour
-    rules = BehaviourGrid(
-        convert_threshold=_conversion_threshold(b.holder, price_session, units),
+
+
+def _behaviour_grid(b: Behaviour, c: ContractGrid) -> BehaviourGrid:
+    """The behaviour on the grid: the Holder's threshold per session, its sale limit on each
+    session's share basis (reading 30) and the Liquidity Conditions per payment."""
+    return BehaviourGrid(
+        convert_threshold=_conversion_threshold(b.holder, c.price_at_session, c.price_units),
         holder_keeps=not b.holder_sells or b.sale_limit is not None,
         sale_limit=None if b.sale_limit is None else np.array(
-            [int(b.sale_limit * prices.factor(live(d))) for d in session_dates]),
-        liquidity=_liquidity(b.liquidity, sched))
-    plan = Plan(contract, rules, Discount.none(len(sched), len(sessions)) if discount is None
-                else Discount.at(sched, sessions, discount))
-    return plan if event is None else with_redemption(plan, event)
+            [int(b.sale_limit * c.prices.factor(_live(c.terms, d))) for d in c.sessions.date]),
+        liquidity=_liquidity(b.liquidity, c.schedule))
+
+
+def _live(terms: NoteTerms, d: dt.date) -> dt.date:
+    """A day before the Issue Date read as the Issue Date (the first price in effect)."""
+    return max(d, terms.issue_date)
 
 
 def with_redemption(plan: Plan, event: RedemptionEvent) -> Plan:
