@@ -33,6 +33,7 @@ Start here:
     note_state(terms, on, ledger=...)     the note on a date: principal, arrears, events (I.A)
     fair_value(terms, market=...)         the note's value, rational Holder and company
     sweep("example", workers=2)           a sensitivity grid on Dask (data/sweeps/), as a DataFrame
+    Case.from_params("stressed")          a report case: every figure of a report, once
     Assumptions(...)                      a report case's market and behaviour assumptions
     dilution_panel(...)                   the notebooks' interactive panels (ipywidgets)
     redemption_events(terms)              the fourteen Mandatory Redemption Events (I.A.1-14)
@@ -71,7 +72,7 @@ for _module, _names in {
                        "redemption_events registration_lapse trading_suspension",
     "contract.penalties": "PenaltyError default_interest delivery_default late_payment_interest",
     "contract.payments": "PaymentError share_payment_allowed",
-    "io.display": "html_table no_latex table",
+    "io.display": "dollars html_table no_latex table",
     "captable": "CapTable load_captable",
     "paths": "PRICES SCENARIOS PathError Paths gbm load_closes note_sessions prices_label",
     "engine": "EngineError Plan RedemptionEvent SimulationResult Start compile_plan run simulate",
@@ -81,13 +82,15 @@ for _module, _names in {
     "value.valuation": "ORIGINAL_TERMS Valuation ValuationError amendment fair_value value_curve",
     "value.whatif": "historical_what_if what_if_redemptions",
     "assumptions": "Assumptions",
-    "present.board": "assumptions_table conclusion where_it_stands",
+    "case": "Case CaseError Metric",
+    "present.board": "assumptions_table board_record changes_html changes_since conclusion "
+                     "previous_report save_board where_it_stands",
     "present.charts": "save_figure schedule_chart",
-    "present.deck": "board_deck",
+    "present.deck": "board_deck board_pdf",
     "present.panels": "cash_shares_panel dilution_panel fair_value_panel parity_panel "
                       "status_panel sweep_panel terms_panel",
     "jobs.reports": "save_metrics",
-    "jobs.sweep": "SweepError local_client sweep",
+    "jobs.sweep": "SweepError local_client sweep sweep_table",
 }.items():
     _WHERE.update(dict.fromkeys(_names.split(), _module))
 _MODULES = {"charts": "present.charts"}  # modules the notebooks use by name: nl.charts.parity_chart

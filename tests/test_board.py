@@ -1,51 +1,74 @@
-"""The board summary's words (issue 10, item 8): its assumptions and a three-sentence
-conclusion written from the numbers."""
+"""The board summary's words (issues 10 and 19): its assumptions and a three-sentence
+conclusion written from the case's numbers, in the key numbers' own texts."""
+
+from types import SimpleNamespace
 
 import pandas as pd
 
 import notelib as nl
-from notelib.assumptions import Assumptions
-from notelib.present.board import assumptions_table, conclusion
-from notelib.captable import load_captable
+from notelib.case import Metric
+from notelib.present.board import assumptions_table, changes_since, conclusion
 
 
-def _by_date(p_converted: float) -> pd.DataFrame:
+def _case(p_converted: float) -> SimpleNamespace:
     # two payment dates: before maturity $100 due on average, $25 of it paid in shares' value;
     # maturity all cash
-    return pd.DataFrame({
+    by_date = pd.DataFrame({
+        "date": pd.to_datetime(["2006-01-01", "2007-10-01"]),
         "p_shares": [0.40, 0.0], "cash_paid_mean": [75.0, 1000.0], "shares_value_mean": [25.0, 0.0],
-        "p_converted": [p_converted, p_converted], "ownership_p5": [0.0, 0.0],
-        "ownership_p95": [0.15, 0.206], "ownership_converted_p50": [0.12, 0.203]})
+        "p_converted": [p_converted, p_converted]})
+    texts = {"interest_total": "$470,675", "p_shares_first_date": "40%",
+             "p_converted_final": f"{p_converted:.0%}", "issued_p5_final": "0.0%",
+             "issued_p95_final": "20.6%", "holding_p95_final": "9.9%"}
+    metrics = {k: Metric(k, k, 0.0, "text", v, "00") for k, v in texts.items()}
+    return SimpleNamespace(schedule=lambda: nl.payment_schedule(nl.load_terms()),
+                           forecast=lambda: SimpleNamespace(by_date=by_date),
+                           metrics=lambda: metrics)
 
 
 def test_conclusion_states_what_falls_due_the_share_odds_and_the_dilution_range():
-    schedule = nl.payment_schedule(nl.load_terms())
-    text = conclusion(schedule, _by_date(0.65))
+    text = conclusion(_case(0.65))
     sentences = [s for s in text.split(". ") if s]
     assert len(sentences) == 3
     # due: 470,675 interest + 3,350,000 principal = 3,820,675; at maturity 335,000 + 15,493.75
-    assert sentences[0] == ("The note calls for $3.82M from Jan 2006 to Oct 2007 ($471K interest, "
-                            "$3.35M principal), $350K of it on the Maturity Date in cash")
-    # shares: 40% at the next payment; 25 / (75 + 25) = 25% of what falls due before maturity
-    assert sentences[1] == ("The next payment can be made in shares on 40% of paths, and 25% of "
-                            "what falls due before maturity is paid in shares on average")
-    assert sentences[2] == ("The Holder converts on 65% of paths; noteholders end with 0.0% to "
-                            "20.6% of the shares (5th to 95th percentile), 20.3% at the median "
-                            "where the Holder converts.")
-
-
-def test_conclusion_when_the_holder_never_converts():
-    text = conclusion(nl.payment_schedule(nl.load_terms()), _by_date(0.0))
-    assert text.endswith("The Holder never converts; Payment Shares leave noteholders with 0.0% "
-                         "to 20.6% of the shares (5th to 95th percentile).")
+    assert sentences[0] == ("The note calls for $3.82M from Jan 2006 to Oct 2007 ($470,675 "
+                            "interest), $350K of it on the Maturity Date in cash")
+    # shares: 40% at the first payment; 25 / (75 + 25) = 25% of what falls due before maturity
+    assert sentences[1] == ("The 01 Jan 2006 payment can be made in shares on 40% of paths, and "
+                            "25% of what falls due before maturity is paid in shares on average")
+    # the two measures of dilution, each named: cumulative issued, and the Holder's holding
+    assert sentences[2] == ("The Holder converts on 65% of paths; the shares issued to "
+                            "noteholders come to 0.0% to 20.6% of those outstanding at maturity "
+                            "(5th to 95th percentile, cumulative), while the Holder's own holding "
+                            "after its sales is 9.9% or less on 95% of paths.")
 
 
 def test_assumptions_are_labelled_as_such():
-    a = Assumptions(0.25, 0.8, 0.0, 5000, "shares", 1.5, 0.1, 500_000)
-    rows = assumptions_table(a, nl.load_terms(), load_captable())
+    case = nl.Case.from_params("base", as_of="2026-11-20")
+    rows = assumptions_table(case)
     assert rows["Principal"].startswith("$3,350,000 (assumption")
     assert rows["Shares outstanding at issue"] == "60,437,621 (public filings, 01 Nov 2005)"
-    for key in ("Stock price paths", "Company", "Holder"):
+    for key in ("Stock price paths", "Company", "Holder", "Redemption view"):
         assert rows[key].startswith("assumption: "), key
     assert rows["Holder"] == ("assumption: Holder converts at 1.5x the Conversion Price, sells up "
                               "to 10% of 500,000 shares a day")
+    assert rows["Case"].startswith("base, as of 20 Nov 2026; forecasts from 01 Nov 2005")
+
+
+def test_changes_since_the_last_report_name_what_moved():
+    case = nl.Case.from_params("base", as_of="2006-12-20", VALUATION_PATHS=1_000,
+                               CURVE_PATHS=1_000, N_PATHS=500)
+    previous = {"case": {"as_of": "2006-06-01"},
+                "metrics": [{"key": "principal", "label": "Principal (assumed from public "
+                             "reports)", "text": "$3,000,000"}],
+                "state": {"payments": 1, "conversion_price": 0.22,
+                          "events": [{"clause": "I.A.1", "status": "cure running"}]}}
+    rows = changes_since(case, previous)
+    what = {r[0]: (r[1], r[2]) for r in rows}
+    # the ledger's March 2006 ratchet to $0.02 and the June 1-for-10 split: $0.20 (x10)
+    assert what["Conversion Price"] == ("$0.22", "$0.20")
+    assert what["Principal (assumed from public reports)"] == ("$3,000,000", "$3,350,000")
+    assert what["Redemption event I.A.1"] == ("cure running", "not triggered")
+    # interest falls due quarterly from 1 Jan 2006: 1 Jan, 1 Apr, 1 Jul, 1 Oct by 20 Dec 2006
+    assert what["Payments fallen due since"] == ("1", "4")
+    assert changes_since(case, None) == []

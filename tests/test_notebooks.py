@@ -445,17 +445,24 @@ def test_executed_tables_ignore_mathjax(report):
     assert tables and all("tex2jax_ignore" in t or "$" not in t for t in tables)
 
 
-SHARED = ("N_PATHS", "START_PRICE", "VOLATILITY", "DRIFT", "SEED", "PATH_START", "POLICY",
-          "HOLDER_MULTIPLE", "PARTICIPATION", "AVERAGE_DAILY_VOLUME", "LEDGER_FILE", "PRICES_FILE")
 
 
-def test_one_set_of_assumptions_in_every_simulating_notebook():
-    # issue 10: notebooks 00, 03 and 04 simulate; they declare the same assumptions with the
-    # same defaults, so a case's parameter file sets them once for all
-    simulating = [p for p in NOTEBOOKS if "N_PATHS" in _defaults(p)]
-    assert [p.stem[:2] for p in simulating] == ["00", "03", "04", "05"]
-    defaults = [{k: _defaults(p).get(k, "missing") for k in SHARED} for p in simulating]
-    assert all(d == defaults[0] for d in defaults)
+CASE_PARAMETERS = ["CASE", "CHANGES", "AS_OF", "CACHE_DIR", "FIGURE_DIR", "METRICS_DIR",
+                   "INTERACTIVE"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_builds_one_case_and_asks_it(path):
+    # issue 19: a notebook names its case and asks it for every figure; none rebuilds the
+    # set-up (terms, cap table, ledger, closes, assumptions, forecast) by hand
+    assert list(_defaults(path))[:len(CASE_PARAMETERS)] == CASE_PARAMETERS
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
+                     if c.cell_type == "code")
+    assert code.count("nl.Case.from_params(CASE, as_of=AS_OF, cache=CACHE_DIR, **CHANGES)") == 1
+    for rebuilt in ("load_terms(", "load_captable(", "load_ledger(", "load_closes(",
+                    "Assumptions(", "case_forecast(", "fair_value(", "nl.amendment(",
+                    "load_market("):
+        assert rebuilt not in code, f"{path.name} rebuilds {rebuilt}"
     for case in ("base", "stressed"):  # each case states its behaviour assumptions
         params = load_params(PARAMS / f"{case}.yaml")
         assert {"POLICY", "HOLDER_MULTIPLE", "PARTICIPATION", "AVERAGE_DAILY_VOLUME"} <= set(params)

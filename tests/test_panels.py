@@ -16,6 +16,7 @@ from notelib.captable import load_captable
 
 BASE = Assumptions(0.25, 0.80, 0.0, 5000, "shares", 1.5, 0.10, 500_000)  # notebook defaults
 START, SEED = "2005-10-03", 2005
+CASE = nl.Case.from_params("base", as_of="2026-11-20")  # the same defaults, as a case
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +33,8 @@ def _panels(terms, captable, a=BASE):
     return {
         "01 terms": panels.terms_panel(terms),
         "02 parity": panels.parity_panel(terms, dt.date(2006, 6, 15), 0.30),
-        "03 cash vs shares": panels.cash_shares_panel(terms, a, captable, path_start=START,
-                                                      seed=SEED),
-        "04 dilution": panels.dilution_panel(terms, a, captable, path_start=START, seed=SEED),
+        "03 cash vs shares": panels.cash_shares_panel(CASE),
+        "04 dilution": panels.dilution_panel(CASE),
     }
 
 
@@ -77,9 +77,9 @@ def test_controls_are_explained(terms, captable):
 def test_panels_use_the_notebooks_parameters(terms, captable):
     # a falling market (drift -50%) converts on fewer paths than the base case: the panel runs
     # the notebook's assumptions, drift and path count, not defaults of its own
-    base = panels.dilution_panel(terms, BASE, captable, path_start=START, seed=SEED)
+    base = panels.dilution_panel(CASE)
     falling = BASE.replace(drift=-0.5)
-    bear = panels.dilution_panel(terms, falling, captable, path_start=START, seed=SEED)
+    bear = panels.dilution_panel(CASE.replace(DRIFT=-0.5))
     expected = nl.simulate(terms, falling.paths(terms, START, SEED), captable=captable,
                            **falling.engine()).summary.by_date["p_converted"].iloc[-1]
     assert f"{expected:.1%}" in bear.table.value and bear.table.value != base.table.value
@@ -99,8 +99,7 @@ def test_bad_parity_inputs_give_one_line(terms, captable, control, value, messag
 
 @pytest.mark.parametrize("event", [dt.date(2005, 6, 1), dt.date(2007, 9, 28)])
 def test_events_before_issue_or_in_the_last_week_give_one_line(terms, captable, event):
-    p = panels.dilution_panel(terms, BASE.replace(n_paths=200), captable, path_start=START,
-                              seed=SEED)
+    p = panels.dilution_panel(CASE.replace(N_PATHS=200))
     p.controls["event_date"].value = event
     assert "redemption: event" in p.error and "\n" not in p.error
     p.controls["event_date"].value = None  # cleared: no event, the panel draws again
@@ -120,11 +119,7 @@ def test_assumptions_are_checked():
 
 
 def test_status_panel_moves_the_date(terms, captable):
-    from notelib.book.state import load_ledger
-    from notelib.paths import PRICES, load_closes
-
-    closes = load_closes(PRICES).to_frame()[0]
-    p = panels.status_panel(terms, load_ledger(), closes, captable, dt.date(2006, 6, 15))
+    p = panels.status_panel(nl.Case.from_params("base", as_of="2006-06-15"))
     assert p.error == "" and "2,350,000" not in p.table.value  # the DynTek ledger: no conversion
     assert "&#36;3,350,000.00" in p.table.value
     p.controls["as_of"].value = dt.date(2006, 9, 25)
@@ -134,3 +129,33 @@ def test_status_panel_moves_the_date(terms, captable):
     assert "must fall in the note's life" in p.error
     p.controls["as_of"].value = None
     assert p.error == "as of: choose a date"
+
+
+@pytest.mark.parametrize("make", [lambda: panels.terms_panel(CASE.terms),
+                                  lambda: panels.cash_shares_panel(CASE.replace(N_PATHS=200)),
+                                  lambda: panels.parity_panel(CASE.terms, dt.date(2006, 6, 15),
+                                                              0.30)])
+def test_a_price_slider_keeps_the_terms_decimals(make):
+    # 0.22 + 0.01 is 0.23000000000000001 in binary; 0.21 + 0.02 is 0.22999999999999998, which
+    # the terms refuse ("more decimals than price_decimals"): the panel rounds to 6 places
+    p = make()
+    p.controls["conversion_price"].value = 0.21 + 0.02
+    assert p.error == "", p.error
+    p.controls["conversion_price"].value = 0.25
+    assert p.error == "", p.error  # and it keeps working after
+
+
+def test_fair_value_panel_reprices_on_the_fitted_rule():
+    case = nl.Case.from_params("base", as_of="2026-11-20", VALUATION_PATHS=2_000)
+    v = case.value()
+    p = panels.fair_value_panel(v)
+    assert p.error == "" and "Updated in" in p.status.value
+    first = bytes(p.image.value)
+    p.controls["volatility"].value = 1.2
+    assert p.error == "" and bytes(p.image.value) != first
+    # the case's spot, repriced at the case's own inputs on the panel's 1,000 paths, is the
+    # valuation's number on 1,000 paths of the same seed: the same rule, the same paths
+    p.controls["volatility"].value = v.inputs.volatility
+    same = nl.value_curve(v, [v.inputs.spot], n_paths=1_000)["value"].iloc[0]
+    assert nl.dollars(same) in html.unescape(p.table.value)
+    print(f"\nfair-value panel update: {p.seconds:.2f} s")

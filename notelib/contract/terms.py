@@ -131,6 +131,15 @@ class NoteTerms:
         object.__setattr__(self, "provenance", types.MappingProxyType(dict(self.provenance)))
         _validate(self)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with a plain dict for the read-only provenance (a report's notebooks share
+        the case's valuation through a cache folder)."""
+        return {**self.__dict__, "provenance": dict(self.provenance)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        object.__setattr__(self, "provenance", types.MappingProxyType(state["provenance"]))
+
     @property
     def accrues_from(self) -> dt.date:
         """The day interest starts to accrue: ``accrual_start``, or the Issue Date if unset."""

@@ -123,7 +123,9 @@ class SimulationResult:
     def summary(self) -> Summary:
         """``by_date``: probability of paying in shares (``p_shares``) and that the Holder has
         converted (``p_converted``) by each date; percentiles of cash, shares, exposure,
-        shares outstanding and ownership; ownership among paths that converted
+        shares outstanding, ``ownership`` (shares issued to noteholders, cumulative, over
+        outstanding) and ``holding`` (what the Holder holds after its sales, over
+        outstanding); ownership among paths that converted
         (``ownership_converted_p*``) and Payment Shares among paths paying in shares
         (``shares_if_paid_p*``). ``by_path``: percentiles of the per-path totals."""
         a = self.arrays
@@ -133,7 +135,8 @@ class SimulationResult:
                                 "p_shares": a["per_in_shares"].mean(axis=1),
                                 "cash_paid_mean": a["per_cash_paid"].mean(axis=1) / 100,
                                 "shares_value_mean": a["per_shares_value"].mean(axis=1)})
-        ownership = a["per_issued"] / a["per_outstanding"]
+        ownership = a["per_issued"] / a["per_outstanding"]  # cumulative issued to noteholders
+        holding = a["per_held"] / a["per_outstanding"]  # what the Holder holds, after sales
         converted = a["per_converted"] > 0
         in_shares = a["per_in_shares"]
         by_date["shares_issued_mean"] = a["per_shares_issued"].mean(axis=1)
@@ -141,7 +144,8 @@ class SimulationResult:
         for key, values in (("cash_paid", a["per_cash_paid"] / 100),
                             ("shares_issued", a["per_shares_issued"]),
                             ("exposure", a["per_exposure"] / 100),
-                            ("outstanding", a["per_outstanding"]), ("ownership", ownership)):
+                            ("outstanding", a["per_outstanding"]), ("ownership", ownership),
+                            ("holding", holding)):
             pct = np.percentile(values, q, axis=1)
             for p, row in zip(q, pct):
                 by_date[f"{key}_p{p}"] = row

@@ -22,7 +22,7 @@ from .result import SimulationResult
 from .steps import Policy, State, advance
 
 KEPT = ("in_shares", "outstanding", "exposure", "cash_paid", "shares_issued", "issued",
-        "shares_value", "converted")  # per-payment arrays every run keeps (the summary's)
+        "shares_value", "converted", "held")  # per-payment arrays every run keeps (the summary's)
 
 
 def run(plan: Plan, closes: np.ndarray, *, policy: Policy = "shares", keep: bool = False

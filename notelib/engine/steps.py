@@ -81,7 +81,7 @@ class State:
         self.pv_equity = np.zeros(n)  # dollars of shares issued to the Holder, discounted
         self.per = {k: np.zeros((n_pay, n), dtype=dtype) for k in (
             "interest", "principal", "cash_paid", "shares_issued", "exposure", "outstanding",
-            "issued", "balance", "converted")}
+            "issued", "balance", "converted", "held")}
         self.per["allowed"] = np.zeros((n_pay, n), dtype=bool)
         self.per["in_shares"] = np.zeros((n_pay, n), dtype=bool)
         self.per["shares_value"] = np.zeros((n_pay, n))
@@ -275,11 +275,13 @@ def _sell(plan: Plan, st: State, s: int) -> None:
 
 
 def _record(st: State, k: int) -> None:
-    """The share count, the principal and the conversions after payment ``k``."""
+    """The share count, the principal, the conversions and the Holder's holding after
+    payment ``k``."""
     st.per["outstanding"][k] = st.outstanding
     st.per["issued"][k] = st.issued
     st.per["balance"][k] = st.balance
     st.per["converted"][k] = st.tot["conversion_shares"]
+    st.per["held"][k] = st.held
 
 
 def advance(plan: Plan, st: State, point: Point, closes: np.ndarray, policy: Policy) -> None:

@@ -62,9 +62,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="time data/sweeps/example.yaml on 1 and 2 Dask workers instead")
     st = sub.add_parser("status", help="where the note stands on a date (one screen, or JSON)")
     st.add_argument("--as-of", type=_date, default=None, help="the date (default: today)")
-    st.add_argument("--ledger", default=None, help="ledger file (default: data/ledger/dyntek-2005.yaml)")
-    st.add_argument("--prices", default=None, help="closes CSV (date,close) for the share test")
-    st.add_argument("--terms", default=None, help="terms file (default: data/terms/dyntek-2005.yaml)")
+    st.add_argument("--case", default="base",
+                    help="the report case whose files are used (data/params/; default: base)")
+    st.add_argument("--ledger", default=None, help="ledger file (default: the case's)")
+    st.add_argument("--prices", default=None,
+                    help="closes CSV (date,close) for the share test (default: the case's, the "
+                         "same closes the notebooks use)")
+    st.add_argument("--terms", default=None, help="terms file (default: the case's)")
     st.add_argument("--json", action="store_true", help="print JSON for scripts")
     sw = sub.add_parser("sweep", help="run a sensitivity grid (data/sweeps/*.yaml) on Dask")
     sw.add_argument("grid", help="grid file, or the name of one in data/sweeps/")
@@ -106,18 +110,20 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    """The note on a date from a case's files (the notebooks' own), each replaceable."""
     import json
 
-    from ..book.state import load_ledger
-    from ..paths import load_closes
-    from ..book.state import note_state
-    from ..contract.terms import load_terms
+    from ..case import Case
 
-    terms = load_terms(args.terms)
-    closes = load_closes(args.prices).to_frame()[0] if args.prices else None
-    state = note_state(terms, args.as_of or dt.date.today(),
-                       ledger=load_ledger(args.ledger, terms), closes=closes)
-    print(json.dumps(state.as_dict(), indent=2) if args.json else repr(state))
+    changes = {k: v for k, v in (("LEDGER_FILE", args.ledger), ("PRICES_FILE", args.prices),
+                                 ("TERMS_FILE", args.terms)) if v}
+    case = Case.from_params(args.case, as_of=args.as_of, **changes)
+    state = case.state_on(case.as_of)
+    if args.json:
+        print(json.dumps({**state.as_dict(), "case": case.name, "closes": case.prices_label},
+                         indent=2))
+    else:
+        print(f"{state!r}\n(case {case.name}; {case.prices_label})")
     return 0
 
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import difflib
 import functools
 import hashlib
 import html
 import json
-import math
 import os
 import platform
 import re
@@ -35,14 +33,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # papermill, nbformat and nbconvert load when a notebook runs, not before:
     import papermill as pm  # a bad parameter file is refused in a fraction of a second
 
-from ..captable import DEFAULT_CAPTABLE
 from ..io.display import KINDS
-from ..book.ledger import DEFAULT_LEDGER
-from ..value.market import DEFAULT_MARKET
-from ..paths import PRICES, SCENARIOS
-from ..io.safeyaml import load_yaml
-from ..contract.terms import DEFAULT_TERMS, load_terms
-from ..value.valuation import ORIGINAL_TERMS
+from ..params import DEFAULTS, check_params, read_params
+from ..contract.terms import load_terms
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -50,39 +43,11 @@ PARAMS = ROOT / "data" / "params"
 REPORTS = ROOT / "reports"
 
 
-RUNNER_PARAMS = ("INTERACTIVE", "FIGURE_DIR", "METRICS_DIR", "BOARD_PDF", "BOARD_PPTX", "AS_OF")
-INPUTS = {"TERMS_FILE": ("terms", DEFAULT_TERMS), "CAPTABLE_FILE": ("captable", DEFAULT_CAPTABLE),
-          "SCENARIOS_FILE": ("scenarios", SCENARIOS), "LEDGER_FILE": ("ledger", DEFAULT_LEDGER),
-          "PRICES_FILE": ("prices", PRICES), "MARKET_FILE": ("market", DEFAULT_MARKET),
-          "ORIGINAL_TERMS_FILE": ("original-terms", ORIGINAL_TERMS)}
-
-
-# rules beyond the type, for parameters whose bad values would fail deep inside a notebook
-RULES = {
-    "N_PATHS": (lambda v: v >= 1, "at least 1"),
-    "CLOSE_STEPS": (lambda v: v >= 2, "at least 2"),
-    "SEED": (lambda v: v >= 0, "not negative"),
-    "START_PRICE": (lambda v: v > 0, "greater than 0"),
-    "CLOSE_MIN": (lambda v: v > 0, "greater than 0"),
-    "CLOSE_MAX": (lambda v: v > 0, "greater than 0"),
-    "HIGHEST_CLOSE": (lambda v: v > 0, "greater than 0"),
-    "VOLATILITY": (lambda v: v >= 0, "not negative"),
-    "VALUATION_PATHS": (lambda v: v >= 1_000, "at least 1,000"),
-    "GRID_PATHS": (lambda v: v >= 10, "at least 10"),
-    "VALUE_PATHS": (lambda v: v >= 1_000, "at least 1,000"),
-    "WORKERS": (lambda v: 1 <= v <= 256, "from 1 to 256"),
-    "CURVE_PATHS": (lambda v: v >= 1_000, "at least 1,000"),
-    "DEFAULT_INTEREST": (lambda v: v >= 0, "not negative"),
-    "PENALTIES": (lambda v: v >= 0, "not negative"),
-    "CONVERSION_PRICE": (lambda v: v is None or v > 0, "greater than 0 (or null)"),
-    "HOLDER_MULTIPLE": (lambda v: v is None or (not isinstance(v, str) and v > 0),
-                        "a number greater than 0 (or null)"),
-    "POLICY": (lambda v: v in ("shares", "cash"), "'shares' or 'cash'"),
-    "PARTICIPATION": (lambda v: v is None or (not isinstance(v, str) and 0 < v <= 1),
-                      "a share of the daily volume above 0 and at most 1 (or null)"),
-    "AVERAGE_DAILY_VOLUME": (lambda v: v is None or (isinstance(v, int) and v >= 1),
-                             "a whole number of shares >= 1 (or null)"),
-}
+RUNNER_PARAMS = ("INTERACTIVE", "FIGURE_DIR", "METRICS_DIR", "BOARD_PDF", "BOARD_PPTX", "AS_OF",
+                 "CASE", "CHANGES", "CACHE_DIR")
+INPUTS = {"TERMS_FILE": "terms", "CAPTABLE_FILE": "captable", "SCENARIOS_FILE": "scenarios",
+          "LEDGER_FILE": "ledger", "PRICES_FILE": "prices", "MARKET_FILE": "market",
+          "ORIGINAL_TERMS_FILE": "original-terms"}
 
 
 # index.html's key figures: each metric's label and kind (display.KINDS; "count", "text")
@@ -158,9 +123,6 @@ def metric_row(key: str, value: Any) -> tuple[str, str]:
     return label, str(value)
 
 
-NULLABLE = {"CONVERSION_PRICE", "HOLDER_MULTIPLE", "PARTICIPATION", "AVERAGE_DAILY_VOLUME"}
-
-
 class ReportError(RuntimeError):
     """A notebook failed, or an input is refused; the message names it."""
 
@@ -179,15 +141,9 @@ def notebook_paths(folder: Path = NOTEBOOKS) -> list[Path]:
 
 
 def load_params(path: str | Path) -> dict[str, Any]:
-    """A parameter file (YAML mapping of notebook parameter names to plain values), read with
+    """A parameter file (YAML mapping of case parameter names to plain values), read with
     the safe loader (no tags, aliases or duplicate keys)."""
-    path = Path(path)
-    data = load_yaml(path, "parameter file", error=ReportError)
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
-        raise ReportError(f"parameter file {path}: must be a mapping of names to values")
-    return data
+    return read_params(path, ReportError)
 
 
 def _inspect(nb: Path) -> dict[str, dict]:
@@ -220,76 +176,16 @@ def declared_parameters(notebooks: Sequence[Path]) -> dict[str, Any]:
     return out
 
 
-def _plain(value: Any, where: str) -> Any:
-    """``value`` if it is a plain scalar, list or mapping of them (dates as ISO text)."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ReportError(f"{where} = {value!r}: must be a finite number")
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, list):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {k: _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
-    raise ReportError(f"{where} = {value!r}: must be a number, text, true/false, a list or a "
-                      "mapping")
-
-
 def check_parameters(params: Mapping[str, Any], declared: Mapping[str, Any],
                      where: str = "parameters") -> dict[str, Any]:
-    """``params`` checked against the notebooks' declarations: a known name (did you mean?),
-    not one the runner sets, and a type compatible with the default (an int where a float
-    is expected is fine; a date becomes its ISO text where text is expected)."""
-    out = {}
-    declared = {**{k: "" for k in INPUTS}, **declared}  # the runner snapshots these itself
-    for name, value in params.items():
+    """``params`` checked as case parameters (:data:`notelib.case.DEFAULTS`, with their
+    rules) or as parameters a notebook declares of its own, never one the runner sets."""
+    for name in params:
         if name in RUNNER_PARAMS:
             raise ReportError(f"{where}: {name} is set by the report runner, not by a "
                               "parameter file")
-        if name not in declared:
-            close = difflib.get_close_matches(name, list(declared), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ReportError(f"{where}: unknown parameter {name!r}{hint}; the notebooks "
-                              f"declare {', '.join(sorted(set(declared) - set(RUNNER_PARAMS)))}")
-        value = _plain(value, f"{where}: {name}")
-        default = declared[name]
-        kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,), list: (list,),
-                 dict: (dict,)}
-        want = kinds.get(type(default))
-        may_be_null = name in NULLABLE
-        ok = default is None or (value is None and may_be_null) or (
-            want is not None and isinstance(value, want)
-            and not (isinstance(value, bool) and bool not in want))
-        if not ok:
-            null = " (or null)" if may_be_null else ""
-            raise ReportError(f"{where}: {name} = {value!r} must be {type(default).__name__}"
-                              f"{null}, like its default {default!r}")
-        rule = RULES.get(name)
-        if rule is not None and not rule[0](value):
-            raise ReportError(f"{where}: {name} = {value!r} must be {rule[1]}")
-        out[name] = float(value) if isinstance(default, float) and value is not None else value
-    if "CLOSE_MIN" in out or "CLOSE_MAX" in out:
-        low = out.get("CLOSE_MIN", declared.get("CLOSE_MIN"))
-        high = out.get("CLOSE_MAX", declared.get("CLOSE_MAX"))
-        if low is not None and high is not None and low >= high:
-            raise ReportError(f"{where}: CLOSE_MIN = {low!r} must be below CLOSE_MAX = {high!r}")
-    return out
-
-
-def resolve_input(value: str, what: str, base: Path | None = None) -> Path:
-    """A relative input path read against ``base`` (the caller's working directory) if the
-    file is there, else against the repository root; an absolute path as it is."""
-    path = Path(value).expanduser()
-    if path.is_absolute():
-        found = path
-    else:
-        here = (base or Path.cwd()) / path
-        found = here if here.exists() else ROOT / path
-    if not found.is_file():
-        raise ReportError(f"{what} = {value!r}: no such file (looked in {base or Path.cwd()} "
-                          f"and {ROOT})")
-    return found.resolve()
+    known = {**{k: v for k, v in declared.items() if k not in RUNNER_PARAMS}, **DEFAULTS}
+    return check_params(params, where, known, ReportError)
 
 
 def save_metrics(folder: str | Path, notebook: str, metrics: dict[str, Any]) -> None:
@@ -313,19 +209,23 @@ def _index(folder: Path, name: str, as_of: dt.date, metrics: dict, manifest: dic
     esc = html.escape
     pages = "".join(f'<li><a href="{esc(p.name)}">{esc(p.stem)}</a></li>'
                     for p in sorted(folder.glob("*.html")) if p.name != "index.html")
+    # figures in the story's order: as the notebooks saved them, one after another
+    pngs = sorted((folder / "figures").glob("*.png"), key=lambda p: (p.stat().st_mtime_ns, p.name))
     figs = "".join(
         f'<figure><a href="figures/{esc(p.name)}"><img src="figures/{esc(p.name)}" '
         f'alt="{esc(p.stem)}"></a><figcaption>{esc(p.stem)} '
         f'(<a href="figures/{esc(p.stem)}.svg">SVG</a>)</figcaption></figure>'
-        for p in sorted((folder / "figures").glob("*.png")))
+        for p in pngs)
+    board = "".join(f"<tr><td>{esc(m['home'])}</td><td>{esc(m['label'])}</td>"
+                    f"<td style='text-align:right'>{esc(m['text'])}</td></tr>"
+                    for m in metrics.get("board", []))
     rows = "".join(f"<tr><td>{esc(nb)}</td><td>{esc(label)}</td>"
                    f"<td style='text-align:right'>{esc(text)}</td></tr>"
-                   for nb, m in metrics.items() for label, text in (metric_row(k, v)
-                                                                    for k, v in m.items()))
-    pdf = '<li><a href="board.pdf">board.pdf</a> (board figures)</li>' \
-        if (folder / "board.pdf").exists() else ""
-    if (folder / "board.pptx").exists():
-        pdf += '<li><a href="board.pptx">board.pptx</a> (the board deck)</li>'
+                   for nb, m in metrics.items() if nb[:1].isdigit()
+                   for label, text in (metric_row(k, v) for k, v in m.items()))
+    pdf = "".join(f'<li><a href="{esc(p.name)}">{esc(p.name)}</a> (the board '
+                  f'{"deck" if p.suffix == ".pptx" else "summary, as PDF"})</li>'
+                  for p in sorted(folder.glob("board-*.p*")))
 
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Report {esc(name)}, {as_of}</title><style>
@@ -339,7 +239,8 @@ table{{border-collapse:collapse}} td{{border-bottom:1px solid #ddd;padding:2px 8
 <h2>Pages</h2><ul>{pages}{pdf}<li><a href="metrics.json">metrics.json</a></li>
 <li><a href="manifest.json">manifest.json</a></li></ul>
 <h2>Figures</h2>{figs}
-<h2>Key figures</h2><table><tr><th>Notebook</th><th>Figure</th><th>Value</th></tr>{rows}</table>
+<h2>The board's numbers</h2><table><tr><th>Explained in</th><th>Figure</th><th>Value</th></tr>{board}</table>
+<h2>Every notebook's figures</h2><table><tr><th>Notebook</th><th>Figure</th><th>Value</th></tr>{rows}</table>
 </body></html>"""
 
 
@@ -415,24 +316,34 @@ def _failure(exc: pm.PapermillExecutionError, source: Path, executed: Path) -> s
 
 
 def _snapshot(work: Path, params: Mapping[str, Any], params_file: Path | None,
-              base: Path | None) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """Copy every input file into ``work/inputs``; returns the parameters pointing at the
-    copies and, per input, its original path and sha256."""
+              base: Path | None, name: str, as_of: dt.date
+              ) -> tuple[Path, dict[str, Any], dict[str, dict[str, str]]]:
+    """Build the case (every parameter and file checked), copy every input file into
+    ``work/inputs`` and write the case's parameter file there, pointing at the copies;
+    returns that file, the case's parameters and, per input, its original path and sha256."""
+    from ..case import Case, CaseError
+
+    case_params = {k: v for k, v in params.items() if k in DEFAULTS}
+    try:
+        case = Case.from_params(case_params, name=name, as_of=as_of, base=base)
+    except CaseError as exc:
+        raise ReportError(str(exc)) from None
     folder = work / "inputs"
-    folder.mkdir()
-    injected, record = {}, {}
-    for param, (label, default) in INPUTS.items():
-        given = params.get(param) or ""
-        source = resolve_input(given, param, base) if given else default
+    (folder / "case").mkdir(parents=True)
+    plain, record = dict(case.params), {}
+    for param, label in INPUTS.items():
+        source = Path(case.files[param])
         copy = folder / f"{label}{source.suffix}"
         shutil.copyfile(source, copy)
-        injected[param] = str(copy)
+        plain[param] = str(copy)
         record[label] = {"file": _relative(source), "sha256": _sha256(copy)}
     if params_file is not None:
         copy = folder / f"params-{params_file.name}"
         shutil.copyfile(params_file, copy)
         record["params"] = {"file": _relative(params_file), "sha256": _sha256(copy)}
-    return injected, record
+    case_file = folder / "case" / f"{name}.yaml"
+    case_file.write_text(json.dumps(plain, indent=2))  # JSON is YAML: read by the safe loader
+    return case_file, case.params, record
 
 
 def _sha256(path: Path) -> str:
@@ -498,10 +409,13 @@ def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
          base: Path | None, log) -> Path:
     import papermill as pm  # here, not at import: a bad parameter is refused at once
 
-    inputs, record = _snapshot(work, given, params_file, base)
-    params = {**given, **inputs, "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
-              "METRICS_DIR": str(work / ".metrics"), "BOARD_PDF": str(work / "board.pdf"),
-              "BOARD_PPTX": str(work / "board.pptx"), "AS_OF": as_of.isoformat()}
+    case_file, case_params, record = _snapshot(work, given, params_file, base, name, as_of)
+    board = f"board-{name}-{as_of.isoformat()}"
+    params = {**{k: v for k, v in given.items() if k not in DEFAULTS}, "CASE": str(case_file),
+              "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
+              "METRICS_DIR": str(work / ".metrics"), "CACHE_DIR": str(work / ".cache"),
+              "BOARD_PDF": str(work / f"{board}.pdf"), "BOARD_PPTX": str(work / f"{board}.pptx"),
+              "AS_OF": as_of.isoformat()}
     durations: dict[str, float] = {}
     seeds: dict[str, Any] = {}
     for i, nb in enumerate(notebooks, 1):
@@ -510,8 +424,8 @@ def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
         executed = work / nb.name
         declared = _inspect(nb)
         mine = {k: v for k, v in params.items() if k in declared}
-        if "SEED" in declared:
-            seeds[nb.stem] = mine.get("SEED", ast.literal_eval(declared["SEED"]["default"]))
+        if "CASE" in declared:
+            seeds[nb.stem] = case_params["SEED"]
         try:
             pm.execute_notebook(nb, executed, parameters=mine, kernel_name="python3",
                                 cwd=str(nb.parent), progress_bar=False,
@@ -530,11 +444,17 @@ def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
         durations[nb.stem] = round(time.perf_counter() - started, 2)
         log(f"ok ({durations[nb.stem]:.1f}s)")
     metrics = {p.stem: json.loads(p.read_text())
-               for p in sorted((work / ".metrics").glob("*.json"))}
+               for p in sorted((work / ".metrics").glob("*.json")) if p.name != "board.json"}
+    board_json = work / ".metrics" / "board.json"
+    if board_json.is_file():  # the board's numbers, the case and its state (notebook 00)
+        metrics = {**json.loads(board_json.read_text()), **metrics}
+        metrics["board"] = metrics.pop("metrics")
     shutil.rmtree(work / ".metrics", ignore_errors=True)
-    terms_copy = Path(inputs["TERMS_FILE"])
+    shutil.rmtree(work / ".cache", ignore_errors=True)
+    terms_copy = work / "inputs" / "terms.yaml"
     manifest = {
-        "name": name, "as_of": as_of.isoformat(), "parameters": given, "seeds": seeds,
+        "name": name, "as_of": as_of.isoformat(), "parameters": given,
+        "case": case_params, "seeds": seeds,
         "terms_file": record["terms"]["file"], "terms_name": load_terms(terms_copy).name,
         "terms_sha256": record["terms"]["sha256"], "inputs": record,
         "packages": _versions(), "durations_s": durations,

@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SWEEPS = ROOT / "data" / "sweeps"
 PARAMS = ROOT / "data" / "params"
 GRID_KEYS = ("name", "description", "base", "vary", "combine", "measure", "paths", "seed")
-# what a cell may vary: the report's case parameters (defaults as notebook 00 declares them)
-# and the valuation's market inputs (None: the market file's)
+# what a cell may vary: the report's case parameters and the valuation's market inputs (None:
+# the market file's), with the defaults of notelib.params
 CASE = ("START_PRICE", "VOLATILITY", "DRIFT", "POLICY", "HOLDER_MULTIPLE", "PARTICIPATION",
         "AVERAGE_DAILY_VOLUME")
 VALUATION = {"CREDIT_SPREAD": None, "RATE": None, "EVENT_HAZARD": None, "DIVIDEND_YIELD": None,
@@ -199,11 +199,10 @@ def _values(name: str, spec: Any, where: str) -> list:
 
 
 def _defaults() -> dict[str, Any]:
-    """The case parameters and input files with the defaults notebook 00 declares."""
-    from .reports import NOTEBOOKS, declared_parameters
+    """The case parameters and input files with their defaults (notelib.params)."""
+    from ..params import DEFAULTS
 
-    declared = declared_parameters([NOTEBOOKS / "00-board-summary.ipynb"])
-    return {k: declared[k] for k in (*CASE, *INPUTS)}
+    return {k: DEFAULTS[k] for k in (*CASE, *INPUTS, *VALUATION)}
 
 
 def _base(value: Any, where: str, base_dir: Path | None) -> dict[str, Any]:
@@ -273,7 +272,7 @@ def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = Non
     paths, seed = spec.get("paths", 2_000), spec.get("seed", 0)
     paths = whole(paths, f"{where}: paths", SweepError, low=2)
     seed = whole(seed, f"{where}: seed", SweepError)
-    base = {**_defaults(), **VALUATION}
+    base = _defaults()
     given = _base(spec.get("base"), where, base_dir)
     base.update({k: v for k, v in given.items() if k in base})
     return Grid(str(spec.get("name", "sweep")), base, rows, list(columns), measures, paths, seed)
@@ -443,3 +442,29 @@ def failures(results: pd.DataFrame, varied: Iterable[str]) -> list[str]:
         params = ", ".join(f"{k}={getattr(r, k)!r}" for k in varied)
         lines.append(f"cell {r.cell} ({params}): {r.error}")
     return lines
+
+
+def sweep_table(results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The cells of several grids in one table for people: the grid, the varied parameters
+    and each measure with its standard error, formatted; blank where a grid does not vary a
+    parameter or measure."""
+    from ..io.display import table
+
+    frames = []
+    for grid, r in results.items():
+        frame = r.drop(columns=[c for c in ("index", "error", "seconds") if c in r])
+        frames.append(frame.assign(grid=grid))
+    out = pd.concat(frames, ignore_index=True)
+    out = out[["grid", *[c for c in out.columns if c != "grid"]]]
+    names = {c: c.lower().replace(":", " on ").replace("_se", " (standard error)")
+             .replace("_", " ") for c in out.columns}
+    kinds = {}
+    for c in out.columns:
+        base = c.removesuffix("_se")
+        kinds[names[c]] = ("dollars" if base in ("fair_value", "conversion_option",
+                                                 "straight_debt", "cash_paid_mean")
+                           else "percent" if base.startswith(("p_", "ownership"))
+                           or base in ("VOLATILITY", "CREDIT_SPREAD", "PARTICIPATION")
+                           else "price" if base == "START_PRICE" else None)
+    shown = out.rename(columns=names).set_index(["grid"])
+    return table(shown, {k: v for k, v in kinds.items() if v and k in shown.columns})

@@ -1,23 +1,32 @@
-"""The board deck: board.pptx beside board.pdf, written with python-pptx.
+"""The board files, both from one :class:`~notelib.case.Case` and the same pages: board.pptx
+(python-pptx) and board.pdf (matplotlib).
 
-A first slide with the key numbers, then one 16:9 slide per board figure: the slide title
-is the figure's finding (its title), the picture is the figure at 300 dpi, and the source
-line goes into the slide notes.
+The pages, in order: a title page naming the case and the as-of date; what changed since
+the last report (when there is one); where the note stands and the assumptions; the key
+numbers; one page per board figure; the conclusion. On a figure slide the finding is the
+slide title and the picture is the chart without its own headline (one headline a slide);
+the source line goes into the slide notes. The files' metadata name the case and the date.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from matplotlib.figure import Figure
 from pptx import Presentation
 from pptx.util import Emu, Inches, Pt
 
+from ..case import Case
+from .board import assumptions_table
+
 WIDTH, HEIGHT = Inches(13.333), Inches(7.5)  # 16:9
 MARGIN = Inches(0.4)
-TITLE_HEIGHT = Inches(0.9)
+TITLE_HEIGHT = Inches(1.0)
+TITLE_CHARS = 70  # a 26 pt bold title wraps at about this many characters on a 16:9 slide
 
 
 def finding(fig: Figure) -> str:
@@ -32,58 +41,176 @@ def source_line(fig: Figure) -> str:
     return label or ""
 
 
-def _title(slide, text: str) -> None:
+@contextmanager
+def _without_headline(fig: Figure):
+    """The figure with its headline hidden (the slide title says it)."""
+    heads = [t for t in fig.texts if t.get_gid() == "headline"]
+    for t in heads:
+        t.set_visible(False)
+    try:
+        yield fig
+    finally:
+        for t in heads:
+            t.set_visible(True)
+
+
+def title_text(case: Case) -> tuple[str, str]:
+    """The title page: the note's name, and the case with its as-of date."""
+    return (case.terms.name,
+            f"Board summary · case {case.name} · as of {case.as_of:%d %B %Y}"
+            f" · forecasts from {case.state_date:%d %b %Y}")
+
+
+def status_rows(case: Case) -> dict[str, str]:
+    """Where the note stands, for a board page: the status sheet in its life, else a line."""
+    if not case.in_life:
+        t = case.terms
+        return {"On the report date": f"the note is outside its life ({t.issue_date:%d %b %Y} "
+                                      f"to {t.maturity_date:%d %b %Y}); the figures are the "
+                                      "model from the Issue Date"}
+    return case.state().rows()
+
+
+def pages(case: Case, changes: Sequence[tuple[str, str, str]] = ()
+          ) -> list[tuple[str, dict[str, str]]]:
+    """The text pages before the figures: (heading, rows)."""
+    out = []
+    if changes:
+        out.append(("What changed since the last report",
+                    {what: f"{then} → {now}" for what, then, now in changes}))
+    out.append(("Where the note stands", status_rows(case)))
+    out.append(("Assumptions", assumptions_table(case)))
+    out.append(("Key numbers", case.key_numbers()))
+    return out
+
+
+# ---- board.pptx ------------------------------------------------------------------------
+def _title(slide, text: str, size: int = 26) -> None:
     box = slide.shapes.add_textbox(MARGIN, Inches(0.25), WIDTH - 2 * MARGIN, TITLE_HEIGHT)
     frame = box.text_frame
     frame.word_wrap = True
     frame.text = text
-    frame.paragraphs[0].runs[0].font.size = Pt(28)
+    frame.paragraphs[0].runs[0].font.size = Pt(size if len(text) <= TITLE_CHARS else size - 6)
     frame.paragraphs[0].runs[0].font.bold = True
     box.name = "Title"
 
 
-def board_deck(figures: Mapping[str, Figure], key_numbers: Mapping[str, str],
-               path: str | Path, *, title: str, source: str = "", conclusion: str = ""
+def _rows_slide(deck, heading: str, rows: Mapping[str, str]) -> None:
+    slide = deck.slides.add_slide(deck.slide_layouts[6])
+    _title(slide, heading)
+    n = len(rows)
+    shape = slide.shapes.add_table(n, 2, MARGIN, Inches(1.4), WIDTH - 2 * MARGIN,
+                                   Inches(min(0.42, 5.6 / max(n, 1))) * n)
+    table = shape.table
+    table.first_row = False  # every row is data: none is styled as a header
+    table.columns[0].width = Inches(5.2)
+    table.columns[1].width = WIDTH - 2 * MARGIN - Inches(5.2)
+    for i, (label, value) in enumerate(rows.items()):
+        for j, text in enumerate((str(label), str(value))):
+            cell = table.cell(i, j)
+            cell.text = text
+            for p in cell.text_frame.paragraphs:
+                for r in p.runs:
+                    r.font.size = Pt(14 if n <= 10 else 12)
+                    r.font.bold = j == 0
+
+
+def board_deck(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
+               conclusion: str = "", changes: Sequence[tuple[str, str, str]] = ()
                ) -> Path | None:
-    """Write board.pptx at ``path`` (nothing if ``path`` is empty): the key numbers, then a
-    slide per figure in ``figures`` order, then the conclusion if given. Returns the path."""
+    """Write the deck at ``path`` (nothing if ``path`` is empty); returns the path."""
     if not str(path):
         return None
     deck = Presentation()
     deck.slide_width, deck.slide_height = WIDTH, HEIGHT
     blank = deck.slide_layouts[6]
     first = deck.slides.add_slide(blank)
-    _title(first, title)
-    rows = len(key_numbers)
-    table = first.shapes.add_table(rows, 2, MARGIN, Inches(1.4), WIDTH - 2 * MARGIN,
-                                   Inches(0.45) * rows).table
-    for i, (label, value) in enumerate(key_numbers.items()):
-        table.cell(i, 0).text, table.cell(i, 1).text = str(label), str(value)
-    if source:
-        first.notes_slide.notes_text_frame.text = source
-    for name, fig in figures.items():
+    name, sub = title_text(case)
+    _title(first, name, 32)
+    box = first.shapes.add_textbox(MARGIN, Inches(2.2), WIDTH - 2 * MARGIN, Inches(1.5))
+    box.text_frame.word_wrap = True
+    box.text_frame.text = sub
+    box.text_frame.paragraphs[0].runs[0].font.size = Pt(22)
+    box.name = "Subtitle"
+    first.notes_slide.notes_text_frame.text = case.source()
+    for heading, rows in pages(case, changes):
+        _rows_slide(deck, heading, rows)
+    for key, fig in figures.items():
         slide = deck.slides.add_slide(blank)
         _title(slide, finding(fig))
         png = io.BytesIO()
-        fig.savefig(png, format="png", dpi=300)
+        with _without_headline(fig):
+            fig.savefig(png, format="png", dpi=200, bbox_inches="tight", pad_inches=0.05)
+        png.seek(0)
+        from PIL import Image
+
+        w, h = Image.open(png).size
         png.seek(0)
         top = Inches(0.25) + TITLE_HEIGHT
-        room_w, room_h = WIDTH - 2 * MARGIN, HEIGHT - top - MARGIN
-        w, h = fig.get_size_inches()
-        scale = min(room_w / Inches(w), room_h / Inches(h))
-        pic_w, pic_h = Emu(int(Inches(w) * scale)), Emu(int(Inches(h) * scale))
+        room_w, room_h = WIDTH - 2 * MARGIN, HEIGHT - top - Inches(0.2)
+        scale = min(room_w / w, room_h / h)
+        pic_w, pic_h = Emu(int(w * scale)), Emu(int(h * scale))
         pic = slide.shapes.add_picture(png, int((WIDTH - pic_w) / 2), top, pic_w, pic_h)
-        pic.name = name
-        slide.notes_slide.notes_text_frame.text = source_line(fig) or source
+        pic.name = key
+        slide.notes_slide.notes_text_frame.text = source_line(fig) or case.source()
     if conclusion:
         last = deck.slides.add_slide(blank)
         _title(last, "Conclusion")
         box = last.shapes.add_textbox(MARGIN, Inches(1.4), WIDTH - 2 * MARGIN, Inches(5))
         box.text_frame.word_wrap = True
         box.text_frame.text = conclusion
-        box.text_frame.paragraphs[0].runs[0].font.size = Pt(24)
+        box.text_frame.paragraphs[0].runs[0].font.size = Pt(22)
         box.name = "Conclusion"
+    props = deck.core_properties
+    props.title, props.subject = f"{name}: board summary", f"case {case.name}, as of {case.as_of}"
+    props.keywords = f"case={case.name}; as_of={case.as_of}; seed={case.seed}"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     deck.save(path)
+    return path
+
+
+# ---- board.pdf -------------------------------------------------------------------------
+def _text_page(heading: str, rows: Mapping[str, str] | None = None, body: str = "",
+               sub: str = "") -> Figure:
+    fig = Figure(figsize=(11, 6.1875))
+    fig.text(0.04, 0.93, heading, fontsize=22, fontweight="bold", va="top")
+    y = 0.84
+    if sub:
+        fig.text(0.04, y, sub, fontsize=14, va="top", color="#444444")
+        y -= 0.08
+    if body:
+        fig.text(0.04, y, "\n".join(textwrap.wrap(body, 110)), fontsize=13, va="top",
+                 linespacing=1.5)
+    for label, value in (rows or {}).items():
+        lines = textwrap.wrap(str(value), 70) or [""]
+        fig.text(0.04, y, "\n".join(textwrap.wrap(str(label), 50)), fontsize=10.5,
+                 fontweight="bold", va="top")
+        fig.text(0.44, y, "\n".join(lines), fontsize=10.5, va="top")
+        y -= 0.045 * max(len(lines), len(textwrap.wrap(str(label), 50))) + 0.012
+    return fig
+
+
+def board_pdf(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
+              conclusion: str = "", changes: Sequence[tuple[str, str, str]] = ()
+              ) -> Path | None:
+    """The same pages as the deck, as one PDF (nothing if ``path`` is empty)."""
+    if not str(path):
+        return None
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    name, sub = title_text(case)
+    meta = {"Title": f"{name}: board summary", "Subject": f"case {case.name}, as of {case.as_of}",
+            "Keywords": f"case={case.name}; as_of={case.as_of}; seed={case.seed}",
+            "CreationDate": None, "ModDate": None}
+    with PdfPages(path, metadata=meta) as pdf:
+        pdf.savefig(_text_page(name, sub=sub, body=case.source()))
+        for heading, rows in pages(case, changes):
+            pdf.savefig(_text_page(heading, rows))
+        for fig in figures.values():
+            pdf.savefig(fig)
+        if conclusion:
+            pdf.savefig(_text_page("Conclusion", body=conclusion))
     return path

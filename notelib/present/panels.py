@@ -21,7 +21,6 @@ from matplotlib.figure import Figure
 
 from . import charts
 from ..assumptions import Assumptions
-from ..captable import CapTable
 from ..contract.conversion import conversion_shares
 from ..io.display import html_table, no_latex, table
 from ..engine import RedemptionEvent, simulate
@@ -62,6 +61,7 @@ class Panel:
     def update(self) -> None:
         """Recompute and redraw; a refused input leaves the last chart and says why."""
         start = time.perf_counter()
+        self.status.value = "<span style='color:#555'>Computing...</span>"
         try:
             fig, table_html = self.compute(**self.values())
             png = io.BytesIO()
@@ -98,6 +98,7 @@ def _holder(multiple: float) -> float | None:
 def terms_panel(terms: NoteTerms) -> Panel:
     """Notebook 01: the schedule under another installment, day count or Conversion Price."""
     def compute(installment: float, day_count: str, conversion_price: float):
+        conversion_price = _price(terms, conversion_price)
         t = terms.replace(monthly_prepayment=round(installment, 2), day_count=day_count,
                           conversion_price=conversion_price)
         s = payment_schedule(t)
@@ -126,7 +127,8 @@ def terms_panel(terms: NoteTerms) -> Panel:
 
 
 def parity_panel(terms: NoteTerms, on: dt.date, highest_close: float, *,
-                 default_interest: float = 0.0, penalties: float = 0.0) -> Panel:
+                 default_interest: float = 0.0, penalties: float = 0.0,
+                 conversion_price: float | None = None) -> Panel:
     """Notebook 02: floor against parity on a redemption date, at a highest close."""
     def compute(highest_close: float, redemption_date: dt.date | None, conversion_price: float):
         day = _need(redemption_date, "redemption date")
@@ -134,7 +136,8 @@ def parity_panel(terms: NoteTerms, on: dt.date, highest_close: float, *,
             raise ValueError(f"redemption date {day}: must fall from the Issue Date "
                              f"{terms.issue_date} to the Maturity Date {terms.maturity_date}")
         owed = dict(default_interest=default_interest, penalties=penalties,
-                    conversion_price=conversion_price)
+                    conversion_price=_price(terms, conversion_price))
+        highest_close = round(highest_close, 6)
         r = redemption_amount(terms, day, highest_close, **owed)
         curve = redemption_curve(terms, day, np.linspace(0.01, max(1.0, 2 * highest_close), 120),
                                  **owed)
@@ -146,7 +149,8 @@ def parity_panel(terms: NoteTerms, on: dt.date, highest_close: float, *,
         "highest_close": w.FloatSlider(value=highest_close, min=0.01, max=1.0, step=0.01,
                                        description="Highest close ($)", continuous_update=False),
         "redemption_date": w.DatePicker(value=on, description="Redemption date"),
-        "conversion_price": w.FloatSlider(value=terms.conversion_price, min=0.01, max=0.5,
+        "conversion_price": w.FloatSlider(value=conversion_price or terms.conversion_price,
+                                          min=0.01, max=0.5,
                                           step=0.01, description="Conversion Price ($)",
                                           continuous_update=False)},
         {"Highest close": "the highest closing price from the event to the day before payment",
@@ -166,13 +170,22 @@ _MARKET_HELP = {"Start price": "the first simulated close (an assumption)",
                 "Volatility": "annual volatility of the simulated stock (0.8 = 80%)"}
 
 
-def cash_shares_panel(terms: NoteTerms, assumptions: Assumptions, captable: CapTable, *,
-                      path_start: dt.date, seed: int) -> Panel:
-    """Notebook 03: how often the company may pay in shares, for other markets and prices."""
+def _price(terms: NoteTerms, value: float) -> float:
+    """A slider's price to the term's decimals: 0.23, not 0.22999999999999998."""
+    return round(float(value), terms.price_decimals)
+
+
+def cash_shares_panel(case) -> Panel:
+    """Notebook 03: how often the company may pay in shares, for other markets and prices,
+    from the case's paths settings (from issue)."""
+    terms, assumptions = case.terms, case.assumptions
+
     def compute(start_price: float, volatility: float, conversion_price: float, policy: str):
-        a = assumptions.replace(start_price=start_price, volatility=volatility, policy=policy)
-        t = terms.replace(conversion_price=conversion_price)
-        r = simulate(t, a.paths(t, path_start, seed), captable=captable, **a.engine())
+        a = assumptions.replace(start_price=round(start_price, 6),
+                                volatility=round(volatility, 6), policy=policy)
+        t = terms.replace(conversion_price=_price(terms, conversion_price))
+        r = simulate(t, a.paths(t, case.path_start, case.seed), captable=case.captable,
+                     **a.engine())
         by_date = r.summary.by_date
         shown = table(by_date[["date", "pay_date", "p_shares", "cash_paid_mean",
                                "shares_issued_mean", "shares_if_paid_p50"]].set_index("date"))
@@ -191,28 +204,33 @@ def cash_shares_panel(terms: NoteTerms, assumptions: Assumptions, captable: CapT
                   "Company pays in": "shares whenever allowed, or always cash"}, compute)
 
 
-def dilution_panel(terms: NoteTerms, assumptions: Assumptions, captable: CapTable, *,
-                   path_start: dt.date, seed: int) -> Panel:
-    """Notebooks 00 and 04: conversion and dilution for another market or Holder."""
+def dilution_panel(case) -> Panel:
+    """Notebooks 00 and 04: conversion and dilution for another market or Holder, from the
+    case's paths settings (from issue)."""
+    terms, assumptions = case.terms, case.assumptions
     volume = assumptions.average_daily_volume
 
     def compute(start_price: float, volatility: float, holder_multiple: float,
                 event_date: dt.date | None, participation: float = 0.0):
-        a = assumptions.replace(start_price=start_price, volatility=volatility,
-                                holder_multiple=_holder(holder_multiple),
+        participation = round(participation, 6)
+        a = assumptions.replace(start_price=round(start_price, 6),
+                                volatility=round(volatility, 6),
+                                holder_multiple=_holder(round(holder_multiple, 6)),
                                 participation=participation or None,
                                 average_daily_volume=volume if participation else None)
         events = [RedemptionEvent(event_date)] if event_date else None
-        r = simulate(terms, a.paths(terms, path_start, seed), captable=captable, events=events,
-                     **a.engine())
+        r = simulate(terms, a.paths(terms, case.path_start, case.seed), captable=case.captable,
+                     events=events, **a.engine())
         by_date = r.summary.by_date
         fig = charts.conversion_chart(by_date, subtitle=a.subtitle())
         final = by_date.iloc[-1]
         med = r.by_path.median()
         figures = html_table({
             "Paths where the Holder converts": f"{final['p_converted']:.1%}",
-            "Noteholders' final share, converted paths (median)":
-                f"{final['ownership_converted_p50']:.1%}" if final["p_converted"] else "none",
+            "Holder's own holding at maturity, 95th percentile":
+                f"{final['holding_p95']:.1%}",
+            "Shares issued to noteholders, cumulative, of outstanding: 95th percentile":
+                f"{final['ownership_p95']:.1%}",
             "Cash paid (median path)": f"${med['cash_paid']:,.0f}",
             "Shares issued (median path)": f"{med['shares_issued']:,.0f}"})
         return fig, figures
@@ -236,39 +254,46 @@ def dilution_panel(terms: NoteTerms, assumptions: Assumptions, captable: CapTabl
     return Panel(controls, notes, compute)
 
 
-def status_panel(terms: NoteTerms, ledger, closes, captable: CapTable, as_of: dt.date) -> Panel:
-    """Notebook 05: the status sheet, its alerts and the closes so far on another date."""
-    from ..book.state import note_state
+def status_panel(case) -> Panel:
+    """Notebook 05: the status sheet, its alerts and the closes so far on another date, from
+    the case's ledger and closes."""
+    terms = case.terms
 
     def compute(as_of: dt.date | None):
         day = _need(as_of, "as of")
-        state = note_state(terms, day, ledger=ledger, closes=closes, captable=captable)
-        fig = charts.history_chart(closes, state.price_history, day,
+        state = case.state_on(day)
+        fig = charts.history_chart(case.closes, state.price_history, day,
                                    threshold=terms.share_payment_threshold)
         alerts = "".join(f"<li>{html.escape(a)}</li>" for a in state.alerts())
         return fig, state._repr_html_() + no_latex(f"<ul>{alerts}</ul>")
 
-    return Panel({"as_of": w.DatePicker(value=as_of, description="As of")},
+    return Panel({"as_of": w.DatePicker(value=case.state_date, description="As of")},
                  {"As of": f"any date from {terms.issue_date} to {terms.maturity_date}; the "
-                           "ledger and the closes up to it are used"}, compute)
+                           f"ledger and the closes up to it ({case.prices_label}) are used"},
+                 compute)
 
 
-def fair_value_panel(valuation, n_paths: int = 5_000) -> Panel:
+def fair_value_panel(valuation, n_paths: int = 1_000, points: int = 4) -> Panel:
     """Notebook 06: the value against the share price under another volatility, credit
-    spread or event hazard (a new conversion rule from pilot paths each time)."""
-    from ..value.valuation import fair_value, value_curve
+    spread or event hazard, repriced on the valuation's own conversion rule (not estimated
+    again) with ``n_paths`` a point: a redraw in about a second."""
+    from ..value.valuation import value_curve
 
     inp = valuation.inputs
 
     def compute(volatility: float, credit_spread: float, event_hazard: float):
-        v = fair_value(inp.terms, spot=inp.spot, volatility=volatility, rate=inp.rate,
-                       credit_spread=credit_spread, dividend_yield=inp.dividend_yield,
-                       event_hazard=event_hazard, average_daily_volume=inp.average_daily_volume,
-                       participation=inp.participation, n_paths=n_paths, seed=inp.seed,
-                       captable=inp.captable, pilot_paths=max(n_paths, 2_000))
-        curve = value_curve(v, np.linspace(inp.spot * 0.4, inp.spot * 2.4, 6), n_paths=n_paths)
-        fig = charts.value_chart(curve, at=(inp.spot, v.value))
-        return fig, v.table()._repr_html_()
+        changes = {k: round(v, 6) for k, v in (("volatility", volatility),
+                                               ("credit_spread", credit_spread),
+                                               ("event_hazard", event_hazard))
+                   if round(v, 6) != round(getattr(inp, k), 6)}
+        spots = sorted({*np.round(np.linspace(inp.spot * 0.4, inp.spot * 2.4, points), 4),
+                        inp.spot})
+        curve = value_curve(valuation, spots, n_paths=n_paths, **changes)
+        at = curve.loc[curve["spot"] == inp.spot].iloc[0]
+        fig = charts.value_chart(curve, at=(inp.spot, float(at["value"])),
+                                 subtitle=f"Repriced on the fitted conversion rule, {n_paths:,} "
+                                          "paths a point")
+        return fig, curve._repr_html_()
 
     return Panel({
         "volatility": w.FloatSlider(value=inp.volatility, min=0.1, max=2.0, step=0.05,
@@ -282,7 +307,9 @@ def fair_value_panel(valuation, n_paths: int = 5_000) -> Panel:
                                       continuous_update=False),
     }, {"Volatility": "of the share price, a year",
         "Credit spread": "over the rate, for what is paid in cash",
-        "Redemption events a year": "the hazard of a Mandatory Redemption Event (I.A); 0 = none"},
+        "Redemption events a year": "the hazard of a Mandatory Redemption Event (I.A); 0 = none",
+        "Speed": "the curve is repriced on the conversion rule fitted for the case (notebook "
+                 "06 above); a new rule for new inputs is the valuation's job"},
         compute)
 
 

@@ -210,6 +210,32 @@ def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False) -> li
     return [_Stats(inp.n_paths, *row) for row in sums]
 
 
+def _price_spots(inp: _Inputs, variant: _Variant, spots: list[float]) -> list[_Stats]:
+    """One variant priced at several spots, each on the paths :func:`_price` would draw for
+    it (the same numbers), run together: the engine steps through the sessions once per
+    stratum for every spot at once, not once per spot (the fair-value panel's redraw)."""
+    if inp.n_paths > inp.chunk:  # more paths than one chunk: spot by spot
+        return [_price(inp.replace(spot=s), [variant])[0] for s in spots]
+    n, k = inp.n_paths, len(spots)
+    closes = np.concatenate([next(iter(inp.replace(spot=s).chunks(n, 0))).closes
+                             for s in spots], axis=1)
+    cash, equity = np.zeros(n * k), np.zeros(n * k)
+    bounds = np.concatenate([[0], variant.cuts(n), [n]])
+    plans = [*variant.event_plans, variant.plan]
+    for j in np.flatnonzero(np.diff(bounds) > 0):
+        cols = np.concatenate([np.arange(i * n + bounds[j], i * n + bounds[j + 1])
+                               for i in range(k)])
+        out = eng.run(plans[j], closes[:, cols], policy=variant.policy)
+        cash[cols], equity[cols] = out["pv_cash"], out["pv_equity"]
+    stats = []
+    for i in range(k):
+        c, e = cash[i * n:(i + 1) * n], equity[i * n:(i + 1) * n]
+        t = c + e
+        stats.append(_Stats(n, t.sum(), (t**2).sum(), c.sum(), e.sum(), 0.0, (c**2).sum(),
+                            (e**2).sum()))
+    return stats
+
+
 def _bar(total: int, progress: bool):
     from tqdm.auto import tqdm
     return tqdm(total=total, unit="path", disable=not progress, desc="fair value")
@@ -618,23 +644,26 @@ def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
     return Market(valuation_date=day, **values)  # the market's rules, naming the field
 
 
-def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | None = None
-                ) -> pd.DataFrame:
+def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | None = None,
+                **changes: float) -> pd.DataFrame:
     """Value, straight debt and parity against today's share price, the classic convertible
     chart. The Holder's exercise boundary does not depend on today's price, so the one
-    estimated for ``valuation`` serves every spot; each spot is priced on its own paths."""
-    inp = valuation.inputs
+    estimated for ``valuation`` serves every spot; each spot is priced on its own paths.
+    ``changes`` (volatility, credit_spread, event_hazard, rate) reprice on the same rule:
+    the panel's fast redraw, not a new estimate of the rule."""
+    inp = valuation.inputs.replace(**changes) if changes else valuation.inputs
     plan = valuation.variant.plan
+    same_plan = set(changes) <= {"volatility"}
+    variant = valuation.variant if same_plan else _variant(inp, valuation.boundary.to_numpy())
     owed = inp.terms.principal if inp.start is None else inp.start.principal_and_interest
     # parity: principal with its interest since the last Interest Payment Date (reading 32)
     c = plan.contract
     shares = conversion_shares(owed, c.price_at_session[_first_session(inp)] / c.price_units)
-    rows = []
-    for spot in spots:
-        changed = inp.replace(spot=float(spot), n_paths=n_paths or inp.n_paths)
-        stats = _price(changed, [valuation.variant])[0]
-        rows.append((float(spot), stats.mean, stats.std_error, valuation.straight_debt,
-                     shares * float(spot)))
+    straight = valuation.straight_debt if same_plan else _straight_debt(inp)
+    spots = [float(s) for s in spots]
+    priced = _price_spots(inp.replace(n_paths=n_paths or inp.n_paths), variant, spots)
+    rows = [(spot, stats.mean, stats.std_error, straight, shares * spot)
+            for spot, stats in zip(spots, priced)]
     return table(pd.DataFrame(rows, columns=["spot", "value", "std_error", "straight_debt",
                                              "parity"]),
                  {"spot": "price", **{k: "dollars" for k in ("value", "std_error",

@@ -1,0 +1,560 @@
+"""One report case: every page, slide, panel, CLI command and sweep cell computes from a
+:class:`Case`, so the pages of a report tell one story (issue 19).
+
+A case is a set of parameters (data/params/<name>.yaml, the keys of :data:`DEFAULTS`; their
+defaults live here), the files they name loaded and checked (terms, the original terms,
+cap table, ledger, closes, market, scenarios), a name and an as-of date. Each figure is
+computed once, on first use, and kept: in memory, and in ``cache`` (a folder) when given,
+so the notebooks of one report share them. Nothing in a case changes after it is made:
+:meth:`Case.replace` returns a new one.
+
+Which figure wins where two inputs could say different things (docs/interpretations.md,
+reading 45):
+
+* the forecast and the valuation start from the state on :attr:`Case.state_date` (the
+  as-of date inside the note's life, else the Issue Date);
+* the valuation takes the case's start price (or, after the Issue Date, the last close) as
+  its spot and the case's volatility, average daily volume and participation; the market
+  file gives the rate, credit spread, dividend yield and event hazard unless the case sets
+  RATE, CREDIT_SPREAD, DIVIDEND_YIELD or EVENT_HAZARD (:meth:`Case.valuation_basis` says so);
+* the redemption view takes the case's Conversion Price if it sets one, else the one in
+  effect on the state date; a REDEMPTION_DATE before the state date is replaced by the state
+  date (:attr:`Case.redemption_note` says so).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import pickle
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .assumptions import Assumptions
+from .book.ledger import DEFAULT_LEDGER, Ledger
+from .book.state import NoteState, case_forecast, load_ledger, note_state, state_date
+from .captable import DEFAULT_CAPTABLE, CapTable, load_captable
+from .contract.redemption import (RedemptionAmount, parity_breakeven, redemption_amount,
+                                  redemption_by_date, redemption_curve)
+from .contract.schedule import payment_schedule
+from .contract.terms import DEFAULT_TERMS, NoteTerms, load_terms
+from .engine import SimulationResult, simulate
+from .io.display import dollars, percent, price, table
+from .params import (DEFAULTS, ROOT, CaseError, is_iso_date, check_params, params_file,
+                     read_params)
+from .paths import PRICES, SCENARIOS, Paths, load_closes, prices_label
+from .value.market import DEFAULT_MARKET, Market, load_market
+from .value.valuation import (ORIGINAL_TERMS, Amendment, Valuation, amendment, fair_value,
+                              value_curve)
+from .value.whatif import historical_what_if, what_if_redemptions
+
+FILES = {"TERMS_FILE": DEFAULT_TERMS, "ORIGINAL_TERMS_FILE": ORIGINAL_TERMS,
+         "CAPTABLE_FILE": DEFAULT_CAPTABLE, "LEDGER_FILE": DEFAULT_LEDGER, "PRICES_FILE": PRICES,
+         "MARKET_FILE": DEFAULT_MARKET, "SCENARIOS_FILE": SCENARIOS}
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _code_digest() -> str:
+    """The hash of notelib's source: a cached figure from other code is never reused."""
+    h = hashlib.sha256()
+    for p in sorted(Path(__file__).parent.rglob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One board number: its value, unit, label, the text every page shows it as, and the
+    notebook that explains it (``home``)."""
+
+    key: str
+    label: str
+    value: float | str
+    unit: str  # dollars, price, percent, shares, count, date, text
+    text: str
+    home: str
+    std_error: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def money_band(value: float, std_error: float) -> str:
+    """A Monte Carlo dollar figure to its precision, with a two-standard-error band:
+    "$4.51M ± $0.02M". The one convention for error bands on every page."""
+    band = 2 * std_error
+    if abs(value) >= 1e6:
+        places = 2 if band < 0.05e6 else 1
+        return f"{dollars(value / 1e6, places)}M ± {dollars(band / 1e6, places)}M"
+    return f"{dollars(value / 1e3, 0)}K ± {dollars(band / 1e3, 0)}K"
+
+
+BAND = "± 2 standard errors"
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The case's forecast from its state: the state, the paths (realized closes, then GBM),
+    the engine's result and the assumptions as used (the start price is then the last
+    close)."""
+
+    state: NoteState
+    paths: Paths
+    result: SimulationResult
+    assumptions: Assumptions
+
+    @property
+    def by_date(self) -> pd.DataFrame:
+        return self.result.summary.by_date
+
+
+@dataclass(frozen=True, kw_only=True)
+class Case:
+    """A report case: its name, as-of date, parameters (:data:`DEFAULTS`) and the files they
+    name, loaded. Build one with :meth:`from_params`; ask it for figures."""
+
+    name: str
+    as_of: dt.date
+    params: Mapping[str, Any]
+    terms: NoteTerms
+    original_terms: NoteTerms
+    captable: CapTable
+    ledger: Ledger
+    closes: pd.Series = field(compare=False)
+    market: Market
+    files: Mapping[str, str] = field(compare=False)  # parameter -> the file read
+    cache: Path | None = field(default=None, compare=False)
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    # ---- building ----------------------------------------------------------------------
+    @classmethod
+    def from_params(cls, source: str | Path | Mapping[str, Any] | None = None, *,
+                    name: str | None = None, as_of: object = None, cache: str | Path | None = None,
+                    base: Path | None = None, **changes: Any) -> Case:
+        """A case from a parameter file (a path, or a name in data/params; None: base) or a
+        mapping, with ``changes`` (parameter names as in the files, e.g. VOLATILITY=1.2).
+        Relative file parameters are read against ``base`` (default: the working directory)
+        if the file is there, else against the repository. ``as_of``: the report date
+        (a date or YYYY-MM-DD; None or "": today). Every error names the parameter."""
+        if isinstance(source, Mapping):
+            given, where, stem = dict(source), "parameters", "custom"
+        else:
+            path = params_file(source or "base")
+            given, where, stem = read_params(path), f"parameter file {path}", path.stem
+        checked = check_params({**given, **changes}, where)
+        params = {**DEFAULTS, **checked}
+        day = _as_of(as_of)
+        files = {k: str(_resolve(params[k], k, base) if params[k] else default)
+                 for k, default in FILES.items()}
+        return cls._load(name or stem, day, params, files,
+                         Path(cache) if cache not in (None, "") else None)
+
+    @classmethod
+    def _load(cls, name: str, as_of: dt.date, params: dict[str, Any], files: dict[str, str],
+              cache: Path | None) -> Case:
+        from .book.ledger import LedgerError
+        from .contract.terms import TermsError
+        from .value.market import MarketError
+        from .paths import PathError
+        from .captable import CapTableError
+
+        try:
+            terms = load_terms(files["TERMS_FILE"], **params["OVERRIDES"])
+            original = load_terms(files["ORIGINAL_TERMS_FILE"], **params["OVERRIDES"])
+            captable = load_captable(files["CAPTABLE_FILE"])
+            ledger = load_ledger(files["LEDGER_FILE"], terms)
+            closes = load_closes(files["PRICES_FILE"]).to_frame()[0]
+            market = load_market(files["MARKET_FILE"])
+        except (TermsError, MarketError, LedgerError, PathError, CapTableError) as exc:
+            raise CaseError(f"case {name}: {exc}") from None
+        case = cls(name=name, as_of=as_of, params=params, terms=terms, original_terms=original,
+                   captable=captable, ledger=ledger, closes=closes, market=market, files=files,
+                   cache=cache)
+        case.assumptions  # the behaviour's own checks, at once
+        return case
+
+    def replace(self, **changes: Any) -> Case:
+        """A new case with some parameters changed (names as in the files: VOLATILITY=1.2),
+        checked again; files are read again only when a file parameter changes."""
+        checked = check_params(changes, f"case {self.name}")
+        params = {**self.params, **checked}
+        if not any(k in FILES or k == "OVERRIDES" for k in checked):
+            new = dataclasses.replace(self, params=params, _memo={})
+            new.assumptions
+            return new
+        files = {k: str(_resolve(params[k], k, None) if params[k] else default)
+                 for k, default in FILES.items()}
+        return self._load(self.name, self.as_of, params, files, self.cache)
+
+    def __getattr__(self, name: str) -> Any:
+        """A parameter by its lower-case name: ``case.volatility`` is VOLATILITY."""
+        params = self.__dict__.get("params", {})
+        if name.upper() in params and name == name.lower():
+            return params[name.upper()]
+        raise AttributeError(f"Case has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        p = self.params
+        return (f"Case({self.name!r}, as of {self.as_of}, state on {self.state_date}; "
+                f"{self.assumptions.subtitle().removeprefix('Assumed: ')}; seed {p['SEED']})")
+
+    def _repr_html_(self) -> str:
+        from .io.display import html_table
+
+        rows = {"Case": self.name, "As of": f"{self.as_of:%d %b %Y}",
+                "Forecasts start on": f"{self.state_date:%d %b %Y}",
+                "Assumed behaviour": self.assumptions.behaviour(),
+                "Assumed paths": f"{self.assumptions.market()}; seed {self.params['SEED']}",
+                "Closes so far": self.prices_label,
+                **{k.replace("_FILE", "").replace("_", " ").capitalize() + " file":
+                   Path(v).name for k, v in self.files.items()}}
+        return html_table(rows, caption=f"{self.terms.name}: the report case")
+
+    def plain(self) -> dict[str, Any]:
+        """The parameters as a parameter file writes them, file parameters as the files
+        read (so a notebook given this mapping reads the same files)."""
+        return {**self.params, **self.files}
+
+    # ---- the cache ---------------------------------------------------------------------
+    def _key(self) -> str:
+        if "key" not in self._memo:
+            h = hashlib.sha256(json.dumps({**self.params, "as_of": str(self.as_of)},
+                                          sort_keys=True, default=str).encode())
+            for k in sorted(self.files):
+                h.update(_digest(Path(self.files[k])).encode())
+            h.update(_code_digest().encode())
+            self._memo["key"] = h.hexdigest()[:24]
+        return self._memo["key"]
+
+    def _once(self, what: str, compute: Callable[[], Any], disk: bool = True) -> Any:
+        """``compute()`` once per case, shared through ``cache`` when the case has one."""
+        if what in self._memo:
+            return self._memo[what]
+        path = self.cache / f"{self._key()}-{what}.pkl" if self.cache and disk else None
+        if path is not None and path.is_file():
+            value = pickle.loads(path.read_bytes())
+        else:
+            value = compute()
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{id(value)}.tmp")
+                tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+                tmp.replace(path)  # atomic: a reader never sees half a file
+        self._memo[what] = value
+        return value
+
+    # ---- the note on the report date ---------------------------------------------------
+    @property
+    def assumptions(self) -> Assumptions:
+        """The market and behaviour assumptions of the forecast (from issue)."""
+        p = self.params
+        return Assumptions(p["START_PRICE"], p["VOLATILITY"], p["DRIFT"], p["N_PATHS"],
+                           p["POLICY"], p["HOLDER_MULTIPLE"], p["PARTICIPATION"],
+                           p["AVERAGE_DAILY_VOLUME"])
+
+    @property
+    def state_date(self) -> dt.date:
+        """The date the forecasts start from: the as-of date inside the note's life, else
+        the Issue Date."""
+        return state_date(self.terms, self.as_of)
+
+    @property
+    def in_life(self) -> bool:
+        return self.state_date == self.as_of
+
+    @property
+    def prices_label(self) -> str:
+        return prices_label(self.files["PRICES_FILE"])
+
+    def state(self) -> NoteState:
+        """The note on the state date, from the ledger and the case's closes."""
+        return self.forecast().state
+
+    def state_on(self, day: object) -> NoteState:
+        """The note on another date of its life, same ledger and closes (the status panel)."""
+        return note_state(self.terms, _as_of(day), ledger=self.ledger, closes=self.closes,
+                          captable=self.captable)
+
+    def forecast(self) -> Forecast:
+        """The forecast from the state on the state date (:func:`notelib.case_forecast`)."""
+        def compute() -> Forecast:
+            state, paths, result, a = case_forecast(
+                self.terms, self.assumptions, as_of=self.as_of, ledger=self.ledger,
+                closes=self.closes, path_start=self.params["PATH_START"],
+                seed=self.params["SEED"], captable=self.captable)
+            return Forecast(state, paths, result, a)
+        return self._once("forecast", compute, disk=False)  # a second or two: not shared
+
+    def all_cash(self) -> SimulationResult:
+        """The same paths with every payment in cash (what paying in shares saves)."""
+        def compute() -> SimulationResult:
+            f = self.forecast()
+            return simulate(self.terms, f.paths, captable=self.captable, start=f.state,
+                            **{**f.assumptions.engine(), "policy": "cash"})
+        return self._once("all-cash", compute, disk=False)
+
+    def schedule(self) -> pd.DataFrame:
+        return self._once("schedule", lambda: payment_schedule(self.terms), disk=False)
+
+    def subtitle(self) -> str:
+        """The assumptions line stated under each forecast chart."""
+        f = self.forecast()
+        start = "issue" if f.state.as_of <= self.terms.issue_date else f"{f.state.as_of:%d %b %Y}"
+        return f"{f.assumptions.subtitle()}; forecast from {start}"
+
+    def source(self, *extra: str) -> str:
+        """The source line under each chart: the note, the case, the as-of date."""
+        return "; ".join(["Source: " + self.terms.citation, *extra,
+                          f"case {self.name}, seed {self.params['SEED']}",
+                          f"as of {self.as_of:%d %b %Y}"])
+
+    # ---- the redemption view (I.A) -----------------------------------------------------
+    @property
+    def redemption_on(self) -> dt.date:
+        """REDEMPTION_DATE, or the state date when that has passed."""
+        given = dt.date.fromisoformat(self.params["REDEMPTION_DATE"])
+        return max(given, self.state_date)
+
+    @property
+    def redemption_note(self) -> str:
+        """Why the redemption date is not the one given, or ""."""
+        given = dt.date.fromisoformat(self.params["REDEMPTION_DATE"])
+        if given >= self.state_date:
+            return ""
+        return (f"the given redemption date {given:%d %b %Y} has passed by "
+                f"{self.state_date:%d %b %Y}; shown on that date instead")
+
+    @property
+    def redemption_price(self) -> float:
+        """The redemption view's Conversion Price: CONVERSION_PRICE (an assumption, e.g. a
+        ratchet), else the one in effect on the state date (the ledger's splits and
+        ratchets)."""
+        given = self.params["CONVERSION_PRICE"]
+        return float(given) if given is not None else self.state().conversion_price
+
+    def redemption_assumed(self) -> str:
+        """The redemption view's assumptions in words, for the charts and the board."""
+        p = self.params
+        price_is = "assumed" if p["CONVERSION_PRICE"] is not None else \
+            f"in effect on {self.state_date:%d %b %Y}"
+        return (f"Assumed: Default Interest {dollars(p['DEFAULT_INTEREST'], 0)} and penalties "
+                f"{dollars(p['PENALTIES'], 0)} owed; Conversion Price "
+                f"{price(self.redemption_price)} ({price_is})")
+
+    def _owed(self) -> dict[str, Any]:
+        p = self.params
+        return {"default_interest": p["DEFAULT_INTEREST"], "penalties": p["PENALTIES"],
+                "conversion_price": self.redemption_price}
+
+    def redemption(self) -> RedemptionAmount:
+        """The Mandatory Redemption Amount on :attr:`redemption_on` at HIGHEST_CLOSE (I.A)."""
+        return self._once("redemption", lambda: redemption_amount(
+            self.terms, self.redemption_on, self.params["HIGHEST_CLOSE"], **self._owed()),
+            disk=False)
+
+    def redemption_curve(self) -> pd.DataFrame:
+        p = self.params
+        closes = np.linspace(p["CLOSE_MIN"], p["CLOSE_MAX"], p["CLOSE_STEPS"])
+        return redemption_curve(self.terms, self.redemption_on, closes, **self._owed())
+
+    def redemption_dates(self) -> list[dt.date]:
+        """Semi-monthly dates from the state date to maturity."""
+        return [d.date() for d in pd.date_range(self.state_date, self.terms.maturity_date,
+                                                 freq="SMS")]
+
+    def redemption_by_date(self) -> pd.DataFrame:
+        return redemption_by_date(self.terms, self.redemption_dates(),
+                                  self.params["HIGHEST_CLOSE"], **self._owed())
+
+    def what_if(self, dates: list[dt.date] | None = None) -> pd.DataFrame:
+        """The 2006 what-if's I.B elections (historical: the dates are 2006's)."""
+        dates = dates or [d.date() for d in pd.date_range(self.terms.issue_date,
+                                                          self.terms.maturity_date, freq="SMS")]
+        return what_if_redemptions(self.terms, dates, self.params["WHAT_IF"],
+                                   scenarios=self.files["SCENARIOS_FILE"])
+
+    def historical_what_if(self) -> pd.DataFrame:
+        return historical_what_if(self.terms, self.params["WHAT_IF"], captable=self.captable,
+                                  scenarios=self.files["SCENARIOS_FILE"])
+
+    # ---- the valuation -----------------------------------------------------------------
+    def _valuation_keywords(self, n_paths: int | None = None) -> dict[str, Any]:
+        p = self.params
+        market = {k.lower(): p[k] for k in ("RATE", "CREDIT_SPREAD", "DIVIDEND_YIELD",
+                                            "EVENT_HAZARD") if p[k] is not None}
+        return dict(market=self.market, spot=p["START_PRICE"], volatility=p["VOLATILITY"],
+                    average_daily_volume=p["AVERAGE_DAILY_VOLUME"],
+                    participation=p["PARTICIPATION"], policy=p["VALUATION_POLICY"],
+                    n_paths=n_paths or p["VALUATION_PATHS"], seed=p["SEED"],
+                    captable=self.captable, valuation_date=self.terms.issue_date, **market)
+
+    def valuation_basis(self) -> str:
+        """Where the valuation's inputs come from, in words (the rule in this module's
+        docstring)."""
+        p = self.params
+        v = self.value().inputs
+        own = [k for k in ("RATE", "CREDIT_SPREAD", "DIVIDEND_YIELD", "EVENT_HAZARD")
+               if p[k] is not None]
+        market = f"the market file {Path(self.files['MARKET_FILE']).name}"
+        spot = "the last close" if v.valuation_date > self.terms.issue_date else \
+            "the case's start price"
+        return (f"spot ${v.spot:g} ({spot}) and volatility {v.volatility:.0%} from case "
+                f"{self.name}; rate {v.rate:.1%}, credit spread {v.credit_spread:.0%}, "
+                f"{v.event_hazard:g} redemption events a year from "
+                + (f"the case ({', '.join(own)}) and " if own else "") + market)
+
+    def amendment(self) -> Amendment:
+        """The amended note against the original on the Issue Date, same market and paths."""
+        return self._once("amendment", lambda: amendment(
+            self.terms, self.original_terms, **self._valuation_keywords()))
+
+    def value(self) -> Valuation:
+        """The fair value on the state date: the amended note of :meth:`amendment` on the
+        Issue Date, else from the note as it stands (spot: the last close)."""
+        if self.state_date == self.terms.issue_date:
+            return self.amendment().amended
+
+        def compute() -> Valuation:
+            f = self.forecast()
+            kw = self._valuation_keywords()
+            known = self.closes[self.closes.index <= pd.Timestamp(f.state.as_of)]
+            kw.update(valuation_date=f.state.as_of, start=f.state, history=known,
+                      spot=float(known.iloc[-1]))
+            return fair_value(self.terms, **kw)
+        return self._once("value", compute)
+
+    def value_curve(self, spots: list[float] | None = None) -> pd.DataFrame:
+        """Value against the share price (:func:`notelib.value_curve`) on CURVE_PATHS a
+        point; the case's own spot is the valuation itself (VALUATION_PATHS), so the curve and
+        the fair value never show two numbers for one price."""
+        def compute() -> pd.DataFrame:
+            v = self.value()
+            grid = sorted(set(np.round(spots or np.linspace(0.05, 0.60, 12), 6)) - {v.inputs.spot})
+            curve = value_curve(v, grid, n_paths=self.params["CURVE_PATHS"])
+            curve["paths"] = self.params["CURVE_PATHS"]
+            own = pd.DataFrame([{"spot": v.inputs.spot, "value": v.value,
+                                 "std_error": v.std_error, "straight_debt": v.straight_debt,
+                                 "parity": float(np.interp(v.inputs.spot, curve["spot"],
+                                                           curve["parity"])),
+                                 "paths": v.inputs.n_paths}])
+            out = pd.concat([pd.DataFrame(curve), own]).sort_values("spot")
+            return table(out.reset_index(drop=True),
+                         {"spot": "price", "paths": "shares",
+                          **{k: "dollars" for k in ("value", "std_error", "straight_debt",
+                                                    "parity")}})
+        return self._once("value-curve", compute)
+
+    # ---- the board's numbers -----------------------------------------------------------
+    def metrics(self) -> dict[str, Metric]:
+        """Every number the board shows, each with its unit, label, text and home notebook;
+        the board summary, the deck, the PDF, index.html and the notebooks show these
+        texts, and the report's consistency test checks they agree."""
+        return self._once("metrics", self._metrics, disk=False)
+
+    def _metrics(self) -> dict[str, Metric]:
+        f = self.forecast()
+        by_date, by_path = f.by_date, f.result.by_path
+        final = by_date.iloc[-1]
+        sched = self.schedule()
+        r = self.redemption()
+        change = self.amendment()
+        value = self.value()
+        first = by_date["date"].iloc[0]
+        since = "issue" if f.state.as_of <= self.terms.issue_date else f"{f.state.as_of:%d %b %Y}"
+        out: list[Metric] = [
+            Metric("principal", "Principal (assumed from public reports)", self.terms.principal,
+                   "dollars", dollars(self.terms.principal, 0), "01-terms-and-schedule"),
+            Metric("conversion_price", f"Conversion Price on {self.state_date:%d %b %Y}",
+                   f.state.conversion_price, "price", price(f.state.conversion_price),
+                   "05-status"),
+            Metric("interest_total", "Interest over the life", float(sched["interest"].sum()),
+                   "dollars", dollars(float(sched["interest"].sum()), 0),
+                   "01-terms-and-schedule"),
+            Metric("redemption_floor", f"Redemption on {r.on:%d %b %Y}: 120% floor", r.floor,
+                   "dollars", dollars(r.floor, 0), "02-parity-vs-floor"),
+            Metric("breakeven_close", "Parity exceeds the floor above a close of",
+                   parity_breakeven(r), "price", f"${parity_breakeven(r):,.4f}",
+                   "02-parity-vs-floor"),
+            Metric("redemption_amount", f"Redemption amount at a ${r.highest_close:g} close and "
+                   f"a {price(r.conversion_price)} Conversion Price",
+                   r.amount, "dollars", f"{dollars(r.amount, 0)} ({r.binding})",
+                   "02-parity-vs-floor"),
+            Metric("p_shares_first_date", f"Paths paying the {first:%d %b %Y} payment in shares",
+                   float(by_date["p_shares"].iloc[0]), "percent",
+                   percent(float(by_date["p_shares"].iloc[0]), 0), "03-cash-vs-shares"),
+            Metric("cash_paid_median", f"Median cash paid from {since}",
+                   float(by_path["cash_paid"].median()), "dollars",
+                   dollars(float(by_path["cash_paid"].median()), 0), "03-cash-vs-shares"),
+            Metric("p_converted_final", "Paths where the Holder converts",
+                   float(final["p_converted"]), "percent", percent(float(final["p_converted"]), 0),
+                   "04-dilution"),
+            Metric("holding_p95_final", "Holder's own holding at maturity, 95th percentile "
+                   "(after its sales; the 9.9% cap limits conversions)",
+                   float(final["holding_p95"]), "percent",
+                   percent(float(final["holding_p95"])), "04-dilution"),
+            Metric("issued_p5_final", "Shares issued to noteholders, cumulative, as a share of "
+                   "outstanding: 5th percentile", float(final["ownership_p5"]), "percent",
+                   percent(float(final["ownership_p5"])), "04-dilution"),
+            Metric("issued_p95_final", "Shares issued to noteholders, cumulative, as a share of "
+                   "outstanding: 95th percentile", float(final["ownership_p95"]), "percent",
+                   percent(float(final["ownership_p95"])), "04-dilution"),
+            Metric("fair_value", f"Fair value on {value.inputs.valuation_date:%d %b %Y} "
+                   f"({BAND})", value.value, "dollars", money_band(value.value, value.std_error),
+                   "06-fair-value", value.std_error),
+            Metric("amendment_transfer", f"Value the amendment moved to the noteholders ({BAND})",
+                   change.transfer, "dollars", money_band(change.transfer, change.std_error),
+                   "06-fair-value", change.std_error),
+        ]
+        return {m.key: m for m in out}
+
+    def home_metrics(self, notebook: str) -> dict[str, str]:
+        """The board numbers a notebook explains, label -> text (the same text as the
+        board's)."""
+        return {m.label: m.text for m in self.metrics().values() if m.home == notebook}
+
+    def key_numbers(self) -> dict[str, str]:
+        """The board's key numbers, label -> text."""
+        return {m.label: m.text for m in self.metrics().values()}
+
+    def record(self) -> dict[str, Any]:
+        """The case as metrics.json names it: name, as-of date, state date, seed, paths."""
+        p = self.params
+        return {"name": self.name, "as_of": str(self.as_of), "state_date": str(self.state_date),
+                "seed": p["SEED"], "n_paths": p["N_PATHS"],
+                "valuation_paths": p["VALUATION_PATHS"]}
+
+
+def _as_of(value: object) -> dt.date:
+    if value in (None, ""):
+        return dt.date.today()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and is_iso_date(value):
+        return dt.date.fromisoformat(value)
+    raise CaseError(f"as_of = {value!r}: must be a date written YYYY-MM-DD")
+
+
+def _resolve(value: str, what: str, base: Path | None) -> Path:
+    """A relative input path read against ``base`` (the caller's working directory) if the
+    file is there, else against the repository root; an absolute path as it is."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        found = path
+    else:
+        here = (base or Path.cwd()) / path
+        found = here if here.exists() else ROOT / path
+    if not found.is_file():
+        raise CaseError(f"{what} = {value!r}: no such file (looked in {base or Path.cwd()} "
+                        f"and {ROOT})")
+    return found.resolve()
