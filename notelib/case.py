@@ -152,7 +152,7 @@ class Case:
             given, where, stem = read_params(path), f"parameter file {path}", path.stem
         checked = check_params({**given, **changes}, where)
         params = {**DEFAULTS, **checked}
-        day = _as_of(as_of)
+        day = _as_of(as_of or params["AS_OF"])
         files = {k: str(_resolve(params[k], k, base) if params[k] else default)
                  for k, default in FILES.items()}
         return cls._load(name or stem, day, params, files,
@@ -320,18 +320,20 @@ class Case:
     # ---- the redemption view (I.A) -----------------------------------------------------
     @property
     def redemption_on(self) -> dt.date:
-        """REDEMPTION_DATE, or the state date when that has passed."""
-        given = dt.date.fromisoformat(self.params["REDEMPTION_DATE"])
-        return max(given, self.state_date)
+        """The redemption view's date: inside the note's life the state date (what is owed
+        is then the books', arrears included); for the model from issue REDEMPTION_DATE."""
+        if self.in_life:
+            return self.state_date
+        return max(dt.date.fromisoformat(self.params["REDEMPTION_DATE"]), self.state_date)
 
     @property
     def redemption_note(self) -> str:
         """Why the redemption date is not the one given, or ""."""
         given = dt.date.fromisoformat(self.params["REDEMPTION_DATE"])
-        if given >= self.state_date:
+        if given == self.redemption_on:
             return ""
-        return (f"the given redemption date {given:%d %b %Y} has passed by "
-                f"{self.state_date:%d %b %Y}; shown on that date instead")
+        return (f"on the report date, {self.redemption_on:%d %b %Y}, from the ledger (the "
+                f"case's redemption date {given:%d %b %Y} applies to the model from issue)")
 
     @property
     def redemption_price(self) -> float:
@@ -351,9 +353,21 @@ class Case:
                 f"{price(self.redemption_price)} ({price_is})")
 
     def _owed(self) -> dict[str, Any]:
+        """What the redemption view owes beyond the schedule: in the note's life the books'
+        principal, accrued interest and arrears (overdue principal and interest count in (a)
+        and (b); their Default Interest and V.H interest in (c), I.A(i))."""
         p = self.params
-        return {"default_interest": p["DEFAULT_INTEREST"], "penalties": p["PENALTIES"],
+        owed = {"default_interest": p["DEFAULT_INTEREST"], "penalties": p["PENALTIES"],
                 "conversion_price": self.redemption_price}
+        if self.in_life:
+            state = self.state()
+            a = state.arrears
+            overdue = float(a["amount"].sum()) if len(a) else 0.0
+            late = float((a["default_interest"] + a["late_interest"]).sum()) if len(a) else 0.0
+            owed.update(principal=state.principal + overdue,
+                        accrued_interest=state.accrued_interest,
+                        default_interest=p["DEFAULT_INTEREST"] + late)
+        return owed
 
     def redemption(self) -> RedemptionAmount:
         """The Mandatory Redemption Amount on :attr:`redemption_on` at HIGHEST_CLOSE (I.A)."""
@@ -362,6 +376,7 @@ class Case:
             disk=False)
 
     def redemption_curve(self) -> pd.DataFrame:
+        """The redemption amount against the highest close (CLOSE_MIN to CLOSE_MAX)."""
         p = self.params
         closes = np.linspace(p["CLOSE_MIN"], p["CLOSE_MAX"], p["CLOSE_STEPS"])
         return redemption_curve(self.terms, self.redemption_on, closes, **self._owed())
@@ -372,8 +387,13 @@ class Case:
                                                  freq="SMS")]
 
     def redemption_by_date(self) -> pd.DataFrame:
+        """The redemption amount on each of :meth:`redemption_dates` at HIGHEST_CLOSE, on
+        the schedule's principal (the books' figures hold on the state date only)."""
+        owed = {k: v for k, v in self._owed().items()
+                if k not in ("principal", "accrued_interest")}
+        owed["default_interest"] = self.params["DEFAULT_INTEREST"]
         return redemption_by_date(self.terms, self.redemption_dates(),
-                                  self.params["HIGHEST_CLOSE"], **self._owed())
+                                  self.params["HIGHEST_CLOSE"], **owed)
 
     def what_if(self, dates: list[dt.date] | None = None) -> pd.DataFrame:
         """The 2006 what-if's I.B elections (historical: the dates are 2006's)."""
@@ -484,7 +504,7 @@ class Case:
             Metric("breakeven_close", "Parity exceeds the floor above a close of",
                    parity_breakeven(r), "price", f"${parity_breakeven(r):,.4f}",
                    "02-parity-vs-floor"),
-            Metric("redemption_amount", f"Redemption amount at a ${r.highest_close:g} close and "
+            Metric("redemption_amount", f"Redemption amount at a {price(r.highest_close)} close and "
                    f"a {price(r.conversion_price)} Conversion Price",
                    r.amount, "dollars", f"{dollars(r.amount, 0)} ({r.binding})",
                    "02-parity-vs-floor"),

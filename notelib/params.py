@@ -19,6 +19,8 @@ PARAMS = ROOT / "data" / "params"
 # Every case parameter and its default. A parameter file sets some of them; the rest keep
 # these. Values marked ASSUMPTION are assumptions, not facts (docs/interpretations.md).
 DEFAULTS: dict[str, Any] = {
+    # the report date ("": the day the report runs; `notelib report --as-of` wins)
+    "AS_OF": "",
     # input files ("" : the default file named in FILES)
     "TERMS_FILE": "", "ORIGINAL_TERMS_FILE": "", "OVERRIDES": {}, "CAPTABLE_FILE": "",
     "LEDGER_FILE": "", "PRICES_FILE": "", "MARKET_FILE": "", "SCENARIOS_FILE": "",
@@ -65,6 +67,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "VOLATILITY": (lambda v: 0 <= v <= 10, "from 0 to 10 (1000% a year)"),
     "DRIFT": (lambda v: -10 <= v <= 10, "from -10 to 10 a year"),
     "PATH_START": (is_iso_date, "a date written YYYY-MM-DD"),
+    "AS_OF": (lambda v: v == "" or is_iso_date(v), "a date written YYYY-MM-DD (or empty: today)"),
     "REDEMPTION_DATE": (is_iso_date, "a date written YYYY-MM-DD"),
     "POLICY": (lambda v: v in ("shares", "cash"), "'shares' or 'cash'"),
     "VALUATION_POLICY": (lambda v: v in ("optimal", "shares", "cash"),

@@ -189,7 +189,9 @@ def test_relative_paths_are_read_from_the_working_directory(tmp_path):
         assert manifest["inputs"][label]["sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
     nb = nbformat.read(report / SCHEDULE_NB.name, as_version=4)
     injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
-    assert str(tmp_path / "reports") in injected.source and "inputs/terms.yaml" in injected.source
+    assert str(tmp_path / "reports") in injected.source and "inputs/case/rel.yaml" in injected.source
+    case_file = json.loads((report / "inputs" / "case" / "rel.yaml").read_text())
+    assert case_file["TERMS_FILE"].endswith("inputs/terms.yaml")  # the notebooks read the copies
     assert not list((ROOT / "notebooks").glob("reports"))
     # published with the user's umask, not mkdtemp's 0700
     umask = os.umask(0)

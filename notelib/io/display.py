@@ -1,7 +1,10 @@
 """Numbers for people: dollars with separators, whole shares, percentages, and no LaTeX.
 
-JupyterLab typesets text between two dollar signs as mathematics, so every dollar sign in
-HTML output is written as the entity &#36;.
+JupyterLab and a published page with MathJax typeset text between two dollar signs as
+mathematics, even when each is written as the entity &#36; (MathJax reads the page's text,
+after entities are decoded). So HTML output with dollars sits in an element of the class
+MathJax skips (``tex2jax_ignore``, in MathJax 2 and in JupyterLab's MathJax 3), and each
+dollar sign is written as &#36; as well.
 """
 
 from __future__ import annotations
@@ -36,9 +39,15 @@ def percent(x: float, decimals: int = 1) -> str:
     return f"{x:.{decimals}%}"
 
 
+IGNORE = "tex2jax_ignore"  # the class MathJax does not typeset
+
+
 def no_latex(text: str) -> str:
-    """HTML text with each $ as an entity, so Lab does not read it as mathematics."""
-    return text.replace("$", "&#36;")
+    """HTML with each $ as an entity, inside an element MathJax skips, so neither Lab nor a
+    published page with MathJax reads "$51,087.50 ... $0.23" as mathematics. The element
+    has ``display: contents``: it changes nothing on the page."""
+    return f'<div class="{IGNORE}" style="display:contents">{text.replace("$", "&#36;")}</div>'
+
 
 
 def html_table(rows: Mapping[str, str], caption: str = "") -> str:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # papermill, nbformat and nbconvert load when a notebook runs
     import papermill as pm  # a bad parameter file is refused in a fraction of a second
 
 from ..io.display import KINDS
+from .consistency import disagreements
 from ..params import DEFAULTS, check_params, read_params
 from ..contract.terms import load_terms
 
@@ -43,8 +44,8 @@ PARAMS = ROOT / "data" / "params"
 REPORTS = ROOT / "reports"
 
 
-RUNNER_PARAMS = ("INTERACTIVE", "FIGURE_DIR", "METRICS_DIR", "BOARD_PDF", "BOARD_PPTX", "AS_OF",
-                 "CASE", "CHANGES", "CACHE_DIR")
+RUNNER_PARAMS = ("INTERACTIVE", "FIGURE_DIR", "METRICS_DIR", "BOARD_PDF", "BOARD_PPTX",
+                 "CASE", "CHANGES", "CACHE_DIR")  # AS_OF too, but a case may name its date
 INPUTS = {"TERMS_FILE": "terms", "CAPTABLE_FILE": "captable", "SCENARIOS_FILE": "scenarios",
           "LEDGER_FILE": "ledger", "PRICES_FILE": "prices", "MARKET_FILE": "market",
           "ORIGINAL_TERMS_FILE": "original-terms"}
@@ -330,7 +331,7 @@ def _snapshot(work: Path, params: Mapping[str, Any], params_file: Path | None,
         raise ReportError(str(exc)) from None
     folder = work / "inputs"
     (folder / "case").mkdir(parents=True)
-    plain, record = dict(case.params), {}
+    plain, record = {**case.params, "AS_OF": as_of.isoformat()}, {}
     for param, label in INPUTS.items():
         source = Path(case.files[param])
         copy = folder / f"{label}{source.suffix}"
@@ -385,7 +386,8 @@ def run_report(
     declared = declared_parameters(notebooks)
     given = check_parameters(parameters or {}, declared,
                              f"parameter file {params_file}" if params_file else "parameters")
-    as_of = as_of or dt.date.today()
+    as_of = as_of or (dt.date.fromisoformat(given["AS_OF"]) if given.get("AS_OF")
+                      else dt.date.today())
     run_id = f"{as_of.isoformat()}-{name}"
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -464,6 +466,10 @@ def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
     (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
     (work / "index.html").write_text(_index(work, name, as_of, metrics, manifest),
                                      encoding="utf-8")
+    wrong = disagreements(work)  # a report whose pages disagree is never published
+    if wrong:
+        raise ReportError(f"the pages disagree on {len(wrong)} board number(s): "
+                          + "; ".join(wrong[:5]))
     return _publish(work, out, run_id)
 
 

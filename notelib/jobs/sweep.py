@@ -335,7 +335,7 @@ def _client(scheduler: str | None, workers: int | None):
             return Client(scheduler, timeout="20s"), None
         n = workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=":0", silence_logs=logging.ERROR)  # a free port: no "8787 in use"
         return Client(cluster), cluster
     except (OSError, RuntimeError, TimeoutError) as exc:
         where = f"the Dask scheduler at {scheduler}" if scheduler else "a LocalCluster"

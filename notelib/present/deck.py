@@ -174,19 +174,21 @@ def board_deck(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
 def _text_page(heading: str, rows: Mapping[str, str] | None = None, body: str = "",
                sub: str = "") -> Figure:
     fig = Figure(figsize=(11, 6.1875))
-    fig.text(0.04, 0.93, heading, fontsize=22, fontweight="bold", va="top")
+    def text(x: float, y: float, s: str, **kw) -> None:  # "$0.30" is a price, not mathematics
+        fig.text(x, y, s, parse_math=False, va="top", **kw)
+
+    text(0.04, 0.93, heading, fontsize=22, fontweight="bold")
     y = 0.84
     if sub:
-        fig.text(0.04, y, sub, fontsize=14, va="top", color="#444444")
+        text(0.04, y, sub, fontsize=14, color="#444444")
         y -= 0.08
     if body:
-        fig.text(0.04, y, "\n".join(textwrap.wrap(body, 110)), fontsize=13, va="top",
-                 linespacing=1.5)
+        text(0.04, y, "\n".join(textwrap.wrap(body, 110)), fontsize=13, linespacing=1.5)
     for label, value in (rows or {}).items():
         lines = textwrap.wrap(str(value), 70) or [""]
-        fig.text(0.04, y, "\n".join(textwrap.wrap(str(label), 50)), fontsize=10.5,
-                 fontweight="bold", va="top")
-        fig.text(0.44, y, "\n".join(lines), fontsize=10.5, va="top")
+        text(0.04, y, "\n".join(textwrap.wrap(str(label), 50)), fontsize=10.5,
+             fontweight="bold")
+        text(0.44, y, "\n".join(lines), fontsize=10.5)
         y -= 0.045 * max(len(lines), len(textwrap.wrap(str(label), 50))) + 0.012
     return fig
 
