@@ -46,7 +46,7 @@ from .contract.redemption import (RedemptionAmount, parity_breakeven, redemption
 from .contract.schedule import payment_schedule
 from .contract.terms import DEFAULT_TERMS, NoteTerms, load_terms
 from .engine import SimulationResult, simulate
-from .io.display import dollars, percent, price, table
+from .io.display import BAND, dollars, money_band, percent, price, table
 from .params import (DEFAULTS, ROOT, CaseError, is_iso_date, check_params, params_file,
                      read_params)
 from .paths import PRICES, SCENARIOS, Paths, load_closes, prices_label
@@ -86,19 +86,6 @@ class Metric:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def money_band(value: float, std_error: float) -> str:
-    """A Monte Carlo dollar figure to its precision, with a two-standard-error band:
-    "$4.51M ± $0.02M". The one convention for error bands on every page."""
-    band = 2 * std_error
-    if abs(value) >= 1e6:
-        places = 2 if band < 0.05e6 else 1
-        return f"{dollars(value / 1e6, places)}M ± {dollars(band / 1e6, places)}M"
-    return f"{dollars(value / 1e3, 0)}K ± {dollars(band / 1e3, 0)}K"
-
-
-BAND = "± 2 standard errors"
 
 
 @dataclass(frozen=True)
@@ -283,6 +270,15 @@ class Case:
         """The note on another date of its life, same ledger and closes (the status panel)."""
         return note_state(self.terms, _as_of(day), ledger=self.ledger, closes=self.closes,
                           captable=self.captable)
+
+    def life_so_far(self) -> NoteState:
+        """The note on the report date, or on the Maturity Date for a report dated after it
+        (the whole life), or on the Issue Date before it: what has happened."""
+        t = self.terms
+        day = min(max(self.as_of, t.issue_date), t.maturity_date)
+        if day == self.state_date:
+            return self.state()
+        return self._once("life", lambda: self.state_on(day), disk=False)
 
     def forecast(self) -> Forecast:
         """The forecast from the state on the state date (:func:`notelib.case_forecast`)."""

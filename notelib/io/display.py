@@ -29,6 +29,19 @@ def price(x: float) -> str:
     return f"${x:,.{places}f}"
 
 
+BAND = "± 2 standard errors"  # the one convention for Monte Carlo error bands, in words
+
+
+def money_band(value: float, std_error: float) -> str:
+    """A Monte Carlo dollar figure to its precision, with a band of two standard errors:
+    "$4.51M ± $0.04M" (say :data:`BAND` beside it)."""
+    band = 2 * std_error
+    if abs(value) >= 1e6:
+        places = 2 if band < 0.05e6 else 1
+        return f"{dollars(value / 1e6, places)}M ± {dollars(band / 1e6, places)}M"
+    return f"{dollars(value / 1e3, 0)}K ± {dollars(band / 1e3, 0)}K"
+
+
 def shares(n: int | float) -> str:
     """15,512,785"""
     return f"{n:,.0f}"
@@ -58,6 +71,11 @@ def html_table(rows: Mapping[str, str], caption: str = "") -> str:
     cap = f"<caption style='text-align:left'><b>{html.escape(caption)}</b></caption>" \
         if caption else ""
     return no_latex(f"<table>{cap}{body}</table>")
+
+
+def words(name: object) -> str:
+    """A column name as a header: "shares_if_paid_p50" -> "shares if paid p50"."""
+    return str(name).replace("_", " ")
 
 
 def factor(x: float) -> str:
@@ -121,8 +139,20 @@ class Table(pd.DataFrame):
         return len(self) if len(self) <= most else pd.get_option("display.min_rows")
 
     def _repr_html_(self) -> str:
-        return no_latex(self.to_html(formatters=self._shown(), max_rows=self._rows(),
-                                     na_rep=""))
+        """Headers in words ("cash paid mean", not "cash_paid_mean") and no 0..n row
+        numbers: a default index is not shown."""
+        shown = self._shown()
+        frame = pd.DataFrame(self)
+        if not isinstance(frame.columns, pd.MultiIndex) and frame.columns.is_unique:
+            names = {c: words(c) for c in frame.columns}
+            if len(set(names.values())) == len(names):
+                frame = frame.rename(columns=names)
+                shown = {names[c]: f for c, f in shown.items()}
+        if frame.index.name is not None:
+            frame.index.name = words(frame.index.name)
+        numbered = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+        return no_latex(frame.to_html(formatters=shown, max_rows=self._rows(), na_rep="",
+                                      index=not numbered))
 
     def __repr__(self) -> str:
         return self.to_string(formatters=self._shown(), max_rows=self._rows(), na_rep="")

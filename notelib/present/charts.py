@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import textwrap
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from ..io.display import BAND, money_band
 
 STYLE = Path(__file__).resolve().parent / "styles" / "board.mplstyle"
 PALETTE = {"interest": "#0072B2", "principal": "#E69F00", "balance": "#000000",
@@ -284,13 +288,14 @@ def conversion_chart(by_date: pd.DataFrame, *, title: str | None = None, subtitl
         _fan(right, by_date, "ownership_converted")
         right.yaxis.set_major_formatter(_percent)
         right.set_ylim(bottom=0)
-        right.set_xlabel("Noteholders' share of outstanding where the Holder has converted",
-                         fontsize="small")
+        right.set_xlabel("Shares issued to noteholders (cumulative) over outstanding, where "
+                         "the Holder has converted", fontsize="small")
         _legend(fig, right)
         final = by_date.iloc[-1]
         _headline(fig, title or (
-            f"The Holder converts on {final['p_converted']:.0%} of paths; where it does, "
-            f"noteholders end with {final['ownership_converted_p50']:.0%} of the shares (median)"),
+            f"The Holder converts on {final['p_converted']:.0%} of paths; where it does, the "
+            f"shares issued to noteholders reach {final['ownership_converted_p50']:.0%} of those "
+            "outstanding (median)"),
             subtitle)
         _source(fig, source)
         return fig
@@ -482,9 +487,9 @@ def amendment_chart(table: pd.DataFrame, transfer: float, std_error: float, *,
         ax.set_xlabel("Value to the noteholders on the amendment date")
         _legend(fig, ax)
         verb = "moved" if transfer >= 0 else "took"
-        _headline(fig, title or f"The amendment {verb} ${abs(transfer) / 1e6:,.2f}M of value "
-                  f"{'to' if transfer >= 0 else 'from'} the noteholders "
-                  f"(± ${2 * std_error / 1e3:,.0f}K)", subtitle)
+        _headline(fig, title or f"The amendment {verb} {money_band(abs(transfer), std_error)} "
+                  f"of value {'to' if transfer >= 0 else 'from'} the noteholders ({BAND})",
+                  subtitle)
         _source(fig, source)
         return fig
 
@@ -504,7 +509,11 @@ def heatmap(results: pd.DataFrame, x: str, y: str, measure: str, *, kind: str = 
         places = 1 if hi - lo < 0.05 else 0  # a narrow range of percentages keeps a decimal
         fmt = {"percent": lambda v: f"{v:.{places}%}", "dollars": lambda v: _money_label(v),
                "price": lambda v: f"${v:,.2f}"}
-        image = ax.imshow(data, cmap="viridis", aspect="auto")
+        # a share's colours span 0% to 100% (or to the next 10% above the largest), so a
+        # grid of 20.3% to 21.1% reads as the near-flat grid it is, not as a full range
+        scale = dict(vmin=0.0, vmax=1.0 if hi > 0.5 else math.ceil(hi * 10 + 1e-9) / 10) \
+            if kind == "percent" and lo >= 0 else {}
+        image = ax.imshow(data, cmap="viridis", aspect="auto", **scale)
         for (i, j), v in np.ndenumerate(data):
             if np.isfinite(v):
                 light = image.norm(v) < 0.6

@@ -54,6 +54,15 @@ def _without_headline(fig: Figure):
             t.set_visible(True)
 
 
+def slide_picture(fig: Figure) -> bytes:
+    """The chart as a slide shows it: PNG at 200 dpi, without its headline (the slide title
+    says it), cropped to what is drawn."""
+    png = io.BytesIO()
+    with _without_headline(fig):
+        fig.savefig(png, format="png", dpi=200, bbox_inches="tight", pad_inches=0.05)
+    return png.getvalue()
+
+
 def title_text(case: Case) -> tuple[str, str]:
     """The title page: the note's name, and the case with its as-of date."""
     return (case.terms.name,
@@ -138,10 +147,7 @@ def board_deck(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
     for key, fig in figures.items():
         slide = deck.slides.add_slide(blank)
         _title(slide, finding(fig))
-        png = io.BytesIO()
-        with _without_headline(fig):
-            fig.savefig(png, format="png", dpi=200, bbox_inches="tight", pad_inches=0.05)
-        png.seek(0)
+        png = io.BytesIO(slide_picture(fig))
         from PIL import Image
 
         w, h = Image.open(png).size
