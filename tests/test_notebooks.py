@@ -348,6 +348,25 @@ def test_board_deck(report):
 
 
 @pytest.mark.slow
+def test_figures_are_300_dpi_png_and_svg_with_text(report):
+    import struct
+
+    for png in (report / "figures").glob("*.png"):
+        data = png.read_bytes()
+        i = data.index(b"pHYs")
+        x, y, unit = struct.unpack(">IIB", data[i + 4:i + 13])
+        assert unit == 1 and round(x * 0.0254) == 300, png.name  # pixels per metre -> dpi
+        svg = png.with_suffix(".svg").read_text()
+        assert "<text" in svg and "<dc:date>" not in svg, png.name
+
+
+def _defaults(path: Path) -> dict:
+    import papermill as pm
+
+    return {k: ast.literal_eval(v["default"]) for k, v in pm.inspect_notebook(str(path)).items()}
+
+
+@pytest.mark.slow
 def test_metrics_equal_notelib(report):
     import numpy as np
 
