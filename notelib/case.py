@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import pickle
@@ -223,17 +224,23 @@ class Case:
         return self._memo["key"]
 
     def _once(self, what: str, compute: Callable[[], Any], disk: bool = True) -> Any:
-        """``compute()`` once per case, shared through ``cache`` when the case has one."""
+        """``compute()`` once per case, shared through ``cache`` when the case has one: the
+        first process to need a figure computes it under a lock while the others wait for
+        it, so notebooks running side by side never compute it twice."""
         if what in self._memo:
             return self._memo[what]
-        path = self.cache / f"{self._key()}-{what}.pkl" if self.cache and disk else None
-        if path is not None and path.is_file():
-            value = pickle.loads(path.read_bytes())
-        else:
-            value = compute()
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{id(value)}.tmp")
+        if not (self.cache and disk):
+            self._memo[what] = compute()
+            return self._memo[what]
+        self.cache.mkdir(parents=True, exist_ok=True)
+        path = self.cache / f"{self._key()}-{what}.pkl"
+        with open(path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if path.is_file():
+                value = pickle.loads(path.read_bytes())
+            else:
+                value = compute()
+                tmp = path.with_suffix(".tmp")
                 tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
                 tmp.replace(path)  # atomic: a reader never sees half a file
         self._memo[what] = value
@@ -288,7 +295,7 @@ class Case:
                 closes=self.closes, path_start=self.params["PATH_START"],
                 seed=self.params["SEED"], captable=self.captable)
             return Forecast(state, paths, result, a)
-        return self._once("forecast", compute, disk=False)  # a second or two: not shared
+        return self._once("forecast", compute)
 
     def all_cash(self) -> SimulationResult:
         """The same paths with every payment in cash (what paying in shares saves)."""
@@ -296,7 +303,7 @@ class Case:
             f = self.forecast()
             return simulate(self.terms, f.paths, captable=self.captable, start=f.state,
                             **{**f.assumptions.engine(), "policy": "cash"})
-        return self._once("all-cash", compute, disk=False)
+        return self._once("all-cash", compute)
 
     def schedule(self) -> pd.DataFrame:
         return self._once("schedule", lambda: payment_schedule(self.terms), disk=False)

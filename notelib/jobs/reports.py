@@ -12,6 +12,7 @@ hashes. Parameters are checked against what the notebooks declare before anythin
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -22,16 +23,14 @@ import platform
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # papermill, nbformat and nbconvert load when a notebook runs, not before:
-    import papermill as pm  # a bad parameter file is refused in a fraction of a second
+from typing import Any
 
 from ..io.display import KINDS
 from .consistency import disagreements
@@ -289,11 +288,30 @@ def _publish(work: Path, out: Path, run_id: str) -> Path:
     raise ReportError(f"{out}: no free name for {run_id}")
 
 
-def _failure(exc: pm.PapermillExecutionError, source: Path, executed: Path) -> str:
+def _failed_cell(executed: Path) -> dict[str, Any] | None:
+    """The failing cell of an executed notebook: its index, the error's name, value and
+    traceback, and its source (papermill writes the notebook, error included)."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+    except (OSError, ValueError):
+        return None
+    # papermill puts a notice of the error above the cells: not a cell of the notebook
+    cells = [c for c in cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    for i, c in enumerate(cells):
+        for out in c.get("outputs", []):
+            if out.get("output_type") == "error":
+                return {"index": i, "ename": out.get("ename", ""), "evalue": out.get("evalue", ""),
+                        "traceback": out.get("traceback", []), "source": c.get("source", "")}
+    return None
+
+
+def _failure(failed: Mapping[str, Any], source: Path, executed: Path) -> str:
     """The source notebook's code cell number and the failing statement of a failed cell.
 
-    papermill's ``cell_index`` counts the injected-parameters cell, which it puts right after
-    the ``parameters`` cell; the cells of the source notebook do not have it."""
+    The executed notebook has papermill's injected-parameters cell right after the
+    ``parameters`` cell; the cells of the source notebook do not have it."""
     import nbformat
 
     try:
@@ -304,16 +322,91 @@ def _failure(exc: pm.PapermillExecutionError, source: Path, executed: Path) -> s
         cells, injected = [], False
     params = next((i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])),
                   None)
-    index = exc.cell_index - (1 if injected and params is not None and exc.cell_index > params
-                              else 0)
+    at = failed["index"]
+    index = at - (1 if injected and params is not None and at > params else 0)
     number = sum(1 for c in cells[:index] if c.cell_type == "code") + 1
-    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for tb in exc.traceback or []
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for tb in failed["traceback"] or []
              for line in tb.splitlines()]
     arrows = [m.group(2).strip() for line in lines
               if (m := re.match(r"^-*>\s*(\d+)\s(.*)$", line))]
-    fallback = (exc.source or "").strip().splitlines()
+    fallback = (failed["source"] or "").strip().splitlines()
     statement = arrows[-1] if arrows else (fallback[-1] if fallback else "")
     return f"code cell {number} ({statement!r})"
+
+
+class _Job:
+    """One notebook executed by papermill in a process of its own (its own session, so a
+    stopped run stops it and its kernel)."""
+
+    def __init__(self, nb: Path, executed: Path, params: Mapping[str, Any], timeout: int,
+                 logs: Path) -> None:
+        self.nb, self.executed = nb, executed
+        logs.mkdir(exist_ok=True)
+        given = logs / f"{nb.stem}.params.json"
+        given.write_text(json.dumps(dict(params)))  # JSON is YAML: papermill reads it
+        self.log = logs / f"{nb.stem}.log"
+        self.started = time.perf_counter()
+        with open(self.log, "w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "papermill", str(nb), str(executed), "-f", str(given),
+                 "-k", "python3", "--cwd", str(nb.parent), "--no-progress-bar",
+                 "--execution-timeout", str(timeout), "--log-level", "ERROR"],
+                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def outcome(self) -> str | None:
+        """None when the notebook succeeded, else why it failed, in one line."""
+        if self.proc.returncode == 0:
+            return None
+        failed = _failed_cell(self.executed)
+        if failed is not None:
+            return (f"{self.nb.name} failed in {_failure(failed, self.nb, self.executed)}: "
+                    f"{failed['ename']}: {failed['evalue']}")
+        tail = [ln for ln in self.log.read_text(errors="replace").splitlines() if ln.strip()]
+        return (f"{self.nb.name} could not run (exit {self.proc.returncode}): "
+                f"{tail[-1] if tail else 'no message'}")
+
+
+def _execute(notebooks: list[Path], work: Path, params: Mapping[str, Any], timeout: int,
+             jobs: int, name: str, log) -> dict[str, float]:
+    """Run the notebooks, ``jobs`` at a time, in their order; stop every other one at the
+    first failure or signal. Returns each notebook's seconds."""
+    waiting, running, durations = list(notebooks), [], {}
+    total = len(notebooks)
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                nb = waiting.pop(0)
+                declared = _inspect(nb)
+                running.append(_Job(nb, work / nb.name,
+                                    {k: v for k, v in params.items() if k in declared},
+                                    timeout, work / ".logs"))
+            time.sleep(0.1)
+            for job in [j for j in running if j.proc.poll() is not None]:
+                running.remove(job)
+                why = job.outcome()
+                if why is not None:
+                    log(f"[{total - len(waiting) - len(running)}/{total}] {name}: "
+                        f"{job.nb.name} FAILED")
+                    raise ReportError(why)
+                (work / f"{job.nb.stem}.html").write_text(html_export(job.executed),
+                                                          encoding="utf-8")
+                durations[job.nb.stem] = round(time.perf_counter() - job.started, 2)
+                log(f"[{len(durations)}/{total}] {name}: {job.nb.name} ok "
+                    f"({durations[job.nb.stem]:.1f}s)")
+    except BaseException:
+        for job in running:
+            job.stop()
+        raise
+    return durations
 
 
 def _snapshot(work: Path, params: Mapping[str, Any], params_file: Path | None,
@@ -370,6 +463,7 @@ def run_report(
     params_file: Path | None = None,
     base: Path | None = None,
     log=print,
+    jobs: int | None = None,
 ) -> Path:
     """Run every notebook headless with ``parameters`` and publish ``out/<as-of>-<name>/``.
 
@@ -394,7 +488,7 @@ def run_report(
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=out))
     try:
         return _run(work, out, run_id, name, notebooks, given, as_of, timeout, params_file,
-                    base, log)
+                    base, log, jobs or min(len(notebooks), os.cpu_count() or 1))
     except BaseException as exc:  # a failure, a full disk or a signal: keep the run
         reason = f"{type(exc).__name__}: {exc}".strip()
         kept = _keep_failed(work, out, run_id, reason)
@@ -408,9 +502,7 @@ def run_report(
 
 def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
          given: dict[str, Any], as_of: dt.date, timeout: int, params_file: Path | None,
-         base: Path | None, log) -> Path:
-    import papermill as pm  # here, not at import: a bad parameter is refused at once
-
+         base: Path | None, log, jobs: int) -> Path:
     case_file, case_params, record = _snapshot(work, given, params_file, base, name, as_of)
     board = f"board-{name}-{as_of.isoformat()}"
     params = {**{k: v for k, v in given.items() if k not in DEFAULTS}, "CASE": str(case_file),
@@ -418,33 +510,9 @@ def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
               "METRICS_DIR": str(work / ".metrics"), "CACHE_DIR": str(work / ".cache"),
               "BOARD_PDF": str(work / f"{board}.pdf"), "BOARD_PPTX": str(work / f"{board}.pptx"),
               "AS_OF": as_of.isoformat()}
-    durations: dict[str, float] = {}
-    seeds: dict[str, Any] = {}
-    for i, nb in enumerate(notebooks, 1):
-        started = time.perf_counter()
-        log(f"[{i}/{len(notebooks)}] {name}: {nb.name} ...", end=" ", flush=True)
-        executed = work / nb.name
-        declared = _inspect(nb)
-        mine = {k: v for k, v in params.items() if k in declared}
-        if "CASE" in declared:
-            seeds[nb.stem] = case_params["SEED"]
-        try:
-            pm.execute_notebook(nb, executed, parameters=mine, kernel_name="python3",
-                                cwd=str(nb.parent), progress_bar=False,
-                                execution_timeout=timeout, log_output=False)
-        except pm.PapermillExecutionError as exc:
-            log("FAILED")
-            raise ReportError(f"{nb.name} failed in {_failure(exc, nb, executed)}: "
-                              f"{exc.ename}: {exc.evalue}") from None
-        except (Stopped, KeyboardInterrupt):
-            log("stopped")
-            raise
-        except Exception as exc:  # kernel death, timeout, bad notebook file
-            log("FAILED")
-            raise ReportError(f"{nb.name} could not run: {type(exc).__name__}: {exc}") from None
-        (work / f"{nb.stem}.html").write_text(html_export(executed), encoding="utf-8")
-        durations[nb.stem] = round(time.perf_counter() - started, 2)
-        log(f"ok ({durations[nb.stem]:.1f}s)")
+    seeds = {nb.stem: case_params["SEED"] for nb in notebooks if "CASE" in _inspect(nb)}
+    durations = _execute(notebooks, work, params, timeout, jobs, name, log)
+    shutil.rmtree(work / ".logs", ignore_errors=True)
     metrics = {p.stem: json.loads(p.read_text())
                for p in sorted((work / ".metrics").glob("*.json")) if p.name != "board.json"}
     board_json = work / ".metrics" / "board.json"
