@@ -720,12 +720,14 @@ def test_every_dollar_is_written_as_such_with_mathjax_loaded(report, tmp_path):
 
 @pytest.mark.slow
 def test_html_outputs_with_dollars_are_kept_from_mathjax(report):
-    # in JupyterLab the notebook's own outputs are typeset: every HTML output with a dollar
-    # sits in a tex2jax_ignore element (or a pandas table marked so)
+    # in JupyterLab the notebook's own outputs are typeset (MathJax 3, which skips the class
+    # mathjax_ignore; MathJax 2 in a published page skips tex2jax_ignore): every HTML output
+    # with a dollar sits in an element with both classes (or a pandas table marked so)
     for path in NOTEBOOKS:
         nb = nbformat.read(report / path.name, as_version=4)
         for cell in nb.cells:
             for out in cell.get("outputs", []):
                 page = out.get("data", {}).get("text/html", "")
                 if "$" in unescape(page):
-                    assert "tex2jax_ignore" in page, (path.name, page[:200])
+                    assert "tex2jax_ignore" in page and "mathjax_ignore" in page, \
+                        (path.name, page[:200])

@@ -2,9 +2,9 @@
 
 JupyterLab and a published page with MathJax typeset text between two dollar signs as
 mathematics, even when each is written as the entity &#36; (MathJax reads the page's text,
-after entities are decoded). So HTML output with dollars sits in an element of the class
-MathJax skips (``tex2jax_ignore``, in MathJax 2 and in JupyterLab's MathJax 3), and each
-dollar sign is written as &#36; as well.
+after entities are decoded). So HTML output with dollars sits in an element of the classes
+MathJax skips (``tex2jax_ignore`` for MathJax 2, in published pages; ``mathjax_ignore`` for
+JupyterLab's MathJax 3), and each dollar sign is written as &#36; as well.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def percent(x: float, decimals: int = 1) -> str:
     return f"{x:.{decimals}%}"
 
 
-IGNORE = "tex2jax_ignore"  # the class MathJax does not typeset
+IGNORE = "tex2jax_ignore mathjax_ignore"  # the classes MathJax 2 and MathJax 3 (Lab) skip
 
 
 def no_latex(text: str) -> str:

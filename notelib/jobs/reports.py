@@ -209,8 +209,9 @@ def _index(folder: Path, name: str, as_of: dt.date, metrics: dict, manifest: dic
     esc = html.escape
     pages = "".join(f'<li><a href="{esc(p.name)}">{esc(p.stem)}</a></li>'
                     for p in sorted(folder.glob("*.html")) if p.name != "index.html")
-    # figures in the story's order: as the notebooks saved them, one after another
-    pngs = sorted((folder / "figures").glob("*.png"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    # figures in the story's order: notebook by notebook, each in the order it saved them
+    pngs = sorted((folder / "figures").glob("*.png"),
+                  key=lambda p: (p.name[:2], p.stat().st_mtime_ns, p.name))
     figs = "".join(
         f'<figure><a href="figures/{esc(p.name)}"><img src="figures/{esc(p.name)}" '
         f'alt="{esc(p.stem)}"></a><figcaption>{esc(p.stem)} '
