@@ -12,7 +12,6 @@ hashes. Parameters are checked against what the notebooks declare before anythin
 from __future__ import annotations
 
 import ast
-import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -23,7 +22,6 @@ import platform
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -335,79 +333,92 @@ def _failure(failed: Mapping[str, Any], source: Path, executed: Path) -> str:
     return f"code cell {number} ({statement!r})"
 
 
-class _Job:
-    """One notebook executed by papermill in a process of its own (its own session, so a
-    stopped run stops it and its kernel)."""
+def execute_one(nb: str, executed: str, params: dict[str, Any], timeout: int
+                ) -> tuple[str | None, float]:
+    """Execute one notebook with papermill and export its HTML (in a worker process of
+    :func:`_execute`). Returns why it failed in one line (None: it did not) and the
+    seconds it took."""
+    import papermill as pm
 
-    def __init__(self, nb: Path, executed: Path, params: Mapping[str, Any], timeout: int,
-                 logs: Path) -> None:
-        self.nb, self.executed = nb, executed
-        logs.mkdir(exist_ok=True)
-        given = logs / f"{nb.stem}.params.json"
-        given.write_text(json.dumps(dict(params)))  # JSON is YAML: papermill reads it
-        self.log = logs / f"{nb.stem}.log"
-        self.started = time.perf_counter()
-        with open(self.log, "w") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "papermill", str(nb), str(executed), "-f", str(given),
-                 "-k", "python3", "--cwd", str(nb.parent), "--no-progress-bar",
-                 "--execution-timeout", str(timeout), "--log-level", "ERROR"],
-                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    started = time.perf_counter()
+    why = _execute_notebook(pm, Path(nb), Path(executed), params, timeout)
+    return why, round(time.perf_counter() - started, 2)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
 
-    def outcome(self) -> str | None:
-        """None when the notebook succeeded, else why it failed, in one line."""
-        if self.proc.returncode == 0:
-            return None
-        failed = _failed_cell(self.executed)
-        if failed is not None:
-            return (f"{self.nb.name} failed in {_failure(failed, self.nb, self.executed)}: "
-                    f"{failed['ename']}: {failed['evalue']}")
-        tail = [ln for ln in self.log.read_text(errors="replace").splitlines() if ln.strip()]
-        return (f"{self.nb.name} could not run (exit {self.proc.returncode}): "
-                f"{tail[-1] if tail else 'no message'}")
+def _execute_notebook(pm, source: Path, out: Path, params: dict[str, Any], timeout: int
+                      ) -> str | None:
+    """papermill on one notebook, then its HTML; why it failed, or None."""
+    try:
+        pm.execute_notebook(source, out, parameters=params, kernel_name="python3",
+                            cwd=str(source.parent), progress_bar=False,
+                            execution_timeout=timeout, log_output=False)
+    except pm.PapermillExecutionError as exc:
+        failed = _failed_cell(out) or {"index": exc.cell_index, "ename": exc.ename,
+                                        "evalue": exc.evalue, "traceback": exc.traceback,
+                                        "source": exc.source}
+        return (f"{source.name} failed in {_failure(failed, source, out)}: "
+                f"{exc.ename}: {exc.evalue}")
+    except Exception as exc:  # noqa: BLE001 - kernel death, timeout, bad notebook file
+        return f"{source.name} could not run: {type(exc).__name__}: {' '.join(str(exc).split())}"
+    out.with_suffix(".html").write_text(html_export(out), encoding="utf-8")
+    return None
+
+
+def _warm() -> None:
+    """A worker's start: papermill and nbconvert imported once, not once per notebook."""
+    import importlib
+
+    for module in ("papermill", "nbconvert"):
+        importlib.import_module(module)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what a Ctrl-C stops
 
 
 def _execute(notebooks: list[Path], work: Path, params: Mapping[str, Any], timeout: int,
              jobs: int, name: str, log) -> dict[str, float]:
-    """Run the notebooks, ``jobs`` at a time, in their order; stop every other one at the
-    first failure or signal. Returns each notebook's seconds."""
-    waiting, running, durations = list(notebooks), [], {}
-    total = len(notebooks)
+    """Run the notebooks in their order, ``jobs`` at a time, in worker processes that
+    import papermill once; at the first failure or a signal the workers are terminated
+    (their kernels exit with them). Returns each notebook's seconds."""
+    import multiprocessing as mp
+
+    total, durations = len(notebooks), {}
+    if jobs <= 1 or total == 1:  # one at a time: here, no worker to start
+        for nb in notebooks:
+            why, seconds = execute_one(str(nb), str(work / nb.name), _declared(nb, params),
+                                       timeout)
+            _done(nb, why, seconds, durations, total, name, log)
+        return durations
+    pool = mp.get_context("spawn").Pool(jobs, initializer=_warm)
     try:
-        while waiting or running:
-            while waiting and len(running) < jobs:
-                nb = waiting.pop(0)
-                declared = _inspect(nb)
-                running.append(_Job(nb, work / nb.name,
-                                    {k: v for k, v in params.items() if k in declared},
-                                    timeout, work / ".logs"))
+        pending = {nb: pool.apply_async(execute_one, (str(nb), str(work / nb.name),
+                                                      _declared(nb, params), timeout))
+                   for nb in notebooks}
+        while pending:
             time.sleep(0.1)
-            for job in [j for j in running if j.proc.poll() is not None]:
-                running.remove(job)
-                why = job.outcome()
-                if why is not None:
-                    log(f"[{total - len(waiting) - len(running)}/{total}] {name}: "
-                        f"{job.nb.name} FAILED")
-                    raise ReportError(why)
-                (work / f"{job.nb.stem}.html").write_text(html_export(job.executed),
-                                                          encoding="utf-8")
-                durations[job.nb.stem] = round(time.perf_counter() - job.started, 2)
-                log(f"[{len(durations)}/{total}] {name}: {job.nb.name} ok "
-                    f"({durations[job.nb.stem]:.1f}s)")
+            for nb in [n for n, r in pending.items() if r.ready()]:
+                why, seconds = pending.pop(nb).get()
+                _done(nb, why, seconds, durations, total, name, log)
+        pool.close()
     except BaseException:
-        for job in running:
-            job.stop()
+        pool.terminate()
         raise
+    finally:
+        pool.join()
     return durations
+
+
+def _declared(nb: Path, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The runner's parameters a notebook declares."""
+    declared = _inspect(nb)
+    return {k: v for k, v in params.items() if k in declared}
+
+
+def _done(nb: Path, why: str | None, seconds: float, durations: dict[str, float], total: int,
+          name: str, log) -> None:
+    if why is not None:
+        log(f"[{len(durations) + 1}/{total}] {name}: {nb.name} FAILED")
+        raise ReportError(why)
+    durations[nb.stem] = seconds
+    log(f"[{len(durations)}/{total}] {name}: {nb.name} ok ({durations[nb.stem]:.1f}s)")
 
 
 def _snapshot(work: Path, params: Mapping[str, Any], params_file: Path | None,
@@ -513,7 +524,6 @@ def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
               "AS_OF": as_of.isoformat()}
     seeds = {nb.stem: case_params["SEED"] for nb in notebooks if "CASE" in _inspect(nb)}
     durations = _execute(notebooks, work, params, timeout, jobs, name, log)
-    shutil.rmtree(work / ".logs", ignore_errors=True)
     metrics = {p.stem: json.loads(p.read_text())
                for p in sorted((work / ".metrics").glob("*.json")) if p.name != "board.json"}
     board_json = work / ".metrics" / "board.json"

@@ -452,7 +452,7 @@ def sweep_table(results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
     frames = []
     for grid, r in results.items():
-        frame = r.drop(columns=[c for c in ("index", "error", "seconds") if c in r])
+        frame = r.drop(columns=[c for c in ("index", "cell", "error", "seconds") if c in r])
         frames.append(frame.assign(grid=grid))
     out = pd.concat(frames, ignore_index=True)
     out = out[["grid", *[c for c in out.columns if c != "grid"]]]
