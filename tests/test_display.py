@@ -93,3 +93,16 @@ def test_negative_dollars_put_the_sign_first():
 
     assert dollars(-36441.639) == "-$36,441.64"
     assert dollars(0.0) == "$0.00" and dollars(1234.5, 0) == "$1,234"
+
+
+@pytest.mark.parametrize("value, std_error, text", [
+    (4_508_524, 10_986, "$4.51M ± $0.02M"),   # 2 x 10,986 = 21,972: the band's digit is 0.02M
+    (3_540_000, 1_500, "$3.540M ± $0.003M"),  # 3,000: shown to the thousandth of a million
+    (4_500_000, 50_000, "$4.5M ± $0.1M"),     # 100,000
+    (603_000, 25_500, "$603K ± $51K"),        # below a million: thousands
+    (-1_320_000, 25_000, "-$1.32M ± $0.05M"),
+])
+def test_monte_carlo_dollars_are_shown_to_their_precision(value, std_error, text):
+    from notelib.io.display import money_band
+
+    assert money_band(value, std_error) == text

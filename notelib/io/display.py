@@ -10,6 +10,7 @@ JupyterLab's MathJax 3), and each dollar sign is written as &#36; as well.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
@@ -36,10 +37,10 @@ def money_band(value: float, std_error: float) -> str:
     """A Monte Carlo dollar figure to its precision, with a band of two standard errors:
     "$4.51M ± $0.04M" (say :data:`BAND` beside it)."""
     band = 2 * std_error
-    if abs(value) >= 1e6:
-        places = 2 if band < 0.05e6 else 1
-        return f"{dollars(value / 1e6, places)}M ± {dollars(band / 1e6, places)}M"
-    return f"{dollars(value / 1e3, 0)}K ± {dollars(band / 1e3, 0)}K"
+    unit, scale = ("M", 1e6) if abs(value) >= 1e6 else ("K", 1e3)
+    # the places that show the band's first significant digit: $0.04M, $0.003M, $0.1M
+    places = 2 if band <= 0 else min(4, max(0, -math.floor(math.log10(band / scale))))
+    return f"{dollars(value / scale, places)}{unit} ± {dollars(band / scale, places)}{unit}"
 
 
 def shares(n: int | float) -> str:
