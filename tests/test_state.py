@@ -444,3 +444,27 @@ def test_the_monitor_over_all_kinds_of_event(terms):
     # a day earlier the suspension's cure is still running
     before = note_state(terms, "2006-04-07", ledger=ledger).events.set_index("clause")
     assert before.loc["I.A.13", "status"] == "cure running until 2006-04-09"
+
+
+def test_an_event_today_owes_the_arrears(tmp_path):
+    # issue 20, item 1: I.A's amount is 120% of (a) principal outstanding, (b) accrued and
+    # unpaid interest and (c) Default Interest. Every payment in cash except the 1 Feb 2007
+    # Mandatory Prepayment (335,000, missed); an event on 15 Mar 2007 is payable on its I.B
+    # deadline, five business days later: Thu 22 Mar 2007.
+    #   principal: 3,350,000 - 335,000 (Jan) - 335,000 (Mar) = 2,680,000, the missed 335,000
+    #     included (2,345,000 on the books + 335,000 in arrears)
+    #   interest since 1 Jan at 9%/360 on the principal the books carry: 3,015,000 x 31 days
+    #     + 2,680,000 x 28 (Feb; the missed 335,000 bears Default Interest instead)
+    #     + 2,345,000 x 21 (1-22 Mar) = 217,750,000 dollar-days x 0.00025 = 54,437.50
+    #   Default Interest on 335,000 at 16% from 1 Feb to 22 Mar, 49 days: 7,295.56
+    #   owed 2,680,000 + 54,437.50 + 7,295.56 = 2,741,733.06; floor x 1.2 = 3,290,079.67
+    #   (without the arrears it was 1.2 x 2,399,437.50 = 2,879,325.00: $410,754.67 short)
+    path = tmp_path / "missed.yaml"
+    path.write_text("unrecorded_payments: cash\nentries:\n  - date: 2007-02-01\n    kind: payment\n"
+                    "    cash: 0\n    provenance: assumption\n    note: missed\n")
+    terms = nl.load_terms()
+    s = note_state(terms, dt.date(2007, 3, 15), ledger=load_ledger(path, terms))
+    assert s.election_deadline == dt.date(2007, 3, 22)
+    r = s.redemption
+    assert r.owed == 2_741_733.06 and r.floor == 3_290_079.67
+    assert r.default_interest == 7_295.56

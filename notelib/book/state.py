@@ -583,11 +583,21 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
         # $0.000001 leaves the floor
         to_deadline = books.balance * exact(terms.interest_rate) * year_fraction(
             as_of, deadline, terms.day_count)
+        # and what is overdue (I.A(i)): principal and interest in arrears count in (a) and
+        # (b), their Default Interest to the deadline in (c), amounts the Holder demanded in
+        # cash (V.H) with their interest in (d)
+        pi = arrears[arrears["kind"] == "principal and interest"]
+        owed_cash = arrears[arrears["kind"] != "principal and interest"]
         redemption = redemption_amount(
             terms, deadline, highest_close or 1e-6, conversion_price=p,
-            principal=float(books.balance + sum(i for _, _, i in books.pending)),
+            principal=float(books.balance + sum(i for _, _, i in books.pending))
+            + float(pi["amount"].sum()),
             accrued_interest=float(_cents(books.accrued + to_deadline)
-                                   + sum(i for _, i, _ in books.pending)))
+                                   + sum(i for _, i, _ in books.pending)),
+            default_interest=sum(
+                default_interest(terms, float(r.amount), pd.Timestamp(r.due).date(), deadline)
+                for r in pi.itertuples()),
+            penalties=float((owed_cash["amount"] + owed_cash["late_interest"]).sum()))
     return NoteState(
         terms=terms, as_of=as_of, principal=float(books.balance),
         accrued_interest=float(_cents(books.accrued)),
