@@ -116,7 +116,17 @@ def test_the_monitor_runs_the_cure_clocks(terms):
     ({"date": D(2006, 1, 3), "kind": "payment", "shares": 1.5}, "whole number"),
     ({"date": D(2006, 1, 3), "kind": "conversion", "principal": 1000}, "a conversion needs shares"),
     ({"date": D(2006, 1, 3), "kind": "event", "clause": 15}, "1 to 14"),
-    ({"date": D(2006, 1, 3), "kind": "split", "ratio": 0}, "greater than 0"),
+    ({"date": D(2006, 1, 3), "kind": "split", "ratio": 0}, "ratio = 0 must be from 0.0001 to 10000"),
+    # issue 20, item 7: entries that were accepted or crashed deep in the replay
+    ({"date": D(2006, 1, 3), "kind": "split", "ratio": 1e-12}, "ratio = 1e-12 must be from 0.0001"),
+    ({"date": D(2006, 3, 8), "kind": "issuance", "shares": 0, "price": 0.01},
+     "shares = 0: a issuance of no shares"),
+    ({"date": D(2006, 3, 8), "kind": "issuance", "shares": 10, "price": 1e-9},
+     "price = 1e-09 must be from 0.0001 to 100000"),
+    ({"date": D(2006, 3, 8), "kind": "delivery_failure", "cured_on": D(2006, 3, 1)},
+     "cured_on = 2006-03-01 is before the entry's own date"),
+    ({"date": D(2006, 1, 3), "kind": "payment", "cash": float("inf")}, "cash = inf must be a finite"),
+    ({"date": D(2006, 3, 11), "kind": "trading_suspension"}, "2006-03-11 is not a XNAS Trading Day"),
     ({"date": D(2006, 1, 3), "kind": "payment", "cash": 1.0, "provenance": "public-filing"}, "names its source"),
 ])
 def test_each_malformed_entry_is_refused_naming_its_line(terms, entry, message):
@@ -124,6 +134,14 @@ def test_each_malformed_entry_is_refused_naming_its_line(terms, entry, message):
         parse_ledger({"entries": [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.5},
                                   entry]}, [4, 5], terms)
     assert str(err.value).startswith("line 5")
+
+
+def test_a_date_in_quotes_is_a_date(terms):
+    # '2006-03-08' in quotes is the same date; '2006-3-8' is not written YYYY-MM-DD
+    entry = {"date": "2006-03-08", "kind": "issuance", "shares": 10, "price": 0.02}
+    assert parse_ledger({"entries": [entry]}, None, terms).entries[0].date == D(2006, 3, 8)
+    with pytest.raises(LedgerError, match="must be a date written YYYY-MM-DD"):
+        parse_ledger({"entries": [{**entry, "date": "2006-3-8"}]}, None, terms)
 
 
 def test_order_and_duplicates(terms):
@@ -325,9 +343,8 @@ def test_conversion_interest_and_delivery_are_checked(terms):
             {"entries": [wrong], "unrecorded_payments": "cash"}))
     early = {"date": D(2006, 5, 15), "kind": "conversion", "principal": 1000000,
              "shares": 4595455, "delivered_on": D(2006, 5, 1)}
-    with pytest.raises(LedgerError, match="delivered_on 2006-05-01 is before the conversion"):
-        note_state(terms, "2006-06-01", ledger=parse_ledger(
-            {"entries": [early], "unrecorded_payments": "cash"}))
+    with pytest.raises(LedgerError, match="delivered_on = 2006-05-01 is before the entry's own"):
+        parse_ledger({"entries": [early], "unrecorded_payments": "cash"}, None, terms)
 
 
 def test_the_monitor_shows_the_holders_notice(terms):

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from ..contract.calendar import trading_sessions
 from ..contract.money import exact
 from ..contract.terms import NoteTerms, load_terms
 
@@ -48,6 +52,11 @@ MONEY = {"cash", "principal", "interest", "amount"}
 SHARES = {"shares", "shares_outstanding"}
 DATES = {"end", "cured_on", "failure_date", "resolved_on", "payment_date", "delivered_on"}
 FLAGS = {"exempt", "authorising_shares", "monetary"}
+LATER = {"end", "cured_on", "resolved_on", "delivered_on"}  # dates on or after the entry's own
+# bounds, written once: a split between 1-for-10,000 and 10,000-for-1; a price from a hundredth
+# of a cent to $100,000 a share
+BOUNDS = {"ratio": (1e-4, 1e4), "price": (1e-4, 1e5)}
+AT_LEAST_ONE = {"issuance", "holder_sale", "conversion"}  # kinds whose shares are >= 1
 
 
 class LedgerError(ValueError):
@@ -97,6 +106,19 @@ def _hint(name: str, options) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _date(where: str, name: str, value: Any) -> dt.date:
+    """A date: a YAML date, or the same written in quotes ('2006-03-08'), strictly
+    YYYY-MM-DD."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise LedgerError(f"{where}: {name} = {value!r} must be a date written YYYY-MM-DD")
+    return value
+
+
 def _value(where: str, name: str, value: Any) -> Any:
     """A field checked by its kind: money, share counts, dates, flags, prices and ratios."""
     if name in FLAGS:
@@ -104,16 +126,14 @@ def _value(where: str, name: str, value: Any) -> Any:
             raise LedgerError(f"{where}: {name} = {value!r} must be true or false")
         return value
     if name in DATES:
-        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-            raise LedgerError(f"{where}: {name} = {value!r} must be a date written YYYY-MM-DD")
-        return value
+        return _date(where, name, value)
     if name in ("statement", "type"):
         allowed = ("original", "amendment") if name == "statement" else ("dividend", "tender")
         if value not in allowed:
             raise LedgerError(f"{where}: {name} = {value!r} must be one of {allowed}")
         return value
-    if isinstance(value, bool) or not isinstance(value, Real) or value != value:
-        raise LedgerError(f"{where}: {name} = {value!r} must be a number")
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise LedgerError(f"{where}: {name} = {value!r} must be a finite number")
     if name in SHARES or name in ("event", "clause"):
         if int(value) != value or value < 0:
             raise LedgerError(f"{where}: {name} = {value!r} must be a whole number, not negative")
@@ -127,8 +147,9 @@ def _value(where: str, name: str, value: Any) -> Any:
             raise LedgerError(f"{where}: {name} = {value!r} must be dollars and whole cents, "
                               "not negative")
         return value
-    if value <= 0:  # price, ratio
-        raise LedgerError(f"{where}: {name} = {value!r} must be greater than 0")
+    low, high = BOUNDS.get(name, (0.0, math.inf))
+    if not (value > 0 and low <= value <= high):  # price, ratio
+        raise LedgerError(f"{where}: {name} = {value!r} must be from {low:g} to {high:g}")
     return value
 
 
@@ -141,9 +162,7 @@ def _entry(raw: Any, line: int, terms: NoteTerms) -> Entry:
     if kind not in KINDS:
         raise LedgerError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}"
                           f"{_hint(kind, KINDS)}")
-    date = raw.get("date")
-    if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
-        raise LedgerError(f"{where} ({kind}): date = {date!r} must be a date written YYYY-MM-DD")
+    date = _date(f"{where} ({kind})", "date", raw.get("date"))
     where = f"line {line} ({kind} on {date})"
     required, optional = KINDS[kind]
     allowed = set(required) | set(optional) | set(COMMON)
@@ -167,6 +186,15 @@ def _entry(raw: Any, line: int, terms: NoteTerms) -> Entry:
     if provenance == "public-filing" and not source:
         raise LedgerError(f"{where}: a public-filing entry names its source")
     fields = {n: _value(where, n, v) for n, v in raw.items() if n not in COMMON}
+    if kind in AT_LEAST_ONE and fields.get("shares") == 0:
+        raise LedgerError(f"{where}: shares = 0: a {kind} of no shares is not a fact to record")
+    for name in LATER & set(fields):
+        if fields[name] < date:
+            raise LedgerError(f"{where}: {name} = {fields[name]} is before the entry's own date")
+    if kind == "trading_suspension" and pd.Timestamp(date) not in trading_sessions(
+            date, date, terms.calendar):
+        raise LedgerError(f"{where}: {date} is not a {terms.calendar} Trading Day; a suspension "
+                          "is recorded on each Trading Day it lasts")
     return Entry(date, kind, fields, provenance, str(source), line)
 
 
