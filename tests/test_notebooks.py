@@ -169,14 +169,19 @@ def test_html_has_no_code_and_embeds_figures(report):
     assert "51,087.50" in html  # the first coupon, 61 days x $837.50
 
 
+def _outputs(report: Path):
+    """(notebook, output) for every output of the report's executed notebooks."""
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(report / path.name, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                yield path.name, out
+
+
 @pytest.mark.slow
 def test_executed_notebooks_have_no_errors_or_warnings(report):
-    for path in NOTEBOOKS:
-        nb = nbformat.read(report / path.name, as_version=4)
-        for cell in nb.cells:
-            for out in cell.get("outputs", []):
-                assert out.output_type != "error", (path.name, out)
-                assert out.get("name") != "stderr", (path.name, out.get("text"))
+    for name, out in _outputs(report):
+        assert out.output_type != "error", (name, out)
+        assert out.get("name") != "stderr", (name, out.get("text"))
 
 
 @pytest.mark.slow
@@ -723,11 +728,7 @@ def test_html_outputs_with_dollars_are_kept_from_mathjax(report):
     # in JupyterLab the notebook's own outputs are typeset (MathJax 3, which skips the class
     # mathjax_ignore; MathJax 2 in a published page skips tex2jax_ignore): every HTML output
     # with a dollar sits in an element with both classes (or a pandas table marked so)
-    for path in NOTEBOOKS:
-        nb = nbformat.read(report / path.name, as_version=4)
-        for cell in nb.cells:
-            for out in cell.get("outputs", []):
-                page = out.get("data", {}).get("text/html", "")
-                if "$" in unescape(page):
-                    assert "tex2jax_ignore" in page and "mathjax_ignore" in page, \
-                        (path.name, page[:200])
+    for name, out in _outputs(report):
+        page = out.get("data", {}).get("text/html", "")
+        if "$" in unescape(page):
+            assert "tex2jax_ignore" in page and "mathjax_ignore" in page, (name, page[:200])
