@@ -485,3 +485,19 @@ def test_an_event_today_owes_the_arrears(tmp_path):
     r = s.redemption
     assert r.owed == 2_741_733.06 and r.floor == 3_290_079.67
     assert r.default_interest == 7_295.56
+
+
+def test_a_conversion_past_the_cap_is_refused_with_the_room(terms):
+    # issue 20, item 4: II.A.1, "in no event" past 9.9%. The whole note on 15 Feb 2006:
+    # 3,350,000 + interest since 1 Jan (45 days x 837.50 = 37,687.50) = 3,387,687.50 / 0.22
+    # = 15,398,579.5... -> 15,398,580 shares. Holding none of 60,437,621 outstanding, the cap
+    # after issuance allows x / (60,437,621 + x) <= 9.9%: x <= 0.099 x 60,437,621 / 0.901
+    # = 5,983,324.479 / 0.901 = 6,640,759.7 -> 6,640,759 (0.901 x 6,640,760 = 5,983,324.76 is
+    # over; the issue's 6,640,739 is 20 shares short of this arithmetic)
+    whole = {"date": D(2006, 2, 15), "kind": "conversion", "principal": 3350000,
+             "shares": 15398580}
+    with pytest.raises(LedgerError, match="15,398,580 shares would take the Holder past its "
+                                          "9.9% cap .* holds 0 of 60,437,621 outstanding, room "
+                                          "for 6,640,759"):
+        note_state(terms, "2006-03-01", ledger=parse_ledger(
+            {"entries": [whole], "unrecorded_payments": "cash"}, None, terms))

@@ -134,7 +134,7 @@ def _settle(books: _Books, entry: Entry | None, unrecorded: str = "missed") -> N
 
 def _convert(books: _Books, e: Entry) -> None:
     """A conversion of ``principal`` with the interest accrued on it since the last Interest
-    Payment Date (II.A; reading 32)."""
+    Payment Date (II.A; reading 32), refused past the Holder's 9.9% cap (II.A.1)."""
     t = books.terms
     principal = exact(e["principal"])
     if principal > books.balance:
@@ -152,6 +152,13 @@ def _convert(books: _Books, e: Entry) -> None:
         raise LedgerError(f"{e.where()}: {e['shares']:,} shares do not match "
                           f"{dollars(float(principal + interest))} at the Conversion Price "
                           f"{price(float(p))}: expected {expected:,} (II.A, II.D.4)")
+    room = max_conversion_shares(books.held, books.outstanding, t.ownership_cap,
+                                 basis=t.ownership_cap_basis)
+    if expected > room:  # II.A.1: "in no event" past the cap
+        raise LedgerError(f"{e.where()}: {expected:,} shares would take the Holder past its "
+                          f"{t.ownership_cap:.1%} cap (II.A.1): it holds {books.held:,} of "
+                          f"{books.outstanding:,} outstanding, room for {room:,}; record the "
+                          "conversion in parts the cap allows, with holder_sale entries between")
     books.accrued -= share
     books.balance -= principal
     books.issued["conversion"] += expected
