@@ -310,9 +310,18 @@ def test_delivery_default_payments_accrue_on_late_conversion_shares(terms):
                {"date": D(2006, 4, 3), "kind": "payment", "cash": 75375.00}]
     done = parse_ledger({"entries": entries + [{**conv, "delivered_on": D(2006, 4, 24)}]})
     assert note_state(terms, "2006-04-30", ledger=done).delivery_default_payments == 14_000
-    # not delivered by 20 Apr: 17-20 Apr so far, 4 x $2,000
-    waiting = parse_ledger({"entries": entries + [conv]})
-    assert note_state(terms, "2006-04-20", ledger=waiting).delivery_default_payments == 8_000
+    # issue 20, item 6: a delivery the ledger does not record is an assumption, not a
+    # penalty: on time by default, with an alert and the sheet saying so
+    silent = note_state(terms, "2006-04-20", ledger=parse_ledger({"entries": entries + [conv]}))
+    assert silent.delivery_default_payments == 0
+    assert "Delivery of the 1,002,750 shares converted on 12 Apr 2006 is not recorded: assumed " \
+           "on time" in " ".join(silent.alerts())
+    assert "(assumption: unrecorded deliveries on time)" in \
+        silent.rows()["Delivery Default Payments accrued"]
+    # recorded as not delivered by 20 Apr ('late'): 17-20 Apr so far, 4 x $2,000
+    waiting = parse_ledger({"entries": entries + [conv], "unrecorded_deliveries": "late"})
+    late = note_state(terms, "2006-04-20", ledger=waiting)
+    assert late.delivery_default_payments == 8_000 and not late.assumed
 
 
 @pytest.mark.parametrize("data, message", [

@@ -88,11 +88,12 @@ class Ledger:
     entries: tuple[Entry, ...] = ()
     path: Path | None = None
     unrecorded_payments: str = "missed"  # or "cash": an assumption for gaps in the record
+    unrecorded_deliveries: str = "on-time"  # or "late": conversion shares without delivered_on
 
     def upto(self, as_of: dt.date) -> Ledger:
         """The entries dated on or before ``as_of``."""
         return Ledger(tuple(e for e in self.entries if e.date <= as_of), self.path,
-                      self.unrecorded_payments)
+                      self.unrecorded_payments, self.unrecorded_deliveries)
 
     def of(self, *kinds: str) -> list[Entry]:
         return [e for e in self.entries if e.kind in kinds]
@@ -202,9 +203,16 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
                  path: Path | None = None) -> Ledger:
     """A Ledger from already-loaded data (``{"entries": [...]}``), checked entry by entry."""
     terms = terms or load_terms()
-    if not isinstance(data, dict) or set(data) - {"entries", "note", "unrecorded_payments"}:
-        raise LedgerError("ledger: a mapping with 'entries' (a list), and optionally 'note' and "
-                          "'unrecorded_payments'")
+    if not isinstance(data, dict) or set(data) - {"entries", "note", "unrecorded_payments",
+                                                  "unrecorded_deliveries"}:
+        raise LedgerError("ledger: a mapping with 'entries' (a list), and optionally 'note', "
+                          "'unrecorded_payments' and 'unrecorded_deliveries'")
+    deliveries = data.get("unrecorded_deliveries", "on-time")
+    if deliveries not in ("on-time", "late"):
+        raise LedgerError(f"ledger: unrecorded_deliveries = {deliveries!r} must be 'on-time' "
+                          "(conversion shares without delivered_on were delivered in time, an "
+                          "assumption) or 'late' (not delivered yet: Delivery Default Payments "
+                          "accrue, II.D.3)")
     unrecorded = data.get("unrecorded_payments", "missed")
     if unrecorded not in ("missed", "cash"):
         raise LedgerError(f"ledger: unrecorded_payments = {unrecorded!r} must be 'missed' (a "
@@ -229,4 +237,4 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
                               "shares in one entry")
         seen[key] = line
         entries.append(e)
-    return Ledger(tuple(entries), path, unrecorded)
+    return Ledger(tuple(entries), path, unrecorded, deliveries)

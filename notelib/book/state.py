@@ -258,6 +258,7 @@ class NoteState:
     election_deadline: dt.date | None
     payments: pd.DataFrame
     books: _Books | None = field(default=None, repr=False, compare=False)
+    assumed: tuple[str, ...] = ()  # what the sheet assumes where the ledger is silent
 
     @property
     def total_shares_issued(self) -> int:
@@ -307,7 +308,8 @@ class NoteState:
             "Shares issued (payments + conversions)":
                 f"{shares(self.total_shares_issued)} ({shares(self.shares_issued['payment'])} + "
                 f"{shares(self.shares_issued['conversion'])})",
-            "Delivery Default Payments accrued": dollars(self.delivery_default_payments),
+            "Delivery Default Payments accrued": dollars(self.delivery_default_payments)
+            + (" (assumption: unrecorded deliveries on time)" if self.assumed else ""),
             "Holder's shares / room under the 9.9% cap":
                 f"{shares(self.holder_shares)} / {shares(self.cap_room)}",
             "Next payment": "none (the note has matured)" if self.next_payment_date is None else
@@ -349,6 +351,7 @@ class NoteState:
             interest = self.arrears["default_interest"].sum() + self.arrears["late_interest"].sum()
             out.append(f"{dollars(float(self.arrears['amount'].sum()))} is overdue, with "
                        f"{dollars(float(interest))} of Default Interest and V.H interest.")
+        out.extend(self.assumed)
         return out or ["Nothing is overdue and no Mandatory Redemption Event is running."]
 
     def __repr__(self) -> str:
@@ -422,16 +425,28 @@ def _late(terms: NoteTerms, demand: dict, to: dt.date) -> None:
 
 def _delivery_defaults(terms: NoteTerms, ledger: Ledger, as_of: dt.date) -> float:
     """Delivery Default Payments accrued to ``as_of`` on conversions whose shares came late,
-    or have not come yet (counted through ``as_of``) (II.D.3)."""
+    or have not come yet (counted through ``as_of``) (II.D.3). A conversion without
+    ``delivered_on`` is on time unless the ledger says ``unrecorded_deliveries: late``
+    (reading 37)."""
     total = 0.0
     for e in ledger.of("conversion"):
         delivered = e["delivered_on"]
-        if delivered is not None and delivered < e.date:
-            raise LedgerError(f"{e.where()}: delivered_on {delivered} is before the conversion")
+        if delivered is None and ledger.unrecorded_deliveries == "on-time":
+            continue
         end = delivered if delivered is not None and delivered <= as_of else \
             as_of + dt.timedelta(days=1)
         total += delivery_default(terms, e.date, end).payments
     return total
+
+
+def _unrecorded_deliveries(ledger: Ledger, as_of: dt.date) -> tuple[str, ...]:
+    """What the sheet assumes about conversion shares whose delivery is not recorded."""
+    if ledger.unrecorded_deliveries != "on-time":
+        return ()
+    return tuple(f"Delivery of the {e['shares']:,} shares converted on {e.date:%d %b %Y} is not "
+                 "recorded: assumed on time, no Delivery Default Payments (an assumption; "
+                 "unrecorded_deliveries: late counts them, II.D.3)."
+                 for e in ledger.upto(as_of).of("conversion") if e["delivered_on"] is None)
 
 
 def _next_payment(terms: NoteTerms, books: _Books, as_of: dt.date):
@@ -620,7 +635,7 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
         payments=table(pd.DataFrame(books.paid, columns=["date", "pay_date", "due", "cash",
                                                          "shares", "unpaid"]),
                        {"due": "dollars", "unpaid": "dollars"}, dates=("date", "pay_date")),
-        books=books)
+        books=books, assumed=_unrecorded_deliveries(ledger, as_of))
 
 
 
