@@ -510,3 +510,23 @@ def test_a_conversion_past_the_cap_is_refused_with_the_room(terms):
                                           "for 6,640,759"):
         note_state(terms, "2006-03-01", ledger=parse_ledger(
             {"entries": [whole], "unrecorded_payments": "cash"}, None, terms))
+
+
+def test_no_payment_shares_while_an_event_continues(terms):
+    # issue 20, item 5: the Liquidity Conditions need "not then a continuing Mandatory
+    # Redemption Event" (preamble (ii)). The Apr 2006 coupon is missed: I.A.1 is triggered on
+    # its pay date. A forecast from 15 May 2006 on flat $0.30 closes (above 115% x $0.22 =
+    # $0.253 every day) may not pay the Jul 2006 coupon in shares (it was 76,212.50 / 0.22 ->
+    # 346,421 shares); the arrears are paid in cash with it (reading 36), which cures I.A.1, so
+    # the Oct 2006 coupon may be paid in shares: 77,050 / 0.22 = 350,227.27 -> 350,228 shares.
+    entries = [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50}]
+    state = note_state(terms, "2006-05-15", ledger=parse_ledger({"entries": entries}))
+    assert "I.A.1 triggered" in state.rows()["Redemption events"]
+    assert state.event_continues_until() == D(2006, 7, 3)  # the Jul coupon's pay date
+    sessions = note_sessions(terms, D(2005, 10, 3))
+    flat = nl.Paths(sessions, np.full((len(sessions), 3), 0.30))
+    r = nl.simulate(terms, flat, start=state, keep_payments=True).by_payment
+    jul = r[r["date"] == pd.Timestamp(2006, 7, 1)]
+    oct_ = r[r["date"] == pd.Timestamp(2006, 10, 1)]
+    assert not jul["in_shares"].any() and (jul["shares_issued"] == 0).all()
+    assert oct_["in_shares"].all() and (oct_["shares_issued"] == 350_228).all()

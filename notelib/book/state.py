@@ -293,7 +293,21 @@ class NoteState:
                      tuple((r.due.date(), round(r.amount * 100),
                             None if r.kind == "principal and interest"
                             else round(r.late_interest * 100))
-                           for r in self.arrears.itertuples()))
+                           for r in self.arrears.itertuples()),
+                     self.event_continues_until())
+
+    def event_continues_until(self) -> dt.date | None:
+        """The last pay date on which a Mandatory Redemption Event triggered by ``as_of`` still
+        continues, for a forecast (Liquidity Conditions (ii): no Payment Shares then). A missed
+        payment (I.A.1) continues until the arrears are paid, which a forecast does in cash
+        with the first payment still to come (reading 36); any other triggered event is not
+        cured in a forecast, so it continues to maturity."""
+        running = set(self.events.loc[self.events["status"] == "triggered", "clause"])
+        if not running:
+            return None
+        if running <= {"I.A.1"} and self.next_pay_date is not None:
+            return self.next_pay_date
+        return self.terms.maturity_date
 
     def rows(self) -> dict[str, str]:
         """The status sheet as label -> text."""

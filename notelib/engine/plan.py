@@ -225,6 +225,9 @@ class Start:
     issued: int
     price_events: tuple
     arrears: tuple = ()  # (due, cents, V.H interest to as_of in cents or None) overdue
+    # a Mandatory Redemption Event continues through this date: the Liquidity Conditions fail
+    # (their (ii)) for every payment paid on or before it, so none is made in shares
+    event_continues_until: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -454,7 +457,17 @@ def _behaviour_grid(b: Behaviour, c: ContractGrid) -> BehaviourGrid:
         holder_keeps=not b.holder_sells or b.sale_limit is not None,
         sale_limit=None if b.sale_limit is None else np.array(
             [int(b.sale_limit * c.prices.factor(_live(c.terms, d))) for d in c.sessions.date]),
-        liquidity=_liquidity(b.liquidity, c.schedule))
+        liquidity=_liquidity(b.liquidity, c.schedule) & ~_event_continues(c))
+
+
+def _event_continues(c: ContractGrid) -> np.ndarray:
+    """Per payment: does a Mandatory Redemption Event of the start state still continue on
+    its pay date (Liquidity Conditions (ii): "there is not then a continuing Mandatory
+    Redemption Event")."""
+    until = c.start.event_continues_until if c.start is not None else None
+    if until is None:
+        return np.zeros(len(c.schedule), dtype=bool)
+    return (pd.to_datetime(c.schedule["pay_date"]) <= pd.Timestamp(until)).to_numpy()
 
 
 def _live(terms: NoteTerms, d: dt.date) -> dt.date:
