@@ -160,9 +160,12 @@ def test_order_and_duplicates(terms):
     # 75,375 / 0.22 -> 342,614 shares, not 342,000
     ([{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.5},
       {"date": D(2006, 4, 3), "kind": "payment", "shares": 342000}], "expected 342,614"),
-    # 1,011,000 / 0.22 -> 4,595,455 shares
+    # the Jan and Apr coupons are unrecorded, so missed: 1,000,000 of 3,350,000 converts with
+    # its share of them, (51,087.50 + 75,375) / 3.35 = 37,750.00, and Default Interest on that
+    # to 15 May: 15,250 x 16% x 132/360 = 894.67 (from 3 Jan) + 22,500 x 16% x 42/360 = 420.00
+    # (from 3 Apr); (1,000,000 + 11,000 + 37,750 + 1,314.67) / 0.22 -> 4,773,022 shares
     ([{"date": D(2006, 5, 15), "kind": "conversion", "principal": 1000000, "shares": 4545455}],
-     "expected 4,595,455"),
+     "expected 4,773,022"),
     ([{"date": D(2006, 5, 15), "kind": "conversion", "principal": 4000000, "shares": 1}],
      "more than the \\$3,350,000.00 outstanding"),
     ([{"date": D(2006, 1, 4), "kind": "payment", "cash": 1.0}], "not a payment date"),
@@ -532,3 +535,30 @@ def test_no_payment_shares_while_an_event_continues(terms):
     oct_ = r[r["date"] == pd.Timestamp(2006, 10, 1)]
     assert not jul["in_shares"].any() and (jul["shares_issued"] == 0).all()
     assert oct_["in_shares"].all() and (oct_["shares_issued"] == 350_228).all()
+
+
+def test_a_conversion_takes_the_overdue_interest_with_it(terms):
+    # issue 20, item 4: II.A converts the principal, "all accrued and unpaid interest thereon
+    # for the period beginning on the Issue Date" and Default Interest. The Apr 2006 coupon
+    # (75,375.00, pay date 3 Apr) is unpaid. The issue's example converts the whole note on
+    # 15 May 2006 ((3,350,000 + 75,375 + 36,850 + 1,407) / 0.22 -> 15,743,782 shares), which
+    # the 9.9% cap does not allow at once (room 6,640,759, reading 45); converting 1,000,000
+    # of principal takes its share of the missed coupon, 1,000,000 / 3,350,000:
+    #   overdue interest 75,375 x 1,000,000 / 3,350,000 = 22,500.00
+    #   Default Interest on it from 3 Apr, 42 days: 22,500 x 16% x 42/360 = 420.00
+    #   interest since 1 Apr: 44 days x 1,000,000 x 9%/360 = 11,000.00
+    #   (1,000,000 + 11,000 + 22,500 + 420) / 0.22 = 1,033,920 / 0.22 = 4,699,636.4
+    #   -> 4,699,637 shares; 75,375 - 22,500 = 52,875.00 of the coupon is still owed
+    paid = [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50}]
+    conv = {"date": D(2006, 5, 15), "kind": "conversion", "principal": 1000000}
+    ledger = parse_ledger({"entries": paid + [{**conv, "shares": 4_699_637}]}, None, terms)
+    s = note_state(terms, D(2006, 5, 20), ledger=ledger)
+    assert s.principal == 2_350_000 and s.shares_issued["conversion"] == 4_699_637
+    assert s.arrears["amount"].tolist() == [52_875.00]
+    # the shares of the principal and its own interest alone (1,011,000 / 0.22 = 4,595,455)
+    # are refused, naming what they leave out
+    with pytest.raises(LedgerError, match="\\(with \\$22,500.00 of overdue interest and "
+                                          "\\$420.00 of Default Interest on it\\) .* expected "
+                                          "4,699,637"):
+        note_state(terms, D(2006, 5, 20), ledger=parse_ledger(
+            {"entries": paid + [{**conv, "shares": 4_595_455}]}, None, terms))

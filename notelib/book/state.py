@@ -146,12 +146,21 @@ def _convert(books: _Books, e: Entry) -> None:
     if e["interest"] is not None and exact(e["interest"]) != interest:
         raise LedgerError(f"{e.where()}: interest {dollars(e['interest'])} is not the "
                           f"{dollars(float(interest))} accrued on that principal since {since}")
+    overdue, late = _converted_arrears(books, principal, e.date)
     p = _price(books, e.date)
-    expected = conversion_shares(principal + interest, p)
+    amount = principal + interest + overdue + late
+    expected = conversion_shares(amount, p)
     if e["shares"] != expected:
+        owing = (f" (with {dollars(float(overdue))} of overdue interest and "
+                 f"{dollars(float(late))} of Default Interest on it)" if overdue else "")
         raise LedgerError(f"{e.where()}: {e['shares']:,} shares do not match "
-                          f"{dollars(float(principal + interest))} at the Conversion Price "
+                          f"{dollars(float(amount))}{owing} at the Conversion Price "
                           f"{price(float(p))}: expected {expected:,} (II.A, II.D.4)")
+    for a in books.arrears:  # what converted is no longer owed
+        part = a["interest"] * principal / books.balance
+        a["amount"] -= part
+        a["interest"] -= part
+    books.arrears[:] = [a for a in books.arrears if a["amount"] > 0]
     room = max_conversion_shares(books.held, books.outstanding, t.ownership_cap,
                                  basis=t.ownership_cap_basis)
     if expected > room:  # II.A.1: "in no event" past the cap
@@ -164,6 +173,21 @@ def _convert(books: _Books, e: Entry) -> None:
     books.issued["conversion"] += expected
     books.outstanding += expected
     books.held += expected
+
+
+def _converted_arrears(books: _Books, principal: Fraction, on: dt.date
+                       ) -> tuple[Fraction, Fraction]:
+    """The overdue interest a conversion of ``principal`` takes with it and the Default
+    Interest on that to ``on`` (II.A: "all accrued and unpaid interest thereon for the period
+    beginning on the Issue Date" and Default Interest): each missed coupon's share in
+    proportion to the principal converted (reading 32)."""
+    if not books.arrears or not books.balance:
+        return Fraction(0), Fraction(0)
+    share = principal / books.balance
+    overdue = sum((a["interest"] * share for a in books.arrears), Fraction(0))
+    late = sum((exact(default_interest(books.terms, float(a["interest"] * share), a["due"], on))
+                for a in books.arrears if a["interest"] > 0), Fraction(0))
+    return _cents(overdue), late
 
 
 def _events(ledger: Ledger) -> list:
