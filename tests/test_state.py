@@ -562,3 +562,26 @@ def test_a_conversion_takes_the_overdue_interest_with_it(terms):
                                           "4,699,637"):
         note_state(terms, D(2006, 5, 20), ledger=parse_ledger(
             {"entries": paid + [{**conv, "shares": 4_595_455}]}, None, terms))
+
+
+def test_a_suspension_ended_within_its_cure_period_is_no_event(terms):
+    # issue 20, item 3: I.A.13 is an event "only ... to the extent that the Borrower shall not
+    # have been able to cure such trading suspension within thirty (30) days of the notice".
+    # Suspended Mon 6 - Fri 10 Mar 2006 (five consecutive Trading Days: the count is reached
+    # on 10 Mar), trading again Mon 13 Mar, the first Trading Day without an entry: cured
+    # within 30 days, no event (it was "triggered" on 10 Apr)
+    days = [{"date": D(2006, 3, d), "kind": "trading_suspension"} for d in range(6, 11)]
+    ledger = parse_ledger({"entries": days, "unrecorded_payments": "cash"}, None, terms)
+
+    def status(on):
+        return note_state(terms, on, ledger=ledger).events.set_index("clause").loc[
+            "I.A.13", "status"]
+
+    # on 10 Mar trading has not resumed yet: the 30 days from 10 Mar end on 9 Apr
+    assert status(D(2006, 3, 10)) == "cure running until 2006-04-09"
+    assert status(D(2006, 3, 13)) == "cured"
+    assert status(D(2006, 6, 1)) == "cured"
+    # four days suspended never reach the count: not an event, nothing to cure
+    four = parse_ledger({"entries": days[:4], "unrecorded_payments": "cash"}, None, terms)
+    assert note_state(terms, D(2006, 6, 1), ledger=four).events.set_index("clause").loc[
+        "I.A.13", "status"] == "not triggered"

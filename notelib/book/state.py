@@ -593,9 +593,17 @@ def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | No
         day = judgment(terms, e.date, e["amount"])
         note(12, _status(None if day is None or (fixed and fixed < day) else day, e.date,
                          as_of, fixed is not None))
-    suspended = [e.date for e in ledger.of("trading_suspension")]
+    suspended = [e.date for e in ledger.upto(as_of).of("trading_suspension")]
     if suspended:
-        note(13, _status(trading_suspension(terms, suspended), suspended[0], as_of, False))
+        # trading resumed is the cure: the first Trading Day after the last suspended day,
+        # which has no suspension entry, once the report date reaches it (reading 46); the
+        # 30 days run from the Holder's notice where one is recorded
+        resumed = sessions_after(max(suspended), 1, terms.calendar)[0].date()
+        fixed = resumed if resumed <= as_of else None
+        notice = next((e.date for e in ledger.of("notice") if e["event"] == 13), None)
+        reached = trading_suspension(terms, suspended, notice_date=notice) is not None
+        day = trading_suspension(terms, suspended, notice_date=notice, cured_on=fixed)
+        note(13, _status(day, suspended[0], as_of, reached and fixed is not None))
     for e in ledger.of("indebtedness_acceleration"):
         if e["amount"] > terms.indebtedness_threshold:
             note(14, ("triggered", e.date))
