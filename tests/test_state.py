@@ -454,16 +454,19 @@ def test_the_monitor_over_all_kinds_of_event(terms):
     # I.A.5: an assignment for creditors on 1 Mar, no cure
     # I.A.10: a $600,000 monetary default on Mon 3 Apr (> $500,000), 2 Trading Days (4, 5 Apr)
     #         -> Thu 6 Apr
-    # I.A.13: trading suspended Mon 6-Fri 10 Mar (5 in a row), 30 days from 10 Mar -> 10 Apr
+    # I.A.13: trading suspended from Mon 6 Mar on every Trading Day to 10 Apr (5 in a row by
+    #         10 Mar), not resumed within 30 days from 10 Mar -> 10 Apr
     # I.A.14: $1,000,000 of other debt accelerated on 20 Mar (> $750,000)
     entries = [
         {"date": D(2006, 2, 1), "kind": "registration_lapse", "end": D(2006, 3, 15)},
         {"date": D(2006, 3, 1), "kind": "delivery_failure"},
         {"date": D(2006, 3, 1), "kind": "event", "clause": 5},
-        *({"date": D(2006, 3, d), "kind": "trading_suspension"} for d in (6, 7, 8, 9, 10)),
         {"date": D(2006, 3, 20), "kind": "indebtedness_acceleration", "amount": 1_000_000},
         {"date": D(2006, 4, 3), "kind": "material_contract_default", "amount": 600_000},
     ]
+    entries += [{"date": d.date(), "kind": "trading_suspension"}
+                for d in nl.trading_sessions(D(2006, 3, 6), D(2006, 4, 10))]
+    entries.sort(key=lambda e: e["date"])
     ledger = parse_ledger({"entries": entries, "unrecorded_payments": "cash"})
     events = note_state(terms, "2006-04-10", ledger=ledger).events.set_index("clause")
     expected = {"I.A.2": D(2006, 3, 23), "I.A.3": D(2006, 3, 3), "I.A.5": D(2006, 3, 1),
