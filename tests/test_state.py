@@ -588,3 +588,27 @@ def test_a_suspension_ended_within_its_cure_period_is_no_event(terms):
     four = parse_ledger({"entries": days[:4], "unrecorded_payments": "cash"}, None, terms)
     assert note_state(terms, D(2006, 6, 1), ledger=four).events.set_index("clause").loc[
         "I.A.13", "status"] == "not triggered"
+
+
+def test_a_payment_made_early_is_a_payment(terms):
+    # issue 20, item 2: the 1 Jul 2006 coupon falls due on a Saturday and is paid by Mon 3 Jul
+    # (pay_date); paid on Fri 30 Jun, the business day before, it is that coupon's payment.
+    # 1 Apr - 1 Jul 2006: 91 days x 837.50 = 76,212.50
+    entries = [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50},
+               {"date": D(2006, 4, 3), "kind": "payment", "cash": 75375.00},
+               {"date": D(2006, 6, 30), "kind": "payment", "cash": 76212.50}]
+    s = note_state(terms, D(2006, 7, 5), ledger=parse_ledger({"entries": entries}, None, terms))
+    assert len(s.arrears) == 0
+    jul = s.payments[s.payments["date"] == pd.Timestamp(2006, 7, 1)].iloc[0]
+    assert jul["cash"] == 76_212.50 and jul["unpaid"] == 0
+    # Thu 29 Jun is not the business day before: refused, naming the rule
+    thursday = parse_ledger({"entries": entries[:2] + [{**entries[2], "date": D(2006, 6, 29)}]},
+                            None, terms)
+    with pytest.raises(LedgerError, match="not a payment date.*paid early, the business day "
+                                          "before a due date"):
+        note_state(terms, D(2006, 7, 5), ledger=thursday)
+    # an early and an on-time payment of one coupon: one entry per payment
+    with pytest.raises(LedgerError, match="a second payment for the 2006-07-03 pay date"):
+        note_state(terms, D(2006, 7, 5), ledger=parse_ledger(
+            {"entries": entries + [{"date": D(2006, 7, 3), "kind": "payment", "cash": 1.0}]},
+            None, terms))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..contract.adjustments import CashDistribution, Issuance, PriceLookup, Split, conversion_price_history
-from ..contract.calendar import sessions_after
+from ..contract.calendar import business_days, sessions_after
 from ..captable import CapTable, load_captable
 from ..contract.conversion import conversion_shares, max_conversion_shares
 from ..contract.dates import takes_dates
@@ -204,6 +204,31 @@ def _events(ledger: Ledger) -> list:
     return out
 
 
+def _payments_by_pay_date(terms: NoteTerms, ledger: Ledger, schedule: list) -> dict:
+    """Each payment entry under the pay date it settles: its own date, or, paid early, the
+    business day before a due date that is not a business day (Fri 30 Jun 2006 for the
+    Sat 1 Jul coupon, paid by Mon 3 Jul), reading 47."""
+    early = {}
+    for r in schedule:
+        if r.pay_date != r.date:
+            before = business_days(r.date - dt.timedelta(days=10), r.date - dt.timedelta(days=1),
+                                   terms.calendar)
+            early[before[-1].date()] = r.pay_date
+    out: dict[dt.date, Entry] = {}
+    pay_dates = {r.pay_date for r in schedule}
+    for e in ledger.of("payment"):
+        day = e.date if e.date in pay_dates else early.get(e.date)
+        if day is None:
+            raise LedgerError(f"{e.where()}: not a payment date; payments fall on "
+                              f"{', '.join(str(r.pay_date) for r in schedule[:3])}, ... (or, "
+                              "paid early, the business day before a due date that is not one)")
+        if day in out:
+            raise LedgerError(f"{e.where()}: a second payment for the {day} pay date, after "
+                              f"{out[day].where()}; give cash and shares in one entry")
+        out[day] = e
+    return out
+
+
 def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
            captable: CapTable | None = None, closes: pd.Series | None = None) -> _Books:
     """The books on ``as_of`` (end of day) from the schedule and the ledger."""
@@ -214,13 +239,9 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
                    exact(terms.principal), last=terms.accrues_from,
                    price_events=events, history=history,
                    facts_on_issue=any(e.date == terms.issue_date for e in ledger.entries))
-    rows = [r for r in schedule_rows(terms).itertuples() if r.date <= as_of]
-    payments = {e.date: e for e in ledger.of("payment")}
-    matched = {r.pay_date for r in rows}
-    for e in payments.values():
-        if e.date not in matched:
-            raise LedgerError(f"{e.where()}: not a payment date; payments fall on "
-                              f"{', '.join(str(r.pay_date) for r in rows[:3])}, ...")
+    schedule = list(schedule_rows(terms).itertuples())
+    rows = [r for r in schedule if r.date <= as_of]
+    payments = _payments_by_pay_date(terms, ledger, schedule)
     # on a day: amounts fall due, then payments settle them, then the other facts
     steps = sorted([(r.date, 0, r) for r in rows]
                    + [(r.pay_date, 1, payments.get(r.pay_date)) for r in rows
