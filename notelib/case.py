@@ -40,7 +40,8 @@ import pandas as pd
 
 from .assumptions import Assumptions
 from .book.ledger import DEFAULT_LEDGER, Ledger
-from .book.state import NoteState, case_forecast, load_ledger, note_state, state_date
+from .book.state import (NoteState, arrears_owed, case_forecast, load_ledger, note_state,
+                         state_date)
 from .captable import DEFAULT_CAPTABLE, CapTable, load_captable
 from .contract.redemption import (RedemptionAmount, parity_breakeven, redemption_amount,
                                   redemption_by_date, redemption_curve)
@@ -141,9 +142,7 @@ class Case:
         checked = check_params({**given, **changes}, where)
         params = {**DEFAULTS, **checked}
         day = _as_of(as_of or params["AS_OF"])
-        files = {k: str(_resolve(params[k], k, base) if params[k] else default)
-                 for k, default in FILES.items()}
-        return cls._load(name or stem, day, params, files,
+        return cls._load(name or stem, day, params, _files(params, base),
                          Path(cache) if cache not in (None, "") else None)
 
     @classmethod
@@ -179,9 +178,7 @@ class Case:
             new = dataclasses.replace(self, params=params, _memo={})
             new.assumptions
             return new
-        files = {k: str(_resolve(params[k], k, None) if params[k] else default)
-                 for k, default in FILES.items()}
-        return self._load(self.name, self.as_of, params, files, self.cache)
+        return self._load(self.name, self.as_of, params, _files(params, None), self.cache)
 
     def __getattr__(self, name: str) -> Any:
         """A parameter by its lower-case name: ``case.volatility`` is VOLATILITY."""
@@ -270,8 +267,9 @@ class Case:
         return prices_label(self.files["PRICES_FILE"])
 
     def state(self) -> NoteState:
-        """The note on the state date, from the ledger and the case's closes."""
-        return self.forecast().state
+        """The note on the state date, from the ledger and the case's closes (the forecast
+        may start a day earlier, while a payment waits for its pay date)."""
+        return self._once("state", lambda: self.state_on(self.state_date), disk=False)
 
     def state_on(self, day: object) -> NoteState:
         """The note on another date of its life, same ledger and closes (the status panel)."""
@@ -364,12 +362,11 @@ class Case:
                 "conversion_price": self.redemption_price}
         if self.in_life:
             state = self.state()
-            a = state.arrears
-            overdue = float(a["amount"].sum()) if len(a) else 0.0
-            late = float((a["default_interest"] + a["late_interest"]).sum()) if len(a) else 0.0
+            overdue, late, demanded = arrears_owed(self.terms, state.arrears, state.as_of)
             owed.update(principal=state.principal + overdue,
                         accrued_interest=state.accrued_interest,
-                        default_interest=p["DEFAULT_INTEREST"] + late)
+                        default_interest=p["DEFAULT_INTEREST"] + late,
+                        penalties=p["PENALTIES"] + demanded)
         return owed
 
     def redemption(self) -> RedemptionAmount:
@@ -410,7 +407,9 @@ class Case:
                                   scenarios=self.files["SCENARIOS_FILE"])
 
     # ---- the valuation -----------------------------------------------------------------
-    def _valuation_keywords(self, n_paths: int | None = None) -> dict[str, Any]:
+    def valuation_keywords(self, n_paths: int | None = None) -> dict[str, Any]:
+        """:func:`notelib.fair_value`'s keywords for the case on the Issue Date, by the rule
+        of this module's docstring (the notebooks' valuation and every sweep cell's)."""
         p = self.params
         market = {k.lower(): p[k] for k in ("RATE", "CREDIT_SPREAD", "DIVIDEND_YIELD",
                                             "EVENT_HAZARD") if p[k] is not None}
@@ -438,7 +437,7 @@ class Case:
     def amendment(self) -> Amendment:
         """The amended note against the original on the Issue Date, same market and paths."""
         return self._once("amendment", lambda: amendment(
-            self.terms, self.original_terms, **self._valuation_keywords()))
+            self.terms, self.original_terms, **self.valuation_keywords()))
 
     def value(self) -> Valuation:
         """The fair value on the state date: the amended note of :meth:`amendment` on the
@@ -448,7 +447,7 @@ class Case:
 
         def compute() -> Valuation:
             f = self.forecast()
-            kw = self._valuation_keywords()
+            kw = self.valuation_keywords()
             known = self.closes[self.closes.index <= pd.Timestamp(f.state.as_of)]
             kw.update(valuation_date=f.state.as_of, start=f.state, history=known,
                       spot=float(known.iloc[-1]))
@@ -466,8 +465,9 @@ class Case:
             curve["paths"] = self.params["CURVE_PATHS"]
             own = pd.DataFrame([{"spot": v.inputs.spot, "value": v.value,
                                  "std_error": v.std_error, "straight_debt": v.straight_debt,
-                                 "parity": float(np.interp(v.inputs.spot, curve["spot"],
-                                                           curve["parity"])),
+                                 # parity is shares x spot: the curve's shares at this spot
+                                 "parity": float(curve["parity"].iloc[0] / curve["spot"].iloc[0]
+                                                 * v.inputs.spot),
                                  "paths": v.inputs.n_paths}])
             out = pd.concat([pd.DataFrame(curve), own]).sort_values("spot")
             return table(out.reset_index(drop=True),
@@ -497,7 +497,7 @@ class Case:
             Metric("principal", "Principal (assumed from public reports)", self.terms.principal,
                    "dollars", dollars(self.terms.principal, 0), "01-terms-and-schedule"),
             Metric("conversion_price", f"Conversion Price on {self.state_date:%d %b %Y}",
-                   f.state.conversion_price, "price", price(f.state.conversion_price),
+                   self.state().conversion_price, "price", price(self.state().conversion_price),
                    "05-status"),
             Metric("interest_total", "Interest over the life", float(sched["interest"].sum()),
                    "dollars", dollars(float(sched["interest"].sum()), 0),
@@ -566,6 +566,12 @@ def _as_of(value: object) -> dt.date:
     if isinstance(value, str) and is_iso_date(value):
         return dt.date.fromisoformat(value)
     raise CaseError(f"as_of = {value!r}: must be a date written YYYY-MM-DD")
+
+
+def _files(params: Mapping[str, Any], base: Path | None) -> dict[str, str]:
+    """The file each file parameter names (resolved), or its default."""
+    return {k: str(_resolve(params[k], k, base) if params[k] else default)
+            for k, default in FILES.items()}
 
 
 def _resolve(value: str, what: str, base: Path | None) -> Path:

@@ -146,7 +146,8 @@ def _convert(books: _Books, e: Entry) -> None:
     if e["interest"] is not None and exact(e["interest"]) != interest:
         raise LedgerError(f"{e.where()}: interest {dollars(e['interest'])} is not the "
                           f"{dollars(float(interest))} accrued on that principal since {since}")
-    overdue, late = _converted_arrears(books, principal, e.date)
+    parts, late = _converted_arrears(books, principal, e.date)
+    overdue = sum(parts, Fraction(0))
     p = _price(books, e.date)
     amount = principal + interest + overdue + late
     expected = conversion_shares(amount, p)
@@ -156,8 +157,7 @@ def _convert(books: _Books, e: Entry) -> None:
         raise LedgerError(f"{e.where()}: {e['shares']:,} shares do not match "
                           f"{dollars(float(amount))}{owing} at the Conversion Price "
                           f"{price(float(p))}: expected {expected:,} (II.A, II.D.4)")
-    for a in books.arrears:  # what converted is no longer owed
-        part = a["interest"] * principal / books.balance
+    for a, part in zip(books.arrears, parts):  # what converted is no longer owed
         a["amount"] -= part
         a["interest"] -= part
     books.arrears[:] = [a for a in books.arrears if a["amount"] > 0]
@@ -176,18 +176,17 @@ def _convert(books: _Books, e: Entry) -> None:
 
 
 def _converted_arrears(books: _Books, principal: Fraction, on: dt.date
-                       ) -> tuple[Fraction, Fraction]:
-    """The overdue interest a conversion of ``principal`` takes with it and the Default
-    Interest on that to ``on`` (II.A: "all accrued and unpaid interest thereon for the period
-    beginning on the Issue Date" and Default Interest): each missed coupon's share in
-    proportion to the principal converted (reading 32)."""
-    if not books.arrears or not books.balance:
-        return Fraction(0), Fraction(0)
-    share = principal / books.balance
-    overdue = sum((a["interest"] * share for a in books.arrears), Fraction(0))
-    late = sum((exact(default_interest(books.terms, float(a["interest"] * share), a["due"], on))
-                for a in books.arrears if a["interest"] > 0), Fraction(0))
-    return _cents(overdue), late
+                       ) -> tuple[list[Fraction], Fraction]:
+    """The overdue interest a conversion of ``principal`` takes with it, per missed coupon in
+    cents, and the Default Interest on those parts to ``on`` (II.A: "all accrued and unpaid
+    interest thereon for the period beginning on the Issue Date" and Default Interest): each
+    coupon's share in proportion to the principal converted (reading 32)."""
+    if not books.balance:
+        return [Fraction(0)] * len(books.arrears), Fraction(0)
+    parts = [_cents(a["interest"] * principal / books.balance) for a in books.arrears]
+    late = sum((exact(default_interest(books.terms, float(part), a["due"], on))
+                for a, part in zip(books.arrears, parts) if part > 0), Fraction(0))
+    return parts, late
 
 
 def _events(ledger: Ledger) -> list:
@@ -672,21 +671,14 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
         # $0.000001 leaves the floor
         to_deadline = books.balance * exact(terms.interest_rate) * year_fraction(
             as_of, deadline, terms.day_count)
-        # and what is overdue (I.A(i)): principal and interest in arrears count in (a) and
-        # (b), their Default Interest to the deadline in (c), amounts the Holder demanded in
-        # cash (V.H) with their interest in (d)
-        pi = arrears[arrears["kind"] == "principal and interest"]
-        owed_cash = arrears[arrears["kind"] != "principal and interest"]
+        # and what is overdue (I.A(i), arrears_owed)
+        overdue, late, demanded = arrears_owed(terms, arrears, deadline)
         redemption = redemption_amount(
             terms, deadline, highest_close or 1e-6, conversion_price=p,
-            principal=float(books.balance + sum(i for _, _, i in books.pending))
-            + float(pi["amount"].sum()),
+            principal=float(books.balance + sum(i for _, _, i in books.pending)) + overdue,
             accrued_interest=float(_cents(books.accrued + to_deadline)
                                    + sum(i for _, i, _ in books.pending)),
-            default_interest=sum(
-                default_interest(terms, float(r.amount), pd.Timestamp(r.due).date(), deadline)
-                for r in pi.itertuples()),
-            penalties=float((owed_cash["amount"] + owed_cash["late_interest"]).sum()))
+            default_interest=late, penalties=demanded)
     return NoteState(
         terms=terms, as_of=as_of, principal=float(books.balance),
         accrued_interest=float(_cents(books.accrued)),
@@ -704,6 +696,20 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
                        {"due": "dollars", "unpaid": "dollars"}, dates=("date", "pay_date")),
         books=books, assumed=_unrecorded_deliveries(ledger, as_of))
 
+
+
+def arrears_owed(terms: NoteTerms, arrears: pd.DataFrame, on: dt.date
+                 ) -> tuple[float, float, float]:
+    """What the arrears add to a Mandatory Redemption Amount payable on ``on`` (I.A(i)):
+    principal and interest overdue (for (a) and (b)), their Default Interest from each due
+    date to ``on`` ((c)), and amounts the Holder demanded in cash under V.H with their
+    interest so far ((d)). Reading 36."""
+    pi = arrears[arrears["kind"] == "principal and interest"]
+    demanded = arrears[arrears["kind"] != "principal and interest"]
+    late = sum(default_interest(terms, float(r.amount), pd.Timestamp(r.due).date(), on)
+               for r in pi.itertuples())
+    return (float(pi["amount"].sum()), float(late),
+            float((demanded["amount"] + demanded["late_interest"]).sum()))
 
 
 def state_date(terms: NoteTerms, as_of: dt.date) -> dt.date:

@@ -91,10 +91,14 @@ METRICS = {
     "payment_shares_value_mean": ("Value of the Payment Shares, mean", "dollars"),
     "exposure_p95_max": ("Redemption exposure, highest 95th percentile", "dollars"),
     "p_converted_final": ("Paths where the Holder converts", "percent"),
-    "ownership_p5_final": ("Noteholders' final share of the shares, 5th percentile", "percent"),
-    "ownership_p95_final": ("Noteholders' final share of the shares, 95th percentile", "percent"),
-    "ownership_converted_p50_final": ("Noteholders' final share where the Holder converts, "
-                                      "median", "percent"),
+    "ownership_p5_final": ("Shares issued to noteholders, cumulative, of outstanding at "
+                           "maturity: 5th percentile", "percent"),
+    "ownership_p95_final": ("Shares issued to noteholders, cumulative, of outstanding at "
+                            "maturity: 95th percentile", "percent"),
+    "ownership_converted_p50_final": ("Shares issued to noteholders, of outstanding, where "
+                                      "the Holder converts: median", "percent"),
+    "holding_p95_final": ("Holder's own holding at maturity (after sales): 95th percentile",
+                          "percent"),
     "outstanding_median_final_presplit": ("Shares outstanding at maturity, median (pre-split)",
                                           "shares"),
     "what_if_issuable_peak_ratchet": ("What-if: peak shares issuable, ratchet (post-split)",

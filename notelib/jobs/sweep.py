@@ -137,8 +137,9 @@ def run_cell(params: Mapping[str, Any], measures: list[str], n_paths: int, seed:
     from ..assumptions import Assumptions
     from ..captable import load_captable
     from ..engine import simulate
-    from ..value.market import load_market
+    from ..case import Case
     from ..contract.terms import load_terms
+    from ..params import DEFAULTS
     from ..value.valuation import fair_value
 
     started = time.perf_counter()
@@ -155,15 +156,8 @@ def run_cell(params: Mapping[str, Any], measures: list[str], n_paths: int, seed:
         out.update(_engine_measures(result, engine))
     valued = [m for m in measures if m in VALUE_MEASURES]
     if valued:
-        keys = {"CREDIT_SPREAD": "credit_spread", "RATE": "rate", "EVENT_HAZARD": "event_hazard",
-                "DIVIDEND_YIELD": "dividend_yield"}
-        v = fair_value(terms, market=load_market(params["MARKET_FILE"] or None),
-                       spot=params["START_PRICE"], volatility=params["VOLATILITY"],
-                       n_paths=n_paths, seed=seed, captable=captable,
-                       participation=params["PARTICIPATION"],
-                       average_daily_volume=params["AVERAGE_DAILY_VOLUME"],
-                       policy=params["VALUATION_POLICY"],
-                       **{k: params[p] for p, k in keys.items() if params[p] is not None})
+        case = Case.from_params({k: v for k, v in params.items() if k in DEFAULTS})
+        v = fair_value(case.terms, **{**case.valuation_keywords(n_paths), "seed": seed})
         for m in valued:
             if m in ("fair_value", "conversion_option"):
                 out[m] = v.value if m == "fair_value" else v.conversion_option

@@ -128,20 +128,6 @@ def save_figure(fig: Figure, folder: str | Path, name: str) -> list[Path]:
     return paths
 
 
-def board_pdf(figures: list[Figure], path: str | Path) -> Path | None:
-    """All ``figures`` as the pages of one PDF (nothing if ``path`` is empty)."""
-    if not str(path):
-        return None
-    from matplotlib.backends.backend_pdf import PdfPages
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with PdfPages(path, metadata={"CreationDate": None, "ModDate": None}) as pdf:
-        for fig in figures:
-            pdf.savefig(fig)
-    return path
-
-
 def cash_vs_shares_chart(by_date: pd.DataFrame, *, title: str | None = None,
                          subtitle: str = "", source: str = "") -> Figure:
     """Mean cash paid and mean market value of shares issued on each payment date, stacked

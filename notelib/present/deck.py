@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from PIL import Image
 from pptx import Presentation
 from pptx.util import Emu, Inches, Pt
 
@@ -148,8 +149,6 @@ def board_deck(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
         slide = deck.slides.add_slide(blank)
         _title(slide, finding(fig))
         png = io.BytesIO(slide_picture(fig))
-        from PIL import Image
-
         w, h = Image.open(png).size
         png.seek(0)
         top = Inches(0.25) + TITLE_HEIGHT
