@@ -295,3 +295,51 @@ def test_parameters_are_read_as_papermill_reads_them():
         expected = {k: ast.literal_eval(v["default"])
                     for k, v in pm.inspect_notebook(str(nb)).items()}
         assert declared_parameters([nb]) == expected, nb.name
+
+
+# --- several cases in one pool ---------------------------------------------------------------
+def _tiny_notebook(folder: Path, name: str, seconds: float | None = None) -> Path:
+    """A notebook that fails when its BOOM parameter is true; ``seconds``: its cost hint."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    if seconds is not None:
+        nb.metadata["notelib"] = {"seconds": seconds}
+    nb.cells = [nbformat.v4.new_code_cell("AS_OF = ''\nBOOM = False",
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("if BOOM:\n    raise ValueError('boom')")]
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
+
+
+def test_the_heaviest_notebooks_start_first_with_the_cases_interleaved(tmp_path):
+    from notelib.jobs.reports import _Case, _order
+
+    light, heavy, heavier = (_tiny_notebook(tmp_path, "01-a.ipynb"),
+                             _tiny_notebook(tmp_path, "02-b.ipynb", 20),
+                             _tiny_notebook(tmp_path, "03-c.ipynb", 30))
+    cases = [_Case(n, AS_OF, {}, None, tmp_path, [light, heavy, heavier]) for n in ("x", "y")]
+    order = [(c.name, nb.name[:2]) for c, nb in _order(cases)]
+    # 30 s before 20 s before the unstated 5 s; within a cost, the cases in their order
+    assert order == [("x", "03"), ("y", "03"), ("x", "02"), ("y", "02"), ("x", "01"),
+                     ("y", "01")]
+
+
+@pytest.mark.slow
+def test_a_failing_case_stops_alone_and_the_others_publish(tmp_path):
+    from notelib.jobs.reports import run_reports
+
+    nbs = [_tiny_notebook(tmp_path, "01-a.ipynb"), _tiny_notebook(tmp_path, "02-b.ipynb")]
+    out = tmp_path / "reports"
+    with pytest.raises(ReportError) as err:
+        run_reports([("good", {}, None), ("bad", {"BOOM": True}, None), ("fine", {}, None)],
+                    notebooks=nbs, as_of=AS_OF, out=out, jobs=2, **QUIET)
+    text = str(err.value)
+    assert "report bad: 01-a.ipynb failed in code cell 2" in text and "ValueError: boom" in text
+    assert "report good published" in text and "report fine published" in text
+    published = sorted(p.name for p in out.iterdir() if p.name.startswith("2026"))
+    assert published == ["2026-11-20-fine", "2026-11-20-good"]
+    assert sorted((out / "2026-11-20-good").glob("*.html"))  # both pages, exported
+    kept = list((out / "failed").glob("2026-11-20-bad-*/REASON.txt"))
+    assert len(kept) == 1 and "boom" in kept[0].read_text()
+    assert not list(out.glob(".tmp-*"))

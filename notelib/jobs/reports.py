@@ -25,7 +25,8 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ REPORTS = ROOT / "reports"
 
 
 RUNNER_PARAMS = ("INTERACTIVE", "FIGURE_DIR", "METRICS_DIR", "BOARD_PDF", "BOARD_PPTX",
-                 "CASE", "CHANGES", "CACHE_DIR")  # AS_OF too, but a case may name its date
+                 "CASE", "CHANGES", "CACHE_DIR", "DASK_PROCESSES")  # AS_OF too, but a case may name its date
 INPUTS = {"TERMS_FILE": "terms", "CAPTABLE_FILE": "captable", "SCENARIOS_FILE": "scenarios",
           "LEDGER_FILE": "ledger", "PRICES_FILE": "prices", "MARKET_FILE": "market",
           "ORIGINAL_TERMS_FILE": "original-terms"}
@@ -377,37 +378,98 @@ def _warm() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what a Ctrl-C stops
 
 
-def _execute(notebooks: list[Path], work: Path, params: Mapping[str, Any], timeout: int,
-             jobs: int, name: str, log) -> dict[str, float]:
-    """Run the notebooks in their order, ``jobs`` at a time, in worker processes that
-    import papermill once; at the first failure or a signal the workers are terminated
-    (their kernels exit with them). Returns each notebook's seconds."""
+@dataclass
+class _Case:
+    """One case's report while it runs: where it is written, what the notebooks are given
+    and how long each took."""
+
+    name: str
+    as_of: dt.date
+    given: dict[str, Any]
+    params_file: Path | None
+    work: Path
+    notebooks: list[Path]
+    inject: dict[str, Any] = field(default_factory=dict)
+    case_params: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, dict[str, str]] = field(default_factory=dict)
+    durations: dict[str, float] = field(default_factory=dict)
+    running: int = 0
+    failure: str | None = None
+    published: Path | None = None
+    kept: Path | str | None = None
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.as_of.isoformat()}-{self.name}"
+
+
+def _cost(nb: Path) -> float:
+    """A notebook's expected seconds (its ``notelib.seconds`` metadata; 5 when unstated):
+    the heaviest start first, so no core idles at the end of a run."""
+    meta = json.loads(nb.read_text(encoding="utf-8")).get("metadata", {})
+    return float(meta.get("notelib", {}).get("seconds", 5))
+
+
+def _order(cases: list[_Case]) -> list[tuple[_Case, Path]]:
+    """Every case's notebooks in one queue: the heaviest first, the cases interleaved, so a
+    case's board summary computes its figures before the light pages that read them."""
+    tasks = [(c, nb) for c in cases for nb in c.notebooks]
+    position = {id(c): i for i, c in enumerate(cases)}
+    return sorted(tasks, key=lambda t: (-_cost(t[1]), position[id(t[0])]))
+
+
+def _execute(tasks: list[tuple[_Case, Path]], timeout: int, jobs: int, log,
+             finished: Callable[[_Case], None], failed: Callable[[_Case], None]) -> None:
+    """Run the notebooks of every case, at most ``jobs`` at a time, in worker processes that
+    import papermill once. A case is ``finished`` as soon as its last notebook is done; a
+    case whose notebook fails runs nothing more and is ``failed`` once its running
+    notebooks end, while the other cases go on. A signal terminates the workers (their
+    kernels exit with them)."""
     import multiprocessing as mp
 
-    total, durations = len(notebooks), {}
-    if jobs <= 1 or total == 1:  # one at a time: here, no worker to start
-        for nb in notebooks:
-            why, seconds = execute_one(str(nb), str(work / nb.name), _declared(nb, params),
-                                       timeout)
-            _done(nb, why, seconds, durations, total, name, log)
-        return durations
+    def done(case: _Case, nb: Path, why: str | None, seconds: float) -> None:
+        total = len(case.notebooks)
+        case.running -= 1
+        if why is not None:
+            log(f"[{len(case.durations) + 1}/{total}] {case.name}: {nb.name} FAILED")
+            case.failure = case.failure or f"report {case.name}: {why}"
+        else:
+            case.durations[nb.stem] = seconds
+            log(f"[{len(case.durations)}/{total}] {case.name}: {nb.name} ok ({seconds:.1f}s)")
+        if case.failure and not case.running:
+            failed(case)
+        elif len(case.durations) == total:
+            finished(case)
+
+    queue = list(tasks)
+    if jobs <= 1 or len(tasks) == 1:  # one at a time: here, no worker to start
+        for case, nb in queue:
+            if not case.failure:
+                case.running += 1
+                done(case, nb, *execute_one(str(nb), str(case.work / nb.name),
+                                            _declared(nb, case.inject), timeout))
+        return
     pool = mp.get_context("spawn").Pool(jobs, initializer=_warm)
+    running: list = []
     try:
-        pending = {nb: pool.apply_async(execute_one, (str(nb), str(work / nb.name),
-                                                      _declared(nb, params), timeout))
-                   for nb in notebooks}
-        while pending:
+        while queue or running:
+            while queue and len(running) < jobs:  # a failed case starts nothing more
+                case, nb = queue.pop(0)
+                if not case.failure:
+                    case.running += 1
+                    running.append((case, nb, pool.apply_async(execute_one, (
+                        str(nb), str(case.work / nb.name), _declared(nb, case.inject),
+                        timeout))))
             time.sleep(0.1)
-            for nb in [n for n, r in pending.items() if r.ready()]:
-                why, seconds = pending.pop(nb).get()
-                _done(nb, why, seconds, durations, total, name, log)
+            for item in [r for r in running if r[2].ready()]:
+                running.remove(item)
+                done(item[0], item[1], *item[2].get())
         pool.close()
     except BaseException:
         pool.terminate()
         raise
     finally:
         pool.join()
-    return durations
 
 
 def _declared(nb: Path, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -416,44 +478,42 @@ def _declared(nb: Path, params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in declared}
 
 
-def _done(nb: Path, why: str | None, seconds: float, durations: dict[str, float], total: int,
-          name: str, log) -> None:
-    if why is not None:
-        log(f"[{len(durations) + 1}/{total}] {name}: {nb.name} FAILED")
-        raise ReportError(why)
-    durations[nb.stem] = seconds
-    log(f"[{len(durations)}/{total}] {name}: {nb.name} ok ({durations[nb.stem]:.1f}s)")
-
-
-def _snapshot(work: Path, params: Mapping[str, Any], params_file: Path | None,
-              base: Path | None, name: str, as_of: dt.date
-              ) -> tuple[Path, dict[str, Any], dict[str, dict[str, str]]]:
+def _snapshot(case: _Case, base: Path | None) -> None:
     """Build the case (every parameter and file checked), copy every input file into
-    ``work/inputs`` and write the case's parameter file there, pointing at the copies;
-    returns that file, the case's parameters and, per input, its original path and sha256."""
+    ``work/inputs`` and write the case's parameter file there, pointing at the copies; keep
+    the case's parameters and, per input, its original path and sha256; set what the
+    notebooks are given."""
     from ..case import Case, CaseError
 
-    case_params = {k: v for k, v in params.items() if k in DEFAULTS}
+    work = case.work
+    case_params = {k: v for k, v in case.given.items() if k in DEFAULTS}
     try:
-        case = Case.from_params(case_params, name=name, as_of=as_of, base=base)
+        built = Case.from_params(case_params, name=case.name, as_of=case.as_of, base=base)
     except CaseError as exc:
         raise ReportError(str(exc)) from None
     folder = work / "inputs"
     (folder / "case").mkdir(parents=True)
-    plain, record = {**case.params, "AS_OF": as_of.isoformat()}, {}
+    plain, record = {**built.params, "AS_OF": case.as_of.isoformat()}, {}
     for param, label in INPUTS.items():
-        source = Path(case.files[param])
+        source = Path(built.files[param])
         copy = folder / f"{label}{source.suffix}"
         shutil.copyfile(source, copy)
         plain[param] = str(copy)
         record[label] = {"file": _relative(source), "sha256": _sha256(copy)}
-    if params_file is not None:
-        copy = folder / f"params-{params_file.name}"
-        shutil.copyfile(params_file, copy)
-        record["params"] = {"file": _relative(params_file), "sha256": _sha256(copy)}
-    case_file = folder / "case" / f"{name}.yaml"
+    if case.params_file is not None:
+        copy = folder / f"params-{case.params_file.name}"
+        shutil.copyfile(case.params_file, copy)
+        record["params"] = {"file": _relative(case.params_file), "sha256": _sha256(copy)}
+    case_file = folder / "case" / f"{case.name}.yaml"
     case_file.write_text(json.dumps(plain, indent=2))  # JSON is YAML: read by the safe loader
-    return case_file, case.params, record
+    case.case_params, case.record = built.params, record
+    board = f"board-{case.name}-{case.as_of.isoformat()}"
+    case.inject = {
+        **{k: v for k, v in case.given.items() if k not in DEFAULTS}, "CASE": str(case_file),
+        "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
+        "METRICS_DIR": str(work / ".metrics"), "CACHE_DIR": str(work / ".cache"),
+        "BOARD_PDF": str(work / f"{board}.pdf"), "BOARD_PPTX": str(work / f"{board}.pptx"),
+        "AS_OF": case.as_of.isoformat(), "DASK_PROCESSES": False}
 
 
 def _sha256(path: Path) -> str:
@@ -468,66 +528,87 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def run_report(
+def run_report(*, parameters: Mapping[str, Any] | None = None, name: str = "base",
+               params_file: Path | None = None, **options: Any) -> Path:
+    """One case's report: :func:`run_reports` with one run. Returns the published folder."""
+    return run_reports([(name, parameters or {}, params_file)], **options)[0]
+
+
+def run_reports(
+    runs: Sequence[tuple[str, Mapping[str, Any], Path | None]],
     *,
-    parameters: Mapping[str, Any] | None = None,
-    name: str = "base",
     notebooks: Sequence[Path] | None = None,
     as_of: dt.date | None = None,
     out: Path = REPORTS,
     timeout: int = 900,
-    params_file: Path | None = None,
     base: Path | None = None,
     log=print,
     jobs: int | None = None,
-) -> Path:
-    """Run every notebook headless with ``parameters`` and publish ``out/<as-of>-<name>/``.
+) -> list[Path]:
+    """Run every notebook headless for each case of ``runs`` (name, parameters, parameter
+    file) and publish ``out/<as-of>-<name>/`` for each, in the order they finish.
 
     Parameters are checked against the notebooks' declarations first; input files are
     resolved against ``base`` (default: the working directory) or the repository and
-    snapshotted. Each notebook runs with INTERACTIVE=False and FIGURE_DIR pointing into the
-    report. Returns the published folder; raises :class:`ReportError` naming the notebook
-    and cell if one fails, after moving the run to ``out/failed/``.
+    snapshotted. The notebooks of all the cases share one pool of ``jobs`` workers (default:
+    the cores), heaviest first. Each notebook runs with INTERACTIVE=False and FIGURE_DIR
+    pointing into its report. A case whose notebook fails (or whose pages disagree) runs
+    nothing more and is moved to ``out/failed/`` while the others go on; at the end a
+    :class:`ReportError` names each failed case, notebook and cell. A signal or a full disk
+    moves every unfinished run to ``out/failed/``. Published reports are never touched.
     """
     notebooks = [Path(nb).resolve() for nb in (notebooks if notebooks is not None
                                                else notebook_paths())]
     if not notebooks:
         raise ReportError("no notebooks to run")
     declared = declared_parameters(notebooks)
-    given = check_parameters(parameters or {}, declared,
-                             f"parameter file {params_file}" if params_file else "parameters")
-    as_of = as_of or (dt.date.fromisoformat(given["AS_OF"]) if given.get("AS_OF")
-                      else dt.date.today())
-    run_id = f"{as_of.isoformat()}-{name}"
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=out))
+    cases: list[_Case] = []
     try:
-        return _run(work, out, run_id, name, notebooks, given, as_of, timeout, params_file,
-                    base, log, jobs or min(len(notebooks), os.cpu_count() or 1))
-    except BaseException as exc:  # a failure, a full disk or a signal: keep the run
+        for name, parameters, params_file in runs:
+            given = check_parameters(parameters or {}, declared, f"parameter file {params_file}"
+                                     if params_file else "parameters")
+            day = as_of or (dt.date.fromisoformat(given["AS_OF"]) if given.get("AS_OF")
+                            else dt.date.today())
+            work = Path(tempfile.mkdtemp(prefix=f".tmp-{day.isoformat()}-{name}-", dir=out))
+            cases.append(_Case(name, day, given, params_file, work, notebooks))
+            _snapshot(cases[-1], base)
+        tasks = _order(cases)
+        _execute(tasks, timeout, jobs or min(len(tasks), os.cpu_count() or 1), log,
+                 lambda case: _finish(case, out, log), lambda case: _fail(case, out))
+    except BaseException as exc:  # a full disk or a signal: keep every unfinished run
         reason = f"{type(exc).__name__}: {exc}".strip()
-        kept = _keep_failed(work, out, run_id, reason)
+        for c in cases:
+            if c.published is None and c.kept is None:
+                c.failure = c.failure or reason
+                _fail(c, out)
+        where = ", ".join(str(c.kept) for c in cases if c.published is None)
         if isinstance(exc, ReportError):
-            raise ReportError(f"{exc}\nthe run is kept in {kept}; earlier reports are "
-                              "untouched") from None
+            raise ReportError(f"{exc}\nthe unfinished runs are kept in {where}; earlier "
+                              "reports are untouched") from None
         if isinstance(exc, Stopped | KeyboardInterrupt | OSError):
             raise
-        raise ReportError(f"{reason}\nthe run is kept in {kept}") from exc
+        raise ReportError(f"{reason}\nthe unfinished runs are kept in {where}") from exc
+    failures = [c for c in cases if c.failure]
+    if failures:
+        raise ReportError("\n".join(f"{c.failure}\nthe run is kept in {c.kept}"
+                                     for c in failures)
+                          + "\nearlier reports are untouched"
+                          + "".join(f"\nreport {c.name} published: {c.published}"
+                                    for c in cases if c.published))
+    return [c.published for c in cases]
 
 
-def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
-         given: dict[str, Any], as_of: dt.date, timeout: int, params_file: Path | None,
-         base: Path | None, log, jobs: int) -> Path:
-    case_file, case_params, record = _snapshot(work, given, params_file, base, name, as_of)
-    board = f"board-{name}-{as_of.isoformat()}"
-    params = {**{k: v for k, v in given.items() if k not in DEFAULTS}, "CASE": str(case_file),
-              "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
-              "METRICS_DIR": str(work / ".metrics"), "CACHE_DIR": str(work / ".cache"),
-              "BOARD_PDF": str(work / f"{board}.pdf"), "BOARD_PPTX": str(work / f"{board}.pptx"),
-              "AS_OF": as_of.isoformat()}
-    seeds = {nb.stem: case_params["SEED"] for nb in notebooks if "CASE" in _inspect(nb)}
-    durations = _execute(notebooks, work, params, timeout, jobs, name, log)
+def _fail(case: _Case, out: Path) -> None:
+    """Keep a failed or stopped case's run in ``out/failed/`` with its reason."""
+    case.kept = _keep_failed(case.work, out, case.run_id, case.failure or "stopped")
+
+
+def _finish(case: _Case, out: Path, log) -> None:
+    """Collect a case's metrics, write its manifest and index, check its pages agree and
+    publish it."""
+    work = case.work
     metrics = {p.stem: json.loads(p.read_text())
                for p in sorted((work / ".metrics").glob("*.json")) if p.name != "board.json"}
     board_json = work / ".metrics" / "board.json"
@@ -537,23 +618,28 @@ def _run(work: Path, out: Path, run_id: str, name: str, notebooks: list[Path],
     shutil.rmtree(work / ".metrics", ignore_errors=True)
     shutil.rmtree(work / ".cache", ignore_errors=True)
     terms_copy = work / "inputs" / "terms.yaml"
+    seed = case.case_params["SEED"]
     manifest = {
-        "name": name, "as_of": as_of.isoformat(), "parameters": given,
-        "case": case_params, "seeds": seeds,
-        "terms_file": record["terms"]["file"], "terms_name": load_terms(terms_copy).name,
-        "terms_sha256": record["terms"]["sha256"], "inputs": record,
-        "packages": _versions(), "durations_s": durations,
-        "notebooks": [nb.name for nb in notebooks],
+        "name": case.name, "as_of": case.as_of.isoformat(), "parameters": case.given,
+        "case": case.case_params,
+        "seeds": {nb.stem: seed for nb in case.notebooks if "CASE" in _inspect(nb)},
+        "terms_file": case.record["terms"]["file"], "terms_name": load_terms(terms_copy).name,
+        "terms_sha256": case.record["terms"]["sha256"], "inputs": case.record,
+        "packages": _versions(), "durations_s": case.durations,
+        "notebooks": [nb.name for nb in case.notebooks],
     }
     (work / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    (work / "index.html").write_text(_index(work, name, as_of, metrics, manifest),
+    (work / "index.html").write_text(_index(work, case.name, case.as_of, metrics, manifest),
                                      encoding="utf-8")
     wrong = disagreements(work)  # a report whose pages disagree is never published
     if wrong:
-        raise ReportError(f"the pages disagree on {len(wrong)} board number(s): "
-                          + "; ".join(wrong[:5]))
-    return _publish(work, out, run_id)
+        case.failure = (f"report {case.name}: the pages disagree on {len(wrong)} board "
+                        "number(s): " + "; ".join(wrong[:5]))
+        _fail(case, out)
+        return
+    case.published = _publish(work, out, case.run_id)
+    log(f"report {case.name} published: {case.published}")
 
 
 def _keep_failed(work: Path, out: Path, run_id: str, reason: str) -> Path | str:
@@ -594,21 +680,17 @@ def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt
         check_parameters(params, declared, f"parameter file {path}" if path else "parameters")
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for name, params, path in runs:
-            try:
-                target = run_report(parameters=params, name=name, notebooks=nbs, as_of=as_of,
-                                    out=out_dir, params_file=path, base=base)
-            except ReportError as exc:
-                print(f"report {name} failed: {exc}", file=sys.stderr)
-                return 1
-            except Stopped as exc:
-                print(f"report {name} stopped by {exc}; the run is kept in "
-                      f"{out_dir / 'failed'}", file=sys.stderr)
-                return 128 + exc.signum
-            except OSError as exc:
-                print(f"report {name} failed: {exc}", file=sys.stderr)
-                return 1
-            print(f"report {name} published: {target}")
+        run_reports(runs, notebooks=nbs, as_of=as_of, out=out_dir, base=base)
+    except ReportError as exc:
+        print(f"report failed: {exc}", file=sys.stderr)
+        return 1
+    except Stopped as exc:
+        print(f"report stopped by {exc}; the unfinished runs are kept in "
+              f"{out_dir / 'failed'}", file=sys.stderr)
+        return 128 + exc.signum
+    except OSError as exc:
+        print(f"report failed: {exc}", file=sys.stderr)
+        return 1
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -309,9 +309,11 @@ def warm() -> None:
 
 
 @contextlib.contextmanager
-def local_client(workers: int | None = None):
-    """A client of a LocalCluster of ``workers`` processes, closed on leaving the block."""
-    client, cluster = _client(None, workers)
+def local_client(workers: int | None = None, processes: bool = True):
+    """A client of a LocalCluster of ``workers`` processes (``processes=False``: one worker
+    thread in this process, for a report runner whose notebooks already use every core),
+    closed on leaving the block."""
+    client, cluster = _client(None, workers, processes)
     try:
         yield client
     finally:
@@ -319,16 +321,16 @@ def local_client(workers: int | None = None):
         cluster.close()
 
 
-def _client(scheduler: str | None, workers: int | None):
+def _client(scheduler: str | None, workers: int | None, processes: bool = True):
     """A client of the scheduler at ``scheduler``, or of a LocalCluster of ``workers``
-    processes (default: the machine's cores), one thread each."""
+    processes (default: the machine's cores), one thread each, or of one thread here."""
     from dask.distributed import Client, LocalCluster
 
     try:
         if scheduler:
             return Client(scheduler, timeout="20s"), None
-        n = workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+        n = (workers or os.cpu_count() or 1) if processes else 1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
                                dashboard_address=":0", silence_logs=logging.ERROR)  # a free port: no "8787 in use"
         return Client(cluster), cluster
     except (OSError, RuntimeError, TimeoutError) as exc:
