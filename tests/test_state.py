@@ -168,7 +168,10 @@ def test_order_and_duplicates(terms):
      "expected 4,773,022"),
     ([{"date": D(2006, 5, 15), "kind": "conversion", "principal": 4000000, "shares": 1}],
      "more than the \\$3,350,000.00 outstanding"),
-    ([{"date": D(2006, 1, 4), "kind": "payment", "cash": 1.0}], "not a payment date"),
+    # paid on its pay date, nothing is overdue the next day for a payment to pay
+    ([{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.5},
+      {"date": D(2006, 1, 4), "kind": "payment", "cash": 1.0}],
+     "not a payment date, and nothing is overdue"),
     ([{"date": D(2006, 1, 4), "kind": "holder_sale", "shares": 5}], "the Holder holds 0"),
 ])
 def test_amounts_and_share_counts_are_checked_against_the_terms(tmp_path, terms, entries,
@@ -612,3 +615,122 @@ def test_a_payment_made_early_is_a_payment(terms):
         note_state(terms, D(2006, 7, 5), ledger=parse_ledger(
             {"entries": entries + [{"date": D(2006, 7, 3), "kind": "payment", "cash": 1.0}]},
             None, terms))
+
+
+# --- issue 20, item 2: arrears paid late, the waterfall and the cure (reading 48) -----------
+JAN_PAID = [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50}]
+
+
+def _events(state) -> pd.Series:
+    return state.events.set_index("clause")["status"]
+
+
+def test_arrears_paid_with_the_next_payment_cure_the_missed_coupon(terms):
+    # The Apr 2006 coupon (75,375.00, due Sat 1 Apr, pay date Mon 3 Apr) is missed and paid
+    # with the Jul coupon on its pay date, Mon 3 Jul 2006. Default Interest runs from the pay
+    # date (the preamble makes a payment due on a non-business day payable the next one):
+    #   75,375 x 16% x 91/360 (3 Apr -> 3 Jul) = 12,060 x 91 / 360 = 3,048.50
+    #   75,375.00 + 3,048.50 + 76,212.50 (the Jul coupon, 91 days x 837.50) = 154,636.00
+    ledger = parse_ledger({"entries": JAN_PAID + [
+        {"date": D(2006, 7, 3), "kind": "payment", "cash": 154636.00}]}, None, terms)
+    s = note_state(terms, D(2006, 7, 5), ledger=ledger)
+    assert len(s.arrears) == 0
+    jul = s.payments[s.payments["date"] == pd.Timestamp(2006, 7, 1)].iloc[0]
+    assert jul["unpaid"] == 0 and jul["arrears_paid"] == 78_423.50  # 75,375 + 3,048.50
+    # I.A.1 occurred on 3 Apr and continued until paid; paid in full, it is cured that day
+    assert _events(s)["I.A.1"] == "cured"
+    assert s.events.set_index("clause").loc["I.A.1", "date"] == pd.Timestamp(2006, 7, 3)
+    assert s.event_continues_until() is None
+    # a cent more than everything owed is refused, naming both parts
+    over = parse_ledger({"entries": JAN_PAID + [
+        {"date": D(2006, 7, 3), "kind": "payment", "cash": 154636.01}]}, None, terms)
+    with pytest.raises(LedgerError, match=r"pays \$154,636.01, more than the \$154,636.00 owed "
+                                          r"on 2006-07-03: \$76,212.50 due on 2006-07-01 .* and "
+                                          r"\$78,423.50 overdue"):
+        note_state(terms, D(2006, 7, 5), ledger=over)
+
+
+def test_arrears_paid_alone_on_any_business_day(terms):
+    # The same missed coupon paid alone on Mon 1 May 2006, 28 days after its pay date:
+    #   75,375 x 16% x 28/360 = 12,060 x 28 / 360 = 938.00 -> 76,313.00, arrears then 0
+    ledger = parse_ledger({"entries": JAN_PAID + [
+        {"date": D(2006, 5, 1), "kind": "payment", "cash": 76313.00}]}, None, terms)
+    before = note_state(terms, D(2006, 4, 28), ledger=ledger)
+    assert before.arrears["total"].sum() == pytest.approx(75_375 + 837.50)  # 25 days: 837.50
+    assert _events(before)["I.A.1"] == "triggered"
+    s = note_state(terms, D(2006, 5, 2), ledger=ledger)
+    assert len(s.arrears) == 0 and _events(s)["I.A.1"] == "cured"
+    # a Saturday is not a business day; Payment Shares do not pay arrears
+    for bad, message in (({"cash": 76313.00, "date": D(2006, 4, 29)}, "not a business day"),
+                         ({"shares": 1000, "date": D(2006, 5, 1)}, "arrears are paid in cash")):
+        with pytest.raises(LedgerError, match=message):
+            note_state(terms, D(2006, 5, 2), ledger=parse_ledger({"entries": JAN_PAID + [
+                {"kind": "payment", **bad}]}, None, terms))
+
+
+def test_a_part_payment_pays_default_interest_then_interest_and_the_rest_runs_on(terms):
+    # 40,000 on 1 May 2006 against the missed Apr coupon, arrears first (reading 48):
+    #   Default Interest to 1 May 938.00 first, then 39,062.00 of the 75,375.00 of interest:
+    #   36,313.00 stays overdue, bearing 16% from 1 May. On 1 Jun (31 days):
+    #   36,313 x 16% x 31/360 = 5,810.08 x 31 / 360 = 500.3124 -> 500.31
+    ledger = parse_ledger({"entries": JAN_PAID + [
+        {"date": D(2006, 5, 1), "kind": "payment", "cash": 40000.00}]}, None, terms)
+    s = note_state(terms, D(2006, 6, 1), ledger=ledger)
+    row = s.arrears.iloc[0]
+    assert row["amount"] == 36_313.00 and row["default_interest"] == 500.31
+    assert row["carried"] == 0 and _events(s)["I.A.1"] == "triggered"
+
+
+def test_the_payment_order_switch(terms):
+    # 76,212.50 paid on 3 Jul 2006 (exactly the Jul coupon) while the Apr coupon is overdue.
+    # arrears-first: Apr's Default Interest 3,048.50, then 73,164.00 of Apr's interest;
+    #   2,211.00 of Apr stays overdue and the whole Jul coupon, 76,212.50, is missed.
+    # current-first: the Jul coupon is paid; Apr's 75,375.00 stays overdue, its 3,048.50 of
+    #   Default Interest carried unpaid.
+    entries = JAN_PAID + [{"date": D(2006, 7, 3), "kind": "payment", "cash": 76212.50}]
+    first = note_state(terms, D(2006, 7, 3), ledger=parse_ledger({"entries": entries}, None,
+                                                                 terms)).arrears
+    assert list(first["amount"]) == [2_211.00, 76_212.50]
+    assert list(first["carried"]) == [0.0, 0.0]
+    current = note_state(terms, D(2006, 7, 3), ledger=parse_ledger(
+        {"entries": entries, "payment_order": "current-first"}, None, terms)).arrears
+    assert list(current["amount"]) == [75_375.00] and list(current["carried"]) == [3_048.50]
+    assert current["default_interest"].iloc[0] == 3_048.50  # nothing more on the day itself
+    with pytest.raises(LedgerError, match="payment_order = 'newest' must be 'arrears-first'"):
+        parse_ledger({"entries": entries, "payment_order": "newest"}, None, terms)
+
+
+def test_an_event_in_a_forecast_from_arrears_owes_them(terms):
+    # issue 20, item 1, the engine: from the missed-Feb-2007-prepayment state on 15 Mar 2007
+    # (test_an_event_today_owes_the_arrears), an event on Fri 16 Mar 2007 is payable on its I.B
+    # deadline Fri 23 Mar, before the arrears would be paid with the Apr payment:
+    #   interest since 1 Jan: (3,015,000 x 31 + 2,680,000 x 28 + 2,345,000 x 22) x 0.00025
+    #     = 220,095,000 x 0.00025 = 55,023.75
+    #   Default Interest on 335,000 from 1 Feb to 23 Mar, 50 days: 53,600 x 50/360 = 7,444.44
+    #   owed 2,680,000 + 55,023.75 + 7,444.44 = 2,742,468.19; floor x 1.2 = 3,290,961.83
+    #   (parity at $0.05: 2,742,468.19 / 0.22 -> 12,465,765 x 0.05 = 623,288.25, below)
+    ledger = parse_ledger({"unrecorded_payments": "cash", "entries": [
+        {"date": D(2007, 2, 1), "kind": "payment", "cash": 0}]}, None, terms)
+    state = note_state(terms, D(2007, 3, 15), ledger=ledger)
+    sessions = note_sessions(terms, D(2005, 10, 3))
+    flat = nl.Paths(sessions, np.full((len(sessions), 2), 0.05))
+    r = nl.simulate(terms, flat, start=state, events=[nl.RedemptionEvent(D(2007, 3, 16))])
+    assert (r.by_path["cash_paid"] == 3_290_961.83).all()
+    # the status sheet, for an event on 16 Mar, says the same
+    assert note_state(terms, D(2007, 3, 16), ledger=ledger).redemption.floor == 3_290_961.83
+
+
+def test_the_ledger_readme_lists_every_kind_and_its_examples_load(terms, tmp_path):
+    import re
+
+    from notelib.book.ledger import KINDS
+
+    text = (Path(__file__).resolve().parent.parent / "data" / "ledger" / "README.md").read_text()
+    listed = set(re.findall(r"^\| `(\w+)` \|", text, flags=re.M))
+    assert set(KINDS) <= listed, set(KINDS) - listed
+    for i, block in enumerate(re.findall(r"```yaml\n(.*?)```", text, flags=re.S)):
+        path = tmp_path / f"example{i}.yaml"
+        path.write_text(block)
+        s = note_state(terms, D(2006, 5, 16), ledger=load_ledger(path, terms))
+        # the late payment leaves nothing overdue; the conversion leaves 52,875.00 of April
+        assert s.arrears["amount"].sum() in (0.0, 52_875.00)

@@ -28,7 +28,7 @@ DEFAULT_LEDGER = ROOT / "data" / "ledger" / "dyntek-2005.yaml"
 
 # kind: (required fields, optional fields) besides date, kind, provenance, source and note
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "payment": ((), ("cash", "shares")),  # what was paid on a payment date
+    "payment": ((), ("cash", "shares")),  # paid on a pay date, or arrears on a business day
     "conversion": (("principal", "shares"), ("interest", "delivered_on")),  # II.A, II.D.3
     "issuance": (("shares", "price"), ("exempt",)),  # II.C.3(b)
     "split": (("ratio",), ()),  # II.C.1
@@ -89,11 +89,12 @@ class Ledger:
     path: Path | None = None
     unrecorded_payments: str = "missed"  # or "cash": an assumption for gaps in the record
     unrecorded_deliveries: str = "on-time"  # or "late": conversion shares without delivered_on
+    payment_order: str = "arrears-first"  # or "current-first": how cash pays what is owed
 
     def upto(self, as_of: dt.date) -> Ledger:
         """The entries dated on or before ``as_of``."""
         return Ledger(tuple(e for e in self.entries if e.date <= as_of), self.path,
-                      self.unrecorded_payments, self.unrecorded_deliveries)
+                      self.unrecorded_payments, self.unrecorded_deliveries, self.payment_order)
 
     def of(self, *kinds: str) -> list[Entry]:
         return [e for e in self.entries if e.kind in kinds]
@@ -204,9 +205,14 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
     """A Ledger from already-loaded data (``{"entries": [...]}``), checked entry by entry."""
     terms = terms or load_terms()
     if not isinstance(data, dict) or set(data) - {"entries", "note", "unrecorded_payments",
-                                                  "unrecorded_deliveries"}:
+                                                  "unrecorded_deliveries", "payment_order"}:
         raise LedgerError("ledger: a mapping with 'entries' (a list), and optionally 'note', "
-                          "'unrecorded_payments' and 'unrecorded_deliveries'")
+                          "'unrecorded_payments', 'unrecorded_deliveries' and 'payment_order'")
+    order = data.get("payment_order", "arrears-first")
+    if order not in ("arrears-first", "current-first"):
+        raise LedgerError(f"ledger: payment_order = {order!r} must be 'arrears-first' (cash pays "
+                          "Default Interest, then interest, then principal, the oldest first) "
+                          "or 'current-first' (the day's own payment first, then the arrears)")
     deliveries = data.get("unrecorded_deliveries", "on-time")
     if deliveries not in ("on-time", "late"):
         raise LedgerError(f"ledger: unrecorded_deliveries = {deliveries!r} must be 'on-time' "
@@ -237,4 +243,4 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
                               "shares in one entry")
         seen[key] = line
         entries.append(e)
-    return Ledger(tuple(entries), path, unrecorded, deliveries)
+    return Ledger(tuple(entries), path, unrecorded, deliveries, order)

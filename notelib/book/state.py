@@ -68,7 +68,8 @@ class _Books:
     last: dt.date | None = None  # last accrual step
     issued: dict[str, int] = field(default_factory=lambda: {"payment": 0, "conversion": 0})
     held: int = 0
-    arrears: list[dict] = field(default_factory=list)
+    arrears: list[dict] = field(default_factory=list)  # due, amount, interest, since, late
+    cured: list[dict] = field(default_factory=list)  # arrears paid in full: due, on
     paid: list[dict] = field(default_factory=list)
     pending: list = field(default_factory=list)  # (row, interest, installment) due, not paid
     price_events: list = field(default_factory=list)  # II.C events to date, for forecasts
@@ -99,37 +100,127 @@ def _fall_due(books: _Books, row) -> None:
     books.pending.append((row, interest, installment))
 
 
-def _settle(books: _Books, entry: Entry | None, unrecorded: str = "missed") -> None:
+def _settle(books: _Books, entry: Entry | None, unrecorded: str = "missed",
+            order: str = "arrears-first") -> None:
     """Pay the oldest amount waiting with ledger ``entry`` (None: nothing recorded, which is
     a missed payment, or one assumed paid in cash if the ledger says so). Payment Shares are
-    valued at the Conversion Price on the pay date; a partial payment pays interest first,
-    and the rest is in arrears (reading 33)."""
+    valued at the Conversion Price on the pay date and pay that date's amount only; cash
+    goes down the waterfall of :func:`_waterfall` (reading 48), and what it leaves of the
+    date's amount is in arrears (reading 33)."""
     row, interest, installment = books.pending.pop(0)
     due = interest + installment
-    cash = exact(entry["cash"] or 0) if entry else (due if unrecorded == "cash" else Fraction(0))
     in_shares = (entry["shares"] or 0) if entry else 0
-    value = Fraction(0)
-    if in_shares:
-        p = _price(books, row.pay_date)
-        value = due - cash  # Payment Shares pay the rest, valued at the Conversion Price
-        expected = conversion_shares(value, p) if value > 0 else 0
-        if in_shares != expected:
-            raise LedgerError(f"{entry.where()}: {in_shares:,} shares do not match "
-                              f"{dollars(float(value))} at the Conversion Price {price(float(p))} "
-                              f"in effect on {row.pay_date}: expected {expected:,} (II.D.4)")
-        books.issued["payment"] += in_shares
-        books.outstanding += in_shares
-        books.held += in_shares
-    if cash + value > due:
-        raise LedgerError(f"{entry.where()}: pays {dollars(float(cash + value))}, more than the "
-                          f"{dollars(float(due))} due on {row.date} ({dollars(float(interest))} "
-                          f"interest, {dollars(float(installment))} principal)")
-    short = due - cash - value
+    if entry is None or in_shares:
+        cash = exact(entry["cash"] or 0) if entry else (due if unrecorded == "cash"
+                                                          else Fraction(0))
+        value = Fraction(0)
+        if in_shares:
+            p = _price(books, row.pay_date)
+            value = due - cash  # Payment Shares pay the rest, valued at the Conversion Price
+            expected = conversion_shares(value, p) if value > 0 else 0
+            if in_shares != expected:
+                raise LedgerError(f"{entry.where()}: {in_shares:,} shares do not match "
+                                  f"{dollars(float(value))} at the Conversion Price "
+                                  f"{price(float(p))} in effect on {row.pay_date}: expected "
+                                  f"{expected:,} (II.D.4)")
+            books.issued["payment"] += in_shares
+            books.outstanding += in_shares
+            books.held += in_shares
+        if cash + value > due:
+            raise LedgerError(f"{entry.where()}: pays {dollars(float(cash + value))}, more than "
+                              f"the {dollars(float(due))} due on {row.date} "
+                              f"({dollars(float(interest))} interest, "
+                              f"{dollars(float(installment))} principal); arrears are paid in "
+                              "cash")
+        paid_interest = min(cash + value, interest)
+        short, to_arrears = due - cash - value, Fraction(0)
+    else:
+        cash = exact(entry["cash"] or 0)
+        paid_interest, paid_principal, to_arrears = _waterfall(
+            books, cash, entry.date, entry, (interest, installment), order,
+            f"{row.date} ({dollars(float(interest))} interest, "
+            f"{dollars(float(installment))} principal)")
+        short = due - paid_interest - paid_principal
     if short > 0:
         books.arrears.append({"due": row.pay_date, "amount": short,
-                              "interest": min(short, interest)})
+                              "interest": interest - paid_interest, "since": row.pay_date,
+                              "late": Fraction(0)})
     books.paid.append({"date": row.date, "pay_date": row.pay_date, "due": float(due),
-                       "cash": float(cash), "shares": in_shares, "unpaid": float(short)})
+                       "cash": float(cash), "shares": in_shares, "unpaid": float(short),
+                       "arrears_paid": float(to_arrears)})
+
+
+def _late_to(terms: NoteTerms, a: dict, on: dt.date) -> Fraction:
+    """Default Interest owed on arrears item ``a`` on ``on``: what it carries unpaid, and 16%
+    on what is overdue from ``since`` (its pay date, or the last payment towards it) to
+    ``on`` (preamble; reading 48)."""
+    return a["late"] + exact(default_interest(terms, float(a["amount"]), a["since"], on))
+
+
+def _waterfall(books: _Books, cash: Fraction, on: dt.date, entry: Entry,
+               current: tuple[Fraction, Fraction] | None, order: str, label: str = ""
+               ) -> tuple[Fraction, Fraction, Fraction]:
+    """Apply ``cash`` paid on ``on`` to the arrears and to ``current`` (the interest and
+    principal of the payment falling due that day, if any) in the ledger's ``order``
+    (reading 48): ``arrears-first`` pays all Default Interest, then interest (the oldest
+    first, the day's own last), then principal the same way; ``current-first`` pays the
+    day's own interest and principal first, then the arrears in that order. Arrears paid in
+    full are cured (I.A.1 no longer continues). Returns the day's interest and principal
+    paid, and the cash that went to arrears."""
+    items = books.arrears
+    late = [_late_to(books.terms, a, on) for a in items]
+    claims = ([("late", i, x) for i, x in enumerate(late)]
+              + [("interest", i, a["interest"]) for i, a in enumerate(items)]
+              + [("principal", i, a["amount"] - a["interest"]) for i, a in enumerate(items)])
+    if current is not None:
+        own = [("interest", -1, current[0]), ("principal", -1, current[1])]
+        claims = (own + claims if order == "current-first" else
+                  claims[:2 * len(items)] + own[:1] + claims[2 * len(items):] + own[1:])
+    owed = sum((c[2] for c in claims), Fraction(0))
+    if cash > owed:
+        overdue = owed - sum(current or (), Fraction(0))
+        parts = ([f"{dollars(float(sum(current)))} due on {label}"] if current else []) + (
+            [f"{dollars(float(overdue))} overdue with its Default Interest"] if items else [])
+        raise LedgerError(f"{entry.where()}: pays {dollars(float(cash))}, more than the "
+                          + (f"{dollars(float(owed))} owed on {on}: " if items else "")
+                          + " and ".join(parts))
+    paid = {("late", i): Fraction(0) for i in range(len(items))}
+    left, own_paid = cash, {"interest": Fraction(0), "principal": Fraction(0)}
+    for kind, i, amount in claims:
+        part = min(left, amount)
+        left -= part
+        if i < 0:
+            own_paid[kind] += part
+        else:
+            paid[(kind, i)] = paid.get((kind, i), Fraction(0)) + part
+    for i, a in enumerate(items):
+        a["late"] = late[i] - paid[("late", i)]
+        a["interest"] -= paid.get(("interest", i), Fraction(0))
+        a["amount"] -= paid.get(("interest", i), Fraction(0)) + paid.get(("principal", i),
+                                                                         Fraction(0))
+        a["since"] = on
+        if not a["amount"] and not a["late"]:
+            books.cured.append({"due": a["due"], "on": on})
+    books.arrears[:] = [a for a in items if a["amount"] or a["late"]]
+    return own_paid["interest"], own_paid["principal"], cash - sum(own_paid.values())
+
+
+def _pay_arrears(books: _Books, e: Entry, order: str) -> None:
+    """A cash payment on a business day that is not a pay date: it pays arrears, down the
+    waterfall (reading 48)."""
+    if e["shares"]:
+        raise LedgerError(f"{e.where()}: Payment Shares pay a payment on its pay date; arrears "
+                          "are paid in cash")
+    if pd.Timestamp(e.date) not in business_days(e.date, e.date, books.terms.calendar):
+        raise LedgerError(f"{e.where()}: not a business day ({books.terms.calendar})")
+    if not books.arrears:
+        raise LedgerError(f"{e.where()}: not a payment date, and nothing is overdue on "
+                          f"{e.date} for it to pay (payments fall on their pay dates or, paid "
+                          "early, the business day before a due date that is not one)")
+    cash = exact(e["cash"] or 0)
+    _waterfall(books, cash, e.date, e, None, order)
+    books.paid.append({"date": e.date, "pay_date": e.date, "due": 0.0, "cash": float(cash),
+                       "shares": 0, "unpaid": 0.0, "arrears_paid": float(cash)})
 
 
 def _convert(books: _Books, e: Entry) -> None:
@@ -184,7 +275,8 @@ def _converted_arrears(books: _Books, principal: Fraction, on: dt.date
     if not books.balance:
         return [Fraction(0)] * len(books.arrears), Fraction(0)
     parts = [_cents(a["interest"] * principal / books.balance) for a in books.arrears]
-    late = sum((exact(default_interest(books.terms, float(part), a["due"], on))
+    late = sum((exact(default_interest(books.terms, float(part), a["since"], on))
+                + (_cents(a["late"] * part / a["amount"]) if a["amount"] else Fraction(0))
                 for a, part in zip(books.arrears, parts) if part > 0), Fraction(0))
     return parts, late
 
@@ -203,10 +295,12 @@ def _events(ledger: Ledger) -> list:
     return out
 
 
-def _payments_by_pay_date(terms: NoteTerms, ledger: Ledger, schedule: list) -> dict:
+def _payments_by_pay_date(terms: NoteTerms, ledger: Ledger, schedule: list
+                          ) -> tuple[dict, list[Entry]]:
     """Each payment entry under the pay date it settles: its own date, or, paid early, the
     business day before a due date that is not a business day (Fri 30 Jun 2006 for the
-    Sat 1 Jul coupon, paid by Mon 3 Jul), reading 47."""
+    Sat 1 Jul coupon, paid by Mon 3 Jul), reading 47; and the payments on other days, which
+    pay arrears (reading 48)."""
     early = {}
     for r in schedule:
         if r.pay_date != r.date:
@@ -214,18 +308,18 @@ def _payments_by_pay_date(terms: NoteTerms, ledger: Ledger, schedule: list) -> d
                                    terms.calendar)
             early[before[-1].date()] = r.pay_date
     out: dict[dt.date, Entry] = {}
+    others: list[Entry] = []
     pay_dates = {r.pay_date for r in schedule}
     for e in ledger.of("payment"):
         day = e.date if e.date in pay_dates else early.get(e.date)
         if day is None:
-            raise LedgerError(f"{e.where()}: not a payment date; payments fall on "
-                              f"{', '.join(str(r.pay_date) for r in schedule[:3])}, ... (or, "
-                              "paid early, the business day before a due date that is not one)")
+            others.append(e)
+            continue
         if day in out:
             raise LedgerError(f"{e.where()}: a second payment for the {day} pay date, after "
                               f"{out[day].where()}; give cash and shares in one entry")
         out[day] = e
-    return out
+    return out, others
 
 
 def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
@@ -240,11 +334,13 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
                    facts_on_issue=any(e.date == terms.issue_date for e in ledger.entries))
     schedule = list(schedule_rows(terms).itertuples())
     rows = [r for r in schedule if r.date <= as_of]
-    payments = _payments_by_pay_date(terms, ledger, schedule)
-    # on a day: amounts fall due, then payments settle them, then the other facts
+    payments, arrears_payments = _payments_by_pay_date(terms, ledger, schedule)
+    # on a day: amounts fall due, then payments settle them (arrears payments after the
+    # day's own), then the other facts
     steps = sorted([(r.date, 0, r) for r in rows]
                    + [(r.pay_date, 1, payments.get(r.pay_date)) for r in rows
                       if r.pay_date <= as_of]
+                   + [(e.date, 1.5, e) for e in arrears_payments]
                    + [(e.date, -1 if e.kind == "conversion" and e.date == terms.maturity_date
                        else 2, e) for e in ledger.entries if e.kind != "payment"],
                    key=lambda s: (s[0], s[1]))
@@ -253,7 +349,9 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
         if order == 0:
             _fall_due(books, item)
         elif order == 1:
-            _settle(books, item, ledger.unrecorded_payments)
+            _settle(books, item, ledger.unrecorded_payments, ledger.payment_order)
+        elif order == 1.5:
+            _pay_arrears(books, item, ledger.payment_order)
         else:
             _apply(books, item)
     books.accrue(as_of)
@@ -334,9 +432,9 @@ class NoteState:
         return Start(as_of, int(books.balance * 100), int(dd),
                      last.day >= 30 and terms.day_count == "30/360", books.held,
                      books.outstanding, sum(books.issued.values()), tuple(books.price_events),
-                     tuple((r.due.date(), round(r.amount * 100),
+                     tuple((pd.Timestamp(r.since).date(), round(r.amount * 100),
                             None if r.kind == "principal and interest"
-                            else round(r.late_interest * 100))
+                            else round(r.late_interest * 100), round(r.carried * 100))
                            for r in self.arrears.itertuples()),
                      self.event_continues_until())
 
@@ -579,8 +677,10 @@ def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | No
     def cured(x: dt.date | None) -> dt.date | None:
         return x if x is not None and x <= as_of else None
 
-    for a in (books.arrears if books else []):  # I.A.1: no cure
+    for a in (books.arrears if books else []):  # I.A.1: continues until paid (reading 48)
         note(1, ("triggered", a["due"]))
+    for c in (books.cured if books else []):
+        note(1, ("cured", c["on"]))
     for e in ledger.of("delivery_failure"):
         day = delivery_failure(terms, e.date, failure_date=e["failure_date"] or e.date,
                                authorising_shares=bool(e["authorising_shares"]))
@@ -653,9 +753,11 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
     books = replay(terms, ledger, as_of, captable=captable, closes=closes)
     arrears = pd.DataFrame([
         {"due": a["due"], "kind": "principal and interest", "amount": float(a["amount"]),
-         "default_interest": default_interest(terms, float(a["amount"]), a["due"], as_of),
-         "late_interest": 0.0} for a in books.arrears] + _cash_demands(terms, ledger, as_of),
-        columns=["due", "kind", "amount", "default_interest", "late_interest"])
+         "default_interest": float(_late_to(terms, a, as_of)), "late_interest": 0.0,
+         "since": a["since"], "carried": float(a["late"])} for a in books.arrears]
+        + [{**d, "since": d["due"], "carried": 0.0} for d in _cash_demands(terms, ledger, as_of)],
+        columns=["due", "kind", "amount", "default_interest", "late_interest", "since",
+                 "carried"])
     arrears["total"] = arrears["amount"] + arrears["default_interest"] + arrears["late_interest"]
     nominal, pay, amount = _next_payment(terms, books, as_of)
     condition = _share_condition(terms, books, pay, as_of, closes)
@@ -682,7 +784,8 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
     return NoteState(
         terms=terms, as_of=as_of, principal=float(books.balance),
         accrued_interest=float(_cents(books.accrued)),
-        arrears=table(arrears, {"total": "dollars"}, dates=("due",)),
+        arrears=table(arrears, {"total": "dollars", "carried": "dollars"},
+                      dates=("due", "since")),
         conversion_price=p, price_history=books.history, shares_issued=dict(books.issued),
         holder_shares=books.held, shares_outstanding=books.outstanding,
         cap_room=max_conversion_shares(books.held, books.outstanding, terms.ownership_cap,
@@ -692,8 +795,9 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
         share_condition=condition, events=monitor(terms, ledger, as_of, books),
         redemption=redemption, election_deadline=deadline if redemption else None,
         payments=table(pd.DataFrame(books.paid, columns=["date", "pay_date", "due", "cash",
-                                                         "shares", "unpaid"]),
-                       {"due": "dollars", "unpaid": "dollars"}, dates=("date", "pay_date")),
+                                                         "shares", "unpaid", "arrears_paid"]),
+                       {"due": "dollars", "unpaid": "dollars", "arrears_paid": "dollars"},
+                       dates=("date", "pay_date")),
         books=books, assumed=_unrecorded_deliveries(ledger, as_of))
 
 
@@ -706,7 +810,8 @@ def arrears_owed(terms: NoteTerms, arrears: pd.DataFrame, on: dt.date
     interest so far ((d)). Reading 36."""
     pi = arrears[arrears["kind"] == "principal and interest"]
     demanded = arrears[arrears["kind"] != "principal and interest"]
-    late = sum(default_interest(terms, float(r.amount), pd.Timestamp(r.due).date(), on)
+    late = sum(r.carried + default_interest(terms, float(r.amount),
+                                            pd.Timestamp(r.since).date(), on)
                for r in pi.itertuples())
     return (float(pi["amount"].sum()), float(late),
             float((demanded["amount"] + demanded["late_interest"]).sum()))

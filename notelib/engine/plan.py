@@ -127,6 +127,7 @@ class ContractGrid:
     prices: PriceLookup  # the Conversion Price history
     start: Start | None = None
     arrears_cents: int = 0  # arrears and their Default Interest, paid with payment 0 (reading 36)
+    redemption_arrears: int = 0  # the arrears a Mandatory Redemption before payment 0 counts
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,9 @@ class Start:
     outstanding: int
     issued: int
     price_events: tuple
-    arrears: tuple = ()  # (due, cents, V.H interest to as_of in cents or None) overdue
+    # overdue: (since, cents, V.H interest to as_of in cents or None, Default Interest
+    # carried unpaid in cents); Default Interest (or V.H interest) runs from ``since``
+    arrears: tuple = ()
     # a Mandatory Redemption Event continues through this date: the Liquidity Conditions fail
     # (their (ii)) for every payment paid on or before it, so none is made in shares
     event_continues_until: dt.date | None = None
@@ -480,27 +483,36 @@ def with_redemption(plan: Plan, event: RedemptionEvent) -> Plan:
     payment from the event on may be made in shares (Liquidity Conditions (ii))."""
     c = plan.contract
     rd = _compile_redemption(c.terms, event, c.sessions, c.prices, c.price_units)
+    # arrears not yet paid (payment 0 pays them) count in the amount, I.A(i) (reading 36)
+    unpaid = (c.start is not None and bool(c.start.arrears) and not c.schedule.empty
+              and rd.on <= c.schedule["pay_date"].iloc[0])
     contract = dataclasses.replace(
-        c, redemption=rd, points=_timeline(c.terms, c.sessions, c.schedule, rd, c.start))
+        c, redemption=rd, points=_timeline(c.terms, c.sessions, c.schedule, rd, c.start),
+        redemption_arrears=_arrears_to(c.terms, c.start, rd.on) if unpaid else 0)
     liquid = plan.behaviour.liquidity & ~((c.schedule["pay_date"] >= event.date).to_numpy())
     return Plan(contract, dataclasses.replace(plan.behaviour, liquidity=liquid), plan.discount)
 
 
 def _arrears_cents(terms: NoteTerms, start: Start | None, sched: pd.DataFrame) -> int:
-    """What a forecast from a state in arrears pays with the first payment still to come:
-    principal and interest overdue with Default Interest from their due date to that pay
-    date, and cash demanded under V.H with its interest so far and on to that date
-    (reading 36)."""
+    """What a forecast from a state in arrears pays with the first payment still to come
+    (reading 36): :func:`_arrears_to` that pay date."""
     if start is None or not start.arrears or sched.empty:
         return 0
-    paid = sched["pay_date"].iloc[0]
+    return _arrears_to(terms, start, sched["pay_date"].iloc[0])
+
+
+def _arrears_to(terms: NoteTerms, start: Start, on: dt.date) -> int:
+    """The arrears on ``on`` in cents: principal and interest overdue with their Default
+    Interest carried and from ``since`` to ``on``, and cash demanded under V.H with its
+    interest so far and on to ``on`` (readings 36, 48)."""
     total = 0
-    for due, amount, late in start.arrears:
+    for since, amount, late, carried in start.arrears:
         if late is None:
-            total += amount + round(default_interest(terms, amount / 100, due, paid) * 100)
+            total += amount + carried + round(default_interest(terms, amount / 100, since, on)
+                                              * 100)
         else:
             total += amount + late + round(simple_interest(
-                amount / 100, terms.late_payment_rate, start.as_of, paid, terms.day_count) * 100)
+                amount / 100, terms.late_payment_rate, start.as_of, on, terms.day_count) * 100)
     return total
 
 

@@ -132,7 +132,8 @@ def _redeem(plan: Plan, st: State, closes: np.ndarray) -> None:
     note ends either way."""
     rd = plan.contract.redemption
     high = (closes[rd.window] * rd.adj[:, None]).max(axis=0)
-    st.owed = _mandatory_amount(plan, st.balance + _accrued(plan, st), rd.price, high) * st.alive
+    owed = st.balance + _accrued(plan, st) + plan.contract.redemption_arrears  # I.A(i)
+    st.owed = _mandatory_amount(plan, owed, rd.price, high) * st.alive
     st.tot["principal_redeemed"] += st.balance * st.alive
     st.balance = st.zeros()
     st.dd[:] = 0
