@@ -298,32 +298,46 @@ def test_what_if_redemption_across_the_split(terms):
 
 
 def test_election_is_capped_when_the_holder_keeps_its_shares(terms):
-    # flat $0.30, all cash (so 60,437,621 shares outstanding), event Thu 15 Jun 2006; the I.B
-    # deadline is 22 Jun and 4,661,829.60 is owed (test_redemption_event_by_hand). The Holder
-    # elects on Fri 23 Jun: cap floor(0.099 x 60,437,621 / 0.901) = 6,640,759 shares, settling
-    # 6,640,759 x 0.22 = 1,460,966.98, with 1 day of Default Interest on it:
-    # 1,460,966.98 x 0.16 / 360 = 649.32. Keeping its shares, it has no room again; the rest,
-    # 4,661,829.60 - 1,460,966.98 = 3,200,862.62, is paid at maturity (IV) with 466 days of
-    # Default Interest (22 Jun 2006 -> 1 Oct 2007): 3,200,862.62 x 0.16 x 466 / 360 = 662,934.21.
-    # Cash: coupons 51,087.50 + 75,375.00 + 649.32 + 3,200,862.62 + 662,934.21 = 3,990,908.65
+    # flat $0.30, all cash (so 60,437,621 shares outstanding), event and notice Thu 15 Jun 2006;
+    # the I.B deadline is 22 Jun and 4,661,829.60 is owed (test_redemption_event_by_hand). Not
+    # paid by the deadline, the amount bears Default Interest from the notice, its due date
+    # (reading 25). The Holder elects on Fri 23 Jun: cap floor(0.099 x 60,437,621 / 0.901) =
+    # 6,640,759 shares, settling 6,640,759 x 0.22 = 1,460,966.98, with 8 days of Default
+    # Interest on it: 1,460,966.98 x 0.16 x 8 / 360 = 5,194.549 -> 5,194.55. Keeping its shares,
+    # it has no room again; the rest, 4,661,829.60 - 1,460,966.98 = 3,200,862.62, is paid at
+    # maturity (IV) with 473 days of Default Interest (15 Jun 2006 -> 1 Oct 2007):
+    # 3,200,862.62 x 0.16 x 473 / 360 = 672,892.453 -> 672,892.45.
+    # Cash: coupons 51,087.50 + 75,375.00 + 5,194.55 + 3,200,862.62 + 672,892.45 = 4,005,412.12
     ev = [RedemptionEvent(D(2006, 6, 15), in_shares=True)]
     r = simulate(terms, flat(SES, 0.30), events=ev, policy="cash", holder_sells=False)
     p = r.by_path.iloc[0]
     assert p["redemption_shares"] == 6_640_759
-    assert p["cash_paid"] == pytest.approx(3_990_908.65, abs=1e-6)
-    # redemption_over_cap "cash": the rest is paid at once on 23 Jun with 1 day of Default
-    # Interest: 3,200,862.62 x 0.16 / 360 = 1,422.61.
-    # Cash: 126,462.50 + 649.32 + 3,200,862.62 + 1,422.61 = 3,329,397.05
+    assert p["cash_paid"] == pytest.approx(4_005_412.12, abs=1e-6)
+    # redemption_over_cap "cash": the rest is paid at once on 23 Jun with 8 days of Default
+    # Interest: 3,200,862.62 x 0.16 x 8 / 360 = 11,380.845 -> 11,380.84.
+    # Cash: 126,462.50 + 5,194.55 + 3,200,862.62 + 11,380.84 = 3,343,900.51
     r = simulate(terms.replace(redemption_over_cap="cash"), flat(SES, 0.30), events=ev,
                  policy="cash", holder_sells=False)
     assert r.by_path.iloc[0]["redemption_shares"] == 6_640_759
-    assert r.by_path.iloc[0]["cash_paid"] == pytest.approx(3_329_397.05, abs=1e-6)
+    assert r.by_path.iloc[0]["cash_paid"] == pytest.approx(3_343_900.51, abs=1e-6)
     # paid in cash three weeks late, on 14 Jul 2006: the amount is fixed at the deadline and
-    # bears Default Interest from it (reading 25): 4,661,829.60 x 0.16 x 22 / 360 = 45,582.33;
-    # the Jan and Apr coupons were paid in shares, so the cash is 4,707,411.93
-    late = simulate(terms, flat(SES, 0.30),
-                    events=[RedemptionEvent(D(2006, 6, 15), paid_on=D(2006, 7, 14))])
+    # bears Default Interest from the notice, 29 days: 4,661,829.60 x 0.16 x 29 / 360 =
+    # 60,085.80; the Jan and Apr coupons were paid in shares, so the cash is 4,721,915.40
+    paid_late = [RedemptionEvent(D(2006, 6, 15), paid_on=D(2006, 7, 14))]
+    late = simulate(terms, flat(SES, 0.30), events=paid_late)
+    assert late.by_path.iloc[0]["cash_paid"] == pytest.approx(4_721_915.40, abs=1e-6)
+    # redemption_late_from "deadline" (the switch): from 22 Jun, 22 days:
+    # 4,661,829.60 x 0.16 x 22 / 360 = 45,582.33 -> 4,707,411.93; the election's day of
+    # interest 1,460,966.98 x 0.16 / 360 = 649.32 and the maturity's 466 days 662,934.21:
+    # 126,462.50 + 649.32 + 3,200,862.62 + 662,934.21 = 3,990,908.65
+    deadline = terms.replace(redemption_late_from="deadline")
+    late = simulate(deadline, flat(SES, 0.30), events=paid_late)
     assert late.by_path.iloc[0]["cash_paid"] == pytest.approx(4_707_411.93, abs=1e-6)
+    r = simulate(deadline, flat(SES, 0.30), events=ev, policy="cash", holder_sells=False)
+    assert r.by_path.iloc[0]["cash_paid"] == pytest.approx(3_990_908.65, abs=1e-6)
+    # paid by the deadline it is timely (I.B): no Default Interest either way
+    on_time = simulate(terms, flat(SES, 0.30), events=[RedemptionEvent(D(2006, 6, 15))])
+    assert on_time.by_path.iloc[0]["cash_paid"] == pytest.approx(4_661_829.60, abs=1e-6)
     # shares only after the deadline (I.B)
     with pytest.raises(EngineError, match="only after the I.B deadline 2006-06-22"):
         simulate(terms, flat(SES, 0.30),

@@ -36,6 +36,7 @@ CAP_BASES = ("after-issuance", "before-issuance")
 DAY_BASES = ("calendar", "business")
 ROUNDINGS = ("cent", "none")
 OVER_CAP = ("elect-again", "cash")
+LATE_FROM = ("notice", "deadline")
 PROVENANCES = ("contract", "public-filing", "assumption", "override")
 ENTRY_KEYS = {"value", "clause", "provenance", "source", "note"}
 
@@ -99,6 +100,7 @@ class NoteTerms:
     redemption_premium: float
     redemption_cure_business_days: int
     redemption_over_cap: str
+    redemption_late_from: str
     registration_lapse_consecutive_days: int
     registration_lapse_days_per_year: int
     suspension_consecutive_trading_days: int
@@ -348,6 +350,8 @@ def _validate(t: NoteTerms) -> None:
     _rule(t.rounding in ROUNDINGS, "rounding", t.rounding, f"must be one of {ROUNDINGS}")
     _rule(t.redemption_over_cap in OVER_CAP, "redemption_over_cap", t.redemption_over_cap,
           f"must be one of {OVER_CAP}")
+    _rule(t.redemption_late_from in LATE_FROM, "redemption_late_from", t.redemption_late_from,
+          f"must be one of {LATE_FROM}")
     _rule(2 <= t.price_decimals <= 9, "price_decimals", t.price_decimals, "must be from 2 to 9")
     _rule((exact(t.conversion_price) * 10**t.price_decimals).denominator == 1,
           "conversion_price", t.conversion_price,

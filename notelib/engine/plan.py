@@ -64,7 +64,8 @@ class RedemptionEvent:
 
     In cash, the Mandatory Redemption Amount is paid on ``paid_on`` (default: the I.B
     deadline, ``redemption_cure_business_days`` business days after the notice); paid later,
-    it bears Default Interest from the deadline. If ``in_shares``, the Borrower lets the
+    it bears Default Interest from the notice (or the deadline: ``redemption_late_from``,
+    reading 25). If ``in_shares``, the Borrower lets the
     deadline pass and the Holder elects shares (I.B) from ``paid_on`` (default: the first
     Trading Day after the deadline) at the lowest split-adjusted Conversion Price since the
     event, each election within the 9.9% cap (II.A.1, ``redemption_over_cap``)."""
@@ -243,11 +244,11 @@ class Redemption:
     adj: np.ndarray  # their closes -> the share basis of the Trading Day before ``on``
     price: int  # the Conversion Price on the Trading Day before ``on`` (parity)
     in_shares: bool
-    late: tuple[int, int]  # cash: Default Interest ratio from the deadline to ``paid``
+    late: tuple[int, int]  # cash paid late: Default Interest ratio, notice/deadline -> ``paid``
     first_election: int  # shares: the first session the Holder may elect
     low_since: np.ndarray  # shares: lowest split-adjusted price since the event, per session
-    late_at: list[tuple[int, int]]  # shares: Default Interest ratio, deadline -> session
-    late_maturity: tuple[int, int]  # shares: the same, deadline -> Maturity Date
+    late_at: list[tuple[int, int]]  # shares: Default Interest ratio, notice/deadline -> session
+    late_maturity: tuple[int, int]  # shares: the same, to the Maturity Date
     paid_session: int = -1  # cash: the session on or after ``paid`` (its discount factors)
 
 
@@ -562,6 +563,9 @@ def _compile_redemption(terms: NoteTerms, ev: RedemptionEvent, sessions: pd.Date
     deadline = redemption_due_date(terms, ev.date)
     paid = None if ev.in_shares else (ev.paid_on or deadline)
     on = deadline if paid is None else min(paid, deadline)  # late: fixed at the deadline
+    # paid late, Default Interest runs from the notice (the amount's due date) or from the
+    # deadline (terms.redemption_late_from, reading 25)
+    since = ev.date if terms.redemption_late_from == "notice" else deadline
     e_idx = int(np.searchsorted(sessions, pd.Timestamp(ev.date), side="left"))
     m_idx = int(np.searchsorted(sessions, pd.Timestamp(on), side="left"))
     if not (ev.date >= terms.issue_date and e_idx < m_idx < len(sessions)
@@ -581,12 +585,13 @@ def _compile_redemption(terms: NoteTerms, ev: RedemptionEvent, sessions: pd.Date
         low_since = np.zeros(len(sessions), dtype=np.int64)
         for i in range(first, len(sessions)):
             low_since[i] = int(prices.lowest(ev.date, days[i]) * units)
-        late_at = [_late_ratio(terms, deadline, d) for d in days]
+        late_at = [_late_ratio(terms, since, d) for d in days]
     return Redemption(
         on=on, paid=paid, window=window, adj=adj, in_shares=ev.in_shares,
         price=int(prices.price(conv) * units),
-        late=_late_ratio(terms, deadline, paid or deadline), first_election=first, low_since=low_since,
-        late_at=late_at, late_maturity=_late_ratio(terms, deadline, terms.maturity_date),
+        late=_late_ratio(terms, since, paid) if paid and paid > deadline else (0, 1),
+        first_election=first, low_since=low_since,
+        late_at=late_at, late_maturity=_late_ratio(terms, since, terms.maturity_date),
         paid_session=-1 if paid is None else int(np.searchsorted(sessions, pd.Timestamp(paid))))
 
 

@@ -142,7 +142,8 @@ def _redeem(plan: Plan, st: State, closes: np.ndarray) -> None:
 
 def _pay_owed(st: State, late: tuple[int, int], df: float) -> np.ndarray:
     """Pay what is owed of the Mandatory Redemption Amount in cash, with Default Interest
-    from the I.B deadline at the ratio ``late`` (reading 25); returns the cash per path."""
+    from the notice (or the I.B deadline) at the ratio ``late`` (reading 25); returns the cash
+    per path."""
     cash = st.owed + round_div(st.owed * late[0], late[1])
     st.pay_cash(cash, df)
     st.owed = st.zeros()
@@ -152,7 +153,8 @@ def _pay_owed(st: State, late: tuple[int, int], df: float) -> np.ndarray:
 def _elect(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
     """The Holder's I.B election on session ``s``: the unpaid Mandatory Redemption Amount in
     shares at the lowest Conversion Price since the event, within the 9.9% cap (II.A.1);
-    Default Interest on the part settled, from the deadline, is paid in cash."""
+    Default Interest on the part settled, from the notice (or the deadline, reading 25), is
+    paid in cash."""
     rd = plan.contract.redemption
     price = rd.low_since[s]
     need = shares_for(st.owed, price, plan.contract.price_units)
