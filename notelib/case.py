@@ -158,8 +158,8 @@ class Case:
             terms = load_terms(files["TERMS_FILE"], **params["OVERRIDES"])
             original = load_terms(files["ORIGINAL_TERMS_FILE"], **params["OVERRIDES"])
             captable = load_captable(files["CAPTABLE_FILE"])
-            ledger = load_ledger(files["LEDGER_FILE"], terms)
             closes = load_closes(files["PRICES_FILE"]).to_frame()[0]
+            ledger = load_ledger(files["LEDGER_FILE"], terms, closes)
             market = load_market(files["MARKET_FILE"])
         except (TermsError, MarketError, LedgerError, PathError, CapTableError) as exc:
             raise CaseError(f"case {name}: {exc}") from None

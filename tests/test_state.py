@@ -734,3 +734,26 @@ def test_the_ledger_readme_lists_every_kind_and_its_examples_load(terms, tmp_pat
         s = note_state(terms, D(2006, 5, 16), ledger=load_ledger(path, terms))
         # the late payment leaves nothing overdue; the conversion leaves 52,875.00 of April
         assert s.arrears["amount"].sum() in (0.0, 52_875.00)
+
+
+def test_a_distribution_loads_with_closes_and_names_its_line_without(terms, tmp_path):
+    # issue 20, item 7: a valid distribution entry could never be loaded ("needs closes", no
+    # file or line). II.C.3(a) measures it against the current market price, so it needs the
+    # closes before it: given them it loads; without them the refusal names file and line.
+    path = tmp_path / "dist.yaml"
+    path.write_text("unrecorded_payments: cash\nentries:\n  - date: 2006-03-08\n"
+                    "    kind: distribution\n    amount: 500000\n"
+                    "    shares_outstanding: 60437621\n")
+    with pytest.raises(LedgerError, match=r"ledger .*dist.yaml, line 3 \(distribution on "
+                                          r"2006-03-08\): .*needs the closes before it"):
+        load_ledger(path, terms)
+    case = nl.Case.from_params("base", LEDGER_FILE=str(path))  # the case passes its closes
+    assert len(case.ledger.of("distribution")) == 1
+    # a distribution the closes refuse (more a share than the market price) names its line
+    path.write_text(path.read_text().replace("500000", "5000000"))
+    with pytest.raises(nl.CaseError, match=r"line 3 \(distribution on 2006-03-08\): cash "
+                                           r"distribution .* is not below the current market"):
+        nl.Case.from_params("base", LEDGER_FILE=str(path))
+    # the state on a later date is computed with the closes (the adjustment itself is
+    # tests/test_adjustments.py's)
+    assert case.state_on("2006-06-15").price_history["event"].iloc[-1] == "CashDistribution"

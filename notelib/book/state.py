@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..contract.adjustments import CashDistribution, Issuance, PriceLookup, Split, conversion_price_history
+from ..contract.adjustments import (AdjustmentError, CashDistribution, Issuance, PriceLookup,
+                                   Split, conversion_price_history)
 from ..contract.calendar import business_days, sessions_after
 from ..captable import CapTable, load_captable
 from ..contract.conversion import conversion_shares, max_conversion_shares
@@ -327,7 +328,10 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
     """The books on ``as_of`` (end of day) from the schedule and the ledger."""
     ledger = ledger.upto(as_of)
     events = _events(ledger)
-    history = conversion_price_history(terms, events, closes=closes)
+    try:
+        history = conversion_price_history(terms, events, closes=closes)
+    except AdjustmentError as exc:
+        raise _adjustment_error(ledger, exc, closes is None) from None
     books = _Books(terms, PriceLookup.of(history), (captable or load_captable()).common,
                    exact(terms.principal), last=terms.accrues_from,
                    price_events=events, history=history,
@@ -356,6 +360,18 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
             _apply(books, item)
     books.accrue(as_of)
     return books
+
+
+def _adjustment_error(ledger: Ledger, exc: Exception, no_closes: bool) -> LedgerError:
+    """An adjustment the ledger's price events cannot make, named by the entry (II.C)."""
+    dist = ledger.of("distribution")
+    if dist and no_closes:
+        return LedgerError(f"{dist[0].where()}: a cash distribution moves the Conversion Price "
+                           "by the current market price (II.C.3(a)), which needs the closes "
+                           "before it: give them (a case's PRICES_FILE, notelib status "
+                           "--prices, or closes= to load_ledger and note_state)")
+    day = next((e for e in dist if str(e.date) in str(exc)), None)
+    return LedgerError(f"{day.where() + ': ' if day else ''}{exc}")
 
 
 def _apply(books: _Books, e: Entry) -> None:
@@ -853,17 +869,19 @@ def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledg
     return state, paths, result, assumptions
 
 
-def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None) -> Ledger:
+def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None,
+                closes: pd.Series | None = None) -> Ledger:
     """Read and check a ledger file (default: the DynTek ledger): every entry on its own
     (:func:`notelib.book.ledger.parse_ledger`), then the whole replayed against ``terms``
     (default: the default note), which refuses a payment larger than what was due and share
-    counts that do not match the Conversion Price in effect, naming the entry's line."""
+    counts that do not match the Conversion Price in effect, naming the entry's line. A
+    cash distribution (II.C.3(a)) needs ``closes`` (a Series by date) to be checked."""
     path = Path(path) if path else DEFAULT_LEDGER
     terms = terms or load_terms()
     data = load_yaml(path, "ledger", error=LedgerError)
     try:
         ledger = parse_ledger(data, sequence_lines(path, "entries"), terms, path)
-        replay(terms, ledger, terms.maturity_date)
+        replay(terms, ledger, terms.maturity_date, closes=closes)
     except LedgerError as exc:
         raise LedgerError(f"ledger {path}, {exc}") from None
     return ledger
