@@ -472,11 +472,16 @@ def test_the_monitor_over_all_kinds_of_event(terms):
     entries.sort(key=lambda e: e["date"])
     ledger = parse_ledger({"entries": entries, "unrecorded_payments": "cash"})
     events = note_state(terms, "2006-04-10", ledger=ledger).events.set_index("clause")
-    expected = {"I.A.2": D(2006, 3, 23), "I.A.3": D(2006, 3, 3), "I.A.5": D(2006, 3, 1),
+    expected = {"I.A.2": D(2006, 3, 23), "I.A.5": D(2006, 3, 1),
                 "I.A.10": D(2006, 4, 6), "I.A.13": D(2006, 4, 10), "I.A.14": D(2006, 3, 20)}
     for clause, day in expected.items():
         assert events.loc[clause, "status"] == "triggered", clause
         assert events.loc[clause, "date"] == pd.Timestamp(day), clause
+    # I.A.3 occurred on 3 Mar; sales were possible again from 16 Mar, so by 10 Apr it no longer
+    # continues (reading 48): cured on 16 Mar
+    assert events.loc["I.A.3", "status"] == "cured (an event from 2006-03-03)"
+    assert events.loc["I.A.3", "date"] == pd.Timestamp(2006, 3, 16)
+    expected["I.A.3"] = D(2006, 3, 3)
     assert (events.drop(index=list(expected))["status"] == "not triggered").all()
     # a day earlier the suspension's cure is still running
     before = note_state(terms, "2006-04-07", ledger=ledger).events.set_index("clause")
@@ -638,7 +643,7 @@ def test_arrears_paid_with_the_next_payment_cure_the_missed_coupon(terms):
     jul = s.payments[s.payments["date"] == pd.Timestamp(2006, 7, 1)].iloc[0]
     assert jul["unpaid"] == 0 and jul["arrears_paid"] == 78_423.50  # 75,375 + 3,048.50
     # I.A.1 occurred on 3 Apr and continued until paid; paid in full, it is cured that day
-    assert _events(s)["I.A.1"] == "cured"
+    assert _events(s)["I.A.1"] == "cured (an event from 2006-04-03)"
     assert s.events.set_index("clause").loc["I.A.1", "date"] == pd.Timestamp(2006, 7, 3)
     assert s.event_continues_until() is None
     # a cent more than everything owed is refused, naming both parts
@@ -659,7 +664,7 @@ def test_arrears_paid_alone_on_any_business_day(terms):
     assert before.arrears["total"].sum() == pytest.approx(75_375 + 837.50)  # 25 days: 837.50
     assert _events(before)["I.A.1"] == "triggered"
     s = note_state(terms, D(2006, 5, 2), ledger=ledger)
-    assert len(s.arrears) == 0 and _events(s)["I.A.1"] == "cured"
+    assert len(s.arrears) == 0 and _events(s)["I.A.1"] == "cured (an event from 2006-04-03)"
     # a Saturday is not a business day; Payment Shares do not pay arrears
     for bad, message in (({"cash": 76313.00, "date": D(2006, 4, 29)}, "not a business day"),
                          ({"shares": 1000, "date": D(2006, 5, 1)}, "arrears are paid in cash")):
@@ -757,3 +762,53 @@ def test_a_distribution_loads_with_closes_and_names_its_line_without(terms, tmp_
     # the state on a later date is computed with the closes (the adjustment itself is
     # tests/test_adjustments.py's)
     assert case.state_on("2006-06-15").price_history["event"].iloc[-1] == "CashDistribution"
+
+
+def test_events_cured_after_they_occurred_no_longer_continue(terms):
+    # issue 20, item 3: I.A's remedies run "upon the occurrence and during the continuation" of
+    # an event; cured after it occurred, it no longer continues (reading 48), unless the Holder
+    # gave its notice while it did. Each clock by hand:
+    # I.A.2: notice Wed 1 Mar, 15 Trading Days (2-22 Mar) -> an event Thu 23 Mar; cured 27 Mar
+    # I.A.9: notice 1 Mar, covenant_cure_days (10) to 11 Mar -> an event 12 Mar; cured 20 Mar
+    # I.A.10: $600,000 monetary default Mon 3 Apr, 2 Trading Days (4, 5 Apr) -> Thu 6 Apr;
+    #         cured Mon 10 Apr
+    # I.A.12: $500,000 judgment entered 1 Mar, 90 days to 30 May -> 31 May; vacated 15 Jun
+    # I.A.13: suspended every Trading Day 6 Mar - 10 Apr (five in a row by 10 Mar, 30 days to
+    #         9 Apr) -> 10 Apr; trading again Tue 11 Apr
+    assert terms.covenant_cure_days == 10
+    entries = [
+        {"date": D(2006, 3, 1), "kind": "delivery_failure", "cured_on": D(2006, 3, 27)},
+        {"date": D(2006, 3, 1), "kind": "covenant_breach", "cured_on": D(2006, 3, 20)},
+        {"date": D(2006, 3, 1), "kind": "judgment", "amount": 500_000,
+         "resolved_on": D(2006, 6, 15)},
+        {"date": D(2006, 4, 3), "kind": "material_contract_default", "amount": 600_000,
+         "cured_on": D(2006, 4, 10)},
+    ] + [{"date": d.date(), "kind": "trading_suspension"}
+         for d in nl.trading_sessions(D(2006, 3, 6), D(2006, 4, 10))]
+    entries.sort(key=lambda e: e["date"])
+    ledger = parse_ledger({"entries": entries, "unrecorded_payments": "cash"}, None, terms)
+    s = note_state(terms, "2006-07-03", ledger=ledger)
+    events = s.events.set_index("clause")
+    expected = {"I.A.2": (D(2006, 3, 23), D(2006, 3, 27)), "I.A.9": (D(2006, 3, 12), D(2006, 3, 20)),
+                "I.A.10": (D(2006, 4, 6), D(2006, 4, 10)), "I.A.12": (D(2006, 5, 31), D(2006, 6, 15)),
+                "I.A.13": (D(2006, 4, 10), D(2006, 4, 11))}
+    for clause, (event, cure) in expected.items():
+        assert events.loc[clause, "status"] == f"cured (an event from {event})", clause
+        assert events.loc[clause, "date"] == pd.Timestamp(cure), clause
+    assert s.event_continues_until() is None  # nothing continues: Payment Shares possible
+    # before its cure the breach is an event that continues
+    mid = note_state(terms, "2006-03-15", ledger=ledger.upto(D(2006, 3, 15)))
+    assert mid.events.set_index("clause").loc["I.A.9", "status"] == "triggered"
+    # the Holder's notice on 15 Mar, while the breach continued, keeps it: the remedy was used
+    # a notice after the cure changes nothing
+    noticed = parse_ledger({"entries": entries + [{"date": D(2006, 7, 3), "kind": "notice",
+                                                   "event": 12}], "unrecorded_payments": "cash"},
+                           None, terms)
+    assert note_state(terms, "2006-07-03", ledger=noticed).events.set_index(
+        "clause").loc["I.A.12", "status"] == "cured (an event from 2006-05-31)"
+    noticed = parse_ledger({"entries": sorted(entries + [
+        {"date": D(2006, 3, 15), "kind": "notice", "event": 9}], key=lambda e: e["date"]),
+        "unrecorded_payments": "cash"}, None, terms)
+    later = note_state(terms, "2006-07-03", ledger=noticed).events.set_index("clause")
+    assert later.loc["I.A.9", "status"] == "triggered"
+    assert later.loc["I.A.9", "date"] == pd.Timestamp(2006, 3, 12)

@@ -693,62 +693,71 @@ def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | No
     def cured(x: dt.date | None) -> dt.date | None:
         return x if x is not None and x <= as_of else None
 
+    notices: dict[int, list[dt.date]] = {}
+    for e in ledger.of("notice"):
+        notices.setdefault(e["event"], []).append(e.date)
+
+    def status(n: int, day: dt.date | None, start: dt.date, fixed: dt.date | None
+               ) -> tuple[str, dt.date | None]:
+        """Event ``n`` with event day ``day`` (None: none), its clock started ``start``, cured
+        on ``fixed`` (None: not by as_of). Cured in time, it is no event; cured after it
+        occurred, it no longer continues (I.A: remedies "during the continuation"), unless
+        the Holder gave its notice while it did (reading 48)."""
+        if day is None or (fixed is not None and fixed < day):
+            return _status(None, start, as_of, fixed is not None)
+        if fixed is not None and day <= as_of and not any(
+                day <= x < fixed for x in notices.get(n, [])):
+            return f"cured (an event from {day})", fixed
+        return _status(day, start, as_of, False)
+
     for a in (books.arrears if books else []):  # I.A.1: continues until paid (reading 48)
         note(1, ("triggered", a["due"]))
     for c in (books.cured if books else []):
-        note(1, ("cured", c["on"]))
+        note(1, status(1, c["due"], c["due"], c["on"]))
     for e in ledger.of("delivery_failure"):
         day = delivery_failure(terms, e.date, failure_date=e["failure_date"] or e.date,
                                authorising_shares=bool(e["authorising_shares"]))
-        fixed = cured(e["cured_on"])
-        note(2, _status(None if fixed and (day is None or fixed < day) else day, e.date, as_of,
-                        fixed is not None))
+        note(2, status(2, day, e.date, cured(e["cured_on"])))
     for e in ledger.of("purchase_agreement_breach"):
-        fixed = cured(e["cured_on"])
-        day = purchase_agreement_breach(terms, e.date)
-        note(2, _status(None if fixed and fixed < day else day, e.date, as_of, fixed is not None))
+        note(2, status(2, purchase_agreement_breach(terms, e.date), e.date,
+                       cured(e["cured_on"])))
     for n, statement in ((3, "original"), (4, "amendment")):
-        periods = [(e.date, min(e["end"], as_of)) for e in ledger.of("registration_lapse")
-                   if (e["statement"] or "original") == statement]
-        if periods:
-            note(n, _status(registration_lapse(terms, periods), periods[0][0], as_of, False))
+        lapses = [e for e in ledger.of("registration_lapse")
+                  if (e["statement"] or "original") == statement]
+        if lapses:  # sales possible again the day after the last blocked day: no longer continuing
+            periods = [(e.date, min(e["end"], as_of)) for e in lapses]
+            last = max(e["end"] for e in lapses)
+            day = registration_lapse(terms, periods)  # no event: nothing to cure
+            note(n, status(n, day, periods[0][0],
+                           cured(last + dt.timedelta(days=1)) if day else None))
     for e in ledger.of("event"):
         note(e["clause"], ("triggered", e.date))
     for e in ledger.of("covenant_breach"):
-        fixed = cured(e["cured_on"])
-        day = covenant_breach(terms, e.date)
-        note(9, _status(None if fixed and fixed < day else day, e.date, as_of, fixed is not None))
+        note(9, status(9, covenant_breach(terms, e.date), e.date, cured(e["cured_on"])))
     for e in ledger.of("material_contract_default"):
-        fixed = cured(e["cured_on"])
         day = material_contract_default(terms, e.date, e["amount"],
                                         monetary=e["monetary"] is not False)
-        note(10, _status(None if day is None or (fixed and fixed < day) else day, e.date,
-                         as_of, fixed is not None))
+        note(10, status(10, day, e.date, cured(e["cured_on"])))
     for e in ledger.of("judgment"):
-        fixed = cured(e["resolved_on"])
-        day = judgment(terms, e.date, e["amount"])
-        note(12, _status(None if day is None or (fixed and fixed < day) else day, e.date,
-                         as_of, fixed is not None))
+        note(12, status(12, judgment(terms, e.date, e["amount"]), e.date,
+                        cured(e["resolved_on"])))
     suspended = [e.date for e in ledger.upto(as_of).of("trading_suspension")]
     if suspended:
         # trading resumed is the cure: the first Trading Day after the last suspended day,
         # which has no suspension entry, once the report date reaches it (reading 46); the
         # 30 days run from the Holder's notice where one is recorded
         resumed = sessions_after(max(suspended), 1, terms.calendar)[0].date()
-        fixed = resumed if resumed <= as_of else None
-        notice = next((e.date for e in ledger.of("notice") if e["event"] == 13), None)
-        reached = trading_suspension(terms, suspended, notice_date=notice) is not None
-        day = trading_suspension(terms, suspended, notice_date=notice, cured_on=fixed)
-        note(13, _status(day, suspended[0], as_of, reached and fixed is not None))
+        notice = min(notices.get(13, [None]), key=lambda d: d or dt.date.max)
+        day = trading_suspension(terms, suspended, notice_date=notice)
+        note(13, status(13, day, suspended[0], cured(resumed) if day else None))
     for e in ledger.of("indebtedness_acceleration"):
         if e["amount"] > terms.indebtedness_threshold:
             note(14, ("triggered", e.date))
     catalogue = redemption_events(terms)
-    notices = {e["event"]: e.date for e in ledger.of("notice")}  # the Holder's notice, I.A
     rows = [{"clause": f"I.A.{n}", "title": catalogue.loc[n, "title"],
              "status": found.get(n, ("not triggered", None))[0],
              "date": found.get(n, ("", None))[1], "applies": catalogue.loc[n, "applies"],
-             "notice": notices.get(n)} for n in catalogue.index]
+             "notice": notices[n][-1] if n in notices else None} for n in catalogue.index]
     return table(pd.DataFrame(rows), dates=("date", "notice"))
 
 
