@@ -492,6 +492,8 @@ class Case:
         change = self.amendment()
         value = self.value()
         first = by_date["date"].iloc[0]
+        over = float((by_path["peak_holding"] > self.terms.ownership_cap).mean())
+        cap = percent(self.terms.ownership_cap)
         since = "issue" if f.state.as_of <= self.terms.issue_date else f"{f.state.as_of:%d %b %Y}"
         out: list[Metric] = [
             Metric("principal", "Principal (assumed from public reports)", self.terms.principal,
@@ -524,6 +526,11 @@ class Case:
                    "(after its sales; the 9.9% cap limits conversions)",
                    float(final["holding_p95"]), "percent",
                    percent(float(final["holding_p95"])), "04-dilution"),
+            Metric("holding_peak_p95", "Holder's own holding at its peak after a payment, 95th "
+                   f"percentile (Payment Shares are not capped at {cap})",
+                   float(by_path["peak_holding"].quantile(0.95)), "percent",
+                   f"{percent(float(by_path['peak_holding'].quantile(0.95)))}; above {cap} on "
+                   f"{percent(over, 0)} of paths", "04-dilution"),
             Metric("issued_p5_final", "Shares issued to noteholders, cumulative, as a share of "
                    "outstanding: 5th percentile", float(final["ownership_p5"]), "percent",
                    percent(float(final["ownership_p5"])), "04-dilution"),

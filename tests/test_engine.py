@@ -297,6 +297,23 @@ def test_what_if_redemption_across_the_split(terms):
     assert r.by_path["redemption_shares"].item() == 20_441_700
 
 
+def test_payment_shares_take_the_holders_holding_past_the_cap(terms):
+    # reading 21: Payment Shares are the Borrower's election and are not capped; they count in
+    # what the Holder holds. Flat $0.26 (above 115% x $0.22 = $0.253): every payment before
+    # maturity is made in shares, the last in cash (IV); the Holder never converts and keeps
+    # every share, so its holding peaks after the last payment in shares at
+    # S / (60,437,621 + S), S the Payment Shares, each payment's amount / $0.22 rounded up
+    # (II.D.4), counted here from the schedule with the contract's own rounding.
+    sched = payment_schedule(terms)
+    amounts = (sched["interest"] + sched["principal"])[sched["date"] < T(terms.maturity_date)]
+    total = sum(conversion_shares(float(a), 0.22) for a in amounts)
+    r = simulate(terms, flat(SES, 0.26), holder_sells=False)
+    peak = r.by_path["peak_holding"].iloc[0]
+    assert int(r.by_path["payment_shares"].iloc[0]) == total
+    assert peak == pytest.approx(total / (COMMON + total), rel=1e-12)
+    assert peak > terms.ownership_cap  # past 9.9% through payments alone
+
+
 def test_election_is_capped_when_the_holder_keeps_its_shares(terms):
     # flat $0.30, all cash (so 60,437,621 shares outstanding), event and notice Thu 15 Jun 2006;
     # the I.B deadline is 22 Jun and 4,661,829.60 is owed (test_redemption_event_by_hand). Not

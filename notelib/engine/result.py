@@ -75,7 +75,8 @@ class SimulationResult:
 
     @property
     def by_path(self) -> pd.DataFrame:
-        """One row per path: cash paid, shares issued (by source), their value, ownership."""
+        """One row per path: cash paid, shares issued (by source), their value, ownership and
+        the Holder's peak holding after a payment."""
         a = self.arrays
         shares = a["payment_shares"] + a["conversion_shares"] + a["redemption_shares"]
         return table(pd.DataFrame({
@@ -93,6 +94,10 @@ class SimulationResult:
             "shares_outstanding": a["outstanding"],
             "noteholder_ownership": a["issued"] / a["outstanding"],
             "fully_diluted_ownership": a["issued"] / (a["outstanding"] + self.other_dilutive),
+            # the Holder's own holding at its highest after a payment: Payment Shares are not
+            # capped (reading 21), so it may pass the 9.9% its conversions may not
+            "peak_holding": (a["per_held"] / a["per_outstanding"]).max(axis=0)
+            if len(self.schedule) else np.zeros(self.n_paths),
         }).rename_axis("path"))
 
     @property
