@@ -92,3 +92,31 @@ def test_a_figure_slide_shows_the_chart_without_its_headline():
     bare = io.BytesIO()
     fig.savefig(bare, format="png", dpi=200, bbox_inches="tight", pad_inches=0.05)
     assert shown == bare.getvalue()
+
+
+def test_no_row_runs_off_a_slide_or_a_pdf_page():
+    # the key numbers outgrew one page (the 15th row fell off both the slide and the PDF
+    # page): pages now hold at most PAGE_LINES lines of rows, the rest "(continued)", and
+    # every text a PDF page draws lies inside the page
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from notelib.present.deck import PAGE_LINES, _lines, _text_page, pages, title_text
+
+    case = nl.Case.from_params("base", N_PATHS=300, VALUATION_PATHS=2_000, CURVE_PATHS=1_000)
+    shown = pages(case)
+    headings = [h for h, _ in shown]
+    assert "Key numbers" in headings and "Key numbers (continued)" in headings
+    rows = {k: v for h, r in shown if h.startswith("Key numbers") for k, v in r.items()}
+    assert rows == case.key_numbers()  # every key number, once, in order
+    name, sub = title_text(case)
+    for heading, page in [(name, {}), *shown]:
+        assert sum(_lines(str(k), str(v)) for k, v in page.items()) <= PAGE_LINES, heading
+        fig = _text_page(heading, page, sub=sub if heading == name else "",
+                         body=case.source() if heading == name else "")
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        boxes = [t.get_window_extent(renderer) for t in fig.texts]
+        for t, box in zip(fig.texts, boxes):
+            assert box.y0 >= 0 and box.x1 <= fig.bbox.width, (heading, t.get_text()[:40])
+        # a row's label ends before its value begins
+        for label, value in zip(boxes[1::2], boxes[2::2]) if page else ():
+            assert label.x1 < value.x0, heading

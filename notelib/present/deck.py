@@ -91,7 +91,30 @@ def pages(case: Case, changes: Sequence[tuple[str, str, str]] = ()
     out.append(("Where the note stands", status_rows(case)))
     out.append(("Assumptions", assumptions_table(case)))
     out.append(("Key numbers", case.key_numbers()))
-    return out
+    return [part for heading, rows in out for part in _paged(heading, rows)]
+
+
+PAGE_LINES = 16  # the lines of rows a slide or PDF page holds with room to spare
+
+
+def _lines(label: str, value: str) -> int:
+    """The lines a row takes on a slide or a PDF page: its label wraps at 45 characters,
+    its value at 60."""
+    return max(len(textwrap.wrap(label, 45)), len(textwrap.wrap(value, 60)), 1)
+
+
+def _paged(heading: str, rows: Mapping[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """``rows`` on as many pages as they need (PAGE_LINES each), the later ones headed
+    "(continued)": no row runs off a slide or a page."""
+    pages_, page, used = [], {}, 0
+    for label, value in rows.items():
+        n = _lines(str(label), str(value))
+        if page and used + n > PAGE_LINES:
+            pages_.append(page)
+            page, used = {}, 0
+        page[label], used = value, used + n
+    pages_.append(page)
+    return [(heading if i == 0 else f"{heading} (continued)", p) for i, p in enumerate(pages_)]
 
 
 # ---- board.pptx ------------------------------------------------------------------------
@@ -182,19 +205,20 @@ def _text_page(heading: str, rows: Mapping[str, str] | None = None, body: str = 
     def text(x: float, y: float, s: str, **kw) -> None:  # "$0.30" is a price, not mathematics
         fig.text(x, y, s, parse_math=False, va="top", **kw)
 
-    text(0.04, 0.93, heading, fontsize=22, fontweight="bold")
-    y = 0.84
+    title = textwrap.wrap(heading, 50)
+    text(0.04, 0.93, "\n".join(title), fontsize=22, fontweight="bold")
+    y = 0.84 - 0.065 * (len(title) - 1)
     if sub:
-        text(0.04, y, sub, fontsize=14, color="#444444")
+        text(0.04, y, "\n".join(textwrap.wrap(sub, 100)), fontsize=14, color="#444444")
         y -= 0.08
     if body:
         text(0.04, y, "\n".join(textwrap.wrap(body, 110)), fontsize=13, linespacing=1.5)
     for label, value in (rows or {}).items():
         lines = textwrap.wrap(str(value), 70) or [""]
-        text(0.04, y, "\n".join(textwrap.wrap(str(label), 50)), fontsize=10.5,
-             fontweight="bold")
+        head = textwrap.wrap(str(label), 45)
+        text(0.04, y, "\n".join(head), fontsize=10.5, fontweight="bold")
         text(0.44, y, "\n".join(lines), fontsize=10.5)
-        y -= 0.045 * max(len(lines), len(textwrap.wrap(str(label), 50))) + 0.012
+        y -= 0.036 * max(len(lines), len(head)) + 0.014
     return fig
 
 
