@@ -65,7 +65,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _code_digest() -> str:
+def code_digest() -> str:
     """The hash of notelib's source: a cached figure from other code is never reused."""
     h = hashlib.sha256()
     for p in sorted(Path(__file__).parent.rglob("*.py")):
@@ -216,7 +216,7 @@ class Case:
                                           sort_keys=True, default=str).encode())
             for k in sorted(self.files):
                 h.update(_digest(Path(self.files[k])).encode())
-            h.update(_code_digest().encode())
+            h.update(code_digest().encode())
             self._memo["key"] = h.hexdigest()[:24]
         return self._memo["key"]
 

@@ -289,8 +289,9 @@ def test_report_artefacts(report):
     from pypdf import PdfReader
 
     pdf = PdfReader(report / f"{board}.pdf")
-    # title, where it stands, assumptions, key numbers, six figures, the conclusion
-    assert len(pdf.pages) == 11
+    # title, where it stands, assumptions, key numbers on two pages (16 lines of rows a page),
+    # six figures, the conclusion
+    assert len(pdf.pages) == 12
     assert pdf.metadata.subject == "case base, as of 2026-11-20"
     first = " ".join(pdf.pages[0].extract_text().split())
     assert "case base · as of 20 November 2026" in first
@@ -324,13 +325,15 @@ def test_board_deck(report):
     assert titles[0].startswith("DynTek 9% Senior Subordinated Convertible Note")
     sub = next(sh for sh in slides[0].shapes if sh.name == "Subtitle").text_frame.text
     assert "case base · as of 20 November 2026" in sub
-    assert titles[1:4] == ["Where the note stands", "Assumptions", "Key numbers"]
-    table = next(sh for sh in slides[3].shapes if sh.has_table).table
-    assert table.first_row is False  # the first key number is data, not a header
-    labels = [table.cell(i, 0).text for i in range(len(table.rows))]
-    assert "Interest over the life" in labels
+    assert titles[1:5] == ["Where the note stands", "Assumptions", "Key numbers",
+                           "Key numbers (continued)"]
+    tables = [next(sh for sh in s.shapes if sh.has_table).table for s in slides[3:5]]
+    assert tables[0].first_row is False  # the first key number is data, not a header
+    labels = [t.cell(i, 0).text for t in tables for i in range(len(t.rows))]
+    assert "Interest over the life" in labels and len(labels) == len(
+        json.loads((report / "metrics.json").read_text())["board"])
     pictures = []
-    for slide, finding in zip(slides[4:-1], titles[4:-1]):  # the figures
+    for slide, finding in zip(slides[5:-1], titles[5:-1]):  # the figures
         picture = next(sh for sh in slide.shapes if sh.shape_type == 13)  # PICTURE
         assert finding, picture.name
         assert slide.notes_slide.notes_text_frame.text.startswith("Source: "), picture.name
@@ -418,10 +421,12 @@ def test_metrics_equal_notelib(report):
 
 @pytest.mark.slow
 def test_same_inputs_same_figures(report, tmp_path):
-    # 01 and 03 again with the base report's parameters: the same metrics and figure files,
-    # byte for byte (03 draws random paths from its seed)
+    # 01 and 03 again with the base report's parameters, each in a kernel of its own (the
+    # report ran them in its workers' shared kernels, cleared between notebooks): the same
+    # metrics and figure files, byte for byte (03 draws random paths from its seed)
     again = run_report(notebooks=_only("01", "03"), name="base", as_of=AS_OF, out=tmp_path,
-                       parameters=load_params(PARAMS / "base.yaml"), **QUIET)
+                       parameters=load_params(PARAMS / "base.yaml"), fresh_kernels=True,
+                       **QUIET)
     metrics = {k: v for k, v in json.loads((report / "metrics.json").read_text()).items()
                if k[:2] in ("01", "03")}
     assert metrics == json.loads((again / "metrics.json").read_text())

@@ -197,3 +197,29 @@ def test_cli_reports_a_failed_cell_with_its_parameters(tmp_path):
     assert r.returncode == 1
     assert "failed: cell 1 (VOLATILITY=-2.0): " in r.stderr and "volatility" in r.stderr
     assert (tmp_path / "o" / "g.parquet").is_file()
+
+
+SIDE_BY_SIDE = """
+import json, sys
+from notelib.jobs.sweep import local_client, sweep
+grid = {"name": "pair", "paths": 60, "seed": 3, "measure": ["p_shares:2007-01-01"],
+        "vary": {"START_PRICE": [0.2, 0.25, 0.3, 0.35], "VOLATILITY": [0.5, 0.9]}}
+with local_client(1, processes=False) as client:
+    out = sweep(grid, cache=sys.argv[1], client=client, progress=False)
+print(json.dumps({"status": out["status"].tolist(),
+                  "values": out["p_shares:2007-01-01"].tolist()}))
+"""
+
+
+def test_two_sweeps_side_by_side_compute_each_cell_once(tmp_path):
+    # a report's cases share one cache folder: two sweeps of the same grid at once take the
+    # cells in turn under their locks, so every cell is computed once ("ok" in one of them,
+    # "cached" in the other) and both give the same values
+    procs = [subprocess.Popen([sys.executable, "-c", SIDE_BY_SIDE, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    for i in range(8):
+        assert sorted(o["status"][i] for o in outs) == ["cached", "ok"], i
+    assert outs[0]["values"] == outs[1]["values"]
+    assert not list(tmp_path.glob("*.tmp"))

@@ -338,25 +338,70 @@ def _failure(failed: Mapping[str, Any], source: Path, executed: Path) -> str:
     return f"code cell {number} ({statement!r})"
 
 
-def execute_one(nb: str, executed: str, params: dict[str, Any], timeout: int
-                ) -> tuple[str | None, float]:
+# A worker keeps one kernel for the notebooks it runs: started once, cleared before each
+# notebook (its names, figures and execution count), so the imports, the calendars and the
+# files already read are not paid for again; restarted after a failure. A notebook reads no
+# state another one left: tests/test_notebooks.py runs the same notebooks both ways and
+# compares every figure.
+RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
+         "import matplotlib.pyplot as _plt; _plt.close('all'); del _plt\n"
+         "get_ipython().execution_count = 1")
+_KERNEL: dict[str, Any] = {}
+
+
+def _kernel(cwd: str):
+    """This process's kernel for notebooks in ``cwd``, started if needed and cleared."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km = _KERNEL.get(cwd)
+    if km is None or not run_sync(km.is_alive)():
+        km = AsyncKernelManager(kernel_name="python3")
+        run_sync(km.start_kernel)(cwd=cwd)
+        _KERNEL[cwd] = km
+    kc = km.blocking_client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        reply = kc.execute_interactive(RESET, store_history=False, timeout=60)
+    finally:
+        kc.stop_channels()
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"the kernel could not be cleared: {reply['content']}")
+    return km
+
+
+def close_kernels() -> None:
+    """Shut this process's kernels down."""
+    from jupyter_core.utils import run_sync
+
+    while _KERNEL:
+        _, km = _KERNEL.popitem()
+        run_sync(km.shutdown_kernel)(now=True)
+
+
+def execute_one(nb: str, executed: str, params: dict[str, Any], timeout: int,
+                reuse: bool = False) -> tuple[str | None, float]:
     """Execute one notebook with papermill and export its HTML (in a worker process of
-    :func:`_execute`). Returns why it failed in one line (None: it did not) and the
-    seconds it took."""
+    :func:`_execute`; ``reuse``: in this process's kernel, cleared first). Returns why it
+    failed in one line (None: it did not) and the seconds it took."""
     import papermill as pm
 
     started = time.perf_counter()
-    why = _execute_notebook(pm, Path(nb), Path(executed), params, timeout)
+    why = _execute_notebook(pm, Path(nb), Path(executed), params, timeout, reuse)
+    if why is not None and reuse:  # a failed notebook's kernel is not used again
+        close_kernels()
     return why, round(time.perf_counter() - started, 2)
 
 
-def _execute_notebook(pm, source: Path, out: Path, params: dict[str, Any], timeout: int
-                      ) -> str | None:
+def _execute_notebook(pm, source: Path, out: Path, params: dict[str, Any], timeout: int,
+                      reuse: bool = False) -> str | None:
     """papermill on one notebook, then its HTML; why it failed, or None."""
     try:
+        kernel = {"km": _kernel(str(source.parent))} if reuse else {}
         pm.execute_notebook(source, out, parameters=params, kernel_name="python3",
                             cwd=str(source.parent), progress_bar=False,
-                            execution_timeout=timeout, log_output=False)
+                            execution_timeout=timeout, log_output=False, **kernel)
     except pm.PapermillExecutionError as exc:
         failed = _failed_cell(out) or {"index": exc.cell_index, "ename": exc.ename,
                                         "evalue": exc.evalue, "traceback": exc.traceback,
@@ -373,9 +418,12 @@ def _warm() -> None:
     """A worker's start: papermill and nbconvert imported once, not once per notebook."""
     import importlib
 
+    from multiprocessing.util import Finalize
+
     for module in ("papermill", "nbconvert"):
         importlib.import_module(module)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what a Ctrl-C stops
+    Finalize(None, close_kernels, exitpriority=10)  # the kernel goes with its worker
 
 
 @dataclass
@@ -419,11 +467,13 @@ def _order(cases: list[_Case]) -> list[tuple[_Case, Path]]:
 
 
 def _execute(tasks: list[tuple[_Case, Path]], timeout: int, jobs: int, log,
-             finished: Callable[[_Case], None], failed: Callable[[_Case], None]) -> None:
+             finished: Callable[[_Case], None], failed: Callable[[_Case], None],
+             reuse: bool = True) -> None:
     """Run the notebooks of every case, at most ``jobs`` at a time, in worker processes that
     import papermill once. A case is ``finished`` as soon as its last notebook is done; a
     case whose notebook fails runs nothing more and is ``failed`` once its running
-    notebooks end, while the other cases go on. A signal terminates the workers (their
+    notebooks end, while the other cases go on. ``reuse``: each worker runs its notebooks in
+    one kernel, cleared before each (:data:`RESET`). A signal terminates the workers (their
     kernels exit with them)."""
     import multiprocessing as mp
 
@@ -443,11 +493,14 @@ def _execute(tasks: list[tuple[_Case, Path]], timeout: int, jobs: int, log,
 
     queue = list(tasks)
     if jobs <= 1 or len(tasks) == 1:  # one at a time: here, no worker to start
-        for case, nb in queue:
-            if not case.failure:
-                case.running += 1
-                done(case, nb, *execute_one(str(nb), str(case.work / nb.name),
-                                            _declared(nb, case.inject), timeout))
+        try:
+            for case, nb in queue:
+                if not case.failure:
+                    case.running += 1
+                    done(case, nb, *execute_one(str(nb), str(case.work / nb.name),
+                                                _declared(nb, case.inject), timeout, reuse))
+        finally:
+            close_kernels()
         return
     pool = mp.get_context("spawn").Pool(jobs, initializer=_warm)
     running: list = []
@@ -459,7 +512,7 @@ def _execute(tasks: list[tuple[_Case, Path]], timeout: int, jobs: int, log,
                     case.running += 1
                     running.append((case, nb, pool.apply_async(execute_one, (
                         str(nb), str(case.work / nb.name), _declared(nb, case.inject),
-                        timeout))))
+                        timeout, reuse))))
             time.sleep(0.1)
             for item in [r for r in running if r[2].ready()]:
                 running.remove(item)
@@ -478,7 +531,7 @@ def _declared(nb: Path, params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in declared}
 
 
-def _snapshot(case: _Case, base: Path | None) -> None:
+def _snapshot(case: _Case, base: Path | None, shared: Path) -> None:
     """Build the case (every parameter and file checked), copy every input file into
     ``work/inputs`` and write the case's parameter file there, pointing at the copies; keep
     the case's parameters and, per input, its original path and sha256; set what the
@@ -513,7 +566,9 @@ def _snapshot(case: _Case, base: Path | None) -> None:
         "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
         "METRICS_DIR": str(work / ".metrics"), "CACHE_DIR": str(work / ".cache"),
         "BOARD_PDF": str(work / f"{board}.pdf"), "BOARD_PPTX": str(work / f"{board}.pptx"),
-        "AS_OF": case.as_of.isoformat(), "DASK_PROCESSES": False}
+        "AS_OF": case.as_of.isoformat(), "DASK_PROCESSES": False,
+        # the run's cases share the sweep cells they have in common (07), each computed once
+        "SWEEP_CACHE": case.given.get("SWEEP_CACHE") or str(shared)}
 
 
 def _sha256(path: Path) -> str:
@@ -544,6 +599,7 @@ def run_reports(
     base: Path | None = None,
     log=print,
     jobs: int | None = None,
+    fresh_kernels: bool = False,
 ) -> list[Path]:
     """Run every notebook headless for each case of ``runs`` (name, parameters, parameter
     file) and publish ``out/<as-of>-<name>/`` for each, in the order they finish.
@@ -551,8 +607,9 @@ def run_reports(
     Parameters are checked against the notebooks' declarations first; input files are
     resolved against ``base`` (default: the working directory) or the repository and
     snapshotted. The notebooks of all the cases share one pool of ``jobs`` workers (default:
-    the cores), heaviest first. Each notebook runs with INTERACTIVE=False and FIGURE_DIR
-    pointing into its report. A case whose notebook fails (or whose pages disagree) runs
+    the cores), heaviest first, each worker in one kernel cleared before every notebook
+    (``fresh_kernels``: a new kernel for each). Each notebook runs with INTERACTIVE=False and
+    FIGURE_DIR pointing into its report. A case whose notebook fails (or whose pages disagree) runs
     nothing more and is moved to ``out/failed/`` while the others go on; at the end a
     :class:`ReportError` names each failed case, notebook and cell. A signal or a full disk
     moves every unfinished run to ``out/failed/``. Published reports are never touched.
@@ -565,6 +622,7 @@ def run_reports(
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cases: list[_Case] = []
+    shared = Path(tempfile.mkdtemp(prefix=".tmp-sweep-cells-", dir=out))
     try:
         for name, parameters, params_file in runs:
             given = check_parameters(parameters or {}, declared, f"parameter file {params_file}"
@@ -573,10 +631,11 @@ def run_reports(
                             else dt.date.today())
             work = Path(tempfile.mkdtemp(prefix=f".tmp-{day.isoformat()}-{name}-", dir=out))
             cases.append(_Case(name, day, given, params_file, work, notebooks))
-            _snapshot(cases[-1], base)
+            _snapshot(cases[-1], base, shared)
         tasks = _order(cases)
         _execute(tasks, timeout, jobs or min(len(tasks), os.cpu_count() or 1), log,
-                 lambda case: _finish(case, out, log), lambda case: _fail(case, out))
+                 lambda case: _finish(case, out, log), lambda case: _fail(case, out),
+                 reuse=not fresh_kernels)
     except BaseException as exc:  # a full disk or a signal: keep every unfinished run
         reason = f"{type(exc).__name__}: {exc}".strip()
         for c in cases:
@@ -590,6 +649,8 @@ def run_reports(
         if isinstance(exc, Stopped | KeyboardInterrupt | OSError):
             raise
         raise ReportError(f"{reason}\nthe unfinished runs are kept in {where}") from exc
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
     failures = [c for c in cases if c.failure]
     if failures:
         raise ReportError("\n".join(f"{c.failure}\nthe run is kept in {c.kept}"

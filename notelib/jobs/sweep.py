@@ -12,6 +12,7 @@ input files, so a rerun computes only new or failed cells and Ctrl-C loses nothi
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import dataclasses
 import datetime as dt
 import difflib
@@ -293,11 +294,16 @@ def _files_hash(params: Mapping[str, Any]) -> str:
 
 
 def cell_key(params: Mapping[str, Any], measures: list[str], paths: int, seed: int,
-             files: str) -> str:
-    """The cache key: the cell's parameters, measures, paths, seed and input files."""
-    text = json.dumps({"params": params, "measures": measures, "paths": paths, "seed": seed,
-                       "files": files}, sort_keys=True, default=str)
+             files: str, code: str = "") -> str:
+    """The cache key: the cell's parameters (the input files by their content, ``files``,
+    not their paths), measures, paths, seed and notelib's source (``code``)."""
+    text = json.dumps({"params": {k: v for k, v in params.items() if k not in FILE_PARAMS},
+                       "measures": measures, "paths": paths, "seed": seed, "files": files,
+                       "code": code}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+FILE_PARAMS = ("TERMS_FILE", "CAPTABLE_FILE", "MARKET_FILE")  # hashed by content (_files_hash)
 
 
 def warm() -> None:
@@ -351,13 +357,14 @@ def sweep(grid: Grid | Mapping[str, Any] | str | Path, *, scheduler: str | None 
     g = grid if isinstance(grid, Grid) else parse_grid(grid)
     folder = Path(cache) if cache is not None else ROOT / "reports" / "sweeps" / "cache"
     folder.mkdir(parents=True, exist_ok=True)
-    files = _files_hash(g.base)
+    from ..case import code_digest
+
+    files, code = _files_hash(g.base), code_digest()
     jobs, rows = [], {}
     for i, cell in enumerate(g.cells):
         params = {**g.base, **cell}
         seed = cell_seed(g.seed, i)
-        key = cell_key(params, g.measures, g.paths, seed, files)
-        hit = folder / f"{key}.json"
+        hit = folder / f"{cell_key(params, g.measures, g.paths, seed, files, code)}.json"
         if hit.is_file():
             rows[i] = {**json.loads(hit.read_text()), "status": "cached"}
         else:
@@ -381,30 +388,78 @@ def sweep(grid: Grid | Mapping[str, Any] | str | Path, *, scheduler: str | None 
     return _table(g, rows)
 
 
+def _claim(hit: Path):
+    """The cell's lock, if no other sweep holds it (an open file, locked), else None."""
+    fd = open(hit.with_suffix(".lock"), "w")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fd.close()
+        return None
+    return fd
+
+
 def _gather(client, g: Grid, jobs: list, rows: dict, bar, on_cell) -> None:
-    """Submit the cells, write each to the cache as it finishes, and record failures."""
+    """Run the cells, as many at a time as the cluster has threads, each under its lock in
+    the cache folder: a cell another sweep is computing (a report's cases share one folder)
+    is left to it and read from the cache once its lock is free, so two sweeps side by side
+    share the work and no cell is computed twice. Each finished cell is written to the
+    cache before anything else happens; failures are recorded."""
     from dask.distributed import as_completed
 
-    futures = {}
-    for i, params, seed, hit in jobs:
-        f = client.submit(run_cell, params, g.measures, g.paths, seed, pure=False,
-                          key=f"cell-{i}-{hit.stem}", retries=0)
-        futures[f] = (i, hit)
-    for f in as_completed(futures):
-        i, hit = futures[f]
-        if f.status == "error":
-            exc = f.exception()
-            rows[i] = {"status": "failed",
-                       "error": " ".join(f"{type(exc).__name__}: {exc}".split())}
-        else:
-            done = f.result()
-            tmp = hit.with_suffix(".tmp")
-            tmp.write_text(json.dumps(done))
-            tmp.replace(hit)  # a finished cell is in the cache before anything else happens
-            rows[i] = {**done, "status": "ok"}
+    width = max(sum(client.nthreads().values()), 1)
+    queue, busy = list(jobs), []
+    running, cells, held = as_completed(), {}, {}
+
+    def finish(i: int, row: dict) -> None:
+        rows[i] = row
         bar.update(1)
         if on_cell is not None:
-            on_cell(i, rows[i])
+            on_cell(i, row)
+
+    def submit() -> None:
+        while queue and running.count() < width:
+            i, params, seed, hit = job = queue.pop(0)
+            fd = _claim(hit)
+            if fd is None:
+                busy.append(job)
+            elif hit.is_file():  # finished by another sweep meanwhile
+                fd.close()
+                finish(i, {**json.loads(hit.read_text()), "status": "cached"})
+            else:
+                held[i] = fd
+                f = client.submit(run_cell, params, g.measures, g.paths, seed, pure=False,
+                                  key=f"cell-{i}-{hit.stem}", retries=0)
+                cells[f.key] = (i, hit)
+                running.add(f)
+
+    try:
+        submit()
+        while running.count():
+            f = next(running)
+            i, hit = cells.pop(f.key)
+            if f.status == "error":
+                exc = f.exception()
+                finish(i, {"status": "failed",
+                           "error": " ".join(f"{type(exc).__name__}: {exc}".split())})
+            else:
+                done = f.result()
+                tmp = hit.with_suffix(".tmp")
+                tmp.write_text(json.dumps(done))
+                tmp.replace(hit)  # a finished cell is in the cache before anything else
+                finish(i, {**done, "status": "ok"})
+            held.pop(i).close()
+            submit()
+    finally:
+        for fd in held.values():
+            fd.close()
+    for i, params, seed, hit in busy:  # another sweep's cells: wait for each, then read it
+        with open(hit.with_suffix(".lock"), "w") as fd:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if hit.is_file():
+                finish(i, {**json.loads(hit.read_text()), "status": "cached"})
+                continue
+        _gather(client, g, [(i, params, seed, hit)], rows, bar, on_cell)  # it failed there
 
 
 def _table(g: Grid, rows: dict[int, dict]) -> pd.DataFrame:
