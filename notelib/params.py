@@ -59,6 +59,13 @@ def is_iso_date(v: Any) -> bool:
         return False
 
 
+# limits checked before any work starts (notelib sweep --force lifts the first four): a grid's
+# cells, its paths per cell, cells x paths, the Dask workers, and the steps of a range
+LIMITS = {"cells": 10_000, "paths": 200_000, "path_cells": 20_000_000, "workers": 64,
+          "steps": 10_000}
+NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # a sweep's name: it names files
+
+
 # rules beyond the type: a bad value fails here, not deep inside a notebook
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "N_PATHS": (lambda v: v >= 1, "at least 1"),

@@ -223,3 +223,87 @@ def test_two_sweeps_side_by_side_compute_each_cell_once(tmp_path):
         assert sorted(o["status"][i] for o in outs) == ["cached", "ok"], i
     assert outs[0]["values"] == outs[1]["values"]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+# --- issue 22: inputs that cannot hurt ------------------------------------------------------
+@pytest.mark.parametrize("name", ["../../x", str(ROOT / "data" / "prices" / "synthetic"), "a b",
+                                  "", "x" * 65, 3])
+def test_a_grid_name_is_a_name_not_a_path(name):
+    with pytest.raises(SweepError, match="name = .*letters, digits, '-' and '_' only"):
+        parse_grid(small(name=name))
+    with pytest.raises(SweepError, match="only inside its --out folder"):
+        write(pd.DataFrame({"a": [1]}), Path("/tmp"), "../x")
+
+
+def test_a_sweep_never_writes_over_the_repositorys_files(tmp_path):
+    # the attack: name = <repo>/data/prices/synthetic-dytk-2005-2007 with --out elsewhere
+    # replaced the 507-line price history; now refused before anything runs, the file intact
+    prices = ROOT / "data" / "prices" / "synthetic-dytk-2005-2007.csv"
+    before = prices.read_bytes()
+    grid = tmp_path / "g.yaml"
+    grid.write_text(f"name: {prices.with_suffix('')}\nvary: {{START_PRICE: [0.2]}}\n"
+                    "measure: [cash_paid_mean]\npaths: 20\n")
+    run = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "sweep", str(grid), "--out",
+                          str(tmp_path / "out"), "--workers", "1"], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert run.returncode == 2 and "letters, digits" in run.stderr
+    assert prices.read_bytes() == before
+
+
+def test_a_cache_cell_that_fails_its_check_is_computed_again(tmp_path, capsys):
+    grid = small(vary={"START_PRICE": [0.2, 0.25, 0.3, 0.35]})
+    first = sweep(grid, workers=1, cache=tmp_path, progress=False)
+    files = sorted(tmp_path.glob("*.json"))
+    assert len(files) == 4
+    edited = json.loads(files[0].read_text())
+    edited["result"].update({"p_shares:2007-01-01": 7.5, "ownership_p95": -42,
+                             "cash_paid_mean": 1e30})
+    files[0].write_text(json.dumps(edited))  # numbers changed, checksum not
+    files[1].write_text("")  # empty
+    files[2].write_text("[1, 2]")  # a JSON list
+    capsys.readouterr()
+    again = sweep(grid, workers=1, cache=tmp_path, progress=False)
+    err = capsys.readouterr().err
+    assert "its checksum does not match its numbers; computing the cell again" in err
+    assert err.count("not a cell file") == 2 and str(files[1]) in err
+    assert sorted(again["status"]) == ["cached", "ok", "ok", "ok"]
+    cols = ["p_shares:2007-01-01", "ownership_p95", "cash_paid_mean"]
+    pd.testing.assert_frame_equal(again[cols], first[cols])  # the real numbers, recomputed
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"vary": {"START_PRICE": {"from": 0.1, "to": 0.5, "steps": 1000},
+               "VOLATILITY": {"from": 0.1, "to": 1.0, "steps": 1000}}},
+     "1,000,000 cells; a grid has at most 10,000"),
+    ({"vary": {"START_PRICE": {"from": 0.1, "to": 0.5, "steps": 1_000_000_000}}},
+     "steps = 1,000,000,000: at most 10,000"),
+    ({"vary": {"START_PRICE": [0.2, "0.3"]}}, "vary.START_PRICE mixes numbers and text"),
+])
+def test_grids_past_the_limits_are_refused_before_work(changes, message):
+    with pytest.raises(SweepError, match=message):
+        parse_grid(small(**changes))
+
+
+def test_paths_and_workers_past_the_limits_are_refused_with_an_estimate(tmp_path):
+    huge = parse_grid(small(paths=1_000_000_000_000))
+    with pytest.raises(SweepError, match=r"1,000,000,000,000 paths a cell, more than the "
+                                         r"200,000 allowed .*GiB a cell.*--force"):
+        sweep(huge, workers=1, cache=tmp_path, progress=False)
+    many = parse_grid(small(vary={"START_PRICE": {"from": 0.1, "to": 0.5, "steps": 5000},
+                                  "VOLATILITY": [0.5, 0.9, 1.2]}))
+    with pytest.raises(SweepError, match="15,000 cells, more than the 10,000 allowed"):
+        sweep(many, workers=1, cache=tmp_path, progress=False)
+    with pytest.raises(SweepError, match="workers = 1,000: from 1 to 64"):
+        sweep(parse_grid(small()), workers=1000, cache=tmp_path, progress=False, force=True)
+    assert not list(tmp_path.glob("*.json"))  # nothing ran
+
+
+@pytest.mark.parametrize("text, message", [
+    ("VOLATILTY: 3.0\n", r"base file .*unknown parameter 'VOLATILTY' \(did you mean "
+                          r"VOLATILITY\?\)"),
+    ("START_PRICE: -5\n", "base file .*START_PRICE = -5 must be greater than 0"),
+])
+def test_a_sweeps_base_file_is_checked_like_a_reports(tmp_path, text, message):
+    (tmp_path / "b.yaml").write_text(text)
+    with pytest.raises(SweepError, match=message):
+        parse_grid(small(base=str(tmp_path / "b.yaml")))

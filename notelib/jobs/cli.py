@@ -80,19 +80,23 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", default=None, help="results folder (default: reports/sweeps/<name>)")
     sw.add_argument("--cache", default=None,
                     help="finished cells (default: reports/sweeps/cache); a rerun skips them")
+    sw.add_argument("--force", action="store_true",
+                    help="run a grid past the limits of notelib.params.LIMITS (cells, paths)")
     return parser
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .sweep import ROOT, failures, parse_grid, sweep, write
+    from .sweep import ROOT, check_limits, failures, parse_grid, sweep, write
 
     grid = parse_grid(args.grid)
+    check_limits(grid, args.workers, args.force)  # before a cluster starts
     print(f"{grid.name}: {len(grid.cells)} cells x {grid.paths:,} paths on "
           f"{args.scheduler or f'a LocalCluster of {args.workers or os.cpu_count()} workers'}",
           file=sys.stderr)
     cache = args.cache or ROOT / "reports" / "sweeps" / "cache"
     try:
-        results = sweep(grid, scheduler=args.scheduler, workers=args.workers, cache=cache)
+        results = sweep(grid, scheduler=args.scheduler, workers=args.workers, cache=cache,
+                        force=args.force)
     except KeyboardInterrupt:
         kept = len(list(Path(cache).glob("*.json")))
         print(f"notelib sweep: interrupted; the finished cells are kept in {cache} ({kept} "

@@ -21,6 +21,8 @@ import itertools
 import json
 import logging
 import math
+import re
+import sys
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import number, whole
+from ..params import LIMITS, NAME
 from ..io.safeyaml import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,6 +191,9 @@ def _values(name: str, spec: Any, where: str) -> list:
         lo = number(spec["from"], f"{where}: vary.{name}.from", SweepError)
         hi = number(spec["to"], f"{where}: vary.{name}.to", SweepError)
         steps = whole(spec["steps"], f"{where}: vary.{name}.steps", SweepError, low=1)
+        if steps > LIMITS["steps"]:
+            raise SweepError(f"{where}: vary.{name}.steps = {steps:,}: at most "
+                             f"{LIMITS['steps']:,} (notelib.params.LIMITS)")
         return [float(x) for x in np.linspace(lo, hi, steps)] if steps > 1 else [float(lo)]
     raise SweepError(f"{where}: vary.{name} = {spec!r}: a list of values or "
                      "{from: .., to: .., steps: ..}")
@@ -212,8 +218,16 @@ def _base(value: Any, where: str, base_dir: Path | None) -> dict[str, Any]:
         raise SweepError(f"{where}: base = {value!r}: the name of a data/params file or a path")
     path = Path(value)
     for candidate in ((base_dir or Path.cwd()) / path, PARAMS / f"{value}.yaml", ROOT / path):
-        if candidate.is_file():
-            return load_params(candidate)
+        if candidate.is_file():  # checked as a report's parameter file is: names and rules
+            from .reports import ReportError, check_parameters, declared_parameters, \
+                notebook_paths
+
+            try:
+                return check_parameters(load_params(candidate),
+                                        declared_parameters(notebook_paths()),
+                                        f"{where}: base file {candidate}")
+            except ReportError as exc:
+                raise SweepError(str(exc)) from None
     raise SweepError(f"{where}: base = {value!r}: no such parameter file (data/params/ has "
                      f"{', '.join(p.stem for p in sorted(PARAMS.glob('*.yaml')))})")
 
@@ -248,6 +262,12 @@ def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = Non
                              f"{_hint(name, allowed)}; those are {', '.join(allowed)}")
     columns = {name: _values(name, v, where) for name, v in vary.items()}
     combine = spec.get("combine", "product")
+    count = math.prod(len(v) for v in columns.values()) if combine == "product" else \
+        max(len(v) for v in columns.values())
+    if count > LIMITS["cells"] * 10:  # not even built: --force cannot ask for this many
+        raise SweepError(f"{where}: {count:,} cells; a grid has at most "
+                         f"{LIMITS['cells']:,} (notelib.params.LIMITS; --force allows up to "
+                         f"{LIMITS['cells'] * 10:,})")
     if combine == "product":
         rows = [dict(zip(columns, c)) for c in itertools.product(*columns.values())]
     elif combine == "zip":
@@ -270,7 +290,15 @@ def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = Non
     base = _defaults()
     given = _base(spec.get("base"), where, base_dir)
     base.update({k: v for k, v in given.items() if k in base})
-    return Grid(str(spec.get("name", "sweep")), base, rows, list(columns), measures, paths, seed)
+    name = spec.get("name", "sweep")
+    if not isinstance(name, str) or not re.fullmatch(NAME, name):
+        raise SweepError(f"{where}: name = {name!r}: letters, digits, '-' and '_' only (at most "
+                         "64, starting with a letter or digit): it names the result files")
+    for k, values in columns.items():  # a column mixing numbers and text: refused now
+        if len({isinstance(x, str) for x in values}) > 1:
+            raise SweepError(f"{where}: vary.{k} mixes numbers and text ({values!r}); give one "
+                             "kind")
+    return Grid(name, base, rows, list(columns), measures, paths, seed)
 
 
 # ---- running it ---------------------------------------------------------------------
@@ -344,17 +372,50 @@ def _client(scheduler: str | None, workers: int | None, processes: bool = True):
         raise SweepError(f"could not reach {where}: {' '.join(str(exc).split())}") from None
 
 
+def estimate(g: Grid) -> tuple[float, float]:
+    """About how long a grid takes on one worker (seconds) and how much memory one cell needs
+    (bytes): a cell's paths over ~520 sessions in float64, three arrays at once; an engine
+    cell ~0.12 ms a path, a fair value ~2.5 s plus ~0.5 ms a path (this machine)."""
+    valued = any(m in VALUE_MEASURES for m in g.measures)
+    per_cell = (2.5 + 5e-4 * g.paths) if valued else (0.05 + 1.2e-4 * g.paths)
+    return per_cell * len(g.cells), 3 * 8 * 520 * g.paths
+
+
+def check_limits(g: Grid, workers: int | None = None, force: bool = False) -> None:
+    """Refuse, before any work, a grid past :data:`notelib.params.LIMITS` (cells, paths a cell,
+    cells x paths) or more workers than the limit, with the estimate in the message;
+    ``force`` lets the grid through (not the workers)."""
+    seconds, memory = estimate(g)
+    size = (f"{len(g.cells):,} cells x {g.paths:,} paths: about {seconds / 3600:,.1f} hours "
+            f"on one worker and {memory / 2**30:,.1f} GiB a cell")
+    if workers is not None and not 1 <= workers <= LIMITS["workers"]:
+        raise SweepError(f"workers = {workers:,}: from 1 to {LIMITS['workers']} "
+                         f"(notelib.params.LIMITS; this machine has {os.cpu_count()} cores)")
+    if force:
+        return
+    for what, value in (("cells", len(g.cells)), ("paths", g.paths),
+                        ("path_cells", len(g.cells) * g.paths)):
+        if value > LIMITS[what]:
+            name = {"cells": "cells", "paths": "paths a cell",
+                    "path_cells": "cells x paths"}[what]
+            raise SweepError(f"grid {g.name}: {value:,} {name}, more than the "
+                             f"{LIMITS[what]:,} allowed (notelib.params.LIMITS); {size}. "
+                             "Run it anyway with --force (sweep(..., force=True))")
+
+
 def sweep(grid: Grid | Mapping[str, Any] | str | Path, *, scheduler: str | None = None,
           workers: int | None = None, cache: str | Path | None = None,
           progress: bool = True, client=None,
-          on_cell: Callable[[int, dict], None] | None = None) -> pd.DataFrame:
+          on_cell: Callable[[int, dict], None] | None = None,
+          force: bool = False) -> pd.DataFrame:
     """Run every cell of ``grid`` on Dask; one tidy row per cell: its index, the varied
     parameters, each measure and its standard error, its seconds, its status (ok, cached,
     failed) and the error of a failed cell. ``cache``: a folder of finished cells (default
-    reports/sweeps/cache)."""
+    reports/sweeps/cache). Limits are checked first (:func:`check_limits`, ``force``)."""
     from tqdm.auto import tqdm
 
     g = grid if isinstance(grid, Grid) else parse_grid(grid)
+    check_limits(g, workers, force)
     folder = Path(cache) if cache is not None else ROOT / "reports" / "sweeps" / "cache"
     folder.mkdir(parents=True, exist_ok=True)
     from ..case import code_digest
@@ -365,8 +426,9 @@ def sweep(grid: Grid | Mapping[str, Any] | str | Path, *, scheduler: str | None 
         params = {**g.base, **cell}
         seed = cell_seed(g.seed, i)
         hit = folder / f"{cell_key(params, g.measures, g.paths, seed, files, code)}.json"
-        if hit.is_file():
-            rows[i] = {**json.loads(hit.read_text()), "status": "cached"}
+        cached = read_cell(hit, g.measures)
+        if cached is not None:
+            rows[i] = {**cached, "status": "cached"}
         else:
             jobs.append((i, params, seed, hit))
     bar = tqdm(total=len(g.cells), initial=len(rows), unit="cell", disable=not progress,
@@ -386,6 +448,42 @@ def sweep(grid: Grid | Mapping[str, Any] | str | Path, *, scheduler: str | None 
                 cluster.close()
     bar.close()
     return _table(g, rows)
+
+
+def _digest(result: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()
+
+
+def write_cell(hit: Path, result: Mapping[str, Any]) -> None:
+    """A finished cell in the cache: its key (the file's name), its result and the result's
+    sha256, written whole or not at all."""
+    tmp = hit.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": hit.stem, "sha256": _digest(result), "result": result}))
+    tmp.replace(hit)
+
+
+def read_cell(hit: Path, measures: Iterable[str], quiet: bool = False
+              ) -> dict[str, Any] | None:
+    """A cached cell's result if the file holds one that passes its checks (its key, its
+    sha256, a number or NaN for every measure), else None (nothing there), or None after
+    one line on stderr naming the file and what is wrong: the cell is computed again."""
+    if not hit.is_file():
+        return None
+    try:
+        data = json.loads(hit.read_text(encoding="utf-8"))
+        result = data["result"]
+        wrong = ("not this cell's key" if data.get("key") != hit.stem else
+                 "its checksum does not match its numbers" if data.get("sha256") != _digest(result)
+                 else next((f"{m} is not a number" for m in measures
+                            if not isinstance(result.get(m), int | float)
+                            or isinstance(result.get(m), bool)), None))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        wrong = f"not a cell file ({type(exc).__name__})"
+    if wrong is None:
+        return result
+    if not quiet:
+        print(f"sweep cache: {hit}: {wrong}; computing the cell again", file=sys.stderr)
+    return None
 
 
 def _claim(hit: Path):
@@ -423,9 +521,9 @@ def _gather(client, g: Grid, jobs: list, rows: dict, bar, on_cell) -> None:
             fd = _claim(hit)
             if fd is None:
                 busy.append(job)
-            elif hit.is_file():  # finished by another sweep meanwhile
+            elif (cached := read_cell(hit, g.measures, quiet=True)) is not None:  # another's
                 fd.close()
-                finish(i, {**json.loads(hit.read_text()), "status": "cached"})
+                finish(i, {**cached, "status": "cached"})
             else:
                 held[i] = fd
                 f = client.submit(run_cell, params, g.measures, g.paths, seed, pure=False,
@@ -444,9 +542,7 @@ def _gather(client, g: Grid, jobs: list, rows: dict, bar, on_cell) -> None:
                            "error": " ".join(f"{type(exc).__name__}: {exc}".split())})
             else:
                 done = f.result()
-                tmp = hit.with_suffix(".tmp")
-                tmp.write_text(json.dumps(done))
-                tmp.replace(hit)  # a finished cell is in the cache before anything else
+                write_cell(hit, done)  # a finished cell is in the cache before anything else
                 finish(i, {**done, "status": "ok"})
             held.pop(i).close()
             submit()
@@ -456,8 +552,8 @@ def _gather(client, g: Grid, jobs: list, rows: dict, bar, on_cell) -> None:
     for i, params, seed, hit in busy:  # another sweep's cells: wait for each, then read it
         with open(hit.with_suffix(".lock"), "w") as fd:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            if hit.is_file():
-                finish(i, {**json.loads(hit.read_text()), "status": "cached"})
+            if (cached := read_cell(hit, g.measures)) is not None:
+                finish(i, {**cached, "status": "cached"})
                 continue
         _gather(client, g, [(i, params, seed, hit)], rows, bar, on_cell)  # it failed there
 
@@ -478,6 +574,9 @@ def _table(g: Grid, rows: dict[int, dict]) -> pd.DataFrame:
 
 def write(results: pd.DataFrame, out: str | Path, name: str) -> list[Path]:
     """The results as Parquet (pyarrow) and CSV in ``out``."""
+    if not re.fullmatch(NAME, str(name)):
+        raise SweepError(f"name = {name!r}: letters, digits, '-' and '_' only: a sweep writes "
+                         "only inside its --out folder")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.parquet", out / f"{name}.csv"]
