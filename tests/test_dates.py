@@ -34,3 +34,35 @@ def test_bad_dates_name_the_argument(terms, value):
         nl.redemption_amount(terms, value, 0.30)
     with pytest.raises(ValueError, match="notice_date = .*must be a date"):
         nl.late_payment_interest(terms, 1_000, value or "x", D(2006, 7, 1))
+
+
+@pytest.mark.parametrize("value", ["03/02/2006", "06/07/2006", "2006", "June 2006", "20060615",
+                                   "2006-W24-4", "2006-6-15", np.datetime64("NaT")], ids=str)
+def test_dates_are_never_guessed(terms, value):
+    # issue 22, item 5: "03/02/2006" was 2 March (a UK analyst means 3 February), "2006" was
+    # 1 January and "June 2006" 1 June; one rule everywhere: YYYY-MM-DD text, or a date type
+    with pytest.raises(ValueError, match="must be a date written YYYY-MM-DD .*datetime.date"):
+        nl.accrued_interest(terms, value)
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        nl.note_state(terms, value)
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        nl.trading_sessions(value, "2006-12-31")
+
+
+@pytest.mark.parametrize("text", ["20060615", "2006-W24-4", "15/06/2006"])
+def test_the_command_line_takes_iso_dates_only(text, tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "status", "--as-of", text],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 2 and f"{text!r} is not a date written YYYY-MM-DD" in run.stderr
+
+
+def test_a_ledger_date_is_written_yyyy_mm_dd(terms):
+    from notelib.book.ledger import LedgerError, parse_ledger
+
+    for text in ("2006-W24-4", "20060615"):
+        with pytest.raises(LedgerError, match="must be a date written YYYY-MM-DD"):
+            parse_ledger({"entries": [{"date": text, "kind": "payment", "cash": 1.0}]}, None,
+                         terms)

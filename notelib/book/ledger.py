@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ..contract.calendar import trading_sessions
+from ..contract.dates import iso_date
 from ..contract.money import exact
 from ..contract.terms import NoteTerms, load_terms
 
@@ -111,11 +112,8 @@ def _hint(name: str, options) -> str:
 def _date(where: str, name: str, value: Any) -> dt.date:
     """A date: a YAML date, or the same written in quotes ('2006-03-08'), strictly
     YYYY-MM-DD."""
-    if isinstance(value, str) and len(value) == 10:
-        try:
-            value = dt.date.fromisoformat(value)
-        except ValueError:
-            pass
+    if isinstance(value, str):
+        value = iso_date(value) or value
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
         raise LedgerError(f"{where}: {name} = {value!r} must be a date written YYYY-MM-DD")
     return value

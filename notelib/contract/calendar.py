@@ -16,6 +16,8 @@ import pandas as pd
 from pandas.tseries.holiday import USFederalHolidayCalendar
 from pandas.tseries.offsets import CustomBusinessDay
 
+from .dates import iso_date
+
 CALENDAR_START = "1990-01-01"
 CALENDAR_END = "2050-12-31"
 
@@ -37,10 +39,17 @@ def _exchange(name: str) -> xcals.ExchangeCalendar:
 
 
 def _ts(value: DateLike, what: str) -> pd.Timestamp:
+    if isinstance(value, str):  # text only as YYYY-MM-DD (dates.ACCEPTED)
+        day = iso_date(value.strip())
+        if day is None:
+            raise CalendarError(f"{what} = {value!r}: not a date written YYYY-MM-DD")
+        return pd.Timestamp(day)
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise CalendarError(f"{what} = {value!r}: not a date") from None
+        ts = pd.NaT
+    if ts is pd.NaT:
+        raise CalendarError(f"{what} = {value!r}: not a date (YYYY-MM-DD)")
     return ts.tz_localize(None).normalize() if ts.tzinfo else ts.normalize()
 
 

@@ -1,4 +1,5 @@
-"""One coercion for dates: every function that takes a date accepts what pandas does."""
+"""One coercion for dates: every function that takes a date accepts the same forms
+(:data:`ACCEPTED`); text only as YYYY-MM-DD, nothing guessed."""
 
 from __future__ import annotations
 
@@ -15,22 +16,37 @@ DateLike = dt.date | dt.datetime | str | pd.Timestamp | np.datetime64
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+ACCEPTED = ("a date written YYYY-MM-DD (e.g. 2006-06-15), a datetime.date or datetime, a "
+            "pandas Timestamp or a NumPy datetime64")
+
+
+def iso_date(text: str) -> dt.date | None:
+    """``text`` as a date if it is written exactly YYYY-MM-DD, else None: "03/02/2006",
+    "20060615", "2006-W24-4", "2006" and "June 2006" are not guessed at."""
+    if isinstance(text, str) and len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:
+            return None
+        return day if day.isoformat() == text else None
+    return None
+
+
 def as_date(value: object, what: str = "date", error: type[ValueError] = ValueError) -> dt.date:
-    """``value`` as a datetime.date: a date, a datetime (its day), an ISO string such as
-    "2006-06-15", a pandas Timestamp or a NumPy datetime64. Anything else, or a time of day
-    other than midnight in a string, is an ``error`` naming ``what``."""
+    """``value`` as a datetime.date: a date, a datetime (its day), a string written
+    YYYY-MM-DD, a pandas Timestamp or a NumPy datetime64 (at midnight). Anything else is an
+    ``error`` naming ``what`` and the accepted forms; no other text is guessed at."""
     if isinstance(value, dt.datetime | pd.Timestamp):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str | np.datetime64):
-        try:
-            ts = pd.Timestamp(value)
-        except (ValueError, TypeError):
-            ts = None
-        if ts is not None and ts is not pd.NaT and ts == ts.normalize():
+    if isinstance(value, str) and (day := iso_date(value.strip())) is not None:
+        return day
+    if isinstance(value, np.datetime64) and not np.isnat(value):
+        ts = pd.Timestamp(value)
+        if ts == ts.normalize():
             return ts.date()
-    raise error(f"{what} = {value!r}: must be a date, e.g. 2006-06-15")
+    raise error(f"{what} = {value!r}: must be {ACCEPTED}")
 
 
 class DateError(ValueError):

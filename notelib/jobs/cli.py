@@ -11,10 +11,12 @@ from pathlib import Path
 
 
 def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+    from ..contract.dates import iso_date  # light: no pandas at parse time needed
+
+    day = iso_date(text)
+    if day is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD")
+    return day
 
 
 def _count(text: str) -> int:
