@@ -64,6 +64,9 @@ def is_iso_date(v: Any) -> bool:
 LIMITS = {"cells": 10_000, "paths": 200_000, "path_cells": 20_000_000, "workers": 64,
           "steps": 10_000}
 NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # a sweep's name: it names files
+# bounds, written once: a split between 1-for-10,000 and 10,000-for-1; a price or a close from a
+# hundredth of a cent to $100,000 a share (the ledger, the closes files)
+BOUNDS = {"ratio": (1e-4, 1e4), "price": (1e-4, 1e5)}
 
 
 # rules beyond the type: a bad value fails here, not deep inside a notebook

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .params import BOUNDS
 from .contract.calendar import trading_sessions
 from .contract.payments import lookback_window
 from .io.safeyaml import load_yaml
@@ -307,8 +308,10 @@ def load_closes(path: str | Path, *, terms: NoteTerms | None = None,
             raise PathError(f"{path.name} row {i} ({day}): close = {c!r} is missing or not a "
                             "number written like 0.25")
         price = float(c)
-        if not np.isfinite(price) or price <= 0:
-            raise PathError(f"{path.name} row {i} ({day}): close = {c!r} must be greater than 0")
+        low, high = BOUNDS["price"]
+        if not (np.isfinite(price) and low <= price <= high):
+            raise PathError(f"{path.name} row {i} ({day}): close = {c!r} must be from {low:g} "
+                            f"to {high:g} (notelib.params.BOUNDS)")
         if dates and day == dates[-1]:
             raise PathError(f"{path.name} row {i}: date {day} is a duplicate")
         if dates and day < dates[-1]:

@@ -73,6 +73,9 @@ def test_yaml_bombs_and_big_files_are_refused(tmp_path):
         load_yaml(write(tmp_path, bomb))
     with pytest.raises(YamlError, match="more than the 1,000,000 a data file may have"):
         load_yaml(write(tmp_path, "a: " + "x" * 1_000_001))
+    # nested 5,000 levels deep (a 2,996-line RecursionError before): one line, file and line
+    with pytest.raises(YamlError, match=r"line 1: nested more than 50 levels deep"):
+        load_yaml(write(tmp_path, "a: " + "[" * 5000 + "]" * 5000 + "\n"))
 
 
 def test_terms_files_use_the_safe_loader(tmp_path):
@@ -343,3 +346,60 @@ def test_a_failing_case_stops_alone_and_the_others_publish(tmp_path):
     kept = list((out / "failed").glob("2026-11-20-bad-*/REASON.txt"))
     assert len(kept) == 1 and "boom" in kept[0].read_text()
     assert not list(out.glob(".tmp-*"))
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_line(monkeypatch, capsys):
+    # issue 22, item 6: Ctrl-C in the first seconds of `notelib report` printed a
+    # KeyboardInterrupt traceback from the imports; now one line and 130
+    import types
+
+    from notelib.jobs import cli
+
+    class Interrupted(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "notelib.jobs.reports", Interrupted("notelib.jobs.reports"))
+    assert cli.main(["report"]) == 130
+    err = capsys.readouterr().err
+    assert err == "notelib report: stopped (Ctrl-C)\n"
+
+
+@pytest.mark.slow
+def test_a_signal_after_the_last_publish_is_not_a_failure(tmp_path, monkeypatch):
+    # issue 22, item 6: a SIGINT at the very end left a complete report but exit 130
+    import notelib.jobs.reports as reports
+    from notelib.jobs.reports import Stopped, run_reports
+
+    finish = reports._finish
+
+    def then_a_signal(*args):  # the signal lands just after the last case is published
+        finish(*args)
+        raise Stopped(signal.SIGINT)
+
+    monkeypatch.setattr(reports, "_finish", then_a_signal)
+    lines = []
+    out = run_reports([("base", {}, None)], notebooks=[SCHEDULE_NB], as_of=AS_OF,
+                      out=tmp_path, log=lines.append)
+    assert out == [tmp_path / "2026-11-20-base"] and (out[0] / "index.html").is_file()
+    assert lines[-1] == "stopped by SIGINT after every report was published"
+    assert not (tmp_path / "failed").exists()
+
+
+def test_status_defaults_to_a_date_it_can_answer_and_json_is_for_scripts(tmp_path):
+    # issue 22, item 7: without --as-of `notelib status` always failed (today is after
+    # maturity); --json gave the share test as prose, events without titles, dates as ""
+    def status(*args):
+        return subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "status", *args],
+                              capture_output=True, text=True, cwd=tmp_path)
+
+    plain = status()
+    assert plain.returncode == 0, plain.stderr
+    assert "the last date the ledger or the closes know" in plain.stdout
+    data = json.loads(status("--as-of", "2006-04-20", "--json").stdout)
+    assert data["share_condition"] == "possible"
+    assert data["share_condition_text"].startswith("possible: the next 10 closes")
+    first = data["events"][0]
+    assert first["title"] == "Failure to pay principal or interest when due"
+    assert first["status"] == "not triggered" and first["date"] is None
+    assert data["next_payment_date"] == "2006-07-01" and data["as_of_chosen"] is None

@@ -246,3 +246,22 @@ def test_the_holders_rule_sees_the_cap():
     regression_only = _price(inp, [_variant(inp.replace(event_hazard=0.0), alone)])[0]
     assert v.value > regression_only.mean + 3 * v.std_error
     assert (v.boundary <= np.where(np.isfinite(alone), alone, np.inf)).all()  # min(rule, m x price)
+
+
+def test_inputs_the_readme_lists_are_accepted_and_edges_say_why(terms):
+    # issue 22, item 6: spot=np.int64(1) and Decimal("0.25") were "must be a number"; a date
+    # before the Issue Date was told it was after it; a state on the Maturity Date gave an
+    # IndexError in the engine
+    from decimal import Decimal
+
+    from notelib.book.state import note_state
+
+    kw = dict(volatility=0.8, rate=0.044, n_paths=2_000, pilot_paths=2_000, seed=1)
+    as_float = fair_value(terms, spot=0.25, **kw).value
+    assert fair_value(terms, spot=Decimal("0.25"), **kw).value == as_float
+    assert fair_value(terms, spot=np.float64(0.25), **kw).value == as_float
+    assert fair_value(terms, spot=np.int64(1), **kw).value == fair_value(terms, spot=1.0, **kw).value
+    with pytest.raises(ValuationError, match="before the Issue Date 2005-11-01"):
+        fair_value(terms, spot=0.25, valuation_date="2005-10-01", **kw)
+    with pytest.raises(ValuationError, match="on or after the Maturity Date 2007-10-01"):
+        fair_value(terms, spot=0.25, start=note_state(terms, "2007-10-01"), **kw)

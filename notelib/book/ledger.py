@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..contract.calendar import trading_sessions
 from ..contract.dates import iso_date
+from ..params import BOUNDS
 from ..contract.money import exact
 from ..contract.terms import NoteTerms, load_terms
 
@@ -54,9 +55,6 @@ SHARES = {"shares", "shares_outstanding"}
 DATES = {"end", "cured_on", "failure_date", "resolved_on", "payment_date", "delivered_on"}
 FLAGS = {"exempt", "authorising_shares", "monetary"}
 LATER = {"end", "cured_on", "resolved_on", "delivered_on"}  # dates on or after the entry's own
-# bounds, written once: a split between 1-for-10,000 and 10,000-for-1; a price from a hundredth
-# of a cent to $100,000 a share
-BOUNDS = {"ratio": (1e-4, 1e4), "price": (1e-4, 1e5)}
 AT_LEAST_ONE = {"issuance", "holder_sale", "conversion"}  # kinds whose shares are >= 1
 
 

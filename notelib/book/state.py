@@ -542,15 +542,28 @@ class NoteState:
                 "conversion_price": self.conversion_price,
                 "shares_issued": dict(self.shares_issued), "holder_shares": self.holder_shares,
                 "shares_outstanding": self.shares_outstanding, "cap_room": self.cap_room,
-                "next_payment_date": str(self.next_payment_date or ""),
-                "next_pay_date": str(self.next_pay_date or ""),
-                "next_payment": self.next_payment, "share_condition": self.share_condition,
+                "next_payment_date": _iso(self.next_payment_date),
+                "next_pay_date": _iso(self.next_pay_date),
+                "next_payment": self.next_payment,
+                # the share test for scripts: met, failed, possible, unknown or none, and the
+                # sentence the sheet shows
+                "share_condition": self.share_condition.split(":")[0].split(" ")[0],
+                "share_condition_text": self.share_condition,
                 "delivery_default_payments": self.delivery_default_payments,
-                "events": [{"clause": r.clause, "status": r.status,
-                            "date": "" if pd.isna(r.date) else str(pd.Timestamp(r.date).date())}
+                "events": [{"clause": r.clause, "title": r.title,
+                            "status": "cure running" if r.status.startswith("cure running")
+                            else r.status.split(" (")[0],
+                            "status_text": r.status,
+                            "date": None if pd.isna(r.date) else _iso(pd.Timestamp(r.date).date()),
+                            "notice": None if pd.isna(r.notice) else
+                            _iso(pd.Timestamp(r.notice).date())}
                            for r in self.events.itertuples()],
                 "redemption_amount": None if self.redemption is None else self.redemption.amount,
-                "election_deadline": str(self.election_deadline or "")}
+                "election_deadline": _iso(self.election_deadline)}
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def _cash_demands(terms: NoteTerms, ledger: Ledger, as_of: dt.date) -> list[dict]:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 MAX_BYTES = 1_000_000
+MAX_DEPTH = 50  # nesting: a data file here needs 4 levels
 
 
 class YamlError(ValueError):
@@ -38,7 +39,15 @@ class _Loader(yaml.SafeLoader):
         if tag not in (None, "!"):
             raise YamlError(f"{self.where}, line {event.start_mark.line + 1}: the tag {tag} "
                             "is not accepted; write plain values")
-        return super().compose_node(parent, index)
+        depth = getattr(self, "_depth", 0) + 1
+        if depth > MAX_DEPTH:
+            raise YamlError(f"{self.where}, line {event.start_mark.line + 1}: nested more than "
+                            f"{MAX_DEPTH} levels deep")
+        self._depth = depth
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth - 1
 
     def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201
         seen: dict[Any, int] = {}

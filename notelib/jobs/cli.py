@@ -63,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--sweep", action="store_true",
                    help="time data/sweeps/example.yaml on 1 and 2 Dask workers instead")
     st = sub.add_parser("status", help="where the note stands on a date (one screen, or JSON)")
-    st.add_argument("--as-of", type=_date, default=None, help="the date (default: today)")
+    st.add_argument("--as-of", type=_date, default=None,
+                    help="the date (default: today, or after maturity the last date the ledger "
+                         "or the closes know)")
     st.add_argument("--case", default="base",
                     help="the report case whose files are used (data/params/; default: base)")
     st.add_argument("--ledger", default=None, help="ledger file (default: the case's)")
@@ -124,18 +126,38 @@ def _status(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("LEDGER_FILE", args.ledger), ("PRICES_FILE", args.prices),
                                  ("TERMS_FILE", args.terms)) if v}
     case = Case.from_params(args.case, as_of=args.as_of, **changes)
-    state = case.state_on(case.as_of)
+    day, said = case.as_of, ""
+    if args.as_of is None:  # today, inside the note's life; else the last day the files know
+        t = case.terms
+        known = max([e.date for e in case.ledger.entries] + [case.closes.index.max().date()])
+        if not t.issue_date <= day <= t.maturity_date:
+            day = min(max(known, t.issue_date), t.maturity_date)
+            said = (f"; as of {day}, the last date the ledger or the closes know (today is "
+                    f"outside the note's life, {t.issue_date} to {t.maturity_date}; give "
+                    "--as-of for another date)")
+    state = case.state_on(day)
     if args.json:
-        print(json.dumps({**state.as_dict(), "case": case.name, "closes": case.prices_label},
-                         indent=2))
+        print(json.dumps({**state.as_dict(), "case": case.name, "closes": case.prices_label,
+                          "as_of_chosen": said.removeprefix("; ") or None}, indent=2))
     else:
-        print(f"{state!r}\n(case {case.name}; {case.prices_label})")
+        print(f"{state!r}\n(case {case.name}; {case.prices_label}{said})")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a command; an error prints one line on stderr and exits 2 (``--debug``: traceback)."""
+    """Run a command; an error prints one line on stderr and exits 2 (``--debug``: traceback);
+    Ctrl-C at any moment (even while the libraries load) one line and 130."""
     args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"notelib {args.command}: stopped (Ctrl-C)", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
     from .reports import REPORTS, ReportError, main_report  # after parsing: --help stays fast
 
     try:

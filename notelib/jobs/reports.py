@@ -637,6 +637,10 @@ def run_reports(
                  lambda case: _finish(case, out, log), lambda case: _fail(case, out),
                  reuse=not fresh_kernels)
     except BaseException as exc:  # a full disk or a signal: keep every unfinished run
+        if isinstance(exc, Stopped | KeyboardInterrupt) and cases and \
+                all(c.published for c in cases):  # it came after the last publish: done
+            log(f"stopped by {exc or 'Ctrl-C'} after every report was published")
+            return [c.published for c in cases]
         reason = f"{type(exc).__name__}: {exc}".strip()
         for c in cases:
             if c.published is None and c.kept is None:

@@ -132,11 +132,12 @@ def changes_since(case: Case, previous: dict[str, Any] | None) -> list[tuple[str
     if paid:
         rows.append(("Payments fallen due since", str(then_state.get("payments", 0)),
                      str(now_state.get("payments", 0))))
-    then_events = {e["clause"]: e["status"] for e in then_state.get("events", [])}
+    then_events = {e["clause"]: e.get("status_text", e["status"])
+                   for e in then_state.get("events", [])}
     for e in now_state.get("events", []):
         before = then_events.get(e["clause"], "not triggered")
-        if before != e["status"]:
-            rows.append((f"Redemption event {e['clause']}", before, e["status"]))
+        if before != e.get("status_text", e["status"]):
+            rows.append((f"Redemption event {e['clause']}", before, e["status_text"]))
     if then_state.get("conversion_price") != now_state.get("conversion_price") and \
             then_state.get("conversion_price") is not None:
         rows.append(("Conversion Price", price(then_state["conversion_price"]),

@@ -7,9 +7,12 @@ import datetime as dt
 import difflib
 import math
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
+from ..contract.dates import iso_date
 from ..io.safeyaml import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,9 +30,10 @@ def _number(low: float, high: float, *, whole: bool = False, none: bool = False)
     def check(name: str, v: Any) -> Any:
         if v is None and none:
             return None
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise MarketError(f"market '{name}' = {v!r}: must be a number"
-                              + (" or null" if none else ""))
+        # int, float, Decimal, Fraction or a NumPy number, as the README lists; never a bool
+        if isinstance(v, bool) or not isinstance(v, Real | Decimal) or not math.isfinite(v):
+            raise MarketError(f"market '{name}' = {v!r}: must be a number (int, float, "
+                              "Decimal, Fraction or NumPy)" + (" or null" if none else ""))
         if whole and int(v) != v:
             raise MarketError(f"market '{name}' = {v!r}: must be a whole number")
         if not low <= v <= high:
@@ -41,10 +45,10 @@ def _number(low: float, high: float, *, whole: bool = False, none: bool = False)
 def _date(name: str, v: Any) -> dt.date:
     if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
         return v
-    try:
-        return dt.date.fromisoformat(str(v))
-    except ValueError:
-        raise MarketError(f"market '{name}' = {v!r}: must be a date written YYYY-MM-DD") from None
+    day = iso_date(v) if isinstance(v, str) else None
+    if day is None:
+        raise MarketError(f"market '{name}' = {v!r}: must be a date written YYYY-MM-DD")
+    return day
 
 
 RULES = {

@@ -635,10 +635,17 @@ def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
         day = start.as_of if start is not None else (
             market.valuation_date if market is not None else terms.issue_date)
     day = as_date(day, "valuation_date", ValuationError)
+    if day < terms.issue_date:
+        raise ValuationError(f"valuation_date = {day}: before the Issue Date "
+                             f"{terms.issue_date}; the note is valued from its Issue Date on")
     if start is None and day != terms.issue_date:
-        raise ValuationError(f"valuation_date = {day}: after the Issue Date {terms.issue_date} "
+        raise ValuationError(f"valuation_date = {day}: after the Issue Date {terms.issue_date}; "
                              "give start=note_state(terms, that date, ledger=...) so the value "
                              "starts from the note as it stands")
+    if start is not None and day >= terms.maturity_date:
+        raise ValuationError(f"valuation_date = {day}: on or after the Maturity Date "
+                             f"{terms.maturity_date}; nothing is left to value (the state says "
+                             "what is owed)")
     if start is not None and day != start.as_of:
         raise ValuationError(f"valuation_date = {day} differs from the state's date {start.as_of}")
     return Market(valuation_date=day, **values)  # the market's rules, naming the field
