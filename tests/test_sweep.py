@@ -196,6 +196,8 @@ def test_cli_reports_a_failed_cell_with_its_parameters(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 1
     assert "failed: cell 1 (VOLATILITY=-2.0): " in r.stderr and "volatility" in r.stderr
+    # one line per failed cell, no worker traceback (issue 22, item 7)
+    assert "Compute Failed" not in r.stderr and "Traceback" not in r.stderr
     assert (tmp_path / "o" / "g.parquet").is_file()
 
 

@@ -137,7 +137,16 @@ def run_cell(params: Mapping[str, Any], measures: list[str], n_paths: int, seed:
              ) -> dict[str, Any]:
     """One cell: the engine's measures on GBM paths from ``params`` (the report's parameter
     names) and the fair value's, each with its standard error. Pure: the same arguments give
-    the same numbers on any worker."""
+    the same numbers on any worker. A parameter the notelib checks refuse (a ValueError)
+    comes back as ``{"failed": message}``: a clean failure, not a worker's traceback."""
+    try:
+        return _run_cell(params, measures, n_paths, seed)
+    except ValueError as exc:
+        return {"failed": " ".join(f"{type(exc).__name__}: {exc}".split())}
+
+
+def _run_cell(params: Mapping[str, Any], measures: list[str], n_paths: int, seed: int
+              ) -> dict[str, Any]:
     from ..assumptions import Assumptions
     from ..captable import load_captable
     from ..engine import simulate
@@ -542,8 +551,11 @@ def _gather(client, g: Grid, jobs: list, rows: dict, bar, on_cell) -> None:
                            "error": " ".join(f"{type(exc).__name__}: {exc}".split())})
             else:
                 done = f.result()
-                write_cell(hit, done)  # a finished cell is in the cache before anything else
-                finish(i, {**done, "status": "ok"})
+                if "failed" in done:  # refused by a check: not cached
+                    finish(i, {"status": "failed", "error": done["failed"]})
+                else:
+                    write_cell(hit, done)  # in the cache before anything else happens
+                    finish(i, {**done, "status": "ok"})
             held.pop(i).close()
             submit()
     finally:
