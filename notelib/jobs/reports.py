@@ -22,6 +22,7 @@ import platform
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -357,7 +358,9 @@ def _kernel(cwd: str):
     km = _KERNEL.get(cwd)
     if km is None or not run_sync(km.is_alive)():
         km = AsyncKernelManager(kernel_name="python3")
-        run_sync(km.start_kernel)(cwd=cwd)
+        # the kernel's own stderr (its TCP notice, a ZMQ traceback when a signal stops the
+        # run) is not the notebook's: the notebook's output comes through its messages
+        run_sync(km.start_kernel)(cwd=cwd, stderr=subprocess.DEVNULL)
         _KERNEL[cwd] = km
     kc = km.blocking_client()
     kc.start_channels()
