@@ -435,9 +435,13 @@ class Case:
                 + (f"the case ({', '.join(own)}) and " if own else "") + market)
 
     def amendment(self) -> Amendment:
-        """The amended note against the original on the Issue Date, same market and paths."""
-        return self._once("amendment", lambda: amendment(
-            self.terms, self.original_terms, **self.valuation_keywords()))
+        """The amended note against the original on the Issue Date, same market and paths
+        (the amended note's curve rule fitted with it, :meth:`value_curve`)."""
+        def compute() -> Amendment:
+            change = amendment(self.terms, self.original_terms, **self.valuation_keywords())
+            change.amended.wide_rule
+            return change
+        return self._once("amendment", compute)
 
     def value(self) -> Valuation:
         """The fair value on the state date: the amended note of :meth:`amendment` on the
@@ -451,7 +455,9 @@ class Case:
             known = self.closes[self.closes.index <= pd.Timestamp(f.state.as_of)]
             kw.update(valuation_date=f.state.as_of, start=f.state, history=known,
                       spot=float(known.iloc[-1]))
-            return fair_value(self.terms, **kw)
+            v = fair_value(self.terms, **kw)
+            v.wide_rule  # the curve's rule, fitted once and kept with the value
+            return v
         return self._once("value", compute)
 
     def value_curve(self, spots: list[float] | None = None) -> pd.DataFrame:

@@ -385,6 +385,16 @@ class Valuation:
         return a_stats.mean - b_stats.mean, b_stats.diff_error(a_stats)
 
     @cached_property
+    def wide_rule(self) -> np.ndarray:
+        """:func:`wide_rule` for this valuation: the rule a value curve prices every spot on."""
+        return wide_rule(self.inputs)
+
+    @cached_property
+    def wide_variant(self) -> _Variant:
+        """The engine's plans for :attr:`wide_rule`."""
+        return _variant(self.inputs, self.wide_rule)
+
+    @cached_property
     def share_payment_option(self) -> tuple[float, float]:
         """(value to the company, standard error): the Holder's value with every payment in
         cash less its value when the company may pay in shares (preamble)."""
@@ -651,17 +661,39 @@ def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
     return Market(valuation_date=day, **values)  # the market's rules, naming the field
 
 
+RULE_SPAN = (0.2, 2.4, 12)  # wide_rule: 12 spots from 0.2x to 2.4x the valuation's spot
+
+
+def wide_rule(inp: _Inputs) -> np.ndarray:
+    """The Holder's rule (as :func:`_holder_rule`) fitted on pilot paths that start at spots
+    from 0.2x to 2.4x the valuation's (:data:`RULE_SPAN`, and the spot itself), an equal
+    share each: the regression sees closes across the range a value curve prices, so the
+    rule serves each spot of it (a rule fitted at one spot, on day 1's narrow spread, is
+    wrong far from it: issue 21, reading 38)."""
+    if inp.holder != "optimal":
+        return _holder_rule(inp)
+    lo, hi, n = RULE_SPAN
+    spots = sorted({*np.round(inp.spot * np.geomspace(lo, hi, n), 6), inp.spot})
+    per = max(inp.pilot_paths // len(spots), 2 * MIN_IN_THE_MONEY)
+    closes = np.concatenate([next(iter(inp.replace(spot=x).chunks(per, 1, chunk=per))).closes
+                             for x in spots], axis=1)
+    plan = inp.plan("hold")
+    boundary = exercise_boundary(plan, closes, inp.policy, _first_session(inp))
+    mixed = closes[:, np.argsort(np.arange(closes.shape[1]) % per, kind="stable")]
+    return cap_aware(plan, boundary, mixed[:, :SEARCH_PATHS], inp.company())
+
+
 def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | None = None,
                 **changes: float) -> pd.DataFrame:
     """Value, straight debt and parity against today's share price, the classic convertible
-    chart. The Holder's exercise boundary does not depend on today's price, so the one
-    estimated for ``valuation`` serves every spot; each spot is priced on its own paths.
-    ``changes`` (volatility, credit_spread, event_hazard, rate) reprice on the same rule:
-    the panel's fast redraw, not a new estimate of the rule."""
+    chart: each spot priced on its own paths with the rule fitted across spots
+    (:func:`wide_rule`, once per valuation). ``changes`` (volatility, credit_spread,
+    event_hazard, rate) reprice on that rule: the panel's fast redraw, not a new estimate
+    of the rule."""
     inp = valuation.inputs.replace(**changes) if changes else valuation.inputs
     plan = valuation.variant.plan
     same_plan = set(changes) <= {"volatility"}
-    variant = valuation.variant if same_plan else _variant(inp, valuation.boundary.to_numpy())
+    variant = valuation.wide_variant if same_plan else _variant(inp, valuation.wide_rule)
     owed = inp.terms.principal if inp.start is None else inp.start.principal_and_interest
     # parity: principal with its interest since the last Interest Payment Date (reading 32)
     c = plan.contract
