@@ -436,10 +436,11 @@ class Case:
 
     def amendment(self) -> Amendment:
         """The amended note against the original on the Issue Date, same market and paths
-        (the amended note's curve rule fitted with it, :meth:`value_curve`)."""
+        (when it is the case's value, the curve's rule fitted with it: :meth:`value_curve`)."""
         def compute() -> Amendment:
             change = amendment(self.terms, self.original_terms, **self.valuation_keywords())
-            change.amended.wide_rule
+            if self.state_date == self.terms.issue_date:  # it is the case's value too
+                change.amended.wide_rule
             return change
         return self._once("amendment", compute)
 
