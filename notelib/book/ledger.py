@@ -56,6 +56,19 @@ DATES = {"end", "cured_on", "failure_date", "resolved_on", "payment_date", "deli
 FLAGS = {"exempt", "authorising_shares", "monetary"}
 LATER = {"end", "cured_on", "resolved_on", "delivered_on"}  # dates on or after the entry's own
 AT_LEAST_ONE = {"issuance", "holder_sale", "conversion"}  # kinds whose shares are >= 1
+# the file-level assumptions for what the record is silent on: each option (the default first)
+# and what it says
+SETTINGS = {
+    "unrecorded_payments": {"missed": "a payment date without an entry was not paid",
+                            "cash": "assume it was paid in cash"},
+    "unrecorded_deliveries": {"on-time": "conversion shares without delivered_on were "
+                                         "delivered in time, an assumption",
+                              "late": "not delivered yet: Delivery Default Payments accrue, "
+                                      "II.D.3"},
+    "payment_order": {"arrears-first": "cash pays Default Interest, then interest, then "
+                                       "principal, the oldest first",
+                      "current-first": "the day's own payment first, then the arrears"},
+}
 
 
 class LedgerError(ValueError):
@@ -200,26 +213,16 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
                  path: Path | None = None) -> Ledger:
     """A Ledger from already-loaded data (``{"entries": [...]}``), checked entry by entry."""
     terms = terms or load_terms()
-    if not isinstance(data, dict) or set(data) - {"entries", "note", "unrecorded_payments",
-                                                  "unrecorded_deliveries", "payment_order"}:
+    if not isinstance(data, dict) or set(data) - {"entries", "note", *SETTINGS}:
         raise LedgerError("ledger: a mapping with 'entries' (a list), and optionally 'note', "
-                          "'unrecorded_payments', 'unrecorded_deliveries' and 'payment_order'")
-    order = data.get("payment_order", "arrears-first")
-    if order not in ("arrears-first", "current-first"):
-        raise LedgerError(f"ledger: payment_order = {order!r} must be 'arrears-first' (cash pays "
-                          "Default Interest, then interest, then principal, the oldest first) "
-                          "or 'current-first' (the day's own payment first, then the arrears)")
-    deliveries = data.get("unrecorded_deliveries", "on-time")
-    if deliveries not in ("on-time", "late"):
-        raise LedgerError(f"ledger: unrecorded_deliveries = {deliveries!r} must be 'on-time' "
-                          "(conversion shares without delivered_on were delivered in time, an "
-                          "assumption) or 'late' (not delivered yet: Delivery Default Payments "
-                          "accrue, II.D.3)")
-    unrecorded = data.get("unrecorded_payments", "missed")
-    if unrecorded not in ("missed", "cash"):
-        raise LedgerError(f"ledger: unrecorded_payments = {unrecorded!r} must be 'missed' (a "
-                          "payment date without an entry was not paid) or 'cash' (assume it was "
-                          "paid in cash)")
+                          f"{', '.join(repr(k) for k in SETTINGS)}")
+    chosen = {}
+    for key, options in SETTINGS.items():  # the file's assumptions, each one of its options
+        value = data.get(key, next(iter(options)))
+        if value not in options:
+            raise LedgerError(f"ledger: {key} = {value!r} must be "
+                              + " or ".join(f"'{o}' ({why})" for o, why in options.items()))
+        chosen[key] = value
     raw = data.get("entries") or []
     if not isinstance(raw, list):
         raise LedgerError("ledger: 'entries' must be a list")
@@ -239,4 +242,5 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
                               "shares in one entry")
         seen[key] = line
         entries.append(e)
-    return Ledger(tuple(entries), path, unrecorded, deliveries, order)
+    return Ledger(tuple(entries), path, chosen["unrecorded_payments"],
+                  chosen["unrecorded_deliveries"], chosen["payment_order"])
