@@ -350,8 +350,9 @@ RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
 _KERNEL: dict[str, Any] = {}
 
 
-def _kernel(cwd: str):
-    """This process's kernel for notebooks in ``cwd``, started if needed and cleared."""
+def _kernel(cwd: str, code: str = RESET):
+    """This process's kernel for notebooks in ``cwd``, started if needed, then ``code`` run
+    in it (default: cleared for the next notebook)."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
@@ -366,7 +367,7 @@ def _kernel(cwd: str):
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=60)
-        reply = kc.execute_interactive(RESET, store_history=False, timeout=60)
+        reply = kc.execute_interactive(code, store_history=False, timeout=120)
     finally:
         kc.stop_channels()
     if reply["content"]["status"] != "ok":
@@ -417,8 +418,13 @@ def _execute_notebook(pm, source: Path, out: Path, params: dict[str, Any], timeo
     return None
 
 
-def _warm() -> None:
-    """A worker's start: papermill and nbconvert imported once, not once per notebook."""
+PRELOAD = "import numpy, pandas, matplotlib.pyplot, notelib, notelib.present.charts"
+
+
+def _warm(cwd: str | None = None) -> None:
+    """A worker's start: papermill and nbconvert imported once, not once per notebook; with
+    ``cwd``, its kernel started and the libraries every notebook imports loaded in it, while
+    the runner is still reading the cases."""
     import importlib
 
     from multiprocessing.util import Finalize
@@ -427,6 +433,8 @@ def _warm() -> None:
         importlib.import_module(module)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what a Ctrl-C stops
     Finalize(None, close_kernels, exitpriority=10)  # the kernel goes with its worker
+    if cwd:
+        _kernel(cwd, PRELOAD)
 
 
 @dataclass
@@ -469,17 +477,22 @@ def _order(cases: list[_Case]) -> list[tuple[_Case, Path]]:
     return sorted(tasks, key=lambda t: (-_cost(t[1]), position[id(t[0])]))
 
 
+def _pool(jobs: int, cwd: str | None):
+    """``jobs`` worker processes (spawned), each warming up (:func:`_warm`) at once."""
+    import multiprocessing as mp
+
+    return mp.get_context("spawn").Pool(jobs, initializer=_warm, initargs=(cwd,))
+
+
 def _execute(tasks: list[tuple[_Case, Path]], timeout: int, jobs: int, log,
              finished: Callable[[_Case], None], failed: Callable[[_Case], None],
-             reuse: bool = True) -> None:
+             reuse: bool = True, pool=None) -> None:
     """Run the notebooks of every case, at most ``jobs`` at a time, in worker processes that
     import papermill once. A case is ``finished`` as soon as its last notebook is done; a
     case whose notebook fails runs nothing more and is ``failed`` once its running
     notebooks end, while the other cases go on. ``reuse``: each worker runs its notebooks in
     one kernel, cleared before each (:data:`RESET`). A signal terminates the workers (their
     kernels exit with them)."""
-    import multiprocessing as mp
-
     def done(case: _Case, nb: Path, why: str | None, seconds: float) -> None:
         total = len(case.notebooks)
         case.running -= 1
@@ -505,7 +518,7 @@ def _execute(tasks: list[tuple[_Case, Path]], timeout: int, jobs: int, log,
         finally:
             close_kernels()
         return
-    pool = mp.get_context("spawn").Pool(jobs, initializer=_warm)
+    pool = pool or _pool(jobs, None)
     running: list = []
     try:
         while queue or running:
@@ -626,7 +639,12 @@ def run_reports(
     out.mkdir(parents=True, exist_ok=True)
     cases: list[_Case] = []
     shared = Path(tempfile.mkdtemp(prefix=".tmp-sweep-cells-", dir=out))
+    total = len(runs) * len(notebooks)
+    jobs = jobs or min(total, os.cpu_count() or 1)
+    pool = None
     try:
+        if jobs > 1 and total > 1:  # the workers warm up while the cases are read
+            pool = _pool(jobs, None if fresh_kernels else str(notebooks[0].parent))
         for name, parameters, params_file in runs:
             given = check_parameters(parameters or {}, declared, f"parameter file {params_file}"
                                      if params_file else "parameters")
@@ -636,9 +654,8 @@ def run_reports(
             cases.append(_Case(name, day, given, params_file, work, notebooks))
             _snapshot(cases[-1], base, shared)
         tasks = _order(cases)
-        _execute(tasks, timeout, jobs or min(len(tasks), os.cpu_count() or 1), log,
-                 lambda case: _finish(case, out, log), lambda case: _fail(case, out),
-                 reuse=not fresh_kernels)
+        _execute(tasks, timeout, jobs, log, lambda case: _finish(case, out, log),
+                 lambda case: _fail(case, out), reuse=not fresh_kernels, pool=pool)
     except BaseException as exc:  # a full disk or a signal: keep every unfinished run
         if isinstance(exc, Stopped | KeyboardInterrupt) and cases and \
                 all(c.published for c in cases):  # it came after the last publish: done
@@ -657,6 +674,9 @@ def run_reports(
             raise
         raise ReportError(f"{reason}\nthe unfinished runs are kept in {where}") from exc
     finally:
+        if pool is not None:  # a failure before the run: the warm workers go too
+            pool.terminate()
+            pool.join()
         shutil.rmtree(shared, ignore_errors=True)
     failures = [c for c in cases if c.failure]
     if failures:
