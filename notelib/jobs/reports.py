@@ -431,6 +431,10 @@ def _warm(cwd: str | None = None) -> None:
 
     for module in ("papermill", "nbconvert"):
         importlib.import_module(module)
+    # the runner uses every core with its own workers: one BLAS thread a kernel, not a team
+    # spinning against the other worker's (the same numbers, to the bit)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what a Ctrl-C stops
     Finalize(None, close_kernels, exitpriority=10)  # the kernel goes with its worker
     if cwd:
