@@ -239,6 +239,7 @@ def test_a_signal_keeps_the_run_in_failed_and_exits_non_zero(tmp_path, signum):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum, err
     assert f"stopped by {signal.Signals(signum).name}" in err
+    assert "Traceback" not in err, err  # not even the kernel's ZMQ one (issue 22, item 7)
     reports = tmp_path / "reports"
     assert not list(reports.glob(".tmp-*"))
     reason = list((reports / "failed").glob("2026-11-20-quiet-*/REASON.txt"))
