@@ -812,3 +812,14 @@ def test_events_cured_after_they_occurred_no_longer_continue(terms):
     later = note_state(terms, "2006-07-03", ledger=noticed).events.set_index("clause")
     assert later.loc["I.A.9", "status"] == "triggered"
     assert later.loc["I.A.9", "date"] == pd.Timestamp(2006, 3, 12)
+
+
+def test_events_running_counts_triggered_events_and_running_clocks(terms):
+    # the covenant breach noticed 1 Mar has its 10-day clock running on 5 Mar; the $500,000
+    # judgment entered 1 Mar runs 90 days; nothing else: 2 running. Cured after it occurred
+    # (the breach cured 20 Mar), it no longer runs on 1 Apr: 1
+    entries = [{"date": D(2006, 3, 1), "kind": "covenant_breach", "cured_on": D(2006, 3, 20)},
+               {"date": D(2006, 3, 1), "kind": "judgment", "amount": 500_000}]
+    ledger = parse_ledger({"entries": entries, "unrecorded_payments": "cash"}, None, terms)
+    assert note_state(terms, "2006-03-05", ledger=ledger).events_running == 2
+    assert note_state(terms, "2006-04-01", ledger=ledger).events_running == 1

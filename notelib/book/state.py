@@ -12,6 +12,7 @@ Events are checked with the events module's triggers (the monitor).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -454,6 +455,11 @@ class NoteState:
                            for r in self.arrears.itertuples()),
                      self.event_continues_until())
 
+    @property
+    def events_running(self) -> int:
+        """The Mandatory Redemption Events triggered or with a cure clock running."""
+        return int(self.events["status"].str.startswith(("triggered", "cure running")).sum())
+
     def event_continues_until(self) -> dt.date | None:
         """The last pay date on which a Mandatory Redemption Event triggered by ``as_of`` still
         continues, for a forecast (Liquidity Conditions (ii): no Payment Shares then). A missed
@@ -687,74 +693,60 @@ def _status(event_day: dt.date | None, start: dt.date | None, as_of: dt.date,
     return f"cure running until {event_day - dt.timedelta(days=1)}", event_day
 
 
-def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | None = None
-            ) -> pd.DataFrame:
-    """The fourteen Mandatory Redemption Events on ``as_of``: clause, title, status (not
-    triggered, cure running until a date, cured, triggered), date, whether the event applies
-    automatically or at the Holder's notice, and the date of that notice if the ledger has
-    one (I.A)."""
-    ledger = ledger.upto(as_of)
-    found: dict[int, tuple[str, dt.date | None]] = {}
+RANKS = ("not triggered", "cured", "cure running", "triggered")  # the worst status wins
 
-    def note(n: int, status: tuple[str, dt.date | None]) -> None:
-        order = ("not triggered", "cured", "cure running", "triggered")
-        rank = next(i for i, o in enumerate(order) if status[0].startswith(o))
-        old = found.get(n)
-        if old is None or rank > next(i for i, o in enumerate(order) if old[0].startswith(o)):
-            found[n] = status
 
+def _event_status(n: int, day: dt.date | None, start: dt.date, fixed: dt.date | None,
+                  as_of: dt.date, notices: dict[int, list[dt.date]]
+                  ) -> tuple[str, dt.date | None]:
+    """Event ``n`` with event day ``day`` (None: none), its clock started ``start``, cured on
+    ``fixed`` (None: not by as_of). Cured in time, it is no event; cured after it occurred,
+    it no longer continues (I.A: remedies "during the continuation"), unless the Holder
+    gave its notice while it did (reading 48)."""
+    if day is None or (fixed is not None and fixed < day):
+        return _status(None, start, as_of, fixed is not None)
+    if fixed is not None and day <= as_of and not any(
+            day <= x < fixed for x in notices.get(n, [])):
+        return f"cured (an event from {day})", fixed
+    return _status(day, start, as_of, False)
+
+
+def _clocks(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | None,
+            notices: dict[int, list[dt.date]]
+            ) -> Iterator[tuple[int, dt.date | None, dt.date, dt.date | None]]:
+    """Each event the ledger and the books record, as (event, its event day or None, the day
+    its clock started, the day it was cured by ``as_of`` or None) (I.A)."""
     def cured(x: dt.date | None) -> dt.date | None:
         return x if x is not None and x <= as_of else None
 
-    notices: dict[int, list[dt.date]] = {}
-    for e in ledger.of("notice"):
-        notices.setdefault(e["event"], []).append(e.date)
-
-    def status(n: int, day: dt.date | None, start: dt.date, fixed: dt.date | None
-               ) -> tuple[str, dt.date | None]:
-        """Event ``n`` with event day ``day`` (None: none), its clock started ``start``, cured
-        on ``fixed`` (None: not by as_of). Cured in time, it is no event; cured after it
-        occurred, it no longer continues (I.A: remedies "during the continuation"), unless
-        the Holder gave its notice while it did (reading 48)."""
-        if day is None or (fixed is not None and fixed < day):
-            return _status(None, start, as_of, fixed is not None)
-        if fixed is not None and day <= as_of and not any(
-                day <= x < fixed for x in notices.get(n, [])):
-            return f"cured (an event from {day})", fixed
-        return _status(day, start, as_of, False)
-
     for a in (books.arrears if books else []):  # I.A.1: continues until paid (reading 48)
-        note(1, ("triggered", a["due"]))
+        yield 1, a["due"], a["due"], None
     for c in (books.cured if books else []):
-        note(1, status(1, c["due"], c["due"], c["on"]))
+        yield 1, c["due"], c["due"], c["on"]
     for e in ledger.of("delivery_failure"):
-        day = delivery_failure(terms, e.date, failure_date=e["failure_date"] or e.date,
-                               authorising_shares=bool(e["authorising_shares"]))
-        note(2, status(2, day, e.date, cured(e["cured_on"])))
+        yield 2, delivery_failure(terms, e.date, failure_date=e["failure_date"] or e.date,
+                                  authorising_shares=bool(e["authorising_shares"])), \
+            e.date, cured(e["cured_on"])
     for e in ledger.of("purchase_agreement_breach"):
-        note(2, status(2, purchase_agreement_breach(terms, e.date), e.date,
-                       cured(e["cured_on"])))
+        yield 2, purchase_agreement_breach(terms, e.date), e.date, cured(e["cured_on"])
     for n, statement in ((3, "original"), (4, "amendment")):
         lapses = [e for e in ledger.of("registration_lapse")
                   if (e["statement"] or "original") == statement]
         if lapses:  # sales possible again the day after the last blocked day: no longer continuing
-            periods = [(e.date, min(e["end"], as_of)) for e in lapses]
+            day = registration_lapse(terms, [(e.date, min(e["end"], as_of)) for e in lapses])
             last = max(e["end"] for e in lapses)
-            day = registration_lapse(terms, periods)  # no event: nothing to cure
-            note(n, status(n, day, periods[0][0],
-                           cured(last + dt.timedelta(days=1)) if day else None))
+            yield n, day, lapses[0].date, cured(last + dt.timedelta(days=1)) if day else None
     for e in ledger.of("event"):
-        note(e["clause"], ("triggered", e.date))
+        yield e["clause"], e.date, e.date, None
     for e in ledger.of("covenant_breach"):
-        note(9, status(9, covenant_breach(terms, e.date), e.date, cured(e["cured_on"])))
+        yield 9, covenant_breach(terms, e.date), e.date, cured(e["cured_on"])
     for e in ledger.of("material_contract_default"):
-        day = material_contract_default(terms, e.date, e["amount"],
-                                        monetary=e["monetary"] is not False)
-        note(10, status(10, day, e.date, cured(e["cured_on"])))
+        yield 10, material_contract_default(terms, e.date, e["amount"],
+                                            monetary=e["monetary"] is not False), \
+            e.date, cured(e["cured_on"])
     for e in ledger.of("judgment"):
-        note(12, status(12, judgment(terms, e.date, e["amount"]), e.date,
-                        cured(e["resolved_on"])))
-    suspended = [e.date for e in ledger.upto(as_of).of("trading_suspension")]
+        yield 12, judgment(terms, e.date, e["amount"]), e.date, cured(e["resolved_on"])
+    suspended = [e.date for e in ledger.of("trading_suspension")]
     if suspended:
         # trading resumed is the cure: the first Trading Day after the last suspended day,
         # which has no suspension entry, once the report date reaches it (reading 46); the
@@ -762,10 +754,31 @@ def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | No
         resumed = sessions_after(max(suspended), 1, terms.calendar)[0].date()
         notice = min(notices.get(13, [None]), key=lambda d: d or dt.date.max)
         day = trading_suspension(terms, suspended, notice_date=notice)
-        note(13, status(13, day, suspended[0], cured(resumed) if day else None))
+        yield 13, day, suspended[0], cured(resumed) if day else None
     for e in ledger.of("indebtedness_acceleration"):
         if e["amount"] > terms.indebtedness_threshold:
-            note(14, ("triggered", e.date))
+            yield 14, e.date, e.date, None
+
+
+def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | None = None
+            ) -> pd.DataFrame:
+    """The fourteen Mandatory Redemption Events on ``as_of``: clause, title, status (not
+    triggered, cure running until a date, cured, triggered), date, whether the event applies
+    automatically or at the Holder's notice, and the date of that notice if the ledger has
+    one (I.A). Where the ledger records an event twice, the worst status shows."""
+    ledger = ledger.upto(as_of)
+    notices: dict[int, list[dt.date]] = {}
+    for e in ledger.of("notice"):
+        notices.setdefault(e["event"], []).append(e.date)
+
+    def rank(status: tuple[str, dt.date | None]) -> int:
+        return next(i for i, o in enumerate(RANKS) if status[0].startswith(o))
+
+    found: dict[int, tuple[str, dt.date | None]] = {}
+    for n, day, start, fixed in _clocks(terms, ledger, as_of, books, notices):
+        status = _event_status(n, day, start, fixed, as_of, notices)
+        if n not in found or rank(status) > rank(found[n]):
+            found[n] = status
     catalogue = redemption_events(terms)
     rows = [{"clause": f"I.A.{n}", "title": catalogue.loc[n, "title"],
              "status": found.get(n, ("not triggered", None))[0],

@@ -650,33 +650,13 @@ def run_reports(
         if jobs > 1 and total > 1:  # the workers warm up while the cases are read
             pool = _pool(jobs, None if fresh_kernels else str(notebooks[0].parent))
         for name, parameters, params_file in runs:
-            given = check_parameters(parameters or {}, declared, f"parameter file {params_file}"
-                                     if params_file else "parameters")
-            day = as_of or (dt.date.fromisoformat(given["AS_OF"]) if given.get("AS_OF")
-                            else dt.date.today())
-            work = Path(tempfile.mkdtemp(prefix=f".tmp-{day.isoformat()}-{name}-", dir=out))
-            cases.append(_Case(name, day, given, params_file, work, notebooks))
+            cases.append(_new_case(name, parameters, params_file, declared, as_of, out,
+                                   notebooks))
             _snapshot(cases[-1], base, shared)
-        tasks = _order(cases)
-        _execute(tasks, timeout, jobs, log, lambda case: _finish(case, out, log),
+        _execute(_order(cases), timeout, jobs, log, lambda case: _finish(case, out, log),
                  lambda case: _fail(case, out), reuse=not fresh_kernels, pool=pool)
     except BaseException as exc:  # a full disk or a signal: keep every unfinished run
-        if isinstance(exc, Stopped | KeyboardInterrupt) and cases and \
-                all(c.published for c in cases):  # it came after the last publish: done
-            log(f"stopped by {exc or 'Ctrl-C'} after every report was published")
-            return [c.published for c in cases]
-        reason = f"{type(exc).__name__}: {exc}".strip()
-        for c in cases:
-            if c.published is None and c.kept is None:
-                c.failure = c.failure or reason
-                _fail(c, out)
-        where = ", ".join(str(c.kept) for c in cases if c.published is None)
-        if isinstance(exc, ReportError):
-            raise ReportError(f"{exc}\nthe unfinished runs are kept in {where}; earlier "
-                              "reports are untouched") from None
-        if isinstance(exc, Stopped | KeyboardInterrupt | OSError):
-            raise
-        raise ReportError(f"{reason}\nthe unfinished runs are kept in {where}") from exc
+        return _interrupted(exc, cases, out, log)
     finally:
         if pool is not None:  # a failure before the run: the warm workers go too
             pool.terminate()
@@ -690,6 +670,41 @@ def run_reports(
                           + "".join(f"\nreport {c.name} published: {c.published}"
                                     for c in cases if c.published))
     return [c.published for c in cases]
+
+
+def _new_case(name: str, parameters: Mapping[str, Any] | None, params_file: Path | None,
+              declared: Mapping[str, Any], as_of: dt.date | None, out: Path,
+              notebooks: list[Path]) -> _Case:
+    """A case's parameters checked, its date (``as_of``, else the file's AS_OF, else today)
+    and its hidden work folder under ``out``."""
+    given = check_parameters(parameters or {}, declared, f"parameter file {params_file}"
+                             if params_file else "parameters")
+    day = as_of or (dt.date.fromisoformat(given["AS_OF"]) if given.get("AS_OF")
+                    else dt.date.today())
+    work = Path(tempfile.mkdtemp(prefix=f".tmp-{day.isoformat()}-{name}-", dir=out))
+    return _Case(name, day, given, params_file, work, notebooks)
+
+
+def _interrupted(exc: BaseException, cases: list[_Case], out: Path, log) -> list[Path]:
+    """After a failure, a full disk or a signal: every unfinished run kept in ``out/failed``
+    and the error raised again, naming where they are; a signal after the last publish is
+    no failure (the published folders are returned)."""
+    if isinstance(exc, Stopped | KeyboardInterrupt) and cases and \
+            all(c.published for c in cases):  # it came after the last publish: done
+        log(f"stopped by {exc or 'Ctrl-C'} after every report was published")
+        return [c.published for c in cases]
+    reason = f"{type(exc).__name__}: {exc}".strip()
+    for c in cases:
+        if c.published is None and c.kept is None:
+            c.failure = c.failure or reason
+            _fail(c, out)
+    where = ", ".join(str(c.kept) for c in cases if c.published is None)
+    if isinstance(exc, ReportError):
+        raise ReportError(f"{exc}\nthe unfinished runs are kept in {where}; earlier "
+                          "reports are untouched") from None
+    if isinstance(exc, Stopped | KeyboardInterrupt | OSError):
+        raise exc
+    raise ReportError(f"{reason}\nthe unfinished runs are kept in {where}") from exc
 
 
 def _fail(case: _Case, out: Path) -> None:
