@@ -192,3 +192,21 @@ def test_provenance_rules(tmp_path, raw):
 def test_accrual_start_after_issue_is_refused():
     with pytest.raises(TermsError, match="accrual_start.*on or before the issue date"):
         load_terms(accrual_start=dt.date(2005, 12, 1))
+
+
+def test_a_yaml_text_read_again_is_not_parsed_again_but_an_edit_is_seen(tmp_path):
+    """Sweep cells read the same files many times: a text parsed once is reused (a copy:
+    changing what one caller got changes nothing for the next), and an edited file is read
+    afresh."""
+    from notelib.io import safeyaml
+
+    f = tmp_path / "x.yaml"
+    f.write_text("a: 1\nb: [1, 2]\n")
+    first = safeyaml.load_yaml(f)
+    first["b"].append(3)
+    assert safeyaml.load_yaml(f) == {"a": 1, "b": [1, 2]}
+    f.write_text("a: 2\nb: [1, 2]\n")
+    assert safeyaml.load_yaml(f)["a"] == 2
+    f.write_text("a: [\n")
+    with pytest.raises(safeyaml.YamlError, match="not valid YAML"):
+        safeyaml.load_yaml(f)

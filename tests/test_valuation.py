@@ -285,3 +285,53 @@ def test_the_value_curve_agrees_with_a_fresh_valuation_at_each_spot(seed):
         c = curve.loc[spot]
         assert abs(c["value"] - fresh.value) <= 2 * math.hypot(c["std_error"], fresh.std_error), \
             (spot, c["value"], fresh.value)
+
+
+@pytest.mark.parametrize("start", [None, "2007-01-25"])
+def test_strata_in_one_pass_equal_one_run_per_stratum_to_the_bit(start):
+    """:func:`run_strata` steps every hazard stratum together, each apart only from its event
+    to its payment: the discounted cash and shares of every path are those of one engine run
+    per stratum, bit for bit; from a state in arrears (the distress ledger) as well."""
+    from notelib import Case
+    from notelib.engine import run, run_strata
+    from notelib.value.valuation import _variant
+
+    case = Case.from_params("distress" if start else "base")
+    # a high spot and a company paying in shares: a payment between an event and its
+    # Mandatory Redemption Date is paid in shares on the base plan and in cash on the event's
+    kw = {**case.valuation_keywords(600), "seed": 3, "event_hazard": 2.0, "spot": 0.4,
+          "policy": "shares"}
+    v = fair_value(case.terms, **kw)
+    inp = v.inputs
+    variant = _variant(inp, v.boundary.to_numpy())
+    closes = next(iter(inp.chunks(600, 0))).closes
+    bounds = np.concatenate([[0], variant.cuts(600), [600]])
+    plans = [*variant.event_plans, variant.plan]
+    assert len(plans) > 10 and (np.diff(bounds) > 0).sum() > 10  # many strata, most with paths
+    cash, equity = run_strata(plans, bounds, closes, policy=variant.policy)
+    for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        out = run(plans[j], closes[:, lo:hi], policy=variant.policy)
+        assert np.array_equal(cash[lo:hi], out["pv_cash"]), j
+        assert np.array_equal(equity[lo:hi], out["pv_equity"]), j
+    assert (cash[:bounds[-2]] != 0).any()
+
+
+def test_rules_side_by_side_equal_each_rule_alone_to_the_bit():
+    """The Holder's rules compared in one run (a column of thresholds per block of paths)
+    give each block the numbers its rule gives alone; paths that do not split into the
+    blocks are refused."""
+    from notelib.engine import EngineError, run
+
+    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=1_000, seed=5)
+    plan = v.inputs.plan("hold")
+    closes = next(iter(v.inputs.chunks(300, 1))).closes
+    price = plan.contract.price_at_session / plan.contract.price_units
+    rules = [1.2 * price, 2.0 * price, np.full(len(price), np.inf)]
+    together = run(plan.with_threshold(np.stack(rules, axis=1)), np.tile(closes, 3))
+    for i, rule in enumerate(rules):
+        alone = run(plan.with_threshold(rule), closes)
+        for key in ("pv_cash", "pv_equity", "conversion_shares", "balance"):
+            assert np.array_equal(together[key][i * 300:(i + 1) * 300], alone[key]), (i, key)
+    assert together["conversion_shares"][:300].sum() > together["conversion_shares"][300:600].sum() > 0
+    with pytest.raises(EngineError, match="do not split into the Holder's 3 blocks"):
+        run(plan.with_threshold(np.stack(rules, axis=1)), closes[:, :100])

@@ -38,7 +38,7 @@ from .plan import (
     with_redemption,
 )
 from .result import PERCENTILES, SimulationResult, Summary
-from .run import run, simulate
+from .run import run, run_strata, simulate
 from .steps import PaymentContext, Policy, share_test
 
 __all__ = [

@@ -80,8 +80,17 @@ def bounds(plan: Plan, close_max: float) -> dict[str, int]:
 def int_type(plan: Plan, closes: np.ndarray) -> type:
     """np.int64 when every integer the chunk can form stays below 2**62; otherwise Python
     integers (dtype object), exact at any size and slower."""
-    close_max = float(np.nanmax(closes)) if closes.size else 0.0
-    return np.int64 if max(bounds(plan, close_max).values()) < INT64_SAFE else object
+    return np.int64 if fits_int64(plan, highest(closes)) else object
+
+
+def highest(closes: np.ndarray) -> float:
+    """The highest close of a block (0 for none): the bound :func:`fits_int64` takes."""
+    return float(np.nanmax(closes)) if closes.size else 0.0
+
+
+def fits_int64(plan: Plan, close_max: float) -> bool:
+    """Whether every integer the plan forms on closes up to ``close_max`` stays below 2**62."""
+    return max(bounds(plan, close_max).values()) < INT64_SAFE
 
 
 def as_python_ints(plan: Plan) -> Plan:

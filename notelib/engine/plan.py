@@ -172,8 +172,9 @@ class Plan:
     behaviour: BehaviourGrid
     discount: Discount
 
-    def with_threshold(self, threshold: np.ndarray) -> Plan:
-        """The plan with the Holder converting from ``threshold`` (a close per session)."""
+    def with_threshold(self, threshold: str | float | np.ndarray) -> Plan:
+        """The plan with the Holder converting from ``threshold`` ("hold", a multiple of the
+        Conversion Price, a close per session, or per session and block of paths)."""
         return dataclasses.replace(self, behaviour=dataclasses.replace(
             self.behaviour, convert_threshold=_conversion_threshold(
                 threshold, self.contract.price_at_session, self.contract.price_units)))
@@ -354,9 +355,11 @@ def _share_events(sessions: pd.DatetimeIndex, price_events: list
 def _conversion_threshold(holder: str | float, price_session: np.ndarray, units: int
                           ) -> np.ndarray | None:
     """The close at or above which the Holder converts, per session (None: it holds); an
-    array gives it session by session (an exercise boundary, :mod:`notelib.value.valuation`)."""
+    array gives it session by session (an exercise boundary, :mod:`notelib.value.valuation`),
+    and a column per block of paths when the paths are that many equal blocks, each with its
+    own rule (rules compared on the same closes in one run)."""
     if isinstance(holder, np.ndarray):
-        if holder.shape != price_session.shape or np.isnan(holder).any():
+        if holder.shape[:1] != price_session.shape or holder.ndim > 2 or np.isnan(holder).any():
             raise EngineError(f"holder: a boundary needs one close per session "
                               f"({price_session.shape[0]}), got shape {holder.shape}")
         return holder.astype(np.float64)

@@ -4,8 +4,9 @@ stays bounded)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from ..checks import one_of, whole
 from ..contract.adjustments import Event
 from ..contract.terms import NoteTerms
 from ..paths import PathError, Paths
-from .exact import as_python_ints, int_type, to_int64
+from .exact import as_python_ints, fits_int64, highest, int_type, to_int64
 from .plan import Behaviour, EngineError, Plan, RedemptionEvent, as_start, compile_plan
 from .result import SimulationResult
 from .steps import Policy, State, advance
@@ -31,6 +32,10 @@ def run(plan: Plan, closes: np.ndarray, *, policy: Policy = "shares", keep: bool
     totals (cash paid in cents, shares by source, ``pv_cash`` and ``pv_equity`` discounted
     with the plan's factors, the final principal and share counts) and per-payment arrays
     ``per_*`` (n_pay, n) (all of them if ``keep``)."""
+    rule = plan.behaviour.convert_threshold
+    if rule is not None and rule.ndim == 2 and closes.shape[1] % rule.shape[1]:
+        raise EngineError(f"{closes.shape[1]} paths do not split into the Holder's "
+                          f"{rule.shape[1]} blocks of rules")
     dtype = int_type(plan, closes)
     if dtype is object:
         plan = as_python_ints(plan)
@@ -47,6 +52,79 @@ def run(plan: Plan, closes: np.ndarray, *, policy: Policy = "shares", keep: bool
     out["outstanding"] = st.outstanding
     out["balance"] = st.balance
     return to_int64(out) if dtype is object else out
+
+
+def run_strata(plans: Sequence[Plan], bounds: Sequence[int], closes: np.ndarray, *,
+               policy: Policy = "shares") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`run`'s ``pv_cash`` and ``pv_equity`` where the paths ``bounds[j]:bounds[j+1]``
+    follow ``plans[j]``: the last plan, or it with a Mandatory Redemption Event paid in cash
+    (:func:`with_redemption`). The paths step together; a stratum steps apart only from where
+    its plan first differs (its event, its liquidity, its dates) to the payment of its
+    Mandatory Redemption Amount, after which its note is over and every step adds nothing to
+    its values. The same numbers as one :func:`run` per stratum, to the bit (tested)."""
+    base, n = plans[-1], closes.shape[1]
+    strata = [(j, lo, hi) for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]))
+              if hi > lo and plans[j] is not base]
+    high = highest(closes)
+    if not all(_branches(plans[j], base) for j, _, _ in strata) or not all(
+            fits_int64(p, high) for p in plans):
+        return _run_each(plans, bounds, closes, policy)
+    st = State(base, n, np.int64)
+    points = base.contract.points
+    start, back = {}, {}
+    for j, lo, hi in strata:
+        first, last, resume = _apart(plans[j], base)
+        start.setdefault(first, []).append((plans[j], lo, hi, last, resume))
+    for i, point in enumerate([*points, None]):
+        for lo, hi, part in back.pop(i, ()):
+            st.put(lo, hi, part)
+        for plan, lo, hi, last, resume in start.pop(i, ()):
+            part = st.columns(lo, hi)
+            for p in plan.contract.points[i:last + 1]:
+                advance(plan, part, p, closes[:, lo:hi], policy)
+            back.setdefault(resume, []).append((lo, hi, part))
+        if point is not None:
+            advance(base, st, point, closes, policy)
+    return st.pv_cash / 100, st.pv_equity
+
+
+def _run_each(plans: Sequence[Plan], bounds: Sequence[int], closes: np.ndarray,
+              policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`run_strata` one :func:`run` per stratum."""
+    cash, equity = np.zeros(closes.shape[1]), np.zeros(closes.shape[1])
+    for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        if hi > lo:
+            out = run(plans[j], closes[:, lo:hi], policy=policy)
+            cash[lo:hi], equity[lo:hi] = out["pv_cash"], out["pv_equity"]
+    return cash, equity
+
+
+def _branches(plan: Plan, base: Plan) -> bool:
+    """Whether ``plan`` is ``base`` with a Mandatory Redemption Event paid in cash on a date
+    of its timeline: every other part of the two plans the same objects."""
+    rd = plan.contract.redemption
+    same = {"redemption", "points", "redemption_arrears"}
+    return (rd is not None and not rd.in_shares and rd.paid is not None
+            and base.contract.redemption is None and plan.discount is base.discount
+            and any(p.date == rd.paid for p in plan.contract.points)
+            and all(getattr(plan.contract, f.name) is getattr(base.contract, f.name)
+                    for f in dataclasses.fields(base.contract) if f.name not in same)
+            and all(getattr(plan.behaviour, f.name) is getattr(base.behaviour, f.name)
+                    for f in dataclasses.fields(base.behaviour) if f.name != "liquidity"))
+
+
+def _apart(plan: Plan, base: Plan) -> tuple[int, int, int]:
+    """Where a stratum steps apart: the first point where its plan differs from ``base`` (a
+    point of its own, the Mandatory Redemption Date, a payment under other Liquidity
+    Conditions), its last point (the day its Mandatory Redemption Amount is paid) and the
+    base's first point after that day."""
+    rd, mine, theirs = plan.contract.redemption, plan.contract.points, base.contract.points
+    liquid = plan.behaviour.liquidity != base.behaviour.liquidity
+    first = next(i for i, (a, b) in enumerate(zip(mine, theirs))
+                 if a != b or a.date >= rd.on or (a.payment >= 0 and liquid[a.payment]))
+    last = next(i for i, p in enumerate(mine) if p.date == rd.paid)
+    resume = next((i for i, p in enumerate(theirs) if p.date > rd.paid), len(theirs))
+    return first, last, resume
 
 
 def _as_chunks(prices: Paths | Iterable[Paths], chunk: int) -> Iterator[Paths]:

@@ -96,6 +96,27 @@ class State:
     def zeros(self) -> np.ndarray:
         return np.zeros(self.n, dtype=self.dtype)
 
+    def columns(self, lo: int, hi: int) -> State:
+        """A copy of the paths ``lo:hi`` as a State of their own."""
+        part = object.__new__(State)
+        for name, v in vars(self).items():
+            if isinstance(v, dict):
+                v = {k: a[..., lo:hi].copy() for k, a in v.items()}
+            elif isinstance(v, np.ndarray):
+                v = v[..., lo:hi].copy()
+            setattr(part, name, v)
+        part.n = hi - lo
+        return part
+
+    def put(self, lo: int, hi: int, part: State) -> None:
+        """Write ``part`` (from :meth:`columns`) back as the paths ``lo:hi``."""
+        for name, v in vars(part).items():
+            if isinstance(v, dict):
+                for k, a in v.items():
+                    getattr(self, name)[k][..., lo:hi] = a
+            elif isinstance(v, np.ndarray):
+                getattr(self, name)[..., lo:hi] = v
+
     def pay_cash(self, cents: np.ndarray, df: float) -> None:
         """Cash paid to the Holder, discounted with ``df``."""
         self.tot["cash_paid"] += cents
@@ -239,7 +260,10 @@ def _convert(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
     """The Holder converts principal with the interest accrued on it since the last Interest
     Payment Date when the close reaches its multiple of the Conversion Price, as far as the
     9.9% cap allows (II.A.1, readings 22 and 32); the interest on the rest stays owed."""
-    go = np.flatnonzero(st.alive & (st.balance > 0) & (closes[s] >= plan.behaviour.convert_threshold[s]))
+    rule = plan.behaviour.convert_threshold[s]
+    hit = closes[s] >= rule if rule.ndim == 0 else (  # a rule per block of paths
+        closes[s].reshape(len(rule), -1) >= rule[:, None]).ravel()
+    go = np.flatnonzero(st.alive & (st.balance > 0) & hit)
     if not len(go):
         return
     units, price, days = plan.contract.price_units, plan.contract.price_at_session[s], plan.contract.since_days[s]

@@ -11,6 +11,7 @@ the file and the line.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,10 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
+PARSED_KEPT = 32  # texts whose parsed data a process keeps (sweep cells read the same files)
+_PARSED: dict[str, Any] = {}
+
+
 def load_yaml(path: str | Path, what: str = "file", *, max_bytes: int = MAX_BYTES,
               error: type[Exception] | None = None) -> Any:
     """The data in the YAML file ``path``, read safely (see the module docstring).
@@ -131,10 +136,16 @@ def _load(path: Path, what: str, max_bytes: int) -> Any:
         raise YamlError(f"{where}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     if "\x00" in text:
         raise YamlError(f"{where}: holds NUL bytes; it is not a text file")
+    if text in _PARSED:  # a text read before: its data again, not re-parsed
+        return copy.deepcopy(_PARSED[text])
     loader = _Loader(text)
     loader.where = where
     try:
-        return loader.get_single_data()
+        data = loader.get_single_data()
+        if len(_PARSED) >= PARSED_KEPT:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[text] = data
+        return copy.deepcopy(data)
     except YamlError:
         raise
     except yaml.YAMLError as exc:

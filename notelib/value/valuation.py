@@ -116,9 +116,15 @@ class _Inputs:
             history=self.history)
 
     def plan(self, holder: str | float | np.ndarray) -> eng.Plan:
+        """The engine's plan with the Holder's rule ``holder`` (compiled once, reused)."""
+        return self._hold if isinstance(holder, str) and holder == "hold" else (
+            self._hold.with_threshold(holder))
+
+    @cached_property
+    def _hold(self) -> eng.Plan:
         return eng.compile_plan(
             self.terms, self.sessions, events=self.events,
-            behaviour=eng.Behaviour(holder=holder, sale_limit=self.sale_limit),
+            behaviour=eng.Behaviour(holder="hold", sale_limit=self.sale_limit),
             captable=self.captable, start=eng.as_start(self.terms, self.start),
             discount=self.discount)
 
@@ -212,21 +218,21 @@ def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False) -> li
 
 def _price_spots(inp: _Inputs, variant: _Variant, spots: list[float]) -> list[_Stats]:
     """One variant priced at several spots, each on the paths :func:`_price` would draw for
-    it (the same numbers), run together: the engine steps through the sessions once per
-    stratum for every spot at once, not once per spot (the fair-value panel's redraw)."""
+    it (the same numbers), run together: the engine steps through the sessions once for
+    every spot and stratum at once, not once per spot (the fair-value panel's redraw)."""
     if inp.n_paths > inp.chunk:  # more paths than one chunk: spot by spot
         return [_price(inp.replace(spot=s), [variant])[0] for s in spots]
     n, k = inp.n_paths, len(spots)
     closes = np.concatenate([next(iter(inp.replace(spot=s).chunks(n, 0))).closes
                              for s in spots], axis=1)
-    cash, equity = np.zeros(n * k), np.zeros(n * k)
     bounds = np.concatenate([[0], variant.cuts(n), [n]])
-    plans = [*variant.event_plans, variant.plan]
-    for j in np.flatnonzero(np.diff(bounds) > 0):
-        cols = np.concatenate([np.arange(i * n + bounds[j], i * n + bounds[j + 1])
-                               for i in range(k)])
-        out = eng.run(plans[j], closes[:, cols], policy=variant.policy)
-        cash[cols], equity[cols] = out["pv_cash"], out["pv_equity"]
+    # the paths of every spot put stratum by stratum, so each stratum's columns are together
+    order = np.concatenate([np.arange(i * n + bounds[j], i * n + bounds[j + 1])
+                            for j in range(len(bounds) - 1) for i in range(k)])
+    cash, equity = np.zeros(n * k), np.zeros(n * k)
+    cash[order], equity[order] = eng.run_strata(
+        [*variant.event_plans, variant.plan], np.concatenate([[0], np.cumsum(np.diff(bounds)) * k]),
+        closes[:, order], policy=variant.policy)
     stats = []
     for i in range(k):
         c, e = cash[i * n:(i + 1) * n], equity[i * n:(i + 1) * n]
@@ -246,14 +252,9 @@ def _run(variant: _Variant, closes: np.ndarray, offset: int, cuts: np.ndarray
     """Discounted cash and shares per path of a chunk holding paths ``offset`` onwards; with
     a hazard, each stratum of paths (``cuts``) runs with its grid date's event."""
     n = closes.shape[1]
-    cash, equity = np.zeros(n), np.zeros(n)
     bounds = np.clip(np.concatenate([[0], cuts, [np.iinfo(np.int64).max]]) - offset, 0, n)
-    plans = [*variant.event_plans, variant.plan]
-    for j in np.flatnonzero(np.diff(bounds)):
-        lo, hi = bounds[j], bounds[j + 1]
-        out = eng.run(plans[j], closes[:, lo:hi], policy=variant.policy)
-        cash[lo:hi], equity[lo:hi] = out["pv_cash"], out["pv_equity"]
-    return cash, equity
+    return eng.run_strata([*variant.event_plans, variant.plan], bounds, closes,
+                          policy=variant.policy)
 
 
 def _coupons(terms: NoteTerms, sched: pd.DataFrame) -> np.ndarray:
@@ -515,19 +516,24 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
     engine, which carries the principal left, the shares held, the cap room and the volume
     sold; the best rule is kept: min(boundary, m x price), session by session."""
     price = plan.contract.price_at_session / plan.contract.price_units
+    n = closes.shape[1]
 
-    def value(m: float) -> float:
-        rule = boundary if m == np.inf else np.minimum(boundary, m * price)
-        out = eng.run(plan.with_threshold(rule), closes, policy=policy)
-        return float((out["pv_cash"] + out["pv_equity"]).mean())
+    def values(ms: list[float]) -> dict[float, float]:
+        """The rules of ``ms`` priced together: the closes once per rule, in one run."""
+        rules = [boundary if m == np.inf else np.minimum(boundary, m * price) for m in ms]
+        out = eng.run(plan.with_threshold(np.stack(rules, axis=1)), np.tile(closes, len(ms)),
+                      policy=policy)
+        total = out["pv_cash"] + out["pv_equity"]
+        return {m: float(total[i * n:(i + 1) * n].copy().mean()) for i, m in enumerate(ms)}
 
-    tried = {m: value(m) for m in SEARCH}
+    tried = values(list(SEARCH))
     best = max(tried, key=tried.get)
     if np.isfinite(best):  # refine between the neighbours of the best
         grid = sorted(tried)
         k = grid.index(best)
-        for m in {(grid[max(k - 1, 0)] + best) / 2, (best + min(grid[k + 1], 2 * best)) / 2}:
-            tried.setdefault(m, value(m))
+        more = [m for m in {(grid[max(k - 1, 0)] + best) / 2,
+                            (best + min(grid[k + 1], 2 * best)) / 2} if m not in tried]
+        tried.update(values(more) if more else {})
         best = max(tried, key=tried.get)
     return boundary if best == np.inf else np.minimum(boundary, best * price)
 
