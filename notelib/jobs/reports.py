@@ -252,6 +252,14 @@ table{{border-collapse:collapse}} td{{border-bottom:1px solid #ddd;padding:2px 8
 def html_export(notebook: Path) -> str:
     """The executed notebook as HTML without code and without the injected-parameters cell."""
     import nbformat
+
+    body, _ = _exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    return body
+
+
+@functools.cache
+def _exporter():
+    """One HTML exporter per process: its templates are loaded once, not per notebook."""
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
@@ -261,8 +269,7 @@ def html_export(notebook: Path) -> str:
     cfg.HTMLExporter.exclude_input = True
     cfg.HTMLExporter.exclude_input_prompt = True
     cfg.HTMLExporter.exclude_output_prompt = True
-    body, _ = HTMLExporter(config=cfg).from_notebook_node(nbformat.read(notebook, as_version=4))
-    return body
+    return HTMLExporter(config=cfg)
 
 
 def _umask() -> int:
@@ -431,6 +438,7 @@ def _warm(cwd: str | None = None) -> None:
 
     for module in ("papermill", "nbconvert"):
         importlib.import_module(module)
+    _exporter()
     # the runner uses every core with its own workers: one BLAS thread a kernel, not a team
     # spinning against the other worker's (the same numbers, to the bit)
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):

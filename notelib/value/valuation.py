@@ -568,7 +568,7 @@ def _variant(inp: _Inputs, holder: np.ndarray) -> _Variant:
 def _straight_debt(inp: _Inputs) -> float:
     """The cash flows alone: no conversion, every payment in cash, discounted at rate +
     credit spread (no events; closes do not matter, so one flat path)."""
-    plan = inp.replace(events=()).plan("hold")
+    plan = (inp.replace(events=()) if inp.events else inp).plan("hold")
     closes = np.full((len(plan.contract.sessions), 1), inp.spot)
     return float(eng.run(plan, closes, policy="cash")["pv_cash"][0])
 
