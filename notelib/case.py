@@ -461,6 +461,19 @@ class Case:
             return v
         return self._once("value", compute)
 
+    def greeks(self) -> dict[str, float]:
+        """The valuation's Greeks (:attr:`Valuation.greeks`), computed once and shared through
+        the cache like the value itself (notebook 06 computes them, the workbook reads them)."""
+        v = self.value()
+        vars(v)["greeks"] = self._once("greeks", lambda: v.greeks)
+        return v.greeks
+
+    def to_excel(self, path: str | Path) -> Path:
+        """The case as an Excel workbook with live formulas
+        (:func:`notelib.present.workbook.write_workbook`)."""
+        from .present.workbook import write_workbook
+        return write_workbook(self, path)
+
     def value_curve(self, spots: list[float] | None = None) -> pd.DataFrame:
         """Value against the share price (:func:`notelib.value_curve`) on CURVE_PATHS a
         point; the case's own spot is the valuation itself (VALUATION_PATHS), so the curve and

@@ -737,3 +737,24 @@ def test_html_outputs_with_dollars_are_kept_from_mathjax(report):
         page = out.get("data", {}).get("text/html", "")
         if "$" in unescape(page):
             assert "tex2jax_ignore" in page and "mathjax_ignore" in page, (name, page[:200])
+
+
+@pytest.mark.slow
+def test_every_report_has_the_analysts_workbook_with_the_pages_figures(report, distress):
+    """report.xlsx beside the board files, linked from index.html, telling the notebooks'
+    numbers: the fair value (06) and the next payment (05) as the pages have them."""
+    import json
+
+    openpyxl = pytest.importorskip("openpyxl", reason="pip install openpyxl (the test extra)")
+    for folder in (report, distress):
+        assert 'href="report.xlsx"' in (folder / "index.html").read_text()
+        metrics = json.loads((folder / "metrics.json").read_text())
+        wb = openpyxl.load_workbook(folder / "report.xlsx", data_only=True)
+        value = {r[0].value: r[1].value for r in wb["Value"].iter_rows(min_row=5, max_row=13)}
+        assert value["Fair value"] == pytest.approx(metrics["06-fair-value"]["fair_value"],
+                                                    abs=0.005)
+        status = {r[0].value: r[1].value for r in wb["Status"].iter_rows(min_row=4, max_row=17)}
+        assert status["Next payment"] == pytest.approx(metrics["05-status"]["next_payment"],
+                                                       abs=0.005)
+        about = {r[0].value: r[1].value for r in wb["About"].iter_rows(min_row=4, max_row=11)}
+        assert about["Case"] == folder.name.split("-", 3)[-1]

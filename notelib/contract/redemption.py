@@ -257,13 +257,17 @@ def redemption_by_date(terms: NoteTerms, dates: Iterable[dt.date], highest_close
                        **kwargs) -> pd.DataFrame:
     """The Mandatory Redemption Amount at one highest close across redemption dates (I.A).
 
-    Columns: ``date``, ``highest_close``, ``principal``, ``accrued_interest``, ``owed``, ``floor``, ``shares``,
+    Columns: ``date``, ``highest_close``, ``principal``, ``accrued_interest``,
+    ``default_interest``, ``penalties``, ``owed``, ``floor``, ``conversion_price``, ``shares``,
     ``parity``, ``amount``, ``breakeven`` (the close above which parity exceeds the floor).
     """
     rows = []
     for d in dates:
         r = redemption_amount(terms, d, highest_close, **kwargs)
-        rows.append({"date": d, "highest_close": r.highest_close, "principal": r.principal, "accrued_interest": r.accrued_interest,
-                     "owed": r.owed, "floor": r.floor, "shares": r.shares, "parity": r.parity,
-                     "amount": r.amount, "breakeven": parity_breakeven(r)})
+        rows.append({"date": d, "highest_close": r.highest_close, "principal": r.principal,
+                     "accrued_interest": r.accrued_interest,
+                     "default_interest": r.default_interest, "penalties": r.penalties,
+                     "owed": r.owed, "floor": r.floor, "conversion_price": r.conversion_price,
+                     "shares": r.shares, "parity": r.parity, "amount": r.amount,
+                     "breakeven": parity_breakeven(r)})
     return table(pd.DataFrame(rows), dates=("date",))

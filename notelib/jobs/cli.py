@@ -86,7 +86,26 @@ def _parser() -> argparse.ArgumentParser:
                     help="finished cells (default: reports/sweeps/cache); a rerun skips them")
     sw.add_argument("--force", action="store_true",
                     help="run a grid past the limits of notelib.params.LIMITS (cells, paths)")
+    ex = sub.add_parser("export", help="write a case as an Excel workbook with live formulas")
+    ex.add_argument("--xlsx", action="store_true", required=True,
+                    help="an Excel workbook (.xlsx), the one format there is")
+    ex.add_argument("--params", default="base",
+                    help="the case: a data/params file by name or path (default: base)")
+    ex.add_argument("--as-of", type=_date, default=None, help="the date (default: today)")
+    ex.add_argument("--out", default=None,
+                    help="the file (default: reports/<as-of>-<case>.xlsx)")
     return parser
+
+
+def _export(args: argparse.Namespace) -> int:
+    """The case as report.xlsx-style workbook (notelib.present.workbook)."""
+    from ..case import Case
+    from ..params import ROOT
+
+    case = Case.from_params(args.params, as_of=args.as_of)
+    out = Path(args.out or ROOT / "reports" / f"{case.as_of}-{case.name}.xlsx")
+    print(case.to_excel(out))
+    return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -190,6 +209,8 @@ def _main(args: argparse.Namespace) -> int:
             return _status(args)
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "export":
+            return _export(args)
         return main_report(args.params, args.notebooks, args.as_of, args.out or REPORTS)
     except (ReportError, ValueError, OSError) as exc:
         if args.debug:

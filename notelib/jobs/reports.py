@@ -231,6 +231,9 @@ def _index(folder: Path, name: str, as_of: dt.date, metrics: dict, manifest: dic
     pdf = "".join(f'<li><a href="{esc(p.name)}">{esc(p.name)}</a> (the board '
                   f'{"deck" if p.suffix == ".pptx" else "summary, as PDF"})</li>'
                   for p in sorted(folder.glob("board-*.p*")))
+    pdf += ('<li><a href="report.xlsx">report.xlsx</a> (the analyst\'s workbook: terms, '
+            'schedule and redemption with live formulas, status, paths and value)</li>'
+            if (folder / "report.xlsx").is_file() else "")
 
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Report {esc(name)}, {as_of}</title><style>
@@ -731,6 +734,12 @@ def _finish(case: _Case, out: Path, log) -> None:
         metrics = {**json.loads(board_json.read_text()), **metrics}
         metrics["board"] = metrics.pop("metrics")
     shutil.rmtree(work / ".metrics", ignore_errors=True)
+    try:  # the analyst's workbook, from the figures the notebooks left in the case's cache
+        _workbook(case)
+    except (ValueError, OSError) as exc:
+        case.failure = f"report {case.name}: report.xlsx could not be written: {exc}"
+        _fail(case, out)
+        return
     shutil.rmtree(work / ".cache", ignore_errors=True)
     terms_copy = work / "inputs" / "terms.yaml"
     seed = case.case_params["SEED"]
@@ -755,6 +764,16 @@ def _finish(case: _Case, out: Path, log) -> None:
         return
     case.published = _publish(work, out, case.run_id)
     log(f"report {case.name} published: {case.published}")
+
+
+def _workbook(case: _Case) -> Path:
+    """report.xlsx: the case the notebooks were given, its figures read from their cache."""
+    from ..case import Case
+
+    given = case.inject
+    built = Case.from_params(given["CASE"], as_of=given["AS_OF"], cache=given["CACHE_DIR"],
+                             **given.get("CHANGES", {}))
+    return built.to_excel(case.work / "report.xlsx")
 
 
 def _keep_failed(work: Path, out: Path, run_id: str, reason: str) -> Path | str:

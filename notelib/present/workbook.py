@@ -1,0 +1,564 @@
+"""The analyst's workbook: one :class:`~notelib.case.Case` in Excel (``report.xlsx``), with
+live formulas where the contract is arithmetic.
+
+Sheets: About (the case, seed, paths, version, every input file's sha256), Terms (each term
+with its clause and provenance; the rate, the Conversion Price, the premium, the principal,
+the installment and the day basis are named cells), Schedule (interest is a formula of the
+principal outstanding, the rate and the day count: change the rate cell and the schedule
+moves), Redemption (the floor, parity and the greater of them as formulas of the cells they
+sum, I.A; shares rounded up in integers, II.D.4), Ledger and Status (the note as of the
+date), Paths (the forecast by payment date) and Value (fair value with its interval, parts,
+Greeks and market inputs with provenance). Every formula row has a check cell comparing it
+with notelib's exact figure ("ok"); the figures it compares with sit in hidden columns.
+
+Written with xlsxwriter (formats, named cells, frozen panes and cached formula results, so a
+viewer that does not recalculate still shows the numbers); it writes to a temporary name and
+renames, so a failed export leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell as cell
+
+from ..contract.conversion import conversion_shares
+from ..contract.schedule import (day_count_basis, interest_dates, principal_payments,
+                                 year_fraction)
+from ..contract.terms import NoteTerms
+
+FORMATS = {  # number formats by kind
+    "money": "$#,##0.00;-$#,##0.00", "shares": "#,##0", "price": "$0.00####",
+    "pct": "0.00%", "date": "dd mmm yyyy", "number": "#,##0.######", "int": "#,##0",
+    "text": "@", "days": "0",
+}
+NAMES = {  # named cells on the Terms sheet: name -> term
+    "Principal": "principal", "Rate": "interest_rate", "ConversionPrice": "conversion_price",
+    "Premium": "redemption_premium", "MonthlyPrepayment": "monthly_prepayment",
+    "DefaultRate": "default_rate",
+}
+TERM_KIND = {"principal": "money", "monthly_prepayment": "money", "interest_rate": "pct",
+             "default_rate": "pct", "late_payment_rate": "pct", "ownership_cap": "pct",
+             "redemption_premium": "number", "share_payment_threshold": "number",
+             "conversion_price": "price", "delivery_default_per_day": "money",
+             "material_contract_default": "money", "judgment_threshold": "money",
+             "indebtedness_threshold": "money", "min_denomination": "money",
+             "distribution_threshold": "pct"}
+OK = '"ok"', '"differs"'
+
+
+class WorkbookError(ValueError):
+    """The workbook could not be written; the message says why."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its header, the kind of number it holds and its width."""
+
+    header: str
+    kind: str = "text"
+    width: float = 14
+
+
+def write_workbook(case, path: str | Path) -> Path:
+    """``case`` as an Excel workbook at ``path`` (see the module docstring). Every figure is
+    computed before the file is opened; the file appears whole or not at all."""
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        raise WorkbookError(f"out = {str(path)!r}: an Excel workbook's name ends in .xlsx")
+    if not path.parent.is_dir():
+        raise WorkbookError(f"out = {str(path)!r}: the folder {path.parent} does not exist")
+    data = _gather(case)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        wb = xlsxwriter.Workbook(str(tmp), {"nan_inf_to_errors": True,
+                                            "default_date_format": FORMATS["date"]})
+        wb.set_properties({"title": f"{case.terms.name}: {case.name}, as of {case.as_of}",
+                           "subject": f"case {case.name}, as of {case.as_of}",
+                           "keywords": f"case={case.name}; as_of={case.as_of}; "
+                                       f"seed={case.params['SEED']}",
+                           "comments": "Written by notelib; formulas recompute in Excel",
+                           "created": dt.datetime(2000, 1, 1)})
+        fmt = {k: wb.add_format({"num_format": v, "valign": "top"}) for k, v in FORMATS.items()}
+        fmt["top"] = wb.add_format({"valign": "top"})
+        fmt["head"] = wb.add_format({"bold": True, "bottom": 1, "text_wrap": True,
+                                     "valign": "top", "bg_color": "#F2F2F2"})
+        fmt["title"] = wb.add_format({"bold": True, "font_size": 14})
+        fmt["bold"] = wb.add_format({"bold": True})
+        fmt["wrap"] = wb.add_format({"text_wrap": True, "valign": "top"})
+        fmt["check"] = wb.add_format({"font_color": "#1B7837", "bold": True})
+        for name, write in SHEETS:
+            ws = wb.add_worksheet(name)
+            ws.set_landscape()  # printed: landscape, one page wide
+            ws.fit_to_pages(1, 0)
+            ws.set_footer(f"&L{case.name}, as of {case.as_of}&R{name} &P of &N")
+            write(wb, ws, fmt, data)
+        wb.close()
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _gather(case) -> dict[str, Any]:
+    """Every figure the sheets show, computed first (a failure writes nothing)."""
+    value = case.value()
+    return {"case": case, "terms": case.terms, "schedule": case.schedule(),
+            "state": case.state(), "redemption": _redemption_rows(case),
+            "by_date": case.forecast().by_date, "value": value, "greeks": case.greeks(),
+            "files": {k: (Path(v), _sha256(Path(v))) for k, v in case.files.items()}}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _redemption_rows(case) -> pd.DataFrame:
+    frame = case.redemption_by_date()
+    frame["ib_shares"] = [conversion_shares(a, p) for a, p in
+                          zip(frame["amount"], frame["conversion_price"])]
+    return frame
+
+
+# ---- writing helpers --------------------------------------------------------------------
+
+def _head(ws, fmt, row: int, columns: Sequence[Column], size: bool = True) -> None:
+    """A header row (two lines high where a header wraps) and (``size``) the widths."""
+    wraps = any(len(col.header) > col.width for col in columns)
+    ws.set_row(row, 30 if wraps else None)
+    for c, col in enumerate(columns):
+        ws.write_string(row, c, col.header, fmt["head"])
+        if size:
+            ws.set_column(c, c, col.width)
+
+
+def _put(ws, fmt, row: int, col: int, value: Any, kind: str = "text") -> None:
+    """One typed cell: numbers as numbers, dates as Excel dates, blanks for missing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        ws.write_blank(row, col, None)
+    elif isinstance(value, bool | np.bool_):
+        ws.write_string(row, col, "yes" if value else "no", fmt["top"])
+    elif isinstance(value, pd.Timestamp | dt.datetime):
+        ws.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), fmt["date"])
+    elif isinstance(value, dt.date):
+        ws.write_datetime(row, col, dt.datetime.combine(value, dt.time()), fmt["date"])
+    elif isinstance(value, int | float | np.integer | np.floating):
+        ws.write_number(row, col, float(value), fmt.get(kind, fmt["number"]))
+    elif isinstance(value, list | tuple):
+        ws.write_string(row, col, ", ".join(str(v) for v in value), fmt["top"])
+    else:
+        ws.write_string(row, col, str(value), fmt["top"])
+
+
+def _rows(ws, fmt, top: int, columns: Sequence[Column], rows: Sequence[Sequence[Any]],
+          size: bool = True) -> int:
+    """A header and rows from ``top``; returns the row after the table."""
+    _head(ws, fmt, top, columns, size)
+    for r, values in enumerate(rows, start=top + 1):
+        for c, (col, v) in enumerate(zip(columns, values)):
+            _put(ws, fmt, r, c, v, col.kind)
+    return top + 1 + len(rows)
+
+
+def _lines(text: str, width: float) -> int:
+    """The lines ``text`` wraps to in a column ``width`` characters wide (near enough)."""
+    return max(1, -(-len(text) // int(width * 1.1)))
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+# ---- the sheets ---------------------------------------------------------------------------
+
+def _about(wb, ws, fmt, d) -> None:
+    case, value = d["case"], d["value"]
+    p = case.params
+    ws.write(0, 0, f"{case.terms.name}: the analyst's workbook", fmt["title"])
+    facts = [("Case", case.name), ("As of", case.as_of), ("State date", case.state_date),
+             ("Seed", str(p["SEED"])), ("Forecast paths", int(p["N_PATHS"])),
+             ("Valuation paths", int(value.inputs.n_paths)),
+             ("notelib version", _version()), ("Prices", case.prices_label)]
+    end = _rows(ws, fmt, 2, [Column("Item", width=22), Column("Value", "int", 34)], facts)
+    files = [(_label(key.removesuffix("_FILE").lower()), str(_relative(path)), digest)
+             for key, (path, digest) in d["files"].items()]
+    end = _rows(ws, fmt, end + 1, [Column("Input", width=22), Column("File", width=34),
+                                   Column("sha256", width=68)], files)
+    guide = [
+        ("Terms", "Every term with its clause and provenance; the named cells Rate, "
+                  "ConversionPrice, Premium, Principal, MonthlyPrepayment, DefaultRate, DayBasis"),
+        ("Schedule", "The note's payments; interest, principal, payment and balance are "
+                     "formulas of the named cells (change Rate and they move)"),
+        ("Redemption", "The Mandatory Redemption Amount on each date (I.A): floor, parity and "
+                       "the greater as formulas; I.B shares rounded up (II.D.4)"),
+        ("Ledger, Status", f"The recorded facts and the note as of {case.state_date:%d %b %Y}"),
+        ("Paths", "The forecast by payment date: chance paid in shares, cash and shares"),
+        ("Value", "Fair value with its 95% interval, parts, Greeks and market inputs"),
+        ("Check columns", "\"ok\" where a formula equals notelib's exact figure to the cent "
+                          "(notelib's figures are in hidden columns)"),
+    ]
+    _rows(ws, fmt, end + 1, [Column("Sheet", width=22), Column("What it holds", width=100)], guide)
+    ws.freeze_panes(1, 0)
+
+
+def _version() -> str:
+    from .. import __version__
+    return __version__
+
+
+def _relative(path: Path) -> Path:
+    from ..params import ROOT
+    try:
+        return path.resolve().relative_to(ROOT)
+    except ValueError:
+        return path
+
+
+def _terms(wb, ws, fmt, d) -> None:
+    terms: NoteTerms = d["terms"]
+    ws.write(0, 0, f"{terms.name}: terms", fmt["title"])
+    cols = [Column("Term", width=34), Column("Value", width=22), Column("Clause", width=18),
+            Column("Provenance", width=14), Column("Source", width=90)]
+    _head(ws, fmt, 2, cols)
+    row = 3
+    named = {v: k for k, v in NAMES.items()}
+    for f in fields(terms):
+        if f.name == "provenance":
+            continue
+        prov = terms.provenance.get(f.name)
+        v = getattr(terms, f.name)
+        ws.write_string(row, 0, _label(f.name), fmt["top"])
+        if isinstance(v, str):
+            ws.write_string(row, 1, v, fmt["wrap"])
+        else:
+            _put(ws, fmt, row, 1, float(v) if f.name in TERM_KIND else v,
+                 TERM_KIND.get(f.name, "int"))
+        texts = (prov.clause, prov.kind, prov.source) if prov else ()
+        for c, text in enumerate(texts, start=2):
+            ws.write_string(row, c, text, fmt["wrap"])
+        lines = [_lines(t, cols[c].width) for c, t in enumerate(texts, start=2)]
+        ws.set_row(row, 15 * max([1, *lines, _lines(str(v), cols[1].width)]))
+        if f.name in named:
+            wb.define_name(named[f.name], f"=Terms!$B${row + 1}")
+        row += 1
+    ws.write_string(row, 0, "Days in the year (day count)")
+    ws.write_number(row, 1, day_count_basis(terms), fmt["int"])
+    ws.write_string(row, 2, "preamble")
+    ws.write_string(row, 3, "derived")
+    ws.write_string(row, 4, f"{terms.day_count}: interest = principal x rate x days / this")
+    wb.define_name("DayBasis", f"=Terms!$B${row + 1}")
+    ws.freeze_panes(3, 1)
+
+
+SCHEDULE = [Column("Date", "date", 12), Column("Pay date", "date", 12),
+            Column("Days", "days", 7), Column("Principal outstanding", "money", 16),
+            Column("Interest accrued in the period", "money", 16),
+            Column("Interest due", "money", 14), Column("Principal due", "money", 14),
+            Column("Payment", "money", 14), Column("Balance after", "money", 16),
+            Column("Kind", "text", 20), Column("Check", "text", 8),
+            Column("notelib interest", "money", 14), Column("notelib principal", "money", 14),
+            Column("notelib payment", "money", 14), Column("notelib balance", "money", 14)]
+
+
+def _days(terms: NoteTerms, a: str, b: str) -> str:
+    """The day-count days from cell ``a`` to cell ``b``, as a formula (preamble)."""
+    if terms.day_count == "30/360":  # ISDA bond basis, as notelib counts it
+        return (f"360*(YEAR({b})-YEAR({a}))+30*(MONTH({b})-MONTH({a}))"
+                f"+IF(MIN(DAY({a}),30)=30,MIN(DAY({b}),30),DAY({b}))-MIN(DAY({a}),30)")
+    return f"{b}-{a}"
+
+
+def _schedule(wb, ws, fmt, d) -> None:
+    terms, sched = d["terms"], d["schedule"]
+    ws.write(0, 0, f"{terms.name}: payment schedule (formulas of the Terms sheet's named cells)",
+             fmt["title"])
+    _head(ws, fmt, 2, SCHEDULE)
+    top = 3  # the opening row: the accrual start and the principal
+    ws.write_datetime(top, 0, dt.datetime.combine(terms.accrues_from, dt.time()), fmt["date"])
+    ws.write_formula(top, 8, "=Principal", fmt["money"], float(terms.principal))
+    ws.write_string(top, 9, "issue")
+    steps = principal_payments(terms)
+    interest_rows = set(interest_dates(terms))
+    since = top + 1  # the first row of the current interest period
+    balance, start = float(terms.principal), terms.accrues_from
+    for i, r in enumerate(sched.itertuples(), start=top + 1):
+        A, prev = cell(i, 0), cell(i - 1, 0)
+        D, E, F, G, H, I_ = (cell(i, c) for c in range(3, 9))
+        date = pd.Timestamp(r.date).date()
+        _put(ws, fmt, i, 0, date)
+        _put(ws, fmt, i, 1, pd.Timestamp(r.pay_date).date())
+        days = int(year_fraction(start, date, terms.day_count) * day_count_basis(terms))
+        ws.write_formula(i, 2, "=" + _days(terms, prev, A), fmt["days"], days)
+        ws.write_formula(i, 3, f"={cell(i - 1, 8)}", fmt["money"], balance)
+        ws.write_formula(i, 4, f"={D}*Rate*{cell(i, 2)}/DayBasis", fmt["money"],
+                         balance * float(terms.interest_rate) * days / day_count_basis(terms))
+        if date in interest_rows:
+            ws.write_formula(i, 5, f"=ROUND(SUM({cell(since, 4)}:{E}),2)", fmt["money"],
+                             r.interest)
+            since = i + 1
+        else:
+            ws.write_number(i, 5, 0, fmt["money"])
+        principal = _principal_formula(terms, date, steps, D, balance, r.principal)
+        ws.write_formula(i, 6, principal, fmt["money"], r.principal)
+        ws.write_formula(i, 7, f"={F}+{G}", fmt["money"], r.payment)
+        ws.write_formula(i, 8, f"={D}-{G}", fmt["money"], r.balance)
+        ws.write_string(i, 9, r.kind)
+        start = date
+        for c, v in zip(range(11, 15), (r.interest, r.principal, r.payment, r.balance)):
+            ws.write_number(i, c, v, fmt["money"])
+        ws.write_formula(i, 10, _check([(F, cell(i, 11)), (G, cell(i, 12)), (H, cell(i, 13)),
+                                        (I_, cell(i, 14))]), fmt["check"], "ok")
+        balance = r.balance
+    ws.set_column(11, 14, 14, None, {"hidden": True})
+    ws.freeze_panes(3, 1)
+
+
+def _principal_formula(terms: NoteTerms, date: dt.date, steps, D: str, balance: float,
+                       expected: float) -> str:
+    """Principal due as a formula: all of it at maturity, else the installment (at most
+    what is left); the installment as written where the schedule's differs from that."""
+    if date == terms.maturity_date:
+        return f"={D}"
+    if date not in steps:
+        return "=0"
+    if expected == min(float(terms.monthly_prepayment), balance):
+        return f"=MIN(MonthlyPrepayment,{D})"
+    return f"={expected!r}"
+
+
+def _check(pairs: Sequence[tuple[str, str]]) -> str:
+    """"ok" where every formula cell equals notelib's figure to the cent."""
+    tests = ",".join(f"ABS({a}-{b})<0.005" for a, b in pairs)
+    return f"=IF(AND({tests}),{OK[0]},{OK[1]})"
+
+
+REDEMPTION = [Column("Date", "date", 12), Column("Highest close", "price", 10),
+              Column("Principal", "money", 15), Column("Accrued interest", "money", 14),
+              Column("Default Interest", "money", 14), Column("Penalties", "money", 12),
+              Column("Owed", "money", 15), Column("Floor (premium x owed)", "money", 16),
+              Column("Conversion Price", "price", 12), Column("Shares (no cap)", "shares", 13),
+              Column("Parity (shares x close)", "money", 15),
+              Column("Mandatory Redemption Amount", "money", 16),
+              Column("Binds", "text", 8), Column("I.B shares at that price", "shares", 14),
+              Column("Check", "text", 8), Column("notelib owed", "money", 14),
+              Column("notelib floor", "money", 14), Column("notelib shares", "shares", 14),
+              Column("notelib parity", "money", 14), Column("notelib amount", "money", 14),
+              Column("notelib I.B shares", "shares", 14)]
+
+
+def _shares_formula(amount: str, price: str, decimals: int = 6) -> str:
+    """Shares for an amount at a price, a fraction rounded up (II.D.4), in integers: the
+    amount in cents x 10^(decimals - 2) over the price in units of 10^-decimals (the terms'
+    ``price_decimals``), so no float error adds a share."""
+    units = f"ROUND({price}*10^{decimals},0)"
+    return f"=INT((ROUND({amount}*100,0)*10^{decimals - 2}+{units}-1)/{units})"
+
+
+def _redemption(wb, ws, fmt, d) -> None:
+    case, frame = d["case"], d["redemption"]
+    decimals = case.terms.price_decimals
+    ws.write(0, 0, "Mandatory Redemption Amount by date (I.A): the greater of the floor and "
+             "parity", fmt["title"])
+    ws.write(1, 0, f"At a highest close of ${case.params['HIGHEST_CLOSE']:g} on the schedule's "
+             f"principal; {case.redemption_assumed()}")
+    _head(ws, fmt, 3, REDEMPTION)
+    for i, r in enumerate(frame.itertuples(), start=4):
+        c = {k: cell(i, n) for n, k in enumerate("ABCDEFGHIJKLMN")}
+        for n, (v, kind) in enumerate(((pd.Timestamp(r.date).date(), "date"),
+                                       (r.highest_close, "price"), (r.principal, "money"),
+                                       (r.accrued_interest, "money"),
+                                       (r.default_interest, "money"), (r.penalties, "money"))):
+            _put(ws, fmt, i, n, v, kind)
+        ws.write_formula(i, 6, f"=ROUND(SUM({c['C']}:{c['F']}),2)", fmt["money"], r.owed)
+        ws.write_formula(i, 7, f"=ROUND(Premium*{c['G']},2)", fmt["money"], r.floor)
+        _put(ws, fmt, i, 8, r.conversion_price, "price")
+        ws.write_formula(i, 9, _shares_formula(c["G"], c["I"], decimals), fmt["shares"],
+                         r.shares)
+        ws.write_formula(i, 10, f"=ROUND({c['J']}*{c['B']},2)", fmt["money"], r.parity)
+        ws.write_formula(i, 11, f"=MAX({c['H']},{c['K']})", fmt["money"], r.amount)
+        ws.write_formula(i, 12, f'=IF({c["K"]}>{c["H"]},"parity","floor")', None,
+                         "parity" if r.parity > r.floor else "floor")
+        ws.write_formula(i, 13, _shares_formula(c["L"], c["I"], decimals), fmt["shares"],
+                         r.ib_shares)
+        expected = (r.owed, r.floor, r.shares, r.parity, r.amount, r.ib_shares)
+        for n, (v, kind) in enumerate(zip(expected, ("money", "money", "shares", "money",
+                                                      "money", "shares")), start=15):
+            _put(ws, fmt, i, n, v, kind)
+        pairs = [(c[k], cell(i, n)) for k, n in zip("GHJKLN", range(15, 21))]
+        ws.write_formula(i, 14, _check(pairs), fmt["check"], "ok")
+    ws.set_column(15, 20, 14, None, {"hidden": True})
+    ws.freeze_panes(4, 1)
+
+
+def _ledger(wb, ws, fmt, d) -> None:
+    case = d["case"]
+    ws.write(0, 0, f"Ledger: {_relative(Path(case.files['LEDGER_FILE']))}", fmt["title"])
+    rows = [(e.date, e.kind, "; ".join(f"{k}: {v}" for k, v in e.fields.items()), e.provenance,
+             e.source, e.line) for e in case.ledger.entries]
+    _rows(ws, fmt, 2, [Column("Date", "date", 12), Column("Kind", width=14),
+                       Column("Details", width=40), Column("Provenance", width=16),
+                       Column("Source", width=80), Column("Line", "int", 6)], rows)
+    ws.freeze_panes(3, 1)
+
+
+def _status(wb, ws, fmt, d) -> None:
+    s = d["state"]
+    ws.write(0, 0, f"The note at the end of {s.as_of:%d %b %Y}", fmt["title"])
+    arrears = float(s.arrears["total"].sum()) if len(s.arrears) else 0.0
+    key = [("Principal outstanding", s.principal, "money"),
+           ("Accrued interest", s.accrued_interest, "money"),
+           ("Arrears with Default and V.H interest", arrears, "money"),
+           ("Conversion Price", s.conversion_price, "price"),
+           ("Shares issued as payments", s.shares_issued["payment"], "shares"),
+           ("Shares issued on conversion", s.shares_issued["conversion"], "shares"),
+           ("Holder's shares", s.holder_shares, "shares"),
+           ("Room under the 9.9% cap", s.cap_room, "shares"),
+           ("Shares outstanding", s.shares_outstanding, "shares"),
+           ("Next payment", s.next_payment, "money"),
+           ("Next payment due", s.next_payment_date, "date"),
+           ("Next pay date", s.next_pay_date, "date"),
+           ("Delivery Default Payments accrued", s.delivery_default_payments, "money"),
+           ("Payment in shares", s.share_condition, "text")]
+    _head(ws, fmt, 2, [Column("Item", width=36), Column("Value", width=18)], False)
+    for i, (label, v, kind) in enumerate(key, start=3):
+        ws.write_string(i, 0, label)
+        _put(ws, fmt, i, 1, v, kind)
+    end = 3 + len(key) + 1
+    for title, frame, kinds in (
+            ("What was paid", s.payments, {"cash": "money", "shares": "shares",
+                                           "unpaid": "money", "arrears_paid": "money",
+                                           "due": "money"}),
+            ("Arrears", s.arrears, {"amount": "money", "default_interest": "money",
+                                    "late_interest": "money", "carried": "money",
+                                    "total": "money"}),
+            ("Conversion Price history", s.price_history, {"price": "price",
+                                                           "split_factor": "number"}),
+            ("Mandatory Redemption Events",  # the title last: it runs on to the right
+             s.events[["clause", "status", "date", "notice", "applies", "title"]], {})):
+        ws.write(end, 0, title, fmt["bold"])
+        cols = [Column(_label(c), kinds.get(c, "date" if "date" in c or c in ("since", "notice")
+                                            else "text"), 16) for c in frame.columns]
+        end = _rows(ws, fmt, end + 1, cols, list(frame.itertuples(index=False)), False) + 1
+        if frame.empty:
+            ws.write_string(end - 1, 0, "none")
+            end += 1
+    ws.set_column(0, 0, 36)
+    ws.set_column(1, 8, 18)  # the tables share these columns
+    ws.freeze_panes(1, 0)
+
+
+PATHS = [("date", "Payment date", "date"), ("pay_date", "Pay date", "date"),
+         ("p_shares", "Chance paid in shares", "pct"),
+         ("cash_paid_mean", "Cash paid, mean", "money"),
+         ("cash_paid_p5", "Cash paid, 5th percentile", "money"),
+         ("cash_paid_p50", "Cash paid, median", "money"),
+         ("cash_paid_p95", "Cash paid, 95th percentile", "money"),
+         ("shares_issued_mean", "Shares issued, mean", "shares"),
+         ("shares_issued_p5", "Shares issued, 5th percentile", "shares"),
+         ("shares_issued_p50", "Shares issued, median", "shares"),
+         ("shares_issued_p95", "Shares issued, 95th percentile", "shares"),
+         ("shares_value_mean", "Value of shares issued, mean", "money"),
+         ("p_converted", "Chance converted by then", "pct"),
+         ("exposure_p50", "Redemption amount, median", "money"),
+         ("exposure_p95", "Redemption amount, 95th percentile", "money"),
+         ("ownership_p95", "Noteholders' share of all shares, 95th percentile", "pct"),
+         ("holding_p95", "Holder's holding, 95th percentile", "pct")]
+
+
+def _paths(wb, ws, fmt, d) -> None:
+    case, frame = d["case"], d["by_date"]
+    a = case.assumptions
+    ws.write(0, 0, f"The forecast by payment date: {int(case.params['N_PATHS']):,} paths, "
+             f"seed {case.params['SEED']}", fmt["title"])
+    ws.write(1, 0, f"Assumed: start ${a.start_price:g}, volatility {a.volatility:.0%}; "
+             f"{a.behaviour()}")
+    cols = [Column(h, k, 14 if k != "date" else 12) for _, h, k in PATHS]
+    rows = [[getattr(r, key) for key, _, _ in PATHS] for r in frame.itertuples()]
+    _rows(ws, fmt, 3, cols, rows)
+    ws.set_row(3, 60)  # headers of up to four lines
+    ws.freeze_panes(4, 1)
+
+
+def _value(wb, ws, fmt, d) -> None:
+    case, v, g = d["case"], d["value"], d["greeks"]
+    i = v.inputs
+    ws.write(0, 0, f"Fair value on {i.valuation_date:%d %b %Y}", fmt["title"])
+    ws.write(1, 0, case.valuation_basis())
+    _head(ws, fmt, 3, [Column("Component", width=36), Column("Value", "money", 18),
+                       Column("Standard error", "money", 16), Column("Note", width=60)])
+    spo, put = v.share_payment_option, v.redemption_put
+    rows = [("Fair value", v.value, v.std_error, f"{i.n_paths:,} paths, seed {i.seed}"),
+            ("95% interval, low", "=B5-1.96*C5", None, "Monte Carlo error only"),
+            ("95% interval, high", "=B5+1.96*C5", None, "Monte Carlo error only"),
+            ("Paid in cash (debt)", v.debt, v.debt_error, "discounted at rate + spread"),
+            ("Paid in shares (equity)", v.equity, v.equity_error, "discounted at the rate"),
+            ("Straight debt", v.straight_debt, None, "no conversion, every payment in cash"),
+            ("Conversion option", "=B5-B10", v.std_error, "fair value - straight debt"),
+            ("Company's share-payment option", spo[0], spo[1], "what paying in shares saves"),
+            ("Mandatory Redemption put", put[0], put[1], "the event hazard's worth")]
+    cached = {"=B5-1.96*C5": v.value - 1.96 * v.std_error,
+              "=B5+1.96*C5": v.value + 1.96 * v.std_error, "=B5-B10": v.conversion_option}
+    for r, (label, val, se, note) in enumerate(rows, start=4):
+        ws.write_string(r, 0, label)
+        if isinstance(val, str):
+            ws.write_formula(r, 1, val, fmt["money"], cached[val])
+        else:
+            ws.write_number(r, 1, val, fmt["money"])
+        _put(ws, fmt, r, 2, se, "money")
+        ws.write_string(r, 3, note)
+    greeks = [("Delta (shares)", g["delta"], "shares", "value change per $1 of share price"),
+              ("Gamma (shares per $1)", g["gamma"], "shares", "change of delta per $1"),
+              ("Vega", g["vega"], "money", "per volatility point"),
+              ("Rho", g["rho"], "money", "per percentage point of the rate"),
+              ("Credit spread", g["credit_spread"], "money", "per percentage point of spread")]
+    top = 4 + len(rows) + 1
+    _head(ws, fmt, top, [Column("Greek", width=36), Column("Value", "money", 18),
+                         Column("Standard error", "money", 16), Column("Meaning", width=60)])
+    for r, (label, val, kind, meaning) in enumerate(greeks, start=top + 1):
+        ws.write_string(r, 0, label)
+        _put(ws, fmt, r, 1, val, kind)
+        ws.write_string(r, 2, "not estimated")
+        ws.write_string(r, 3, meaning + "; bumped and revalued on the same paths")
+    _market(ws, fmt, case, i, top + len(greeks) + 2)
+    ws.freeze_panes(1, 0)
+
+
+def _market(ws, fmt, case, i, top: int) -> None:
+    """The valuation's market inputs with their provenance."""
+    inputs = [("Valuation date", i.valuation_date, "date"), ("Spot", i.spot, "price"),
+              ("Volatility", i.volatility, "pct"), ("Rate", i.rate, "pct"),
+              ("Credit spread", i.credit_spread, "pct"),
+              ("Dividend yield", i.dividend_yield, "pct"),
+              ("Event hazard (a year)", i.event_hazard, "number"),
+              ("Average daily volume", i.average_daily_volume, "shares")]
+    keys = ["valuation_date", "spot", "volatility", "rate", "credit_spread", "dividend_yield",
+            "event_hazard", "average_daily_volume"]
+    own = {"valuation_date", "spot", "volatility", "average_daily_volume"} | {
+        k for k in ("rate", "credit_spread", "dividend_yield", "event_hazard")
+        if case.params.get(k.upper()) is not None}
+    _head(ws, fmt, top, [Column("Market input", width=36), Column("Value", width=18),
+                         Column("From", width=16), Column("Provenance", width=60)])
+    for r, ((label, val, kind), key) in enumerate(zip(inputs, keys), start=top + 1):
+        ws.write_string(r, 0, label)
+        _put(ws, fmt, r, 1, val, kind)
+        ws.write_string(r, 2, "the case" if key in own else "market file")
+        text = (f"assumption: case {case.name}'s parameters (or the state date)" if key in own
+                else case.market.provenance.get(key, ""))
+        ws.write_string(r, 3, text, fmt["wrap"])
+        ws.set_row(r, 15 * _lines(text, 60))
+
+
+SHEETS: list[tuple[str, Callable]] = [
+    ("About", _about), ("Terms", _terms), ("Schedule", _schedule),
+    ("Redemption", _redemption), ("Ledger", _ledger), ("Status", _status),
+    ("Paths", _paths), ("Value", _value)]

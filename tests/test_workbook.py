@@ -1,0 +1,149 @@
+"""The analyst's workbook (issue 23): read back with openpyxl, every formula recomputed with
+the `formulas` package (an Excel engine in Python) and compared with notelib's figures and
+with hand arithmetic; a changed rate cell moves the schedule as the note's arithmetic says;
+a failed export leaves no file."""
+
+import datetime as dt
+import re
+
+import pytest
+
+formulas = pytest.importorskip("formulas", reason="pip install formulas (the test extra)")
+openpyxl = pytest.importorskip("openpyxl", reason="pip install openpyxl (the test extra)")
+
+import xlsxwriter  # noqa: E402
+
+from notelib import Case  # noqa: E402
+from notelib.jobs.cli import main  # noqa: E402
+from notelib.present import workbook  # noqa: E402
+from notelib.present.workbook import WorkbookError, write_workbook  # noqa: E402
+
+SHEETS = ["About", "Terms", "Schedule", "Redemption", "Ledger", "Status", "Paths", "Value"]
+
+
+@pytest.fixture(scope="module")
+def case():
+    """The distress case (arrears, a triggered event) on few paths."""
+    return Case.from_params("distress", N_PATHS=300, VALUATION_PATHS=1_000)
+
+
+@pytest.fixture(scope="module")
+def book(case, tmp_path_factory):
+    return write_workbook(case, tmp_path_factory.mktemp("xlsx") / "report.xlsx")
+
+
+def recompute(path, inputs=None) -> dict[tuple[str, str], object]:
+    """Every cell's value as the formula engine computes it: (sheet, "B7") -> value."""
+    model = formulas.ExcelModel().loads(str(path)).finish()
+    names = {s.upper(): s for s in openpyxl.load_workbook(path).sheetnames}
+    given = {f"'[{path.name}]{sheet.upper()}'!{ref}": v for (sheet, ref), v in (inputs or {}).items()}
+    out = {}
+    for key, value in model.calculate(inputs=given).items():
+        m = re.match(r"^'\[[^\]]+\](.+)'!([A-Z]+[0-9]+)$", str(key))
+        if m:
+            v = value.value[0][0] if hasattr(value, "value") else value
+            out[(names[m.group(1)], m.group(2))] = v.item() if hasattr(v, "item") else v
+    return out
+
+
+def formula_cells(path):
+    """(sheet, cell) of every formula, with the value written beside it (its cached result)."""
+    wb, cached = openpyxl.load_workbook(path), openpyxl.load_workbook(path, data_only=True)
+    for ws in wb:
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and c.value.startswith("="):
+                    yield ws.title, c.coordinate, c.value, cached[ws.title][c.coordinate].value
+
+
+def test_sheets_named_cells_and_formats(book):
+    wb = openpyxl.load_workbook(book)
+    assert wb.sheetnames == SHEETS
+    names = {n: wb.defined_names[n].attr_text for n in wb.defined_names}
+    expected = {"Rate": 0.09, "ConversionPrice": 0.22, "Premium": 1.2, "Principal": 3_350_000,
+                "MonthlyPrepayment": 335_000, "DayBasis": 360}  # the note's terms (ACT/360)
+    for name, value in expected.items():
+        sheet, ref = names[name].split("!")
+        assert sheet == "Terms" and wb["Terms"][ref.replace("$", "")].value == value, name
+    sched = wb["Schedule"]
+    assert sched.freeze_panes == "B4"
+    assert isinstance(sched["A5"].value, dt.datetime) and sched["A5"].number_format == "dd mmm yyyy"
+    assert sched["F5"].number_format.startswith("$#,##0.00")  # interest due, in dollars
+    assert wb["Redemption"]["J5"].number_format == "#,##0"  # shares
+    assert sched.column_dimensions["L"].hidden  # notelib's own figures, for the checks
+    for sheet, row in (("Terms", 3), ("Schedule", 3), ("Redemption", 4), ("Paths", 4)):
+        heads = [c.value for c in wb[sheet][row] if c.value]
+        assert len(heads) >= 5 and not any("_" in h for h in heads), (sheet, heads)
+
+
+def test_every_formula_recomputes_to_notelibs_figure(book):
+    got = recompute(book)
+    cells = list(formula_cells(book))
+    checks = [(s, ref) for s, ref, f, _ in cells if f.startswith("=IF(AND(")]
+    assert len(checks) >= 14 + 10  # every schedule row and the redemption dates
+    assert all(got[c] == "ok" for c in checks), [c for c in checks if got[c] != "ok"]
+    for sheet, ref, f, cached in cells:  # a viewer that does not recalculate shows the same
+        value = got[(sheet, ref)]
+        if isinstance(value, str):
+            assert value == cached, (sheet, ref, f)
+        else:
+            assert abs(value - cached) < 0.005, (sheet, ref, f, value, cached)
+    # by hand: 61 days (1 Nov 2005 to 1 Jan 2006) of 9% on $3,350,000 over 360 = $51,087.50
+    assert got[("Schedule", "F5")] == 51_087.50
+    assert got[("Schedule", "C5")] == 61
+
+
+def test_a_changed_rate_cell_moves_the_schedule_as_the_note_says(book):
+    wb = openpyxl.load_workbook(book)
+    rate = wb.defined_names["Rate"].attr_text.split("!")[1].replace("$", "")
+    got = recompute(book, {("Terms", rate): 0.10})
+    rows = {wb["Schedule"][f"A{r}"].value.date(): r for r in range(5, 19)}
+    first, april = rows[dt.date(2006, 1, 1)], rows[dt.date(2007, 4, 1)]
+    # 3,350,000 x 10% x 61 / 360 = 56,763.888... -> $56,763.89
+    assert got[("Schedule", f"F{first}")] == 56_763.89
+    # 1 Jan to 1 Apr 2007 on a principal that steps down each month (preamble):
+    # 10% / 360 x (3,015,000 x 31 + 2,680,000 x 28 + 2,345,000 x 31) = 241,200,000 / 3,600
+    assert got[("Schedule", f"F{april}")] == 67_000.00
+    assert got[("Schedule", f"H{april}")] == 67_000.00 + 335_000.00  # principal unmoved
+    assert got[("Schedule", f"K{first}")] == "differs"  # notelib's figure is at 9%
+
+
+def test_shares_round_up_in_integers_without_float_error(tmp_path):
+    """II.D.4 in Excel, in integers (cents x 10^4 over the price in millionths): a fraction
+    rounds up, an exact quotient stays (4.40 / 0.22 is 20.000000000000004 in floats)."""
+    path = tmp_path / "shares.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("S")
+    cases = [(4.40, 0.22, 20), (3_350_000, 0.22, 15_227_273), (3_387_000, 0.02, 169_350_000),
+             (0.01, 0.22, 1), (2_712_746.25, 0.2, 13_563_732)]  # hand: 2,712,746.25 / 0.20
+    for r, (amount, price, _) in enumerate(cases):
+        ws.write_number(r, 0, amount)
+        ws.write_number(r, 1, price)
+        ws.write_formula(r, 2, workbook._shares_formula(f"A{r + 1}", f"B{r + 1}"))
+    wb.close()
+    got = recompute(path)
+    assert [got[("S", f"C{r + 1}")] for r in range(len(cases))] == [n for *_, n in cases]
+
+
+def test_a_failed_export_leaves_no_file(case, tmp_path, monkeypatch):
+    with pytest.raises(WorkbookError, match="ends in .xlsx"):
+        write_workbook(case, tmp_path / "report.xls")
+    with pytest.raises(WorkbookError, match="does not exist"):
+        write_workbook(case, tmp_path / "missing" / "report.xlsx")
+
+    def broken(*args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(workbook, "SHEETS", [*workbook.SHEETS[:6], ("Paths", broken)])
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_workbook(case, tmp_path / "report.xlsx")
+    assert list(tmp_path.iterdir()) == []  # neither the workbook nor its temporary file
+
+
+@pytest.mark.slow
+def test_notelib_export_writes_a_workbook_and_refuses_a_bad_name(tmp_path, capsys):
+    out = tmp_path / "distress.xlsx"
+    assert main(["export", "--xlsx", "--params", "distress", "--out", str(out)]) == 0
+    assert openpyxl.load_workbook(out).sheetnames == SHEETS
+    assert main(["export", "--xlsx", "--out", str(tmp_path / "x.csv")]) == 2
+    assert "ends in .xlsx" in capsys.readouterr().err
