@@ -461,12 +461,18 @@ class Case:
             return v
         return self._once("value", compute)
 
-    def greeks(self) -> dict[str, float]:
-        """The valuation's Greeks (:attr:`Valuation.greeks`), computed once and shared through
-        the cache like the value itself (notebook 06 computes them, the workbook reads them)."""
+    def value_parts(self) -> dict[str, Any]:
+        """The valuation's Greeks and the parts priced on demand (:data:`VALUE_PARTS`),
+        computed once and shared through the cache like the value itself (notebook 06
+        computes them, the report's workbook reads them)."""
         v = self.value()
-        vars(v)["greeks"] = self._once("greeks", lambda: v.greeks)
-        return v.greeks
+        for what in VALUE_PARTS:
+            vars(v)[what] = self._once(what, lambda what=what: getattr(v, what))
+        return {what: vars(v)[what] for what in VALUE_PARTS}
+
+    def greeks(self) -> dict[str, float]:
+        """The valuation's Greeks (:meth:`value_parts`)."""
+        return self.value_parts()["greeks"]
 
     def to_excel(self, path: str | Path) -> Path:
         """The case as an Excel workbook with live formulas
@@ -581,6 +587,9 @@ class Case:
         return {"name": self.name, "as_of": str(self.as_of), "state_date": str(self.state_date),
                 "seed": p["SEED"], "n_paths": p["N_PATHS"],
                 "valuation_paths": p["VALUATION_PATHS"]}
+
+
+VALUE_PARTS = ("greeks", "share_payment_option", "redemption_put", "events_effect")
 
 
 def _as_of(value: object) -> dt.date:

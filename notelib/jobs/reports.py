@@ -508,7 +508,10 @@ def _execute(tasks: list[tuple[_Case, Path]], timeout: int, jobs: int, log,
     notebooks end, while the other cases go on. ``reuse``: each worker runs its notebooks in
     one kernel, cleared before each (:data:`RESET`). A signal terminates the workers (their
     kernels exit with them)."""
-    def done(case: _Case, nb: Path, why: str | None, seconds: float) -> None:
+    def done(case: _Case, nb: Path, why: str | None, seconds: float
+             ) -> Callable[[], None] | None:
+        """Record a notebook's end; what is left to do for its case (publish, or keep the
+        failure), if anything."""
         total = len(case.notebooks)
         case.running -= 1
         if why is not None:
@@ -518,9 +521,10 @@ def _execute(tasks: list[tuple[_Case, Path]], timeout: int, jobs: int, log,
             case.durations[nb.stem] = seconds
             log(f"[{len(case.durations)}/{total}] {case.name}: {nb.name} ok ({seconds:.1f}s)")
         if case.failure and not case.running:
-            failed(case)
-        elif len(case.durations) == total:
-            finished(case)
+            return lambda: failed(case)
+        if len(case.durations) == total:
+            return lambda: finished(case)
+        return None
 
     queue = list(tasks)
     if jobs <= 1 or len(tasks) == 1:  # one at a time: here, no worker to start
@@ -528,26 +532,38 @@ def _execute(tasks: list[tuple[_Case, Path]], timeout: int, jobs: int, log,
             for case, nb in queue:
                 if not case.failure:
                     case.running += 1
-                    done(case, nb, *execute_one(str(nb), str(case.work / nb.name),
-                                                _declared(nb, case.inject), timeout, reuse))
+                    then = done(case, nb, *execute_one(str(nb), str(case.work / nb.name),
+                                                       _declared(nb, case.inject), timeout,
+                                                       reuse))
+                    if then:
+                        then()
         finally:
             close_kernels()
         return
     pool = pool or _pool(jobs, None)
     running: list = []
+
+    def start() -> None:
+        while queue and len(running) < jobs:  # a failed case starts nothing more
+            case, nb = queue.pop(0)
+            if not case.failure:
+                case.running += 1
+                running.append((case, nb, pool.apply_async(execute_one, (
+                    str(nb), str(case.work / nb.name), _declared(nb, case.inject),
+                    timeout, reuse))))
+
     try:
         while queue or running:
-            while queue and len(running) < jobs:  # a failed case starts nothing more
-                case, nb = queue.pop(0)
-                if not case.failure:
-                    case.running += 1
-                    running.append((case, nb, pool.apply_async(execute_one, (
-                        str(nb), str(case.work / nb.name), _declared(nb, case.inject),
-                        timeout, reuse))))
+            start()
             time.sleep(0.1)
-            for item in [r for r in running if r[2].ready()]:
+            ready = [r for r in running if r[2].ready()]
+            for item in ready:
                 running.remove(item)
-                done(item[0], item[1], *item[2].get())
+            later = [then for item in ready if (then := done(item[0], item[1], *item[2].get()))]
+            if later:  # the freed workers take their next notebooks before a case publishes
+                start()
+            for then in later:
+                then()
         pool.close()
     except BaseException:
         pool.terminate()

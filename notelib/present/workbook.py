@@ -115,7 +115,7 @@ def _gather(case) -> dict[str, Any]:
     value = case.value()
     return {"case": case, "terms": case.terms, "schedule": case.schedule(),
             "state": case.state(), "redemption": _redemption_rows(case),
-            "by_date": case.forecast().by_date, "value": value, "greeks": case.greeks(),
+            "by_date": case.forecast().by_date, "value": value, "parts": case.value_parts(),
             "files": {k: (Path(v), _sha256(Path(v))) for k, v in case.files.items()}}
 
 
@@ -490,13 +490,14 @@ def _paths(wb, ws, fmt, d) -> None:
 
 
 def _value(wb, ws, fmt, d) -> None:
-    case, v, g = d["case"], d["value"], d["greeks"]
+    case, v, g = d["case"], d["value"], d["parts"]["greeks"]
     i = v.inputs
     ws.write(0, 0, f"Fair value on {i.valuation_date:%d %b %Y}", fmt["title"])
     ws.write(1, 0, case.valuation_basis())
     _head(ws, fmt, 3, [Column("Component", width=36), Column("Value", "money", 18),
                        Column("Standard error", "money", 16), Column("Note", width=60)])
-    spo, put = v.share_payment_option, v.redemption_put
+    spo, put, events = (d["parts"][k] for k in ("share_payment_option", "redemption_put",
+                                                 "events_effect"))
     rows = [("Fair value", v.value, v.std_error, f"{i.n_paths:,} paths, seed {i.seed}"),
             ("95% interval, low", "=B5-1.96*C5", None, "Monte Carlo error only"),
             ("95% interval, high", "=B5+1.96*C5", None, "Monte Carlo error only"),
@@ -505,7 +506,8 @@ def _value(wb, ws, fmt, d) -> None:
             ("Straight debt", v.straight_debt, None, "no conversion, every payment in cash"),
             ("Conversion option", "=B5-B10", v.std_error, "fair value - straight debt"),
             ("Company's share-payment option", spo[0], spo[1], "what paying in shares saves"),
-            ("Mandatory Redemption put", put[0], put[1], "the event hazard's worth")]
+            ("Mandatory Redemption put", put[0], put[1], "the event hazard's worth"),
+            ("Effect of the events", events[0], events[1], "what the given events add")]
     cached = {"=B5-1.96*C5": v.value - 1.96 * v.std_error,
               "=B5+1.96*C5": v.value + 1.96 * v.std_error, "=B5-B10": v.conversion_option}
     for r, (label, val, se, note) in enumerate(rows, start=4):
