@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -133,9 +134,9 @@ def _redemption_rows(case) -> pd.DataFrame:
 # ---- writing helpers --------------------------------------------------------------------
 
 def _head(ws, fmt, row: int, columns: Sequence[Column], size: bool = True) -> None:
-    """A header row (two lines high where a header wraps) and (``size``) the widths."""
-    wraps = any(len(col.header) > col.width for col in columns)
-    ws.set_row(row, 30 if wraps else None)
+    """A header row as high as its longest wrapped header and (``size``) the widths."""
+    lines = max(_lines(col.header, col.width * 0.8) for col in columns)  # bold: wider
+    ws.set_row(row, 15 * lines if lines > 1 else None)
     for c, col in enumerate(columns):
         ws.write_string(row, c, col.header, fmt["head"])
         if size:
@@ -171,8 +172,8 @@ def _rows(ws, fmt, top: int, columns: Sequence[Column], rows: Sequence[Sequence[
 
 
 def _lines(text: str, width: float) -> int:
-    """The lines ``text`` wraps to in a column ``width`` characters wide (near enough)."""
-    return max(1, -(-len(text) // int(width * 1.1)))
+    """The lines ``text`` wraps to, word by word, in a column ``width`` characters wide."""
+    return max(1, len(textwrap.wrap(text, max(int(width), 1))))
 
 
 def _label(name: str) -> str:
@@ -485,7 +486,6 @@ def _paths(wb, ws, fmt, d) -> None:
     cols = [Column(h, k, 14 if k != "date" else 12) for _, h, k in PATHS]
     rows = [[getattr(r, key) for key, _, _ in PATHS] for r in frame.itertuples()]
     _rows(ws, fmt, 3, cols, rows)
-    ws.set_row(3, 60)  # headers of up to four lines
     ws.freeze_panes(4, 1)
 
 
