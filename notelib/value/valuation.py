@@ -136,40 +136,91 @@ def _cheaper(ctx: eng.PaymentContext) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Stats:
-    """Sums over paths of one priced variant, and of its difference from the first."""
+    """One priced variant: the sums over paths of its value, cash and shares, and the
+    variance of each sum (and of its difference from the first variant) estimated with the
+    antithetic pairs as the units, grouped by the hazard strata of their two paths
+    (:class:`_Units`), so the mirrored draws and the stratified events count as they were
+    drawn, not as independent paths."""
 
     n: int
     value: float
-    value2: float
     cash: float
     equity: float
-    diff2: float
-    cash2: float
-    equity2: float
+    var_value: float
+    var_cash: float
+    var_equity: float
+    var_diff: float
 
     @property
     def mean(self) -> float:
         return self.value / self.n
 
-    def _error(self, total: float, squares: float) -> float:
-        var = max(squares / self.n - (total / self.n) ** 2, 0.0)
-        return math.sqrt(var / max(self.n - 1, 1))
-
     @property
     def std_error(self) -> float:
-        return self._error(self.value, self.value2)
+        return math.sqrt(self.var_value) / self.n
 
     @property
     def cash_error(self) -> float:
-        return self._error(self.cash, self.cash2)
+        return math.sqrt(self.var_cash) / self.n
 
     @property
     def equity_error(self) -> float:
-        return self._error(self.equity, self.equity2)
+        return math.sqrt(self.var_equity) / self.n
 
     def diff_error(self, base: _Stats) -> float:
-        d = (self.value - base.value) / self.n
-        return math.sqrt(max(self.diff2 / self.n - d**2, 0.0) / max(self.n - 1, 1))
+        """The standard error of this mean less ``base``'s (the first variant priced)."""
+        return math.sqrt(self.var_diff) / self.n
+
+
+class _Units:
+    """The units a variance is estimated over: in each chunk, path k and its antithetic
+    mirror k + ceil(m/2) (the unpaired middle path of an odd chunk alone), labelled by the
+    strata of the two paths (every variant's cuts together). Per label it keeps the count,
+    sums and squares of the units' value, cash, shares and difference from the first
+    variant, for every variant; a group's variance is its sample variance x its count."""
+
+    QUANTITIES = 4  # value, cash, equity, difference from the first variant
+
+    def __init__(self, n_variants: int, cuts: list[np.ndarray]) -> None:
+        self.edges = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *cuts]))
+        self.segments = len(self.edges) + 1
+        labels = self.segments * (self.segments + 1)
+        self.count = np.zeros(labels)
+        self.sums = np.zeros((n_variants, self.QUANTITIES, 2, labels))
+
+    def add(self, offset: int, m: int, per_variant: list[tuple[np.ndarray, ...]]) -> None:
+        """A chunk of ``m`` paths from path ``offset``: each variant's (value, cash, equity,
+        difference) per path."""
+        h, pairs = (m + 1) // 2, m // 2
+        first, second = np.arange(pairs), np.arange(pairs) + h
+        seg = np.searchsorted(self.edges, offset + np.arange(m), side="right")
+        label = seg[first] * (self.segments + 1) + seg[second]
+        alone = np.arange(pairs, h)  # the unpaired middle path of an odd chunk
+        label = np.concatenate([label, seg[alone] * (self.segments + 1) + self.segments])
+        size = len(self.count)
+        self.count += np.bincount(label, minlength=size)
+        for v, quantities in enumerate(per_variant):
+            for q, x in enumerate(quantities):
+                unit = np.concatenate([x[first] + x[second], x[alone]])
+                self.sums[v, q, 0] += np.bincount(label, unit, minlength=size)
+                self.sums[v, q, 1] += np.bincount(label, unit * unit, minlength=size)
+
+    def variances(self, v: int) -> list[float]:
+        """The estimated variance of each quantity's sum over all paths, for variant ``v``:
+        the groups' sample variances x their counts; groups of one unit are pooled."""
+        n = self.count
+        out = []
+        for q in range(self.QUANTITIES):
+            s, s2 = self.sums[v, q]
+            many = n >= 2
+            within = (s2[many] - s[many] ** 2 / n[many]) * n[many] / (n[many] - 1)
+            total = float(np.maximum(within, 0.0).sum())
+            lone = n == 1
+            if lone.sum() >= 2:  # single units pooled into one group
+                k, a, b = lone.sum(), s[lone].sum(), s2[lone].sum()
+                total += max(b - a * a / k, 0.0) * k / (k - 1)
+            out.append(total)
+        return out
 
 
 @dataclass(frozen=True)
@@ -198,22 +249,24 @@ class _Variant:
 def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False) -> list[_Stats]:
     """Run every variant over the same pricing paths (common random numbers), chunk by chunk,
     keeping only sums: memory is one chunk whatever the path count."""
-    sums = np.zeros((len(variants), 7))
+    sums = np.zeros((len(variants), 3))
     cuts = [v.cuts(inp.n_paths) for v in variants]
+    units = _Units(len(variants), cuts)
     bar = _bar(inp.n_paths, progress)
     done = 0
     for part in inp.chunks(inp.n_paths, 0):
-        first = None
+        first, per = None, []
         for v, variant in enumerate(variants):
-            pv = _run(variant, part.closes, done, cuts[v])
-            total = pv[0] + pv[1]
+            cash, equity = _run(variant, part.closes, done, cuts[v])
+            total = cash + equity
             first = total if first is None else first
-            sums[v] += (total.sum(), (total**2).sum(), pv[0].sum(), pv[1].sum(),
-                        ((total - first) ** 2).sum(), (pv[0] ** 2).sum(), (pv[1] ** 2).sum())
+            sums[v] += (total.sum(), cash.sum(), equity.sum())
+            per.append((total, cash, equity, total - first))
+        units.add(done, part.n_paths, per)
         bar.update(part.n_paths)
         done += part.n_paths
     bar.close()
-    return [_Stats(inp.n_paths, *row) for row in sums]
+    return [_Stats(inp.n_paths, *row, *units.variances(v)) for v, row in enumerate(sums)]
 
 
 def _price_spots(inp: _Inputs, variant: _Variant, spots: list[float]) -> list[_Stats]:
@@ -237,8 +290,9 @@ def _price_spots(inp: _Inputs, variant: _Variant, spots: list[float]) -> list[_S
     for i in range(k):
         c, e = cash[i * n:(i + 1) * n], equity[i * n:(i + 1) * n]
         t = c + e
-        stats.append(_Stats(n, t.sum(), (t**2).sum(), c.sum(), e.sum(), 0.0, (c**2).sum(),
-                            (e**2).sum()))
+        units = _Units(1, [variant.cuts(n)])
+        units.add(0, n, [(t, c, e, t - t)])
+        stats.append(_Stats(n, t.sum(), c.sum(), e.sum(), *units.variances(0)))
     return stats
 
 
