@@ -440,7 +440,7 @@ class Case:
         def compute() -> Amendment:
             change = amendment(self.terms, self.original_terms, **self.valuation_keywords())
             if self.state_date == self.terms.issue_date:  # it is the case's value too
-                change.amended.wide_rule
+                change.amended.wide_boundary
             return change
         return self._once("amendment", compute)
 
@@ -457,7 +457,7 @@ class Case:
             kw.update(valuation_date=f.state.as_of, start=f.state, history=known,
                       spot=float(known.iloc[-1]))
             v = fair_value(self.terms, **kw)
-            v.wide_rule  # the curve's rule, fitted once and kept with the value
+            v.wide_boundary  # the curve's regression, fitted once and kept with the value
             return v
         return self._once("value", compute)
 

@@ -272,7 +272,8 @@ def test_inputs_the_readme_lists_are_accepted_and_edges_say_why(terms):
 def test_the_value_curve_agrees_with_a_fresh_valuation_at_each_spot(seed):
     # issue 21, item 3: the curve priced every spot on the base spot's rule, fitted on day 1's
     # narrow spread ($0.30: 4,917,860 on the curve against 5,072,580 ± 12,636 fresh). Each
-    # spot now uses the rule fitted across spots (wide_rule); on the same paths as a fresh
+    # spot now uses its own rule (rule_at: the boundary fitted across spots, the multiple
+    # searched at that spot); on the same paths as a fresh
     # fair_value at that spot (which fits its own rule) the two agree within 2 standard errors
     import notelib as nl
     from notelib.value.valuation import value_curve

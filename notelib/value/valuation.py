@@ -440,14 +440,25 @@ class Valuation:
         return a_stats.mean - b_stats.mean, b_stats.diff_error(a_stats)
 
     @cached_property
-    def wide_rule(self) -> np.ndarray:
-        """:func:`wide_rule` for this valuation: the rule a value curve prices every spot on."""
-        return wide_rule(self.inputs)
+    def wide_boundary(self) -> np.ndarray:
+        """:func:`wide_boundary` for this valuation: the regression a value curve's rules
+        start from."""
+        return wide_boundary(self.inputs)
 
-    @cached_property
-    def wide_variant(self) -> _Variant:
-        """The engine's plans for :attr:`wide_rule`."""
-        return _variant(self.inputs, self.wide_rule)
+    def rule_at(self, spot: float) -> np.ndarray:
+        """The Holder's rule a value curve prices ``spot`` with: the regression fitted across
+        spots (:attr:`wide_boundary`) made to see the 9.9% cap with the multiple searched on
+        pilot paths at that spot (:func:`cap_aware`; a multiple chosen at another spot costs
+        the Holder up to 0.6% of value). Searched once per spot and kept."""
+        rules = vars(self).setdefault("spot_rules", {})
+        key = round(float(spot), 6)
+        if key not in rules:
+            inp = self.inputs.replace(spot=key)
+            n = min(inp.pilot_paths, CURVE_SEARCH_PATHS)
+            pilot = next(iter(inp.chunks(n, 1, chunk=n)))
+            rules[key] = cap_aware(inp.plan("hold"), self.wide_boundary, pilot.closes,
+                                   inp.company())
+        return rules[key]
 
     @cached_property
     def share_payment_option(self) -> tuple[float, float]:
@@ -721,15 +732,16 @@ def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
     return Market(valuation_date=day, **values)  # the market's rules, naming the field
 
 
-RULE_SPAN = (0.2, 2.4, 12)  # wide_rule: 12 spots from 0.2x to 2.4x the valuation's spot
+CURVE_SEARCH_PATHS = 2_000  # pilot paths at each curve spot its cap-aware multiple is searched on
+RULE_SPAN = (0.2, 2.4, 12)  # wide_boundary: 12 spots from 0.2x to 2.4x the valuation's spot
 
 
-def wide_rule(inp: _Inputs) -> np.ndarray:
-    """The Holder's rule (as :func:`_holder_rule`) fitted on pilot paths that start at spots
-    from 0.2x to 2.4x the valuation's (:data:`RULE_SPAN`, and the spot itself), an equal
-    share each: the regression sees closes across the range a value curve prices, so the
-    rule serves each spot of it (a rule fitted at one spot, on day 1's narrow spread, is
-    wrong far from it: issue 21, reading 38)."""
+def wide_boundary(inp: _Inputs) -> np.ndarray:
+    """The Holder's regression boundary (:func:`exercise_boundary`) fitted on pilot paths that
+    start at spots from 0.2x to 2.4x the valuation's (:data:`RULE_SPAN`, and the spot
+    itself), an equal share each: the regression sees closes across the range a value curve
+    prices (a boundary fitted at one spot, on day 1's narrow spread, is wrong far from it:
+    reading 38). A rule that is not "optimal" is the rule itself."""
     if inp.holder != "optimal":
         return _holder_rule(inp)
     lo, hi, n = RULE_SPAN
@@ -737,32 +749,38 @@ def wide_rule(inp: _Inputs) -> np.ndarray:
     per = max(inp.pilot_paths // len(spots), 2 * MIN_IN_THE_MONEY)
     closes = np.concatenate([next(iter(inp.replace(spot=x).chunks(per, 1, chunk=per))).closes
                              for x in spots], axis=1)
-    plan = inp.plan("hold")
-    boundary = exercise_boundary(plan, closes, inp.policy, _first_session(inp))
-    mixed = closes[:, np.argsort(np.arange(closes.shape[1]) % per, kind="stable")]
-    return cap_aware(plan, boundary, mixed[:, :SEARCH_PATHS], inp.company())
+    return exercise_boundary(inp.plan("hold"), closes, inp.policy, _first_session(inp))
 
 
 def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | None = None,
                 **changes: float) -> pd.DataFrame:
     """Value, straight debt and parity against today's share price, the classic convertible
-    chart: each spot priced on its own paths with the rule fitted across spots
-    (:func:`wide_rule`, once per valuation). ``changes`` (volatility, credit_spread,
-    event_hazard, rate) reprice on that rule: the panel's fast redraw, not a new estimate
-    of the rule."""
+    chart: each spot priced on its own paths with its own rule (:meth:`Valuation.rule_at`:
+    the boundary fitted across spots, the cap's multiple searched at that spot, once per
+    valuation and spot). ``changes`` (volatility, credit_spread, event_hazard, rate) reprice
+    on those rules: the panel's fast redraw, not a new estimate of the rules."""
     inp = valuation.inputs.replace(**changes) if changes else valuation.inputs
     plan = valuation.variant.plan
     same_plan = set(changes) <= {"volatility"}
-    variant = valuation.wide_variant if same_plan else _variant(inp, valuation.wide_rule)
     owed = inp.terms.principal if inp.start is None else inp.start.principal_and_interest
     # parity: principal with its interest since the last Interest Payment Date (reading 32)
     c = plan.contract
     shares = conversion_shares(owed, c.price_at_session[_first_session(inp)] / c.price_units)
     straight = valuation.straight_debt if same_plan else _straight_debt(inp)
     spots = [float(s) for s in spots]
-    priced = _price_spots(inp.replace(n_paths=n_paths or inp.n_paths), variant, spots)
-    rows = [(spot, stats.mean, stats.std_error, straight, shares * spot)
-            for spot, stats in zip(spots, priced)]
+    groups: dict[bytes, list[float]] = {}  # spots whose rules agree are priced together
+    for spot in spots:
+        groups.setdefault(valuation.rule_at(spot).tobytes(), []).append(spot)
+    kept = vars(valuation).setdefault("curve_variants", {})
+    priced = {}
+    for key, group in groups.items():
+        rule = valuation.rule_at(group[0])
+        variant = kept.setdefault(key, _variant(valuation.inputs, rule)) if same_plan \
+            else _variant(inp, rule)
+        priced.update(zip(group, _price_spots(inp.replace(n_paths=n_paths or inp.n_paths),
+                                              variant, group)))
+    rows = [(spot, priced[spot].mean, priced[spot].std_error, straight, shares * spot)
+            for spot in spots]
     return table(pd.DataFrame(rows, columns=["spot", "value", "std_error", "straight_debt",
                                              "parity"]),
                  {"spot": "price", **{k: "dollars" for k in ("value", "std_error",
