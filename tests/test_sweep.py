@@ -171,11 +171,15 @@ def test_ctrl_c_keeps_finished_cells(tmp_path):
     cache = tmp_path / "cache"
     cmd = [sys.executable, "-m", "notelib.jobs.cli", "sweep", str(grid), "--workers", "1",
            "--cache", str(cache), "--out", str(tmp_path / "out")]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for _ in range(600):
-        if cache.is_dir() and list(cache.glob("*.json")):
+    # as in a terminal: Ctrl-C not ignored (a run started in the background, e.g.
+    # `make test &`, passes SIGINT ignored on to every child, rightly)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    for _ in range(3000):  # a loaded machine (every test at once) can take a minute to start
+        if cache.is_dir() and list(cache.glob("*.json")) or p.poll() is not None:
             break
         time.sleep(0.1)
+    assert p.poll() is None and list(cache.glob("*.json")), "no cell finished, or all did"
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
