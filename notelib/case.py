@@ -472,7 +472,7 @@ class Case:
 
     def greeks(self) -> dict[str, float]:
         """The valuation's Greeks (:meth:`value_parts`)."""
-        return self.value_parts()["greeks"]
+        return self.value_parts()["greeks_with_errors"][0]
 
     def to_excel(self, path: str | Path) -> Path:
         """The case as an Excel workbook with live formulas
@@ -589,7 +589,7 @@ class Case:
                 "valuation_paths": p["VALUATION_PATHS"]}
 
 
-VALUE_PARTS = ("greeks", "share_payment_option", "redemption_put", "events_effect")
+VALUE_PARTS = ("greeks_with_errors", "share_payment_option", "redemption_put", "events_effect")
 
 
 def _as_of(value: object) -> dt.date:

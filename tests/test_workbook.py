@@ -71,6 +71,9 @@ def test_sheets_named_cells_and_formats(book):
     assert sched["F5"].number_format.startswith("$#,##0.00")  # interest due, in dollars
     assert wb["Redemption"]["J5"].number_format == "#,##0"  # shares
     assert sched.column_dimensions["L"].hidden  # notelib's own figures, for the checks
+    greeks = {r[0].value: r[2].value for r in wb["Value"].iter_rows(min_row=16, max_row=21)}
+    assert all(isinstance(greeks[k], float) and greeks[k] > 0 for k in ("Delta (shares)", "Vega")
+               ), greeks  # every Greek with its standard error
     for sheet, row in (("Terms", 3), ("Schedule", 3), ("Redemption", 4), ("Paths", 4)):
         heads = [c.value for c in wb[sheet][row] if c.value]
         assert len(heads) >= 5 and not any("_" in h for h in heads), (sheet, heads)

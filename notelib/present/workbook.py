@@ -204,7 +204,7 @@ def _about(wb, ws, fmt, d) -> None:
                        "the greater as formulas; I.B shares rounded up (II.D.4)"),
         ("Ledger, Status", f"The recorded facts and the note as of {case.state_date:%d %b %Y}"),
         ("Paths", "The forecast by payment date: chance paid in shares, cash and shares"),
-        ("Value", "Fair value with its 95% interval, parts, Greeks and market inputs"),
+        ("Value", "Fair value with its 95% interval, parts, Greeks with their errors and market inputs"),
         ("Check columns", "\"ok\" where a formula equals notelib's exact figure to the cent "
                           "(notelib's figures are in hidden columns)"),
     ]
@@ -490,7 +490,7 @@ def _paths(wb, ws, fmt, d) -> None:
 
 
 def _value(wb, ws, fmt, d) -> None:
-    case, v, g = d["case"], d["value"], d["parts"]["greeks"]
+    case, v, (g, ge) = d["case"], d["value"], d["parts"]["greeks_with_errors"]
     i = v.inputs
     ws.write(0, 0, f"Fair value on {i.valuation_date:%d %b %Y}", fmt["title"])
     ws.write(1, 0, case.valuation_basis())
@@ -518,18 +518,18 @@ def _value(wb, ws, fmt, d) -> None:
             ws.write_number(r, 1, val, fmt["money"])
         _put(ws, fmt, r, 2, se, "money")
         ws.write_string(r, 3, note)
-    greeks = [("Delta (shares)", g["delta"], "shares", "value change per $1 of share price"),
-              ("Gamma (shares per $1)", g["gamma"], "shares", "change of delta per $1"),
-              ("Vega", g["vega"], "money", "per volatility point"),
-              ("Rho", g["rho"], "money", "per percentage point of the rate"),
-              ("Credit spread", g["credit_spread"], "money", "per percentage point of spread")]
+    greeks = [("Delta (shares)", "delta", "shares", "value change per $1 of share price"),
+              ("Gamma (shares per $1)", "gamma", "shares", "change of delta per $1"),
+              ("Vega", "vega", "money", "per volatility point"),
+              ("Rho", "rho", "money", "per percentage point of the rate"),
+              ("Credit spread", "credit_spread", "money", "per percentage point of spread")]
     top = 4 + len(rows) + 1
     _head(ws, fmt, top, [Column("Greek", width=36), Column("Value", "money", 18),
                          Column("Standard error", "money", 16), Column("Meaning", width=60)])
-    for r, (label, val, kind, meaning) in enumerate(greeks, start=top + 1):
+    for r, (label, key, kind, meaning) in enumerate(greeks, start=top + 1):
         ws.write_string(r, 0, label)
-        _put(ws, fmt, r, 1, val, kind)
-        ws.write_string(r, 2, "not estimated")
+        _put(ws, fmt, r, 1, g[key], kind)
+        _put(ws, fmt, r, 2, ge[key], kind)
         ws.write_string(r, 3, meaning + "; bumped and revalued on the same paths")
     _market(ws, fmt, case, i, top + len(greeks) + 2)
     ws.freeze_panes(1, 0)

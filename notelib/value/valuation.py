@@ -27,7 +27,7 @@ import dataclasses
 import datetime as dt
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -181,12 +181,14 @@ class _Units:
 
     QUANTITIES = 4  # value, cash, equity, difference from the first variant
 
-    def __init__(self, n_variants: int, cuts: list[np.ndarray]) -> None:
+    def __init__(self, n_variants: int, cuts: list[np.ndarray], quantities: int = QUANTITIES
+                 ) -> None:
+        self.quantities = quantities
         self.edges = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *cuts]))
         self.segments = len(self.edges) + 1
         labels = self.segments * (self.segments + 1)
         self.count = np.zeros(labels)
-        self.sums = np.zeros((n_variants, self.QUANTITIES, 2, labels))
+        self.sums = np.zeros((n_variants, quantities, 2, labels))
 
     def add(self, offset: int, m: int, per_variant: list[tuple[np.ndarray, ...]]) -> None:
         """A chunk of ``m`` paths from path ``offset``: each variant's (value, cash, equity,
@@ -210,7 +212,7 @@ class _Units:
         the groups' sample variances x their counts; groups of one unit are pooled."""
         n = self.count
         out = []
-        for q in range(self.QUANTITIES):
+        for q in range(self.quantities):
             s, s2 = self.sums[v, q]
             many = n >= 2
             within = (s2[many] - s[many] ** 2 / n[many]) * n[many] / (n[many] - 1)
@@ -267,6 +269,30 @@ def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False) -> li
         done += part.n_paths
     bar.close()
     return [_Stats(inp.n_paths, *row, *units.variances(v)) for v, row in enumerate(sums)]
+
+
+def _price_together(items: list[tuple[_Inputs, _Variant]], combinations: list[Sequence[float]]
+                    ) -> tuple[list[float], list[float]]:
+    """Each (inputs, variant) on its own paths drawn from the same seeds (common random
+    numbers: a bump's paths move with it), chunk by chunk: every item's mean, as
+    :func:`_price` gives it, and the standard error of each combination (weights over the
+    items' values path by path, e.g. up - down), pairs and strata as the units."""
+    n = items[0][0].n_paths
+    cuts = [variant.cuts(n) for _, variant in items]
+    units = _Units(len(combinations), cuts, quantities=1)
+    sums = np.zeros(len(items))
+    done = 0
+    for parts in zip(*(inp.chunks(n, 0) for inp, _ in items)):
+        totals = []
+        for i, ((_, variant), part) in enumerate(zip(items, parts)):
+            cash, equity = _run(variant, part.closes, done, cuts[i])
+            totals.append(cash + equity)
+            sums[i] += totals[-1].sum()
+        units.add(done, parts[0].n_paths,
+                  [(sum(w * t for w, t in zip(weights, totals)),) for weights in combinations])
+        done += parts[0].n_paths
+    return [float(x / n) for x in sums], [
+        math.sqrt(units.variances(c)[0]) / n for c in range(len(combinations))]
 
 
 def _price_spots(inp: _Inputs, variant: _Variant, spots: list[float]) -> list[_Stats]:
@@ -482,31 +508,46 @@ class Valuation:
             return 0.0, 0.0
         return self._difference(self.inputs.replace(events=()))
 
-    @cached_property
+    @property
     def greeks(self) -> dict[str, float]:
         """Bumped and revalued on the same paths with the same conversion rule: ``delta``
         (dollars per $1 of share price) and ``gamma``, from spot 5% up and down; volatility
         2 points, rate and spread 10 basis points each way (:data:`BUMPS`: smaller bumps leave
-        them in the noise of a rule whose conversions switch on and off with the paths); ``vega``, ``rho`` and
-        ``credit_spread`` per 1 percentage point."""
+        them in the noise of a rule whose conversions switch on and off with the paths);
+        ``vega``, ``rho`` and ``credit_spread`` per 1 percentage point."""
+        return self.greeks_with_errors[0]
+
+    @property
+    def greek_errors(self) -> dict[str, float]:
+        """Each Greek's standard error: its bumped values' difference on the same paths,
+        with antithetic pairs and hazard strata as the units (:class:`_Units`)."""
+        return self.greeks_with_errors[1]
+
+    @cached_property
+    def greeks_with_errors(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(:attr:`greeks`, :attr:`greek_errors`), computed together."""
         inp, rule = self.inputs, self.boundary.to_numpy()
 
-        def value(**bump: float) -> float:
+        def item(**bump: float) -> tuple[_Inputs, _Variant]:
             changed = inp.replace(**{k: getattr(inp, k) + v for k, v in bump.items()})
             same = set(bump) <= {"spot", "volatility"}  # the plans stay; the paths change
-            variant = self.variant if same else _variant(changed, rule)
-            return _price(changed, [variant])[0].mean
+            return changed, self.variant if same else _variant(changed, rule)
 
         h = BUMPS["spot"] * inp.spot
-        up, down = value(spot=h), value(spot=-h)
+        (_, up, down), (d_se, g_se) = _price_together(
+            [item(), item(spot=h), item(spot=-h)], [(0, 1, -1), (-2, 1, 1)])
         out = {"delta": (up - down) / (2 * h),
                "gamma": (up - 2 * self.value + down) / h**2}
+        err = {"delta": d_se / (2 * h), "gamma": g_se / h**2}
         for name, key in (("vega", "volatility"), ("rho", "rate"),
                           ("credit_spread", "credit_spread")):
             b = BUMPS[key]
             lo = -b if key != "credit_spread" or inp.credit_spread >= b else 0.0
-            out[name] = (value(**{key: b}) - value(**{key: lo})) / (b - lo) * 0.01
-        return out
+            (hi_v, lo_v), (se,) = _price_together([item(**{key: b}), item(**{key: lo})],
+                                                  [(1, -1)])
+            out[name] = (hi_v - lo_v) / (b - lo) * 0.01
+            err[name] = se / (b - lo) * 0.01
+        return out, err
 
     def rule_by_month(self) -> pd.Series:
         """The close from which the Holder converts as a multiple of the Conversion Price in
@@ -533,13 +574,17 @@ class Valuation:
                      .set_index("component"), {"value": "dollars", "std_error": "dollars"})
 
     def greeks_table(self) -> pd.DataFrame:
-        g = self.greeks
-        rows = [("Delta", f"{g['delta']:,.0f} shares", "value change per $1 of share price"),
-                ("Gamma", f"{g['gamma']:,.0f} shares per $1", "change of delta per $1"),
-                ("Vega", dollars(g["vega"]), "per volatility point"),
-                ("Rho", dollars(g["rho"]), "per percentage point of the rate"),
-                ("Credit spread", dollars(g["credit_spread"]), "per percentage point of spread")]
-        return pd.DataFrame(rows, columns=["greek", "value", "meaning"]).set_index("greek")
+        g, e = self.greeks_with_errors
+        rows = [("Delta", f"{g['delta']:,.0f} shares", f"{e['delta']:,.0f}",
+                 "value change per $1 of share price"),
+                ("Gamma", f"{g['gamma']:,.0f} shares per $1", f"{e['gamma']:,.0f}",
+                 "change of delta per $1"),
+                ("Vega", dollars(g["vega"]), dollars(e["vega"]), "per volatility point"),
+                ("Rho", dollars(g["rho"]), dollars(e["rho"]), "per percentage point of the rate"),
+                ("Credit spread", dollars(g["credit_spread"]), dollars(e["credit_spread"]),
+                 "per percentage point of spread")]
+        return pd.DataFrame(rows, columns=["greek", "value", "standard error", "meaning"]
+                            ).set_index("greek")
 
     def __repr__(self) -> str:
         i = self.inputs
@@ -555,7 +600,7 @@ class Valuation:
                 f"&plusmn; {dollars(self.std_error)}</b> ({i.n_paths:,} paths; spot "
                 f"${i.spot:g}, volatility {i.volatility:.0%}, rate {i.rate:.2%}, credit spread "
                 f"{i.credit_spread:.2%}; company: {i.policy}, Holder: {i.holder})</p>")
-        greeks = {name: f"{row.value} ({row.meaning})"
+        greeks = {name: f"{row.value} &plusmn; {row['standard error']} ({row.meaning})"
                   for name, row in self.greeks_table().iterrows()}
         return (no_latex(head) + self.table()._repr_html_()
                 + html_table(greeks, "Greeks: bumped and revalued on the same paths"))
