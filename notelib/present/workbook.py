@@ -204,7 +204,8 @@ def _about(wb, ws, fmt, d) -> None:
                        "the greater as formulas; I.B shares rounded up (II.D.4)"),
         ("Ledger, Status", f"The recorded facts and the note as of {case.state_date:%d %b %Y}"),
         ("Paths", "The forecast by payment date: chance paid in shares, cash and shares"),
-        ("Value", "Fair value with its 95% interval, parts, Greeks with their errors and market inputs"),
+        ("Value", "Fair value with its 95% interval, parts, Greeks with their errors and "
+                  "market inputs"),
         ("Check columns", "\"ok\" where a formula equals notelib's exact figure to the cent "
                           "(notelib's figures are in hidden columns)"),
     ]
