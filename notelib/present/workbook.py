@@ -135,7 +135,7 @@ def _redemption_rows(case) -> pd.DataFrame:
 
 def _head(ws, fmt, row: int, columns: Sequence[Column], size: bool = True) -> None:
     """A header row as high as its longest wrapped header and (``size``) the widths."""
-    lines = max(_lines(col.header, col.width * 0.8) for col in columns)  # bold: wider
+    lines = max(_lines(col.header, col.width * 0.9) for col in columns)  # bold: wider
     ws.set_row(row, 15 * lines if lines > 1 else None)
     for c, col in enumerate(columns):
         ws.write_string(row, c, col.header, fmt["head"])
@@ -552,9 +552,9 @@ def _market(ws, fmt, case, i, top: int) -> None:
     _head(ws, fmt, top, [Column("Market input", width=36), Column("Value", width=18),
                          Column("From", width=16), Column("Provenance", width=60)])
     for r, ((label, val, kind), key) in enumerate(zip(inputs, keys), start=top + 1):
-        ws.write_string(r, 0, label)
+        ws.write_string(r, 0, label, fmt["top"])
         _put(ws, fmt, r, 1, val, kind)
-        ws.write_string(r, 2, "the case" if key in own else "market file")
+        ws.write_string(r, 2, "the case" if key in own else "market file", fmt["top"])
         text = (f"assumption: case {case.name}'s parameters (or the state date)" if key in own
                 else case.market.provenance.get(key, ""))
         ws.write_string(r, 3, text, fmt["wrap"])
