@@ -49,8 +49,8 @@ from .contract.schedule import payment_schedule
 from .contract.terms import DEFAULT_TERMS, NoteTerms, load_terms
 from .engine import SimulationResult, simulate
 from .io.display import BAND, dollars, money_band, percent, price, table
-from .params import (DEFAULTS, ROOT, CaseError, is_iso_date, check_params, params_file,
-                     read_params)
+from .params import (DEFAULTS, ROOT, CaseError, check_params, file_sha256, is_iso_date,
+                     params_file, read_params)
 from .paths import PRICES, SCENARIOS, Paths, load_closes, prices_label
 from .value.market import DEFAULT_MARKET, Market, load_market
 from .value.valuation import (ORIGINAL_TERMS, Amendment, Valuation, amendment, fair_value,
@@ -60,10 +60,6 @@ from .value.whatif import historical_what_if, what_if_redemptions
 FILES = {"TERMS_FILE": DEFAULT_TERMS, "ORIGINAL_TERMS_FILE": ORIGINAL_TERMS,
          "CAPTABLE_FILE": DEFAULT_CAPTABLE, "LEDGER_FILE": DEFAULT_LEDGER, "PRICES_FILE": PRICES,
          "MARKET_FILE": DEFAULT_MARKET, "SCENARIOS_FILE": SCENARIOS}
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def code_digest() -> str:
     """The hash of notelib's source: a cached figure from other code is never reused."""
@@ -215,7 +211,7 @@ class Case:
             h = hashlib.sha256(json.dumps({**self.params, "as_of": str(self.as_of)},
                                           sort_keys=True, default=str).encode())
             for k in sorted(self.files):
-                h.update(_digest(Path(self.files[k])).encode())
+                h.update(file_sha256(self.files[k]).encode())
             h.update(code_digest().encode())
             self._memo["key"] = h.hexdigest()[:24]
         return self._memo["key"]

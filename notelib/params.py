@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,6 +15,19 @@ from typing import Any
 from .io.safeyaml import load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes (inputs recorded in manifests, caches and workbooks)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def relative(path: str | Path) -> str:
+    """A path relative to the repository when it is inside it, else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 PARAMS = ROOT / "data" / "params"
 
 # Every case parameter and its default. A parameter file sets some of them; the rest keep

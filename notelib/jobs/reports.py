@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import functools
-import hashlib
 import html
 import json
 import os
@@ -34,10 +33,9 @@ from typing import Any
 
 from ..io.display import KINDS
 from .consistency import disagreements
-from ..params import DEFAULTS, check_params, read_params
+from ..params import DEFAULTS, ROOT, check_params, file_sha256, read_params, relative
 from ..contract.terms import load_terms
 
-ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 PARAMS = ROOT / "data" / "params"
 REPORTS = ROOT / "reports"
@@ -599,11 +597,11 @@ def _snapshot(case: _Case, base: Path | None, shared: Path) -> None:
         copy = folder / f"{label}{source.suffix}"
         shutil.copyfile(source, copy)
         plain[param] = str(copy)
-        record[label] = {"file": _relative(source), "sha256": _sha256(copy)}
+        record[label] = {"file": relative(source), "sha256": file_sha256(copy)}
     if case.params_file is not None:
         copy = folder / f"params-{case.params_file.name}"
         shutil.copyfile(case.params_file, copy)
-        record["params"] = {"file": _relative(case.params_file), "sha256": _sha256(copy)}
+        record["params"] = {"file": relative(case.params_file), "sha256": file_sha256(copy)}
     case_file = folder / "case" / f"{case.name}.yaml"
     case_file.write_text(json.dumps(plain, indent=2))  # JSON is YAML: read by the safe loader
     case.case_params, case.record = built.params, record
@@ -616,18 +614,6 @@ def _snapshot(case: _Case, base: Path | None, shared: Path) -> None:
         "AS_OF": case.as_of.isoformat(), "DASK_PROCESSES": False,
         # the run's cases share the sweep cells they have in common (07), each computed once
         "SWEEP_CACHE": case.given.get("SWEEP_CACHE") or str(shared)}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _relative(path: Path) -> str:
-    """A path relative to the repository when it is inside it."""
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
 
 
 def run_report(*, parameters: Mapping[str, Any] | None = None, name: str = "base",

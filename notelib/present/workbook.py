@@ -19,7 +19,6 @@ renames, so a failed export leaves no half-written file.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import textwrap
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ from ..contract.conversion import conversion_shares
 from ..contract.schedule import (day_count_basis, interest_dates, principal_payments,
                                  year_fraction)
 from ..contract.terms import NoteTerms
+from ..params import file_sha256, relative
 
 FORMATS = {  # number formats by kind
     "money": "$#,##0.00;-$#,##0.00", "shares": "#,##0", "price": "$0.00####",
@@ -117,11 +117,7 @@ def _gather(case) -> dict[str, Any]:
     return {"case": case, "terms": case.terms, "schedule": case.schedule(),
             "state": case.state(), "redemption": _redemption_rows(case),
             "by_date": case.forecast().by_date, "value": value, "parts": case.value_parts(),
-            "files": {k: (Path(v), _sha256(Path(v))) for k, v in case.files.items()}}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+            "files": {k: (v, file_sha256(v)) for k, v in case.files.items()}}
 
 
 def _redemption_rows(case) -> pd.DataFrame:
@@ -191,7 +187,7 @@ def _about(wb, ws, fmt, d) -> None:
              ("Valuation paths", int(value.inputs.n_paths)),
              ("notelib version", _version()), ("Prices", case.prices_label)]
     end = _rows(ws, fmt, 2, [Column("Item", width=22), Column("Value", "int", 34)], facts)
-    files = [(_label(key.removesuffix("_FILE").lower()), str(_relative(path)), digest)
+    files = [(_label(key.removesuffix("_FILE").lower()), relative(path), digest)
              for key, (path, digest) in d["files"].items()]
     end = _rows(ws, fmt, end + 1, [Column("Input", width=22), Column("File", width=34),
                                    Column("sha256", width=68)], files)
@@ -216,14 +212,6 @@ def _about(wb, ws, fmt, d) -> None:
 def _version() -> str:
     from .. import __version__
     return __version__
-
-
-def _relative(path: Path) -> Path:
-    from ..params import ROOT
-    try:
-        return path.resolve().relative_to(ROOT)
-    except ValueError:
-        return path
 
 
 def _terms(wb, ws, fmt, d) -> None:
@@ -404,7 +392,7 @@ def _redemption(wb, ws, fmt, d) -> None:
 
 def _ledger(wb, ws, fmt, d) -> None:
     case = d["case"]
-    ws.write(0, 0, f"Ledger: {_relative(Path(case.files['LEDGER_FILE']))}", fmt["title"])
+    ws.write(0, 0, f"Ledger: {relative(case.files['LEDGER_FILE'])}", fmt["title"])
     rows = [(e.date, e.kind, "; ".join(f"{k}: {v}" for k, v in e.fields.items()), e.provenance,
              e.source, e.line) for e in case.ledger.entries]
     _rows(ws, fmt, 2, [Column("Date", "date", 12), Column("Kind", width=14),

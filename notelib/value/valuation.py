@@ -252,23 +252,34 @@ def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False) -> li
     """Run every variant over the same pricing paths (common random numbers), chunk by chunk,
     keeping only sums: memory is one chunk whatever the path count."""
     sums = np.zeros((len(variants), 3))
-    cuts = [v.cuts(inp.n_paths) for v in variants]
-    units = _Units(len(variants), cuts)
+    units = _Units(len(variants), [v.cuts(inp.n_paths) for v in variants])
     bar = _bar(inp.n_paths, progress)
-    done = 0
-    for part in inp.chunks(inp.n_paths, 0):
-        first, per = None, []
-        for v, variant in enumerate(variants):
-            cash, equity = _run(variant, part.closes, done, cuts[v])
+    for done, m, priced in _chunks_priced([(inp, v) for v in variants]):
+        first, per = priced[0][0] + priced[0][1], []
+        for v, (cash, equity) in enumerate(priced):
             total = cash + equity
-            first = total if first is None else first
             sums[v] += (total.sum(), cash.sum(), equity.sum())
             per.append((total, cash, equity, total - first))
-        units.add(done, part.n_paths, per)
-        bar.update(part.n_paths)
-        done += part.n_paths
+        units.add(done, m, per)
+        bar.update(m)
     bar.close()
     return [_Stats(inp.n_paths, *row, *units.variances(v)) for v, row in enumerate(sums)]
+
+
+def _chunks_priced(items: list[tuple[_Inputs, _Variant]]
+                   ) -> Iterable[tuple[int, int, list[tuple[np.ndarray, np.ndarray]]]]:
+    """(first path, paths, each item's discounted cash and shares per path) chunk by chunk:
+    each (inputs, variant) on its inputs' pricing paths (items with the same inputs share
+    them; other inputs draw from the same seeds: common random numbers)."""
+    n = items[0][0].n_paths
+    cuts = [variant.cuts(n) for _, variant in items]
+    sources = list({id(inp): inp for inp, _ in items}.values())
+    done = 0
+    for parts in zip(*(inp.chunks(n, 0) for inp in sources)):
+        closes = {id(inp): part.closes for inp, part in zip(sources, parts)}
+        yield done, parts[0].n_paths, [_run(variant, closes[id(inp)], done, cuts[i])
+                                       for i, (inp, variant) in enumerate(items)]
+        done += parts[0].n_paths
 
 
 def _price_together(items: list[tuple[_Inputs, _Variant]], combinations: list[Sequence[float]]
@@ -278,19 +289,13 @@ def _price_together(items: list[tuple[_Inputs, _Variant]], combinations: list[Se
     :func:`_price` gives it, and the standard error of each combination (weights over the
     items' values path by path, e.g. up - down), pairs and strata as the units."""
     n = items[0][0].n_paths
-    cuts = [variant.cuts(n) for _, variant in items]
-    units = _Units(len(combinations), cuts, quantities=1)
+    units = _Units(len(combinations), [variant.cuts(n) for _, variant in items], quantities=1)
     sums = np.zeros(len(items))
-    done = 0
-    for parts in zip(*(inp.chunks(n, 0) for inp, _ in items)):
-        totals = []
-        for i, ((_, variant), part) in enumerate(zip(items, parts)):
-            cash, equity = _run(variant, part.closes, done, cuts[i])
-            totals.append(cash + equity)
-            sums[i] += totals[-1].sum()
-        units.add(done, parts[0].n_paths,
-                  [(sum(w * t for w, t in zip(weights, totals)),) for weights in combinations])
-        done += parts[0].n_paths
+    for done, m, priced in _chunks_priced(items):
+        totals = [cash + equity for cash, equity in priced]
+        sums += [t.sum() for t in totals]
+        units.add(done, m, [(sum(w * t for w, t in zip(weights, totals)),)
+                            for weights in combinations])
     return [float(x / n) for x in sums], [
         math.sqrt(units.variances(c)[0]) / n for c in range(len(combinations))]
 
@@ -445,6 +450,10 @@ class Valuation:
     boundary: pd.Series  # the close from which the Holder converts, by session
     seconds: float
     inputs: _Inputs = field(repr=False)
+    # the value curve's rule per spot (:meth:`rule_at`) and the plans priced with each
+    spot_rules: dict[float, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    curve_variants: dict[bytes, _Variant] = field(default_factory=dict, repr=False,
+                                                  compare=False)
 
     @property
     def conversion_option(self) -> float:
@@ -476,8 +485,7 @@ class Valuation:
         spots (:attr:`wide_boundary`) made to see the 9.9% cap with the multiple searched on
         pilot paths at that spot (:func:`cap_aware`; a multiple chosen at another spot costs
         the Holder up to 0.6% of value). Searched once per spot and kept."""
-        rules = vars(self).setdefault("spot_rules", {})
-        key = round(float(spot), 6)
+        rules, key = self.spot_rules, round(float(spot), 6)
         if key not in rules:
             inp = self.inputs.replace(spot=key)
             n = min(inp.pilot_paths, CURVE_SEARCH_PATHS)
@@ -634,6 +642,7 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
         out = eng.run(plan.with_threshold(np.stack(rules, axis=1)), np.tile(closes, len(ms)),
                       policy=policy)
         total = out["pv_cash"] + out["pv_equity"]
+        # each block's mean on a fresh array, as a run of that rule alone takes it (same bits)
         return {m: float(total[i * n:(i + 1) * n].copy().mean()) for i, m in enumerate(ms)}
 
     tried = values(list(SEARCH))
@@ -816,7 +825,7 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     groups: dict[bytes, list[float]] = {}  # spots whose rules agree are priced together
     for spot in spots:
         groups.setdefault(valuation.rule_at(spot).tobytes(), []).append(spot)
-    kept = vars(valuation).setdefault("curve_variants", {})
+    kept = valuation.curve_variants
     priced = {}
     for key, group in groups.items():
         rule = valuation.rule_at(group[0])
