@@ -103,6 +103,84 @@ def test_coupons_and_conversion_with_accrued_interest():
     within(v.value, expected, v.std_error)
 
 
+def tf_tree(spot, vol, r, s, q, coupon_rate, steps=4_000):
+    """The plain note with a coupon each 1 Oct (paid Monday 2 Oct 2006, and at maturity) on a
+    Tsiveriotis-Fernandes CRR tree written apart from notelib: the cash part discounted at
+    r + s, the shares at r, dividend yield q; conversion at any step into ceil(owed / CP)
+    shares, owed = principal + interest accrued (ACT/360) on the step's day (II.A); the last
+    step by Black-Scholes, so the tree converges smoothly (binomial Black-Scholes).
+    Returns (debt, equity) today."""
+    h = T / steps
+    u = math.exp(vol * math.sqrt(h))
+    p = (math.exp((r - q) * h) - 1 / u) / (u - 1 / u)
+    c1 = round(P * coupon_rate * 334 / 360, 2)  # 1 Nov 2005 -> 1 Oct 2006
+    c2 = round(P * coupon_rate * 365 / 360, 2)  # 1 Oct 2006 -> 1 Oct 2007
+    k_pay = math.ceil((dt.date(2006, 10, 2) - ISSUE).days / 365 / h)
+    n_end = math.ceil((P + c2) / CP)
+    cash = equity = None
+    for k in range(steps - 1, -1, -1):
+        spots = spot * u ** (k - 2 * np.arange(k + 1))
+        if cash is None:  # the last step in closed form: cash P + c2 or n_end shares
+            d1 = ((np.log(n_end * spots / (P + c2)) + (r - q + vol**2 / 2) * h)
+                  / (vol * math.sqrt(h)))
+            d2 = d1 - vol * math.sqrt(h)
+            cash = math.exp(-(r + s) * h) * (P + c2) * np.vectorize(N)(-d2)
+            equity = n_end * spots * math.exp(-q * h) * np.vectorize(N)(d1)
+        else:
+            cash = math.exp(-(r + s) * h) * (p * cash[:-1] + (1 - p) * cash[1:])
+            equity = math.exp(-r * h) * (p * equity[:-1] + (1 - p) * equity[1:])
+        if k == k_pay:
+            cash = cash + c1
+        day = ISSUE + dt.timedelta(days=round(k * h * 365))
+        since = dt.date(2006, 10, 1) if day >= dt.date(2006, 10, 1) else ISSUE
+        owed = P + round(P * coupon_rate * (day - since).days / 360, 2)
+        convert = math.ceil(owed / CP) * spots
+        go = convert > cash + equity
+        cash, equity = np.where(go, 0.0, cash), np.where(go, convert, equity)
+    return float(cash[0]), float(equity[0])
+
+
+def test_the_tree_is_the_closed_form_without_coupon_or_dividend():
+    # no coupon, no dividend: never convert early, so the tree is the TF closed form
+    # P e^(-(r+s)T) N(-d2) and shares x S x N(d1) (to 0.1%: the tree's steps)
+    debt, equity = tf_tree(0.4, 0.5, 0.04, 0.03, 0.0, 0.0)
+    d1, d2 = d1d2(0.4, CP, 0.04, 0.5)
+    assert debt == pytest.approx(P * math.exp(-0.07 * T) * N(-d2), rel=1e-3)
+    assert equity == pytest.approx(SHARES * 0.4 * N(d1), rel=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spot", [0.25, 0.6])
+def test_no_conversion_before_maturity_where_holding_dominates(spot):
+    # issue 21, item 2: zero coupon, no dividend: converting early never pays, yet the
+    # regression's boundary was finite on 776 of 1,287 sessions and the debt 318,047 ± 1,673
+    # against 325,122 (z = -4.2). Now the Holder converts at maturity only, and the TF split
+    # with s = 3% holds: debt = P e^(-(r+s)T) N(-d2) within 2 standard errors
+    v = value(plain(), spot=spot, credit_spread=0.03, policy="cash")
+    finite = v.boundary[np.isfinite(v.boundary)]
+    assert list(finite.index.date) == [MATURITY]
+    d1, d2 = d1d2(spot, CP, 0.04, 0.5)
+    within(v.debt, P * math.exp(-0.07 * T) * N(-d2), v.debt_error, k=2)
+    within(v.equity, SHARES * spot * N(d1), v.equity_error, k=2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spot", [0.25, 0.4])
+def test_the_debt_split_with_coupons_and_dividends_matches_a_tf_tree(spot):
+    # issue 21, item 2: 9% annual coupons, 3% dividend yield, s = 3%: debt was 791,552 ±
+    # 2,176 against a TF tree's 801,649. Early conversion pays only on the eve of the 2 Oct
+    # 2006 coupon, far in the money (converting takes 1.083 x moneyness; keeping brings the
+    # coupon 0.0835 and, at maturity, 1.0913 e^(-0.03 x 1.0) = 1.059 x moneyness: from about
+    # 3.5x the Conversion Price), which the tree finds at every step
+    debt, equity = tf_tree(spot, 0.5, 0.04, 0.03, 0.03, 0.09)
+    v = value(plain(interest_rate=0.09, interest_months=(10,)), spot=spot, credit_spread=0.03,
+              dividend_yield=0.03, policy="cash")
+    within(v.debt, debt, v.debt_error, k=2)
+    within(v.equity, equity, v.equity_error, k=2)
+    eve = v.boundary[pd.Timestamp("2006-09-29")] / CP
+    assert 3.3 < eve < 3.8, eve
+
+
 ql = pytest.importorskip("QuantLib", reason="pip install QuantLib (make test installs it)")
 
 

@@ -367,12 +367,14 @@ def _per_dollar(plan: eng.Plan, closes: np.ndarray, k: int, amount: float, polic
 
 
 def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
-                      first: int) -> np.ndarray:
+                      first: int, dividend_yield: float = 0.0) -> np.ndarray:
     """The Holder's conversion rule by Longstaff-Schwartz on pilot ``closes``: per session,
     the close at or above which converting a dollar of principal beats keeping it (inf:
     never). A converted dollar leaves the end of the schedule (reading 32), so a dollar kept
     is paid at maturity, with interest each Interest Payment Date meanwhile in cash or in
-    shares as the company chooses; it may be converted later (reading 38)."""
+    shares as the company chooses; it may be converted later (reading 38). The regression
+    is asked only on sessions where converting could beat holding (:func:`holding_dominates`);
+    elsewhere the Holder keeps the dollar."""
     n_s, n = closes.shape
     c = plan.contract
     sched = c.schedule
@@ -390,6 +392,11 @@ def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
         if coupon[k]:
             owner.setdefault(int(np.searchsorted(c.sessions, pd.Timestamp(d))) - 1, []).append(k)
     bound = np.full(n_s, np.inf)
+    held = holding_dominates(plan, dividend_yield)
+    end = int(np.searchsorted(c.sessions, pd.Timestamp(c.terms.maturity_date), "right")) - 1
+    # the control: the dollar converted at maturity, whose mean given today's close is known
+    at_end = carry[end] * closes[end] / price[end] * dfe[end]
+    drift = carry[end] / price[end] * np.exp(-dividend_yield * (_years(c)[end] - _years(c)))
     for s in range(n_s - 1, first - 1, -1):
         for k in owner.get(s, ()):
             _per_dollar(plan, closes, k, coupon[k], policy, cash, equity)
@@ -398,34 +405,61 @@ def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
         if dates[s] == c.terms.maturity_date:  # convert or take the final payment in cash
             cash_then = (1 + coupon[last]) * plan.discount.pay_cash[last] / dfc[s]
             bound[s] = cash_then * price[s] / carry[s]
+        elif held[s]:
+            continue
         else:
             keep = cash / dfc[s] + equity / dfe[s]  # the dollar kept, in that day's money
-            bound[s] = _boundary_close(closes[s] / price[s], carry[s], keep) * price[s]
+            bound[s] = _boundary_close(closes[s] / price[s], carry[s], keep, at_end / dfe[s],
+                                       drift[s] * price[s]) * price[s]
         go = closes[s] >= bound[s]
         cash[go] = 0.0
         equity[go] = carry[s] * closes[s, go] / price[s] * dfe[s]
     return bound
 
 
-def _boundary_close(x: np.ndarray, carry: float, keep: np.ndarray) -> float:
-    """The lowest moneyness (close / Conversion Price) from which converting (``carry`` x
-    moneyness) beats the regression of keeping on 1, x, x^2, x^3 over the paths where
-    converting could pay; inf where too few such paths give a reliable regression."""
+def holding_dominates(plan: eng.Plan, dividend_yield: float) -> np.ndarray:
+    """Per session, True where converting a dollar of principal is worth less, on every
+    path, than keeping it and converting it on some later session up to maturity: a dollar
+    converted at session u brings carry_u / price_u shares (its principal and the interest
+    since the last Interest Payment Date, II.A), worth S e^(-q (t_u - t)) today under the
+    risk-neutral measure, and keeping it also earns every coupon paid meanwhile (>= 0). So
+    converting at s can pay only where carry_s / price_s beats the best later
+    carry_u / price_u e^(-q (t_u - t_s)): with no dividend, on the eve of an Interest
+    Payment Date (interest accrues every day) or of a scheduled price change, and at
+    maturity (reading 38)."""
+    c = plan.contract
+    rn, rd = c.rate
+    carry = 1 + rn * c.since_days / (rd * c.basis)
+    worth = carry * c.price_units / c.price_at_session * np.exp(-dividend_yield * _years(c))
+    live = c.sessions.date <= c.terms.maturity_date
+    worth = np.where(live, worth, -np.inf)
+    later = np.concatenate([np.maximum.accumulate(worth[::-1])[::-1][1:], [-np.inf]])
+    return worth <= later * (1 + 1e-12)  # a tie: keeping loses nothing and keeps the choice
+
+
+def _years(c: eng.ContractGrid) -> np.ndarray:
+    """Each session's time from the first, in ACT/365F years."""
+    return np.asarray((c.sessions - c.sessions[0]).days, dtype=np.float64) / 365
+
+
+def _boundary_close(x: np.ndarray, carry: float, keep: np.ndarray,
+                    control: np.ndarray | float = 0.0, slope: float = 0.0) -> float:
+    """The moneyness (close / Conversion Price) from which converting (``carry`` x moneyness)
+    gains most over keeping, summed over the pilot paths at or above it (Andersen's
+    threshold, fitted session by session); inf where nothing is gained or too few paths are
+    where converting could pay. With a ``control`` (what the dollar converted at maturity
+    brings, path by path, whose mean given the moneyness is ``slope`` x moneyness), the gain
+    of a path is counted as (carry - slope) x moneyness - (keep - control): the same mean,
+    and far in the money, where keeping is mostly the shares, almost no noise."""
     parity = carry * x
     if np.ptp(x) <= 1e-12 * x.mean():  # every path at one price (the valuation date)
         return float(x[0]) if parity[0] > keep.mean() else np.inf
-    itm = parity >= 0.5 * np.median(keep)
-    if itm.sum() < MIN_IN_THE_MONEY:
+    if (parity >= 0.5 * np.median(keep)).sum() < MIN_IN_THE_MONEY:
         return np.inf
-    scale = x[itm].mean()
-    z = x[itm] / scale
-    coef, *_ = np.linalg.lstsq(np.vander(z, 4), keep[itm], rcond=None)
-    grid = np.linspace(z.min(), z.max(), 257)
-    better = carry * grid * scale >= np.polyval(coef, grid)
-    if not better[-1]:
-        return np.inf
-    worse = np.flatnonzero(~better)
-    return float(grid[worse[-1] + 1 if len(worse) else 0] * scale)
+    order = np.argsort(-x, kind="stable")
+    gain = np.cumsum(((carry - slope) * x - (keep - control))[order])
+    best = int(np.argmax(gain))
+    return float(x[order[best]]) if gain[best] > 0 else np.inf
 
 
 @dataclass
@@ -622,7 +656,8 @@ def _holder_rule(inp: _Inputs) -> np.ndarray:
         return np.full(len(inp.sessions), np.inf) if threshold is None else threshold
     plan = inp.plan("hold")
     pilot = next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths)))
-    boundary = exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp))
+    boundary = exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp),
+                                 inp.dividend_yield)
     return cap_aware(plan, boundary, pilot.closes[:, :SEARCH_PATHS], inp.company())
 
 
@@ -803,7 +838,8 @@ def wide_boundary(inp: _Inputs) -> np.ndarray:
     per = max(inp.pilot_paths // len(spots), 2 * MIN_IN_THE_MONEY)
     closes = np.concatenate([next(iter(inp.replace(spot=x).chunks(per, 1, chunk=per))).closes
                              for x in spots], axis=1)
-    return exercise_boundary(inp.plan("hold"), closes, inp.policy, _first_session(inp))
+    return exercise_boundary(inp.plan("hold"), closes, inp.policy, _first_session(inp),
+                             inp.dividend_yield)
 
 
 def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | None = None,
