@@ -460,3 +460,36 @@ def test_each_greek_comes_with_an_error_that_matches_its_spread_over_seeds():
     for k in ("delta", "vega", "rho", "credit_spread", "gamma"):
         ratio = np.mean(errors[k]) / np.std(values[k], ddof=1)
         assert abs(ratio - 1) < 0.35, (k, ratio)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_no_falling_threshold_beats_the_holders_rule_on_fresh_paths(seed):
+    # issue 21, item 1: the rule searched flat multiples only (1.75x for DynTek), and on fresh
+    # paths, with the redemption hazard, a threshold falling from 2.5x to 1.0x at maturity,
+    # quadratic in time, was worth +72,483 ± 3,001 more; 2.0x falling linearly to 1.0x
+    # +54,826 ± 2,106. Each rule below converts from its multiple of the Conversion Price
+    # (f: the share of the time to maturity elapsed); none may beat the Holder's rule by more
+    # than 2 standard errors of the difference, priced on the same 20,000 fresh paths
+    import notelib as nl
+    from notelib.value.valuation import _first_session, _price, _variant, _years
+
+    case = nl.Case.from_params("base")
+    v = fair_value(case.terms, **{**case.valuation_keywords(20_000), "seed": seed})
+    inp = v.inputs
+    c = inp.plan("hold").contract
+    years = _years(c)
+    first = _first_session(inp)
+    f = np.clip((years - years[first]) / (years[-1] - years[first]), 0, 1)
+    price = c.price_at_session / c.price_units
+    rules = {"2.5x to 1x, quadratic (falling fast first)": 1 + 1.5 * (1 - f) ** 2,
+             "2.5x to 1x, quadratic (falling fast last)": 2.5 - 1.5 * f ** 2,
+             "2x to 1x, linear": 2 - f,
+             "flat 1.75x (the old rule)": np.full(len(f), 1.75),
+             "4x to 1x, quartic": 1 + 3 * (1 - f) ** 4,
+             "1.5x until a year before maturity, then 1x": np.where(
+                 years[-1] - years > 1, 1.5, 1.0)}
+    ours, *others = _price(inp, [v.variant, *(_variant(inp, m * price) for m in rules.values())])
+    for name, other in zip(rules, others):
+        gain, se = other.mean - ours.mean, other.diff_error(ours)
+        assert gain <= 2 * se, f"{name}: +{gain:,.0f} ± {se:,.0f}"
