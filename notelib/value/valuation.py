@@ -55,6 +55,7 @@ MIN_IN_THE_MONEY = 200  # fewer paths than this where converting could pay: do n
 SEARCH = ((1.0, 0), (1.25, 0), (1.5, 0), (2.0, 0), (3.0, 0), (np.inf, 0),
           *((a, p) for p in (1, 2, 3) for a in (1.5, 2.0, 2.5, 3.0, 4.0)))
 SIGNIFICANT = 2.0  # cap_aware keeps a rule only if it beats the regression's by this many SEs
+SHORTLIST = 4  # cap_aware's best rules on a quarter of the pilot paths priced on all of them
 SEARCH_PATHS = 8_000  # pilot paths the search prices each candidate rule on
 EVENT_GRID = 21  # a redemption event falls on the nearest of every 21st session (~monthly)
 BUMPS = {"spot": 0.05, "volatility": 0.02, "rate": 0.001, "credit_spread": 0.001}
@@ -684,8 +685,9 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
     reaches m x the Conversion Price, m flat or falling to 1x at maturity
     (:func:`falling_multiple`). Each rule of :data:`SEARCH` (and none) is priced on pilot
     ``closes`` by the engine, which carries the principal left, the shares held, the cap
-    room and the volume sold; the best is kept: min(boundary, m x price), session by
-    session, after refining its start between its neighbours, if it beats the regression's
+    room and the volume sold: all of them on a quarter of the paths, the best
+    :data:`SHORTLIST` and two refinements of the best's start on all. The best is kept,
+    min(boundary, m x price) session by session, if it beats the regression's
     rule alone by more than :data:`SIGNIFICANT` standard errors on the pilot paths (the best
     of 23 rules on 8,000 paths otherwise chases the pilot's noise: on a note with no cap a
     rule converting far in the money "won" and moved 15% of the debt into equity)."""
@@ -696,25 +698,29 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
         return boundary if key[0] == np.inf else np.minimum(
             boundary, falling_multiple(plan, first, *key) * price)
 
-    def values(keys: list[tuple[float, int]]) -> None:
-        """The rules of ``keys`` priced together: the closes once per rule, in one run."""
+    def values(keys: list[tuple[float, int]], m: int) -> dict[tuple[float, int], np.ndarray]:
+        """The rules of ``keys`` priced together on the first ``m`` paths, in one run."""
         out = eng.run(plan.with_threshold(np.stack([rule(k) for k in keys], axis=1)),
-                      np.tile(closes, len(keys)), policy=policy)
+                      np.tile(closes[:, :m], len(keys)), policy=policy)
         total = out["pv_cash"] + out["pv_equity"]
         # each block on a fresh array, as a run of that rule alone takes it (same bits)
-        tried.update({k: total[i * n:(i + 1) * n].copy() for i, k in enumerate(keys)})
+        return {k: total[i * m:(i + 1) * m].copy() for i, k in enumerate(keys)}
 
-    tried: dict[tuple[float, int], np.ndarray] = {}
-    values(list(SEARCH))
-    best = max(tried, key=lambda k: float(tried[k].mean()))
-    if np.isfinite(best[0]):  # refine the start between its neighbours of the same power
-        grid = sorted(a for a, p in tried if p == best[1] and np.isfinite(a))
-        k = grid.index(best[0])
-        more = [(a, best[1]) for a in {(grid[max(k - 1, 0)] + best[0]) / 2,
-                                       (best[0] + grid[min(k + 1, len(grid) - 1)]) / 2}
-                if (a, best[1]) not in tried]
-        values(more) if more else None
-        best = max(tried, key=lambda k: float(tried[k].mean()))
+    def best_of(tried: dict) -> tuple[float, int]:
+        return max(tried, key=lambda k: float(tried[k].mean()))
+
+    # every rule on a quarter of the paths; the best few, refined, on all of them
+    few = values(list(SEARCH), max(n // 4, min(n, 2 * MIN_IN_THE_MONEY)))
+    top = best_of(few)
+    keys = sorted(few, key=lambda k: -float(few[k].mean()))[:SHORTLIST]
+    if np.isfinite(top[0]):  # refine the start between its neighbours of the same power
+        grid = sorted(a for a, p in few if p == top[1] and np.isfinite(a))
+        k = grid.index(top[0])
+        keys += [(a, top[1]) for a in {(grid[max(k - 1, 0)] + top[0]) / 2,
+                                       (top[0] + grid[min(k + 1, len(grid) - 1)]) / 2}
+                 if (a, top[1]) not in few]
+    tried = values(list(dict.fromkeys([*keys, (np.inf, 0)])), n)
+    best = best_of(tried)
     gain = tried[best] - tried[(np.inf, 0)]
     if gain.mean() <= SIGNIFICANT * gain.std() / math.sqrt(n):
         return boundary  # no rule beats the regression's alone beyond the pilot's noise
