@@ -6,6 +6,7 @@ their source, or say that they are an assumption.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ class Warrant:
     shares: int
     strike: float | None
     source: str
+    expires: dt.date | None = None  # None: not in the sources
+    expiry_source: str = ""  # where the expiry comes from, or the assumption and why
+    issued_for: str | None = None  # "amendment": issued for the November 2005 amendment
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,8 @@ class CapTable:
         """The table after a split of ``ratio`` new shares per old one (fractions dropped)."""
         return CapTable(
             self.as_of, math.floor(self.common * ratio),
-            tuple(Warrant(w.name, math.floor(w.shares * ratio),
-                          None if w.strike is None else w.strike / ratio, w.source)
+            tuple(dataclasses.replace(w, shares=math.floor(w.shares * ratio),
+                                      strike=None if w.strike is None else w.strike / ratio)
                   for w in self.warrants),
             tuple(Convertible(c.name, c.principal, c.conversion_price / ratio, c.source)
                   for c in self.convertibles))
@@ -84,6 +88,26 @@ class CapTable:
                   "terms": f"${c.principal:,.0f} at ${c.conversion_price:g}"}
                  for c in self.convertibles]
         return rows
+
+
+def _expiry(where: str, v: Any) -> tuple[dt.date | None, str]:
+    """An expiry written {value: YYYY-MM-DD, provenance: ..., source: ...}, or none."""
+    if v is None:
+        return None, ""
+    if not isinstance(v, dict) or set(v) != {"value", "provenance", "source"}:
+        raise CapTableError(f"{where}: write it as {{value: YYYY-MM-DD, provenance: "
+                            f"{' or '.join(PROVENANCES)}, source: where it comes from}}")
+    if not isinstance(v["value"], dt.date) or isinstance(v["value"], dt.datetime):
+        raise CapTableError(f"{where}.value = {v['value']!r}: must be a date written YYYY-MM-DD")
+    if v["provenance"] not in PROVENANCES or not v["source"]:
+        raise CapTableError(f"{where}: needs provenance {PROVENANCES} and a source")
+    return v["value"], f"{v['provenance']}: {v['source']}"
+
+
+def _issued_for(where: str, v: Any) -> str | None:
+    if v not in (None, "amendment"):
+        raise CapTableError(f"{where} = {v!r}: must be 'amendment' or left out")
+    return v
 
 
 def _entry(where: str, entry: dict, keys: set[str]) -> None:
@@ -117,11 +141,13 @@ def load_captable(path: str | Path | None = None) -> CapTable:
     _entry("common_outstanding", common, {"value"})
     warrants, convertibles = [], []
     for i, w in enumerate(raw.get("warrants") or []):
-        _entry(f"warrants[{i}]", w, {"shares", "strike"})
+        _entry(f"warrants[{i}]", w, {"shares", "strike", "expires", "issued_for"})
         strike = w.get("strike")
         warrants.append(Warrant(w["name"], _count(f"warrants[{i}].shares", w.get("shares")),
                                 None if strike is None else _positive(f"warrants[{i}].strike",
-                                                                      strike), w["source"]))
+                                                                      strike), w["source"],
+                                *_expiry(f"warrants[{i}].expires", w.get("expires")),
+                                _issued_for(f"warrants[{i}].issued_for", w.get("issued_for"))))
     for i, c in enumerate(raw.get("convertibles") or []):
         _entry(f"convertibles[{i}]", c, {"principal", "conversion_price"})
         convertibles.append(Convertible(

@@ -440,6 +440,19 @@ class Case:
             return change
         return self._once("amendment", compute)
 
+    def amendment_by_spot(self) -> pd.DataFrame:
+        """The value the amendment moved across share prices on its date
+        (:meth:`Amendment.by_spot`), with and without its warrants: 0.6x to 1.4x the
+        market's spot (an assumption) and the Conversion Price, on CURVE_PATHS a point; the
+        spot itself is the amendment's own figure."""
+        def compute() -> pd.DataFrame:
+            change = self.amendment()
+            spot = change.amended.inputs.spot
+            grid = {*np.round(spot * np.array([0.6, 0.8, 1.0, 1.2, 1.4]), 2),
+                    self.terms.conversion_price}
+            return change.by_spot(grid, n_paths=self.params["CURVE_PATHS"])
+        return self._once("amendment-by-spot", compute)
+
     def value(self) -> Valuation:
         """The fair value on the state date: the amended note of :meth:`amendment` on the
         Issue Date, else from the note as it stands (spot: the last close)."""
@@ -562,9 +575,15 @@ class Case:
             Metric("fair_value", f"Fair value on {value.inputs.valuation_date:%d %b %Y} "
                    f"({BAND})", value.value, "dollars", money_band(value.value, value.std_error),
                    "06-fair-value", value.std_error),
-            Metric("amendment_transfer", f"Value the amendment moved to the noteholders ({BAND})",
+            Metric("amendment_transfer", "Value the amendment moved to the noteholders at an "
+                   f"assumed ${change.amended.inputs.spot:,.2f} share price ({BAND})",
                    change.transfer, "dollars", money_band(change.transfer, change.std_error),
                    "06-fair-value", change.std_error),
+            Metric("amendment_with_warrants", "... with the "
+                   f"{sum(w.shares for w in change.warrants):,} warrants issued for it "
+                   "(expiry assumed)", change.with_warrants, "dollars",
+                   money_band(change.with_warrants, change.std_error), "06-fair-value",
+                   change.std_error),
         ]
         return {m.key: m for m in out}
 

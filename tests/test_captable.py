@@ -19,6 +19,13 @@ def test_default_captable_from_public_facts():
     assert c.other_dilutive == 32_943_319 and c.fully_diluted == 93_380_940
 
 
+def test_the_amendment_warrants_expiry_is_a_labelled_assumption():
+    (w,) = [w for w in load_captable().warrants if w.issued_for == "amendment"]
+    assert (w.shares, w.strike) == (491_400, 0.22)  # Prospect News, 1 Nov 2005
+    assert str(w.expires) == "2009-10-15" and w.expiry_source.startswith("assumption: ")
+    assert load_captable().split(0.1).warrants[0].expires == w.expires  # a split keeps it
+
+
 def test_split_divides_counts_and_multiplies_prices():
     c = load_captable().split(0.1)
     assert c.common == 6_043_762  # 60,437,621 / 10, fraction dropped
@@ -35,6 +42,12 @@ def test_split_divides_counts_and_multiplies_prices():
     (lambda d: d.update(holders=[]), r"unknown keys \['holders'\]"),
     (lambda d: d["warrants"][0].update(strik=0.2), r"warrants\[0\]: unknown keys \['strik'\]"),
     (lambda d: d.update(as_of="soon"), "as_of = 'soon'"),
+    (lambda d: d["warrants"][0].update(expires="2009-10-15"), r"warrants\[0\].expires: write it"),
+    (lambda d: d["warrants"][0]["expires"].update(value="soon"),
+     r"warrants\[0\].expires.value = 'soon'"),
+    (lambda d: d["warrants"][0]["expires"].update(provenance="guess"),
+     r"warrants\[0\].expires: needs provenance"),
+    (lambda d: d["warrants"][0].update(issued_for="merger"), r"issued_for = 'merger'"),
 ])
 def test_bad_captable(tmp_path, change, message):
     data = yaml.safe_load(DEFAULT_CAPTABLE.read_text())

@@ -346,8 +346,9 @@ def test_board_deck(report):
     # the amendment's board figure says what it moved in the key number's own words
     moved = next(m for m in json.loads((report / "metrics.json").read_text())["board"]
                  if m["key"] == "amendment_transfer")
-    assert pictures[-1][1] == (f"The amendment moved {moved['text']} of value to the noteholders "
-                               "(± 2 standard errors)")
+    assert pictures[-1][1].startswith(f"The amendment moved {moved['text']} of value to the "
+                                      "noteholders (± 2 standard errors) at an assumed $0.25 "
+                                      "share price; $")
     # the schedule's finding: $470,675 of interest is "$471K"
     assert pictures[0][1].startswith("$471K interest and $3.35M principal")
     # the last slide: the conclusion, three sentences from the numbers
@@ -589,6 +590,14 @@ def test_fair_value_notebook(report):
     board = {b["key"]: b["value"] for b in m["board"]}
     assert fv["amendment_transfer"] == board["amendment_transfer"]  # one computation, shared
     assert fv["amendment_transfer"] == pytest.approx(fv["amended_value"] - fv["original_value"])
+    # the 491,400 warrants at $0.22 (issue 21), valued with the same market; by hand at the
+    # base market (spot 0.25, 80%, 4.4%, expiry assumed 15 Oct 2009): $78,184 (test_warrants)
+    assert fv["amendment_warrants"] == pytest.approx(78_184, abs=3)
+    assert board["amendment_with_warrants"] == fv["amendment_with_warrants"] == pytest.approx(
+        fv["amendment_transfer"] + fv["amendment_warrants"])
+    labels = {b["key"]: b["label"] for b in m["board"]}
+    assert "at an assumed $0.25 share price" in labels["amendment_transfer"]
+    assert "expiry assumed" in labels["amendment_with_warrants"]
     assert fv["conversion_option"] == pytest.approx(fv["fair_value"] - fv["straight_debt"])
     assert fv["fair_value_std_error"] < 0.01 * fv["fair_value"]
     for name in ("06-value-vs-price", "06-amendment"):

@@ -64,6 +64,8 @@ METRICS = {
     "p_shares_jan_2007_min": ("Jan 2007 paid in shares: lowest probability in the grid", "percent"),
     "p_shares_jan_2007_max": ("Jan 2007 paid in shares: highest probability in the grid", "percent"),
     "amendment_transfer_std_error": ("... its standard error", "dollars"),
+    "amendment_warrants": ("Warrants issued for the amendment (expiry assumed)", "dollars"),
+    "amendment_with_warrants": ("Value moved with the warrants", "dollars"),
     "original_value": ("Original note's value", "dollars"),
     "amended_value": ("Amended note's value", "dollars"),
     "total_interest": ("Interest over the life", "dollars"),

@@ -451,11 +451,16 @@ def value_chart(curve: pd.DataFrame, *, at: tuple[float, float] | None = None,
 
 
 def amendment_chart(table: pd.DataFrame, transfer: float, std_error: float, *,
+                    by_spot: pd.DataFrame | None = None, spot: float | None = None,
                     title: str | None = None, subtitle: str = "", source: str = "") -> Figure:
     """The original and the amended note's value, split into straight debt and the
-    conversion option (:meth:`notelib.value.valuation.Amendment.table`)."""
+    conversion option (:meth:`notelib.value.valuation.Amendment.table`); with ``by_spot``
+    (:meth:`~notelib.value.valuation.Amendment.by_spot`), beside it the value moved at each
+    share price, with and without the warrants, the assumed ``spot`` marked."""
     with mpl.style.context(STYLE):
-        fig, ax = _figure((11, 5))
+        fig = Figure(figsize=(11, 5.5), layout="constrained")
+        ax, right = (fig.add_subplot(), None) if by_spot is None else \
+            fig.subplots(1, 2, width_ratios=[1.15, 1])
         names = list(table.index)
         y = np.arange(len(names))
         debt, option = table["straight_debt"].astype(float), table["conversion_option"].astype(float)
@@ -466,18 +471,50 @@ def amendment_chart(table: pd.DataFrame, transfer: float, std_error: float, *,
                     fontweight="bold")
         ax.set_yticks(y, [f"{n}\n(Conversion Price ${p:,.2f})" for n, p in
                           zip(names, table["conversion_price"].astype(float))])
-        ax.set_xlim(0, (debt + option).max() * 1.2)
+        ax.set_xlim(0, (debt + option).max() * 1.3)
         ax.grid(False, axis="y")  # no line through the bars
         ax.grid(True, axis="x")
         ax.xaxis.set_major_formatter(_millions)
-        ax.set_xlabel("Value to the noteholders on the amendment date")
-        _legend(fig, ax)
+        ax.set_xlabel("Value to the noteholders" + (f" at ${spot:,.2f}" if spot else ""))
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), borderaxespad=0, ncols=1,
+                  fontsize="small")
+        at = "" if spot is None else f" at an assumed ${spot:,.2f} share price"
+        if right is not None:
+            _transfer_panel(right, by_spot, spot)
+            lo, hi = by_spot.iloc[0], by_spot.iloc[-1]
+            at += (f"; ${lo['transfer'] / 1e6:,.2f}M at ${lo['spot']:,.2f} to "
+                   f"${hi['transfer'] / 1e6:,.2f}M at ${hi['spot']:,.2f}")
         verb = "moved" if transfer >= 0 else "took"
         _headline(fig, title or f"The amendment {verb} {money_band(abs(transfer), std_error)} "
-                  f"of value {'to' if transfer >= 0 else 'from'} the noteholders ({BAND})",
-                  subtitle)
+                  f"of value {'to' if transfer >= 0 else 'from'} the noteholders ({BAND})"
+                  + at, subtitle)
         _source(fig, source)
         return fig
+
+
+def _transfer_panel(ax: Axes, by_spot: pd.DataFrame, spot: float | None) -> None:
+    """The value moved against the share price, a band of two standard errors, the warrants
+    added on top (their value has no Monte Carlo error) and the assumed spot marked."""
+    x = by_spot["spot"].astype(float)
+    moved, se = by_spot["transfer"].astype(float), by_spot["std_error"].astype(float)
+    ax.fill_between(x, moved - 2 * se, moved + 2 * se, color=PALETTE["balance"], alpha=0.15,
+                    linewidth=0)
+    ax.plot(x, moved, color=PALETTE["balance"], linewidth=2.2, marker="o",
+            label="Note terms (band: 2 standard errors)")
+    ax.plot(x, by_spot["with_warrants"].astype(float), color=PALETTE["shares"], linewidth=2,
+            linestyle="--", label="With the amendment warrants")
+    if spot is not None:
+        ax.axvline(spot, color=PALETTE["cash"], linestyle=":", linewidth=1.5)
+        ax.annotate(f"assumed\n${spot:,.2f}", (spot, 0.02), xycoords=("data", "axes fraction"),
+                    xytext=(4, 0), textcoords="offset points", color=PALETTE["cash"],
+                    fontsize="small")
+    ax.set_ylim(0, float((by_spot["with_warrants"].astype(float)).max()) * 1.1)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
+    ax.yaxis.set_major_formatter(_millions)
+    ax.set_xlabel("Share price on the amendment date")
+    ax.set_ylabel("Value the amendment moved")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), borderaxespad=0, ncols=1,
+              fontsize="small")
 
 
 def heatmap(results: pd.DataFrame, x: str, y: str, measure: str, *, kind: str = "percent",

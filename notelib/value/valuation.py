@@ -39,10 +39,11 @@ from .. import engine as eng
 from ..checks import number, one_of, whole
 from ..contract.calendar import trading_sessions
 from ..contract.conversion import conversion_shares
-from ..captable import CapTable, load_captable
+from ..captable import CapTable, Warrant, load_captable
 from ..contract.dates import as_date
 from ..io.display import dollars, html_table, no_latex, table
 from .market import Market, load_market
+from .warrants import warrant_value
 from ..paths import Paths, risk_neutral_chunks
 from ..contract.schedule import interest_dates, year_fraction
 from ..contract.terms import NoteTerms
@@ -916,12 +917,53 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
 class Amendment:
     """The amended note against the original one on the same date, market and paths:
     ``transfer`` (amended - original, with ``std_error``) is the value the amendment moved to
-    the noteholders."""
+    the noteholders; ``warrants``, those issued for it (valued at :attr:`warrant_value`,
+    reading 41), add to it (:attr:`with_warrants`)."""
 
     amended: Valuation
     original: Valuation
     transfer: float
     std_error: float
+    warrants: tuple[Warrant, ...] = ()
+
+    def warrants_at(self, spot: float) -> float:
+        """The amendment's warrants by Black-Scholes-Merton at ``spot`` with the valuation's
+        market (:func:`notelib.value.warrants.warrant_value`)."""
+        i = self.amended.inputs
+        return sum(warrant_value(w, spot=spot, volatility=i.volatility, rate=i.rate,
+                                 dividend_yield=i.dividend_yield, on=i.valuation_date)
+                   for w in self.warrants)
+
+    @property
+    def warrant_value(self) -> float:
+        return self.warrants_at(self.amended.inputs.spot)
+
+    @property
+    def with_warrants(self) -> float:
+        """The transfer with the warrants' value (their value has no Monte Carlo error)."""
+        return self.transfer + self.warrant_value
+
+    def by_spot(self, spots: Iterable[float], n_paths: int | None = None) -> pd.DataFrame:
+        """The transfer at each spot, with and without the warrants: both notes priced on the
+        same paths, each with its own rule at that spot (:meth:`Valuation.rule_at`); at the
+        valuation's own spot, the transfer itself (so the two never disagree)."""
+        a, o = self.amended, self.original
+        rows = []
+        for spot in sorted({round(float(x), 6) for x in spots}):
+            if spot == round(a.inputs.spot, 6):
+                transfer, se, paths = self.transfer, self.std_error, a.inputs.n_paths
+            else:
+                inp = a.inputs.replace(spot=spot, n_paths=n_paths or a.inputs.n_paths)
+                sa, so = _price(inp, [_variant(a.inputs, a.rule_at(spot)),
+                                      _variant(o.inputs, o.rule_at(spot))])
+                transfer, se, paths = sa.mean - so.mean, so.diff_error(sa), inp.n_paths
+            w = self.warrants_at(spot)
+            rows.append((spot, transfer, se, w, transfer + w, paths))
+        return table(pd.DataFrame(rows, columns=["spot", "transfer", "std_error", "warrants",
+                                                 "with_warrants", "paths"]),
+                     {"spot": "price", "paths": "shares",
+                      **{k: "dollars" for k in ("transfer", "std_error", "warrants",
+                                                "with_warrants")}})
 
     def table(self) -> pd.DataFrame:
         rows = {}
@@ -941,11 +983,13 @@ class Amendment:
 
 def amendment(amended: NoteTerms, original: NoteTerms, **kw) -> Amendment:
     """Value both notes with the same keywords (market, paths, seed, behaviour) and price them
-    on the same paths, so their difference carries little noise."""
+    on the same paths, so their difference carries little noise; the cap table's warrants
+    issued for the amendment come with it."""
     a = fair_value(amended, **kw)
     o = fair_value(original, **kw)
     ia, io = a.inputs, o.inputs
     if not ia.sessions.equals(io.sessions):
         raise ValuationError("amendment: the two notes must span the same sessions (dates)")
     sa, so = _price(ia, [a.variant, o.variant])
-    return Amendment(a, o, sa.mean - so.mean, so.diff_error(sa))
+    return Amendment(a, o, sa.mean - so.mean, so.diff_error(sa),
+                     tuple(w for w in ia.captable.warrants if w.issued_for == "amendment"))
