@@ -508,7 +508,8 @@ def _value(wb, ws, fmt, d) -> None:
         _put(ws, fmt, r, 2, se, "money")
         ws.write_string(r, 3, note)
     greeks = [("Delta (shares)", "delta", "shares", "value change per $1 of share price"),
-              ("Gamma (shares per $1)", "gamma", "shares", "change of delta per $1"),
+              ("Gamma (shares per $1)", "gamma", "shares",
+               "change of delta per $1, over the spot +-20%"),
               ("Vega", "vega", "money", "per volatility point"),
               ("Rho", "rho", "money", "per percentage point of the rate"),
               ("Credit spread", "credit_spread", "money", "per percentage point of spread")]
