@@ -42,6 +42,7 @@ from ..contract.conversion import conversion_shares
 from ..captable import CapTable, Warrant, load_captable
 from ..contract.dates import as_date
 from ..io.display import dollars, html_table, no_latex, table
+from .control import Controls, fit
 from .market import Market, load_market
 from .warrants import warrant_value
 from ..paths import Paths, risk_neutral_chunks
@@ -58,6 +59,7 @@ SEARCH = ((1.0, 0), (1.25, 0), (1.5, 0), (2.0, 0), (3.0, 0), (np.inf, 0),
 SIGNIFICANT = 2.0  # cap_aware keeps a rule only if it beats the regression's by this many SEs
 SHORTLIST = 4  # cap_aware's best rules on a quarter of the pilot paths priced on all of them
 SEARCH_PATHS = 8_000  # pilot paths the search prices each candidate rule on
+CONTROL_PILOT = 2_000  # pilot paths at least, to fit the control variates' betas on
 EVENT_GRID = 21  # a redemption event falls on the nearest of every 21st session (~monthly)
 BUMPS = {"spot": 0.05, "curvature": 0.20, "volatility": 0.02, "rate": 0.001,
          "credit_spread": 0.001}
@@ -255,13 +257,21 @@ class _Variant:
         return np.cumsum(counts)
 
 
-def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False) -> list[_Stats]:
+Adjust = tuple[Controls, np.ndarray]  # a variant's controls and their betas (cash, shares)
+
+
+def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False,
+           adjust: Sequence[Adjust | None] = ()) -> list[_Stats]:
     """Run every variant over the same pricing paths (common random numbers), chunk by chunk,
-    keeping only sums: memory is one chunk whatever the path count."""
+    keeping only sums: memory is one chunk whatever the path count. ``adjust``: per variant,
+    controls whose betas x (payoff - mean) come off its cash and shares path by path
+    (:mod:`notelib.value.control`)."""
     sums = np.zeros((len(variants), 3))
     units = _Units(len(variants), [v.cuts(inp.n_paths) for v in variants])
     bar = _bar(inp.n_paths, progress)
-    for done, m, priced in _chunks_priced([(inp, v) for v in variants]):
+    for done, m, priced, closes in _chunks_priced([(inp, v) for v in variants]):
+        priced = [_controlled(p, a, closes) for p, a in
+                  zip(priced, [*adjust, *[None] * (len(priced) - len(adjust))])]
         first, per = priced[0][0] + priced[0][1], []
         for v, (cash, equity) in enumerate(priced):
             total = cash + equity
@@ -273,9 +283,20 @@ def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False) -> li
     return [_Stats(inp.n_paths, *row, *units.variances(v)) for v, row in enumerate(sums)]
 
 
+def _controlled(priced: tuple[np.ndarray, np.ndarray], adjust: Adjust | None,
+                closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cash and shares per path less their betas x the controls' deviations from their means."""
+    if adjust is None:
+        return priced
+    controls, beta = adjust
+    dev = controls.centred(closes)
+    return priced[0] - dev @ beta[0], priced[1] - dev @ beta[1]
+
+
 def _chunks_priced(items: list[tuple[_Inputs, _Variant]]
-                   ) -> Iterable[tuple[int, int, list[tuple[np.ndarray, np.ndarray]]]]:
-    """(first path, paths, each item's discounted cash and shares per path) chunk by chunk:
+                   ) -> Iterable[tuple[int, int, list[tuple[np.ndarray, np.ndarray]], np.ndarray]]:
+    """(first path, paths, each item's discounted cash and shares per path, the first
+    inputs' closes) chunk by chunk:
     each (inputs, variant) on its inputs' pricing paths (items with the same inputs share
     them; other inputs draw from the same seeds: common random numbers)."""
     n = items[0][0].n_paths
@@ -285,7 +306,7 @@ def _chunks_priced(items: list[tuple[_Inputs, _Variant]]
     for parts in zip(*(inp.chunks(n, 0) for inp in sources)):
         closes = {id(inp): part.closes for inp, part in zip(sources, parts)}
         yield done, parts[0].n_paths, [_run(variant, closes[id(inp)], done, cuts[i])
-                                       for i, (inp, variant) in enumerate(items)]
+                                       for i, (inp, variant) in enumerate(items)], parts[0].closes
         done += parts[0].n_paths
 
 
@@ -298,7 +319,7 @@ def _price_together(items: list[tuple[_Inputs, _Variant]], combinations: list[Se
     n = items[0][0].n_paths
     units = _Units(len(combinations), [variant.cuts(n) for _, variant in items], quantities=1)
     sums = np.zeros(len(items))
-    for done, m, priced in _chunks_priced(items):
+    for done, m, priced, _ in _chunks_priced(items):
         totals = [cash + equity for cash, equity in priced]
         sums += [t.sum() for t in totals]
         units.add(done, m, [(sum(w * t for w, t in zip(weights, totals)),)
@@ -491,6 +512,7 @@ class Valuation:
     boundary: pd.Series  # the close from which the Holder converts, by session
     seconds: float
     inputs: _Inputs = field(repr=False)
+    adjust: Adjust | None = field(default=None, repr=False, compare=False)  # control variates
     # the value curve's rule per spot (:meth:`rule_at`) and the plans priced with each
     spot_rules: dict[float, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     curve_variants: dict[bytes, _Variant] = field(default_factory=dict, repr=False,
@@ -585,11 +607,11 @@ class Valuation:
             return changed, self.variant if same else _variant(changed, rule)
 
         h, k = BUMPS["spot"] * inp.spot, BUMPS["curvature"] * inp.spot
-        (_, up, down, far_up, far_down), (d_se, g_se) = _price_together(
+        (here, up, down, far_up, far_down), (d_se, g_se) = _price_together(
             [item(), item(spot=h), item(spot=-h), item(spot=k), item(spot=-k)],
             [(0, 1, -1, 0, 0), (-2, 0, 0, 1, 1)])
         out = {"delta": (up - down) / (2 * h),
-               "gamma": (far_up - 2 * self.value + far_down) / k**2}
+               "gamma": (far_up - 2 * here + far_down) / k**2}
         err = {"delta": d_se / (2 * h), "gamma": g_se / k**2}
         for name, key in (("vega", "volatility"), ("rho", "rate"),
                           ("credit_spread", "credit_spread")):
@@ -658,18 +680,44 @@ class Valuation:
                 + html_table(greeks, "Greeks: bumped and revalued on the same paths"))
 
 
-def _holder_rule(inp: _Inputs) -> np.ndarray:
+def _pilot(inp: _Inputs) -> np.ndarray:
+    """The pilot paths' closes: their own seed stream, apart from the pricing paths."""
+    return next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths))).closes
+
+
+def _holder_rule(inp: _Inputs, pilot: np.ndarray | None = None) -> np.ndarray:
     """The close per session from which the Holder converts (inf: it does not): from pilot
     paths (``holder="optimal"``), never ("hold") or a multiple of the Conversion Price."""
     if inp.holder != "optimal":
         threshold = inp.plan(inp.holder).behaviour.convert_threshold
         return np.full(len(inp.sessions), np.inf) if threshold is None else threshold
     plan = inp.plan("hold")
-    pilot = next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths)))
-    boundary = exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp),
+    pilot = _pilot(inp) if pilot is None else pilot
+    boundary = exercise_boundary(plan, pilot, inp.policy, _first_session(inp),
                                  inp.dividend_yield)
-    return cap_aware(plan, boundary, pilot.closes[:, :SEARCH_PATHS], inp.company(),
+    return cap_aware(plan, boundary, pilot[:, :SEARCH_PATHS], inp.company(),
                      _first_session(inp))
+
+
+def _adjust(inp: _Inputs, variant: _Variant, pilot: np.ndarray) -> Adjust:
+    """The control variates for these inputs, their betas fitted on the first
+    :data:`SEARCH_PATHS` pilot paths run with ``variant`` (independent of the pricing paths,
+    so the controlled value stays unbiased)."""
+    c = variant.plan.contract
+    first = _first_session(inp)
+    controls = Controls.build(_years(c) - _years(c)[first] + _offset(inp, c.sessions[first]),
+                              first, spot=inp.spot, volatility=inp.volatility, rate=inp.rate,
+                              dividend_yield=inp.dividend_yield,
+                              conversion_price=c.price_at_session[first] / c.price_units)
+    closes = pilot[:, :SEARCH_PATHS]
+    n = closes.shape[1]
+    cash, equity = _run(variant, closes, 0, variant.cuts(n))
+    return controls, fit(controls.centred(closes), cash, equity)
+
+
+def _offset(inp: _Inputs, session: pd.Timestamp) -> float:
+    """Years from the valuation date to ``session`` (ACT/365F; 0 when it is that day)."""
+    return (session.date() - inp.valuation_date).days / 365
 
 
 def falling_multiple(plan: eng.Plan, first: int, start: float, power: int) -> np.ndarray:
@@ -816,14 +864,18 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
                              at_most=1, rule="a share of the volume in (0, 1]", none=True),
         chunk=whole(chunk, "chunk", ValuationError, low=1, unit="paths"),
         captable=captable or load_captable(), history=history)
-    boundary = _holder_rule(inp)
-    (stats,) = _price(inp, [_variant(inp, boundary)], progress)
+    controlled = min(inp.pilot_paths, SEARCH_PATHS) >= CONTROL_PILOT
+    pilot = _pilot(inp) if inp.holder == "optimal" or controlled else None
+    boundary = _holder_rule(inp, pilot)
+    variant = _variant(inp, boundary)
+    adjust = _adjust(inp, variant, pilot) if controlled else None
+    (stats,) = _price(inp, [variant], progress, [adjust])
     return Valuation(
         value=stats.mean, std_error=stats.std_error, debt=stats.cash / stats.n,
         equity=stats.equity / stats.n, debt_error=stats.cash_error,
         equity_error=stats.equity_error, straight_debt=_straight_debt(inp),
         boundary=pd.Series(boundary, index=inp.sessions, name="convert_at"),
-        seconds=time.perf_counter() - t0, inputs=inp)
+        seconds=time.perf_counter() - t0, inputs=inp, adjust=adjust)
 
 
 def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
@@ -994,6 +1046,6 @@ def amendment(amended: NoteTerms, original: NoteTerms, **kw) -> Amendment:
     ia, io = a.inputs, o.inputs
     if not ia.sessions.equals(io.sessions):
         raise ValuationError("amendment: the two notes must span the same sessions (dates)")
-    sa, so = _price(ia, [a.variant, o.variant])
+    sa, so = _price(ia, [a.variant, o.variant], adjust=[a.adjust, o.adjust])
     return Amendment(a, o, sa.mean - so.mean, so.diff_error(sa),
                      tuple(w for w in ia.captable.warrants if w.issued_for == "amendment"))
