@@ -576,3 +576,30 @@ def test_the_control_variates_give_the_error_goal_at_100000_paths():
     assert abs(v.value - plain_stats.mean) < 3 * plain_stats.std_error
     assert v.std_error < plain_stats.std_error / 1.8
     assert v.value == pytest.approx(v.debt + v.equity)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spot", [0.25, 0.4])
+def test_the_dual_bound_brackets_the_tree(spot):
+    # issue 21: an upper bound by Andersen-Broadie duality where the Holder's choice is a
+    # stopping time (no cap, no installments, no hazard; the coupon-and-dividend note of the
+    # TF-tree test). The tree's value (the best rule, found at every step) lies between the
+    # valuation (the rule's value, a lower bound) and the upper bound, each within 2 standard
+    # errors, and the gap is under 1% of value
+    debt, equity = tf_tree(spot, 0.5, 0.04, 0.03, 0.03, 0.09)
+    v = value(plain(interest_rate=0.09, interest_months=(10,)), spot=spot, credit_spread=0.03,
+              dividend_yield=0.03, policy="cash")
+    b = v.dual_bound()
+    assert b.lower == v.value
+    assert b.lower - 2 * b.lower_error <= debt + equity <= b.upper + 2 * b.upper_error
+    assert -2 * b.upper_error / b.lower < b.gap < 0.01, b.gap
+    assert b.dates[-1] == MATURITY and len(b.dates) == 2  # the coupon's eve and maturity
+
+
+def test_the_dual_bound_refuses_a_note_with_the_cap():
+    from notelib.value.dual import dual_bound
+
+    v = fair_value(load_terms(), spot=0.25, volatility=0.8, rate=0.044, n_paths=500,
+                   pilot_paths=500)
+    with pytest.raises(ValuationError, match="no ownership cap.*this one has cap 0.099"):
+        dual_bound(v)

@@ -557,6 +557,12 @@ class Valuation:
                                    inp.company(), _first_session(inp))
         return rules[key]
 
+    def dual_bound(self, outer: int = 4_000, inner: int = 400):
+        """This value as a lower bound, with an upper bound on the best rule's value and the
+        gap (:func:`notelib.value.dual.dual_bound`; a stopping problem only: no cap)."""
+        from .dual import dual_bound
+        return dual_bound(self, outer, inner)
+
     @cached_property
     def share_payment_option(self) -> tuple[float, float]:
         """(value to the company, standard error): the Holder's value with every payment in
