@@ -264,6 +264,9 @@ def _convert(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
     hit = closes[s] >= rule if rule.ndim == 0 else (  # a rule per block of paths
         closes[s].reshape(len(rule), -1) >= rule[:, None]).ravel()
     go = np.flatnonzero(st.alive & (st.balance > 0) & hit)
+    room = _cap_limit(plan, st.held[go], st.outstanding[go])
+    if not room.all():  # paths at the cap convert nothing today: leave them out
+        go, room = go[room > 0], room[room > 0]
     if not len(go):
         return
     units, price, days = plan.contract.price_units, plan.contract.price_at_session[s], plan.contract.since_days[s]
@@ -275,7 +278,7 @@ def _convert(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
 
     balance = st.balance[go]  # the paths that convert, only
     need = shares_for(balance + interest(balance), price, units)
-    got = np.minimum(need, _cap_limit(plan, st.held[go], st.outstanding[go]))
+    got = np.minimum(need, room)
     full = got == need
     part = ~full & (got > 0)
     value = (got * price * 100) // units  # what the shares the cap allows are worth, cents

@@ -54,12 +54,12 @@ POLICIES = ("optimal", "shares", "cash")
 MIN_IN_THE_MONEY = 200  # fewer paths than this where converting could pay: do not convert
 # cap_aware's candidate rules (start, power): convert from start x the Conversion Price,
 # falling to 1x at maturity as (1 - the share of the time elapsed)^power; power 0: flat
-SEARCH = ((1.0, 0), (1.25, 0), (1.5, 0), (2.0, 0), (3.0, 0), (np.inf, 0),
-          *((a, p) for p in (1, 2, 3) for a in (1.5, 2.0, 2.5, 3.0, 4.0)))
+SEARCH = ((1.0, 0), (1.25, 0), (1.5, 0), (1.75, 0), (2.0, 0), (2.5, 0), (3.0, 0), (np.inf, 0),
+          *((a, p) for p in (1, 2, 3) for a in (2.0, 2.5, 3.0, 4.0)))
 SIGNIFICANT = 2.0  # cap_aware keeps a rule only if it beats the regression's by this many SEs
-SHORTLIST = 4  # cap_aware's best rules on a quarter of the pilot paths priced on all of them
+SHORTLIST = 2  # cap_aware's best rules on a quarter of the pilot paths priced on all of them
 SEARCH_PATHS = 8_000  # pilot paths the search prices each candidate rule on
-CONTROL_PILOT = 2_000  # pilot paths at least, to fit the control variates' betas on
+CONTROL_PILOT = (2_000, 4_000)  # pilot paths the control variates' betas need, and use
 EVENT_GRID = 21  # a redemption event falls on the nearest of every 21st session (~monthly)
 BUMPS = {"spot": 0.05, "curvature": 0.20, "volatility": 0.02, "rate": 0.001,
          "credit_spread": 0.001}
@@ -706,16 +706,16 @@ def _holder_rule(inp: _Inputs, pilot: np.ndarray | None = None) -> np.ndarray:
 
 
 def _adjust(inp: _Inputs, variant: _Variant, pilot: np.ndarray) -> Adjust:
-    """The control variates for these inputs, their betas fitted on the first
-    :data:`SEARCH_PATHS` pilot paths run with ``variant`` (independent of the pricing paths,
-    so the controlled value stays unbiased)."""
+    """The control variates for these inputs, their betas fitted on the first 4,000 pilot
+    paths (:data:`CONTROL_PILOT`) run with ``variant``: independent of the pricing paths, so
+    the controlled value stays unbiased."""
     c = variant.plan.contract
     first = _first_session(inp)
     controls = Controls.build(_years(c) - _years(c)[first] + _offset(inp, c.sessions[first]),
                               first, spot=inp.spot, volatility=inp.volatility, rate=inp.rate,
                               dividend_yield=inp.dividend_yield,
                               conversion_price=c.price_at_session[first] / c.price_units)
-    closes = pilot[:, :SEARCH_PATHS]
+    closes = pilot[:, :CONTROL_PILOT[1]]
     n = closes.shape[1]
     cash, equity = _run(variant, closes, 0, variant.cuts(n))
     return controls, fit(controls.centred(closes), cash, equity)
@@ -745,10 +745,10 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
     (:func:`falling_multiple`). Each rule of :data:`SEARCH` (and none) is priced on pilot
     ``closes`` by the engine, which carries the principal left, the shares held, the cap
     room and the volume sold: all of them on a quarter of the paths, the best
-    :data:`SHORTLIST` and two refinements of the best's start on all. The best is kept,
+    :data:`SHORTLIST` (and none) on all. The best is kept,
     min(boundary, m x price) session by session, if it beats the regression's
     rule alone by more than :data:`SIGNIFICANT` standard errors on the pilot paths (the best
-    of 23 rules on 8,000 paths otherwise chases the pilot's noise: on a note with no cap a
+    of 20 rules on 8,000 paths otherwise chases the pilot's noise: on a note with no cap a
     rule converting far in the money "won" and moved 15% of the debt into equity)."""
     price = plan.contract.price_at_session / plan.contract.price_units
     n = closes.shape[1]
@@ -768,16 +768,9 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
     def best_of(tried: dict) -> tuple[float, int]:
         return max(tried, key=lambda k: float(tried[k].mean()))
 
-    # every rule on a quarter of the paths; the best few, refined, on all of them
+    # every rule on a quarter of the paths; the best few, and none, on all of them
     few = values(list(SEARCH), max(n // 4, min(n, 2 * MIN_IN_THE_MONEY)))
-    top = best_of(few)
     keys = sorted(few, key=lambda k: -float(few[k].mean()))[:SHORTLIST]
-    if np.isfinite(top[0]):  # refine the start between its neighbours of the same power
-        grid = sorted(a for a, p in few if p == top[1] and np.isfinite(a))
-        k = grid.index(top[0])
-        keys += [(a, top[1]) for a in {(grid[max(k - 1, 0)] + top[0]) / 2,
-                                       (top[0] + grid[min(k + 1, len(grid) - 1)]) / 2}
-                 if (a, top[1]) not in few]
     tried = values(list(dict.fromkeys([*keys, (np.inf, 0)])), n)
     best = best_of(tried)
     gain = tried[best] - tried[(np.inf, 0)]
@@ -863,14 +856,14 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         event_hazard=checked.event_hazard, average_daily_volume=checked.average_daily_volume,
         valuation_date=checked.valuation_date, start=start, n_paths=n_paths,
         pilot_paths=whole(pilot_paths, "pilot_paths", ValuationError, low=2 * MIN_IN_THE_MONEY,
-                          unit="paths", none=True) or min(max(n_paths // 4, 10_000), 50_000),
+                          unit="paths", none=True) or min(max(n_paths // 10, 10_000), 50_000),
         seed=whole(seed, "seed", ValuationError), policy=policy, holder=holder,
         events=tuple(events or ()),
         participation=number(participation, "participation", ValuationError, above=0,
                              at_most=1, rule="a share of the volume in (0, 1]", none=True),
         chunk=whole(chunk, "chunk", ValuationError, low=1, unit="paths"),
         captable=captable or load_captable(), history=history)
-    controlled = min(inp.pilot_paths, SEARCH_PATHS) >= CONTROL_PILOT
+    controlled = inp.pilot_paths >= CONTROL_PILOT[0]
     pilot = _pilot(inp) if inp.holder == "optimal" or controlled else None
     boundary = _holder_rule(inp, pilot)
     variant = _variant(inp, boundary)
