@@ -1,4 +1,4 @@
-"""Fair value of the note by least-squares Monte Carlo, with rational choices on both sides.
+"""Fair value of the note by Monte Carlo, with rational choices on both sides.
 
 The engine (:mod:`notelib.engine`) prices: its steps pay interest and installments, convert,
 redeem and split exactly as in a forecast, and discount what the Holder receives, cash at
@@ -8,15 +8,16 @@ redeem and split exactly as in a forecast, and discount what the Holder receives
   valuation date);
 * the company's choice on each payment: shares when the note allows them and they are worth
   less than the cash (``policy="optimal"``), or a fixed policy;
-* the Holder's choice, by Longstaff-Schwartz on pilot paths with their own seed: on each
-  Trading Day it converts when the value of converting a dollar of principal beats the
-  regression's value of keeping it (reading 38), improved for the 9.9% cap by pricing
-  candidate rules with the engine on the pilot paths (:func:`cap_aware`). The rule is an
-  exercise boundary, a close per session, which the engine applies to fresh pricing paths
-  within the cap and the volume the Holder can sell (reading 30), so the price has no
-  foresight;
+* the Holder's choice, on pilot paths with their own seed: on the sessions where converting
+  a dollar of principal can beat holding it (:func:`holding_dominates`), from the close
+  where it gains most over keeping it (Andersen's threshold, backwards, with a control;
+  reading 38), improved for the 9.9% cap by pricing flat and falling thresholds with the
+  engine on the pilot paths (:func:`cap_aware`). The rule is an exercise boundary, a close
+  per session, which the engine applies to fresh pricing paths within the cap and the
+  volume the Holder can sell (reading 30), so the price has no foresight;
 * a hazard of a Mandatory Redemption Event (I.A): the paths are shared among the event dates
   of a monthly grid in proportion to their probabilities (stratified sampling);
+* control variates on the pricing paths (:mod:`notelib.value.control`);
 * the components (straight debt, the options) and Greeks by bumping with common random
   numbers.
 """
@@ -396,7 +397,7 @@ def _per_dollar(plan: eng.Plan, closes: np.ndarray, k: int, amount: float, polic
 
 def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
                       first: int, dividend_yield: float = 0.0) -> np.ndarray:
-    """The Holder's conversion rule by Longstaff-Schwartz on pilot ``closes``: per session,
+    """The Holder's conversion rule, backwards on pilot ``closes``: per session,
     the close at or above which converting a dollar of principal beats keeping it (inf:
     never). A converted dollar leaves the end of the schedule (reading 32), so a dollar kept
     is paid at maturity, with interest each Interest Payment Date meanwhile in cash or in
@@ -677,10 +678,10 @@ class Valuation:
     def _repr_html_(self) -> str:
         i = self.inputs
         head = (f"<p><b>Fair value on {i.valuation_date:%d %b %Y}: {dollars(self.value)} "
-                f"&plusmn; {dollars(self.std_error)}</b> ({i.n_paths:,} paths; spot "
+                f"± {dollars(self.std_error)}</b> ({i.n_paths:,} paths; spot "
                 f"${i.spot:g}, volatility {i.volatility:.0%}, rate {i.rate:.2%}, credit spread "
                 f"{i.credit_spread:.2%}; company: {i.policy}, Holder: {i.holder})</p>")
-        greeks = {name: f"{row.value} &plusmn; {row['standard error']} ({row.meaning})"
+        greeks = {name: f"{row.value} ± {row['standard error']} ({row.meaning})"
                   for name, row in self.greeks_table().iterrows()}
         return (no_latex(head) + self.table()._repr_html_()
                 + html_table(greeks, "Greeks: bumped and revalued on the same paths"))
@@ -831,7 +832,7 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
     name) and the keywords, which win. Rates are continuously compounded and flat; time is
     ACT/365F years; prices follow risk-neutral GBM on the trading sessions. ``policy``:
     "optimal" (shares where allowed and cheaper for the company), "shares" or "cash".
-    ``holder``: "optimal" (Longstaff-Schwartz), "hold" or a multiple of the Conversion Price.
+    ``holder``: "optimal" (reading 38), "hold" or a multiple of the Conversion Price.
     The Holder sells at most ``participation`` x ``average_daily_volume`` shares a day
     (reading 30). ``events``: splits, issuances (a ratchet) and similar notes (II.C).
     ``event_hazard``: Mandatory Redemption Events a year (I.A). ``start``: a NoteState to
