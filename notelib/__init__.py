@@ -80,6 +80,7 @@ for _module, _names in {
     "book.state": "NoteState case_forecast load_ledger note_state",
     "value.market": "Market MarketError load_market",
     "value.valuation": "ORIGINAL_TERMS Valuation ValuationError amendment fair_value value_curve",
+    "value.dual": "DualBound dual_bound",
     "value.whatif": "historical_what_if what_if_redemptions",
     "assumptions": "Assumptions",
     "case": "Case CaseError Metric",

@@ -331,14 +331,14 @@ def test_the_holders_rule_sees_the_cap():
     later: the rule kept (regression, or also m x the price, chosen on pilot paths by the
     engine, which carries the principal, shares held and cap room) is worth more on fresh
     paths than the regression's rule alone (which assumes any dollar converts at will)."""
-    from notelib.value.valuation import _first_session, _price, _variant, exercise_boundary
+    from notelib.value.valuation import first_session, _price, _variant, exercise_boundary
 
     v = fair_value(load_terms(), market="dyntek-2005-11", event_hazard=0.0, n_paths=8_000,
                    pilot_paths=8_000)
     inp = v.inputs
     plan = inp.plan("hold")
     pilot = next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths)))
-    alone = exercise_boundary(plan, pilot.closes, inp.policy, _first_session(inp))
+    alone = exercise_boundary(plan, pilot.closes, inp.policy, first_session(inp))
     regression_only = _price(inp, [_variant(inp.replace(event_hazard=0.0), alone)])[0]
     assert v.value > regression_only.mean + 3 * v.std_error
     assert (v.boundary <= np.where(np.isfinite(alone), alone, np.inf)).all()  # min(rule, m x price)
@@ -494,14 +494,14 @@ def test_no_falling_threshold_beats_the_holders_rule_on_fresh_paths(seed):
     # (f: the share of the time to maturity elapsed); none may beat the Holder's rule by more
     # than 2 standard errors of the difference, priced on the same 20,000 fresh paths
     import notelib as nl
-    from notelib.value.valuation import _first_session, _price, _variant, _years
+    from notelib.value.valuation import first_session, _price, _variant, session_years
 
     case = nl.Case.from_params("base")
     v = fair_value(case.terms, **{**case.valuation_keywords(20_000), "seed": seed})
     inp = v.inputs
     c = inp.plan("hold").contract
-    years = _years(c)
-    first = _first_session(inp)
+    years = session_years(c)
+    first = first_session(inp)
     f = np.clip((years - years[first]) / (years[-1] - years[first]), 0, 1)
     price = c.price_at_session / c.price_units
     rules = {"2.5x to 1x, quadratic (falling fast first)": 1 + 1.5 * (1 - f) ** 2,
@@ -558,7 +558,7 @@ def test_the_controls_have_the_means_they_are_given():
     # discounted at the rate) less its Black-Scholes-Merton mean averages zero on
     # risk-neutral paths: within 4 standard errors each, on 40,000 paths
     from notelib import Case
-    from notelib.value.valuation import _first_session
+    from notelib.value.valuation import first_session
 
     case = Case.from_params("base")
     v = fair_value(case.terms, **{**case.valuation_keywords(2_000), "seed": 3})
@@ -570,7 +570,7 @@ def test_the_controls_have_the_means_they_are_given():
     pairs = dev[:half] + dev[half:]
     z = pairs.mean(axis=0) / (pairs.std(axis=0, ddof=1) / math.sqrt(half))
     assert np.abs(z).max() < 4, z.round(1)
-    first = _first_session(v.inputs)
+    first = first_session(v.inputs)
     assert controls.rows.min() > first and controls.rows.max() == len(v.inputs.sessions) - 1
 
 
@@ -600,7 +600,9 @@ def test_the_dual_bound_brackets_the_tree(spot):
     debt, equity = tf_tree(spot, 0.5, 0.04, 0.03, 0.03, 0.09)
     v = value(plain(interest_rate=0.09, interest_months=(10,)), spot=spot, credit_spread=0.03,
               dividend_yield=0.03, policy="cash")
-    b = v.dual_bound()
+    from notelib.value.dual import dual_bound
+
+    b = dual_bound(v)
     assert b.lower == v.value
     assert b.lower - 2 * b.lower_error <= debt + equity <= b.upper + 2 * b.upper_error
     assert -2 * b.upper_error / b.lower < b.gap < 0.01, b.gap

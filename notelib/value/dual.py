@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .valuation import (Valuation, ValuationError, _coupons, _first_session, _years,
+from .valuation import (Valuation, ValuationError, coupons_per_dollar, first_session, session_years,
                         holding_dominates)
 
 
@@ -94,12 +94,12 @@ def _dollar(v: Valuation) -> _Dollar:
             f"{terms.monthly_prepayment:g}, hazard {inp.event_hazard:g}, policy {inp.policy}")
     plan = v.variant.plan
     c = plan.contract
-    first = _first_session(inp)
+    first = first_session(inp)
     live = (c.sessions.date <= terms.maturity_date) & (np.arange(len(c.sessions)) >= first)
     rows = np.flatnonzero(live & ~holding_dominates(plan, inp.dividend_yield))
     rows = np.union1d(rows, [np.flatnonzero(live)[-1]])  # maturity decides, always
     sched = c.schedule
-    coupon = _coupons(terms, sched)
+    coupon = coupons_per_dollar(terms, sched)
     last = len(sched) - 1
     paid = np.searchsorted(c.sessions, pd.DatetimeIndex(sched["date"]))  # pay sessions
     got = np.array([sum(coupon[k] * plan.discount.pay_cash[k] for k in range(last)
@@ -108,7 +108,7 @@ def _dollar(v: Valuation) -> _Dollar:
     carry = 1 + rn * c.since_days / (rd * c.basis)
     price = c.price_at_session / c.price_units
     final = (1 + coupon[last]) * plan.discount.pay_cash[last]
-    return _Dollar(rows, _years(c)[rows] - _years(c)[first], carry[rows] / price[rows],
+    return _Dollar(rows, session_years(c)[rows] - session_years(c)[first], carry[rows] / price[rows],
                    plan.discount.session_equity[rows], got, final,
                    final / plan.discount.session_cash[rows[-1]], v.boundary.to_numpy()[rows])
 

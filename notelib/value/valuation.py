@@ -371,7 +371,7 @@ def _run(variant: _Variant, closes: np.ndarray, offset: int, cuts: np.ndarray
                           policy=variant.policy)
 
 
-def _coupons(terms: NoteTerms, sched: pd.DataFrame) -> np.ndarray:
+def coupons_per_dollar(terms: NoteTerms, sched: pd.DataFrame) -> np.ndarray:
     """Interest a dollar of principal earns at each payment (0 where none is due): the rate x
     the day-count fraction since the previous Interest Payment Date (preamble)."""
     dates = interest_dates(terms)
@@ -411,7 +411,7 @@ def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
     rn, rd = c.rate
     carry = 1 + rn * c.since_days / (rd * c.basis)  # principal + its interest, a dollar
     dfc, dfe = plan.discount.session_cash, plan.discount.session_equity
-    coupon = _coupons(c.terms, sched)
+    coupon = coupons_per_dollar(c.terms, sched)
     last = len(sched) - 1
     cash, equity = np.zeros(n), np.zeros(n)
     _per_dollar(plan, closes, last, 1 + coupon[last], policy, cash, equity)
@@ -425,7 +425,7 @@ def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
     end = int(np.searchsorted(c.sessions, pd.Timestamp(c.terms.maturity_date), "right")) - 1
     # the control: the dollar converted at maturity, whose mean given today's close is known
     at_end = carry[end] * closes[end] / price[end] * dfe[end]
-    drift = carry[end] / price[end] * np.exp(-dividend_yield * (_years(c)[end] - _years(c)))
+    drift = carry[end] / price[end] * np.exp(-dividend_yield * (session_years(c)[end] - session_years(c)))
     for s in range(n_s - 1, first - 1, -1):
         for k in owner.get(s, ()):
             _per_dollar(plan, closes, k, coupon[k], policy, cash, equity)
@@ -459,14 +459,14 @@ def holding_dominates(plan: eng.Plan, dividend_yield: float) -> np.ndarray:
     c = plan.contract
     rn, rd = c.rate
     carry = 1 + rn * c.since_days / (rd * c.basis)
-    worth = carry * c.price_units / c.price_at_session * np.exp(-dividend_yield * _years(c))
+    worth = carry * c.price_units / c.price_at_session * np.exp(-dividend_yield * session_years(c))
     live = c.sessions.date <= c.terms.maturity_date
     worth = np.where(live, worth, -np.inf)
     later = np.concatenate([np.maximum.accumulate(worth[::-1])[::-1][1:], [-np.inf]])
     return worth <= later * (1 + 1e-12)  # a tie: keeping loses nothing and keeps the choice
 
 
-def _years(c: eng.ContractGrid) -> np.ndarray:
+def session_years(c: eng.ContractGrid) -> np.ndarray:
     """Each session's time from the first, in ACT/365F years."""
     return np.asarray((c.sessions - c.sessions[0]).days, dtype=np.float64) / 365
 
@@ -555,14 +555,8 @@ class Valuation:
             n = min(inp.pilot_paths, CURVE_SEARCH_PATHS)
             pilot = next(iter(inp.chunks(n, 1, chunk=n)))
             rules[key] = cap_aware(inp.plan("hold"), self.wide_boundary, pilot.closes,
-                                   inp.company(), _first_session(inp))
+                                   inp.company(), first_session(inp))
         return rules[key]
-
-    def dual_bound(self, outer: int = 4_000, inner: int = 400):
-        """This value as a lower bound, with an upper bound on the best rule's value and the
-        gap (:func:`notelib.value.dual.dual_bound`; a stopping problem only: no cap)."""
-        from .dual import dual_bound
-        return dual_bound(self, outer, inner)
 
     @cached_property
     def share_payment_option(self) -> tuple[float, float]:
@@ -700,10 +694,10 @@ def _holder_rule(inp: _Inputs, pilot: np.ndarray | None = None) -> np.ndarray:
         return np.full(len(inp.sessions), np.inf) if threshold is None else threshold
     plan = inp.plan("hold")
     pilot = _pilot(inp) if pilot is None else pilot
-    boundary = exercise_boundary(plan, pilot, inp.policy, _first_session(inp),
+    boundary = exercise_boundary(plan, pilot, inp.policy, first_session(inp),
                                  inp.dividend_yield)
     return cap_aware(plan, boundary, pilot[:, :SEARCH_PATHS], inp.company(),
-                     _first_session(inp))
+                     first_session(inp))
 
 
 def _adjust(inp: _Inputs, variant: _Variant, pilot: np.ndarray) -> Adjust:
@@ -711,8 +705,8 @@ def _adjust(inp: _Inputs, variant: _Variant, pilot: np.ndarray) -> Adjust:
     paths (:data:`CONTROL_PILOT`) run with ``variant``: independent of the pricing paths, so
     the controlled value stays unbiased."""
     c = variant.plan.contract
-    first = _first_session(inp)
-    controls = Controls.build(_years(c) - _years(c)[first] + _offset(inp, c.sessions[first]),
+    first = first_session(inp)
+    controls = Controls.build(session_years(c) - session_years(c)[first] + _offset(inp, c.sessions[first]),
                               first, spot=inp.spot, volatility=inp.volatility, rate=inp.rate,
                               dividend_yield=inp.dividend_yield,
                               conversion_price=c.price_at_session[first] / c.price_units)
@@ -732,7 +726,7 @@ def falling_multiple(plan: eng.Plan, first: int, start: float, power: int) -> np
     from: 1 + (start - 1) (1 - f)^power, f the share of the time from session ``first`` to
     maturity elapsed (0 before it, 1 after); power 0: start throughout."""
     c = plan.contract
-    years = _years(c)
+    years = session_years(c)
     end = int(np.searchsorted(c.sessions, pd.Timestamp(c.terms.maturity_date), "right")) - 1
     f = np.clip((years - years[first]) / max(years[end] - years[first], 1e-12), 0.0, 1.0)
     return np.full(len(years), start) if power == 0 else 1 + (start - 1) * (1 - f) ** power
@@ -780,7 +774,7 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
     return rule(best)
 
 
-def _first_session(inp: _Inputs) -> int:
+def first_session(inp: _Inputs) -> int:
     """The first session the Holder may act on: the valuation date's, or the next one."""
     day = inp.valuation_date if inp.start is None else inp.valuation_date + dt.timedelta(days=1)
     return int(np.searchsorted(inp.sessions, pd.Timestamp(day)))
@@ -791,7 +785,7 @@ def _variant(inp: _Inputs, holder: np.ndarray) -> _Variant:
     plan = inp.plan(holder)
     if not inp.event_hazard:
         return _Variant(plan, inp.company())
-    first = _first_session(inp)
+    first = first_session(inp)
     plans, times = [], []
     for s in range(first, len(plan.contract.sessions), EVENT_GRID):
         day = plan.contract.sessions[s].date()
@@ -930,7 +924,7 @@ def wide_boundary(inp: _Inputs) -> np.ndarray:
     per = max(inp.pilot_paths // len(spots), 2 * MIN_IN_THE_MONEY)
     closes = np.concatenate([next(iter(inp.replace(spot=x).chunks(per, 1, chunk=per))).closes
                              for x in spots], axis=1)
-    return exercise_boundary(inp.plan("hold"), closes, inp.policy, _first_session(inp),
+    return exercise_boundary(inp.plan("hold"), closes, inp.policy, first_session(inp),
                              inp.dividend_yield)
 
 
@@ -947,7 +941,7 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     owed = inp.terms.principal if inp.start is None else inp.start.principal_and_interest
     # parity: principal with its interest since the last Interest Payment Date (reading 32)
     c = plan.contract
-    shares = conversion_shares(owed, c.price_at_session[_first_session(inp)] / c.price_units)
+    shares = conversion_shares(owed, c.price_at_session[first_session(inp)] / c.price_units)
     straight = valuation.straight_debt if same_plan else _straight_debt(inp)
     spots = [float(s) for s in spots]
     groups: dict[bytes, list[float]] = {}  # spots whose rules agree are priced together
