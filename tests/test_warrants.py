@@ -73,5 +73,6 @@ def test_the_transfer_across_spots_agrees_with_a_fresh_amendment():
     assert abs(rows.loc[0.20, "transfer"] - fresh.transfer) <= 2 * math.hypot(
         rows.loc[0.20, "std_error"], fresh.std_error)
     assert rows.loc[0.20, "warrants"] == pytest.approx(change.warrants_at(0.20))
-    assert (rows["with_warrants"]).tolist() == pytest.approx((rows["transfer"] + rows["warrants"]).tolist())
+    assert rows["with_warrants"].tolist() == pytest.approx(
+        (rows["transfer"] + rows["warrants"]).tolist())
     assert change.with_warrants == change.transfer + change.warrant_value

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .valuation import (Valuation, ValuationError, coupons_per_dollar, first_session, session_years,
-                        holding_dominates)
+from .valuation import (Valuation, ValuationError, coupons_per_dollar, first_session,
+                        holding_dominates, session_years)
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,8 @@ def _dollar(v: Valuation) -> _Dollar:
     carry = 1 + rn * c.since_days / (rd * c.basis)
     price = c.price_at_session / c.price_units
     final = (1 + coupon[last]) * plan.discount.pay_cash[last]
-    return _Dollar(rows, session_years(c)[rows] - session_years(c)[first], carry[rows] / price[rows],
+    years = session_years(c)
+    return _Dollar(rows, years[rows] - years[first], carry[rows] / price[rows],
                    plan.discount.session_equity[rows], got, final,
                    final / plan.discount.session_cash[rows[-1]], v.boundary.to_numpy()[rows])
 

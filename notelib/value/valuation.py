@@ -425,7 +425,8 @@ def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
     end = int(np.searchsorted(c.sessions, pd.Timestamp(c.terms.maturity_date), "right")) - 1
     # the control: the dollar converted at maturity, whose mean given today's close is known
     at_end = carry[end] * closes[end] / price[end] * dfe[end]
-    drift = carry[end] / price[end] * np.exp(-dividend_yield * (session_years(c)[end] - session_years(c)))
+    years = session_years(c)
+    drift = carry[end] / price[end] * np.exp(-dividend_yield * (years[end] - years))
     for s in range(n_s - 1, first - 1, -1):
         for k in owner.get(s, ()):
             _per_dollar(plan, closes, k, coupon[k], policy, cash, equity)
@@ -706,7 +707,8 @@ def _adjust(inp: _Inputs, variant: _Variant, pilot: np.ndarray) -> Adjust:
     the controlled value stays unbiased."""
     c = variant.plan.contract
     first = first_session(inp)
-    controls = Controls.build(session_years(c) - session_years(c)[first] + _offset(inp, c.sessions[first]),
+    years = session_years(c)
+    controls = Controls.build(years - years[first] + _offset(inp, c.sessions[first]),
                               first, spot=inp.spot, volatility=inp.volatility, rate=inp.rate,
                               dividend_yield=inp.dividend_yield,
                               conversion_price=c.price_at_session[first] / c.price_units)
@@ -737,14 +739,14 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
     """The regression's rule made to see the 9.9% cap (reading 38): a Holder held back by the
     cap cannot wait and convert everything later, so it may also convert whenever the close
     reaches m x the Conversion Price, m flat or falling to 1x at maturity
-    (:func:`falling_multiple`). Each rule of :data:`SEARCH` (and none) is priced on pilot
-    ``closes`` by the engine, which carries the principal left, the shares held, the cap
-    room and the volume sold: all of them on a quarter of the paths, the best
-    :data:`SHORTLIST` (and none) on all. The best is kept,
-    min(boundary, m x price) session by session, if it beats the regression's
-    rule alone by more than :data:`SIGNIFICANT` standard errors on the pilot paths (the best
-    of 20 rules on 8,000 paths otherwise chases the pilot's noise: on a note with no cap a
-    rule converting far in the money "won" and moved 15% of the debt into equity)."""
+    (:func:`falling_multiple`). The rules of :data:`SEARCH` (one of them the regression's
+    alone) are priced on pilot ``closes`` by the engine, which carries the principal left,
+    the shares held, the cap room and the volume sold: all of them on a quarter of the
+    paths, the best :data:`SHORTLIST` and the regression's alone on all. The best is kept,
+    min(boundary, m x price) session by session, if it beats the regression's rule alone by
+    more than :data:`SIGNIFICANT` standard errors on the pilot paths (the best of 20 rules
+    otherwise chases the pilot's noise: on a note with no cap a rule converting far in the
+    money "won" and moved 15% of the debt into equity)."""
     price = plan.contract.price_at_session / plan.contract.price_units
     n = closes.shape[1]
 
@@ -760,14 +762,11 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
         # each block on a fresh array, as a run of that rule alone takes it (same bits)
         return {k: total[i * m:(i + 1) * m].copy() for i, k in enumerate(keys)}
 
-    def best_of(tried: dict) -> tuple[float, int]:
-        return max(tried, key=lambda k: float(tried[k].mean()))
-
     # every rule on a quarter of the paths; the best few, and none, on all of them
     few = values(list(SEARCH), max(n // 4, min(n, 2 * MIN_IN_THE_MONEY)))
     keys = sorted(few, key=lambda k: -float(few[k].mean()))[:SHORTLIST]
     tried = values(list(dict.fromkeys([*keys, (np.inf, 0)])), n)
-    best = best_of(tried)
+    best = max(tried, key=lambda k: float(tried[k].mean()))
     gain = tried[best] - tried[(np.inf, 0)]
     if gain.mean() <= SIGNIFICANT * gain.std() / math.sqrt(n):
         return boundary  # no rule beats the regression's alone beyond the pilot's noise
