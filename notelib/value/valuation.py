@@ -401,8 +401,8 @@ def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
     the close at or above which converting a dollar of principal beats keeping it (inf:
     never). A converted dollar leaves the end of the schedule (reading 32), so a dollar kept
     is paid at maturity, with interest each Interest Payment Date meanwhile in cash or in
-    shares as the company chooses; it may be converted later (reading 38). The regression
-    is asked only on sessions where converting could beat holding (:func:`holding_dominates`);
+    shares as the company chooses; it may be converted later (reading 38). A threshold is
+    fitted only on sessions where converting could beat holding (:func:`holding_dominates`);
     elsewhere the Holder keeps the dollar."""
     n_s, n = closes.shape
     c = plan.contract
@@ -911,7 +911,7 @@ RULE_SPAN = (0.2, 2.4, 12)  # wide_boundary: 12 spots from 0.2x to 2.4x the valu
 
 
 def wide_boundary(inp: _Inputs) -> np.ndarray:
-    """The Holder's regression boundary (:func:`exercise_boundary`) fitted on pilot paths that
+    """The Holder's boundary (:func:`exercise_boundary`) fitted on pilot paths that
     start at spots from 0.2x to 2.4x the valuation's (:data:`RULE_SPAN`, and the spot
     itself), an equal share each: the regression sees closes across the range a value curve
     prices (a boundary fitted at one spot, on day 1's narrow spread, is wrong far from it:
