@@ -476,8 +476,7 @@ def amendment_chart(table: pd.DataFrame, transfer: float, std_error: float, *,
         ax.grid(True, axis="x")
         ax.xaxis.set_major_formatter(_millions)
         ax.set_xlabel("Value to the noteholders" + (f" at ${spot:,.2f}" if spot else ""))
-        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), borderaxespad=0, ncols=1,
-                  fontsize="small")
+        _legend(fig, ax, ncols=1)
         at = "" if spot is None else f" at an assumed ${spot:,.2f} share price"
         if right is not None:
             _transfer_panel(right, by_spot, spot)
@@ -513,8 +512,7 @@ def _transfer_panel(ax: Axes, by_spot: pd.DataFrame, spot: float | None) -> None
     ax.yaxis.set_major_formatter(_millions)
     ax.set_xlabel("Share price on the amendment date")
     ax.set_ylabel("Value the amendment moved")
-    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), borderaxespad=0, ncols=1,
-              fontsize="small")
+    _legend(ax.figure, ax, ncols=1)
 
 
 def heatmap(results: pd.DataFrame, x: str, y: str, measure: str, *, kind: str = "percent",

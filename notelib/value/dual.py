@@ -22,10 +22,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from .valuation import (Valuation, ValuationError, coupons_per_dollar, first_session,
-                        holding_dominates, session_years)
+from .valuation import (Valuation, ValuationError, carry_per_dollar, coupons_per_dollar,
+                        first_session, holding_dominates, maturity_session, pay_sessions,
+                        session_years)
 
 
 @dataclass(frozen=True)
@@ -95,17 +95,17 @@ def _dollar(v: Valuation) -> _Dollar:
     plan = v.variant.plan
     c = plan.contract
     first = first_session(inp)
-    live = (c.sessions.date <= terms.maturity_date) & (np.arange(len(c.sessions)) >= first)
-    rows = np.flatnonzero(live & ~holding_dominates(plan, inp.dividend_yield))
-    rows = np.union1d(rows, [np.flatnonzero(live)[-1]])  # maturity decides, always
-    sched = c.schedule
-    coupon = coupons_per_dollar(terms, sched)
-    last = len(sched) - 1
-    paid = np.searchsorted(c.sessions, pd.DatetimeIndex(sched["date"]))  # pay sessions
+    end = maturity_session(c)
+    live = np.arange(len(c.sessions))
+    live = (live >= first) & (live <= end)
+    rows = np.union1d(np.flatnonzero(live & ~holding_dominates(plan, inp.dividend_yield)),
+                      [end])  # maturity decides, always
+    coupon = coupons_per_dollar(terms, c.schedule)
+    last = len(coupon) - 1
+    paid = pay_sessions(c)
     got = np.array([sum(coupon[k] * plan.discount.pay_cash[k] for k in range(last)
                         if paid[k] <= r) for r in rows])
-    rn, rd = c.rate
-    carry = 1 + rn * c.since_days / (rd * c.basis)
+    carry = carry_per_dollar(c)
     price = c.price_at_session / c.price_units
     final = (1 + coupon[last]) * plan.discount.pay_cash[last]
     years = session_years(c)

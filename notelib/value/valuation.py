@@ -408,8 +408,7 @@ def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
     c = plan.contract
     sched = c.schedule
     price = c.price_at_session / c.price_units
-    rn, rd = c.rate
-    carry = 1 + rn * c.since_days / (rd * c.basis)  # principal + its interest, a dollar
+    carry = carry_per_dollar(c)
     dfc, dfe = plan.discount.session_cash, plan.discount.session_equity
     coupon = coupons_per_dollar(c.terms, sched)
     last = len(sched) - 1
@@ -417,12 +416,12 @@ def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
     _per_dollar(plan, closes, last, 1 + coupon[last], policy, cash, equity)
     dates = c.sessions.date
     owner = {}  # a payment belongs to the dollar still held after the session before it
-    for k, d in enumerate(sched["date"][:last]):
+    for k, paid in enumerate(pay_sessions(c)[:last]):
         if coupon[k]:
-            owner.setdefault(int(np.searchsorted(c.sessions, pd.Timestamp(d))) - 1, []).append(k)
+            owner.setdefault(int(paid) - 1, []).append(k)
     bound = np.full(n_s, np.inf)
     held = holding_dominates(plan, dividend_yield)
-    end = int(np.searchsorted(c.sessions, pd.Timestamp(c.terms.maturity_date), "right")) - 1
+    end = maturity_session(c)
     # the control: the dollar converted at maturity, whose mean given today's close is known
     at_end = carry[end] * closes[end] / price[end] * dfe[end]
     years = session_years(c)
@@ -458,13 +457,29 @@ def holding_dominates(plan: eng.Plan, dividend_yield: float) -> np.ndarray:
     Payment Date (interest accrues every day) or of a scheduled price change, and at
     maturity (reading 38)."""
     c = plan.contract
-    rn, rd = c.rate
-    carry = 1 + rn * c.since_days / (rd * c.basis)
-    worth = carry * c.price_units / c.price_at_session * np.exp(-dividend_yield * session_years(c))
+    worth = carry_per_dollar(c) * c.price_units / c.price_at_session * np.exp(-dividend_yield * session_years(c))
     live = c.sessions.date <= c.terms.maturity_date
     worth = np.where(live, worth, -np.inf)
     later = np.concatenate([np.maximum.accumulate(worth[::-1])[::-1][1:], [-np.inf]])
     return worth <= later * (1 + 1e-12)  # a tie: keeping loses nothing and keeps the choice
+
+
+def carry_per_dollar(c: eng.ContractGrid) -> np.ndarray:
+    """Per session, what a dollar of principal converts with: 1 + the interest accrued on it
+    since the last Interest Payment Date (II.A, reading 32)."""
+    rn, rd = c.rate
+    return 1 + rn * c.since_days / (rd * c.basis)
+
+
+def maturity_session(c: eng.ContractGrid) -> int:
+    """The index of the last session on or before the Maturity Date."""
+    return int(np.searchsorted(c.sessions, pd.Timestamp(c.terms.maturity_date), "right")) - 1
+
+
+def pay_sessions(c: eng.ContractGrid) -> np.ndarray:
+    """The index of the session each scheduled payment falls on (the first on or after its
+    date)."""
+    return np.searchsorted(c.sessions, pd.DatetimeIndex(c.schedule["date"]))
 
 
 def session_years(c: eng.ContractGrid) -> np.ndarray:
@@ -707,20 +722,15 @@ def _adjust(inp: _Inputs, variant: _Variant, pilot: np.ndarray) -> Adjust:
     the controlled value stays unbiased."""
     c = variant.plan.contract
     first = first_session(inp)
-    years = session_years(c)
-    controls = Controls.build(years - years[first] + _offset(inp, c.sessions[first]),
-                              first, spot=inp.spot, volatility=inp.volatility, rate=inp.rate,
-                              dividend_yield=inp.dividend_yield,
+    years = session_years(c)  # from the valuation date: + the days to the first session
+    years = years - years[first] + (c.sessions[first].date() - inp.valuation_date).days / 365
+    controls = Controls.build(years, first, spot=inp.spot, volatility=inp.volatility,
+                              rate=inp.rate, dividend_yield=inp.dividend_yield,
                               conversion_price=c.price_at_session[first] / c.price_units)
     closes = pilot[:, :CONTROL_PILOT[1]]
     n = closes.shape[1]
     cash, equity = _run(variant, closes, 0, variant.cuts(n))
     return controls, fit(controls.centred(closes), cash, equity)
-
-
-def _offset(inp: _Inputs, session: pd.Timestamp) -> float:
-    """Years from the valuation date to ``session`` (ACT/365F; 0 when it is that day)."""
-    return (session.date() - inp.valuation_date).days / 365
 
 
 def falling_multiple(plan: eng.Plan, first: int, start: float, power: int) -> np.ndarray:
@@ -729,7 +739,7 @@ def falling_multiple(plan: eng.Plan, first: int, start: float, power: int) -> np
     maturity elapsed (0 before it, 1 after); power 0: start throughout."""
     c = plan.contract
     years = session_years(c)
-    end = int(np.searchsorted(c.sessions, pd.Timestamp(c.terms.maturity_date), "right")) - 1
+    end = maturity_session(c)
     f = np.clip((years - years[first]) / max(years[end] - years[first], 1e-12), 0.0, 1.0)
     return np.full(len(years), start) if power == 0 else 1 + (start - 1) * (1 - f) ** power
 
