@@ -4,6 +4,7 @@ publishing and permissions (notelib.jobs.reports, notelib.jobs.cli, notelib.io.s
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -163,6 +164,21 @@ def test_cli_errors_exit_2_without_a_traceback(tmp_path, args, message):
     run = cli(*args, cwd=tmp_path)
     assert run.returncode == 2 and message in run.stderr, run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_valuation_bench_times_a_warm_run_against_generating_its_paths(tmp_path):
+    # the line names both times and their ratio, and the warm-up it did not count
+    run = cli("bench", "--valuation", "--paths", "2000", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    line = run.stdout.strip().splitlines()[-1]
+    found = re.search(r"generate ([\d.]+)s, valuation ([\d.]+)s, ratio valuation/generate "
+                      r"([\d.]+) \(after a 2,000-path warm-up of ([\d.]+)s, not counted\)", line)
+    assert found, line
+    generate, valuation, ratio, warm = map(float, found.groups())
+    assert generate > 0 and valuation > 0 and warm > 0
+    # each time printed to 0.01 s: the ratio lies within what the rounding allows
+    assert (valuation - 0.005) / (generate + 0.005) - 0.005 <= ratio
+    assert ratio <= (valuation + 0.005) / max(generate - 0.005, 1e-9) + 0.005
 
 
 def test_debug_flag_shows_the_traceback(tmp_path):

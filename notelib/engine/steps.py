@@ -269,23 +269,26 @@ def _convert(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
         go, room = go[room > 0], room[room > 0]
     if not len(go):
         return
-    units, price, days = plan.contract.price_units, plan.contract.price_at_session[s], plan.contract.since_days[s]
-    rn, rd = plan.contract.rate
-    num, den = rn * days, rd * plan.contract.basis  # interest on P cents: P x num / den
+    c = plan.contract
+    units, price, days = c.price_units, c.price_at_session[s], c.since_days[s]
+    rn, rd = c.rate
+    num, den = rn * days, rd * c.basis  # interest on P cents: P x num / den
 
     def interest(p: np.ndarray) -> np.ndarray:
         return (2 * p * num + den) // (2 * den)  # to the cent, half up
 
     balance = st.balance[go]  # the paths that convert, only
     need = shares_for(balance + interest(balance), price, units)
-    got = np.minimum(need, room)
-    full = got == need
-    part = ~full & (got > 0)
-    value = (got * price * 100) // units  # what the shares the cap allows are worth, cents
-    prin = value * den // (den + num)  # the most principal whose amount fits in them
-    prin = np.where(prin + interest(prin) > value, prin - 1, prin)
-    prin = np.where(full, balance, np.where(part, prin, 0))
-    got = np.where(part, shares_for(prin + interest(prin), price, units), got)
+    full = need <= room  # every path here has room: the others convert part of their principal
+    if full.all():
+        prin, got = balance, need
+    else:
+        got = np.minimum(need, room)
+        value = (got * price * 100) // units  # what the shares the cap allows are worth, cents
+        prin = value * den // (den + num)  # the most principal whose amount fits in them
+        prin = np.where(prin + interest(prin) > value, prin - 1, prin)
+        prin = np.where(full, balance, prin)
+        got = np.where(full, need, shares_for(prin + interest(prin), price, units))
     st.dd[go] -= prin * days  # its interest leaves with it (cent-days)
     st.balance[go] = balance - prin
     st.tot["principal_converted"][go] += prin

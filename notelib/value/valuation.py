@@ -764,18 +764,24 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
         return boundary if key[0] == np.inf else np.minimum(
             boundary, falling_multiple(plan, first, *key) * price)
 
-    def values(keys: list[tuple[float, int]], m: int) -> dict[tuple[float, int], np.ndarray]:
-        """The rules of ``keys`` priced together on the first ``m`` paths, in one run."""
+    def values(keys: list[tuple[float, int]], lo: int, hi: int
+               ) -> dict[tuple[float, int], np.ndarray]:
+        """The rules of ``keys`` priced together on the paths ``lo:hi``, in one run."""
+        m = hi - lo
         out = eng.run(plan.with_threshold(np.stack([rule(k) for k in keys], axis=1)),
-                      np.tile(closes[:, :m], len(keys)), policy=policy)
+                      np.tile(closes[:, lo:hi], len(keys)), policy=policy)
         total = out["pv_cash"] + out["pv_equity"]
         # each block on a fresh array, as a run of that rule alone takes it (same bits)
         return {k: total[i * m:(i + 1) * m].copy() for i, k in enumerate(keys)}
 
-    # every rule on a quarter of the paths; the best few, and none, on all of them
-    few = values(list(SEARCH), max(n // 4, min(n, 2 * MIN_IN_THE_MONEY)))
-    keys = sorted(few, key=lambda k: -float(few[k].mean()))[:SHORTLIST]
-    tried = values(list(dict.fromkeys([*keys, (np.inf, 0)])), n)
+    # every rule on a quarter of the paths; the best few, and none, on the rest too
+    quarter = max(n // 4, min(n, 2 * MIN_IN_THE_MONEY))
+    few = values(list(SEARCH), 0, quarter)
+    keys = list(dict.fromkeys([*sorted(few, key=lambda k: -float(few[k].mean()))[:SHORTLIST],
+                               (np.inf, 0)]))
+    # a path's value does not depend on the paths run with it: the quarter's are kept
+    rest = values(keys, quarter, n) if quarter < n else {k: few[k][:0] for k in keys}
+    tried = {k: np.concatenate([few[k], rest[k]]) for k in keys}
     best = max(tried, key=lambda k: float(tried[k].mean()))
     gain = tried[best] - tried[(np.inf, 0)]
     if gain.mean() <= SIGNIFICANT * gain.std() / math.sqrt(n):
