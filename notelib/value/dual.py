@@ -12,6 +12,12 @@ brings, discounted: coupons before it in cash at r + s, the conversion's shares 
 built from the Holder's rule by nested simulation: C_j, the value at date j of following the
 rule from the next date, is estimated on inner paths from each outer path's close.
 
+The bound is over the rules that convert on those dates only. Y is summed in today's money
+(cash at r + s, shares at r), so on those dates it may exceed what a Holder deciding in that
+day's money (the valuation's rule, a Tsiveriotis-Fernandes tree) takes: the bound stays above
+both. Over every session it would also count converting below parity just before maturity,
+which today's-money totals reward (credit discounts the cash, not the shares; reading 38).
+
 With the 9.9% cap the Holder's choice is no longer a stopping time (it converts in slices, and
 the cap room is part of the state), and this bound does not apply: :func:`dual_bound` says so.
 """
