@@ -434,6 +434,36 @@ def test_rules_side_by_side_equal_each_rule_alone_to_the_bit():
         run(plan.with_threshold(np.stack(rules, axis=1)), closes[:, :100])
 
 
+@pytest.mark.parametrize("in_shares", [False, True])
+def test_blocks_read_one_block_of_closes_as_tiled_copies_to_the_bit(in_shares):
+    """run(..., blocks=3) reads the closes as np.tile(closes, 3) without the copy: every
+    output equal to the tiled run's, bit for bit, with Payment Shares (the look-backs) and a
+    Mandatory Redemption (its window, the exposure, and the Holder's elections in shares);
+    with ``worth_only``, the discounted cash and shares alone, the same bits."""
+    from notelib.engine import EngineError, RedemptionEvent, run, with_redemption
+
+    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=1_000, seed=5, spot=0.4)
+    plan = with_redemption(v.inputs.plan("hold"), RedemptionEvent(dt.date(2006, 9, 1),
+                                                                  in_shares=in_shares))
+    closes = next(iter(v.inputs.chunks(200, 1))).closes
+    price = plan.contract.price_at_session / plan.contract.price_units
+    rules = plan.with_threshold(np.stack([1.2 * price, 2.0 * price, np.full(len(price),
+                                                                             np.inf)], axis=1))
+    tiled = run(rules, np.tile(closes, 3), policy="shares", keep=True)
+    lazily = run(rules, closes, policy="shares", keep=True, blocks=3)
+    assert tiled.keys() == lazily.keys()
+    for key in tiled:
+        assert np.array_equal(tiled[key], lazily[key]), key
+    worth = run(rules, closes, policy="shares", blocks=3, worth_only=True)
+    assert worth.keys() == {"pv_cash", "pv_equity"}  # the same values, the rest not kept
+    for key in worth:
+        assert np.array_equal(tiled[key], worth[key]), key
+    assert tiled["payment_shares"].sum() > 0 and tiled["conversion_shares"].sum() > 0
+    assert (tiled["redemption_shares"].sum() > 0) == in_shares
+    with pytest.raises(EngineError, match="blocks"):
+        run(rules, closes, blocks=0)
+
+
 @pytest.mark.slow
 def test_the_reported_error_matches_the_spread_of_many_seeds():
     """The standard error counts antithetic pairs and hazard strata as the units they are:

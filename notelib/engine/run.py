@@ -26,22 +26,46 @@ KEPT = ("in_shares", "outstanding", "exposure", "cash_paid", "shares_issued", "i
         "shares_value", "converted", "held")  # per-payment arrays every run keeps (the summary's)
 
 
-def run(plan: Plan, closes: np.ndarray, *, policy: Policy = "shares", keep: bool = False
-        ) -> dict[str, np.ndarray]:
+class _Repeated:
+    """The closes of one block read as ``blocks`` copies side by side (np.tile(closes,
+    blocks)), each row tiled only when a step reads it: the engine indexes closes by session
+    rows, and by (session, paths)."""
+
+    def __init__(self, closes: np.ndarray, blocks: int) -> None:
+        self.closes, self.blocks, self.m = closes, blocks, closes.shape[1]
+        self.shape = (closes.shape[0], closes.shape[1] * blocks)
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        if isinstance(key, tuple):
+            row, paths = key
+            return self.closes[row, paths % self.m]
+        rows = self.closes[key]
+        return np.tile(rows, (1,) * (rows.ndim - 1) + (self.blocks,))
+
+
+def run(plan: Plan, closes: np.ndarray, *, policy: Policy = "shares", keep: bool = False,
+        blocks: int = 1, worth_only: bool = False) -> dict[str, np.ndarray]:
     """The note over one block of closes (sessions x paths) from the plan's start: per-path
     totals (cash paid in cents, shares by source, ``pv_cash`` and ``pv_equity`` discounted
     with the plan's factors, the final principal and share counts) and per-payment arrays
-    ``per_*`` (n_pay, n) (all of them if ``keep``)."""
+    ``per_*`` (n_pay, n) (all of them if ``keep``). ``blocks``: run the closes that many
+    times side by side (the same numbers as np.tile(closes, blocks), without the copy), e.g.
+    one block per rule of a Holder's rule with a column per block. ``worth_only``: only
+    ``pv_cash`` and ``pv_equity``, the same numbers, without the bookkeeping of the rest."""
     rule = plan.behaviour.convert_threshold
-    if rule is not None and rule.ndim == 2 and closes.shape[1] % rule.shape[1]:
-        raise EngineError(f"{closes.shape[1]} paths do not split into the Holder's "
+    n = closes.shape[1] * whole(blocks, "blocks", EngineError, low=1)
+    if rule is not None and rule.ndim == 2 and n % rule.shape[1]:
+        raise EngineError(f"{n} paths do not split into the Holder's "
                           f"{rule.shape[1]} blocks of rules")
     dtype = int_type(plan, closes)
     if dtype is object:
         plan = as_python_ints(plan)
-    st = State(plan, closes.shape[1], dtype)
+    st = State(plan, n, dtype, worth_only)
+    read = closes if blocks == 1 else _Repeated(closes, blocks)
     for point in plan.contract.points:
-        advance(plan, st, point, closes, policy)
+        advance(plan, st, point, read, policy)
+    if worth_only:
+        return {"pv_cash": st.pv_cash / 100, "pv_equity": st.pv_equity}
     out = {f"per_{k}": v for k, v in st.per.items() if keep or k in KEPT}
     out.update(st.tot)
     out["share_value"] = st.share_value
@@ -69,7 +93,7 @@ def run_strata(plans: Sequence[Plan], bounds: Sequence[int], closes: np.ndarray,
     if not all(_branches(plans[j], base) for j, _, _ in strata) or not all(
             fits_int64(p, high) for p in plans):
         return _run_each(plans, bounds, closes, policy)
-    st = State(base, n, np.int64)
+    st = State(base, n, np.int64, worth_only=True)
     points = base.contract.points
     start, back = {}, {}
     for j, lo, hi in strata:
@@ -94,7 +118,7 @@ def _run_each(plans: Sequence[Plan], bounds: Sequence[int], closes: np.ndarray,
     cash, equity = np.zeros(closes.shape[1]), np.zeros(closes.shape[1])
     for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
         if hi > lo:
-            out = run(plans[j], closes[:, lo:hi], policy=policy)
+            out = run(plans[j], closes[:, lo:hi], policy=policy, worth_only=True)
             cash[lo:hi], equity[lo:hi] = out["pv_cash"], out["pv_equity"]
     return cash, equity
 

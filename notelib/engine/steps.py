@@ -56,10 +56,11 @@ def _cap_limit(plan: Plan, held: np.ndarray, outstanding: np.ndarray) -> np.ndar
 class State:
     """The paths of one chunk as they stand on a date: money in cents, shares as integers."""
 
-    def __init__(self, plan: Plan, n: int, dtype: type) -> None:
+    def __init__(self, plan: Plan, n: int, dtype: type, worth_only: bool = False) -> None:
         t = plan.contract.terms
         n_pay = len(plan.contract.schedule)
         self.n = n
+        self.worth_only = worth_only  # per path, only what the Holder receives is needed
         self.dtype = dtype  # np.int64, or object (Python integers) where int64 could overflow
         s = plan.contract.start or Start(t.accrues_from, plan.contract.principal_cents, 0,
                                 t.accrues_from.day >= 30, 0, plan.contract.capital.common, 0, ())
@@ -89,7 +90,8 @@ class State:
     def issue(self, shares: np.ndarray, at: np.ndarray | slice = slice(None)) -> None:
         """Shares issued to the Holder on the paths ``at`` (default: all)."""
         self.outstanding[at] += shares
-        self.issued[at] += shares
+        if not self.worth_only:
+            self.issued[at] += shares
         if self.keeps:
             self.held[at] += shares
 
@@ -128,7 +130,8 @@ class State:
         their value."""
         value = shares.astype(np.float64) * close
         self.issue(shares, at)
-        self.share_value[at] += value
+        if not self.worth_only:
+            self.share_value[at] += value
         self.pv_equity[at] += value * df
         return value
 
@@ -291,8 +294,9 @@ def _convert(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
         got = np.where(full, need, shares_for(prin + interest(prin), price, units))
     st.dd[go] -= prin * days  # its interest leaves with it (cent-days)
     st.balance[go] = balance - prin
-    st.tot["principal_converted"][go] += prin
-    st.tot["conversion_shares"][go] += got
+    if not st.worth_only:
+        st.tot["principal_converted"][go] += prin
+        st.tot["conversion_shares"][go] += got
     st.deliver(got, closes[s, go], plan.discount.session_equity[s], go)
 
 

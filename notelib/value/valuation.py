@@ -769,7 +769,7 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
         """The rules of ``keys`` priced together on the paths ``lo:hi``, in one run."""
         m = hi - lo
         out = eng.run(plan.with_threshold(np.stack([rule(k) for k in keys], axis=1)),
-                      np.tile(closes[:, lo:hi], len(keys)), policy=policy)
+                      closes[:, lo:hi], policy=policy, blocks=len(keys), worth_only=True)
         total = out["pv_cash"] + out["pv_equity"]
         # each block on a fresh array, as a run of that rule alone takes it (same bits)
         return {k: total[i * m:(i + 1) * m].copy() for i, k in enumerate(keys)}
