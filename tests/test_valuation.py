@@ -344,6 +344,24 @@ def test_the_holders_rule_sees_the_cap():
     assert (v.boundary <= np.where(np.isfinite(alone), alone, np.inf)).all()  # min(rule, m x price)
 
 
+@pytest.mark.parametrize("name", ["base", "stressed"])
+def test_the_holders_rule_never_converts_below_the_conversion_price(name):
+    """Reading 38: the rule decides in that day's money, so it does not take the shares for
+    less than the principal and interest they replace; in the report's cases its lowest
+    threshold is the Conversion Price, on the Maturity Date (convert when the shares are
+    worth the final payment: (1 + last coupon) / carry = 1, carry being that coupon)."""
+    from notelib import Case
+    from notelib.value.valuation import maturity_session
+
+    case = Case.from_params(name)
+    v = fair_value(case.terms, **case.valuation_keywords(2_000))
+    c = v.variant.plan.contract
+    multiple = v.boundary.to_numpy() / (c.price_at_session / c.price_units)
+    live = np.isfinite(multiple)
+    assert live.any() and multiple[live].min() >= 1 - 1e-12
+    assert multiple[maturity_session(c)] == pytest.approx(1.0, abs=1e-9)
+
+
 def test_inputs_the_readme_lists_are_accepted_and_edges_say_why(terms):
     # issue 22, item 6: spot=np.int64(1) and Decimal("0.25") were "must be a number"; a date
     # before the Issue Date was told it was after it; a state on the Maturity Date gave an
