@@ -63,10 +63,11 @@ def bench_valuation(n_paths: int = 100_000, *, terms: NoteTerms | None = None,
     slowest are reported too)."""
     from ..value.valuation import fair_value
 
+    rounds = whole(rounds, "rounds", ValueError, low=1)  # before the warm-up's seconds
     terms, market = terms or load_terms(), market or "dyntek-2005-11"
     warm = fair_value(terms, market=market, n_paths=WARM_UP, chunk=chunk, seed=seed + 1)
     valuation, generate = [], []
-    for _ in range(whole(rounds, "rounds", ValueError, low=1)):
+    for _ in range(rounds):
         v = fair_value(terms, market=market, n_paths=n_paths, chunk=chunk, seed=seed,
                        progress=progress)
         valuation.append(v.seconds)
