@@ -654,7 +654,36 @@ def test_the_dual_bound_brackets_the_tree(spot):
     assert b.lower == v.value
     assert b.lower - 2 * b.lower_error <= debt + equity <= b.upper + 2 * b.upper_error
     assert -2 * b.upper_error / b.lower < b.gap < 0.01, b.gap
-    assert b.dates[-1] == MATURITY and len(b.dates) == 2  # the coupon's eve and maturity
+    # the coupon's eve, the eve of maturity and maturity: no other session beats waiting one
+    assert b.dates == (dt.date(2006, 9, 29), dt.date(2007, 9, 28), MATURITY)
+
+
+def test_the_dual_bound_covers_converting_below_parity_on_the_eve_of_maturity():
+    # reading 38: summed in today's money, as the valuation sums, converting on the eve of
+    # maturity wherever the shares (discounted at r) beat the final payment (discounted at
+    # r + s) beats the Holder's rule, which decides in that day's money and waits: a
+    # Tsiveriotis-Fernandes artefact, large at a 15% spread. The bound is over every rule, so
+    # that one lies under it too (with the decision dates of holding_dominates, which ignore
+    # the credit discount, the bound sat under it)
+    from notelib.value.dual import dual_bound
+    from notelib.value.valuation import (_price, _variant, carry_per_dollar, coupons_per_dollar,
+                                         maturity_session)
+
+    v = value(plain(interest_rate=0.09, interest_months=(10,)), credit_spread=0.15)
+    b = dual_bound(v)
+    plan, inp = v.variant.plan, v.inputs
+    c = plan.contract
+    eve = maturity_session(c) - 1
+    shares = carry_per_dollar(c)[eve] * c.price_units / c.price_at_session[eve]
+    final = (1 + coupons_per_dollar(inp.terms, c.schedule)[-1]) * plan.discount.pay_cash[-1]
+    rule = v.boundary.to_numpy().copy()
+    rule[eve] = final / (shares * plan.discount.session_equity[eve])  # below the price
+    assert rule[eve] < c.price_at_session[eve] / c.price_units
+    holder, artefact = _price(inp, [v.variant, _variant(inp, rule)])
+    gain, error = artefact.mean - holder.mean, artefact.diff_error(holder)
+    assert gain > 10 * error  # the same paths: the artefact is real
+    assert v.value + gain <= b.upper + 2 * math.hypot(b.upper_error, v.std_error, error)
+    assert c.sessions[eve].date() in b.dates
 
 
 def test_the_dual_bound_refuses_a_note_with_the_cap():

@@ -4,19 +4,20 @@ its interest paid in cash (reading 38).
 
 Then every dollar of principal is the same stopping problem and the note is principal x one
 dollar. A dollar converted on session u brings carry_u / price_u shares; kept, it earns each
-coupon and is repaid at maturity. Converting can beat holding only on the sessions
-:func:`~notelib.value.valuation.holding_dominates` leaves (the eve of a coupon, maturity), so the
-dollar is a Bermudan option on those dates. For any martingale M with M_0 = 0,
+coupon and is repaid at maturity. Converting can beat waiting only on the sessions
+:func:`decision_rows` leaves (the eve of a coupon or of a price change where no later session
+converts into more, the eve of maturity, maturity), so the dollar is a Bermudan option on those
+dates. For any martingale M with M_0 = 0,
 E[max_j (Y_j - M_j)] bounds the best stopping value from above (Y_j: what stopping at date j
 brings, discounted: coupons before it in cash at r + s, the conversion's shares at r). M is
 built from the Holder's rule by nested simulation: C_j, the value at date j of following the
 rule from the next date, is estimated on inner paths from each outer path's close.
 
-The bound is over the rules that convert on those dates only. Y is summed in today's money
-(cash at r + s, shares at r), so on those dates it may exceed what a Holder deciding in that
-day's money (the valuation's rule, a Tsiveriotis-Fernandes tree) takes: the bound stays above
-both. Over every session it would also count converting below parity just before maturity,
-which today's-money totals reward (credit discounts the cash, not the shares; reading 38).
+The bound is over every rule, with Y summed in today's money as the valuation sums (cash at
+r + s, shares at r). It therefore counts converting below parity on the eve of maturity,
+which today's-money totals reward (credit discounts the cash, not the shares) and which the
+Holder's rule, deciding in that day's money as a Tsiveriotis-Fernandes tree does, never takes
+(reading 38).
 
 With the 9.9% cap the Holder's choice is no longer a stopping time (it converts in slices, and
 the cap room is part of the state), and this bound does not apply: :func:`dual_bound` says so.
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import engine as eng
 from .valuation import (Valuation, ValuationError, carry_per_dollar, coupons_per_dollar,
                         first_session, holding_dominates, maturity_session, pay_sessions,
                         session_years)
@@ -101,11 +103,7 @@ def _dollar(v: Valuation) -> _Dollar:
     plan = v.variant.plan
     c = plan.contract
     first = first_session(inp)
-    end = maturity_session(c)
-    live = np.arange(len(c.sessions))
-    live = (live >= first) & (live <= end)
-    rows = np.union1d(np.flatnonzero(live & ~holding_dominates(plan, inp.dividend_yield)),
-                      [end])  # maturity decides, always
+    rows = decision_rows(plan, inp.dividend_yield, first)
     coupon = coupons_per_dollar(terms, c.schedule)
     last = len(coupon) - 1
     paid = pay_sessions(c)
@@ -118,6 +116,19 @@ def _dollar(v: Valuation) -> _Dollar:
     return _Dollar(rows, years[rows] - years[first], carry[rows] / price[rows],
                    plan.discount.session_equity[rows], got, final,
                    final / plan.discount.session_cash[rows[-1]], v.boundary.to_numpy()[rows])
+
+
+def decision_rows(plan: eng.Plan, dividend_yield: float, first: int) -> np.ndarray:
+    """The sessions from ``first`` to maturity where converting may beat every rule that
+    waits, in today's money (what :func:`dual_bound` sums): those
+    :func:`~notelib.value.valuation.holding_dominates` leaves when the later conversions it
+    compares with stop before the Maturity Date (a coupon's or a price change's eve where
+    carry / price beats every later session's, the eve of maturity), and maturity. The
+    Maturity Date's choice is made in that day's money, so waiting for it can lose in today's
+    money: the Tsiveriotis-Fernandes artefact of reading 38, which the bound counts."""
+    end = maturity_session(plan.contract)
+    choose = ~holding_dominates(plan, dividend_yield, before_maturity=True)
+    return np.union1d(np.flatnonzero(choose[first:end]) + first, [end])
 
 
 def dual_bound(v: Valuation, outer: int = 4_000, inner: int = 400, seed: int = 0) -> DualBound:
