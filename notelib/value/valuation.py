@@ -456,12 +456,12 @@ def holding_dominates(plan: eng.Plan, dividend_yield: float, before_maturity: bo
     converting at s can pay only where carry_s / price_s beats the best later
     carry_u / price_u e^(-q (t_u - t_s)): with no dividend, on the eve of an Interest
     Payment Date (interest accrues every day) or of a scheduled price change, and at
-    maturity (reading 38). ``before_maturity``: the later sessions stop the day before the
-    Maturity Date, whose choice is made in that day's money (for sums in today's money, as
+    maturity (reading 38). ``before_maturity``: the later sessions stop before the maturity
+    session, whose choice is made in that day's money (for sums in today's money, as
     :mod:`notelib.value.dual` makes, waiting for it can lose), so its eve counts as well."""
     c = plan.contract
     worth = carry_per_dollar(c) * c.price_units / c.price_at_session * np.exp(-dividend_yield * session_years(c))
-    live = c.sessions.date < c.terms.maturity_date if before_maturity else (
+    live = np.arange(len(c.sessions)) < maturity_session(c) if before_maturity else (
         c.sessions.date <= c.terms.maturity_date)
     worth = np.where(live, worth, -np.inf)
     later = np.concatenate([np.maximum.accumulate(worth[::-1])[::-1][1:], [-np.inf]])
