@@ -686,6 +686,22 @@ def test_the_dual_bound_covers_converting_below_parity_on_the_eve_of_maturity():
     assert c.sessions[eve].date() in b.dates
 
 
+@pytest.mark.parametrize("maturity, eve, last", [
+    (dt.date(2007, 10, 1), dt.date(2007, 9, 28), dt.date(2007, 10, 1)),  # a Monday
+    (dt.date(2007, 9, 30), dt.date(2007, 9, 27), dt.date(2007, 9, 28)),  # a Sunday
+])
+def test_the_dual_bounds_last_decisions_are_the_maturity_session_and_its_eve(maturity, eve, last):
+    # the Maturity Date's choice is made on the last session on or before it; the session
+    # before that one is where converting may beat waiting for it, in today's money
+    from notelib.value.dual import decision_rows
+    from notelib.value.valuation import first_session
+
+    v = value(plain(interest_rate=0.09, interest_months=(10,), maturity_date=maturity),
+              credit_spread=0.15, n_paths=500, pilot_paths=500)
+    rows = decision_rows(v.variant.plan, 0.0, first_session(v.inputs))
+    assert [d.date() for d in v.inputs.sessions[rows[-2:]]] == [eve, last]
+
+
 def test_the_dual_bound_refuses_a_note_with_the_cap():
     from notelib.value.dual import dual_bound
 
