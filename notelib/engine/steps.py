@@ -283,15 +283,12 @@ def _convert(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
     balance = st.balance[go]  # the paths that convert, only
     need = shares_for(balance + interest(balance), price, units)
     full = need <= room  # every path here has room: the others convert part of their principal
-    if full.all():
-        prin, got = balance, need
-    else:
-        got = np.minimum(need, room)
-        value = (got * price * 100) // units  # what the shares the cap allows are worth, cents
-        prin = value * den // (den + num)  # the most principal whose amount fits in them
-        prin = np.where(prin + interest(prin) > value, prin - 1, prin)
-        prin = np.where(full, balance, prin)
-        got = np.where(full, need, shares_for(prin + interest(prin), price, units))
+    got = np.minimum(need, room)
+    value = (got * price * 100) // units  # what the shares the cap allows are worth, cents
+    prin = value * den // (den + num)  # the most principal whose amount fits in them
+    prin = np.where(prin + interest(prin) > value, prin - 1, prin)
+    prin = np.where(full, balance, prin)
+    got = np.where(full, need, shares_for(prin + interest(prin), price, units))
     st.dd[go] -= prin * days  # its interest leaves with it (cent-days)
     st.balance[go] = balance - prin
     if not st.worth_only:

@@ -460,10 +460,10 @@ def holding_dominates(plan: eng.Plan, dividend_yield: float, before_maturity: bo
     session, whose choice is made in that day's money (for sums in today's money, as
     :mod:`notelib.value.dual` makes, waiting for it can lose), so its eve counts as well."""
     c = plan.contract
-    worth = carry_per_dollar(c) * c.price_units / c.price_at_session * np.exp(-dividend_yield * session_years(c))
-    live = np.arange(len(c.sessions)) < maturity_session(c) if before_maturity else (
-        c.sessions.date <= c.terms.maturity_date)
-    worth = np.where(live, worth, -np.inf)
+    worth = carry_per_dollar(c) * c.price_units / c.price_at_session * np.exp(
+        -dividend_yield * session_years(c))
+    last = maturity_session(c) - before_maturity  # the last session a dollar may wait for
+    worth = np.where(np.arange(len(worth)) <= last, worth, -np.inf)
     later = np.concatenate([np.maximum.accumulate(worth[::-1])[::-1][1:], [-np.inf]])
     return worth <= later * (1 + 1e-12)  # a tie: keeping loses nothing and keeps the choice
 
@@ -783,8 +783,7 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
     few = values(list(SEARCH), 0, quarter)
     keys = list(dict.fromkeys([*sorted(few, key=lambda k: -float(few[k].mean()))[:SHORTLIST],
                                (np.inf, 0)]))
-    # a path's value does not depend on the paths run with it: the quarter's are kept
-    rest = values(keys, quarter, n) if quarter < n else {k: few[k][:0] for k in keys}
+    rest = values(keys, quarter, n)  # a path's value does not depend on the others run with it
     tried = {k: np.concatenate([few[k], rest[k]]) for k in keys}
     best = max(tried, key=lambda k: float(tried[k].mean()))
     gain = tried[best] - tried[(np.inf, 0)]
