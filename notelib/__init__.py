@@ -81,6 +81,7 @@ for _module, _names in {
     "value.market": "Market MarketError load_market",
     "value.valuation": "ORIGINAL_TERMS Valuation ValuationError amendment fair_value value_curve",
     "value.dual": "DualBound dual_bound",
+    "value.relaxed": "RelaxedBound relaxed_bound",
     "value.whatif": "historical_what_if what_if_redemptions",
     "assumptions": "Assumptions",
     "case": "Case CaseError Metric",

@@ -380,7 +380,7 @@ def coupons_per_dollar(terms: NoteTerms, sched: pd.DataFrame) -> np.ndarray:
                      if d in prev else 0.0 for d in sched["date"]])
 
 
-def _per_dollar(plan: eng.Plan, closes: np.ndarray, k: int, amount: float, policy: str,
+def pay_per_dollar(plan: eng.Plan, closes: np.ndarray, k: int, amount: float, policy: str,
                 cash: np.ndarray, equity: np.ndarray) -> None:
     """Add payment ``k`` of ``amount`` a dollar to the discounted cash and shares: in Payment
     Shares where the note allows them (preamble) and the company's policy takes them."""
@@ -413,7 +413,7 @@ def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
     coupon = coupons_per_dollar(c.terms, sched)
     last = len(sched) - 1
     cash, equity = np.zeros(n), np.zeros(n)
-    _per_dollar(plan, closes, last, 1 + coupon[last], policy, cash, equity)
+    pay_per_dollar(plan, closes, last, 1 + coupon[last], policy, cash, equity)
     dates = c.sessions.date
     owner = {}  # a payment belongs to the dollar still held after the session before it
     for k, paid in enumerate(pay_sessions(c)[:last]):
@@ -428,7 +428,7 @@ def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
     drift = carry[end] / price[end] * np.exp(-dividend_yield * (years[end] - years))
     for s in range(n_s - 1, first - 1, -1):
         for k in owner.get(s, ()):
-            _per_dollar(plan, closes, k, coupon[k], policy, cash, equity)
+            pay_per_dollar(plan, closes, k, coupon[k], policy, cash, equity)
         if dates[s] > c.terms.maturity_date:
             continue
         if dates[s] == c.terms.maturity_date:  # convert or take the final payment in cash

@@ -1,0 +1,333 @@
+"""An upper bound on the Holder's value where its choice is not a stopping time (the 9.9% cap,
+installments, a redemption hazard, interest in shares): a relaxation, then duality (reading 38).
+
+**The relaxation.** The Holder is freed of the 9.9% cap and the volume it can sell (II.A.1,
+reading 30) and of the order in which conversions shorten the note (reading 32: here any dollar
+may convert, not the last ones first), and it sees the date of the Mandatory Redemption Event
+(the valuation's stratum) from the start. Whatever it could do before, it still can, so the
+relaxed Holder's best is at least the real one's. Freed so, the note is a sum of dollars, each
+of one tranche (the principal of one scheduled payment) and each its own stopping problem:
+converted on session u a dollar brings carry_u / price_u shares (II.A, reading 32) and the
+coupons paid before u; kept, it brings its coupons, its principal on its payment date (in cash
+or Payment Shares as the company chooses, preamble) and, if the event comes first, its share of
+the Mandatory Redemption Amount (I.A), all discounted as the valuation discounts them. The
+engine's values are linear in the principal up to its rounding (shares up, II.D.4; cents half
+up), so the bound adds a share and a cent for every session and payment of a path.
+
+**Duality.** For any martingale M with M_0 = 0, E[max(max_u (Y_u - M_u), keep - M_T)] bounds
+a dollar's best stopping value from above (Y_u: what converting on session u brings; T: the
+last session). Converting on session s is counted only where no later session the dollar may
+still convert on gives more shares for it (as :func:`~notelib.value.valuation.holding_dominates`
+argues: the shares of a later conversion are worth as much today, and the coupons meanwhile
+are extra). M is a share hedge, the sum over sessions of h_t x the change of the close
+discounted at rate - dividend yield (a martingale on the valuation's paths, which are GBM):
+h_t a combination of the Black-Scholes deltas of calls at :data:`STRIKES` x the Conversion
+Price, with a coefficient per strike and per sixth of the life, chosen on pilot paths to make
+a smoothed bound smallest, then held fixed on fresh paths of their own seed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import ndtr
+
+from .. import engine as eng
+from ..checks import whole
+from ..contract.schedule import year_fraction
+from .valuation import (Valuation, ValuationError, carry_per_dollar, coupons_per_dollar,
+                        first_session, maturity_session, pay_per_dollar, pay_sessions,
+                        session_years)
+
+STRIKES = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)  # the hedge's calls, x the Conversion Price
+PERIODS = 6  # the hedge's coefficients change this many times over the life
+SMOOTH = 0.01  # the temperature of the smoothed max the hedge is fitted on, dollars a dollar
+FIT_STEPS = 60  # L-BFGS iterations per tranche (each starts from the previous tranche's hedge)
+
+
+@dataclass(frozen=True)
+class RelaxedBound:
+    """The note's value under the Holder's rule (``lower``, the valuation's) and an upper bound
+    on the best rule's (``upper``: the relaxation's, with its rounding allowance
+    ``rounding``), each with its standard error, on ``paths`` fresh paths after ``pilot``."""
+
+    lower: float
+    lower_error: float
+    upper: float
+    upper_error: float
+    rounding: float
+    paths: int
+    pilot: int
+    seconds: float
+
+    @property
+    def gap(self) -> float:
+        """upper - lower, as a share of lower."""
+        return (self.upper - self.lower) / self.lower
+
+
+def tranches(c: eng.ContractGrid) -> list[tuple[int, int]]:
+    """The principal's tranches: (schedule row, cents) of each payment of principal, the
+    monthly installments then what is left at maturity (preamble, reading 32)."""
+    left, out = c.principal_cents, []
+    for k in range(len(c.schedule)):
+        amount = left if c.is_maturity[k] else min(int(c.installment[k]), left)
+        if amount > 0:
+            out.append((k, amount))
+            left -= amount
+        if c.is_maturity[k]:
+            break
+    return out
+
+
+@dataclass(frozen=True)
+class _Stratum:
+    """One stratum's paths (a plan with or without its redemption event), what a dollar gets
+    there: ``converted`` (sessions x paths: the coupons before and the shares, discounted),
+    ``kept`` per tranche, and the sessions each tranche may convert on."""
+
+    converted: np.ndarray
+    kept: list[np.ndarray]
+    may: list[np.ndarray]  # bool per session, per tranche
+
+
+def _unit(plan: eng.Plan, closes: np.ndarray, k: int, policy: str) -> np.ndarray:
+    """A dollar paid on payment ``k``, discounted: cash, or Payment Shares where the note
+    allows them and the policy takes them (preamble)."""
+    cash, equity = np.zeros(closes.shape[1]), np.zeros(closes.shape[1])
+    pay_per_dollar(plan, closes, k, 1.0, policy, cash, equity)
+    return cash + equity
+
+
+def _redeemed(plan: eng.Plan, closes: np.ndarray, owed: float) -> np.ndarray:
+    """``owed`` dollars of the Mandatory Redemption Amount's base, discounted: the greater of
+    the premium and parity at the highest close (I.A), paid in cash with Default Interest on
+    the paying date (I.B, reading 25)."""
+    c, rd = plan.contract, plan.contract.redemption
+    high = (closes[rd.window] * rd.adj[:, None]).max(axis=0)
+    per = np.maximum(c.premium[0] / c.premium[1], high * c.price_units / rd.price)
+    df = plan.discount.session_cash[min(rd.paid_session, len(c.sessions) - 1)]
+    return owed * per * (1 + rd.late[0] / rd.late[1]) * df
+
+
+def _kept(plan: eng.Plan, closes: np.ndarray, units: dict[int, np.ndarray], k_due: int
+          ) -> np.ndarray:
+    """What a dollar of the tranche paid on row ``k_due`` brings if never converted: its
+    interest at each Interest Payment Date before the event (to its payment date, the rest
+    with the next coupon), its principal, and its share of the redemption (preamble, I.A)."""
+    c = plan.contract
+    terms, dates = c.terms, list(c.schedule["date"])
+    coupon, due, prev = coupons_per_dollar(terms, c.schedule), dates[k_due], terms.accrues_from
+    out = np.zeros(closes.shape[1])
+    for k, unit in units.items():
+        amount = float(k == k_due)
+        if c.is_interest[k]:
+            if due >= dates[k]:
+                amount += coupon[k]
+            elif due > prev:
+                amount += float(year_fraction(prev, due, terms.day_count)) * terms.interest_rate
+            prev = dates[k]
+        out += amount * unit
+    rd = c.redemption
+    if rd is not None:
+        owed = float(due >= rd.on)
+        if min(due, rd.on) > prev:  # interest since the last coupon, to the event or the payment
+            owed += float(year_fraction(prev, min(due, rd.on), terms.day_count)
+                          ) * terms.interest_rate
+        out += _redeemed(plan, closes, owed) if owed else 0.0
+    return out
+
+
+def _stratum(plan: eng.Plan, closes: np.ndarray, policy: str, first: int,
+             parts: list[tuple[int, int]]) -> _Stratum:
+    """A dollar's payoffs on one stratum's paths (module docstring): converting on a session
+    brings the shares for carry / price at its close (II.A) after the coupons paid before it
+    (on a payment date the payment comes first, on the Maturity Date the conversion, as the
+    engine orders them); no conversion on or after the event's date (I.A)."""
+    c = plan.contract
+    n_s, rd = len(c.sessions), c.redemption
+    dates = list(c.schedule["date"])
+    made = [k for k in range(len(dates)) if rd is None or dates[k] < rd.on]
+    units = {k: _unit(plan, closes, k, policy) for k in made}
+    coupon, paid = coupons_per_dollar(c.terms, c.schedule), pay_sessions(c)
+    before = np.zeros(closes.shape)
+    for k in made:
+        at = paid[k] + int(c.is_maturity[k])
+        if c.is_interest[k] and at < n_s:
+            before[at] += coupon[k] * units[k]
+    price = c.price_at_session / c.price_units
+    converted = np.cumsum(before, axis=0) + (carry_per_dollar(c) / price
+                                            * plan.discount.session_equity)[:, None] * closes
+    live = np.arange(n_s) >= first
+    if rd is not None:
+        live &= np.asarray(c.sessions.date < rd.on)
+    may = [live & (np.arange(n_s) <= (maturity_session(c) if c.is_maturity[k] else paid[k] - 1))
+           for k, _ in parts]
+    return _Stratum(converted, [_kept(plan, closes, units, k) for k, _ in parts], may)
+
+
+def decisions(c: eng.ContractGrid, may: np.ndarray, dividend_yield: float) -> np.ndarray:
+    """The sessions of ``may`` where converting a dollar can beat converting it on a later
+    session of ``may``: carry / price (x e^(-q t)) above every later one's (reading 38)."""
+    worth = np.where(may, carry_per_dollar(c) * c.price_units / c.price_at_session
+                     * np.exp(-dividend_yield * session_years(c)), -np.inf)
+    later = np.concatenate([np.maximum.accumulate(worth[::-1])[::-1][1:], [-np.inf]])
+    return np.flatnonzero(may & (worth > later * (1 + 1e-12)))
+
+
+def _hedge(v: Valuation, closes: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per step from a session to the next: the change of the close discounted at rate -
+    dividend yield (sessions - 1, paths), a martingale's increment on the valuation's GBM
+    paths, and the hedge's basis (sessions - 1, paths, 1 + len(STRIKES)): a share, and the
+    delta of a call at each of :data:`STRIKES` x the Conversion Price to the last session,
+    each per dollar of principal."""
+    inp, c = v.inputs, v.variant.plan.contract
+    years = np.maximum([(d - inp.valuation_date).days for d in c.sessions.date], 0) / 365
+    growth = inp.rate - inp.dividend_yield
+    change = np.diff(closes * np.exp(-growth * years)[:, None], axis=0)
+    price = c.price_at_session[first] / c.price_units
+    left = np.maximum(years[-1] - years[:-1], 1e-9)[:, None]
+    spread = inp.volatility * np.sqrt(left)
+    basis = np.empty((*change.shape, 1 + len(STRIKES)))
+    basis[..., 0] = 1.0
+    for i, m in enumerate(STRIKES):
+        basis[..., i + 1] = ndtr((np.log(closes[:-1] / (m * price)) + growth * left) / spread
+                                 + spread / 2)
+    return change, basis / price
+
+
+def _periods(n_s: int, first: int) -> np.ndarray:
+    """The hedge's period of each step: the life from session ``first`` in PERIODS parts."""
+    steps = np.clip(np.arange(n_s - 1) - first, 0, None)
+    return np.minimum(steps * PERIODS // max(n_s - 1 - first, 1), PERIODS - 1)
+
+
+def _gains(change: np.ndarray, basis: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    """Each basis hedge's gains to each session (sessions, paths, basis x PERIODS), held in
+    its period only."""
+    n_b = basis.shape[-1]
+    out = np.zeros((change.shape[0] + 1, change.shape[1], n_b * PERIODS), dtype=np.float32)
+    for p in range(PERIODS):
+        rows = np.flatnonzero(periods == p)
+        out[rows + 1, :, p * n_b:(p + 1) * n_b] = basis[rows] * change[rows, :, None]
+    return np.cumsum(out, axis=0, out=out)
+
+
+def _hedged(change: np.ndarray, basis: np.ndarray, periods: np.ndarray, theta: np.ndarray
+            ) -> np.ndarray:
+    """M: the hedge with coefficients ``theta``, its gains to each session (sessions, paths)."""
+    held = np.einsum("tnb,tb->tn", basis, theta.reshape(PERIODS, -1)[periods])
+    return np.vstack([np.zeros((1, change.shape[1])), np.cumsum(held * change, axis=0)])
+
+
+def _fit(converted: np.ndarray, kept: np.ndarray, gains: np.ndarray, start: np.ndarray
+         ) -> np.ndarray:
+    """The coefficients that make a smoothed bound (a log-sum-exp for the max) smallest on
+    pilot paths, from ``start``: ``converted`` (sessions x paths, -inf where the dollar may
+    not convert), ``kept`` per path (its hedge read on the last session)."""
+    n = kept.shape[0]
+    flat = gains.reshape(-1, gains.shape[-1])  # sessions x paths as rows
+
+    def bound(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        m = (flat @ theta.astype(np.float32)).reshape(gains.shape[:2])
+        a = np.vstack([converted - m, (kept - m[-1])[None]])
+        top = a.max(axis=0)
+        w = np.exp((a - top) / SMOOTH)
+        total = w.sum(axis=0)
+        w /= total
+        grad = w[:-1].astype(np.float32).ravel() @ flat + w[-1].astype(np.float32) @ gains[-1]
+        return float((top + SMOOTH * np.log(total)).mean()), -grad.astype(np.float64) / n
+
+    return minimize(bound, start, jac=True, method="L-BFGS-B",
+                    options={"maxiter": FIT_STEPS}).x
+
+
+def _strata(v: Valuation, closes: np.ndarray, offset: int, n: int, first: int,
+            parts: list[tuple[int, int]]) -> list[tuple[int, int, _Stratum]]:
+    """The paths of a block (paths ``offset`` onwards of ``n``), stratum by stratum, as the
+    valuation shares them among the event dates (its cuts), with a dollar's payoffs."""
+    var = v.variant
+    m = closes.shape[1]
+    bounds = np.clip(np.concatenate([[0], var.cuts(n), [n]]) - offset, 0, m)
+    return [(lo, hi, _stratum(plan, closes[:, lo:hi], v.inputs.policy, first, parts))
+            for plan, lo, hi in zip([*var.event_plans, var.plan], bounds[:-1], bounds[1:])
+            if hi > lo]
+
+
+def _rounding(plan: eng.Plan, closes: np.ndarray, first: int) -> np.ndarray:
+    """Per path, what the engine's rounding can add over exact fractions: a share and a cent
+    on each session (a conversion), each payment and the redemption (II.D.4, preamble)."""
+    c, d = plan.contract, plan.discount
+    out = (closes[first:] * d.session_equity[first:, None]).sum(axis=0) + 0.01 * (
+        len(c.sessions) - first + len(c.schedule) + 1) + closes.max(axis=0)
+    for k in range(len(c.schedule)):
+        out += closes[c.value_idx[k]] * c.value_adj[k] * d.pay_equity[k]
+    return out
+
+
+def _units_error(total: np.ndarray, n: int) -> float:
+    """The standard error of the mean of ``total`` (a block of paths, antithetic halves:
+    path i mirrors path i + ceil(n/2)), each pair one unit; the strata are left as random,
+    which can only overstate the error."""
+    h = (n + 1) // 2
+    sums = np.concatenate([total[:n // 2] + total[h:h + n // 2], total[n // 2:h]])
+    sizes = np.concatenate([np.full(n // 2, 2.0), np.ones(h - n // 2)])
+    dev = sums - sizes * total.mean()
+    return math.sqrt(float(dev @ dev) * len(sums) / max(len(sums) - 1, 1)) / n
+
+
+def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: int = 0
+                  ) -> RelaxedBound:
+    """The valuation's value (``lower``: the Holder's rule, priced by the engine) and an upper
+    bound on what any rule of the Holder's can be worth: the relaxation of the module
+    docstring, a share hedge as the martingale, fitted on ``pilot`` paths and priced on
+    ``paths`` fresh ones (seed streams of their own, ``seed``); a note valued at issue
+    without events (splits, issuances)."""
+    t0 = time.perf_counter()
+    inp = v.inputs
+    if inp.start is not None or inp.events:
+        raise ValuationError("relaxed_bound: values a note at issue without events; this one "
+                             f"has {'a start state' if inp.start is not None else 'events'}")
+    paths = whole(paths, "paths", ValuationError, low=2, unit="paths")
+    pilot = whole(pilot, "pilot", ValuationError, low=2, unit="paths")
+    seed = whole(seed, "seed", ValuationError)
+    plan, first = v.variant.plan, first_session(inp)
+    parts = tranches(plan.contract)
+    periods = _periods(len(plan.contract.sessions), first)
+    closes = next(iter(inp.chunks(pilot, 1_000 + 2 * seed, chunk=pilot))).closes
+    strata = _strata(v, closes, 0, pilot, first, parts)
+    gains = _gains(*_hedge(v, closes, first), periods)
+    theta = np.zeros(gains.shape[-1])
+    thetas = []
+    for j in range(len(parts)):
+        converted, kept = np.full(closes.shape, -np.inf), np.zeros(pilot)
+        for lo, hi, st in strata:
+            converted[st.may[j], lo:hi] = st.converted[st.may[j]]
+            kept[lo:hi] = st.kept[j]
+        theta = _fit(converted, kept, gains, theta)
+        thetas.append(theta)
+    del gains
+    total, rounding, error2, done = 0.0, 0.0, 0.0, 0
+    for part in inp.chunks(paths, 1_001 + 2 * seed):
+        closes, m = part.closes, part.n_paths
+        change, basis = _hedge(v, closes, first)
+        got = _rounding(plan, closes, first)
+        rounding += float(got.sum())
+        strata = _strata(v, closes, done, paths, first, parts)
+        for j, (_, cents) in enumerate(parts):
+            hedge = _hedged(change, basis, periods, thetas[j])
+            for lo, hi, st in strata:
+                best = st.kept[j] - hedge[-1, lo:hi]
+                rows = decisions(plan.contract, st.may[j], inp.dividend_yield)
+                if len(rows):
+                    best = np.maximum(best, (st.converted[rows] - hedge[rows, lo:hi]).max(axis=0))
+                got[lo:hi] += cents / 100 * best
+        total += float(got.sum())
+        error2 += (_units_error(got, m) * m) ** 2
+        done += m
+    return RelaxedBound(v.value, v.std_error, total / paths, math.sqrt(error2) / paths,
+                        rounding / paths, paths, pilot, time.perf_counter() - t0)

@@ -1,0 +1,112 @@
+"""The upper bound where the Holder's choice is not a stopping time (issue 21, reading 38):
+notelib.value.relaxed. Its payoffs are checked against the engine, an independent
+implementation of the same cash flows; the bound against values it must lie above."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from notelib import engine as eng
+from notelib.contract.adjustments import Issuance
+from notelib.contract.terms import load_terms
+from notelib.value.relaxed import (_hedge, _hedged, _periods, _rounding, _strata,
+                                   relaxed_bound, tranches)
+from notelib.value.valuation import ValuationError, fair_value, first_session
+from test_valuation import plain, tf_tree, value
+
+
+@pytest.mark.parametrize("policy", ["optimal", "shares"])
+def test_a_dollar_of_each_tranche_adds_up_to_the_engine_without_the_cap(policy):
+    # With no cap (ownership_cap 1) the Holder's rule converts the whole balance on its
+    # first hit, so the order of conversion (reading 32) does not matter, and each path's
+    # value in the engine (cash and shares, discounted) is the sum over the tranches of
+    # their principal x what a dollar of the tranche brings converting on the rule's first
+    # session in its range, or kept: coupons, the installment in cash or Payment Shares,
+    # the Mandatory Redemption Amount on the event's strata. Equal but for the engine's
+    # rounding (a share up, a cent), which the bound allows for path by path
+    v = fair_value(load_terms().replace(ownership_cap=1.0), market="dyntek-2005-11",
+                   n_paths=2_000, seed=3, policy=policy)
+    inp, var = v.inputs, v.variant
+    parts = tranches(var.plan.contract)
+    # $3,350,000 in installments of $335,000 from January 2007: ten tranches, the last one
+    # what is left at maturity (1 Oct 2007)
+    assert [cents for _, cents in parts] == [33_500_000] * 10
+    n = 2_000
+    closes = next(iter(inp.chunks(n, 0))).closes  # the valuation's own pricing paths
+    bounds = np.concatenate([[0], var.cuts(n), [n]])
+    cash, equity = eng.run_strata([*var.event_plans, var.plan], bounds, closes,
+                                  policy=inp.company())
+    first, rule = first_session(inp), v.boundary.to_numpy()
+    total = np.zeros(n)
+    strata = _strata(v, closes, 0, n, first, parts)
+    for lo, hi, st in strata:
+        hit = closes[:, lo:hi] >= rule[:, None]
+        for j, (_, cents) in enumerate(parts):
+            h = hit & st.may[j][:, None]
+            when = h.argmax(axis=0)
+            total[lo:hi] += cents / 100 * np.where(
+                h.any(axis=0), st.converted[when, np.arange(hi - lo)], st.kept[j])
+    assert len(strata) > 10 and (closes >= rule[:, None]).any(axis=0).mean() > 0.2
+    gap = total - (cash + equity)
+    assert np.all(np.abs(gap) <= _rounding(var.plan, closes, first))
+    # a share rounded up is $0.2 to $1 here: a few dollars a path, on a note worth millions
+    assert abs(gap.mean()) < 5.0
+
+
+def test_the_hedge_is_a_martingale_on_the_valuations_paths():
+    # The bound holds only if the penalty's mean is nil: the close discounted at rate -
+    # dividend yield, over the sessions' ACT/365F years, is a martingale. With a 3% dividend
+    # yield a drift of the rate alone would be off by about 6% of the spot over the life
+    v = value(plain(interest_rate=0.09, interest_months=(10,)), dividend_yield=0.03,
+              n_paths=2_000)
+    inp = v.inputs
+    n = 20_000
+    closes = next(iter(inp.chunks(n, 5))).closes
+    first = first_session(inp)
+    change, basis = _hedge(v, closes, first)
+    periods = _periods(closes.shape[0], first)
+    theta = np.linspace(1.0, -1.0, basis.shape[-1] * periods.max() + basis.shape[-1])
+    for coefficients in (np.eye(len(theta))[0], theta):  # a share held throughout; a mix
+        m = _hedged(change, basis, periods, coefficients)
+        for row in (len(m) // 2, -1):
+            pair = (m[row, : n // 2] + m[row, n // 2:]) / 2
+            assert abs(pair.mean()) < 4 * pair.std() / np.sqrt(n // 2)
+
+
+def test_the_relaxed_bound_lies_above_the_best_rule_where_the_tree_knows_it():
+    # The coupon-and-dividend note of the dual bound's test, where a TF tree gives the best
+    # rule's value: the relaxation is no looser than the note there (no cap, no installments,
+    # no hazard), so its bound must lie above the tree (and the valuation) within its error
+    spot = 0.40
+    debt, equity = tf_tree(spot, 0.5, 0.04, 0.03, 0.03, 0.09)
+    v = value(plain(interest_rate=0.09, interest_months=(10,)), spot=spot, credit_spread=0.03,
+              dividend_yield=0.03, policy="cash", n_paths=20_000)
+    b = relaxed_bound(v, paths=4_000, pilot=500)
+    assert b.lower == v.value and b.lower_error == v.std_error
+    assert debt + equity <= b.upper + 2 * b.upper_error
+    assert 0 < b.rounding < 1e-4 * b.upper and b.paths == 4_000 and b.pilot == 500
+
+
+def test_the_relaxed_bound_of_the_capped_note_lies_above_the_note_without_the_cap():
+    # The relaxation frees the Holder of the cap and of the order of conversion, so any
+    # rule for the note without the cap is a rule of the relaxed Holder: the uncapped
+    # valuation lies under the capped note's bound (and the capped valuation too)
+    kw = {"market": "dyntek-2005-11", "n_paths": 4_000, "seed": 5}
+    capped = fair_value(load_terms(), **kw)
+    free = fair_value(load_terms().replace(ownership_cap=1.0), **kw)
+    b = relaxed_bound(capped, paths=4_000, pilot=500, seed=1)
+    assert free.value - capped.value > 4 * capped.std_error  # the cap costs the Holder
+    assert free.value - 2 * free.std_error <= b.upper + 2 * b.upper_error
+    assert b.gap > 0
+
+
+def test_the_relaxed_bound_says_what_it_cannot_bound():
+    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=2_000,
+                   events=[Issuance(dt.date(2006, 3, 8), 0.02)])
+    with pytest.raises(ValuationError, match="without events"):
+        relaxed_bound(v)
+    v = value(plain(), n_paths=2_000)
+    for bad in ({"paths": 0}, {"pilot": 1.5}, {"seed": "x"}):
+        with pytest.raises(ValuationError, match=next(iter(bad))):
+            relaxed_bound(v, **bad)
