@@ -20,7 +20,8 @@ Holder's rule, deciding in that day's money as a Tsiveriotis-Fernandes tree does
 (reading 38).
 
 With the 9.9% cap the Holder's choice is no longer a stopping time (it converts in slices, and
-the cap room is part of the state), and this bound does not apply: :func:`dual_bound` says so.
+the cap room is part of the state), and this bound does not apply: :func:`dual_bound` says so,
+and :func:`notelib.value.relaxed.relaxed_bound` bounds such a note by relaxation.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def _dollar(v: Valuation) -> _Dollar:
             "ownership cap (ownership_cap 1), no installments (monthly_prepayment 0), no "
             "redemption hazard or events, interest in cash (policy 'cash'), valued at issue; "
             f"this one has cap {terms.ownership_cap:g}, installments "
-            f"{terms.monthly_prepayment:g}, hazard {inp.event_hazard:g}, policy {inp.policy}")
+            f"{terms.monthly_prepayment:g}, hazard {inp.event_hazard:g}, policy {inp.policy} "
+            "(relaxed_bound bounds it)")
     plan = v.variant.plan
     c = plan.contract
     first = first_session(inp)

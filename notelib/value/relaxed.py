@@ -39,6 +39,7 @@ from scipy.special import ndtr
 from .. import engine as eng
 from ..checks import whole
 from ..contract.schedule import year_fraction
+from ..io.display import money_band, percent
 from .valuation import (Valuation, ValuationError, carry_per_dollar, coupons_per_dollar,
                         first_session, maturity_session, pay_per_dollar, pay_sessions,
                         session_years)
@@ -68,6 +69,16 @@ class RelaxedBound:
     def gap(self) -> float:
         """upper - lower, as a share of lower."""
         return (self.upper - self.lower) / self.lower
+
+    def rows(self) -> dict[str, str]:
+        """The bounds in words, each to its precision with a band of two standard errors."""
+        return {
+            "Lower bound: the Holder's rule (the fair value)": money_band(self.lower,
+                                                                         self.lower_error),
+            "Upper bound: the best of any rule, relaxed": money_band(self.upper,
+                                                                  self.upper_error),
+            "Gap": f"{percent(self.gap)} of the value",
+            "Paths": f"{self.paths:,} fresh after {self.pilot:,} pilot; {self.seconds:.0f} s"}
 
 
 def tranches(c: eng.ContractGrid) -> list[tuple[int, int]]:
