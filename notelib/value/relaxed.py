@@ -14,9 +14,10 @@ the Mandatory Redemption Amount (I.A), all discounted as the valuation discounts
 engine's values are linear in the principal up to its rounding (shares up, II.D.4; cents half
 up), so the bound adds a share and a cent for every session and payment of a path.
 
-**Duality.** For any martingale M with M_0 = 0, E[max(max_u (Y_u - M_u), keep - M_T)] bounds
-a dollar's best stopping value from above (Y_u: what converting on session u brings; T: the
-last session). Converting on session s is counted only where no later session the dollar may
+**Duality.** For any martingale M with M_0 = 0, E[max(max_u (Y_u - M_u), keep - M_L)] bounds
+a dollar's best stopping value from above (Y_u: what converting on session u brings; L: the
+last session it may convert on, after which it has no choice, so the hedge stops there:
+hedging on after the event or the tranche's payment would only add noise). Converting on session s is counted only where no later session the dollar may
 still convert on gives more shares for it (as :func:`~notelib.value.valuation.holding_dominates`
 argues: the shares of a later conversion are worth as much today, and the coupons meanwhile
 are extra). M is a share hedge, the sum over sessions of h_t x the change of the close
@@ -104,6 +105,11 @@ class _Stratum:
     converted: np.ndarray
     kept: list[np.ndarray]
     may: list[np.ndarray]  # bool per session, per tranche
+
+    def last(self, j: int) -> int:
+        """The last session tranche ``j`` may convert on (0 if none): after it the dollar
+        has no choice left, so the hedge stops there."""
+        return int(np.flatnonzero(self.may[j])[-1]) if self.may[j].any() else 0
 
 
 def _unit(plan: eng.Plan, closes: np.ndarray, k: int, policy: str) -> np.ndarray:
@@ -235,22 +241,23 @@ def _hedged(change: np.ndarray, basis: np.ndarray, periods: np.ndarray, theta: n
     return np.vstack([np.zeros((1, change.shape[1])), np.cumsum(held * change, axis=0)])
 
 
-def _fit(converted: np.ndarray, kept: np.ndarray, gains: np.ndarray, start: np.ndarray
-         ) -> np.ndarray:
+def _fit(converted: np.ndarray, kept: np.ndarray, gains: np.ndarray, last: np.ndarray,
+         start: np.ndarray) -> np.ndarray:
     """The coefficients that make a smoothed bound (a log-sum-exp for the max) smallest on
     pilot paths, from ``start``: ``converted`` (sessions x paths, -inf where the dollar may
-    not convert), ``kept`` per path (its hedge read on the last session)."""
+    not convert), ``kept`` per path, its hedge read on the path's ``last`` session."""
     n = kept.shape[0]
     flat = gains.reshape(-1, gains.shape[-1])  # sessions x paths as rows
+    at_last = gains[last, np.arange(n)]
 
     def bound(theta: np.ndarray) -> tuple[float, np.ndarray]:
         m = (flat @ theta.astype(np.float32)).reshape(gains.shape[:2])
-        a = np.vstack([converted - m, (kept - m[-1])[None]])
+        a = np.vstack([converted - m, (kept - m[last, np.arange(n)])[None]])
         top = a.max(axis=0)
         w = np.exp((a - top) / SMOOTH)
         total = w.sum(axis=0)
         w /= total
-        grad = w[:-1].astype(np.float32).ravel() @ flat + w[-1].astype(np.float32) @ gains[-1]
+        grad = w[:-1].astype(np.float32).ravel() @ flat + w[-1].astype(np.float32) @ at_last
         return float((top + SMOOTH * np.log(total)).mean()), -grad.astype(np.float64) / n
 
     return minimize(bound, start, jac=True, method="L-BFGS-B",
@@ -316,10 +323,11 @@ def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: i
     thetas = []
     for j in range(len(parts)):
         converted, kept = np.full(closes.shape, -np.inf), np.zeros(pilot)
+        last = np.zeros(pilot, dtype=np.int64)
         for lo, hi, st in strata:
             converted[st.may[j], lo:hi] = st.converted[st.may[j]]
-            kept[lo:hi] = st.kept[j]
-        theta = _fit(converted, kept, gains, theta)
+            kept[lo:hi], last[lo:hi] = st.kept[j], st.last(j)
+        theta = _fit(converted, kept, gains, last, theta)
         thetas.append(theta)
     del gains
     total, rounding, error2, done = 0.0, 0.0, 0.0, 0
@@ -332,7 +340,7 @@ def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: i
         for j, (_, cents) in enumerate(parts):
             hedge = _hedged(change, basis, periods, thetas[j])
             for lo, hi, st in strata:
-                best = st.kept[j] - hedge[-1, lo:hi]
+                best = st.kept[j] - hedge[st.last(j), lo:hi]
                 rows = decisions(plan.contract, st.may[j], inp.dividend_yield)
                 if len(rows):
                     best = np.maximum(best, (st.converted[rows] - hedge[rows, lo:hi]).max(axis=0))
