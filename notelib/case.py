@@ -53,7 +53,7 @@ from .params import (DEFAULTS, ROOT, CaseError, check_params, file_sha256, is_is
                      params_file, read_params)
 from .paths import PRICES, SCENARIOS, Paths, load_closes, prices_label
 from .value.market import DEFAULT_MARKET, Market, load_market
-from .value.relaxed import RelaxedBound, relaxed_bound
+from .value.relaxed import RelaxedBound, refusal, relaxed_bound
 from .value.valuation import (ORIGINAL_TERMS, Amendment, Valuation, amendment, fair_value,
                               value_curve)
 from .value.whatif import historical_what_if, what_if_redemptions
@@ -476,9 +476,7 @@ class Case:
         (:func:`notelib.relaxed_bound`, reading 38); None for a note valued as it stands after
         its Issue Date, which the relaxation does not cover."""
         v = self.value()
-        if v.inputs.start is not None or v.inputs.events:
-            return None
-        return self._once("value-bound", lambda: relaxed_bound(v))
+        return None if refusal(v) else self._once("value-bound", lambda: relaxed_bound(v))
 
     def value_parts(self) -> dict[str, Any]:
         """The valuation's Greeks and the parts priced on demand (:data:`VALUE_PARTS`),

@@ -129,7 +129,7 @@ def decision_rows(plan: eng.Plan, dividend_yield: float, first: int) -> np.ndarr
     Maturity Date's choice is made in that day's money, so waiting for it can lose in today's
     money: the Tsiveriotis-Fernandes artefact of reading 38, which the bound counts."""
     end = maturity_session(plan.contract)
-    choose = ~holding_dominates(plan, dividend_yield, before_maturity=True)
+    choose = ~holding_dominates(plan, dividend_yield, last=end - 1)
     return np.union1d(np.flatnonzero(choose[first:end]) + first, [end])
 
 

@@ -17,14 +17,15 @@ up), so the bound adds a share and a cent for every session and payment of a pat
 **Duality.** For any martingale M with M_0 = 0, E[max(max_u (Y_u - M_u), keep - M_L)] bounds
 a dollar's best stopping value from above (Y_u: what converting on session u brings; L: the
 last session it may convert on, after which it has no choice, so the hedge stops there:
-hedging on after the event or the tranche's payment would only add noise). Converting on session s is counted only where no later session the dollar may
-still convert on gives more shares for it (as :func:`~notelib.value.valuation.holding_dominates`
-argues: the shares of a later conversion are worth as much today, and the coupons meanwhile
-are extra). M is a share hedge, the sum over sessions of h_t x the change of the close
-discounted at rate - dividend yield (a martingale on the valuation's paths, which are GBM):
-h_t a combination of the Black-Scholes deltas of calls at :data:`STRIKES` x the Conversion
-Price, with a coefficient per strike and per sixth of the life, chosen on pilot paths to make
-a smoothed bound smallest, then held fixed on fresh paths of their own seed.
+hedging on after the event or the tranche's payment would only add noise). Converting on
+session s is counted only where no later session up to L gives more shares for the dollar
+(:func:`~notelib.value.valuation.holding_dominates` with ``last`` L: the shares of a later
+conversion are worth as much today, and the coupons meanwhile are extra). M is a share
+hedge, the sum over sessions of h_t x the change of the close discounted at rate - dividend
+yield (a martingale on the valuation's paths, which are GBM): h_t a combination of the
+Black-Scholes deltas of calls at :data:`STRIKES` x the Conversion Price, with a coefficient
+per strike and per sixth of the life, chosen on pilot paths to make a smoothed bound
+smallest, then held fixed on fresh paths of their own seed.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ from .. import engine as eng
 from ..checks import whole
 from ..contract.schedule import year_fraction
 from ..io.display import money_band, percent
-from .valuation import (Valuation, ValuationError, carry_per_dollar, coupons_per_dollar,
-                        first_session, maturity_session, pay_per_dollar, pay_sessions,
-                        session_years)
+from .valuation import (Units, Valuation, ValuationError, carry_per_dollar, coupons_per_dollar,
+                        first_session, holding_dominates, maturity_session, pay_per_dollar,
+                        pay_sessions)
 
 STRIKES = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)  # the hedge's calls, x the Conversion Price
 PERIODS = 6  # the hedge's coefficients change this many times over the life
@@ -187,15 +188,6 @@ def _stratum(plan: eng.Plan, closes: np.ndarray, policy: str, first: int,
     return _Stratum(converted, [_kept(plan, closes, units, k) for k, _ in parts], may)
 
 
-def decisions(c: eng.ContractGrid, may: np.ndarray, dividend_yield: float) -> np.ndarray:
-    """The sessions of ``may`` where converting a dollar can beat converting it on a later
-    session of ``may``: carry / price (x e^(-q t)) above every later one's (reading 38)."""
-    worth = np.where(may, carry_per_dollar(c) * c.price_units / c.price_at_session
-                     * np.exp(-dividend_yield * session_years(c)), -np.inf)
-    later = np.concatenate([np.maximum.accumulate(worth[::-1])[::-1][1:], [-np.inf]])
-    return np.flatnonzero(may & (worth > later * (1 + 1e-12)))
-
-
 def _hedge(v: Valuation, closes: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:
     """Per step from a session to the next: the change of the close discounted at rate -
     dividend yield (sessions - 1, paths), a martingale's increment on the valuation's GBM
@@ -287,15 +279,14 @@ def _rounding(plan: eng.Plan, closes: np.ndarray, first: int) -> np.ndarray:
     return out
 
 
-def _units_error(total: np.ndarray, n: int) -> float:
-    """The standard error of the mean of ``total`` (a block of paths, antithetic halves:
-    path i mirrors path i + ceil(n/2)), each pair one unit; the strata are left as random,
-    which can only overstate the error."""
-    h = (n + 1) // 2
-    sums = np.concatenate([total[:n // 2] + total[h:h + n // 2], total[n // 2:h]])
-    sizes = np.concatenate([np.full(n // 2, 2.0), np.ones(h - n // 2)])
-    dev = sums - sizes * total.mean()
-    return math.sqrt(float(dev @ dev) * len(sums) / max(len(sums) - 1, 1)) / n
+def refusal(v: Valuation) -> str:
+    """Why :func:`relaxed_bound` cannot bound this valuation ("" if it can): its payoffs are
+    checked against the engine for a note valued at issue without events only."""
+    if v.inputs.start is not None:
+        return "values a note at issue; this one is valued as it stands after its Issue Date"
+    if v.inputs.events:
+        return "values a note without events (splits, issuances); this one has events"
+    return ""
 
 
 def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: int = 0
@@ -304,12 +295,12 @@ def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: i
     bound on what any rule of the Holder's can be worth: the relaxation of the module
     docstring, a share hedge as the martingale, fitted on ``pilot`` paths and priced on
     ``paths`` fresh ones (seed streams of their own, ``seed``); a note valued at issue
-    without events (splits, issuances)."""
+    without events (splits, issuances): :func:`refusal` says why not. Pairs and strata are
+    the error's units, as the valuation's (reading 38)."""
     t0 = time.perf_counter()
     inp = v.inputs
-    if inp.start is not None or inp.events:
-        raise ValuationError("relaxed_bound: values a note at issue without events; this one "
-                             f"has {'a start state' if inp.start is not None else 'events'}")
+    if why := refusal(v):
+        raise ValuationError(f"relaxed_bound: {why}")
     paths = whole(paths, "paths", ValuationError, low=2, unit="paths")
     pilot = whole(pilot, "pilot", ValuationError, low=2, unit="paths")
     seed = whole(seed, "seed", ValuationError)
@@ -330,7 +321,8 @@ def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: i
         theta = _fit(converted, kept, gains, last, theta)
         thetas.append(theta)
     del gains
-    total, rounding, error2, done = 0.0, 0.0, 0.0, 0
+    total, rounding, done = 0.0, 0.0, 0
+    units = Units(1, [v.variant.cuts(paths)], quantities=1)
     for part in inp.chunks(paths, 1_001 + 2 * seed):
         closes, m = part.closes, part.n_paths
         change, basis = _hedge(v, closes, first)
@@ -341,12 +333,14 @@ def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: i
             hedge = _hedged(change, basis, periods, thetas[j])
             for lo, hi, st in strata:
                 best = st.kept[j] - hedge[st.last(j), lo:hi]
-                rows = decisions(plan.contract, st.may[j], inp.dividend_yield)
+                rows = np.flatnonzero(st.may[j] & ~holding_dominates(
+                    plan, inp.dividend_yield, last=st.last(j)))  # where converting may pay
                 if len(rows):
                     best = np.maximum(best, (st.converted[rows] - hedge[rows, lo:hi]).max(axis=0))
                 got[lo:hi] += cents / 100 * best
         total += float(got.sum())
-        error2 += (_units_error(got, m) * m) ** 2
+        units.add(done, m, [(got,)])
         done += m
-    return RelaxedBound(v.value, v.std_error, total / paths, math.sqrt(error2) / paths,
-                        rounding / paths, paths, pilot, time.perf_counter() - t0)
+    return RelaxedBound(v.value, v.std_error, total / paths,
+                        math.sqrt(units.variances(0)[0]) / paths, rounding / paths, paths, pilot,
+                        time.perf_counter() - t0)

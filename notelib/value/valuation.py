@@ -149,7 +149,7 @@ class _Stats:
     """One priced variant: the sums over paths of its value, cash and shares, and the
     variance of each sum (and of its difference from the first variant) estimated with the
     antithetic pairs as the units, grouped by the hazard strata of their two paths
-    (:class:`_Units`), so the mirrored draws and the stratified events count as they were
+    (:class:`Units`), so the mirrored draws and the stratified events count as they were
     drawn, not as independent paths."""
 
     n: int
@@ -182,7 +182,7 @@ class _Stats:
         return math.sqrt(self.var_diff) / self.n
 
 
-class _Units:
+class Units:
     """The units a variance is estimated over: in each chunk, path k and its antithetic
     mirror k + ceil(m/2) (the unpaired middle path of an odd chunk alone), labelled by the
     strata of the two paths (every variant's cuts together). Per label it keeps the count,
@@ -268,7 +268,7 @@ def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False,
     controls whose betas x (payoff - mean) come off its cash and shares path by path
     (:mod:`notelib.value.control`)."""
     sums = np.zeros((len(variants), 3))
-    units = _Units(len(variants), [v.cuts(inp.n_paths) for v in variants])
+    units = Units(len(variants), [v.cuts(inp.n_paths) for v in variants])
     bar = _bar(inp.n_paths, progress)
     for done, m, priced, closes in _chunks_priced([(inp, v) for v in variants]):
         priced = [_controlled(p, a, closes) for p, a in
@@ -318,7 +318,7 @@ def _price_together(items: list[tuple[_Inputs, _Variant]], combinations: list[Se
     :func:`_price` gives it, and the standard error of each combination (weights over the
     items' values path by path, e.g. up - down), pairs and strata as the units."""
     n = items[0][0].n_paths
-    units = _Units(len(combinations), [variant.cuts(n) for _, variant in items], quantities=1)
+    units = Units(len(combinations), [variant.cuts(n) for _, variant in items], quantities=1)
     sums = np.zeros(len(items))
     for done, m, priced, _ in _chunks_priced(items):
         totals = [cash + equity for cash, equity in priced]
@@ -350,7 +350,7 @@ def _price_spots(inp: _Inputs, variant: _Variant, spots: list[float]) -> list[_S
     for i in range(k):
         c, e = cash[i * n:(i + 1) * n], equity[i * n:(i + 1) * n]
         t = c + e
-        units = _Units(1, [variant.cuts(n)])
+        units = Units(1, [variant.cuts(n)])
         units.add(0, n, [(t, c, e, t - t)])
         stats.append(_Stats(n, t.sum(), c.sum(), e.sum(), *units.variances(0)))
     return stats
@@ -446,7 +446,7 @@ def exercise_boundary(plan: eng.Plan, closes: np.ndarray, policy: str,
     return bound
 
 
-def holding_dominates(plan: eng.Plan, dividend_yield: float, before_maturity: bool = False
+def holding_dominates(plan: eng.Plan, dividend_yield: float, last: int | None = None
                       ) -> np.ndarray:
     """Per session, True where converting a dollar of principal is worth less, on every
     path, than keeping it and converting it on some later session up to maturity: a dollar
@@ -456,13 +456,14 @@ def holding_dominates(plan: eng.Plan, dividend_yield: float, before_maturity: bo
     converting at s can pay only where carry_s / price_s beats the best later
     carry_u / price_u e^(-q (t_u - t_s)): with no dividend, on the eve of an Interest
     Payment Date (interest accrues every day) or of a scheduled price change, and at
-    maturity (reading 38). ``before_maturity``: the later sessions stop before the maturity
-    session, whose choice is made in that day's money (for sums in today's money, as
-    :mod:`notelib.value.dual` makes, waiting for it can lose), so its eve counts as well."""
+    maturity (reading 38). ``last``: the last session a dollar may wait for (default the
+    maturity session): the session before it for sums in today's money, as
+    :mod:`notelib.value.dual` makes, where waiting for the Maturity Date's choice, made in
+    that day's money, can lose; a tranche's last chance in :mod:`notelib.value.relaxed`."""
     c = plan.contract
     worth = carry_per_dollar(c) * c.price_units / c.price_at_session * np.exp(
         -dividend_yield * session_years(c))
-    last = maturity_session(c) - before_maturity  # the last session a dollar may wait for
+    last = maturity_session(c) if last is None else last
     worth = np.where(np.arange(len(worth)) <= last, worth, -np.inf)
     later = np.concatenate([np.maximum.accumulate(worth[::-1])[::-1][1:], [-np.inf]])
     return worth <= later * (1 + 1e-12)  # a tie: keeping loses nothing and keeps the choice
@@ -614,7 +615,7 @@ class Valuation:
     @property
     def greek_errors(self) -> dict[str, float]:
         """Each Greek's standard error: its bumped values' difference on the same paths,
-        with antithetic pairs and hazard strata as the units (:class:`_Units`)."""
+        with antithetic pairs and hazard strata as the units (:class:`Units`)."""
         return self.greeks_with_errors[1]
 
     @cached_property
