@@ -32,18 +32,20 @@ from .plan import (
     Plan,
     RedemptionEvent,
     Start,
+    StateRule,
     as_start,
     compile_plan,
     ratio,
+    state_features,
     with_redemption,
 )
 from .result import PERCENTILES, SimulationResult, Summary
 from .run import run, run_strata, simulate
-from .steps import PaymentContext, Policy, share_test
+from .steps import PaymentContext, Policy, State, advance, share_test
 
 __all__ = [
     "Behaviour", "BehaviourGrid", "ContractGrid", "Discount", "EngineError", "PERCENTILES",
     "PaymentContext", "Plan", "Policy", "RedemptionEvent", "SimulationResult", "Start",
-    "Summary", "as_start", "compile_plan", "ratio", "run", "share_test", "simulate",
-    "with_redemption",
+    "State", "StateRule", "Summary", "advance", "as_start", "compile_plan", "ratio", "run",
+    "share_test", "simulate", "state_features", "with_redemption",
 ]

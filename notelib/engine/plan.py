@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -151,16 +152,46 @@ class Behaviour:
             raise EngineError(f"sale_limit = {self.sale_limit!r}: only with holder_sells=True")
 
 
+def state_features(moneyness: np.ndarray, left: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """The regressors of a :class:`StateRule`, a row per path: 1, x, b, h, with x the close
+    over the Conversion Price, b the principal left over the principal and h the shares held
+    over the 9.9% cap's share of the shares outstanding (products and squares of them made
+    the DynTek rule's gain swing between 10k and 22k with the pilot paths it was fitted on;
+    these four gave 20k to 21k)."""
+    return np.stack([np.ones_like(moneyness), moneyness, left, used], axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class StateRule:
+    """A Holder's rule that reads each path's state (issue 21, reading 38). On a session s
+    where ``active[s]``, with f the path's :func:`state_features` on that day: if the
+    regressed gain of converting from the close ``lower[s]`` (f @ ``earlier[s]``) is positive
+    and above that of not converting at all (f @ ``waiting[s]``), the Holder converts from
+    ``lower[s]``; if waiting's is positive and at least as high, it does not convert; else
+    it converts from the plan's threshold, as without this rule."""
+
+    lower: np.ndarray  # a close per session
+    earlier: np.ndarray  # (sessions, features)
+    waiting: np.ndarray  # (sessions, features)
+
+    @cached_property
+    def active(self) -> np.ndarray:
+        """Per session, whether the rule may move the threshold (a coefficient not zero)."""
+        return (self.earlier != 0).any(axis=1) | (self.waiting != 0).any(axis=1)
+
+
 @dataclass(frozen=True)
 class BehaviourGrid:
     """The behaviour compiled for the grid: the close from which the Holder converts per
     session (None: it holds), whether its shares count towards its cap, its sale limit per
-    session on each day's share basis, and the Liquidity Conditions per payment."""
+    session on each day's share basis, the Liquidity Conditions per payment, and a rule on
+    the path's state that may move the threshold path by path (:class:`StateRule`)."""
 
     convert_threshold: np.ndarray | None
     holder_keeps: bool
     sale_limit: np.ndarray | None
     liquidity: np.ndarray
+    convert_state: StateRule | None = None
 
 
 @dataclass(frozen=True)
@@ -174,10 +205,19 @@ class Plan:
 
     def with_threshold(self, threshold: str | float | np.ndarray) -> Plan:
         """The plan with the Holder converting from ``threshold`` ("hold", a multiple of the
-        Conversion Price, a close per session, or per session and block of paths)."""
+        Conversion Price, a close per session, or per session and block of paths), and no
+        state rule (:meth:`with_state_rule`)."""
         return dataclasses.replace(self, behaviour=dataclasses.replace(
-            self.behaviour, convert_threshold=_conversion_threshold(
+            self.behaviour, convert_state=None, convert_threshold=_conversion_threshold(
                 threshold, self.contract.price_at_session, self.contract.price_units)))
+
+    def with_state_rule(self, rule: StateRule | None) -> Plan:
+        """The plan with the Holder's threshold moved path by path by ``rule`` (None: not)."""
+        b = self.behaviour
+        if rule is not None and (b.convert_threshold is None or b.convert_threshold.ndim != 1
+                                 or rule.lower.shape != b.convert_threshold.shape):
+            raise EngineError("a state rule needs a threshold per session, one per session")
+        return dataclasses.replace(self, behaviour=dataclasses.replace(b, convert_state=rule))
 
 
 @dataclass(frozen=True)

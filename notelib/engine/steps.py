@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .exact import INT64_SAFE, round_div, shares_for
-from .plan import EngineError, Plan, Point, Start
+from .plan import EngineError, Plan, Point, Start, state_features
 
 Policy = str | Callable[["PaymentContext"], np.ndarray]
 
@@ -100,14 +100,18 @@ class State:
 
     def columns(self, lo: int, hi: int) -> State:
         """A copy of the paths ``lo:hi`` as a State of their own."""
+        return self.take(slice(lo, hi))
+
+    def take(self, at: slice | np.ndarray) -> State:
+        """A copy of the paths ``at`` (a slice or indices) as a State of their own."""
         part = object.__new__(State)
         for name, v in vars(self).items():
             if isinstance(v, dict):
-                v = {k: a[..., lo:hi].copy() for k, a in v.items()}
+                v = {k: a[..., at].copy() for k, a in v.items()}
             elif isinstance(v, np.ndarray):
-                v = v[..., lo:hi].copy()
+                v = v[..., at].copy()
             setattr(part, name, v)
-        part.n = hi - lo
+        part.n = len(part.balance)
         return part
 
     def put(self, lo: int, hi: int, part: State) -> None:
@@ -263,10 +267,13 @@ def _convert(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
     """The Holder converts principal with the interest accrued on it since the last Interest
     Payment Date when the close reaches its multiple of the Conversion Price, as far as the
     9.9% cap allows (II.A.1, readings 22 and 32); the interest on the rest stays owed."""
-    rule = plan.behaviour.convert_threshold[s]
-    hit = closes[s] >= rule if rule.ndim == 0 else (  # a rule per block of paths
-        closes[s].reshape(len(rule), -1) >= rule[:, None]).ravel()
-    go = np.flatnonzero(st.alive & (st.balance > 0) & hit)
+    rule, state = plan.behaviour.convert_threshold[s], plan.behaviour.convert_state
+    if state is not None and state.active[s]:
+        go = _by_state(plan, st, s, closes[s])
+    else:
+        hit = closes[s] >= rule if rule.ndim == 0 else (  # a rule per block of paths
+            closes[s].reshape(len(rule), -1) >= rule[:, None]).ravel()
+        go = np.flatnonzero(st.alive & (st.balance > 0) & hit)
     room = _cap_limit(plan, st.held[go], st.outstanding[go])
     if not room.all():  # paths at the cap convert nothing today: leave them out
         go, room = go[room > 0], room[room > 0]
@@ -295,6 +302,24 @@ def _convert(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
         st.tot["principal_converted"][go] += prin
         st.tot["conversion_shares"][go] += got
     st.deliver(got, closes[s, go], plan.discount.session_equity[s], go)
+
+
+def _by_state(plan: Plan, st: State, s: int, close: np.ndarray) -> np.ndarray:
+    """The paths that convert on session ``s`` under the plan's :class:`StateRule`: those
+    alive with principal left whose close reaches the threshold their state picks."""
+    rule, c = plan.behaviour.convert_state, plan.contract
+    base = plan.behaviour.convert_threshold[s]
+    maybe = np.flatnonzero((close >= rule.lower[s]) & st.alive & (st.balance > 0))
+    cn, cd = c.cap
+    x = close[maybe]
+    f = state_features(x * (c.price_units / c.price_at_session[s]),
+                       st.balance[maybe] * (1.0 / c.principal_cents),
+                       st.held[maybe] * float(cd) / np.maximum(
+                           st.outstanding[maybe] * float(cn), 1.0))
+    earlier, waiting = f @ rule.earlier[s], f @ rule.waiting[s]
+    threshold = np.where((earlier > 0) & (earlier > waiting), rule.lower[s],
+                         np.where((waiting > 0) & (waiting >= earlier), np.inf, base))
+    return maybe[x >= threshold]
 
 
 def _accrue(st: State, days: int, days_30: int) -> None:

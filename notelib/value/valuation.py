@@ -45,6 +45,7 @@ from ..contract.dates import as_date
 from ..io.display import dollars, html_table, no_latex, table
 from .control import Controls, fit
 from .market import Market, load_market
+from .state_rule import fit_state_rule, gain as rule_gain
 from .warrants import warrant_value
 from ..paths import Paths, risk_neutral_chunks
 from ..contract.schedule import interest_dates, year_fraction
@@ -60,6 +61,7 @@ SEARCH = ((1.0, 0), (1.25, 0), (1.5, 0), (1.75, 0), (2.0, 0), (2.5, 0), (3.0, 0)
 SIGNIFICANT = 2.0  # cap_aware keeps a rule only if it beats the regression's by this many SEs
 SHORTLIST = 2  # cap_aware's best rules on a quarter of the pilot paths priced on all of them
 SEARCH_PATHS = 8_000  # pilot paths the search prices each candidate rule on
+STATE_PATHS = 2_000  # pilot paths the state rule is regressed on (4,000: the same gain)
 CONTROL_PILOT = (2_000, 4_000)  # pilot paths the control variates' betas need, and use
 EVENT_GRID = 21  # a redemption event falls on the nearest of every 21st session (~monthly)
 BUMPS = {"spot": 0.05, "curvature": 0.20, "volatility": 0.02, "rate": 0.001,
@@ -259,6 +261,7 @@ class _Variant:
 
 
 Adjust = tuple[Controls, np.ndarray]  # a variant's controls and their betas (cash, shares)
+Rule = tuple[np.ndarray, "eng.StateRule | None"]  # a close per session, moved by the state
 
 
 def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False,
@@ -534,10 +537,12 @@ class Valuation:
     boundary: pd.Series  # the close from which the Holder converts, by session
     seconds: float
     inputs: _Inputs = field(repr=False)
+    # the boundary moved path by path by the path's state (None: kept as it is)
+    state_rule: eng.StateRule | None = field(default=None, repr=False, compare=False)
     adjust: Adjust | None = field(default=None, repr=False, compare=False)  # control variates
     # the value curve's rule per spot (:meth:`rule_at`) and the plans priced with each
-    spot_rules: dict[float, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
-    curve_variants: dict[bytes, _Variant] = field(default_factory=dict, repr=False,
+    spot_rules: dict[float, Rule] = field(default_factory=dict, repr=False, compare=False)
+    curve_variants: dict[tuple[bytes, int], _Variant] = field(default_factory=dict, repr=False,
                                                   compare=False)
 
     @property
@@ -547,16 +552,14 @@ class Valuation:
     @cached_property
     def variant(self) -> _Variant:
         """The engine's plans for this valuation (they do not depend on spot or volatility)."""
-        inp = self.inputs
-        return _variant(inp, self.boundary.to_numpy())
+        return _variant(self.inputs, self.boundary.to_numpy(), self.state_rule)
 
     def _difference(self, other: _Inputs) -> tuple[float, float]:
         """value(this) - value(other), with its standard error, on the same paths."""
         inp = self.inputs
-        rule = self.boundary.to_numpy()
-        b = _holder_rule(other) if other.policy != inp.policy else rule
-        a_stats, b_stats = _price(inp, [self.variant,
-                                        _variant(other, b)])
+        rule = (self.boundary.to_numpy(), self.state_rule)
+        b = _rules(other) if other.policy != inp.policy else rule
+        a_stats, b_stats = _price(inp, [self.variant, _variant(other, *b)])
         return a_stats.mean - b_stats.mean, b_stats.diff_error(a_stats)
 
     @cached_property
@@ -565,18 +568,20 @@ class Valuation:
         start from."""
         return wide_boundary(self.inputs)
 
-    def rule_at(self, spot: float) -> np.ndarray:
+    def rule_at(self, spot: float) -> Rule:
         """The Holder's rule a value curve prices ``spot`` with: the regression fitted across
         spots (:attr:`wide_boundary`) made to see the 9.9% cap with the multiple searched on
         pilot paths at that spot (:func:`cap_aware`; a multiple chosen at another spot costs
-        the Holder up to 0.6% of value). Searched once per spot and kept."""
+        the Holder up to 0.6% of value), and its state rule there (:func:`state_rule`, if
+        the valuation has one). Searched once per spot and kept."""
         rules, key = self.spot_rules, round(float(spot), 6)
         if key not in rules:
             inp = self.inputs.replace(spot=key)
             n = min(inp.pilot_paths, CURVE_SEARCH_PATHS)
-            pilot = next(iter(inp.chunks(n, 1, chunk=n)))
-            rules[key] = cap_aware(inp.plan("hold"), self.wide_boundary, pilot.closes,
-                                   inp.company(), first_session(inp))
+            pilot = next(iter(inp.chunks(n, 1, chunk=n))).closes
+            threshold = cap_aware(inp.plan("hold"), self.wide_boundary, pilot, inp.company(),
+                                  first_session(inp))
+            rules[key] = (threshold, self.state_rule and state_rule(inp, threshold, pilot))
         return rules[key]
 
     @cached_property
@@ -626,7 +631,7 @@ class Valuation:
         def item(**bump: float) -> tuple[_Inputs, _Variant]:
             changed = inp.replace(**{k: getattr(inp, k) + v for k, v in bump.items()})
             same = set(bump) <= {"spot", "volatility"}  # the plans stay; the paths change
-            return changed, self.variant if same else _variant(changed, rule)
+            return changed, self.variant if same else _variant(changed, rule, self.state_rule)
 
         h, k = BUMPS["spot"] * inp.spot, BUMPS["curvature"] * inp.spot
         (here, up, down, far_up, far_down), (d_se, g_se) = _price_together(
@@ -705,6 +710,31 @@ class Valuation:
 def _pilot(inp: _Inputs) -> np.ndarray:
     """The pilot paths' closes: their own seed stream, apart from the pricing paths."""
     return next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths))).closes
+
+
+def _rules(inp: _Inputs, pilot: np.ndarray | None = None) -> Rule:
+    """The Holder's rule: :func:`_holder_rule` and, for the optimal Holder, its
+    :func:`state_rule`."""
+    pilot = _pilot(inp) if pilot is None and inp.holder == "optimal" else pilot
+    threshold = _holder_rule(inp, pilot)
+    return threshold, state_rule(inp, threshold, pilot) if inp.holder == "optimal" else None
+
+
+def state_rule(inp: _Inputs, threshold: np.ndarray, pilot: np.ndarray
+               ) -> eng.StateRule | None:
+    """The threshold moved path by path by the path's state (:mod:`notelib.value.state_rule`,
+    reading 38): regressed on up to :data:`STATE_PATHS` of the ``pilot`` paths, kept if it
+    beats the threshold alone by more than :data:`SIGNIFICANT` standard errors on paths of
+    their own (stream 2: as many as the valuation's pilot, at most 8,000)."""
+    plan = inp.plan(threshold)
+    rule = fit_state_rule(plan, pilot[:, :STATE_PATHS], inp.company(), first_session(inp),
+                          maturity_session(plan.contract))
+    if rule is None:
+        return None
+    m = min(inp.pilot_paths, SEARCH_PATHS)
+    check = next(iter(inp.chunks(m, 2, chunk=m))).closes
+    mean, se = rule_gain(plan, rule, check, inp.company())
+    return rule if mean > SIGNIFICANT * se else None
 
 
 def _holder_rule(inp: _Inputs, pilot: np.ndarray | None = None) -> np.ndarray:
@@ -799,9 +829,11 @@ def first_session(inp: _Inputs) -> int:
     return int(np.searchsorted(inp.sessions, pd.Timestamp(day)))
 
 
-def _variant(inp: _Inputs, holder: np.ndarray) -> _Variant:
-    """The engine's plans for these inputs; with a hazard, one per event date on the grid."""
-    plan = inp.plan(holder)
+def _variant(inp: _Inputs, holder: np.ndarray, state: eng.StateRule | None = None
+             ) -> _Variant:
+    """The engine's plans for these inputs, the Holder converting from ``holder`` moved by
+    ``state``; with a hazard, one per event date on the grid."""
+    plan = inp.plan(holder).with_state_rule(state)
     if not inp.event_hazard:
         return _Variant(plan, inp.company())
     first = first_session(inp)
@@ -879,8 +911,8 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         captable=captable or load_captable(), history=history)
     controlled = inp.pilot_paths >= CONTROL_PILOT[0]
     pilot = _pilot(inp) if inp.holder == "optimal" or controlled else None
-    boundary = _holder_rule(inp, pilot)
-    variant = _variant(inp, boundary)
+    boundary, state = _rules(inp, pilot)
+    variant = _variant(inp, boundary, state)
     adjust = _adjust(inp, variant, pilot) if controlled else None
     (stats,) = _price(inp, [variant], progress, [adjust])
     return Valuation(
@@ -888,7 +920,7 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         equity=stats.equity / stats.n, debt_error=stats.cash_error,
         equity_error=stats.equity_error, straight_debt=_straight_debt(inp),
         boundary=pd.Series(boundary, index=inp.sessions, name="convert_at"),
-        seconds=time.perf_counter() - t0, inputs=inp, adjust=adjust)
+        seconds=time.perf_counter() - t0, inputs=inp, adjust=adjust, state_rule=state)
 
 
 def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
@@ -963,15 +995,16 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     shares = conversion_shares(owed, c.price_at_session[first_session(inp)] / c.price_units)
     straight = valuation.straight_debt if same_plan else _straight_debt(inp)
     spots = [float(s) for s in spots]
-    groups: dict[bytes, list[float]] = {}  # spots whose rules agree are priced together
+    groups: dict[tuple[bytes, int], list[float]] = {}  # spots whose rules agree are priced together
     for spot in spots:
-        groups.setdefault(valuation.rule_at(spot).tobytes(), []).append(spot)
+        threshold, state = valuation.rule_at(spot)
+        groups.setdefault((threshold.tobytes(), id(state)), []).append(spot)
     kept = valuation.curve_variants
     priced = {}
     for key, group in groups.items():
         rule = valuation.rule_at(group[0])
-        variant = kept.setdefault(key, _variant(valuation.inputs, rule)) if same_plan \
-            else _variant(inp, rule)
+        variant = kept.setdefault(key, _variant(valuation.inputs, *rule)) if same_plan \
+            else _variant(inp, *rule)
         priced.update(zip(group, _price_spots(inp.replace(n_paths=n_paths or inp.n_paths),
                                               variant, group)))
     rows = [(spot, priced[spot].mean, priced[spot].std_error, straight, shares * spot)
@@ -1023,8 +1056,8 @@ class Amendment:
                 transfer, se, paths = self.transfer, self.std_error, a.inputs.n_paths
             else:
                 inp = a.inputs.replace(spot=spot, n_paths=n_paths or a.inputs.n_paths)
-                sa, so = _price(inp, [_variant(a.inputs, a.rule_at(spot)),
-                                      _variant(o.inputs, o.rule_at(spot))])
+                sa, so = _price(inp, [_variant(a.inputs, *a.rule_at(spot)),
+                                      _variant(o.inputs, *o.rule_at(spot))])
                 transfer, se, paths = sa.mean - so.mean, so.diff_error(sa), inp.n_paths
             w = self.warrants_at(spot)
             rows.append((spot, transfer, se, w, transfer + w, paths))
