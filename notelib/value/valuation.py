@@ -96,6 +96,7 @@ class _Inputs:
     chunk: int
     captable: CapTable
     history: pd.Series | None = field(default=None, compare=False)
+    state_rule: bool = False  # fit the Holder's rule on the path's state too (opt-in)
 
     def replace(self, **changes) -> _Inputs:
         return dataclasses.replace(self, **changes)
@@ -713,11 +714,12 @@ def _pilot(inp: _Inputs) -> np.ndarray:
 
 
 def _rules(inp: _Inputs, pilot: np.ndarray | None = None) -> Rule:
-    """The Holder's rule: :func:`_holder_rule` and, for the optimal Holder, its
-    :func:`state_rule`."""
+    """The Holder's rule: :func:`_holder_rule` and, for the optimal Holder asked for one
+    (``state_rule=True``), its :func:`state_rule`."""
     pilot = _pilot(inp) if pilot is None and inp.holder == "optimal" else pilot
     threshold = _holder_rule(inp, pilot)
-    return threshold, state_rule(inp, threshold, pilot) if inp.holder == "optimal" else None
+    fits = inp.holder == "optimal" and inp.state_rule
+    return threshold, state_rule(inp, threshold, pilot) if fits else None
 
 
 def state_rule(inp: _Inputs, threshold: np.ndarray, pilot: np.ndarray
@@ -869,7 +871,8 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
                event_hazard: float | None = None, average_daily_volume: int | None = None,
                participation: float | None = 0.10, pilot_paths: int | None = None,
                chunk: int = 25_000, captable: CapTable | None = None,
-               history: pd.Series | None = None, progress: bool = False) -> Valuation:
+               history: pd.Series | None = None, progress: bool = False,
+               state_rule: bool = False) -> Valuation:
     """The note's fair value on ``valuation_date`` (default: the market file's date, the
     state's date or the Issue Date).
 
@@ -877,7 +880,9 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
     name) and the keywords, which win. Rates are continuously compounded and flat; time is
     ACT/365F years; prices follow risk-neutral GBM on the trading sessions. ``policy``:
     "optimal" (shares where allowed and cheaper for the company), "shares" or "cash".
-    ``holder``: "optimal" (reading 38), "hold" or a multiple of the Conversion Price.
+    ``holder``: "optimal" (reading 38), "hold" or a multiple of the Conversion Price;
+    ``state_rule=True``: the optimal Holder's threshold also moved path by path by a
+    regression on the path's state (:func:`state_rule`; opt-in, reading 38 says why).
     The Holder sells at most ``participation`` x ``average_daily_volume`` shares a day
     (reading 30). ``events``: splits, issuances (a ratchet) and similar notes (II.C).
     ``event_hazard``: Mandatory Redemption Events a year (I.A). ``start``: a NoteState to
@@ -893,6 +898,8 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
                       event_hazard=event_hazard, average_daily_volume=average_daily_volume)
     n_paths = whole(n_paths, "n_paths", ValuationError, low=2, unit="paths")
     one_of(policy, "policy", POLICIES, ValuationError)
+    if not isinstance(state_rule, bool | np.bool_):
+        raise ValuationError(f"state_rule = {state_rule!r}: must be True or False")
     if holder not in ("optimal", "hold"):
         holder = number(holder, "holder", ValuationError, above=0,
                         rule="'optimal', 'hold' or a multiple of the Conversion Price above 0")
@@ -908,7 +915,8 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         participation=number(participation, "participation", ValuationError, above=0,
                              at_most=1, rule="a share of the volume in (0, 1]", none=True),
         chunk=whole(chunk, "chunk", ValuationError, low=1, unit="paths"),
-        captable=captable or load_captable(), history=history)
+        captable=captable or load_captable(), history=history,
+        state_rule=bool(state_rule))
     controlled = inp.pilot_paths >= CONTROL_PILOT[0]
     pilot = _pilot(inp) if inp.holder == "optimal" or controlled else None
     boundary, state = _rules(inp, pilot)
