@@ -41,11 +41,11 @@ from .plan import (
 )
 from .result import PERCENTILES, SimulationResult, Summary
 from .run import run, run_strata, simulate
-from .steps import PaymentContext, Policy, State, advance, share_test
+from .steps import PaymentContext, Policy, State, advance, path_state, share_test
 
 __all__ = [
     "Behaviour", "BehaviourGrid", "ContractGrid", "Discount", "EngineError", "PERCENTILES",
     "PaymentContext", "Plan", "Policy", "RedemptionEvent", "SimulationResult", "Start",
-    "State", "StateRule", "Summary", "advance", "as_start", "compile_plan", "ratio", "run",
-    "share_test", "simulate", "state_features", "with_redemption",
+    "State", "StateRule", "Summary", "advance", "as_start", "compile_plan", "path_state",
+    "ratio", "run", "share_test", "simulate", "state_features", "with_redemption",
 ]

@@ -216,7 +216,8 @@ class Plan:
         b = self.behaviour
         if rule is not None and (b.convert_threshold is None or b.convert_threshold.ndim != 1
                                  or rule.lower.shape != b.convert_threshold.shape):
-            raise EngineError("a state rule needs a threshold per session, one per session")
+            raise EngineError("a state rule needs a threshold per session (one close each, "
+                              "not a column per block) and a lower close for each session")
         return dataclasses.replace(self, behaviour=dataclasses.replace(b, convert_state=rule))
 
 

@@ -304,22 +304,30 @@ def _convert(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
     st.deliver(got, closes[s, go], plan.discount.session_equity[s], go)
 
 
+def path_state(plan: Plan, st: State, s: int, close: np.ndarray, at: np.ndarray
+               ) -> np.ndarray:
+    """:func:`state_features` of the paths ``at`` on session ``s`` (``close``: that
+    session's closes): the close over the Conversion Price, the principal left over the
+    principal, the shares held over the 9.9% cap's share of the shares outstanding."""
+    c = plan.contract
+    cn, cd = c.cap
+    return state_features(close[at] * (c.price_units / c.price_at_session[s]),
+                          st.balance[at] * (1.0 / c.principal_cents),
+                          st.held[at] * float(cd) / np.maximum(st.outstanding[at] * float(cn),
+                                                               1.0))
+
+
 def _by_state(plan: Plan, st: State, s: int, close: np.ndarray) -> np.ndarray:
     """The paths that convert on session ``s`` under the plan's :class:`StateRule`: those
     alive with principal left whose close reaches the threshold their state picks."""
-    rule, c = plan.behaviour.convert_state, plan.contract
-    base = plan.behaviour.convert_threshold[s]
+    rule = plan.behaviour.convert_state
     maybe = np.flatnonzero((close >= rule.lower[s]) & st.alive & (st.balance > 0))
-    cn, cd = c.cap
-    x = close[maybe]
-    f = state_features(x * (c.price_units / c.price_at_session[s]),
-                       st.balance[maybe] * (1.0 / c.principal_cents),
-                       st.held[maybe] * float(cd) / np.maximum(
-                           st.outstanding[maybe] * float(cn), 1.0))
+    f = path_state(plan, st, s, close, maybe)
     earlier, waiting = f @ rule.earlier[s], f @ rule.waiting[s]
     threshold = np.where((earlier > 0) & (earlier > waiting), rule.lower[s],
-                         np.where((waiting > 0) & (waiting >= earlier), np.inf, base))
-    return maybe[x >= threshold]
+                         np.where((waiting > 0) & (waiting >= earlier), np.inf,
+                                  plan.behaviour.convert_threshold[s]))
+    return maybe[close[maybe] >= threshold]
 
 
 def _accrue(st: State, days: int, days_30: int) -> None:

@@ -45,7 +45,7 @@ from ..contract.dates import as_date
 from ..io.display import dollars, html_table, no_latex, table
 from .control import Controls, fit
 from .market import Market, load_market
-from .state_rule import fit_state_rule, gain as rule_gain
+from .state_rule import fit_state_rule, gains as rule_gains
 from .warrants import warrant_value
 from ..paths import Paths, risk_neutral_chunks
 from ..contract.schedule import interest_dates, year_fraction
@@ -582,7 +582,8 @@ class Valuation:
             pilot = next(iter(inp.chunks(n, 1, chunk=n))).closes
             threshold = cap_aware(inp.plan("hold"), self.wide_boundary, pilot, inp.company(),
                                   first_session(inp))
-            rules[key] = (threshold, self.state_rule and state_rule(inp, threshold, pilot))
+            rules[key] = (threshold, None if self.state_rule is None
+                          else state_rule(inp, threshold, pilot))
         return rules[key]
 
     @cached_property
@@ -735,8 +736,10 @@ def state_rule(inp: _Inputs, threshold: np.ndarray, pilot: np.ndarray
         return None
     m = min(inp.pilot_paths, SEARCH_PATHS)
     check = next(iter(inp.chunks(m, 2, chunk=m))).closes
-    mean, se = rule_gain(plan, rule, check, inp.company())
-    return rule if mean > SIGNIFICANT * se else None
+    gain = rule_gains(plan, rule, check, inp.company())
+    units = Units(1, [], quantities=1)  # antithetic pairs as the units
+    units.add(0, m, [(gain,)])
+    return rule if gain.mean() > SIGNIFICANT * math.sqrt(units.variances(0)[0]) / m else None
 
 
 def _holder_rule(inp: _Inputs, pilot: np.ndarray | None = None) -> np.ndarray:
