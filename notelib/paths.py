@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,22 @@ def _chunks(n_paths: int, chunk: int) -> list[int]:
     if n_paths < 1 or chunk < 1:
         raise PathError(f"n_paths = {n_paths} and chunk = {chunk} must be at least 1")
     return [min(chunk, n_paths - i) for i in range(0, n_paths, chunk)]
+
+
+_END = object()
+
+
+def drawn_ahead(chunks: Iterable[Paths] | Iterable[tuple[Paths, ...]]) -> Iterator:
+    """``chunks`` one ahead, drawn on a second thread: the next chunk's normals, cumulative
+    sums and exponentials (numpy releases the interpreter lock in each) overlap the work done
+    on this one. The same chunks, in the same order, bit for bit; at most one more is drawn
+    than is taken."""
+    it = iter(chunks)
+    with ThreadPoolExecutor(1, thread_name_prefix="paths") as pool:
+        ahead = pool.submit(next, it, _END)
+        while (item := ahead.result()) is not _END:
+            ahead = pool.submit(next, it, _END)
+            yield item
 
 
 def gbm_chunks(sessions: pd.DatetimeIndex, *, start_price: float, volatility: float,

@@ -47,7 +47,7 @@ from .control import Controls, fit
 from .market import Market, load_market
 from .state_rule import fit_state_rule, gains as rule_gains
 from .warrants import warrant_value
-from ..paths import Paths, risk_neutral_chunks
+from ..paths import Paths, drawn_ahead, risk_neutral_chunks
 from ..contract.schedule import interest_dates, year_fraction
 from ..contract.terms import NoteTerms
 
@@ -303,12 +303,14 @@ def _chunks_priced(items: list[tuple[_Inputs, _Variant]]
     """(first path, paths, each item's discounted cash and shares per path, the first
     inputs' closes) chunk by chunk:
     each (inputs, variant) on its inputs' pricing paths (items with the same inputs share
-    them; other inputs draw from the same seeds: common random numbers)."""
+    them; other inputs draw from the same seeds: common random numbers). The next chunk's
+    paths are drawn on a second thread while the engine prices this one
+    (:func:`~notelib.paths.drawn_ahead`)."""
     n = items[0][0].n_paths
     cuts = [variant.cuts(n) for _, variant in items]
     sources = list({id(inp): inp for inp, _ in items}.values())
     done = 0
-    for parts in zip(*(inp.chunks(n, 0) for inp in sources)):
+    for parts in drawn_ahead(zip(*(inp.chunks(n, 0) for inp in sources))):
         closes = {id(inp): part.closes for inp, part in zip(sources, parts)}
         yield done, parts[0].n_paths, [_run(variant, closes[id(inp)], done, cuts[i])
                                        for i, (inp, variant) in enumerate(items)], parts[0].closes
