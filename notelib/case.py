@@ -432,14 +432,9 @@ class Case:
                 + (f"the case ({', '.join(own)}) and " if own else "") + market)
 
     def amendment(self) -> Amendment:
-        """The amended note against the original on the Issue Date, same market and paths
-        (when it is the case's value, the curve's rule fitted with it: :meth:`value_curve`)."""
-        def compute() -> Amendment:
-            change = amendment(self.terms, self.original_terms, **self.valuation_keywords())
-            if self.state_date == self.terms.issue_date:  # it is the case's value too
-                change.amended.wide_boundary
-            return change
-        return self._once("amendment", compute)
+        """The amended note against the original on the Issue Date, same market and paths."""
+        return self._once("amendment", lambda: amendment(
+            self.terms, self.original_terms, **self.valuation_keywords()))
 
     def amendment_by_spot(self) -> pd.DataFrame:
         """The value the amendment moved across share prices on its date
@@ -466,9 +461,7 @@ class Case:
             known = self.closes[self.closes.index <= pd.Timestamp(f.state.as_of)]
             kw.update(valuation_date=f.state.as_of, start=f.state, history=known,
                       spot=float(known.iloc[-1]))
-            v = fair_value(self.terms, **kw)
-            v.wide_boundary  # the curve's regression, fitted once and kept with the value
-            return v
+            return fair_value(self.terms, **kw)
         return self._once("value", compute)
 
     def value_bound(self) -> RelaxedBound | None:

@@ -105,17 +105,39 @@ def _chunks(n_paths: int, chunk: int) -> list[int]:
 _END = object()
 
 
-def drawn_ahead(chunks: Iterable[Paths] | Iterable[tuple[Paths, ...]]) -> Iterator:
-    """``chunks`` one ahead, drawn on a second thread: the next chunk's normals, cumulative
-    sums and exponentials (numpy releases the interpreter lock in each) overlap the work done
-    on this one. The same chunks, in the same order, bit for bit; at most one more is drawn
-    than is taken."""
-    it = iter(chunks)
-    with ThreadPoolExecutor(1, thread_name_prefix="paths") as pool:
-        ahead = pool.submit(next, it, _END)
-        while (item := ahead.result()) is not _END:
-            ahead = pool.submit(next, it, _END)
-            yield item
+class DrawnAhead(Iterator):
+    """``chunks`` one ahead, drawn on a second thread from the moment it is made: the next
+    chunk's normals, cumulative sums and exponentials (numpy releases the interpreter lock in
+    each) overlap the work done before and on this one. The same chunks, in the same order,
+    bit for bit; at most one more is drawn than is taken. Its thread ends when the chunks
+    run out, on an error, on :meth:`close` (or the end of a ``with``) or when it is dropped."""
+
+    def __init__(self, chunks: Iterable) -> None:
+        self._chunks = iter(chunks)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="paths")
+        self._ahead = self._pool.submit(next, self._chunks, _END)
+
+    def __next__(self):  # noqa: ANN204 - whatever the chunks are
+        try:
+            item = self._ahead.result()
+        except BaseException:  # an error drawing reaches the caller, and the thread ends
+            self.close()
+            raise
+        if item is _END:
+            self.close()
+            raise StopIteration
+        self._ahead = self._pool.submit(next, self._chunks, _END)
+        return item
+
+    def close(self) -> None:
+        """Stop drawing: the chunk being drawn is finished and dropped."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> DrawnAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def gbm_chunks(sessions: pd.DatetimeIndex, *, start_price: float, volatility: float,

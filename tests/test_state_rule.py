@@ -143,20 +143,24 @@ def test_the_state_rule_beats_the_threshold_alone_on_fresh_paths(seed):
     import notelib as nl
 
     case = nl.Case.from_params("base")
-    v = fair_value(case.terms, **{**case.valuation_keywords(20_000), "seed": seed},
-                   state_rule=True)
-    assert v.state_rule is not None
+    v = fair_value(case.terms, **{**case.valuation_keywords(20_000), "seed": seed})
+    assert v.state_rule is not None  # the default
     ours, alone = _price(v.inputs, [v.variant, _variant(v.inputs, v.boundary.to_numpy())])
     gain, se = ours.mean - alone.mean, alone.diff_error(ours)
     assert gain > 2 * se, f"+{gain:,.0f} ± {se:,.0f}"
 
 
-def test_the_state_rule_is_opt_in_and_says_what_it_takes():
-    # off by default (reading 38: the value curve's spots and a fresh valuation there do not
-    # yet agree with it); a value that is not True or False is refused, naming the field
+def test_the_state_rule_is_the_default_and_says_what_it_takes():
+    # on by default, where the check keeps it (reading 38); state_rule=False values the
+    # threshold alone, on the same threshold (the state rule is fitted after it) and the same
+    # paths; a value that is not True or False is refused, naming the field
     from notelib.value.valuation import ValuationError
 
-    kw = dict(market="dyntek-2005-11", n_paths=500, pilot_paths=500, seed=1)
-    assert fair_value(load_terms(), **kw).state_rule is None
+    kw = dict(market="dyntek-2005-11", n_paths=2_000, seed=1)  # 10,000 pilot paths
+    on, off = fair_value(load_terms(), **kw), fair_value(load_terms(), state_rule=False, **kw)
+    assert on.state_rule is not None and off.state_rule is None
+    assert on.boundary.equals(off.boundary)
+    assert on.variant.plan.behaviour.convert_state is on.state_rule
+    assert off.variant.plan.behaviour.convert_state is None and on.value != off.value
     with pytest.raises(ValuationError, match="state_rule = 'yes': must be True or False"):
         fair_value(load_terms(), state_rule="yes", **kw)

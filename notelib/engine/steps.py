@@ -274,6 +274,8 @@ def _convert(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
         hit = closes[s] >= rule if rule.ndim == 0 else (  # a rule per block of paths
             closes[s].reshape(len(rule), -1) >= rule[:, None]).ravel()
         go = np.flatnonzero(st.alive & (st.balance > 0) & hit)
+    if not len(go):
+        return
     room = _cap_limit(plan, st.held[go], st.outstanding[go])
     if not room.all():  # paths at the cap convert nothing today: leave them out
         go, room = go[room > 0], room[room > 0]

@@ -42,7 +42,7 @@ from .. import engine as eng
 from ..checks import whole
 from ..contract.schedule import year_fraction
 from ..io.display import money_band, percent
-from ..paths import drawn_ahead
+from ..paths import DrawnAhead
 from .valuation import (Units, Valuation, ValuationError, carry_per_dollar, coupons_per_dollar,
                         first_session, holding_dominates, maturity_session, pay_per_dollar,
                         pay_sessions)
@@ -324,7 +324,7 @@ def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: i
     del gains
     total, rounding, done = 0.0, 0.0, 0
     units = Units(1, [v.variant.cuts(paths)], quantities=1)
-    for part in drawn_ahead(inp.chunks(paths, 1_001 + 2 * seed)):
+    for part in DrawnAhead(inp.chunks(paths, 1_001 + 2 * seed)):
         closes, m = part.closes, part.n_paths
         change, basis = _hedge(v, closes, first)
         got = _rounding(plan, closes, first)

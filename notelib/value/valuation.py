@@ -47,7 +47,7 @@ from .control import Controls, fit
 from .market import Market, load_market
 from .state_rule import fit_state_rule, gains as rule_gains
 from .warrants import warrant_value
-from ..paths import Paths, drawn_ahead, risk_neutral_chunks
+from ..paths import DrawnAhead, Paths, risk_neutral_chunks
 from ..contract.schedule import interest_dates, year_fraction
 from ..contract.terms import NoteTerms
 
@@ -96,7 +96,7 @@ class _Inputs:
     chunk: int
     captable: CapTable
     history: pd.Series | None = field(default=None, compare=False)
-    state_rule: bool = False  # fit the Holder's rule on the path's state too (opt-in)
+    state_rule: bool = True  # move the optimal Holder's threshold by the path's state
 
     def replace(self, **changes) -> _Inputs:
         return dataclasses.replace(self, **changes)
@@ -266,15 +266,17 @@ Rule = tuple[np.ndarray, "eng.StateRule | None"]  # a close per session, moved b
 
 
 def _price(inp: _Inputs, variants: list[_Variant], progress: bool = False,
-           adjust: Sequence[Adjust | None] = ()) -> list[_Stats]:
+           adjust: Sequence[Adjust | None] = (), drawn: DrawnAhead | None = None
+           ) -> list[_Stats]:
     """Run every variant over the same pricing paths (common random numbers), chunk by chunk,
     keeping only sums: memory is one chunk whatever the path count. ``adjust``: per variant,
     controls whose betas x (payoff - mean) come off its cash and shares path by path
-    (:mod:`notelib.value.control`)."""
+    (:mod:`notelib.value.control`). ``drawn``: ``inp``'s pricing paths, already being drawn
+    (:func:`_drawn`)."""
     sums = np.zeros((len(variants), 3))
     units = Units(len(variants), [v.cuts(inp.n_paths) for v in variants])
     bar = _bar(inp.n_paths, progress)
-    for done, m, priced, closes in _chunks_priced([(inp, v) for v in variants]):
+    for done, m, priced, closes in _chunks_priced([(inp, v) for v in variants], drawn):
         priced = [_controlled(p, a, closes) for p, a in
                   zip(priced, [*adjust, *[None] * (len(priced) - len(adjust))])]
         first, per = priced[0][0] + priced[0][1], []
@@ -298,23 +300,29 @@ def _controlled(priced: tuple[np.ndarray, np.ndarray], adjust: Adjust | None,
     return priced[0] - dev @ beta[0], priced[1] - dev @ beta[1]
 
 
-def _chunks_priced(items: list[tuple[_Inputs, _Variant]]
+def _chunks_priced(items: list[tuple[_Inputs, _Variant]], drawn: DrawnAhead | None = None
                    ) -> Iterable[tuple[int, int, list[tuple[np.ndarray, np.ndarray]], np.ndarray]]:
     """(first path, paths, each item's discounted cash and shares per path, the first
     inputs' closes) chunk by chunk:
     each (inputs, variant) on its inputs' pricing paths (items with the same inputs share
     them; other inputs draw from the same seeds: common random numbers). The next chunk's
-    paths are drawn on a second thread while the engine prices this one
-    (:func:`~notelib.paths.drawn_ahead`)."""
+    paths are drawn on a second thread while the engine prices this one (``drawn``: the
+    pricing paths of :func:`_drawn`, already started)."""
     n = items[0][0].n_paths
     cuts = [variant.cuts(n) for _, variant in items]
     sources = list({id(inp): inp for inp, _ in items}.values())
     done = 0
-    for parts in drawn_ahead(zip(*(inp.chunks(n, 0) for inp in sources))):
+    for parts in drawn or _drawn(sources):
         closes = {id(inp): part.closes for inp, part in zip(sources, parts)}
         yield done, parts[0].n_paths, [_run(variant, closes[id(inp)], done, cuts[i])
                                        for i, (inp, variant) in enumerate(items)], parts[0].closes
         done += parts[0].n_paths
+
+
+def _drawn(sources: list[_Inputs]) -> DrawnAhead:
+    """The pricing paths of each of ``sources``, chunk by chunk together, drawn a chunk
+    ahead on a second thread from now on."""
+    return DrawnAhead(zip(*(inp.chunks(sources[0].n_paths, 0) for inp in sources)))
 
 
 def _price_together(items: list[tuple[_Inputs, _Variant]], combinations: list[Sequence[float]]
@@ -565,27 +573,18 @@ class Valuation:
         a_stats, b_stats = _price(inp, [self.variant, _variant(other, *b)])
         return a_stats.mean - b_stats.mean, b_stats.diff_error(a_stats)
 
-    @cached_property
-    def wide_boundary(self) -> np.ndarray:
-        """:func:`wide_boundary` for this valuation: the regression a value curve's rules
-        start from."""
-        return wide_boundary(self.inputs)
-
     def rule_at(self, spot: float) -> Rule:
-        """The Holder's rule a value curve prices ``spot`` with: the regression fitted across
-        spots (:attr:`wide_boundary`) made to see the 9.9% cap with the multiple searched on
-        pilot paths at that spot (:func:`cap_aware`; a multiple chosen at another spot costs
-        the Holder up to 0.6% of value), and its state rule there (:func:`state_rule`, if
-        the valuation has one). Searched once per spot and kept."""
+        """The Holder's rule a value curve prices ``spot`` with: the one a fresh valuation
+        there fits on its own pilot paths (:func:`_rules`: the regression's boundary, the
+        cap's multiple, the state rule), so the curve and :func:`fair_value` at that spot
+        agree (a rule fitted at one spot is wrong far from it, and a state rule gains most on
+        a weak threshold: reading 38); at the valuation's own spot, its own. Fitted once per
+        spot and kept."""
         rules, key = self.spot_rules, round(float(spot), 6)
         if key not in rules:
-            inp = self.inputs.replace(spot=key)
-            n = min(inp.pilot_paths, CURVE_SEARCH_PATHS)
-            pilot = next(iter(inp.chunks(n, 1, chunk=n))).closes
-            threshold = cap_aware(inp.plan("hold"), self.wide_boundary, pilot, inp.company(),
-                                  first_session(inp))
-            rules[key] = (threshold, None if self.state_rule is None
-                          else state_rule(inp, threshold, pilot))
+            inp = self.inputs
+            rules[key] = (self.boundary.to_numpy(), self.state_rule) if key == inp.spot \
+                else _rules(inp.replace(spot=key))
         return rules[key]
 
     @cached_property
@@ -717,8 +716,8 @@ def _pilot(inp: _Inputs) -> np.ndarray:
 
 
 def _rules(inp: _Inputs, pilot: np.ndarray | None = None) -> Rule:
-    """The Holder's rule: :func:`_holder_rule` and, for the optimal Holder asked for one
-    (``state_rule=True``), its :func:`state_rule`."""
+    """The Holder's rule: :func:`_holder_rule` and, for the optimal Holder (unless
+    ``state_rule=False``), its :func:`state_rule`."""
     pilot = _pilot(inp) if pilot is None and inp.holder == "optimal" else pilot
     threshold = _holder_rule(inp, pilot)
     fits = inp.holder == "optimal" and inp.state_rule
@@ -877,7 +876,7 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
                participation: float | None = 0.10, pilot_paths: int | None = None,
                chunk: int = 25_000, captable: CapTable | None = None,
                history: pd.Series | None = None, progress: bool = False,
-               state_rule: bool = False) -> Valuation:
+               state_rule: bool = True) -> Valuation:
     """The note's fair value on ``valuation_date`` (default: the market file's date, the
     state's date or the Issue Date).
 
@@ -886,8 +885,9 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
     ACT/365F years; prices follow risk-neutral GBM on the trading sessions. ``policy``:
     "optimal" (shares where allowed and cheaper for the company), "shares" or "cash".
     ``holder``: "optimal" (reading 38), "hold" or a multiple of the Conversion Price;
-    ``state_rule=True``: the optimal Holder's threshold also moved path by path by a
-    regression on the path's state (:func:`state_rule`; opt-in, reading 38 says why).
+    The optimal Holder's threshold is also moved path by path by a regression on the path's
+    state (:func:`state_rule`, where it beats the threshold alone; ``state_rule=False``: the
+    threshold alone).
     The Holder sells at most ``participation`` x ``average_daily_volume`` shares a day
     (reading 30). ``events``: splits, issuances (a ratchet) and similar notes (II.C).
     ``event_hazard``: Mandatory Redemption Events a year (I.A). ``start``: a NoteState to
@@ -924,10 +924,11 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         state_rule=bool(state_rule))
     controlled = inp.pilot_paths >= CONTROL_PILOT[0]
     pilot = _pilot(inp) if inp.holder == "optimal" or controlled else None
-    boundary, state = _rules(inp, pilot)
-    variant = _variant(inp, boundary, state)
-    adjust = _adjust(inp, variant, pilot) if controlled else None
-    (stats,) = _price(inp, [variant], progress, [adjust])
+    with _drawn([inp]) as drawn:  # the first pricing paths are drawn while the rule is fitted
+        boundary, state = _rules(inp, pilot)
+        variant = _variant(inp, boundary, state)
+        adjust = _adjust(inp, variant, pilot) if controlled else None
+        (stats,) = _price(inp, [variant], progress, [adjust], drawn)
     return Valuation(
         value=stats.mean, std_error=stats.std_error, debt=stats.cash / stats.n,
         equity=stats.equity / stats.n, debt_error=stats.cash_error,
@@ -969,27 +970,6 @@ def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
     if start is not None and day != start.as_of:
         raise ValuationError(f"valuation_date = {day} differs from the state's date {start.as_of}")
     return Market(valuation_date=day, **values)  # the market's rules, naming the field
-
-
-CURVE_SEARCH_PATHS = 2_000  # pilot paths at each curve spot its cap-aware multiple is searched on
-RULE_SPAN = (0.2, 2.4, 12)  # wide_boundary: 12 spots from 0.2x to 2.4x the valuation's spot
-
-
-def wide_boundary(inp: _Inputs) -> np.ndarray:
-    """The Holder's boundary (:func:`exercise_boundary`) fitted on pilot paths that
-    start at spots from 0.2x to 2.4x the valuation's (:data:`RULE_SPAN`, and the spot
-    itself), an equal share each: the regression sees closes across the range a value curve
-    prices (a boundary fitted at one spot, on day 1's narrow spread, is wrong far from it:
-    reading 38). A rule that is not "optimal" is the rule itself."""
-    if inp.holder != "optimal":
-        return _holder_rule(inp)
-    lo, hi, n = RULE_SPAN
-    spots = sorted({*np.round(inp.spot * np.geomspace(lo, hi, n), 6), inp.spot})
-    per = max(inp.pilot_paths // len(spots), 2 * MIN_IN_THE_MONEY)
-    closes = np.concatenate([next(iter(inp.replace(spot=x).chunks(per, 1, chunk=per))).closes
-                             for x in spots], axis=1)
-    return exercise_boundary(inp.plan("hold"), closes, inp.policy, first_session(inp),
-                             inp.dividend_yield)
 
 
 def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | None = None,
