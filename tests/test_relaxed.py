@@ -3,6 +3,7 @@ notelib.value.relaxed. Its payoffs are checked against the engine, an independen
 implementation of the same cash flows; the bound against values it must lie above."""
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pytest
@@ -10,8 +11,8 @@ import pytest
 from notelib import engine as eng
 from notelib.contract.adjustments import Issuance
 from notelib.contract.terms import load_terms
-from notelib.value.relaxed import (_hedge, _hedged, _periods, _rounding, _strata,
-                                   relaxed_bound, tranches)
+from notelib.value.relaxed import (_hedge, _hedged, _ordered, _periods, _rounding, _strata,
+                                   _Stratum, relaxed_bound, tranches)
 from notelib.value.valuation import ValuationError, _variant, fair_value, first_session
 from test_valuation import plain, tf_tree, value
 
@@ -90,7 +91,7 @@ def test_the_relaxed_bound_lies_above_the_best_rule_where_the_tree_knows_it():
 
 
 def test_the_relaxed_bound_of_the_capped_note_lies_above_the_note_without_the_cap():
-    # The relaxation frees the Holder of the cap and of the order of conversion, so any
+    # The relaxation frees the Holder of the cap (not of the order of conversion), so any
     # rule for the note without the cap is a rule of the relaxed Holder: the uncapped
     # valuation lies under the capped note's bound (and the capped valuation too)
     kw = {"market": "dyntek-2005-11", "n_paths": 4_000, "seed": 5}
@@ -100,6 +101,58 @@ def test_the_relaxed_bound_of_the_capped_note_lies_above_the_note_without_the_ca
     assert free.value - capped.value > 4 * capped.std_error  # the cap costs the Holder
     assert free.value - 2 * free.std_error <= b.upper + 2 * b.upper_error
     assert b.gap > 0
+
+
+def _every_order(conv, kept, may):
+    """By enumeration: the most a path makes of tranches 0..J-1 converted from the last one
+    (reading 32): the last k convert on sessions u_(J-1) <= ... <= u_(J-k), each where it
+    may, the others are kept."""
+    n_t, n_s = conv.shape
+    best = kept.sum()  # nothing converted
+    for k in range(1, n_t + 1):
+        top = range(n_t - k, n_t)  # the tranches that convert, the last one first
+        for when in itertools.product(range(n_s), repeat=k):
+            order = [when[n_t - 1 - j] for j in top]  # u of tranche n_t - k .. n_t - 1
+            if all(a >= b for a, b in zip(order, order[1:])) and all(
+                    may[j, u] for j, u in zip(top, order)):
+                best = max(best, sum(conv[j, u] for j, u in zip(top, order))
+                           + kept[:n_t - k].sum())
+    return best
+
+
+def test_the_order_of_conversion_is_kept_path_by_path():
+    # A conversion shortens the note from its end (reading 32): the last tranche converts
+    # first, and a tranche kept keeps every earlier one. The bound's recursion over the
+    # tranches must give, path by path, the best of every order the note allows, counted
+    # here by enumeration (3 tranches, 6 sessions, two strata of payoffs drawn at random;
+    # each tranche may convert up to its own last session, the earlier ones stop sooner)
+    rng = np.random.default_rng(21)
+    n_s, n_t, first = 6, 3, 1
+    may = [np.arange(n_s) >= first for _ in range(n_t)]
+    for j, last in enumerate((2, 4, 5)):
+        may[j] = may[j] & (np.arange(n_s) <= last)
+    strata, hedges = [], [rng.normal(0, 0.1, (n_s, 7)) for _ in range(n_t)]
+    for lo, hi in ((0, 3), (3, 7)):
+        strata.append((lo, hi, _Stratum(rng.normal(1, 0.5, (n_s, hi - lo)),
+                                        [rng.normal(1, 0.3, hi - lo) for _ in range(n_t)],
+                                        may)))
+    parts = [(0, 100), (1, 250), (2, 50)]  # cents: a dollar, $2.50, 50 cents
+    got = _ordered(strata, parts, lambda j: hedges[j], first, 7)
+    for lo, hi, st in strata:
+        for i in range(hi - lo):
+            a = np.array([c / 100 for _, c in parts])[:, None]
+            conv = a * np.array([st.converted[:, i] - hedges[j][:, lo + i] for j in range(n_t)])
+            kept = a[:, 0] * np.array([st.kept[j][i] - hedges[j][st.last(j), lo + i]
+                                       for j in range(n_t)])
+            assert got[lo + i] == pytest.approx(_every_order(conv, kept, np.array(may)),
+                                                rel=1e-12)
+    # the order binds: freed of it, each tranche at its own best is more on some path
+    lo, hi, st = strata[0]
+    free = sum(c / 100 * np.maximum(
+        st.kept[j] - hedges[j][st.last(j), lo:hi],
+        np.where(st.may[j][:, None], st.converted - hedges[j][:, lo:hi], -np.inf).max(axis=0))
+        for j, (_, c) in enumerate(parts))
+    assert np.all(got[lo:hi] <= free + 1e-12) and np.any(got[lo:hi] < free - 1e-6)
 
 
 def test_the_relaxed_bound_says_what_it_cannot_bound():

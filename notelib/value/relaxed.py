@@ -2,36 +2,42 @@
 installments, a redemption hazard, interest in shares): a relaxation, then duality (reading 38).
 
 **The relaxation.** The Holder is freed of the 9.9% cap and the volume it can sell (II.A.1,
-reading 30) and of the order in which conversions shorten the note (reading 32: here any dollar
-may convert, not the last ones first), and it sees the date of the Mandatory Redemption Event
-(the valuation's stratum) from the start. Whatever it could do before, it still can, so the
-relaxed Holder's best is at least the real one's. Freed so, the note is a sum of dollars, each
-of one tranche (the principal of one scheduled payment) and each its own stopping problem:
-converted on session u a dollar brings carry_u / price_u shares (II.A, reading 32) and the
-coupons paid before u; kept, it brings its coupons, its principal on its payment date (in cash
-or Payment Shares as the company chooses, preamble) and, if the event comes first, its share of
-the Mandatory Redemption Amount (I.A), all discounted as the valuation discounts them. The
-engine's values are linear in the principal up to its rounding (shares up, II.D.4; cents half
-up), so the bound adds a share and a cent for every session and payment of a path.
+reading 30) and it sees the date of the Mandatory Redemption Event (the valuation's stratum)
+from the start. Whatever it could do before, it still can, so the relaxed Holder's best is at
+least the real one's. Freed so, the note is a stack of tranches (the principal of each
+scheduled payment) converted from the top: a conversion shortens the note from its end
+(reading 32), so a tranche converts only once every later one has, and a tranche kept keeps
+every earlier one. A dollar converted on session u brings carry_u / price_u shares (II.A,
+reading 32) and the coupons paid before u; kept, it brings its coupons, its principal on its
+payment date (in cash or Payment Shares as the company chooses, preamble) and, if the event
+comes first, its share of the Mandatory Redemption Amount (I.A), all discounted as the
+valuation discounts them. The engine's values are linear in the principal up to its rounding
+(shares up, II.D.4; cents half up), so the bound adds a share and a cent for every session and
+payment of a path.
 
-**Duality.** For any martingale M with M_0 = 0, E[max(max_u (Y_u - M_u), keep - M_L)] bounds
-a dollar's best stopping value from above (Y_u: what converting on session u brings; L: the
-last session it may convert on, after which it has no choice, so the hedge stops there:
-hedging on after the event or the tranche's payment would only add noise). Converting on
-session s is counted only where no later session up to L gives more shares for the dollar
-(:func:`~notelib.value.valuation.holding_dominates` with ``last`` L: the shares of a later
-conversion are worth as much today, and the coupons meanwhile are extra). M is a share
-hedge, the sum over sessions of h_t x the change of the close discounted at rate - dividend
-yield (a martingale on the valuation's paths, which are GBM): h_t a combination of the
-Black-Scholes deltas of calls at :data:`STRIKES` x the Conversion Price, with a coefficient
-per strike and per sixth of the life, chosen on pilot paths to make a smoothed bound
-smallest, then held fixed on fresh paths of their own seed.
+**Duality.** For martingales M^j with M^j_0 = 0, one per tranche, E[max over the orders the
+note allows, path by path, of the sum over the tranches of (Y^j_u - M^j_u) where tranche j
+converts on u, or (keep^j - M^j_L) where it is kept] bounds the relaxed Holder's best from
+above (Y^j_u: what converting a dollar of tranche j on session u brings; L: the last session
+it may convert on, after which it has no choice, so the hedge stops there: hedging on after
+the event or the tranche's payment would only add noise). Any session the tranche may convert
+on counts (delaying one tranche can hold back the next, so a session where holding dominates
+for a dollar alone is not left out). The maximum is a recursion over the tranches from the
+first: the best of tranches 0..j when tranche j may convert from session t on is the greater
+of keeping them all and the best over u >= t of converting j on u and the best of 0..j-1 from
+u on. M is a share hedge, the sum over sessions of h_t x the change of the close discounted
+at rate - dividend yield (a martingale on the valuation's paths, which are GBM): h_t a
+combination of the Black-Scholes deltas of calls at :data:`STRIKES` x the Conversion Price,
+with a coefficient per strike and per sixth of the life, chosen per tranche on pilot paths to
+make a smoothed bound for its dollar alone smallest, then held fixed on fresh paths of their
+own seed.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +50,7 @@ from ..contract.schedule import year_fraction
 from ..io.display import money_band, percent
 from ..paths import DrawnAhead
 from .valuation import (Units, Valuation, ValuationError, carry_per_dollar, coupons_per_dollar,
-                        first_session, holding_dominates, maturity_session, pay_per_dollar,
+                        first_session, maturity_session, pay_per_dollar,
                         pay_sessions)
 
 STRIKES = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)  # the hedge's calls, x the Conversion Price
@@ -280,6 +286,28 @@ def _rounding(plan: eng.Plan, closes: np.ndarray, first: int) -> np.ndarray:
     return out
 
 
+def _ordered(strata: list[tuple[int, int, _Stratum]], parts: list[tuple[int, int]],
+             hedge: Callable[[int], np.ndarray], first: int, n: int) -> np.ndarray:
+    """Per path, the most the relaxed Holder makes of the tranches less their hedges
+    (``hedge(j)``: tranche j's, sessions x paths), converting them in the note's order
+    (module docstring): best_j(t) = max(kept_0 + ... + kept_j, max over u >= t of
+    converted_j(u) + best_(j-1)(u)), best_(-1) = 0, read on session ``first``, for the
+    ``n`` paths the strata share."""
+    n_s = len(strata[0][2].converted)
+    best = np.zeros((n_s, n))  # the tranches before j, from each session on
+    kept = np.zeros(n)  # the tranches up to j, all kept
+    for j, (_, cents) in enumerate(parts):
+        h = hedge(j)
+        for lo, hi, st in strata:
+            may = st.may[j]
+            kept[lo:hi] += cents / 100 * (st.kept[j] - h[st.last(j), lo:hi])
+            now = np.full((n_s, hi - lo), -np.inf)
+            now[may] = cents / 100 * (st.converted[may] - h[may, lo:hi]) + best[may, lo:hi]
+            latest = np.maximum.accumulate(now[::-1], axis=0)[::-1]  # the best from t on
+            best[:, lo:hi] = np.maximum(kept[lo:hi], latest)
+    return best[first]
+
+
 def refusal(v: Valuation) -> str:
     """Why :func:`relaxed_bound` cannot bound this valuation ("" if it can): its payoffs are
     checked against the engine for a note valued at issue without events only."""
@@ -330,15 +358,8 @@ def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: i
         got = _rounding(plan, closes, first)
         rounding += float(got.sum())
         strata = _strata(v, closes, done, paths, first, parts)
-        for j, (_, cents) in enumerate(parts):
-            hedge = _hedged(change, basis, periods, thetas[j])
-            for lo, hi, st in strata:
-                best = st.kept[j] - hedge[st.last(j), lo:hi]
-                rows = np.flatnonzero(st.may[j] & ~holding_dominates(
-                    plan, inp.dividend_yield, last=st.last(j)))  # where converting may pay
-                if len(rows):
-                    best = np.maximum(best, (st.converted[rows] - hedge[rows, lo:hi]).max(axis=0))
-                got[lo:hi] += cents / 100 * best
+        got += _ordered(strata, parts, lambda j: _hedged(change, basis, periods, thetas[j]),
+                        first, m)
         total += float(got.sum())
         units.add(done, m, [(got,)])
         done += m
