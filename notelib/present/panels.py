@@ -275,8 +275,9 @@ def status_panel(case) -> Panel:
 
 def fair_value_panel(valuation, n_paths: int = 1_000, points: int = 4) -> Panel:
     """Notebook 06: the value against the share price under another volatility, credit
-    spread or event hazard, repriced on the valuation's own conversion rule (not estimated
-    again) with ``n_paths`` a point: a redraw in about a second."""
+    spread or event hazard, repriced on the conversion rules already fitted (not estimated
+    again) with ``n_paths`` a point: a redraw in about a second (the first draw fits each
+    point's rule, about a second a point, kept with the valuation)."""
     from ..value.valuation import value_curve
 
     inp = valuation.inputs
