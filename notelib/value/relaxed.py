@@ -321,7 +321,7 @@ def refusal(v: Valuation) -> str:
 
 # one BLAS thread: the hedge's fit sums in float32, and the order of a sum split among threads
 # moved the fitted hedge and the bound by $5 to $166 between a notebook and the report (which
-# runs one thread a kernel); one thread is as fast here (17 s against 22 s on two cores)
+# runs one thread a kernel); one thread is faster here too (17 s against 22 s with two)
 @threadpool_limits.wrap(limits=1, user_api="blas")
 def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: int = 0
                   ) -> RelaxedBound:
