@@ -280,6 +280,9 @@ def test_a_ratchet_is_worth_something_to_the_holder():
     ({"spot": 0.25, "volatility": 0.5, "rate": 0.04, "policy": "cheapest"}, "policy"),
     ({"spot": 0.25, "volatility": 0.5, "rate": 0.04, "holder": "smart"}, "holder"),
     ({"spot": 0.25, "volatility": 0.5, "rate": 0.04, "n_paths": 0}, "n_paths"),
+    # one antithetic pair is one unit: no standard error can be estimated from it (it came
+    # out as 0.0, an exact-looking value); two pairs at least
+    ({"spot": 0.25, "volatility": 0.5, "rate": 0.04, "n_paths": 2}, "n_paths = 2: .* >= 4"),
     ({"spot": 0.25, "volatility": 0.5, "rate": 0.04, "valuation_date": "2006-03-01"},
      "note_state"),
     ({"spot": 0.25, "volatility": 0.5, "rate": 0.04, "participation": 2}, "participation"),
@@ -709,6 +712,27 @@ def test_the_dual_bound_refuses_a_note_with_the_cap():
                    pilot_paths=500)
     with pytest.raises(ValuationError, match="no ownership cap.*this one has cap 0.099"):
         dual_bound(v)
+
+
+def test_the_bounds_and_the_curve_refuse_path_counts_they_cannot_estimate_from():
+    # each count is checked, naming the field, before any path is drawn: no inner paths gave
+    # an upper bound of nan, one outer path an error of nan, 2.5 a numpy TypeError; two
+    # curve or bound paths are one antithetic pair, whose error came out as 0
+    from notelib.value.dual import dual_bound
+    from notelib.value.relaxed import relaxed_bound
+    from notelib.value.valuation import value_curve
+
+    v = value(plain(), n_paths=500)
+    for bad, field in (({"inner": 0}, "inner = 0"), ({"outer": 1}, "outer = 1"),
+                       ({"outer": 2.5}, "outer = 2.5"), ({"seed": "x"}, "seed = 'x'")):
+        with pytest.raises(ValuationError, match=field):
+            dual_bound(v, **bad)
+    with pytest.raises(ValuationError, match="paths = 3: a whole number of paths >= 4"):
+        relaxed_bound(v, paths=3)
+    with pytest.raises(ValuationError, match="n_paths = 2: a whole number of paths >= 4"):
+        value_curve(v, [0.3], n_paths=2)
+    with pytest.raises(ValuationError, match="n_paths = -1"):
+        value_curve(v, [0.3], n_paths=-1)
 
 
 @pytest.mark.slow

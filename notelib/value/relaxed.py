@@ -50,8 +50,8 @@ from ..checks import whole
 from ..contract.schedule import year_fraction
 from ..io.display import money_band, percent
 from ..paths import DrawnAhead
-from .valuation import (Units, Valuation, ValuationError, carry_per_dollar, coupons_per_dollar,
-                        first_session, maturity_session, pay_per_dollar,
+from .valuation import (MIN_PATHS, Units, Valuation, ValuationError, carry_per_dollar,
+                        coupons_per_dollar, first_session, maturity_session, pay_per_dollar,
                         pay_sessions)
 
 STRIKES = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)  # the hedge's calls, x the Conversion Price
@@ -335,7 +335,7 @@ def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: i
     inp = v.inputs
     if why := refusal(v):
         raise ValuationError(f"relaxed_bound: {why}")
-    paths = whole(paths, "paths", ValuationError, low=2, unit="paths")
+    paths = whole(paths, "paths", ValuationError, low=MIN_PATHS, unit="paths")
     pilot = whole(pilot, "pilot", ValuationError, low=2, unit="paths")
     seed = whole(seed, "seed", ValuationError)
     plan, first = v.variant.plan, first_session(inp)

@@ -54,6 +54,7 @@ from ..contract.terms import NoteTerms
 ORIGINAL_TERMS = Path(__file__).resolve().parents[2] / "data" / "terms" / "dyntek-2004-original.yaml"
 POLICIES = ("optimal", "shares", "cash")
 MIN_IN_THE_MONEY = 200  # fewer paths than this where converting could pay: do not convert
+MIN_PATHS = 4  # two antithetic pairs: the fewest units a standard error can be estimated from
 # cap_aware's candidate rules (start, power): convert from start x the Conversion Price,
 # falling to 1x at maturity as (1 - the share of the time elapsed)^power; power 0: flat
 SEARCH = ((1.0, 0), (1.25, 0), (1.5, 0), (1.75, 0), (2.0, 0), (2.5, 0), (3.0, 0), (np.inf, 0),
@@ -901,7 +902,7 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
     checked = _market(terms, market, valuation_date, start, spot=spot, volatility=volatility,
                       rate=rate, credit_spread=credit_spread, dividend_yield=dividend_yield,
                       event_hazard=event_hazard, average_daily_volume=average_daily_volume)
-    n_paths = whole(n_paths, "n_paths", ValuationError, low=2, unit="paths")
+    n_paths = whole(n_paths, "n_paths", ValuationError, low=MIN_PATHS, unit="paths")
     one_of(policy, "policy", POLICIES, ValuationError)
     if not isinstance(state_rule, bool | np.bool_):
         raise ValuationError(f"state_rule = {state_rule!r}: must be True or False")
@@ -979,6 +980,7 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     the boundary fitted across spots, the cap's multiple searched at that spot, once per
     valuation and spot). ``changes`` (volatility, credit_spread, event_hazard, rate) reprice
     on those rules: the panel's fast redraw, not a new estimate of the rules."""
+    n_paths = whole(n_paths, "n_paths", ValuationError, low=MIN_PATHS, unit="paths", none=True)
     inp = valuation.inputs.replace(**changes) if changes else valuation.inputs
     plan = valuation.variant.plan
     same_plan = set(changes) <= {"volatility"}
@@ -1042,6 +1044,8 @@ class Amendment:
         """The transfer at each spot, with and without the warrants: both notes priced on the
         same paths, each with its own rule at that spot (:meth:`Valuation.rule_at`); at the
         valuation's own spot, the transfer itself (so the two never disagree)."""
+        n_paths = whole(n_paths, "n_paths", ValuationError, low=MIN_PATHS, unit="paths",
+                        none=True)
         a, o = self.amended, self.original
         rows = []
         for spot in sorted({round(float(x), 6) for x in spots}):
