@@ -65,13 +65,12 @@ def run(plan: Plan, closes: np.ndarray, *, policy: Policy = "shares", keep: bool
     for point in plan.contract.points:
         advance(plan, st, point, read, policy)
     if worth_only:
-        return {"pv_cash": st.pv_cash / 100, "pv_equity": st.pv_equity}
+        return dict(zip(("pv_cash", "pv_equity"), st.discounted()))
     out = {f"per_{k}": v for k, v in st.per.items() if keep or k in KEPT}
     out.update(st.tot)
     out["share_value"] = st.share_value
     out["payment_value"] = st.payment_value
-    out["pv_cash"] = st.pv_cash / 100
-    out["pv_equity"] = st.pv_equity
+    out["pv_cash"], out["pv_equity"] = st.discounted()
     out["issued"] = st.issued
     out["outstanding"] = st.outstanding
     out["balance"] = st.balance
@@ -109,7 +108,7 @@ def run_strata(plans: Sequence[Plan], bounds: Sequence[int], closes: np.ndarray,
             back.setdefault(resume, []).append((lo, hi, part))
         if point is not None:
             advance(base, st, point, closes, policy)
-    return st.pv_cash / 100, st.pv_equity
+    return st.discounted()
 
 
 def _run_each(plans: Sequence[Plan], bounds: Sequence[int], closes: np.ndarray,

@@ -95,6 +95,10 @@ class State:
         if self.keeps:
             self.held[at] += shares
 
+    def discounted(self) -> tuple[np.ndarray, np.ndarray]:
+        """What the Holder has received on each path, discounted, in dollars: (cash, shares)."""
+        return self.pv_cash / 100, self.pv_equity
+
     def zeros(self) -> np.ndarray:
         return np.zeros(self.n, dtype=self.dtype)
 

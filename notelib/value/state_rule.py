@@ -23,7 +23,7 @@ from ..engine.exact import int_type
 
 BLOCK = 42  # sessions a block of the regression spans (two months)
 EARLIER = 0.6  # the lower close: 1 + EARLIER (m - 1) x the Conversion Price for m x it
-MIN_PATHS = 200  # fewer paths with principal left at a block's start: no regression there
+MIN_BLOCK_PATHS = 200  # fewer paths with principal left at a block's start: no regression there
 
 
 def lower_threshold(plan: eng.Plan, threshold: np.ndarray) -> np.ndarray:
@@ -38,7 +38,7 @@ def lower_threshold(plan: eng.Plan, threshold: np.ndarray) -> np.ndarray:
 
 def _value(st: eng.State) -> np.ndarray:
     """What the Holder has received on each path, discounted, in dollars."""
-    return st.pv_cash / 100 + st.pv_equity
+    return sum(st.discounted())
 
 
 def _branch(plan: eng.Plan, st: eng.State, at: np.ndarray, points: list, closes: np.ndarray,
@@ -96,7 +96,7 @@ def fit_state_rule(plan: eng.Plan, closes: np.ndarray, policy: eng.Policy, first
     edges = [*range(first, last + 1, BLOCK), last + 1]
     coef = None  # earlier's and waiting's coefficients, per session
     for m, (ok, x, up, never) in enumerate(block_gains(plan, lower, edges, closes, policy)):
-        if len(ok) < MIN_PATHS:
+        if len(ok) < MIN_BLOCK_PATHS:
             continue
         beta = np.linalg.lstsq(x, np.stack([up, never], axis=1), rcond=None)[0]
         if coef is None:

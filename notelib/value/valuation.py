@@ -474,7 +474,7 @@ def holding_dominates(plan: eng.Plan, dividend_yield: float, last: int | None = 
     maturity (reading 38). ``last``: the last session a dollar may wait for (default the
     maturity session): the session before it for sums in today's money, as
     :mod:`notelib.value.dual` makes, where waiting for the Maturity Date's choice, made in
-    that day's money, can lose; a tranche's last chance in :mod:`notelib.value.relaxed`."""
+    that day's money, can lose."""
     c = plan.contract
     worth = carry_per_dollar(c) * c.price_units / c.price_at_session * np.exp(
         -dividend_yield * session_years(c))
@@ -977,8 +977,7 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
                 **changes: float) -> pd.DataFrame:
     """Value, straight debt and parity against today's share price, the classic convertible
     chart: each spot priced on its own paths with its own rule (:meth:`Valuation.rule_at`:
-    the boundary fitted across spots, the cap's multiple searched at that spot, once per
-    valuation and spot). ``changes`` (volatility, credit_spread, event_hazard, rate) reprice
+    the rule a fresh valuation there fits, once per valuation and spot). ``changes`` (volatility, credit_spread, event_hazard, rate) reprice
     on those rules: the panel's fast redraw, not a new estimate of the rules."""
     n_paths = whole(n_paths, "n_paths", ValuationError, low=MIN_PATHS, unit="paths", none=True)
     inp = valuation.inputs.replace(**changes) if changes else valuation.inputs
@@ -998,8 +997,10 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     priced = {}
     for key, group in groups.items():
         rule = valuation.rule_at(group[0])
-        variant = kept.setdefault(key, _variant(valuation.inputs, *rule)) if same_plan \
-            else _variant(inp, *rule)
+        if not same_plan:
+            variant = _variant(inp, *rule)
+        elif (variant := kept.get(key)) is None:
+            variant = kept[key] = _variant(valuation.inputs, *rule)
         priced.update(zip(group, _price_spots(inp.replace(n_paths=n_paths or inp.n_paths),
                                               variant, group)))
     rows = [(spot, priced[spot].mean, priced[spot].std_error, straight, shares * spot)
