@@ -12,6 +12,7 @@ hashes. Parameters are checked against what the notebooks declare before anythin
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
 import functools
 import html
@@ -24,8 +25,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -799,6 +801,35 @@ def _on_signal(signum: int, _frame: object) -> None:
     raise Stopped(signum)
 
 
+@contextlib.contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Stopped` in the main thread while the block runs.
+    Python swallows an exception raised inside a weakref callback or a ``__del__`` (asyncio's
+    task set, papermill's kernel client): it reaches ``sys.unraisablehook`` and the run went
+    on. Such a stop is sent again 10 ms later, from a timer thread, to land once that
+    callback is over (sent from the hook, it would be raised in the hook and lost again)."""
+    def unraisable(info: Any) -> None:
+        if isinstance(info.exc_value, Stopped):
+            resend = threading.Timer(0.01, os.kill, (os.getpid(), info.exc_value.signum))
+            resend.daemon = True
+            resends.append(resend)
+            resend.start()
+        else:
+            hook(info)
+
+    hook, resends = sys.unraisablehook, []
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    sys.unraisablehook = unraisable
+    try:
+        yield
+    finally:
+        for resend in resends:
+            resend.cancel()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        sys.unraisablehook = hook
+
+
 def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt.date | None,
                 out: str) -> int:
     """The ``notelib report`` command: one published report per parameter file. Paths are
@@ -816,9 +847,9 @@ def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt
     declared = declared_parameters(nbs)
     for _, params, path in runs:  # every parameter file is checked before anything runs
         check_parameters(params, declared, f"parameter file {path}" if path else "parameters")
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        run_reports(runs, notebooks=nbs, as_of=as_of, out=out_dir, base=base)
+        with stopping_on_signals():
+            run_reports(runs, notebooks=nbs, as_of=as_of, out=out_dir, base=base)
     except ReportError as exc:
         print(f"report failed: {exc}", file=sys.stderr)
         return 1
@@ -829,7 +860,4 @@ def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt
     except OSError as exc:
         print(f"report failed: {exc}", file=sys.stderr)
         return 1
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     return 0
