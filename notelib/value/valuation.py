@@ -977,8 +977,9 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
                 **changes: float) -> pd.DataFrame:
     """Value, straight debt and parity against today's share price, the classic convertible
     chart: each spot priced on its own paths with its own rule (:meth:`Valuation.rule_at`:
-    the rule a fresh valuation there fits, once per valuation and spot). ``changes`` (volatility, credit_spread, event_hazard, rate) reprice
-    on those rules: the panel's fast redraw, not a new estimate of the rules."""
+    the rule a fresh valuation there fits, once per valuation and spot). ``changes``
+    (volatility, credit_spread, event_hazard, rate) reprice on those rules: the panel's fast
+    redraw, not a new estimate of the rules."""
     n_paths = whole(n_paths, "n_paths", ValuationError, low=MIN_PATHS, unit="paths", none=True)
     inp = valuation.inputs.replace(**changes) if changes else valuation.inputs
     plan = valuation.variant.plan
