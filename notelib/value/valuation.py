@@ -344,12 +344,15 @@ def _price_together(items: list[tuple[_Inputs, _Variant]], combinations: list[Se
         math.sqrt(units.variances(c)[0]) / n for c in range(len(combinations))]
 
 
-def _price_spots(inp: _Inputs, variant: _Variant, spots: list[float]) -> list[_Stats]:
+def _price_spots(inp: _Inputs, variant: _Variant, spots: list[float],
+                 adjust: Sequence[Adjust | None]) -> list[_Stats]:
     """One variant priced at several spots, each on the paths :func:`_price` would draw for
-    it (the same numbers), run together: the engine steps through the sessions once for
-    every spot and stratum at once, not once per spot (the fair-value panel's redraw)."""
+    it with its controls (``adjust``, per spot): the same numbers, run together, the engine
+    stepping through the sessions once for every spot and stratum at once, not once per
+    spot (the fair-value panel's redraw)."""
     if inp.n_paths > inp.chunk:  # more paths than one chunk: spot by spot
-        return [_price(inp.replace(spot=s), [variant])[0] for s in spots]
+        return [_price(inp.replace(spot=s), [variant], adjust=[a])[0]
+                for s, a in zip(spots, adjust)]
     n, k = inp.n_paths, len(spots)
     closes = np.concatenate([next(iter(inp.replace(spot=s).chunks(n, 0))).closes
                              for s in spots], axis=1)
@@ -363,7 +366,8 @@ def _price_spots(inp: _Inputs, variant: _Variant, spots: list[float]) -> list[_S
         closes[:, order], policy=variant.policy)
     stats = []
     for i in range(k):
-        c, e = cash[i * n:(i + 1) * n], equity[i * n:(i + 1) * n]
+        c, e = _controlled((cash[i * n:(i + 1) * n], equity[i * n:(i + 1) * n]), adjust[i],
+                           closes[:, i * n:(i + 1) * n])
         t = c + e
         units = Units(1, [variant.cuts(n)])
         units.add(0, n, [(t, c, e, t - t)])
@@ -552,10 +556,8 @@ class Valuation:
     # the boundary moved path by path by the path's state (None: kept as it is)
     state_rule: eng.StateRule | None = field(default=None, repr=False, compare=False)
     adjust: Adjust | None = field(default=None, repr=False, compare=False)  # control variates
-    # the value curve's rule per spot (:meth:`rule_at`) and the plans priced with each
-    spot_rules: dict[float, Rule] = field(default_factory=dict, repr=False, compare=False)
-    curve_variants: dict[tuple[bytes, int], _Variant] = field(default_factory=dict, repr=False,
-                                                  compare=False)
+    # what a fresh valuation fits at each other spot of a value curve (:meth:`fitted_at`)
+    spot_fits: dict[float, _Fitted] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def conversion_option(self) -> float:
@@ -575,18 +577,23 @@ class Valuation:
         return a_stats.mean - b_stats.mean, b_stats.diff_error(a_stats)
 
     def rule_at(self, spot: float) -> Rule:
-        """The Holder's rule a value curve prices ``spot`` with: the one a fresh valuation
-        there fits on its own pilot paths (:func:`_rules`: the regression's boundary, the
-        cap's multiple, the state rule), so the curve and :func:`fair_value` at that spot
-        agree (a rule fitted at one spot is wrong far from it, and a state rule gains most on
-        a weak threshold: reading 38); at the valuation's own spot, its own. Fitted once per
-        spot and kept."""
-        rules, key = self.spot_rules, round(float(spot), 6)
-        if key not in rules:
-            inp = self.inputs
-            rules[key] = (self.boundary.to_numpy(), self.state_rule) if key == inp.spot \
-                else _rules(inp.replace(spot=key))
-        return rules[key]
+        """The Holder's rule a value curve prices ``spot`` with (:meth:`fitted_at`)."""
+        return self.fitted_at(spot).rule
+
+    def fitted_at(self, spot: float) -> _Fitted:
+        """What a value curve prices ``spot`` with: what a fresh valuation there fits on its
+        own pilot paths (:func:`_fit`: the regression's boundary, the cap's multiple, the
+        state rule, the control variates), so the curve at that spot is :func:`fair_value`
+        there on as many paths, to the bit (a rule fitted at one spot is wrong far from it,
+        and a state rule gains most on a weak threshold: reading 38); at the valuation's own
+        spot, its own. Fitted once per spot and kept."""
+        fits, key = self.spot_fits, round(float(spot), 6)
+        if key == self.inputs.spot:
+            return _Fitted((self.boundary.to_numpy(), self.state_rule), self.variant,
+                           self.adjust)
+        if key not in fits:
+            fits[key] = _fit(self.inputs.replace(spot=key))
+        return fits[key]
 
     @cached_property
     def share_payment_option(self) -> tuple[float, float]:
@@ -762,17 +769,23 @@ def _adjust(inp: _Inputs, variant: _Variant, pilot: np.ndarray) -> Adjust:
     """The control variates for these inputs, their betas fitted on the first 4,000 pilot
     paths (:data:`CONTROL_PILOT`) run with ``variant``: independent of the pricing paths, so
     the controlled value stays unbiased."""
-    c = variant.plan.contract
-    first = first_session(inp)
-    years = session_years(c)  # from the valuation date: + the days to the first session
-    years = years - years[first] + (c.sessions[first].date() - inp.valuation_date).days / 365
-    controls = Controls.build(years, first, spot=inp.spot, volatility=inp.volatility,
-                              rate=inp.rate, dividend_yield=inp.dividend_yield,
-                              conversion_price=c.price_at_session[first] / c.price_units)
+    controls = _controls(inp, variant)
     closes = pilot[:, :CONTROL_PILOT[1]]
     n = closes.shape[1]
     cash, equity = _run(variant, closes, 0, variant.cuts(n))
     return controls, fit(controls.centred(closes), cash, equity)
+
+
+def _controls(inp: _Inputs, variant: _Variant) -> Controls:
+    """The controls of :mod:`notelib.value.control` for these inputs: their dates from the
+    valuation date, their means at the inputs' spot, volatility, rate and dividend yield."""
+    c = variant.plan.contract
+    first = first_session(inp)
+    years = session_years(c)  # from the valuation date: + the days to the first session
+    years = years - years[first] + (c.sessions[first].date() - inp.valuation_date).days / 365
+    return Controls.build(years, first, spot=inp.spot, volatility=inp.volatility,
+                          rate=inp.rate, dividend_yield=inp.dividend_yield,
+                          conversion_price=c.price_at_session[first] / c.price_units)
 
 
 def falling_multiple(plan: eng.Plan, first: int, start: float, power: int) -> np.ndarray:
@@ -923,19 +936,37 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         chunk=whole(chunk, "chunk", ValuationError, low=1, unit="paths"),
         captable=captable or load_captable(), history=history,
         state_rule=bool(state_rule))
-    controlled = inp.pilot_paths >= CONTROL_PILOT[0]
-    pilot = _pilot(inp) if inp.holder == "optimal" or controlled else None
     with _drawn([inp]) as drawn:  # the first pricing paths are drawn while the rule is fitted
-        boundary, state = _rules(inp, pilot)
-        variant = _variant(inp, boundary, state)
-        adjust = _adjust(inp, variant, pilot) if controlled else None
-        (stats,) = _price(inp, [variant], progress, [adjust], drawn)
+        fitted = _fit(inp)
+        (stats,) = _price(inp, [fitted.variant], progress, [fitted.adjust], drawn)
+    boundary, state = fitted.rule
     return Valuation(
         value=stats.mean, std_error=stats.std_error, debt=stats.cash / stats.n,
         equity=stats.equity / stats.n, debt_error=stats.cash_error,
         equity_error=stats.equity_error, straight_debt=_straight_debt(inp),
         boundary=pd.Series(boundary, index=inp.sessions, name="convert_at"),
-        seconds=time.perf_counter() - t0, inputs=inp, adjust=adjust, state_rule=state)
+        seconds=time.perf_counter() - t0, inputs=inp, adjust=fitted.adjust, state_rule=state)
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """What a valuation fits before it prices: the Holder's rule, its plans and the control
+    variates' betas."""
+
+    rule: Rule
+    variant: _Variant
+    adjust: Adjust | None
+
+
+def _fit(inp: _Inputs) -> _Fitted:
+    """The rule (:func:`_rules`), its plans and, with enough pilot paths
+    (:data:`CONTROL_PILOT`), the controls (:func:`_adjust`), all from one set of pilot paths:
+    what :func:`fair_value` prices with, and the value curve at each of its spots."""
+    controlled = inp.pilot_paths >= CONTROL_PILOT[0]
+    pilot = _pilot(inp) if inp.holder == "optimal" or controlled else None
+    rule = _rules(inp, pilot)
+    variant = _variant(inp, *rule)
+    return _Fitted(rule, variant, _adjust(inp, variant, pilot) if controlled else None)
 
 
 def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
@@ -976,10 +1007,12 @@ def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
 def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | None = None,
                 **changes: float) -> pd.DataFrame:
     """Value, straight debt and parity against today's share price, the classic convertible
-    chart: each spot priced on its own paths with its own rule (:meth:`Valuation.rule_at`:
-    the rule a fresh valuation there fits, once per valuation and spot). ``changes``
-    (volatility, credit_spread, event_hazard, rate) reprice on those rules: the panel's fast
-    redraw, not a new estimate of the rules."""
+    chart: each spot priced on its own paths with what a fresh valuation there fits
+    (:meth:`Valuation.fitted_at`: its rule and control variates, once per valuation and
+    spot), so a point is :func:`fair_value` at that spot on ``n_paths``, to the bit.
+    ``changes`` (volatility, credit_spread, event_hazard, rate) reprice on those rules and
+    betas, the controls' means moved with the inputs: the panel's fast redraw, not a new
+    estimate of the rules."""
     n_paths = whole(n_paths, "n_paths", ValuationError, low=MIN_PATHS, unit="paths", none=True)
     inp = valuation.inputs.replace(**changes) if changes else valuation.inputs
     plan = valuation.variant.plan
@@ -994,16 +1027,16 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     for spot in spots:
         threshold, state = valuation.rule_at(spot)
         groups.setdefault((threshold.tobytes(), id(state)), []).append(spot)
-    kept = valuation.curve_variants
     priced = {}
-    for key, group in groups.items():
-        rule = valuation.rule_at(group[0])
-        if not same_plan:
-            variant = _variant(inp, *rule)
-        elif (variant := kept.get(key)) is None:
-            variant = kept[key] = _variant(valuation.inputs, *rule)
+    for group in groups.values():
+        fits = [valuation.fitted_at(spot) for spot in group]
+        variant = fits[0].variant if same_plan else _variant(inp, *fits[0].rule)
+        # under changed inputs, the controls' means move with them; their betas are kept
+        adjust = [f.adjust if not changes or f.adjust is None else
+                  (_controls(inp.replace(spot=spot), variant), f.adjust[1])
+                  for spot, f in zip(group, fits)]
         priced.update(zip(group, _price_spots(inp.replace(n_paths=n_paths or inp.n_paths),
-                                              variant, group)))
+                                              variant, group, adjust)))
     rows = [(spot, priced[spot].mean, priced[spot].std_error, straight, shares * spot)
             for spot in spots]
     return table(pd.DataFrame(rows, columns=["spot", "value", "std_error", "straight_debt",
@@ -1055,8 +1088,8 @@ class Amendment:
                 transfer, se, paths = self.transfer, self.std_error, a.inputs.n_paths
             else:
                 inp = a.inputs.replace(spot=spot, n_paths=n_paths or a.inputs.n_paths)
-                sa, so = _price(inp, [_variant(a.inputs, *a.rule_at(spot)),
-                                      _variant(o.inputs, *o.rule_at(spot))])
+                fa, fo = a.fitted_at(spot), o.fitted_at(spot)
+                sa, so = _price(inp, [fa.variant, fo.variant], adjust=[fa.adjust, fo.adjust])
                 transfer, se, paths = sa.mean - so.mean, so.diff_error(sa), inp.n_paths
             w = self.warrants_at(spot)
             rows.append((spot, transfer, se, w, transfer + w, paths))
