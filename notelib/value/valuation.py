@@ -576,10 +576,6 @@ class Valuation:
         a_stats, b_stats = _price(inp, [self.variant, _variant(other, *b)])
         return a_stats.mean - b_stats.mean, b_stats.diff_error(a_stats)
 
-    def rule_at(self, spot: float) -> Rule:
-        """The Holder's rule a value curve prices ``spot`` with (:meth:`fitted_at`)."""
-        return self.fitted_at(spot).rule
-
     def fitted_at(self, spot: float) -> _Fitted:
         """What a value curve prices ``spot`` with: what a fresh valuation there fits on its
         own pilot paths (:func:`_fit`: the regression's boundary, the cap's multiple, the
@@ -588,7 +584,7 @@ class Valuation:
         and a state rule gains most on a weak threshold: reading 38); at the valuation's own
         spot, its own. Fitted once per spot and kept."""
         fits, key = self.spot_fits, round(float(spot), 6)
-        if key == self.inputs.spot:
+        if key == round(self.inputs.spot, 6):
             return _Fitted((self.boundary.to_numpy(), self.state_rule), self.variant,
                            self.adjust)
         if key not in fits:
@@ -786,6 +782,12 @@ def _controls(inp: _Inputs, variant: _Variant) -> Controls:
     return Controls.build(years, first, spot=inp.spot, volatility=inp.volatility,
                           rate=inp.rate, dividend_yield=inp.dividend_yield,
                           conversion_price=c.price_at_session[first] / c.price_units)
+
+
+def _means_at(adjust: Adjust | None, inp: _Inputs, variant: _Variant) -> Adjust | None:
+    """``adjust``'s betas with the controls' means at ``inp`` (its spot, volatility, rate):
+    the betas were fitted on paths of their own, so any inputs' paths stay unbiased."""
+    return None if adjust is None else (_controls(inp, variant), adjust[1])
 
 
 def falling_multiple(plan: eng.Plan, first: int, start: float, power: int) -> np.ndarray:
@@ -1009,10 +1011,10 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     """Value, straight debt and parity against today's share price, the classic convertible
     chart: each spot priced on its own paths with what a fresh valuation there fits
     (:meth:`Valuation.fitted_at`: its rule and control variates, once per valuation and
-    spot), so a point is :func:`fair_value` at that spot on ``n_paths``, to the bit.
-    ``changes`` (volatility, credit_spread, event_hazard, rate) reprice on those rules and
-    betas, the controls' means moved with the inputs: the panel's fast redraw, not a new
-    estimate of the rules."""
+    spot), so a point is :func:`fair_value` at that spot on ``n_paths``, to the bit. The
+    controls' means are those of the inputs priced (:func:`_means_at`): ``changes``
+    (volatility, credit_spread, event_hazard, rate) reprice on the fitted rules and betas,
+    the panel's fast redraw, not a new estimate of the rules."""
     n_paths = whole(n_paths, "n_paths", ValuationError, low=MIN_PATHS, unit="paths", none=True)
     inp = valuation.inputs.replace(**changes) if changes else valuation.inputs
     plan = valuation.variant.plan
@@ -1025,15 +1027,13 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     spots = [float(s) for s in spots]
     groups: dict[tuple[bytes, int], list[float]] = {}  # spots whose rules agree are priced together
     for spot in spots:
-        threshold, state = valuation.rule_at(spot)
+        threshold, state = valuation.fitted_at(spot).rule
         groups.setdefault((threshold.tobytes(), id(state)), []).append(spot)
     priced = {}
     for group in groups.values():
         fits = [valuation.fitted_at(spot) for spot in group]
         variant = fits[0].variant if same_plan else _variant(inp, *fits[0].rule)
-        # under changed inputs, the controls' means move with them; their betas are kept
-        adjust = [f.adjust if not changes or f.adjust is None else
-                  (_controls(inp.replace(spot=spot), variant), f.adjust[1])
+        adjust = [_means_at(f.adjust, inp.replace(spot=spot), variant)
                   for spot, f in zip(group, fits)]
         priced.update(zip(group, _price_spots(inp.replace(n_paths=n_paths or inp.n_paths),
                                               variant, group, adjust)))
@@ -1077,8 +1077,9 @@ class Amendment:
 
     def by_spot(self, spots: Iterable[float], n_paths: int | None = None) -> pd.DataFrame:
         """The transfer at each spot, with and without the warrants: both notes priced on the
-        same paths, each with its own rule at that spot (:meth:`Valuation.rule_at`); at the
-        valuation's own spot, the transfer itself (so the two never disagree)."""
+        same paths, each with what a fresh valuation at that spot fits (its rule and controls:
+        :meth:`Valuation.fitted_at`); at the valuation's own spot, the transfer itself (so
+        the two never disagree)."""
         n_paths = whole(n_paths, "n_paths", ValuationError, low=MIN_PATHS, unit="paths",
                         none=True)
         a, o = self.amended, self.original
