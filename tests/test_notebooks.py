@@ -689,9 +689,12 @@ def test_the_distress_case_shows_the_note_in_trouble(distress):
     assert any(e["clause"] == "I.A.1" and e["status"] == "triggered"
                for e in metrics["state"]["events"])
     # the redemption view owes the arrears: 1.2 x (3,015,000 principal + 412,050 overdue +
-    # 18,090 accrued + 4,212.07 Default Interest) = 1.2 x 3,449,352.07 = 4,139,222.48
+    # 18,090 accrued + 4,395.20 Default Interest) = 1.2 x 3,449,535.20 = 4,139,442.24; the
+    # Default Interest runs from the due date Mon 1 Jan 2007 (reading 48), 24 days to 25 Jan:
+    # 412,050 x 16% x 24/360 = 65,928 x 24 / 360 = 4,395.20 (from the pay date 2 Jan, 23
+    # days: 4,212.07, floor 1.2 x 3,449,352.07 = 4,139,222.48)
     floor = next(m for m in metrics["board"] if m["key"] == "redemption_floor")
-    assert floor["value"] == 4_139_222.48 and floor["text"] == "$4,139,222"
+    assert floor["value"] == 4_139_442.24 and floor["text"] == "$4,139,442"
     page = unescape((distress / "00-board-summary.html").read_text())
     assert "I.A.1 (Failure to pay principal or interest when due): triggered" in page
 

@@ -68,11 +68,16 @@ def test_the_state_at_issue_with_an_empty_ledger_is_the_schedule(terms):
 
 
 def test_a_missed_payment_is_in_arrears_with_default_interest_and_triggers_event_1(terms):
-    # no payment on 3 Jan 2006: 51,087.50 overdue; Default Interest at 16% to 2 Feb (30 days):
-    # 51,087.50 x 0.16 x 30/360 = 681.166... -> 681.17; I.A.1 triggered on 3 Jan
+    # no payment on 3 Jan 2006: 51,087.50 overdue; Default Interest at 16% "from the due date
+    # thereof", Sun 1 Jan, to 2 Feb (32 days): 51,087.50 x 0.16 x 32/360 = 8,174 x 32 / 360 =
+    # 726.577... -> 726.58 (reading 48; from the pay date 3 Jan, 30 days: 681.166... ->
+    # 681.17); I.A.1 triggered on 3 Jan, the pay date
     s = note_state(terms, "2006-02-02", ledger=parse_ledger({"entries": []}))
     assert s.arrears["amount"].tolist() == [51_087.50]
-    assert s.arrears["default_interest"].tolist() == [681.17]
+    assert s.arrears["default_interest"].tolist() == [726.58]
+    late = note_state(terms.replace(default_interest_from="pay-date"), "2006-02-02",
+                      ledger=parse_ledger({"entries": []}))
+    assert late.arrears["default_interest"].tolist() == [681.17]
     row = s.events.set_index("clause").loc["I.A.1"]
     assert row["status"] == "triggered" and row["date"] == pd.Timestamp(2006, 1, 3)
 
@@ -162,10 +167,11 @@ def test_order_and_duplicates(terms):
       {"date": D(2006, 4, 3), "kind": "payment", "shares": 342000}], "expected 342,614"),
     # the Jan and Apr coupons are unrecorded, so missed: 1,000,000 of 3,350,000 converts with
     # its share of them, (51,087.50 + 75,375) / 3.35 = 37,750.00, and Default Interest on that
-    # to 15 May: 15,250 x 16% x 132/360 = 894.67 (from 3 Jan) + 22,500 x 16% x 42/360 = 420.00
-    # (from 3 Apr); (1,000,000 + 11,000 + 37,750 + 1,314.67) / 0.22 -> 4,773,022 shares
+    # to 15 May from each due date: 15,250 x 16% x 134/360 = 908.22 (from 1 Jan) + 22,500 x
+    # 16% x 44/360 = 440.00 (from 1 Apr); (1,000,000 + 11,000 + 37,750 + 1,348.22) / 0.22 =
+    # 1,050,098.22 / 0.22 = 4,773,173.7 -> 4,773,174 shares
     ([{"date": D(2006, 5, 15), "kind": "conversion", "principal": 1000000, "shares": 4545455}],
-     "expected 4,773,022"),
+     "expected 4,773,174"),
     ([{"date": D(2006, 5, 15), "kind": "conversion", "principal": 4000000, "shares": 1}],
      "more than the \\$3,350,000.00 outstanding"),
     # paid on its pay date, nothing is overdue the next day for a payment to pay
@@ -261,8 +267,9 @@ def test_recorded_history_then_forecast_gives_the_same_life(terms, paths):
 
 def test_a_forecast_from_arrears_pays_them_with_default_interest(terms, paths):
     # reading 36: the Jan 2006 coupon was missed; a forecast from 2 Feb pays it with the Apr
-    # coupon (3 Apr) in cash, with Default Interest from 3 Jan: 51,087.50 x 16% x 90/360 =
-    # 2,043.50, so 53,131.00 more than from a state where it was paid
+    # coupon (3 Apr) in cash, with Default Interest from its due date 1 Jan (reading 48):
+    # 51,087.50 x 16% x 92/360 = 8,174 x 92 / 360 = 2,088.91, so 53,176.41 more than from a
+    # state where it was paid (from the pay date 3 Jan, 90 days: 2,043.50 and 53,131.00)
     missed = note_state(terms, "2006-02-02", ledger=parse_ledger({"entries": []}))
     paid = note_state(terms, "2006-02-02", ledger=parse_ledger(
         {"entries": [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50}]}))
@@ -272,7 +279,12 @@ def test_a_forecast_from_arrears_pays_them_with_default_interest(terms, paths):
     b = nl.simulate(terms, paths, start=paid, keep_payments=True, policy="cash").by_payment
     first_a = a[a["date"] == pd.Timestamp(2006, 4, 1)]["cash_paid"].to_numpy()
     first_b = b[b["date"] == pd.Timestamp(2006, 4, 1)]["cash_paid"].to_numpy()
-    assert (first_a - first_b == 53_131.00).all()
+    assert (first_a - first_b == 53_176.41).all()
+    late = terms.replace(default_interest_from="pay-date")  # the forecast follows the switch
+    c = nl.simulate(late, paths, start=note_state(late, "2006-02-02", ledger=parse_ledger(
+        {"entries": []})), keep_payments=True, policy="cash").by_payment
+    first_c = c[c["date"] == pd.Timestamp(2006, 4, 1)]["cash_paid"].to_numpy()
+    assert (first_c - first_b == 53_131.00).all()
     later = a["date"] > pd.Timestamp(2006, 4, 1)
     assert a.loc[later, "cash_paid"].equals(b.loc[later, "cash_paid"])
 
@@ -556,21 +568,22 @@ def test_a_conversion_takes_the_overdue_interest_with_it(terms):
     # the 9.9% cap does not allow at once (room 6,640,759, reading 45); converting 1,000,000
     # of principal takes its share of the missed coupon, 1,000,000 / 3,350,000:
     #   overdue interest 75,375 x 1,000,000 / 3,350,000 = 22,500.00
-    #   Default Interest on it from 3 Apr, 42 days: 22,500 x 16% x 42/360 = 420.00
+    #   Default Interest on it from its due date 1 Apr, 44 days: 22,500 x 16% x 44/360 = 440.00
+    #   (from the pay date 3 Apr, 42 days: 420.00, 4,699,637 shares)
     #   interest since 1 Apr: 44 days x 1,000,000 x 9%/360 = 11,000.00
-    #   (1,000,000 + 11,000 + 22,500 + 420) / 0.22 = 1,033,920 / 0.22 = 4,699,636.4
-    #   -> 4,699,637 shares; 75,375 - 22,500 = 52,875.00 of the coupon is still owed
+    #   (1,000,000 + 11,000 + 22,500 + 440) / 0.22 = 1,033,940 / 0.22 = 4,699,727.3
+    #   -> 4,699,728 shares; 75,375 - 22,500 = 52,875.00 of the coupon is still owed
     paid = [{"date": D(2006, 1, 3), "kind": "payment", "cash": 51087.50}]
     conv = {"date": D(2006, 5, 15), "kind": "conversion", "principal": 1000000}
-    ledger = parse_ledger({"entries": paid + [{**conv, "shares": 4_699_637}]}, None, terms)
+    ledger = parse_ledger({"entries": paid + [{**conv, "shares": 4_699_728}]}, None, terms)
     s = note_state(terms, D(2006, 5, 20), ledger=ledger)
-    assert s.principal == 2_350_000 and s.shares_issued["conversion"] == 4_699_637
+    assert s.principal == 2_350_000 and s.shares_issued["conversion"] == 4_699_728
     assert s.arrears["amount"].tolist() == [52_875.00]
     # the shares of the principal and its own interest alone (1,011,000 / 0.22 = 4,595,455)
     # are refused, naming what they leave out
     with pytest.raises(LedgerError, match="\\(with \\$22,500.00 of overdue interest and "
-                                          "\\$420.00 of Default Interest on it\\) .* expected "
-                                          "4,699,637"):
+                                          "\\$440.00 of Default Interest on it\\) .* expected "
+                                          "4,699,728"):
         note_state(terms, D(2006, 5, 20), ledger=parse_ledger(
             {"entries": paid + [{**conv, "shares": 4_595_455}]}, None, terms))
 
@@ -632,41 +645,53 @@ def _events(state) -> pd.Series:
 
 def test_arrears_paid_with_the_next_payment_cure_the_missed_coupon(terms):
     # The Apr 2006 coupon (75,375.00, due Sat 1 Apr, pay date Mon 3 Apr) is missed and paid
-    # with the Jul coupon on its pay date, Mon 3 Jul 2006. Default Interest runs from the pay
-    # date (the preamble makes a payment due on a non-business day payable the next one):
-    #   75,375 x 16% x 91/360 (3 Apr -> 3 Jul) = 12,060 x 91 / 360 = 3,048.50
-    #   75,375.00 + 3,048.50 + 76,212.50 (the Jul coupon, 91 days x 837.50) = 154,636.00
+    # with the Jul coupon on its pay date, Mon 3 Jul 2006. Default Interest runs "from the due
+    # date thereof" (preamble), Sat 1 Apr (reading 48):
+    #   75,375 x 16% x 93/360 (1 Apr -> 3 Jul) = 12,060 x 93 / 360 = 3,115.50
+    #   75,375.00 + 3,115.50 + 76,212.50 (the Jul coupon, 91 days x 837.50) = 154,703.00
+    # default_interest_from: pay-date runs it from Mon 3 Apr instead:
+    #   12,060 x 91 / 360 = 3,048.50; 75,375.00 + 3,048.50 + 76,212.50 = 154,636.00
     ledger = parse_ledger({"entries": JAN_PAID + [
-        {"date": D(2006, 7, 3), "kind": "payment", "cash": 154636.00}]}, None, terms)
+        {"date": D(2006, 7, 3), "kind": "payment", "cash": 154703.00}]}, None, terms)
     s = note_state(terms, D(2006, 7, 5), ledger=ledger)
     assert len(s.arrears) == 0
     jul = s.payments[s.payments["date"] == pd.Timestamp(2006, 7, 1)].iloc[0]
-    assert jul["unpaid"] == 0 and jul["arrears_paid"] == 78_423.50  # 75,375 + 3,048.50
+    assert jul["unpaid"] == 0 and jul["arrears_paid"] == 78_490.50  # 75,375 + 3,115.50
+    late = terms.replace(default_interest_from="pay-date")
+    s2 = note_state(late, D(2006, 7, 5), ledger=parse_ledger({"entries": JAN_PAID + [
+        {"date": D(2006, 7, 3), "kind": "payment", "cash": 154636.00}]}, None, late))
+    assert len(s2.arrears) == 0
+    assert s2.payments.iloc[-1]["arrears_paid"] == 78_423.50  # 75,375 + 3,048.50
+    # ... and 154,636.00 leaves 67.00 of the coupon overdue under the text's reading
+    short = note_state(terms, D(2006, 7, 5), ledger=parse_ledger({"entries": JAN_PAID + [
+        {"date": D(2006, 7, 3), "kind": "payment", "cash": 154636.00}]}, None, terms))
+    assert short.arrears["amount"].tolist() == [67.00]
     # I.A.1 occurred on 3 Apr and continued until paid; paid in full, it is cured that day
     assert _events(s)["I.A.1"] == "cured (an event from 2006-04-03)"
     assert s.events.set_index("clause").loc["I.A.1", "date"] == pd.Timestamp(2006, 7, 3)
     assert s.event_continues_until() is None
     # a cent more than everything owed is refused, naming both parts
     over = parse_ledger({"entries": JAN_PAID + [
-        {"date": D(2006, 7, 3), "kind": "payment", "cash": 154636.01}]}, None, terms)
-    with pytest.raises(LedgerError, match=r"pays \$154,636.01, more than the \$154,636.00 owed "
+        {"date": D(2006, 7, 3), "kind": "payment", "cash": 154703.01}]}, None, terms)
+    with pytest.raises(LedgerError, match=r"pays \$154,703.01, more than the \$154,703.00 owed "
                                           r"on 2006-07-03: \$76,212.50 due on 2006-07-01 .* and "
-                                          r"\$78,423.50 overdue"):
+                                          r"\$78,490.50 overdue"):
         note_state(terms, D(2006, 7, 5), ledger=over)
 
 
 def test_arrears_paid_alone_on_any_business_day(terms):
-    # The same missed coupon paid alone on Mon 1 May 2006, 28 days after its pay date:
-    #   75,375 x 16% x 28/360 = 12,060 x 28 / 360 = 938.00 -> 76,313.00, arrears then 0
+    # The same missed coupon paid alone on Mon 1 May 2006, 30 days after its due date 1 Apr:
+    #   75,375 x 16% x 30/360 = 12,060 x 30 / 360 = 1,005.00 -> 76,380.00, arrears then 0
+    #   (from the pay date 3 Apr, 28 days: 938.00 -> 76,313.00)
     ledger = parse_ledger({"entries": JAN_PAID + [
-        {"date": D(2006, 5, 1), "kind": "payment", "cash": 76313.00}]}, None, terms)
+        {"date": D(2006, 5, 1), "kind": "payment", "cash": 76380.00}]}, None, terms)
     before = note_state(terms, D(2006, 4, 28), ledger=ledger)
-    assert before.arrears["total"].sum() == pytest.approx(75_375 + 837.50)  # 25 days: 837.50
+    assert before.arrears["total"].sum() == pytest.approx(75_375 + 904.50)  # 27 days: 904.50
     assert _events(before)["I.A.1"] == "triggered"
     s = note_state(terms, D(2006, 5, 2), ledger=ledger)
     assert len(s.arrears) == 0 and _events(s)["I.A.1"] == "cured (an event from 2006-04-03)"
     # a Saturday is not a business day; Payment Shares do not pay arrears
-    for bad, message in (({"cash": 76313.00, "date": D(2006, 4, 29)}, "not a business day"),
+    for bad, message in (({"cash": 76380.00, "date": D(2006, 4, 29)}, "not a business day"),
                          ({"shares": 1000, "date": D(2006, 5, 1)}, "arrears are paid in cash")):
         with pytest.raises(LedgerError, match=message):
             note_state(terms, D(2006, 5, 2), ledger=parse_ledger({"entries": JAN_PAID + [
@@ -675,32 +700,35 @@ def test_arrears_paid_alone_on_any_business_day(terms):
 
 def test_a_part_payment_pays_default_interest_then_interest_and_the_rest_runs_on(terms):
     # 40,000 on 1 May 2006 against the missed Apr coupon, arrears first (reading 48):
-    #   Default Interest to 1 May 938.00 first, then 39,062.00 of the 75,375.00 of interest:
-    #   36,313.00 stays overdue, bearing 16% from 1 May. On 1 Jun (31 days):
-    #   36,313 x 16% x 31/360 = 5,810.08 x 31 / 360 = 500.3124 -> 500.31
+    #   Default Interest from 1 Apr to 1 May (30 days) 1,005.00 first, then 38,995.00 of the
+    #   75,375.00 of interest: 36,380.00 stays overdue, bearing 16% from 1 May. On 1 Jun (31
+    #   days): 36,380 x 16% x 31/360 = 5,820.80 x 31 / 360 = 501.2356 -> 501.24
+    #   (from the pay date: 938.00, 36,313.00 overdue, 500.31 on 1 Jun)
     ledger = parse_ledger({"entries": JAN_PAID + [
         {"date": D(2006, 5, 1), "kind": "payment", "cash": 40000.00}]}, None, terms)
     s = note_state(terms, D(2006, 6, 1), ledger=ledger)
     row = s.arrears.iloc[0]
-    assert row["amount"] == 36_313.00 and row["default_interest"] == 500.31
+    assert row["amount"] == 36_380.00 and row["default_interest"] == 501.24
     assert row["carried"] == 0 and _events(s)["I.A.1"] == "triggered"
 
 
 def test_the_payment_order_switch(terms):
     # 76,212.50 paid on 3 Jul 2006 (exactly the Jul coupon) while the Apr coupon is overdue.
-    # arrears-first: Apr's Default Interest 3,048.50, then 73,164.00 of Apr's interest;
-    #   2,211.00 of Apr stays overdue and the whole Jul coupon, 76,212.50, is missed.
-    # current-first: the Jul coupon is paid; Apr's 75,375.00 stays overdue, its 3,048.50 of
+    # Apr's Default Interest from its due date 1 Apr, 93 days: 12,060 x 93 / 360 = 3,115.50
+    # (from the pay date, 91 days: 3,048.50).
+    # arrears-first: Apr's Default Interest 3,115.50, then 73,097.00 of Apr's interest;
+    #   2,278.00 of Apr stays overdue and the whole Jul coupon, 76,212.50, is missed.
+    # current-first: the Jul coupon is paid; Apr's 75,375.00 stays overdue, its 3,115.50 of
     #   Default Interest carried unpaid.
     entries = JAN_PAID + [{"date": D(2006, 7, 3), "kind": "payment", "cash": 76212.50}]
     first = note_state(terms, D(2006, 7, 3), ledger=parse_ledger({"entries": entries}, None,
                                                                  terms)).arrears
-    assert list(first["amount"]) == [2_211.00, 76_212.50]
+    assert list(first["amount"]) == [2_278.00, 76_212.50]
     assert list(first["carried"]) == [0.0, 0.0]
     current = note_state(terms, D(2006, 7, 3), ledger=parse_ledger(
         {"entries": entries, "payment_order": "current-first"}, None, terms)).arrears
-    assert list(current["amount"]) == [75_375.00] and list(current["carried"]) == [3_048.50]
-    assert current["default_interest"].iloc[0] == 3_048.50  # nothing more on the day itself
+    assert list(current["amount"]) == [75_375.00] and list(current["carried"]) == [3_115.50]
+    assert current["default_interest"].iloc[0] == 3_115.50  # nothing more on the day itself
     with pytest.raises(LedgerError, match="payment_order = 'newest' must be 'arrears-first'"):
         parse_ledger({"entries": entries, "payment_order": "newest"}, None, terms)
 

@@ -112,6 +112,8 @@ def test_maturity_in_shares_switch_is_a_term():
         ("ownership_cap", 0, "ownership_cap' = 0.0: must be in \\(0, 1\\]"),
         ("rounding", "dollar", "rounding' = 'dollar': must be one of \\('cent', 'none'\\)"),
         ("redemption_over_cap", "drop", "redemption_over_cap' = 'drop': must be one of"),
+        ("default_interest_from", "late", "default_interest_from' = 'late': must be one of "
+                                          "\\('due-date', 'pay-date'\\)"),
         ("purchase_agreement_cure_days", -1, "purchase_agreement_cure_days' = -1: must not be"),
         ("conversion_price", 0.2234567, "conversion_price' = 0.2234567: has more decimals than "
                                         "price_decimals = 6"),

@@ -145,17 +145,25 @@ def _settle(books: _Books, entry: Entry | None, unrecorded: str = "missed",
         short = due - paid_interest - paid_principal
     if short > 0:
         books.arrears.append({"due": row.pay_date, "amount": short,
-                              "interest": interest - paid_interest, "since": row.pay_date,
-                              "late": Fraction(0)})
+                              "interest": interest - paid_interest,
+                              "since": _default_from(books.terms, row), "late": Fraction(0)})
     books.paid.append({"date": row.date, "pay_date": row.pay_date, "due": float(due),
                        "cash": float(cash), "shares": in_shares, "unpaid": float(short),
                        "arrears_paid": float(to_arrears)})
 
 
+def _default_from(terms: NoteTerms, row) -> dt.date:
+    """The day Default Interest starts on what schedule row ``row`` left unpaid: "from the
+    due date thereof" (preamble), the scheduled date (Sat 1 Apr 2006 for the April coupon),
+    although reading 2 lets it be paid on the next business day without it; or that pay date
+    under ``default_interest_from: pay-date`` (reading 48)."""
+    return row.date if terms.default_interest_from == "due-date" else row.pay_date
+
+
 def _late_to(terms: NoteTerms, a: dict, on: dt.date) -> Fraction:
     """Default Interest owed on arrears item ``a`` on ``on``: what it carries unpaid, and 16%
-    on what is overdue from ``since`` (its pay date, or the last payment towards it) to
-    ``on`` (preamble; reading 48)."""
+    on what is overdue from ``since`` (its due date or pay date, :func:`_default_from`, or
+    the last payment towards it) to ``on`` (preamble; reading 48)."""
     return a["late"] + exact(default_interest(terms, float(a["amount"]), a["since"], on))
 
 

@@ -37,6 +37,7 @@ DAY_BASES = ("calendar", "business")
 ROUNDINGS = ("cent", "none")
 OVER_CAP = ("elect-again", "cash")
 LATE_FROM = ("notice", "deadline")
+DEFAULT_FROM = ("due-date", "pay-date")
 PROVENANCES = ("contract", "public-filing", "assumption", "override")
 ENTRY_KEYS = {"value", "clause", "provenance", "source", "note"}
 
@@ -70,6 +71,7 @@ class NoteTerms:
     maturity_date: dt.date
     interest_rate: float
     default_rate: float
+    default_interest_from: str
     day_count: str
     interest_months: tuple[int, ...]
     payment_day: int
@@ -350,6 +352,8 @@ def _validate(t: NoteTerms) -> None:
     _rule(t.rounding in ROUNDINGS, "rounding", t.rounding, f"must be one of {ROUNDINGS}")
     _rule(t.redemption_over_cap in OVER_CAP, "redemption_over_cap", t.redemption_over_cap,
           f"must be one of {OVER_CAP}")
+    _rule(t.default_interest_from in DEFAULT_FROM, "default_interest_from",
+          t.default_interest_from, f"must be one of {DEFAULT_FROM}")
     _rule(t.redemption_late_from in LATE_FROM, "redemption_late_from", t.redemption_late_from,
           f"must be one of {LATE_FROM}")
     _rule(2 <= t.price_decimals <= 9, "price_decimals", t.price_decimals, "must be from 2 to 9")
