@@ -77,6 +77,7 @@ class _Books:
     price_events: list = field(default_factory=list)  # II.C events to date, for forecasts
     history: pd.DataFrame | None = None
     facts_on_issue: bool = False  # the ledger records something on the Issue Date
+    ledger: Ledger | None = None  # the facts replayed, for the events continuing on a day
 
     def accrue(self, to: dt.date) -> None:
         if to > self.last:
@@ -117,6 +118,13 @@ def _settle(books: _Books, entry: Entry | None, unrecorded: str = "missed",
                                                           else Fraction(0))
         value = Fraction(0)
         if in_shares:
+            continuing = _continuing(books, row.pay_date)
+            if continuing:
+                raise LedgerError(f"{entry.where()}: pays {in_shares:,} Payment Shares while "
+                                  f"{_events_text(continuing)} continues on {row.pay_date}: "
+                                  "the Liquidity Conditions require that 'there is not then a "
+                                  "continuing Mandatory Redemption Event' (preamble, (ii)); "
+                                  "the payment is in cash")
             p = _price(books, row.pay_date)
             value = due - cash  # Payment Shares pay the rest, valued at the Conversion Price
             expected = conversion_shares(value, p) if value > 0 else 0
@@ -150,6 +158,21 @@ def _settle(books: _Books, entry: Entry | None, unrecorded: str = "missed",
     books.paid.append({"date": row.date, "pay_date": row.pay_date, "due": float(due),
                        "cash": float(cash), "shares": in_shares, "unpaid": float(short),
                        "arrears_paid": float(to_arrears)})
+
+
+def _continuing(books: _Books, on: dt.date) -> list[tuple[str, dt.date]]:
+    """The Mandatory Redemption Events continuing on ``on`` (triggered and not cured), as
+    (clause, event day), from the facts replayed and the books as they stand (I.A; the
+    Liquidity Conditions (ii), preamble; reading 48)."""
+    if books.ledger is None:
+        return []
+    events = monitor(books.terms, books.ledger, on, books)
+    return [(r.clause, pd.Timestamp(r.date).date()) for r in events.itertuples()
+            if r.status == "triggered"]
+
+
+def _events_text(continuing: list[tuple[str, dt.date]]) -> str:
+    return " and ".join(f"{c} (an event from {d})" for c, d in continuing)
 
 
 def _default_from(terms: NoteTerms, row) -> dt.date:
@@ -344,7 +367,8 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
     books = _Books(terms, PriceLookup.of(history), (captable or load_captable()).common,
                    exact(terms.principal), last=terms.accrues_from,
                    price_events=events, history=history,
-                   facts_on_issue=any(e.date == terms.issue_date for e in ledger.entries))
+                   facts_on_issue=any(e.date == terms.issue_date for e in ledger.entries),
+                   ledger=ledger)
     schedule = list(schedule_rows(terms).itertuples())
     rows = [r for r in schedule if r.date <= as_of]
     payments, arrears_payments = _payments_by_pay_date(terms, ledger, schedule)
@@ -667,9 +691,15 @@ def _next_payment(terms: NoteTerms, books: _Books, as_of: dt.date):
 
 def _share_condition(terms: NoteTerms, books: _Books, pay_date: dt.date | None,
                      as_of: dt.date, closes: pd.Series | None) -> str:
-    """The Borrower Conversion Condition for the next payment, given the closes so far."""
+    """The Borrower Conversion Condition for the next payment, given the closes so far; not
+    allowed while a Mandatory Redemption Event continues on ``as_of`` (the Liquidity
+    Conditions (ii): "there is not then a continuing Mandatory Redemption Event",
+    preamble)."""
     if pay_date is None:
         return "no payment left"
+    continuing = _continuing(books, as_of)
+    if continuing:
+        return f"not allowed: {' and '.join(c for c, _ in continuing)} continues"
     if pay_date == terms.maturity_date and not terms.maturity_in_shares:
         return "the Maturity Date payment is in cash (IV)"
     window = lookback_window(terms, pay_date)
