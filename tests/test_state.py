@@ -213,9 +213,9 @@ def test_status_cli_prints_a_table_and_json():
                           "--ledger", str(HAND)], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0 and "Principal outstanding" in run.stdout
     assert len(run.stdout.splitlines()) < 30  # one screen
-    bad = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "status", "--as-of", "2009-01-01"],
+    bad = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "status", "--as-of", "2005-01-01"],
                          capture_output=True, text=True, cwd=ROOT)
-    assert bad.returncode == 2 and "must fall in the note's life" in bad.stderr
+    assert bad.returncode == 2 and "must fall on or after the Issue Date" in bad.stderr
 
 
 # ---- forecasts from the state (issue 11, item 3)

@@ -48,7 +48,11 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "event": (("clause",), ()),  # an event with no cure period: I.A.5-8, I.A.11
     "cash_notice": (("amount",), ()),  # V.H: the Holder elects cash for an amount owed
     "penalty_payment": (("amount",), ()),  # a cash payment of such an amount (not P&I)
+    # the noticed Mandatory Redemption Amount paid: cash, or I.B shares in lieu of ``amount``
+    "redemption_payment": ((), ("cash", "shares", "amount")),  # I.A, I.B
 }
+# kinds that may fall after the Maturity Date: what is owed is paid "until the same is paid"
+AFTER_MATURITY = {"payment", "redemption_payment", "penalty_payment", "holder_sale"}
 COMMON = ("date", "kind", "provenance", "source", "note")
 MONEY = {"cash", "principal", "interest", "amount"}
 SHARES = {"shares", "shares_outstanding"}
@@ -186,9 +190,17 @@ def _entry(raw: Any, line: int, terms: NoteTerms) -> Entry:
         raise LedgerError(f"{where}: a {kind} needs {', '.join(missing)}")
     if kind == "payment" and "cash" not in raw and "shares" not in raw:
         raise LedgerError(f"{where}: a payment gives cash, shares or both")
-    if not terms.issue_date <= date <= terms.maturity_date:
+    if kind == "redemption_payment" and "cash" not in raw and "shares" not in raw:
+        raise LedgerError(f"{where}: a redemption payment gives cash, I.B shares or both")
+    if kind == "redemption_payment" and ("shares" in raw) != ("amount" in raw):
+        raise LedgerError(f"{where}: I.B shares are issued in lieu of a part of the Mandatory "
+                          "Redemption Amount: give both shares and amount (that part), or cash")
+    if date < terms.issue_date or (date > terms.maturity_date and kind not in AFTER_MATURITY):
         raise LedgerError(f"{where}: the date falls outside the note's life, "
-                          f"{terms.issue_date} to {terms.maturity_date}")
+                          f"{terms.issue_date} to {terms.maturity_date}"
+                          + (f" (only {', '.join(sorted(AFTER_MATURITY))} may come after it: "
+                             "what is owed is paid until it is paid)"
+                             if date > terms.maturity_date else ""))
     provenance = raw.get("provenance", "assumption")
     if provenance not in ("public-filing", "assumption"):
         raise LedgerError(f"{where}: provenance = {provenance!r} must be public-filing or "

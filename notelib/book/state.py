@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..contract.adjustments import (AdjustmentError, CashDistribution, Issuance, PriceLookup,
                                    Split, conversion_price_history)
-from ..contract.calendar import business_days, sessions_after
+from ..contract.calendar import business_days, sessions_after, trading_sessions
 from ..captable import CapTable, load_captable
 from ..contract.conversion import conversion_shares, max_conversion_shares
 from ..contract.dates import takes_dates
@@ -37,10 +37,12 @@ from ..contract.events import (
     trading_suspension,
 )
 from .ledger import DEFAULT_LEDGER, Entry, Ledger, LedgerError, parse_ledger
+from .lifecycle import Lifecycle, Notice, find_notice, phase_of, settle
 from ..contract.money import exact, round_half_up
 from ..contract.payments import lookback_window, share_threshold
 from ..contract.penalties import default_interest, delivery_default
-from ..contract.redemption import RedemptionAmount, redemption_amount, redemption_due_date
+from ..contract.redemption import (RedemptionAmount, redemption_amount, redemption_due_date,
+                                   redemption_on)
 from ..contract.schedule import (
     conversion_interest_start,
     day_count_basis,
@@ -77,6 +79,7 @@ class _Books:
     price_events: list = field(default_factory=list)  # II.C events to date, for forecasts
     history: pd.DataFrame | None = None
     facts_on_issue: bool = False  # the ledger records something on the Issue Date
+    notice: Notice | None = None  # a Mandatory Redemption Notice in effect (the schedule stops)
     ledger: Ledger | None = None  # the facts replayed, for the events continuing on a day
 
     def accrue(self, to: dt.date) -> None:
@@ -356,8 +359,13 @@ def _payments_by_pay_date(terms: NoteTerms, ledger: Ledger, schedule: list
 
 
 def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
-           captable: CapTable | None = None, closes: pd.Series | None = None) -> _Books:
-    """The books on ``as_of`` (end of day) from the schedule and the ledger."""
+           captable: CapTable | None = None, closes: pd.Series | None = None,
+           notice: Notice | None = None) -> _Books:
+    """The books on ``as_of`` (end of day) from the schedule and the ledger. After a
+    Mandatory Redemption Notice in effect (``notice``) the schedule stops: the whole note is
+    due as the Mandatory Redemption Amount (I.A), so no later row falls due and interest
+    accrues only to the Mandatory Redemption Date (I.A(i)(b)); I.B shares issued against it
+    count in the share counts (reading 50)."""
     ledger = ledger.upto(as_of)
     events = _events(ledger)
     try:
@@ -370,7 +378,7 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
                    facts_on_issue=any(e.date == terms.issue_date for e in ledger.entries),
                    ledger=ledger)
     schedule = list(schedule_rows(terms).itertuples())
-    rows = [r for r in schedule if r.date <= as_of]
+    rows = [r for r in schedule if r.date <= as_of and (notice is None or r.date <= notice.date)]
     payments, arrears_payments = _payments_by_pay_date(terms, ledger, schedule)
     # on a day: amounts fall due, then payments settle them (arrears payments after the
     # day's own), then the other facts
@@ -381,8 +389,10 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
                    + [(e.date, -1 if e.kind == "conversion" and e.date == terms.maturity_date
                        else 2, e) for e in ledger.entries if e.kind != "payment"],
                    key=lambda s: (s[0], s[1]))
+    stop = dt.date.max if notice is None else notice.measured_on
+    books.notice = notice
     for day, order, item in steps:
-        books.accrue(day)
+        books.accrue(min(day, stop))
         if order == 0:
             _fall_due(books, item)
         elif order == 1:
@@ -391,7 +401,7 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
             _pay_arrears(books, item, ledger.payment_order)
         else:
             _apply(books, item)
-    books.accrue(as_of)
+    books.accrue(min(as_of, stop))
     return books
 
 
@@ -417,11 +427,34 @@ def _apply(books: _Books, e: Entry) -> None:
         books.outstanding = int(books.outstanding * r)
         books.held = int(books.held * r)
         books.issued = {k: int(v * r) for k, v in books.issued.items()}
+    elif e.kind == "redemption_payment" and e["shares"]:
+        _redemption_shares(books, e)
     elif e.kind == "holder_sale":
         if e["shares"] > books.held:
             raise LedgerError(f"{e.where()}: sells {e['shares']:,} shares; the Holder holds "
                               f"{books.held:,}")
         books.held -= e["shares"]
+
+
+def _redemption_shares(books: _Books, e: Entry) -> None:
+    """I.B shares issued in lieu of part of a noticed Mandatory Redemption Amount, "in
+    accordance with and subject to the terms of Article II": within the Holder's 9.9% cap
+    (II.A.1, as a conversion is: reading 45). Their count is checked against the amount by
+    :func:`notelib.book.lifecycle.settle`."""
+    if books.notice is None:
+        raise LedgerError(f"{e.where()}: no Mandatory Redemption Notice is in effect to pay "
+                          "(record the Holder's notice first)")
+    t = books.terms
+    room = max_conversion_shares(books.held, books.outstanding, t.ownership_cap,
+                                 basis=t.ownership_cap_basis)
+    if e["shares"] > room:
+        raise LedgerError(f"{e.where()}: {e['shares']:,} I.B shares would take the Holder past its "
+                          f"{t.ownership_cap:.1%} cap (I.B: 'subject to the terms of Article II', "
+                          f"II.A.1): it holds {books.held:,} of {books.outstanding:,}, room for "
+                          f"{room:,}; record the election in parts the cap allows")
+    books.issued["redemption"] = books.issued.get("redemption", 0) + e["shares"]
+    books.outstanding += e["shares"]
+    books.held += e["shares"]
 
 
 @dataclass(frozen=True)
@@ -450,6 +483,7 @@ class NoteState:
     payments: pd.DataFrame
     books: _Books | None = field(default=None, repr=False, compare=False)
     assumed: tuple[str, ...] = ()  # what the sheet assumes where the ledger is silent
+    lifecycle: Lifecycle | None = None  # where the note is in its life (I.A, I.B, IV)
 
     @property
     def total_shares_issued(self) -> int:
@@ -509,11 +543,14 @@ class NoteState:
         """The status sheet as label -> text."""
         arrears = float(self.arrears["total"].sum()) if len(self.arrears) else 0.0
         running = self.events[self.events["status"] != "not triggered"]
+        life = self.lifecycle
         rows = {
             "As of": f"{self.as_of:%d %b %Y}",
+            "State": life.sentence() if life else "",
             "Principal outstanding": dollars(self.principal),
             "Accrued interest": dollars(self.accrued_interest),
-            "Arrears (with Default and V.H interest)": dollars(arrears),
+            "Arrears (with Default and V.H interest)": dollars(arrears) + (
+                " (in the Mandatory Redemption Amount below)" if life and life.noticed else ""),
             "Conversion Price": price(self.conversion_price),
             "Shares issued (payments + conversions)":
                 f"{shares(self.total_shares_issued)} ({shares(self.shares_issued['payment'])} + "
@@ -522,13 +559,17 @@ class NoteState:
             + (" (assumption: unrecorded deliveries on time)" if self.assumed else ""),
             "Holder's shares / room under the 9.9% cap":
                 f"{shares(self.holder_shares)} / {shares(self.cap_room)}",
-            "Next payment": "none (the note has matured)" if self.next_payment_date is None else
+            "Next payment": ("none: the schedule stopped at the notice; the whole note is due "
+                             "as the Mandatory Redemption Amount (I.A)") if life and life.noticed
+            else "none (the note has matured)" if self.next_payment_date is None else
             f"{dollars(self.next_payment)} due {self.next_payment_date:%d %b %Y}, paid "
             f"{self.next_pay_date:%d %b %Y}",
             "Payment in shares": self.share_condition,
             "Redemption events": "none" if running.empty else "; ".join(
                 f"{r.clause} {r.status}" for r in running.itertuples()),
         }
+        if life and life.claim:
+            rows.update(life.claim.rows())
         if self.redemption is not None:
             r = self.redemption
             known = r.highest_close > 1e-6
@@ -542,6 +583,9 @@ class NoteState:
         """What needs attention on ``as_of``, one sentence each."""
         out = []
         cond = self.share_condition
+        life = self.lifecycle
+        if life and life.phase not in ("performing", "event continuing"):
+            out.append(life.sentence())
         if self.next_payment_date is not None:
             when = f"The {self.next_payment_date:%d %b %Y} payment ({dollars(self.next_payment)})"
             if cond.startswith("possible: the next "):
@@ -597,7 +641,23 @@ class NoteState:
                             _iso(pd.Timestamp(r.notice).date())}
                            for r in self.events.itertuples()],
                 "redemption_amount": None if self.redemption is None else self.redemption.amount,
-                "election_deadline": _iso(self.election_deadline)}
+                "election_deadline": _iso(self.election_deadline),
+                "lifecycle": None if self.lifecycle is None else _life_dict(self.lifecycle)}
+
+
+def _life_dict(life: Lifecycle) -> dict:
+    """The lifecycle as plain data: the phase, since when, the clause, and the noticed claim."""
+    c = life.claim
+    return {"phase": life.phase, "since": _iso(life.since), "clause": life.clause,
+            "sentence": life.sentence(),
+            "claim": None if c is None else {
+                "event": c.notice.clause, "occurred": _iso(c.notice.occurred),
+                "notice": _iso(c.notice.date), "due": _iso(c.notice.due),
+                "measured_on": _iso(c.notice.measured_on), "amount": c.amount.amount,
+                "binding": c.amount.binding, "parity_complete": c.parity_complete,
+                "paid_cash": c.paid_cash, "paid_in_shares": c.paid_in_shares,
+                "shares": c.shares, "unpaid": c.unpaid, "default_interest": c.default_interest,
+                "owed": c.owed, "settled_on": _iso(c.settled_on)}}
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -825,6 +885,9 @@ def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | No
     return table(pd.DataFrame(rows), dates=("date", "notice"))
 
 
+LAST_DAY = dt.date(2049, 12, 31)  # the business-day calendars run to 2050 (reading 3)
+
+
 @takes_dates("as_of")
 def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None,
                closes: pd.Series | None = None, captable: CapTable | None = None,
@@ -832,44 +895,55 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
     """The note at the end of ``as_of``: principal and accrued interest, arrears with Default
     Interest, the Conversion Price and its history, shares issued and the Holder's room
     under the cap, the next payment and whether it can be made in shares given ``closes``
-    (a Series by date), the fourteen events, and the Mandatory Redemption Amount if an event
-    occurred on ``as_of`` (parity at ``highest_close``, default the last close)."""
-    if not terms.issue_date <= as_of <= terms.maturity_date:
-        raise LedgerError(f"as_of = {as_of}: must fall in the note's life, {terms.issue_date} "
-                          f"to {terms.maturity_date}")
+    (a Series by date), the fourteen events, its place in the note's life
+    (:class:`notelib.book.lifecycle.Lifecycle`: after a Mandatory Redemption Notice, the
+    amount noticed and what is owed on it), and, while no notice is in effect, the Mandatory
+    Redemption Amount if an event occurred on ``as_of`` (parity at ``highest_close``, default
+    the last close). A date after the Maturity Date is the note paid, or in default with
+    Default Interest "until the same is paid" (preamble)."""
+    if not terms.issue_date <= as_of <= LAST_DAY:
+        raise LedgerError(f"as_of = {as_of}: must fall on or after the Issue Date "
+                          f"{terms.issue_date} (and by {LAST_DAY}, the calendars' end)")
     ledger = Ledger() if ledger is None else ledger
     captable = captable or load_captable()
-    books = replay(terms, ledger, as_of, captable=captable, closes=closes)
-    arrears = pd.DataFrame([
-        {"due": a["due"], "kind": "principal and interest", "amount": float(a["amount"]),
-         "default_interest": float(_late_to(terms, a, as_of)), "late_interest": 0.0,
-         "since": a["since"], "carried": float(a["late"])} for a in books.arrears]
-        + [{**d, "since": d["due"], "carried": 0.0} for d in _cash_demands(terms, ledger, as_of)],
-        columns=["due", "kind", "amount", "default_interest", "late_interest", "since",
-                 "carried"])
-    arrears["total"] = arrears["amount"] + arrears["default_interest"] + arrears["late_interest"]
-    nominal, pay, amount = _next_payment(terms, books, as_of)
-    condition = _share_condition(terms, books, pay, as_of, closes)
+    if closes is not None:  # what is known at the end of as_of, never a later close
+        closes = pd.Series(closes)
+        closes = closes[pd.DatetimeIndex(closes.index) <= pd.Timestamp(as_of)]
+
+    def events_on(day: dt.date) -> pd.DataFrame:
+        return monitor(terms, ledger, day, replay(terms, ledger, day, captable=captable,
+                                                  closes=closes))
+
+    notice = find_notice(terms, ledger, as_of, events_on)
+    books = replay(terms, ledger, as_of, captable=captable, closes=closes, notice=notice)
+    # after a notice the arrears are part of the amount, measured on its date (I.A(i))
+    arrears = _arrears(terms, ledger, books, as_of if notice is None
+                       else min(as_of, notice.measured_on))
+    events = monitor(terms, ledger, as_of, books)
     p = float(_price(books, as_of))
+    claim = None if notice is None else _claim(terms, ledger.upto(as_of), notice, as_of,
+                                               captable, closes)
+    if notice is not None:
+        nominal = pay = None
+        amount = 0.0
+        condition = f"not allowed: the note is noticed for redemption ({notice.clause}, I.A)"
+    else:
+        nominal, pay, amount = _next_payment(terms, books, as_of)
+        condition = _share_condition(terms, books, pay, as_of, closes)
     if closes is not None and highest_close is None:
-        before = pd.Series(closes)[pd.DatetimeIndex(pd.Series(closes).index) <= pd.Timestamp(as_of)]
-        highest_close = float(before.iloc[-1]) if len(before) else None
-    deadline = redemption_due_date(terms, as_of)
+        highest_close = float(closes.iloc[-1]) if len(closes) else None
+    deadline = redemption_due_date(terms, max(as_of, terms.issue_date))
     redemption = None
-    if deadline <= terms.maturity_date and books.balance > 0:
-        # what the books owe on the deadline: principal and interest, including what fell
-        # due and waits for its pay date; without a close, parity is unknown and a close of
-        # $0.000001 leaves the floor
-        to_deadline = books.balance * exact(terms.interest_rate) * year_fraction(
-            as_of, deadline, terms.day_count)
-        # and what is overdue (I.A(i), arrears_owed)
-        overdue, late, demanded = arrears_owed(terms, arrears, deadline)
-        redemption = redemption_amount(
-            terms, deadline, highest_close or 1e-6, conversion_price=p,
-            principal=float(books.balance + sum(i for _, _, i in books.pending)) + overdue,
-            accrued_interest=float(_cents(books.accrued + to_deadline)
-                                   + sum(i for _, i, _ in books.pending)),
-            default_interest=late, penalties=demanded)
+    if notice is None and deadline <= terms.maturity_date and books.balance > 0:
+        # what the books owe on the deadline; without a close, parity is unknown and a close
+        # of $0.000001 leaves the floor
+        redemption = redemption_amount(terms, deadline, highest_close or 1e-6,
+                                       conversion_price=p,
+                                       **_owed_on(terms, books, arrears, as_of, deadline))
+    unpaid_since = min((a["due"] for a in books.arrears), default=None)
+    conversions = ledger.upto(as_of).of("conversion")
+    life = phase_of(terms, as_of, claim, books.balance, bool(books.arrears), events,
+                    conversions[-1].date if conversions else None, unpaid_since)
     return NoteState(
         terms=terms, as_of=as_of, principal=float(books.balance),
         accrued_interest=float(_cents(books.accrued)),
@@ -881,14 +955,69 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
                                        basis=terms.ownership_cap_basis),
         next_payment_date=nominal, next_pay_date=pay, next_payment=amount,
         delivery_default_payments=_delivery_defaults(terms, ledger.upto(as_of), as_of),
-        share_condition=condition, events=monitor(terms, ledger, as_of, books),
+        share_condition=condition, events=events,
         redemption=redemption, election_deadline=deadline if redemption else None,
         payments=table(pd.DataFrame(books.paid, columns=["date", "pay_date", "due", "cash",
                                                          "shares", "unpaid", "arrears_paid"]),
                        {"due": "dollars", "unpaid": "dollars", "arrears_paid": "dollars"},
                        dates=("date", "pay_date")),
-        books=books, assumed=_unrecorded_deliveries(ledger, as_of))
+        books=books, assumed=_unrecorded_deliveries(ledger, as_of), lifecycle=life)
 
+
+def _arrears(terms: NoteTerms, ledger: Ledger, books: _Books, on: dt.date) -> pd.DataFrame:
+    """The arrears on ``on``: principal and interest overdue with their Default Interest, and
+    cash demanded under V.H with its interest (readings 36, 48)."""
+    arrears = pd.DataFrame([
+        {"due": a["due"], "kind": "principal and interest", "amount": float(a["amount"]),
+         "default_interest": float(_late_to(terms, a, on)), "late_interest": 0.0,
+         "since": a["since"], "carried": float(a["late"])} for a in books.arrears]
+        + [{**d, "since": d["due"], "carried": 0.0} for d in _cash_demands(terms, ledger, on)],
+        columns=["due", "kind", "amount", "default_interest", "late_interest", "since",
+                 "carried"])
+    arrears["total"] = arrears["amount"] + arrears["default_interest"] + arrears["late_interest"]
+    return arrears
+
+
+def _owed_on(terms: NoteTerms, books: _Books, arrears: pd.DataFrame, as_of: dt.date,
+             on: dt.date) -> dict[str, float]:
+    """What the books of ``as_of`` owe on ``on`` for a Mandatory Redemption Amount (I.A(i)):
+    principal, including what fell due and waits for its pay date, and what is overdue
+    ((a)); interest accrued to ``on`` ((b)); Default Interest on the arrears to ``on`` ((c));
+    cash demanded under V.H ((d); reading 36)."""
+    to_on = books.balance * exact(terms.interest_rate) * year_fraction(as_of, on,
+                                                                        terms.day_count)
+    overdue, late, demanded = arrears_owed(terms, arrears, on)
+    return dict(principal=float(books.balance + sum(i for _, _, i in books.pending)) + overdue,
+                accrued_interest=float(_cents(books.accrued + to_on)
+                                       + sum(i for _, i, _ in books.pending)),
+                default_interest=late, penalties=demanded)
+
+
+def _claim(terms: NoteTerms, ledger: Ledger, notice: Notice, as_of: dt.date,
+           captable: CapTable, closes: pd.Series | None):
+    """The noticed Mandatory Redemption Amount, measured on the notice's Mandatory Redemption
+    Date from the books of that day (or, before it, of ``as_of`` carried to it), with parity
+    at the highest close from the event's first occurrence to the day before it, each close
+    on that Conversion Date's share basis (I.A(ii), reading 26); then what the ledger paid
+    against it and what is owed on ``as_of`` (:func:`notelib.book.lifecycle.settle`)."""
+    m = notice.measured_on
+    day = min(as_of, m)
+    books = replay(terms, ledger, day, captable=captable, closes=closes, notice=notice)
+    owed = _owed_on(terms, books, _arrears(terms, ledger, books, day), day, m)
+    window = None if closes is None else closes[
+        (pd.DatetimeIndex(closes.index) >= pd.Timestamp(notice.occurred))
+        & (pd.DatetimeIndex(closes.index) < pd.Timestamp(m))]
+    sessions = trading_sessions(notice.occurred, m - dt.timedelta(days=1), terms.calendar)
+    complete = window is not None and len(window) > 0 and len(window) >= len(sessions)
+    if window is not None and len(window):
+        amount = redemption_on(terms, window, notice.occurred, m, history=books.history, **owed)
+    else:
+        amount = redemption_amount(terms, m, 1e-6, conversion_price=float(_price(
+            books, m - dt.timedelta(days=1))), **owed)
+    prices = PriceLookup.of(books.history)
+    return settle(terms, notice, amount, complete,
+                  ledger.of("redemption_payment"),
+                  as_of, lambda d: prices.lowest(notice.occurred, d))
 
 
 def arrears_owed(terms: NoteTerms, arrears: pd.DataFrame, on: dt.date

@@ -149,10 +149,10 @@ def _status(args: argparse.Namespace) -> int:
     if args.as_of is None:  # today, inside the note's life; else the last day the files know
         t = case.terms
         known = max([e.date for e in case.ledger.entries] + [case.closes.index.max().date()])
-        if not t.issue_date <= day <= t.maturity_date:
-            day = min(max(known, t.issue_date), t.maturity_date)
+        if not t.issue_date <= day <= max(known, t.maturity_date):
+            day = max(known, t.issue_date)
             said = (f"; as of {day}, the last date the ledger or the closes know (today is "
-                    f"outside the note's life, {t.issue_date} to {t.maturity_date}; give "
+                    f"past them and the note's life, {t.issue_date} to {t.maturity_date}; give "
                     "--as-of for another date)")
     state = case.state_on(day)
     if args.json:
