@@ -983,14 +983,31 @@ def _owed_on(terms: NoteTerms, books: _Books, arrears: pd.DataFrame, as_of: dt.d
     """What the books of ``as_of`` owe on ``on`` for a Mandatory Redemption Amount (I.A(i)):
     principal, including what fell due and waits for its pay date, and what is overdue
     ((a)); interest accrued to ``on`` ((b)); Default Interest on the arrears to ``on`` ((c));
-    cash demanded under V.H ((d); reading 36)."""
+    cash demanded under V.H and the Delivery Default Payments accrued to ``as_of`` beyond what
+    it demanded ((d): "all ... Delivery Default Payments"; readings 36, 37)."""
     to_on = books.balance * exact(terms.interest_rate) * year_fraction(as_of, on,
                                                                         terms.day_count)
     overdue, late, demanded = arrears_owed(terms, arrears, on)
     return dict(principal=float(books.balance + sum(i for _, _, i in books.pending)) + overdue,
                 accrued_interest=float(_cents(books.accrued + to_on)
                                        + sum(i for _, i, _ in books.pending)),
-                default_interest=late, penalties=demanded)
+                default_interest=late,
+                penalties=demanded + _undemanded_penalties(terms, books, as_of))
+
+
+def _undemanded_penalties(terms: NoteTerms, books: _Books, as_of: dt.date) -> float:
+    """The Delivery Default Payments accrued to ``as_of`` (II.D.3) that are not among the
+    amounts the Holder demanded in cash under V.H past their five Trading Days (those are
+    in the arrears, with their interest): I.A(i)(d) counts "all ... Delivery Default
+    Payments" once (reading 37)."""
+    if books.ledger is None:
+        return 0.0
+    ledger = books.ledger.upto(as_of)
+    demanded = sum((exact(e["amount"]) for e in ledger.of("cash_notice")
+                    if sessions_after(e.date, terms.late_payment_trading_days,
+                                      terms.calendar)[-1].date() < as_of), Fraction(0))
+    accrued = exact(_delivery_defaults(terms, ledger, as_of))
+    return float(max(accrued - demanded, Fraction(0)))
 
 
 def _claim(terms: NoteTerms, ledger: Ledger, notice: Notice, as_of: dt.date,
@@ -1056,6 +1073,12 @@ def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledg
     captable = captable or load_captable()
     day = state_date(terms, as_of)
     state = note_state(terms, day, ledger=ledger, closes=closes, captable=captable)
+    events = []
+    if state.lifecycle.noticed:  # the redemption, from the state before the notice
+        event = noticed_redemption(state, ledger.unpaid_redemption)
+        events.append(event)
+        state = note_state(terms, event.date - dt.timedelta(days=1), ledger=ledger,
+                           closes=closes, captable=captable)
     if state.books.pending:
         state = note_state(terms, state.books.pending[0][0].date - dt.timedelta(days=1),
                            ledger=ledger, closes=closes, captable=captable)
@@ -1067,8 +1090,39 @@ def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledg
         paths = gbm(note_sessions(terms, path_start), volatility=assumptions.volatility,
                     drift=assumptions.drift, n_paths=assumptions.n_paths, seed=seed,
                     history=known)
-    result = simulate(terms, paths, captable=captable, start=state, **assumptions.engine())
+    result = simulate(terms, paths, captable=captable, start=state, events=events,
+                      **assumptions.engine())
     return state, paths, result, assumptions
+
+
+def noticed_redemption(state: NoteState, unpaid: str = "cash"):
+    """The noticed Mandatory Redemption Amount of ``state`` as the engine's
+    :class:`notelib.RedemptionEvent` (its notice, the event's first occurrence), for a forecast
+    from the state before the notice on the realized closes and then the paths (reading 50):
+    paid in cash on the day the ledger records, or, still unpaid, by ``unpaid`` (the ledger's
+    ``unpaid_redemption``): ``cash`` on the deadline (or, past it, the next business day after
+    the state's date, with Default Interest), ``shares`` as I.B shares from the first Trading
+    Day after the deadline (or the state's date). Part payments and I.B shares already
+    recorded are not carried into a forecast: refused, naming them."""
+    from ..contract.calendar import add_business_days
+    from ..engine import RedemptionEvent
+
+    c, t = state.lifecycle.claim, state.terms
+    n = c.notice
+    if c.settled_on is not None and not c.shares:
+        return RedemptionEvent(n.date, paid_on=c.settled_on, occurred=n.occurred)
+    if c.paid_cash or c.shares:
+        raise EngineError(f"forecast: {dollars(c.paid_cash)} in cash and {c.shares:,} I.B shares "
+                          f"were paid against the Mandatory Redemption Amount noticed on {n.date}"
+                          f"; a forecast after part payments of it is not modelled (the status "
+                          f"sheet has what is owed: {dollars(c.owed)})")
+    after = max(state.as_of, n.due)
+    if unpaid == "shares":
+        first = sessions_after(after, 1, t.calendar)[0].date()
+        return RedemptionEvent(n.date, paid_on=first, in_shares=True, occurred=n.occurred)
+    paid = n.due if state.as_of <= n.due else add_business_days(state.as_of, 1,
+                                                                  t.business_day_calendar)
+    return RedemptionEvent(n.date, paid_on=paid, occurred=n.occurred)
 
 
 def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None,
@@ -1083,7 +1137,8 @@ def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None,
     data = load_yaml(path, "ledger", error=LedgerError)
     try:
         ledger = parse_ledger(data, sequence_lines(path, "entries"), terms, path)
-        replay(terms, ledger, terms.maturity_date, closes=closes)
+        last = max([terms.maturity_date] + [e.date for e in ledger.entries])
+        note_state(terms, last, ledger=ledger, closes=closes)
     except LedgerError as exc:
         raise LedgerError(f"ledger {path}, {exc}") from None
     return ledger
