@@ -1073,12 +1073,6 @@ def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledg
     captable = captable or load_captable()
     day = state_date(terms, as_of)
     state = note_state(terms, day, ledger=ledger, closes=closes, captable=captable)
-    events = []
-    if state.lifecycle.noticed:  # the redemption, from the state before the notice
-        event = noticed_redemption(state, ledger.unpaid_redemption)
-        events.append(event)
-        state = note_state(terms, event.date - dt.timedelta(days=1), ledger=ledger,
-                           closes=closes, captable=captable)
     if state.books.pending:
         state = note_state(terms, state.books.pending[0][0].date - dt.timedelta(days=1),
                            ledger=ledger, closes=closes, captable=captable)
@@ -1090,39 +1084,8 @@ def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledg
         paths = gbm(note_sessions(terms, path_start), volatility=assumptions.volatility,
                     drift=assumptions.drift, n_paths=assumptions.n_paths, seed=seed,
                     history=known)
-    result = simulate(terms, paths, captable=captable, start=state, events=events,
-                      **assumptions.engine())
+    result = simulate(terms, paths, captable=captable, start=state, **assumptions.engine())
     return state, paths, result, assumptions
-
-
-def noticed_redemption(state: NoteState, unpaid: str = "cash"):
-    """The noticed Mandatory Redemption Amount of ``state`` as the engine's
-    :class:`notelib.RedemptionEvent` (its notice, the event's first occurrence), for a forecast
-    from the state before the notice on the realized closes and then the paths (reading 50):
-    paid in cash on the day the ledger records, or, still unpaid, by ``unpaid`` (the ledger's
-    ``unpaid_redemption``): ``cash`` on the deadline (or, past it, the next business day after
-    the state's date, with Default Interest), ``shares`` as I.B shares from the first Trading
-    Day after the deadline (or the state's date). Part payments and I.B shares already
-    recorded are not carried into a forecast: refused, naming them."""
-    from ..contract.calendar import add_business_days
-    from ..engine import RedemptionEvent
-
-    c, t = state.lifecycle.claim, state.terms
-    n = c.notice
-    if c.settled_on is not None and not c.shares:
-        return RedemptionEvent(n.date, paid_on=c.settled_on, occurred=n.occurred)
-    if c.paid_cash or c.shares:
-        raise EngineError(f"forecast: {dollars(c.paid_cash)} in cash and {c.shares:,} I.B shares "
-                          f"were paid against the Mandatory Redemption Amount noticed on {n.date}"
-                          f"; a forecast after part payments of it is not modelled (the status "
-                          f"sheet has what is owed: {dollars(c.owed)})")
-    after = max(state.as_of, n.due)
-    if unpaid == "shares":
-        first = sessions_after(after, 1, t.calendar)[0].date()
-        return RedemptionEvent(n.date, paid_on=first, in_shares=True, occurred=n.occurred)
-    paid = n.due if state.as_of <= n.due else add_business_days(state.as_of, 1,
-                                                                  t.business_day_calendar)
-    return RedemptionEvent(n.date, paid_on=paid, occurred=n.occurred)
 
 
 def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None,
@@ -1137,8 +1100,7 @@ def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None,
     data = load_yaml(path, "ledger", error=LedgerError)
     try:
         ledger = parse_ledger(data, sequence_lines(path, "entries"), terms, path)
-        last = max([terms.maturity_date] + [e.date for e in ledger.entries])
-        note_state(terms, last, ledger=ledger, closes=closes)
+        replay(terms, ledger, terms.maturity_date, closes=closes)
     except LedgerError as exc:
         raise LedgerError(f"ledger {path}, {exc}") from None
     return ledger
