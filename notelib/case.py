@@ -54,6 +54,8 @@ from .params import (DEFAULTS, ROOT, CaseError, check_params, file_sha256, is_is
 from .paths import PRICES, SCENARIOS, Paths, load_closes, prices_label
 from .value.market import DEFAULT_MARKET, Market, load_market
 from .value.relaxed import RelaxedBound, refusal, relaxed_bound
+from .book.lifecycle import Claim
+from .value.claim import ClaimValue, claim_value
 from .value.valuation import (ORIGINAL_TERMS, Amendment, Valuation, amendment, fair_value,
                               value_curve)
 from .value.whatif import historical_what_if, what_if_redemptions
@@ -315,11 +317,38 @@ class Case:
                           f"case {self.name}, seed {self.params['SEED']}",
                           f"as of {self.as_of:%d %b %Y}"])
 
+    # ---- the note's life (I.A, I.B, IV) --------------------------------------------------
+    def claim(self) -> Claim | None:
+        """The Mandatory Redemption Amount the Holder has noticed by the state date, with
+        what was paid against it and what is owed (:class:`notelib.book.lifecycle.Claim`),
+        or None: every redemption figure of a noticed case is this one."""
+        return self.state().lifecycle.claim if self.in_life else None
+
+    @property
+    def noticed(self) -> bool:
+        return self.claim() is not None
+
+    @property
+    def illustration(self) -> bool:
+        """The case's ledger records invented facts (provenance: assumption) that move the
+        note's life (a payment, a notice, an event): its pages say "illustration" (reading 44)."""
+        return any(e.provenance == "assumption" and e.kind not in ("issuance", "split")
+                   for e in self.ledger.upto(self.as_of).entries)
+
+    @property
+    def label(self) -> str:
+        """The case's name as every page shows it: "distress (illustration)"."""
+        return f"{self.name} (illustration)" if self.illustration else self.name
+
     # ---- the redemption view (I.A) -----------------------------------------------------
     @property
     def redemption_on(self) -> dt.date:
-        """The redemption view's date: inside the note's life the state date (what is owed
-        is then the books', arrears included); for the model from issue REDEMPTION_DATE."""
+        """The redemption view's date: after a notice its Mandatory Redemption Date; inside
+        the note's life the state date (what is owed is then the books', arrears included);
+        for the model from issue REDEMPTION_DATE."""
+        claim = self.claim()
+        if claim is not None:
+            return claim.notice.measured_on
         if self.in_life:
             return self.state_date
         return max(dt.date.fromisoformat(self.params["REDEMPTION_DATE"]), self.state_date)
@@ -343,6 +372,15 @@ class Case:
 
     def redemption_assumed(self) -> str:
         """The redemption view's assumptions in words, for the charts and the board."""
+        claim = self.claim()
+        if claim is not None:
+            a, n = claim.amount, claim.notice
+            return (f"From the ledger{' (an illustration)' if self.illustration else ''}: the "
+                    f"amount noticed {n.date:%d %b %Y} ({n.clause}), measured {a.on:%d %b %Y}: "
+                    f"Default Interest {dollars(a.default_interest, 0)} and penalties "
+                    f"{dollars(a.penalties, 0)} in it; Conversion Price "
+                    f"{price(a.conversion_price)}; highest close since the event "
+                    f"{price(a.highest_close)}")
         p = self.params
         price_is = "assumed" if p["CONVERSION_PRICE"] is not None else \
             f"in effect on {self.state_date:%d %b %Y}"
@@ -354,6 +392,12 @@ class Case:
         """What the redemption view owes beyond the schedule: in the note's life the books'
         principal, accrued interest and arrears (overdue principal and interest count in (a)
         and (b); their Default Interest and V.H interest in (c), I.A(i))."""
+        claim = self.claim()
+        if claim is not None:  # the noticed amount's own components (I.A(i))
+            a = claim.amount
+            return dict(principal=a.principal, accrued_interest=a.accrued_interest,
+                        default_interest=a.default_interest, penalties=a.penalties,
+                        conversion_price=a.conversion_price)
         p = self.params
         owed = {"default_interest": p["DEFAULT_INTEREST"], "penalties": p["PENALTIES"],
                 "conversion_price": self.redemption_price}
@@ -367,7 +411,11 @@ class Case:
         return owed
 
     def redemption(self) -> RedemptionAmount:
-        """The Mandatory Redemption Amount on :attr:`redemption_on` at HIGHEST_CLOSE (I.A)."""
+        """The Mandatory Redemption Amount on :attr:`redemption_on` at HIGHEST_CLOSE (I.A);
+        after a notice, the amount noticed (its own highest close since the event)."""
+        claim = self.claim()
+        if claim is not None:
+            return claim.amount
         return self._once("redemption", lambda: redemption_amount(
             self.terms, self.redemption_on, self.params["HIGHEST_CLOSE"], **self._owed()),
             disk=False)
@@ -379,13 +427,20 @@ class Case:
         return redemption_curve(self.terms, self.redemption_on, closes, **self._owed())
 
     def redemption_dates(self) -> list[dt.date]:
-        """Semi-monthly dates from the state date to maturity."""
+        """Semi-monthly dates from the state date to maturity; after a notice its Mandatory
+        Redemption Date alone (the amount is fixed then)."""
+        if self.noticed:
+            return [self.redemption_on]
         return [d.date() for d in pd.date_range(self.state_date, self.terms.maturity_date,
                                                  freq="SMS")]
 
     def redemption_by_date(self) -> pd.DataFrame:
         """The redemption amount on each of :meth:`redemption_dates` at HIGHEST_CLOSE, on
         the schedule's principal (the books' figures hold on the state date only)."""
+        claim = self.claim()
+        if claim is not None:
+            return redemption_by_date(self.terms, self.redemption_dates(),
+                                      claim.amount.highest_close, **self._owed())
         owed = {k: v for k, v in self._owed().items()
                 if k not in ("principal", "accrued_interest")}
         owed["default_interest"] = self.params["DEFAULT_INTEREST"]
@@ -449,11 +504,14 @@ class Case:
             return change.by_spot(grid, n_paths=self.params["CURVE_PATHS"])
         return self._once("amendment-by-spot", compute)
 
-    def value(self) -> Valuation:
+    def value(self) -> Valuation | ClaimValue:
         """The fair value on the state date: the amended note of :meth:`amendment` on the
-        Issue Date, else from the note as it stands (spot: the last close)."""
+        Issue Date, else from the note as it stands (spot: the last close); after a notice,
+        the noticed claim (:func:`notelib.value.claim.claim_value`), not a performing note."""
         if self.state_date == self.terms.issue_date:
             return self.amendment().amended
+        if self.noticed:
+            return self._once("claim-value", self._claim_value, disk=False)
 
         def compute() -> Valuation:
             f = self.forecast()
@@ -464,11 +522,31 @@ class Case:
             return fair_value(self.terms, **kw)
         return self._once("value", compute)
 
+    def _claim_value(self) -> ClaimValue:
+        from .book.state import noticed_redemption
+        from .contract.adjustments import lowest_price
+
+        claim, p, t = self.claim(), self.params, self.terms
+        event = noticed_redemption(self.state(), self.ledger.unpaid_redemption)
+        known = self.closes[self.closes.index <= pd.Timestamp(self.state_date)]
+        n = claim.notice
+        return claim_value(
+            claim, valuation_date=self.state_date, paid_on=event.paid_on,
+            settlement="shares" if event.in_shares else "cash",
+            rate=p["RATE"] if p["RATE"] is not None else self.market.rate,
+            credit_spread=p["CREDIT_SPREAD"] if p["CREDIT_SPREAD"] is not None
+            else self.market.credit_spread, spot=float(known.iloc[-1]),
+            lowest_price=lowest_price(self.state().price_history, n.occurred, event.paid_on),
+            default_rate=t.default_rate, day_count=t.day_count,
+            late_from=n.date if t.redemption_late_from == "notice" else n.due)
+
     def value_bound(self) -> RelaxedBound | None:
         """An upper bound on what any rule of the Holder's makes the note worth, by relaxation
         (:func:`notelib.relaxed_bound`, reading 38); None for a note valued as it stands after
         its Issue Date, which the relaxation does not cover."""
         v = self.value()
+        if isinstance(v, ClaimValue):
+            return None
         return None if refusal(v) else self._once("value-bound", lambda: relaxed_bound(v))
 
     def value_parts(self) -> dict[str, Any]:
@@ -531,6 +609,28 @@ class Case:
         over = float((by_path["peak_holding"] > self.terms.ownership_cap).mean())
         cap = percent(self.terms.ownership_cap)
         since = "issue" if f.state.as_of <= self.terms.issue_date else f"{f.state.as_of:%d %b %Y}"
+        claim = self.claim()
+        if claim is None:
+            on = f"Redemption on {r.on:%d %b %Y}"
+            amount_label = (f"Redemption amount at a {price(r.highest_close)} close and a "
+                            f"{price(r.conversion_price)} Conversion Price")
+            amount_text = f"{dollars(r.amount, 0)} ({r.binding})"
+        else:  # one redemption figure: the amount noticed, to the cent
+            n = claim.notice
+            on = f"Redemption noticed {n.date:%d %b %Y} ({n.clause})"
+            amount_label = (f"Mandatory Redemption Amount noticed {n.date:%d %b %Y}, due "
+                            f"{n.due:%d %b %Y}")
+            amount_text = f"{dollars(r.amount)} ({r.binding})"
+        if isinstance(value, ClaimValue):
+            value_metric = Metric(
+                "fair_value", f"Value of the noticed claim on {value.valuation_date:%d %b %Y} "
+                f"(paid in {value.settlement} on {value.paid_on:%d %b %Y}, assumed)",
+                value.value, "dollars", dollars(value.value, 0), "06-fair-value", 0.0)
+        else:
+            value_metric = Metric("fair_value", f"Fair value on "
+                                  f"{value.inputs.valuation_date:%d %b %Y} ({BAND})", value.value,
+                                  "dollars", money_band(value.value, value.std_error),
+                                  "06-fair-value", value.std_error)
         out: list[Metric] = [
             Metric("principal", "Principal (assumed from public reports)", self.terms.principal,
                    "dollars", dollars(self.terms.principal, 0), "01-terms-and-schedule"),
@@ -540,15 +640,17 @@ class Case:
             Metric("interest_total", "Interest over the life", float(sched["interest"].sum()),
                    "dollars", dollars(float(sched["interest"].sum()), 0),
                    "01-terms-and-schedule"),
-            Metric("redemption_floor", f"Redemption on {r.on:%d %b %Y}: 120% floor", r.floor,
+            Metric("redemption_floor", f"{on}: 120% floor", r.floor,
                    "dollars", dollars(r.floor, 0), "02-parity-vs-floor"),
             Metric("breakeven_close", "Parity exceeds the floor above a close of",
                    parity_breakeven(r), "price", f"${parity_breakeven(r):,.4f}",
                    "02-parity-vs-floor"),
-            Metric("redemption_amount", f"Redemption amount at a {price(r.highest_close)} close and "
-                   f"a {price(r.conversion_price)} Conversion Price",
-                   r.amount, "dollars", f"{dollars(r.amount, 0)} ({r.binding})",
+            Metric("redemption_amount", amount_label, r.amount, "dollars", amount_text,
                    "02-parity-vs-floor"),
+            *([] if claim is None else [Metric(
+                "redemption_owed", f"Owed on {claim.as_of:%d %b %Y} on the noticed amount, "
+                "with Default Interest", claim.owed, "dollars", dollars(claim.owed),
+                "05-status")]),
             Metric("p_shares_first_date", f"Paths paying the {first:%d %b %Y} payment in shares",
                    float(by_date["p_shares"].iloc[0]), "percent",
                    percent(float(by_date["p_shares"].iloc[0]), 0), "03-cash-vs-shares"),
@@ -573,9 +675,7 @@ class Case:
             Metric("issued_p95_final", "Shares issued to noteholders, cumulative, as a share of "
                    "outstanding: 95th percentile", float(final["ownership_p95"]), "percent",
                    percent(float(final["ownership_p95"])), "04-dilution"),
-            Metric("fair_value", f"Fair value on {value.inputs.valuation_date:%d %b %Y} "
-                   f"({BAND})", value.value, "dollars", money_band(value.value, value.std_error),
-                   "06-fair-value", value.std_error),
+            value_metric,
             Metric("amendment_transfer", "Value the amendment moved to the noteholders at an "
                    f"assumed ${change.amended.inputs.spot:,.2f} share price ({BAND})",
                    change.transfer, "dollars", money_band(change.transfer, change.std_error),

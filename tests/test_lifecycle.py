@@ -199,3 +199,34 @@ def test_notelib_status_answers_after_maturity_and_after_a_notice():
     claim = json.loads(out.stdout)["lifecycle"]["claim"]
     assert (claim["amount"], claim["due"], claim["owed"]) == (4_131_572.42, "2007-01-18",
                                                               4_159_116.24)
+
+
+def test_a_forecast_after_a_notice_pays_the_noticed_amount_and_nothing_else(terms, closes):
+    # the forecast runs from the state before the notice (9 Jan) on the realized closes to 25
+    # Jan: unpaid on 25 Jan, the ledger's assumption (unpaid_redemption: cash) pays it on
+    # the next business day, Fri 26 Jan: 4,131,572.42 + 4,131,572.42 x 16% x 16/360
+    # (29,380.07, from the notice) = 4,160,952.49, what the status sheet owes that day; no
+    # coupon, installment or Payment Share after it
+    from notelib.book.state import case_forecast
+
+    case = Case.from_params("distress", N_PATHS=50)
+    state, paths, result, _ = case_forecast(
+        terms, case.assumptions, as_of=D(2007, 1, 25), ledger=case.ledger, closes=closes,
+        path_start=case.params["PATH_START"], seed=1)
+    assert state.as_of == D(2007, 1, 9)
+    assert (result.by_path["cash_paid"] == 4_160_952.49).all()
+    assert note_state(terms, "2007-01-26", ledger=case.ledger, closes=closes
+                      ).lifecycle.claim.owed == 4_160_952.49
+    assert (result.by_path["payment_shares"] == 0).all()
+    assert (result.summary.by_date["cash_paid_mean"] == 0).all()  # nothing on the schedule
+    # unpaid_redemption: shares: the Holder elects I.B shares from the first Trading Day
+    # after the 25th (Fri 26 Jan) at the lowest Conversion Price since the event, $0.20,
+    # within its 9.9% cap (room 3,136,329 on 28,543,762 outstanding), electing again as
+    # room frees (reading 14)
+    import dataclasses
+    shares = dataclasses.replace(case.ledger, unpaid_redemption="shares")
+    _, _, result, _ = case_forecast(
+        terms, case.assumptions, as_of=D(2007, 1, 25), ledger=shares, closes=closes,
+        path_start=case.params["PATH_START"], seed=1)
+    assert (result.by_path["redemption_shares"] >= 3_136_329).all()
+    assert (result.by_path["cash_paid"] < 4_160_952.49).all()

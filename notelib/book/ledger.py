@@ -9,6 +9,7 @@ line and the rule.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import math
@@ -72,6 +73,11 @@ SETTINGS = {
     "payment_order": {"arrears-first": "cash pays Default Interest, then interest, then "
                                        "principal, the oldest first",
                       "current-first": "the day's own payment first, then the arrears"},
+    "unpaid_redemption": {"cash": "a forecast pays a noticed Mandatory Redemption Amount still "
+                                  "unpaid in cash, by its deadline or the next business day, "
+                                  "an assumption (reading 50)",
+                          "shares": "the Holder takes I.B shares for it from the first "
+                                    "Trading Day it may"},
 }
 
 
@@ -106,11 +112,12 @@ class Ledger:
     unrecorded_payments: str = "missed"  # or "cash": an assumption for gaps in the record
     unrecorded_deliveries: str = "on-time"  # or "late": conversion shares without delivered_on
     payment_order: str = "arrears-first"  # or "current-first": how cash pays what is owed
+    unpaid_redemption: str = "cash"  # or "shares": a forecast's noticed amount still unpaid
 
     def upto(self, as_of: dt.date) -> Ledger:
         """The entries dated on or before ``as_of``."""
-        return Ledger(tuple(e for e in self.entries if e.date <= as_of), self.path,
-                      self.unrecorded_payments, self.unrecorded_deliveries, self.payment_order)
+        return dataclasses.replace(self, entries=tuple(e for e in self.entries
+                                                       if e.date <= as_of))
 
     def of(self, *kinds: str) -> list[Entry]:
         return [e for e in self.entries if e.kind in kinds]
@@ -254,5 +261,4 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
                               "shares in one entry")
         seen[key] = line
         entries.append(e)
-    return Ledger(tuple(entries), path, chosen["unrecorded_payments"],
-                  chosen["unrecorded_deliveries"], chosen["payment_order"])
+    return Ledger(tuple(entries), path, **chosen)

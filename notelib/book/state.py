@@ -157,7 +157,8 @@ def _settle(books: _Books, entry: Entry | None, unrecorded: str = "missed",
     if short > 0:
         books.arrears.append({"due": row.pay_date, "amount": short,
                               "interest": interest - paid_interest,
-                              "since": _default_from(books.terms, row), "late": Fraction(0)})
+                              "since": _default_from(books.terms, row), "late": Fraction(0),
+                              "date": row.date, "start": _period_start(books.terms, row.date)})
     books.paid.append({"date": row.date, "pay_date": row.pay_date, "due": float(due),
                        "cash": float(cash), "shares": in_shares, "unpaid": float(short),
                        "arrears_paid": float(to_arrears)})
@@ -176,6 +177,12 @@ def _continuing(books: _Books, on: dt.date) -> list[tuple[str, dt.date]]:
 
 def _events_text(continuing: list[tuple[str, dt.date]]) -> str:
     return " and ".join(f"{c} (an event from {d})" for c, d in continuing)
+
+
+def _period_start(terms: NoteTerms, day: dt.date) -> dt.date:
+    """The first day of the interest period that ends on ``day``: the Interest Payment Date
+    before it, or the day interest starts accruing (preamble)."""
+    return max([d for d in interest_dates(terms) if d < day], default=terms.accrues_from)
 
 
 def _default_from(terms: NoteTerms, row) -> dt.date:
@@ -261,60 +268,124 @@ def _pay_arrears(books: _Books, e: Entry, order: str) -> None:
 
 def _convert(books: _Books, e: Entry) -> None:
     """A conversion of ``principal`` with the interest accrued on it since the last Interest
-    Payment Date (II.A; reading 32), refused past the Holder's 9.9% cap (II.A.1)."""
+    Payment Date (II.A; reading 32), refused past the Holder's 9.9% cap (II.A.1). Principal
+    overdue converts too ("to the extent not converted", preamble; II.A(iii)): the conversion
+    takes the principal in arrears first, the oldest first, then the principal outstanding
+    (reading 51), each with its unpaid interest and Default Interest (:func:`_taken`)."""
     t = books.terms
     principal = exact(e["principal"])
-    if principal > books.balance:
+    overdue_principal = sum((a["amount"] - a["interest"] for a in books.arrears), Fraction(0))
+    if principal > books.balance + overdue_principal:
+        also = (f" and {dollars(float(overdue_principal))} overdue" if overdue_principal
+                else "")
         raise LedgerError(f"{e.where()}: converts {dollars(float(principal))}, more than the "
-                          f"{dollars(float(books.balance))} outstanding")
+                          f"{dollars(float(books.balance))} outstanding{also} (II.A)")
     since = conversion_interest_start(t, e.date)
-    share = principal * exact(t.interest_rate) * year_fraction(since, e.date, t.day_count)
+    taken = _taken(books, principal, e.date, since)
+    share = taken["share"]
     interest = _cents(share)
     if e["interest"] is not None and exact(e["interest"]) != interest:
         raise LedgerError(f"{e.where()}: interest {dollars(e['interest'])} is not the "
                           f"{dollars(float(interest))} accrued on that principal since {since}")
-    parts, late = _converted_arrears(books, principal, e.date)
-    overdue = sum(parts, Fraction(0))
+    overdue, late = taken["overdue"], taken["late"]
     p = _price(books, e.date)
     amount = principal + interest + overdue + late
     expected = conversion_shares(amount, p)
     if e["shares"] != expected:
         owing = (f" (with {dollars(float(overdue))} of overdue interest and "
-                 f"{dollars(float(late))} of Default Interest on it)" if overdue else "")
+                 f"{dollars(float(late))} of Default Interest on it)" if overdue or late
+                 else "")
         raise LedgerError(f"{e.where()}: {e['shares']:,} shares do not match "
                           f"{dollars(float(amount))}{owing} at the Conversion Price "
                           f"{price(float(p))}: expected {expected:,} (II.A, II.D.4)")
-    for a, part in zip(books.arrears, parts):  # what converted is no longer owed
-        a["amount"] -= part
-        a["interest"] -= part
-    books.arrears[:] = [a for a in books.arrears if a["amount"] > 0]
-    room = max_conversion_shares(books.held, books.outstanding, t.ownership_cap,
-                                 basis=t.ownership_cap_basis)
-    if expected > room:  # II.A.1: "in no event" past the cap
+    room = _cap_room(books)
+    if room is not None and expected > room:  # II.A.1: "in no event" past the cap
         raise LedgerError(f"{e.where()}: {expected:,} shares would take the Holder past its "
                           f"{t.ownership_cap:.1%} cap (II.A.1): it holds {books.held:,} of "
                           f"{books.outstanding:,} outstanding, room for {room:,}; record the "
                           "conversion in parts the cap allows, with holder_sale entries between")
+    for a, (interest_part, principal_part, late_part) in zip(books.arrears, taken["items"]):
+        a["amount"] -= interest_part + principal_part  # what converted is no longer owed
+        a["interest"] -= interest_part
+        a["late"] -= late_part
+        if not a["amount"] and not a["late"]:
+            books.cured.append({"due": a["due"], "on": e.date})
+    books.arrears[:] = [a for a in books.arrears if a["amount"] or a["late"]]
     books.accrued -= share
-    books.balance -= principal
+    books.balance -= taken["from_balance"]
     books.issued["conversion"] += expected
     books.outstanding += expected
     books.held += expected
 
 
-def _converted_arrears(books: _Books, principal: Fraction, on: dt.date
-                       ) -> tuple[list[Fraction], Fraction]:
-    """The overdue interest a conversion of ``principal`` takes with it, per missed coupon in
-    cents, and the Default Interest on those parts to ``on`` (II.A: "all accrued and unpaid
-    interest thereon for the period beginning on the Issue Date" and Default Interest): each
-    coupon's share in proportion to the principal converted (reading 32)."""
-    if not books.balance:
-        return [Fraction(0)] * len(books.arrears), Fraction(0)
-    parts = [_cents(a["interest"] * principal / books.balance) for a in books.arrears]
-    late = sum((exact(default_interest(books.terms, float(part), a["since"], on))
-                + (_cents(a["late"] * part / a["amount"]) if a["amount"] else Fraction(0))
-                for a, part in zip(books.arrears, parts) if part > 0), Fraction(0))
-    return parts, late
+def _cap_room(books: _Books) -> int | None:
+    """The Holder's room under its cap (II.A.1), None where the cap sets no limit (a cap of
+    100% of the shares outstanding after the issue, reading 42's "no cap")."""
+    t = books.terms
+    if t.ownership_cap >= 1 and t.ownership_cap_basis == "after-issuance":
+        return None
+    return max_conversion_shares(books.held, books.outstanding, t.ownership_cap,
+                                 basis=t.ownership_cap_basis)
+
+
+def _room_shown(books: _Books, p: float) -> int:
+    """The room the status sheet shows: :func:`_cap_room`, or, where the cap sets no limit,
+    the shares everything the note owes converts into at the Conversion Price ``p``."""
+    room = _cap_room(books)
+    if room is not None:
+        return room
+    owed = books.balance + books.accrued + sum((a["amount"] for a in books.arrears), Fraction(0))
+    return conversion_shares(_cents(owed), exact(p)) if owed else 0
+
+
+def _taken(books: _Books, principal: Fraction, on: dt.date, since: dt.date) -> dict:
+    """What a conversion of ``principal`` on ``on`` takes (II.A: the principal, "all accrued
+    and unpaid interest thereon for the period beginning on the Issue Date" and Default
+    Interest; readings 32, 51):
+
+    - principal in arrears first, the oldest first, then the principal outstanding;
+    - ``share``: the interest accrued (not yet due) on it since ``since``, the last Interest
+      Payment Date: on overdue principal only to the day it fell due (it bears Default
+      Interest after);
+    - of each unpaid coupon, the interest that principal accrued over that coupon's period
+      (it was outstanding all of it, an overdue installment until its due date), in cents,
+      at most what is unpaid of the coupon;
+    - Default Interest to ``on`` on the overdue interest and principal taken, in cents, from
+      each item's ``since``, and its share of the Default Interest the item carries.
+
+    Returns ``items`` (per arrears item: interest, principal and carried Default Interest
+    taken), ``overdue`` (interest), ``late`` (Default Interest), ``share`` and
+    ``from_balance``."""
+    t = books.terms
+    rate = exact(t.interest_rate)
+    left = principal
+    from_arrears = []  # (item's scheduled date, principal taken)
+    for a in books.arrears:
+        x = min(left, a["amount"] - a["interest"])
+        left -= x
+        from_arrears.append(x)
+    from_balance = left
+    share = from_balance * rate * year_fraction(since, on, t.day_count) + sum(
+        (x * rate * year_fraction(since, a["date"], t.day_count)
+         for a, x in zip(books.arrears, from_arrears) if x and a["date"] > since), Fraction(0))
+    items, overdue, late = [], Fraction(0), Fraction(0)
+    for a, x in zip(books.arrears, from_arrears):
+        part = Fraction(0)
+        if a["interest"]:
+            accrued_on = from_balance * year_fraction(a["start"], a["date"], t.day_count)
+            for b, y in zip(books.arrears, from_arrears):
+                if y and b["date"] > a["start"]:
+                    accrued_on += y * year_fraction(a["start"], min(a["date"], b["date"]),
+                                                    t.day_count)
+            part = min(a["interest"], _cents(accrued_on * rate))
+        taken = part + x
+        carried = _cents(a["late"] * taken / a["amount"]) if taken and a["amount"] else 0
+        late += carried + (exact(default_interest(t, float(taken), a["since"], on)) if taken
+                           else 0)
+        overdue += part
+        items.append((part, x, Fraction(carried)))
+    return {"items": items, "overdue": overdue, "late": late, "share": share,
+            "from_balance": from_balance}
 
 
 def _events(ledger: Ledger) -> list:
@@ -445,9 +516,8 @@ def _redemption_shares(books: _Books, e: Entry) -> None:
         raise LedgerError(f"{e.where()}: no Mandatory Redemption Notice is in effect to pay "
                           "(record the Holder's notice first)")
     t = books.terms
-    room = max_conversion_shares(books.held, books.outstanding, t.ownership_cap,
-                                 basis=t.ownership_cap_basis)
-    if e["shares"] > room:
+    room = _cap_room(books)
+    if room is not None and e["shares"] > room:
         raise LedgerError(f"{e.where()}: {e['shares']:,} I.B shares would take the Holder past its "
                           f"{t.ownership_cap:.1%} cap (I.B: 'subject to the terms of Article II', "
                           f"II.A.1): it holds {books.held:,} of {books.outstanding:,}, room for "
@@ -951,8 +1021,7 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
                       dates=("due", "since")),
         conversion_price=p, price_history=books.history, shares_issued=dict(books.issued),
         holder_shares=books.held, shares_outstanding=books.outstanding,
-        cap_room=max_conversion_shares(books.held, books.outstanding, terms.ownership_cap,
-                                       basis=terms.ownership_cap_basis),
+        cap_room=_room_shown(books, p),
         next_payment_date=nominal, next_pay_date=pay, next_payment=amount,
         delivery_default_payments=_delivery_defaults(terms, ledger.upto(as_of), as_of),
         share_condition=condition, events=events,
@@ -987,9 +1056,12 @@ def _owed_on(terms: NoteTerms, books: _Books, arrears: pd.DataFrame, as_of: dt.d
     it demanded ((d): "all ... Delivery Default Payments"; readings 36, 37)."""
     to_on = books.balance * exact(terms.interest_rate) * year_fraction(as_of, on,
                                                                         terms.day_count)
-    overdue, late, demanded = arrears_owed(terms, arrears, on)
-    return dict(principal=float(books.balance + sum(i for _, _, i in books.pending)) + overdue,
-                accrued_interest=float(_cents(books.accrued + to_on)
+    _, late, demanded = arrears_owed(terms, arrears, on)
+    # the overdue principal counts in (a), the overdue interest in (b)
+    interest = sum((a["interest"] for a in books.arrears), Fraction(0))
+    overdue = sum((a["amount"] for a in books.arrears), Fraction(0)) - interest
+    return dict(principal=float(books.balance + sum(i for _, _, i in books.pending) + overdue),
+                accrued_interest=float(_cents(books.accrued + to_on) + interest
                                        + sum(i for _, i, _ in books.pending)),
                 default_interest=late,
                 penalties=demanded + _undemanded_penalties(terms, books, as_of))
@@ -1073,6 +1145,12 @@ def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledg
     captable = captable or load_captable()
     day = state_date(terms, as_of)
     state = note_state(terms, day, ledger=ledger, closes=closes, captable=captable)
+    events = []
+    if state.lifecycle.noticed:  # the redemption, from the state before the notice
+        event = noticed_redemption(state, ledger.unpaid_redemption)
+        events.append(event)
+        state = note_state(terms, event.date - dt.timedelta(days=1), ledger=ledger,
+                           closes=closes, captable=captable)
     if state.books.pending:
         state = note_state(terms, state.books.pending[0][0].date - dt.timedelta(days=1),
                            ledger=ledger, closes=closes, captable=captable)
@@ -1084,8 +1162,39 @@ def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledg
         paths = gbm(note_sessions(terms, path_start), volatility=assumptions.volatility,
                     drift=assumptions.drift, n_paths=assumptions.n_paths, seed=seed,
                     history=known)
-    result = simulate(terms, paths, captable=captable, start=state, **assumptions.engine())
+    result = simulate(terms, paths, captable=captable, start=state, events=events,
+                      **assumptions.engine())
     return state, paths, result, assumptions
+
+
+def noticed_redemption(state: NoteState, unpaid: str = "cash"):
+    """The noticed Mandatory Redemption Amount of ``state`` as the engine's
+    :class:`notelib.RedemptionEvent` (its notice, the event's first occurrence), for a forecast
+    from the state before the notice on the realized closes and then the paths (reading 50):
+    paid in cash on the day the ledger records, or, still unpaid, by ``unpaid`` (the ledger's
+    ``unpaid_redemption``): ``cash`` on the deadline (or, past it, the next business day after
+    the state's date, with Default Interest), ``shares`` as I.B shares from the first Trading
+    Day after the deadline (or the state's date). Part payments and I.B shares already
+    recorded are not carried into a forecast: refused, naming them."""
+    from ..contract.calendar import add_business_days
+    from ..engine import RedemptionEvent
+
+    c, t = state.lifecycle.claim, state.terms
+    n = c.notice
+    if c.settled_on is not None and not c.shares:
+        return RedemptionEvent(n.date, paid_on=c.settled_on, occurred=n.occurred)
+    if c.paid_cash or c.shares:
+        raise EngineError(f"forecast: {dollars(c.paid_cash)} in cash and {c.shares:,} I.B shares "
+                          f"were paid against the Mandatory Redemption Amount noticed on {n.date}"
+                          f"; a forecast after part payments of it is not modelled (the status "
+                          f"sheet has what is owed: {dollars(c.owed)})")
+    after = max(state.as_of, n.due)
+    if unpaid == "shares":
+        first = sessions_after(after, 1, t.calendar)[0].date()
+        return RedemptionEvent(n.date, paid_on=first, in_shares=True, occurred=n.occurred)
+    paid = n.due if state.as_of <= n.due else add_business_days(state.as_of, 1,
+                                                                  t.business_day_calendar)
+    return RedemptionEvent(n.date, paid_on=paid, occurred=n.occurred)
 
 
 def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None,
@@ -1100,7 +1209,8 @@ def load_ledger(path: str | Path | None = None, terms: NoteTerms | None = None,
     data = load_yaml(path, "ledger", error=LedgerError)
     try:
         ledger = parse_ledger(data, sequence_lines(path, "entries"), terms, path)
-        replay(terms, ledger, terms.maturity_date, closes=closes)
+        last = max([terms.maturity_date] + [e.date for e in ledger.entries])
+        note_state(terms, last, ledger=ledger, closes=closes)
     except LedgerError as exc:
         raise LedgerError(f"ledger {path}, {exc}") from None
     return ledger

@@ -74,9 +74,18 @@ class RedemptionEvent:
     date: dt.date
     paid_on: dt.date | None = None
     in_shares: bool = False
+    # the event's first occurrence, when the notice (``date``) came later: parity's window
+    # and I.B's lowest price run from it (I.A(ii)(y), I.B)
+    occurred: dt.date | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "date", as_date(self.date, "RedemptionEvent.date", EngineError))
+        if self.occurred is not None:
+            day = as_date(self.occurred, "RedemptionEvent.occurred", EngineError)
+            if day > self.date:
+                raise EngineError(f"RedemptionEvent.occurred = {day}: the event occurs on or "
+                                  f"before its notice, {self.date}")
+            object.__setattr__(self, "occurred", day)
         if self.paid_on is not None:
             object.__setattr__(self, "paid_on", as_date(self.paid_on, "RedemptionEvent.paid_on",
                                                         EngineError))
@@ -610,7 +619,8 @@ def _compile_redemption(terms: NoteTerms, ev: RedemptionEvent, sessions: pd.Date
     # paid late, Default Interest runs from the notice (the amount's due date) or from the
     # deadline (terms.redemption_late_from, reading 25)
     since = ev.date if terms.redemption_late_from == "notice" else deadline
-    e_idx = int(np.searchsorted(sessions, pd.Timestamp(ev.date), side="left"))
+    occurred = ev.occurred or ev.date
+    e_idx = int(np.searchsorted(sessions, pd.Timestamp(occurred), side="left"))
     m_idx = int(np.searchsorted(sessions, pd.Timestamp(on), side="left"))
     if not (ev.date >= terms.issue_date and e_idx < m_idx < len(sessions)
             and max(on, paid or on) <= min(terms.maturity_date, days[-1])):
@@ -628,7 +638,7 @@ def _compile_redemption(terms: NoteTerms, ev: RedemptionEvent, sessions: pd.Date
         first = int(np.searchsorted(sessions, pd.Timestamp(start), side="left"))
         low_since = np.zeros(len(sessions), dtype=np.int64)
         for i in range(first, len(sessions)):
-            low_since[i] = int(prices.lowest(ev.date, days[i]) * units)
+            low_since[i] = int(prices.lowest(occurred, days[i]) * units)
         late_at = [_late_ratio(terms, since, d) for d in days]
     return Redemption(
         on=on, paid=paid, window=window, adj=adj, in_shares=ev.in_shares,

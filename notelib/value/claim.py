@@ -1,0 +1,118 @@
+"""The value of a noticed Mandatory Redemption Amount: after the Holder's notice the note is a
+claim for a fixed amount with Default Interest, not a performing convertible (I.A, I.B).
+
+The claim is paid as the ledger assumes (``unpaid_redemption``, reading 50): in cash on its
+date, worth what is owed then discounted at the risk-free rate plus the credit spread (the
+Borrower that owes it has already missed a payment); or in I.B shares in lieu, worth their
+count at today's close (before the 9.9% cap spreads the elections over time: an upper
+figure, labelled so).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from ..book.lifecycle import Claim
+from ..contract.conversion import conversion_shares
+from ..contract.money import exact, round_half_up
+from ..contract.schedule import year_fraction
+from ..io.display import dollars, html_table, price, shares
+
+
+@dataclass(frozen=True)
+class ClaimValue:
+    """What the noticed claim is worth on ``valuation_date`` (see the module docstring)."""
+
+    claim: Claim
+    valuation_date: dt.date
+    settlement: str  # "cash" or "shares"
+    paid_on: dt.date
+    owed_then: float  # what is owed on ``paid_on`` (the amount and its Default Interest)
+    rate: float
+    credit_spread: float
+    spot: float
+    lowest_price: float  # the lowest Conversion Price since the event (I.B)
+    value: float
+    std_error: float = 0.0  # no simulation: the claim is fixed
+
+    @property
+    def discount_factor(self) -> float:
+        return math.exp(-(self.rate + self.credit_spread) * self.years)
+
+    @property
+    def ib_shares(self) -> int:
+        """Shares the Holder could demand for what is owed on ``paid_on`` (I.B, before the
+        cap)."""
+        return conversion_shares(self.owed_then, self.lowest_price)
+
+    @property
+    def ib_value(self) -> float:
+        return self.ib_shares * self.spot
+
+    @property
+    def years(self) -> float:
+        return (self.paid_on - self.valuation_date).days / 365.0
+
+    @property
+    def greeks_with_errors(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Exact sensitivities, as :attr:`notelib.Valuation.greeks_with_errors` names them:
+        in cash, a point of rate or credit spread moves the value by -years x value / 100 and
+        the share price not at all; in I.B shares, delta is their count."""
+        cash = self.settlement == "cash"
+        rho = -self.years * self.value / 100 if cash else 0.0
+        greeks = {"delta": 0.0 if cash else float(self.ib_shares), "gamma": 0.0, "vega": 0.0,
+                  "rho": rho, "credit_spread": rho}
+        return greeks, {k: 0.0 for k in greeks}
+
+    share_payment_option = redemption_put = events_effect = property(
+        lambda self: (0.0, 0.0), doc="No Payment Shares, event or II.C adjustment is left to "
+                                     "value after a notice: (0.0, 0.0).")
+
+    def rows(self) -> dict[str, str]:
+        n = self.claim.notice
+        return {
+            "What is valued": f"the Mandatory Redemption Amount noticed {n.date:%d %b %Y} "
+                              f"({n.clause}), not a performing note",
+            "Amount (I.A)": f"{dollars(self.claim.amount.amount)} due {n.due:%d %b %Y}",
+            "Owed on the valuation date": dollars(self.claim.owed),
+            "Assumed paid": f"in {self.settlement} on {self.paid_on:%d %b %Y}, "
+                            f"{dollars(self.owed_then)} with Default Interest (an assumption: "
+                            "the ledger's unpaid_redemption)",
+            "Discounted at": f"rate {self.rate:.2%} + credit spread {self.credit_spread:.2%}",
+            "Value": dollars(self.value),
+            "I.B shares in lieu (before the 9.9% cap)":
+                f"{shares(self.ib_shares)} at {price(self.lowest_price)}, worth "
+                f"{dollars(self.ib_value)} at today's close {price(self.spot)}",
+        }
+
+    def _repr_html_(self) -> str:
+        return html_table(self.rows(), caption=f"The noticed claim on {self.valuation_date:%d %b %Y}")
+
+    def __repr__(self) -> str:
+        return f"ClaimValue({self.valuation_date}: {dollars(self.value)} in {self.settlement})"
+
+
+def claim_value(claim: Claim, *, valuation_date: dt.date, paid_on: dt.date, settlement: str,
+                rate: float, credit_spread: float, spot: float, lowest_price: float,
+                default_rate: float, day_count: str, late_from: dt.date) -> ClaimValue:
+    """The claim's value on ``valuation_date``: what is owed on ``paid_on`` (the unpaid amount
+    and its Default Interest, at ``default_rate`` from ``late_from`` on the unpaid amount,
+    preamble and reading 25) discounted at ``rate`` + ``credit_spread`` (continuously
+    compounded, ACT/365F); in ``shares``, the I.B shares for it at ``lowest_price`` times
+    ``spot``."""
+    unpaid, late = exact(claim.unpaid), exact(claim.default_interest)
+    if paid_on > claim.notice.due and claim.settled_on is None:
+        # nothing paid yet: Default Interest from late_from in one step, as the engine does;
+        # after part payments, on from the valuation date
+        paid_any = claim.paid_cash or claim.shares
+        start = claim.as_of if paid_any and claim.as_of > late_from else late_from
+        late = (late if paid_any else 0) + unpaid * exact(default_rate) * year_fraction(
+            start, paid_on, day_count)
+    owed = float(round_half_up(unpaid + late, 2))
+    v = ClaimValue(claim, valuation_date, settlement, paid_on, owed, rate, credit_spread,
+                   spot, lowest_price, 0.0)
+    worth = owed * v.discount_factor if settlement == "cash" else v.ib_value
+    return ClaimValue(claim, valuation_date, settlement, paid_on, owed, rate, credit_spread,
+                      spot, lowest_price, round(worth, 2))
