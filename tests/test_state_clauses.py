@@ -93,3 +93,82 @@ def test_an_event_today_owes_the_delivery_default_payments(terms):
     both = note_state(terms, D(2006, 6, 15), ledger=_ledger(
         HAND + [demand], terms, unrecorded_deliveries="late"))
     assert both.redemption.floor == 2_942_706.00
+
+
+# --- items 4 and 8: overdue principal converts; a cap of 100% sets no limit ---------------
+
+NO_CAP = {"ownership_cap": 1.0}  # reading 42's "no cap"
+
+
+def test_overdue_principal_converts_with_its_default_interest(terms):
+    # Payments through 2 Jan 2007 in cash (the ledger's assumption); the 1 Feb 2007 installment
+    # of 335,000 is missed. On 15 Feb 2007 the Holder converts all 3,015,000: the 2,680,000
+    # outstanding and the 335,000 it was not paid ("to the extent not converted", preamble;
+    # II.A(iii)), the overdue principal first (reading 51):
+    #   interest since 1 Jan: 2,680,000 x 9% x 45/360 = 30,150.00, and on the overdue 335,000
+    #     to its due date 1 Feb, 335,000 x 9% x 31/360 = 2,596.25: 32,746.25
+    #     (= 3,015,000 x 31 x 0.00025 + 2,680,000 x 14 x 0.00025 = 23,366.25 + 9,380.00)
+    #   Default Interest on 335,000 from 1 Feb, 14 days: 335,000 x 16% x 14/360 = 2,084.44
+    #   (3,015,000 + 32,746.25 + 2,084.44) / 0.22 = 3,049,830.69 / 0.22 = 13,862,866.8
+    #   -> 13,862,867 shares; nothing is left owed and I.A.1 is cured by the conversion
+    t = terms.replace(**NO_CAP)
+    entries = [{"date": D(2007, 2, 1), "kind": "payment", "cash": 0},
+               {"date": D(2007, 2, 15), "kind": "conversion", "principal": 3015000,
+                "shares": 13_862_867}]
+    s = note_state(t, D(2007, 2, 16), ledger=_ledger(entries, t, unrecorded_payments="cash"))
+    assert s.principal == 0 and len(s.arrears) == 0 and s.accrued_interest == 0
+    assert s.shares_issued["conversion"] == 13_862_867
+    assert s.events.set_index("clause").loc["I.A.1", "status"] == \
+        "cured (an event from 2007-02-01)"
+    # a cent of principal more than both is refused, naming them
+    over = [entries[0], {**entries[1], "principal": 3015000.01}]
+    with pytest.raises(LedgerError, match=r"line 2 \(conversion on 2007-02-15\): converts "
+                                          r"\$3,015,000.01, more than the \$2,680,000.00 "
+                                          r"outstanding and \$335,000.00 overdue"):
+        note_state(t, D(2007, 2, 16), ledger=_ledger(over, t, unrecorded_payments="cash"))
+    # converting 335,000 takes the overdue installment alone: 2,596.25 of interest, 2,084.44
+    # of Default Interest, (335,000 + 2,596.25 + 2,084.44) / 0.22 = 339,680.69 / 0.22 =
+    # 1,544,003.1 -> 1,544,004 shares; the 2,680,000 stays outstanding and I.A.1 is cured
+    part = [entries[0], {**entries[1], "principal": 335000, "shares": 1_544_004}]
+    s = note_state(t, D(2007, 2, 16), ledger=_ledger(part, t, unrecorded_payments="cash"))
+    assert s.principal == 2_680_000 and len(s.arrears) == 0
+    # accrued on 16 Feb: 32,746.25 + 2,680,000 x 0.00025 (16 Feb) - 2,596.25 = 30,820.00
+    assert s.accrued_interest == 30_820.00
+
+
+def test_a_cap_of_100_percent_sets_no_limit(terms):
+    # reading 42's "no cap" (ownership_cap 1.0, after-issuance) no longer crashes a ledger
+    # conversion: the hand ledger's 1,000,000 converts into 1,011,000 / 0.22 -> 4,595,455
+    # shares, as under the 9.9% cap; the sheet's room is what everything owed converts into:
+    # 2,350,000 + 44,062.50 accrued (75 days x 587.50) = 2,394,062.50 / 0.22 = 10,882,102.3
+    # -> 10,882,103 shares
+    t = terms.replace(**NO_CAP)
+    s = note_state(t, D(2006, 6, 15), ledger=_ledger(HAND, t))
+    assert s.shares_issued["conversion"] == 4_595_455
+    assert s.cap_room == 10_882_103
+    assert "10,882,103" in s.rows()["Holder's shares / room under the 9.9% cap"]
+
+
+# --- item 5: an unpaid coupon's part follows the principal it accrued on -------------------
+
+def test_a_conversion_takes_the_coupon_interest_its_principal_accrued(terms):
+    # The Oct 2006 coupon (3,350,000 x 9% x 92/360 = 77,050.00, 1 Jul - 1 Oct) is missed
+    # (due Sun 1 Oct, pay date 2 Oct). On 2 Jan 2007 the Jan coupon (77,050.00) and the
+    # 335,000 installment are paid, the day's own first (current-first), so the Oct coupon
+    # stays overdue while the principal falls to 3,015,000. On 15 Jan 2007 1,000,000 converts.
+    # II.A(ii): "all accrued and unpaid interest thereon": the 1,000,000 was outstanding all
+    # of Jul-Sep and accrued 1,000,000 x 9% x 92/360 = 23,000.00 of the Oct coupon (in
+    # proportion to today's 3,015,000 it would be 77,050 / 3.015 = 25,555.56).
+    #   interest since 1 Jan: 1,000,000 x 9% x 14/360 = 3,500.00
+    #   Default Interest on 23,000 from 1 Oct 2006 to 15 Jan 2007, 31 + 30 + 31 + 14 = 106
+    #   days: 23,000 x 16% x 106/360 = 3,680 x 106 / 360 = 1,083.56
+    #   (1,000,000 + 3,500 + 23,000 + 1,083.56) / 0.22 = 1,027,583.56 / 0.22 = 4,670,834.4
+    #   -> 4,670,835 shares; 77,050 - 23,000 = 54,050.00 of the Oct coupon still owed
+    entries = [{"date": D(2006, 10, 2), "kind": "payment", "cash": 0},
+               {"date": D(2007, 1, 2), "kind": "payment", "cash": 412050.00},
+               {"date": D(2007, 1, 15), "kind": "conversion", "principal": 1000000,
+                "shares": 4_670_835}]
+    s = note_state(terms, D(2007, 1, 16), ledger=_ledger(
+        entries, terms, unrecorded_payments="cash", payment_order="current-first"))
+    assert s.principal == 2_015_000 and s.arrears["amount"].tolist() == [54_050.00]
+    assert s.shares_issued["conversion"] == 4_670_835
