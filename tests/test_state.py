@@ -718,8 +718,9 @@ def test_the_payment_order_switch(terms):
     # (from the pay date, 91 days: 3,048.50).
     # arrears-first: Apr's Default Interest 3,115.50, then 73,097.00 of Apr's interest;
     #   2,278.00 of Apr stays overdue and the whole Jul coupon, 76,212.50, is missed.
-    # current-first: the Jul coupon is paid; Apr's 75,375.00 stays overdue, its 3,115.50 of
-    #   Default Interest carried unpaid.
+    # current-first: the Jul coupon is paid; Apr's 75,375.00 stays overdue with its 3,115.50
+    #   of Default Interest; the payment did not reach it, so nothing is carried: its clock
+    #   runs on from 1 Apr (issue 34, item 6).
     entries = JAN_PAID + [{"date": D(2006, 7, 3), "kind": "payment", "cash": 76212.50}]
     first = note_state(terms, D(2006, 7, 3), ledger=parse_ledger({"entries": entries}, None,
                                                                  terms)).arrears
@@ -727,7 +728,7 @@ def test_the_payment_order_switch(terms):
     assert list(first["carried"]) == [0.0, 0.0]
     current = note_state(terms, D(2006, 7, 3), ledger=parse_ledger(
         {"entries": entries, "payment_order": "current-first"}, None, terms)).arrears
-    assert list(current["amount"]) == [75_375.00] and list(current["carried"]) == [3_115.50]
+    assert list(current["amount"]) == [75_375.00] and list(current["carried"]) == [0.0]
     assert current["default_interest"].iloc[0] == 3_115.50  # nothing more on the day itself
     with pytest.raises(LedgerError, match="payment_order = 'newest' must be 'arrears-first'"):
         parse_ledger({"entries": entries, "payment_order": "newest"}, None, terms)

@@ -172,3 +172,43 @@ def test_a_conversion_takes_the_coupon_interest_its_principal_accrued(terms):
         entries, terms, unrecorded_payments="cash", payment_order="current-first"))
     assert s.principal == 2_015_000 and s.arrears["amount"].tolist() == [54_050.00]
     assert s.shares_issued["conversion"] == 4_670_835
+
+
+# --- item 6: each arrears item keeps its own clock ----------------------------------------
+
+def test_a_payment_that_does_not_reach_an_item_leaves_its_clock_alone(terms):
+    # The Apr 2006 (75,375.00, due 1 Apr) and Jul 2006 (76,212.50, due 1 Jul) coupons are
+    # missed. On Tue 1 Aug 2006 1,000.00 is paid: arrears first, it pays April's Default
+    # Interest only (75,375 x 16% x 122/360 = 12,060 x 122 / 360 = 4,087.00; 3,087.00 stays
+    # carried, April's clock restarts on 1 Aug). July's item is not reached: its Default
+    # Interest runs from 1 Jul unbroken. On Sat 30 Sep 2006 (91 days):
+    #   July: 76,212.50 x 16% x 91/360 = 12,194 x 91 / 360 = 3,082.372 -> 3,082.37
+    #   (restarted on 1 Aug it was 12,194 x 31/360 = 1,050.06 carried + 12,194 x 60/360 =
+    #   2,032.33, 3,082.39)
+    #   April: 3,087.00 carried + 12,060 x 60 / 360 = 2,010.00 -> 5,097.00
+    entries = JAN_PAID + [{"date": D(2006, 4, 3), "kind": "payment", "cash": 0},
+                          {"date": D(2006, 7, 3), "kind": "payment", "cash": 0},
+                          {"date": D(2006, 8, 1), "kind": "payment", "cash": 1000.00}]
+    a = note_state(terms, D(2006, 9, 30), ledger=_ledger(entries, terms)).arrears
+    assert a["amount"].tolist() == [75_375.00, 76_212.50]
+    assert a["default_interest"].tolist() == [5_097.00, 3_082.37]
+    assert a["carried"].tolist() == [3_087.00, 0.0]
+
+
+# --- item 7: arrears are paid on banking days --------------------------------------------
+
+def test_arrears_are_paid_on_banking_days_not_exchange_sessions(terms):
+    # The Apr 2006 coupon missed. Good Friday, 14 Apr 2006, is a banking day (Nasdaq closed;
+    # reading 3): paid then, 75,375 + 75,375 x 16% x 13/360 (1 Apr - 14 Apr) = 12,060 x 13 /
+    # 360 = 435.50 -> 75,810.50, nothing is left overdue.
+    good_friday = JAN_PAID + [{"date": D(2006, 4, 14), "kind": "payment", "cash": 75810.50}]
+    s = note_state(terms, D(2006, 4, 18), ledger=_ledger(good_friday, terms))
+    assert len(s.arrears) == 0
+    # Columbus Day, Mon 9 Oct 2006, is a federal holiday (Nasdaq open): refused, naming the
+    # line and the rule
+    columbus = JAN_PAID + [{"date": D(2006, 4, 3), "kind": "payment", "cash": 75375.00},
+                           {"date": D(2006, 7, 3), "kind": "payment", "cash": 0},
+                           {"date": D(2006, 10, 9), "kind": "payment", "cash": 1000.00}]
+    with pytest.raises(LedgerError, match=r"line 4 \(payment on 2006-10-09\): not a business "
+                                          r"day \(federal calendar, reading 3\)"):
+        note_state(terms, D(2006, 10, 10), ledger=_ledger(columbus, terms))

@@ -237,11 +237,13 @@ def _waterfall(books: _Books, cash: Fraction, on: dt.date, entry: Entry,
         else:
             paid[(kind, i)] = paid.get((kind, i), Fraction(0)) + part
     for i, a in enumerate(items):
+        if not any(paid.get((kind, i)) for kind in ("late", "interest", "principal")):
+            continue  # not reached: its Default Interest runs on from its own ``since``
         a["late"] = late[i] - paid[("late", i)]
         a["interest"] -= paid.get(("interest", i), Fraction(0))
         a["amount"] -= paid.get(("interest", i), Fraction(0)) + paid.get(("principal", i),
                                                                          Fraction(0))
-        a["since"] = on
+        a["since"] = on  # a payment towards it: the rest runs from today (reading 48)
         if not a["amount"] and not a["late"]:
             books.cured.append({"due": a["due"], "on": on})
     books.arrears[:] = [a for a in items if a["amount"] or a["late"]]
@@ -250,12 +252,15 @@ def _waterfall(books: _Books, cash: Fraction, on: dt.date, entry: Entry,
 
 def _pay_arrears(books: _Books, e: Entry, order: str) -> None:
     """A cash payment on a business day that is not a pay date: it pays arrears, down the
-    waterfall (reading 48)."""
+    waterfall (reading 48). Business days are banking days (``business_day_calendar``,
+    reading 3): Good Friday is one, Columbus Day is not."""
     if e["shares"]:
         raise LedgerError(f"{e.where()}: Payment Shares pay a payment on its pay date; arrears "
                           "are paid in cash")
-    if pd.Timestamp(e.date) not in business_days(e.date, e.date, books.terms.calendar):
-        raise LedgerError(f"{e.where()}: not a business day ({books.terms.calendar})")
+    cal = books.terms.business_day_calendar
+    if pd.Timestamp(e.date) not in business_days(e.date, e.date, cal):
+        raise LedgerError(f"{e.where()}: not a business day ({cal} calendar, reading 3); "
+                          "arrears are paid on a business day")
     if not books.arrears:
         raise LedgerError(f"{e.where()}: not a payment date, and nothing is overdue on "
                           f"{e.date} for it to pay (payments fall on their pay dates or, paid "
