@@ -77,7 +77,12 @@ def test_an_event_today_owes_the_delivery_default_payments(terms):
     #   (d) Delivery Default Payments 54,000.00
     #   floor 1.2 x (2,350,000 + 48,175 + 54,000) = 1.2 x 2,452,175 = 2,942,610.00
     # (without (d): 1.2 x 2,398,175 = 2,877,810.00, the figure before this fix)
-    s = note_state(terms, D(2006, 6, 15), ledger=_ledger(HAND, terms,
+    # The Holder keeps its conversion (V.J): it notified the Borrower on Wed 31 May, before
+    # V.J's day Thu 1 Jun; without that notice the amount is outstanding again on 1 Jun
+    # (reading 52, tests/test_vj.py).
+    kept = {"date": D(2006, 5, 31), "kind": "conversion_retained",
+            "conversion": D(2006, 5, 15)}
+    s = note_state(terms, D(2006, 6, 15), ledger=_ledger(HAND + [kept], terms,
                                                          unrecorded_deliveries="late"))
     assert s.delivery_default_payments == 54_000.00
     assert s.election_deadline == D(2006, 6, 22)
@@ -91,7 +96,7 @@ def test_an_event_today_owes_the_delivery_default_payments(terms):
     # floor 1.2 x (2,350,000 + 48,175 + 54,080) = 1.2 x 2,452,255 = 2,942,706.00
     demand = {"date": D(2006, 6, 2), "kind": "cash_notice", "amount": 20000}
     both = note_state(terms, D(2006, 6, 15), ledger=_ledger(
-        HAND + [demand], terms, unrecorded_deliveries="late"))
+        HAND + [kept, demand], terms, unrecorded_deliveries="late"))
     assert both.redemption.floor == 2_942_706.00
 
 

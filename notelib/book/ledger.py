@@ -51,13 +51,19 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "penalty_payment": (("amount",), ()),  # a cash payment of such an amount (not P&I)
     # the noticed Mandatory Redemption Amount paid: cash, or I.B shares in lieu of ``amount``
     "redemption_payment": ((), ("cash", "shares", "amount")),  # I.A, I.B
+    # V.J: the conversion dated ``conversion``, its shares not received before the tenth
+    # business day after the Delivery Period: outstanding again that day (rescinded), or kept
+    # by the Holder's notice (retained); reading 52
+    "conversion_rescinded": (("conversion",), ()),
+    "conversion_retained": (("conversion",), ()),
 }
 # kinds that may fall after the Maturity Date: what is owed is paid "until the same is paid"
 AFTER_MATURITY = {"payment", "redemption_payment", "penalty_payment", "holder_sale"}
 COMMON = ("date", "kind", "provenance", "source", "note")
 MONEY = {"cash", "principal", "interest", "amount"}
 SHARES = {"shares", "shares_outstanding"}
-DATES = {"end", "cured_on", "failure_date", "resolved_on", "payment_date", "delivered_on"}
+DATES = {"end", "cured_on", "failure_date", "resolved_on", "payment_date", "delivered_on",
+         "conversion"}
 FLAGS = {"exempt", "authorising_shares", "monetary"}
 LATER = {"end", "cured_on", "resolved_on", "delivered_on"}  # dates on or after the entry's own
 AT_LEAST_ONE = {"issuance", "holder_sale", "conversion"}  # kinds whose shares are >= 1
@@ -78,6 +84,14 @@ SETTINGS = {
                                   "an assumption (reading 50)",
                           "shares": "the Holder takes I.B shares for it from the first "
                                     "Trading Day it may"},
+    "undelivered_conversions": {"outstanding": "conversion shares not received before the "
+                                               "tenth business day after the Delivery Period, "
+                                               "no conversion_retained recorded by then: the "
+                                               "amount is outstanding again that day (V.J, "
+                                               "reading 52)",
+                                "retained": "the Holder is assumed to keep such a conversion "
+                                            "unless a conversion_rescinded is recorded, an "
+                                            "assumption"},
 }
 
 
@@ -113,6 +127,7 @@ class Ledger:
     unrecorded_deliveries: str = "on-time"  # or "late": conversion shares without delivered_on
     payment_order: str = "arrears-first"  # or "current-first": how cash pays what is owed
     unpaid_redemption: str = "cash"  # or "shares": a forecast's noticed amount still unpaid
+    undelivered_conversions: str = "outstanding"  # or "retained": V.J unless elected (rd. 52)
 
     def upto(self, as_of: dt.date) -> Ledger:
         """The entries dated on or before ``as_of``."""

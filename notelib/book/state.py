@@ -21,7 +21,8 @@ import pandas as pd
 
 from ..contract.adjustments import (AdjustmentError, CashDistribution, Issuance, PriceLookup,
                                    Split, conversion_price_history)
-from ..contract.calendar import business_days, sessions_after, trading_sessions
+from ..contract.calendar import (add_business_days, business_days, sessions_after,
+                                 trading_sessions)
 from ..captable import CapTable, load_captable
 from ..contract.conversion import conversion_shares, max_conversion_shares
 from ..contract.dates import takes_dates
@@ -81,6 +82,7 @@ class _Books:
     facts_on_issue: bool = False  # the ledger records something on the Issue Date
     notice: Notice | None = None  # a Mandatory Redemption Notice in effect (the schedule stops)
     ledger: Ledger | None = None  # the facts replayed, for the events continuing on a day
+    converted: dict = field(default_factory=dict)  # conversion's line: what it took (V.J)
 
     def accrue(self, to: dt.date) -> None:
         if to > self.last:
@@ -309,7 +311,12 @@ def _convert(books: _Books, e: Entry) -> None:
                           f"{t.ownership_cap:.1%} cap (II.A.1): it holds {books.held:,} of "
                           f"{books.outstanding:,} outstanding, room for {room:,}; record the "
                           "conversion in parts the cap allows, with holder_sale entries between")
+    took = []  # for V.J: each arrears item, what was taken of it, its Default Interest to today
     for a, (interest_part, principal_part, late_part) in zip(books.arrears, taken["items"]):
+        if interest_part or principal_part or late_part:
+            took.append((a, interest_part, principal_part, late_part + (exact(default_interest(
+                t, float(interest_part + principal_part), a["since"], e.date))
+                if interest_part + principal_part else 0)))
         a["amount"] -= interest_part + principal_part  # what converted is no longer owed
         a["interest"] -= interest_part
         a["late"] -= late_part
@@ -321,6 +328,134 @@ def _convert(books: _Books, e: Entry) -> None:
     books.issued["conversion"] += expected
     books.outstanding += expected
     books.held += expected
+    books.converted[e.line] = {"shares": expected, "balance": taken["from_balance"],
+                               "share": share, "arrears": took}
+
+
+# V.J: "the tenth business day after the expiration of the Delivery Period"
+VJ_BUSINESS_DAYS = 10
+
+
+def vj_day(terms: NoteTerms, conversion_date: dt.date) -> dt.date:
+    """The day V.J leaves a conversion's Principal Amount and interest outstanding again when
+    the Holder "has not received certificates for all shares of Common Stock prior to" it:
+    the tenth business day after the Delivery Period (``delivery_period`` business days after
+    the Conversion Date, II.D.3), banking days (reading 3). Mon 15 May 2006: Delivery Period
+    to Wed 17 May, V.J's day Thu 1 Jun (Memorial Day not counted)."""
+    cal = terms.business_day_calendar
+    return add_business_days(add_business_days(conversion_date, terms.delivery_period, cal),
+                             VJ_BUSINESS_DAYS, cal)
+
+
+def undone_conversions(terms: NoteTerms, ledger: Ledger, as_of: dt.date
+                       ) -> dict[int, tuple[Entry, dt.date, Entry | None]]:
+    """The conversions V.J has left outstanding again by ``as_of``: conversion entry's line ->
+    (the entry, V.J's day, the ``conversion_rescinded`` entry or None where V.J acted alone).
+    A conversion is undone on V.J's day (:func:`vj_day`) when its shares were not received
+    before it and the Holder did not elect "to retain its status as a holder of Common Stock
+    by so notifying the Corporation" (V.J; reading 52): a ``conversion_rescinded`` entry
+    (dated V.J's day or later) says so; where the ledger is silent, a conversion whose shares
+    are recorded as not delivered (no ``delivered_on`` under ``unrecorded_deliveries: late``)
+    and no ``conversion_retained`` by V.J's day is undone under ``undelivered_conversions:
+    outstanding`` (the default) and kept under ``retained``. Shares recorded as delivered,
+    even late, were taken by the Holder: the conversion stands. The rule-breaking entries
+    (no such conversion, too early, twice, delivered shares) are refused with their line."""
+    ledger = ledger.upto(as_of)
+    conversions: dict[dt.date, list[Entry]] = {}
+    elected: dict[int, Entry] = {}
+    for e in ledger.entries:
+        if e.kind == "conversion":
+            conversions.setdefault(e.date, []).append(e)
+            continue
+        if e.kind not in ("conversion_rescinded", "conversion_retained"):
+            continue
+        day = e["conversion"]
+        found = conversions.get(day, [])
+        if not found:
+            verb = "rescind" if e.kind == "conversion_rescinded" else "retain"
+            raise LedgerError(f"{e.where()}: no conversion on {day} to {verb} (V.J): the "
+                              "conversion field is the Conversion Date of a conversion entry "
+                              "on or before it")
+        if len(found) > 1:
+            raise LedgerError(f"{e.where()}: {len(found)} conversions on {day} (lines "
+                              f"{', '.join(str(c.line) for c in found)}); V.J for one of "
+                              "several same-day conversions is not modelled")
+        c = found[0]
+        if c.line in elected:
+            raise LedgerError(f"{e.where()}: V.J's election for the conversion on {day} is "
+                              f"already recorded, {elected[c.line].where()}: once only")
+        deadline = vj_day(terms, day)
+        period = add_business_days(day, terms.delivery_period, terms.business_day_calendar)
+        if e.kind == "conversion_retained" and e.date > deadline:
+            raise LedgerError(f"{e.where()}: after V.J's day {deadline} (the tenth business "
+                              f"day after the Delivery Period ending {period}): by then the "
+                              "Holder elects to retain its status as a holder of Common Stock, "
+                              "or the amount is outstanding again (V.J)")
+        if e.kind == "conversion_rescinded":
+            if e.date < deadline:
+                early = (f"before the Delivery Period ends on {period} (II.D.3)"
+                         if e.date <= period else
+                         f"before V.J's day {deadline}, the tenth business day after the "
+                         f"Delivery Period ending {period}")
+                raise LedgerError(f"{e.where()}: {early}: the shares may still come; V.J "
+                                  "leaves the amount outstanding only if they have not come "
+                                  "before that day")
+            if c["delivered_on"] is not None:
+                raise LedgerError(f"{e.where()}: the shares of {c.where()} are recorded as "
+                                  f"delivered on {c['delivered_on']}: a conversion the Holder "
+                                  "took its shares for is not undone (V.J); drop one of them")
+        elected[c.line] = e
+    out = {}
+    for found in conversions.values():
+        for c in found:
+            deadline = vj_day(terms, c.date)
+            chosen = elected.get(c.line)
+            if chosen is not None and chosen.kind == "conversion_rescinded":
+                out[c.line] = (c, deadline, chosen)
+            elif (chosen is None and deadline <= as_of and c["delivered_on"] is None
+                  and ledger.unrecorded_deliveries == "late"
+                  and ledger.undelivered_conversions == "outstanding"):
+                out[c.line] = (c, deadline, None)
+    for c, deadline, _ in out.values():
+        if deadline > terms.maturity_date:
+            raise LedgerError(f"{c.where()}: V.J's day {deadline} falls after the Maturity Date "
+                              f"{terms.maturity_date}; a conversion undone after maturity is "
+                              "not modelled")
+    return out
+
+
+def _undo(books: _Books, e: Entry, day: dt.date) -> None:
+    """V.J on ``day``: "the portion of the Principal Amount and interest thereon subject to
+    such conversion shall be deemed outstanding under this Note" (reading 52). The principal
+    it took from the balance is outstanding again and accrues interest from ``day``; the
+    interest it took (since the last Interest Payment Date) is accrued interest again, paid
+    with the next coupon; what it took of each overdue item is overdue again with the Default
+    Interest it carried to the Conversion Date, and bears Default Interest from ``day`` (an
+    item the conversion cured is uncured); its shares leave the share counts."""
+    took = books.converted.pop(e.line)
+    t = books.terms
+    books.balance += took["balance"]
+    books.accrued += took["share"]
+    for a, interest_part, principal_part, late in took["arrears"]:
+        if any(x is a for x in books.arrears):
+            a["late"], a["since"] = _late_to(t, a, day), day  # its own Default Interest to day
+            a["amount"] += interest_part + principal_part
+            a["interest"] += interest_part
+            a["late"] += late
+            continue
+        books.cured[:] = [c for c in books.cured
+                          if not (c["due"] == a["due"] and c["on"] == e.date)]
+        books.arrears.append({**a, "amount": interest_part + principal_part,
+                              "interest": interest_part, "late": late, "since": day})
+    books.arrears.sort(key=lambda a: a["date"])
+    n = took["shares"]
+    if n > books.held:
+        raise LedgerError(f"{e.where()}: V.J undoes it on {day}, but the Holder holds "
+                          f"{books.held:,} shares, fewer than its {n:,}: it sold shares it "
+                          "never received")
+    books.issued["conversion"] -= n
+    books.outstanding -= n
+    books.held -= n
 
 
 def _cap_room(books: _Books) -> int | None:
@@ -463,7 +598,10 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
                       if r.pay_date <= as_of]
                    + [(e.date, 1.5, e) for e in arrears_payments]
                    + [(e.date, -1 if e.kind == "conversion" and e.date == terms.maturity_date
-                       else 2, e) for e in ledger.entries if e.kind != "payment"],
+                       else 2, e) for e in ledger.entries if e.kind != "payment"]
+                   # V.J: a conversion outstanding again, at the start of its day
+                   + [(day, -0.5, c) for c, day, _ in
+                      undone_conversions(terms, ledger, as_of).values()],
                    key=lambda s: (s[0], s[1]))
     stop = dt.date.max if notice is None else notice.measured_on
     books.notice = notice
@@ -475,6 +613,8 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
             _settle(books, item, ledger.unrecorded_payments, ledger.payment_order)
         elif order == 1.5:
             _pay_arrears(books, item, ledger.payment_order)
+        elif order == -0.5:
+            _undo(books, item, day)
         else:
             _apply(books, item)
     books.accrue(min(as_of, stop))
@@ -503,6 +643,8 @@ def _apply(books: _Books, e: Entry) -> None:
         books.outstanding = int(books.outstanding * r)
         books.held = int(books.held * r)
         books.issued = {k: int(v * r) for k, v in books.issued.items()}
+        for took in books.converted.values():
+            took["shares"] = int(took["shares"] * r)
     elif e.kind == "redemption_payment" and e["shares"]:
         _redemption_shares(books, e)
     elif e.kind == "holder_sale":
@@ -785,11 +927,15 @@ def _delivery_defaults(terms: NoteTerms, ledger: Ledger, as_of: dt.date) -> floa
     """Delivery Default Payments accrued to ``as_of`` on conversions whose shares came late,
     or have not come yet (counted through ``as_of``) (II.D.3). A conversion without
     ``delivered_on`` is on time unless the ledger says ``unrecorded_deliveries: late``
-    (reading 37)."""
+    (reading 37). A conversion V.J left outstanding again stops them on that day, which is
+    not counted: no shares are owed from it (reading 52)."""
     total = 0.0
+    undone = undone_conversions(terms, ledger, as_of)
     for e in ledger.of("conversion"):
         delivered = e["delivered_on"]
-        if delivered is None and ledger.unrecorded_deliveries == "on-time":
+        if e.line in undone:
+            delivered = undone[e.line][1]
+        elif delivered is None and ledger.unrecorded_deliveries == "on-time":
             continue
         end = delivered if delivered is not None and delivered <= as_of else \
             as_of + dt.timedelta(days=1)
