@@ -72,7 +72,7 @@ for _module, _names in {
                        "redemption_events registration_lapse trading_suspension",
     "contract.penalties": "PenaltyError default_interest delivery_default late_payment_interest",
     "contract.payments": "PaymentError share_payment_allowed",
-    "io.display": "dollars html_table no_latex table",
+    "io.display": "dollars html_table no_latex price table",
     "captable": "CapTable load_captable",
     "paths": "PRICES SCENARIOS PathError Paths gbm load_closes note_sessions prices_label",
     "engine": "EngineError Plan RedemptionEvent SimulationResult Start compile_plan run simulate",
@@ -86,7 +86,9 @@ for _module, _names in {
     "assumptions": "Assumptions",
     "case": "Case CaseError Metric",
     "present.board": "assumptions_table board_record changes_html changes_since conclusion "
-                     "previous_report save_board where_it_stands",
+                     "exposure_chart previous_report save_board where_it_stands",
+    "book.lifecycle": "Claim Lifecycle",
+    "value.claim": "ClaimValue claim_value",
     "present.charts": "save_figure schedule_chart",
     "present.deck": "board_deck board_pdf",
     "present.panels": "cash_shares_panel dilution_panel fair_value_panel parity_panel "

@@ -188,13 +188,14 @@ class Case:
 
     def __repr__(self) -> str:
         p = self.params
-        return (f"Case({self.name!r}, as of {self.as_of}, state on {self.state_date}; "
+        return (f"Case({self.name!r}{' (illustration)' if self.illustration else ''}, as of "
+                f"{self.as_of}, state on {self.state_date}; "
                 f"{self.assumptions.subtitle().removeprefix('Assumed: ')}; seed {p['SEED']})")
 
     def _repr_html_(self) -> str:
         from .io.display import html_table
 
-        rows = {"Case": self.name, "As of": f"{self.as_of:%d %b %Y}",
+        rows = {"Case": self.label, "As of": f"{self.as_of:%d %b %Y}",
                 "Forecasts start on": f"{self.state_date:%d %b %Y}",
                 "Assumed behaviour": self.assumptions.behaviour(),
                 "Assumed paths": f"{self.assumptions.market()}; seed {self.params['SEED']}",
@@ -314,7 +315,7 @@ class Case:
     def source(self, *extra: str) -> str:
         """The source line under each chart: the note, the case, the as-of date."""
         return "; ".join(["Source: " + self.terms.citation, *extra,
-                          f"case {self.name}, seed {self.params['SEED']}",
+                          f"case {self.label}, seed {self.params['SEED']}",
                           f"as of {self.as_of:%d %b %Y}"])
 
     # ---- the note's life (I.A, I.B, IV) --------------------------------------------------
@@ -340,6 +341,23 @@ class Case:
         """The case's name as every page shows it: "distress (illustration)"."""
         return f"{self.name} (illustration)" if self.illustration else self.name
 
+    def claim_path(self) -> pd.DataFrame:
+        """After a notice: the amount noticed and what is owed on it if it stays unpaid, with
+        Default Interest (reading 50), on the state date and semi-monthly to the Maturity
+        Date (columns ``date``, ``amount``, ``owed``)."""
+        claim, t = self.claim(), self.terms
+        late_from = claim.notice.date if t.redemption_late_from == "notice" else claim.notice.due
+        days = [self.state_date] + [d.date() for d in pd.date_range(
+            self.state_date + dt.timedelta(days=1), t.maturity_date, freq="SMS")]
+        rows = [{"date": d, "amount": claim.amount.amount,
+                 "owed": claim_value(claim, valuation_date=self.state_date, paid_on=d,
+                                     settlement="cash", rate=0.0, credit_spread=0.0, spot=1.0,
+                                     lowest_price=1.0, default_rate=t.default_rate,
+                                     day_count=t.day_count, late_from=late_from).owed_then}
+                for d in days]
+        return table(pd.DataFrame(rows), {"amount": "dollars", "owed": "dollars"},
+                     dates=("date",))
+
     # ---- the redemption view (I.A) -----------------------------------------------------
     @property
     def redemption_on(self) -> dt.date:
@@ -357,6 +375,12 @@ class Case:
     def redemption_note(self) -> str:
         """Why the redemption date is not the one given, or ""."""
         given = dt.date.fromisoformat(self.params["REDEMPTION_DATE"])
+        claim = self.claim()
+        if claim is not None:
+            return (f"the amount noticed {claim.notice.date:%d %b %Y}, measured on its Mandatory "
+                    f"Redemption Date {self.redemption_on:%d %b %Y}, from the ledger (the case's "
+                    f"redemption date {given:%d %b %Y} and highest close apply to the model from "
+                    "issue)")
         if given == self.redemption_on:
             return ""
         return (f"on the report date, {self.redemption_on:%d %b %Y}, from the ledger (the "
@@ -475,6 +499,12 @@ class Case:
         """Where the valuation's inputs come from, in words (the rule in this module's
         docstring)."""
         p = self.params
+        if self.noticed:
+            c = self.value()
+            return (f"the noticed claim, paid in {c.settlement} on {c.paid_on:%d %b %Y} (the "
+                    f"ledger's assumption), discounted at rate {c.rate:.1%} + credit spread "
+                    f"{c.credit_spread:.0%} (market file "
+                    f"{Path(self.files['MARKET_FILE']).name} unless the case sets them)")
         v = self.value().inputs
         own = [k for k in ("RATE", "CREDIT_SPREAD", "DIVIDEND_YIELD", "EVENT_HAZARD")
                if p[k] is not None]
@@ -651,10 +681,13 @@ class Case:
                 "redemption_owed", f"Owed on {claim.as_of:%d %b %Y} on the noticed amount, "
                 "with Default Interest", claim.owed, "dollars", dollars(claim.owed),
                 "05-status")]),
-            Metric("p_shares_first_date", f"Paths paying the {first:%d %b %Y} payment in shares",
+            Metric("p_shares_first_date", f"Paths paying the {first:%d %b %Y} payment in shares"
+                   if claim is None else "Payments in shares after the notice",
                    float(by_date["p_shares"].iloc[0]), "percent",
-                   percent(float(by_date["p_shares"].iloc[0]), 0), "03-cash-vs-shares"),
-            Metric("cash_paid_median", f"Median cash paid from {since}",
+                   percent(float(by_date["p_shares"].iloc[0]), 0) if claim is None else
+                   "0% (no payment falls due after the notice, I.A)", "03-cash-vs-shares"),
+            Metric("cash_paid_median", f"Median cash paid from {since}" if claim is None else
+                   "Cash paid on the noticed amount, as the ledger assumes (median path)",
                    float(by_path["cash_paid"].median()), "dollars",
                    dollars(float(by_path["cash_paid"].median()), 0), "03-cash-vs-shares"),
             Metric("p_converted_final", "Paths where the Holder converts",
@@ -700,7 +733,8 @@ class Case:
     def record(self) -> dict[str, Any]:
         """The case as metrics.json names it: name, as-of date, state date, seed, paths."""
         p = self.params
-        return {"name": self.name, "as_of": str(self.as_of), "state_date": str(self.state_date),
+        return {"name": self.name, "label": self.label, "as_of": str(self.as_of),
+                "state_date": str(self.state_date),
                 "seed": p["SEED"], "n_paths": p["N_PATHS"],
                 "valuation_paths": p["VALUATION_PATHS"]}
 

@@ -21,7 +21,7 @@ def _case(p_converted: float) -> SimpleNamespace:
              "p_converted_final": f"{p_converted:.0%}", "issued_p5_final": "0.0%",
              "issued_p95_final": "20.6%", "holding_p95_final": "9.9%"}
     metrics = {k: Metric(k, k, 0.0, "text", v, "00") for k, v in texts.items()}
-    return SimpleNamespace(schedule=lambda: nl.payment_schedule(nl.load_terms()),
+    return SimpleNamespace(noticed=False, schedule=lambda: nl.payment_schedule(nl.load_terms()),
                            forecast=lambda: SimpleNamespace(by_date=by_date),
                            metrics=lambda: metrics)
 

@@ -23,8 +23,9 @@ SHEETS = ["About", "Terms", "Schedule", "Redemption", "Ledger", "Status", "Paths
 
 @pytest.fixture(scope="module")
 def case():
-    """The distress case (arrears, a triggered event) on few paths."""
-    return Case.from_params("distress", N_PATHS=300, VALUATION_PATHS=1_000)
+    """The distress case the day before the Holder's notice (arrears, a triggered event: a
+    performing note valued as such) on few paths."""
+    return Case.from_params("distress", as_of="2007-01-09", N_PATHS=300, VALUATION_PATHS=1_000)
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +151,24 @@ def test_notelib_export_writes_a_workbook_and_refuses_a_bad_name(tmp_path, capsy
     assert openpyxl.load_workbook(out).sheetnames == SHEETS
     assert main(["export", "--xlsx", "--out", str(tmp_path / "x.csv")]) == 2
     assert "ends in .xlsx" in capsys.readouterr().err
+
+
+def test_after_a_notice_the_value_sheet_is_the_claim_in_formulas(tmp_path):
+    # the distress case on 25 Jan 2007 (reading 50): owed when paid on Fri 26 Jan,
+    # 4,131,572.42 + 4,131,572.42 x 16% x 16/360 (29,380.07) = 4,160,952.49, discounted one
+    # day at 4.4% + 15%: x exp(-0.194 / 365) = x 0.99946863... = 4,158,741.50
+    noticed = Case.from_params("distress", N_PATHS=50)
+    path = write_workbook(noticed, tmp_path / "report.xlsx")
+    got = recompute(path)
+    cells = list(formula_cells(path))
+    assert [c for c in cells if c[0] == "Value"]
+    for sheet, ref, f, cached in cells:
+        value = got[(sheet, ref)]
+        assert value == cached if isinstance(value, str) else abs(value - cached) < 0.005, (
+            sheet, ref, f, value, cached)
+    wb = openpyxl.load_workbook(path, data_only=True)
+    rows = {r[0].value: r[1].value for r in wb["Value"].iter_rows(min_row=5, max_row=12)}
+    assert rows["Owed when paid, 26 Jan 2007"] == 4_160_952.49
+    assert got[("Value", "B12")] == 4_158_741.50 == rows["Value"]
+    status = {r[0].value: r[1].value for r in wb["Status"].iter_rows(min_row=4)}
+    assert status["Owed on it"] == 4_159_116.24 and status["State"] == "noticed"

@@ -109,6 +109,7 @@ class Entry:
     provenance: str
     source: str
     line: int
+    note: str = ""  # the entry's own words (an illustration says so)
 
     def __getitem__(self, name: str) -> Any:
         return self.fields.get(name)
@@ -240,7 +241,7 @@ def _entry(raw: Any, line: int, terms: NoteTerms) -> Entry:
             date, date, terms.calendar):
         raise LedgerError(f"{where}: {date} is not a {terms.calendar} Trading Day; a suspension "
                           "is recorded on each Trading Day it lasts")
-    return Entry(date, kind, fields, provenance, str(source), line)
+    return Entry(date, kind, fields, provenance, str(source), line, str(raw.get("note") or ""))
 
 
 def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | None = None,

@@ -844,9 +844,10 @@ class NoteState:
                 "next_payment_date": _iso(self.next_payment_date),
                 "next_pay_date": _iso(self.next_pay_date),
                 "next_payment": self.next_payment,
-                # the share test for scripts: met, failed, possible, unknown or none, and the
+                # the share test for scripts: met, failed, possible, not-allowed, unknown or none, and the
                 # sentence the sheet shows
-                "share_condition": self.share_condition.split(":")[0].split(" ")[0],
+                "share_condition": "not-allowed" if self.share_condition.startswith(
+                    "not allowed") else self.share_condition.split(":")[0].split(" ")[0],
                 "share_condition_text": self.share_condition,
                 "delivery_default_payments": self.delivery_default_payments,
                 "events": [{"clause": r.clause, "title": r.title,

@@ -760,7 +760,8 @@ def _finish(case: _Case, out: Path, log) -> None:
     }
     (work / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    (work / "index.html").write_text(_index(work, case.name, case.as_of, metrics, manifest),
+    label = metrics.get("case", {}).get("label", case.name)  # "distress (illustration)"
+    (work / "index.html").write_text(_index(work, label, case.as_of, metrics, manifest),
                                      encoding="utf-8")
     wrong = disagreements(work)  # a report whose pages disagree is never published
     if wrong:

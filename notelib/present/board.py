@@ -25,7 +25,7 @@ def assumptions_table(case: Case) -> dict[str, str]:
     kind = terms.provenance["principal"].kind if "principal" in terms.provenance else "given"
     company, holder = a.behaviour().split("; ")
     return {
-        "Case": f"{case.name}, as of {case.as_of:%d %b %Y}; forecasts from "
+        "Case": f"{case.label}, as of {case.as_of:%d %b %Y}; forecasts from "
                 f"{case.state_date:%d %b %Y}; seed {case.seed}",
         "Principal": f"{dollars(terms.principal, 0)} ({kind}; the terms table gives its source)",
         "Shares outstanding at issue": f"{case.captable.common:,} (public filings, "
@@ -42,6 +42,8 @@ def assumptions_table(case: Case) -> dict[str, str]:
 def conclusion(case: Case) -> str:
     """Three sentences from the case's numbers: what falls due, how likely payment in shares
     is, and the dilution, in the key numbers' own words."""
+    if case.noticed:
+        return noticed_conclusion(case)
     schedule, m = case.schedule(), case.metrics()
     by_date = case.forecast().by_date
     due = schedule["payment"].sum()
@@ -62,6 +64,50 @@ def conclusion(case: Case) -> str:
                 f"percentile, cumulative), while the Holder's own holding after its sales is "
                 f"{m['holding_p95_final'].text} or less on 95% of paths.")
     return " ".join((falls_due, shares, dilution))
+
+
+def noticed_conclusion(case: Case) -> str:
+    """After a Mandatory Redemption Notice: the amount noticed, what is owed, what its payment
+    as the ledger assumes costs, and the I.B shares the Holder could take instead (reading
+    50), each the key numbers' own figure."""
+    claim, value, m = case.claim(), case.value(), case.metrics()
+    n = claim.notice
+    what = (f"The Holder noticed {n.clause} on {n.date:%d %b %Y}: the Mandatory Redemption Amount "
+            f"of {m['redemption_amount'].text} is due by {n.due:%d %b %Y}"
+            + (f" and unpaid; {m['redemption_owed'].text} is owed on {claim.as_of:%d %b %Y} with "
+               "Default Interest." if claim.late else "."))
+    if claim.settled_on is not None:
+        what = (f"The Holder noticed {n.clause} on {n.date:%d %b %Y}, and the Mandatory Redemption "
+                f"Amount of {m['redemption_amount'].text} was paid by "
+                f"{claim.settled_on:%d %b %Y}: the note is redeemed.")
+        return what + (" The figures rest on an illustrative ledger." if case.illustration
+                       else "")
+    pay = (f"Paid in {value.settlement} on {value.paid_on:%d %b %Y} (an assumption) it costs "
+           f"{dollars(value.owed_then)}, worth {m['fair_value'].text} today at the rate and "
+           "credit spread; no coupon, installment or Payment Share falls due after the notice.")
+    ib = (f"In lieu, the Holder may take I.B shares at {price(value.lowest_price)}: "
+          f"{value.ib_shares:,} shares before its 9.9% cap, worth {dollars(value.ib_value, 0)} at "
+          f"the close of {price(value.spot)}.")
+    note = " The figures rest on an illustrative ledger." if case.illustration else ""
+    return " ".join((what, pay, ib)) + note
+
+
+def exposure_chart(case: Case, *, subtitle: str, source: str):
+    """What a redemption costs over time, one figure for the case's state: before a notice the
+    forecast's exposure fan (the Mandatory Redemption Amount had an event occurred five
+    Trading Days before each payment date); after it, the amount noticed and what is owed on
+    it if unpaid (reading 50), never both."""
+    from . import charts
+
+    if case.noticed:
+        return charts.claim_chart(case.claim_path(), due=case.claim().notice.due,
+                                  subtitle=case.redemption_assumed(), source=source)
+    by_date = case.forecast().by_date
+    return charts.fan_chart(
+        by_date, "exposure", label="Mandatory Redemption Amount", money=True,
+        subtitle=subtitle, source=source,
+        title=f"A redemption could cost up to ${by_date['exposure_p95'].max() / 1e6:,.1f}M "
+              "(95th percentile)")
 
 
 def where_it_stands(case: Case) -> str:

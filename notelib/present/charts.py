@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import textwrap
@@ -241,6 +242,32 @@ def fan_chart(by_date: pd.DataFrame, key: str, *, label: str, money: bool = Fals
         ax.set_ylabel(label)
         _legend(fig, ax)
         _headline(fig, title, subtitle)
+        _source(fig, source)
+        return fig
+
+
+def claim_chart(frame: pd.DataFrame, *, due: dt.date, title: str | None = None,
+                subtitle: str = "", source: str = "") -> Figure:
+    """After a Mandatory Redemption Notice: the amount noticed (flat) and what is owed on it,
+    unpaid, with Default Interest, by date (``frame``: ``date``, ``amount``, ``owed``;
+    :meth:`notelib.Case.claim_path`), the I.B deadline marked."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        x = _dates(frame)
+        ax.plot(x, frame["amount"], color=PALETTE["floor"], linestyle="--",
+                label="Amount noticed (I.A)")
+        ax.plot(x, frame["owed"], color=PALETTE["interest"], label="Owed if unpaid")
+        ax.axvline(pd.Timestamp(due), color=PALETTE["balance"], linewidth=1, linestyle=":",
+                   label=f"Due {due:%d %b %Y} (I.B)")
+        ax.set_ylim(0, frame["owed"].max() * 1.1)
+        ax.yaxis.set_major_formatter(_millions)
+        ax.set_ylabel("Owed")
+        _date_axis(ax)
+        _legend(fig, ax)
+        last = frame.iloc[-1]
+        _headline(fig, title or f"Unpaid, the noticed ${frame['amount'].iloc[0] / 1e6:,.2f}M "
+                  f"grows to ${last['owed'] / 1e6:,.2f}M by {pd.Timestamp(last['date']):%d %b %Y}",
+                  subtitle)
         _source(fig, source)
         return fig
 

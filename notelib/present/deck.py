@@ -67,7 +67,7 @@ def slide_picture(fig: Figure) -> bytes:
 def title_text(case: Case) -> tuple[str, str]:
     """The title page: the note's name, and the case with its as-of date."""
     return (case.terms.name,
-            f"Board summary · case {case.name} · as of {case.as_of:%d %B %Y}"
+            f"Board summary · case {case.label} · as of {case.as_of:%d %B %Y}"
             f" · forecasts from {case.state_date:%d %b %Y}")
 
 

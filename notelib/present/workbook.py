@@ -101,7 +101,7 @@ def write_workbook(case, path: str | Path) -> Path:
             ws = wb.add_worksheet(name)
             ws.set_landscape()  # printed: landscape, one page wide
             ws.fit_to_pages(1, 0)
-            ws.set_footer(f"&L{case.name}, as of {case.as_of}&R{name} &P of &N")
+            ws.set_footer(f"&L{case.label}, as of {case.as_of}&R{name} &P of &N")
             write(wb, ws, fmt, data)
         wb.close()
         tmp.replace(path)
@@ -182,9 +182,10 @@ def _about(wb, ws, fmt, d) -> None:
     case, value = d["case"], d["value"]
     p = case.params
     ws.write(0, 0, f"{case.terms.name}: the analyst's workbook", fmt["title"])
-    facts = [("Case", case.name), ("As of", case.as_of), ("State date", case.state_date),
+    facts = [("Case", case.label), ("As of", case.as_of), ("State date", case.state_date),
              ("Seed", str(p["SEED"])), ("Forecast paths", int(p["N_PATHS"])),
-             ("Valuation paths", int(value.inputs.n_paths)),
+             ("Valuation paths", int(value.inputs.n_paths) if not case.noticed
+              else "none: a noticed claim, valued in closed form"),
              ("notelib version", _version()), ("Prices", case.prices_label)]
     end = _rows(ws, fmt, 2, [Column("Item", width=22), Column("Value", "int", 34)], facts)
     files = [(_label(key.removesuffix("_FILE").lower()), relative(path), digest)
@@ -359,7 +360,8 @@ def _redemption(wb, ws, fmt, d) -> None:
     decimals = case.terms.price_decimals
     ws.write(0, 0, "Mandatory Redemption Amount by date (I.A): the greater of the floor and "
              "parity", fmt["title"])
-    ws.write(1, 0, f"At a highest close of ${case.params['HIGHEST_CLOSE']:g} on the schedule's "
+    ws.write(1, 0, case.redemption_assumed() if case.noticed else
+             f"At a highest close of ${case.params['HIGHEST_CLOSE']:g} on the schedule's "
              f"principal; {case.redemption_assumed()}")
     _head(ws, fmt, 3, REDEMPTION)
     for i, r in enumerate(frame.itertuples(), start=4):
@@ -394,10 +396,11 @@ def _ledger(wb, ws, fmt, d) -> None:
     case = d["case"]
     ws.write(0, 0, f"Ledger: {relative(case.files['LEDGER_FILE'])}", fmt["title"])
     rows = [(e.date, e.kind, "; ".join(f"{k}: {v}" for k, v in e.fields.items()), e.provenance,
-             e.source, e.line) for e in case.ledger.entries]
+             e.source, e.note, e.line) for e in case.ledger.entries]
     _rows(ws, fmt, 2, [Column("Date", "date", 12), Column("Kind", width=14),
                        Column("Details", width=40), Column("Provenance", width=16),
-                       Column("Source", width=80), Column("Line", "int", 6)], rows)
+                       Column("Source", width=60), Column("Note", width=60),
+                       Column("Line", "int", 6)], rows)
     ws.freeze_panes(3, 1)
 
 
@@ -418,7 +421,18 @@ def _status(wb, ws, fmt, d) -> None:
            ("Next payment due", s.next_payment_date, "date"),
            ("Next pay date", s.next_pay_date, "date"),
            ("Delivery Default Payments accrued", s.delivery_default_payments, "money"),
-           ("Payment in shares", s.share_condition, "text")]
+           ("Payment in shares", s.share_condition, "text"),
+           ("State", s.lifecycle.phase if s.lifecycle else "", "text")]
+    c = s.lifecycle.claim if s.lifecycle else None
+    if c is not None:  # one redemption figure: the amount noticed and what is owed on it
+        key += [("Mandatory Redemption Notice", c.notice.date, "date"),
+                ("Mandatory Redemption Amount (I.A)", c.amount.amount, "money"),
+                ("Due by (I.B)", c.notice.due, "date"),
+                ("Paid against it in cash", c.paid_cash, "money"),
+                ("I.B shares issued against it", c.shares, "shares"),
+                ("Unpaid", c.unpaid, "money"),
+                ("Default Interest on it, unpaid", c.default_interest, "money"),
+                ("Owed on it", c.owed, "money")]
     _head(ws, fmt, 2, [Column("Item", width=36), Column("Value", width=18)], False)
     for i, (label, v, kind) in enumerate(key, start=3):
         ws.write_string(i, 0, label)
@@ -478,8 +492,48 @@ def _paths(wb, ws, fmt, d) -> None:
     ws.freeze_panes(4, 1)
 
 
+def _claim(ws, fmt, case, c) -> None:
+    """After a notice: the claim's value as formulas (reading 50): what is owed on the day
+    it is assumed paid, discounted at the rate and the credit spread."""
+    ws.write(0, 0, f"Value of the noticed claim on {c.valuation_date:%d %b %Y}", fmt["title"])
+    ws.write(1, 0, case.valuation_basis())
+    _head(ws, fmt, 3, [Column("Item", width=36), Column("Value", "money", 18),
+                       Column("Note", width=70)])
+    years = (c.paid_on - c.valuation_date).days
+    rows = [("Mandatory Redemption Amount (I.A)", c.claim.amount.amount, "money",
+             f"noticed {c.claim.notice.date:%d %b %Y}, due {c.claim.notice.due:%d %b %Y}"),
+            ("Owed on the valuation date", c.claim.owed, "money",
+             "the unpaid amount and its Default Interest (Status sheet)"),
+            (f"Owed when paid, {c.paid_on:%d %b %Y}", c.owed_then, "money",
+             f"paid in {c.settlement}: the ledger's unpaid_redemption (an assumption)"),
+            ("Rate", c.rate, "pct", "continuously compounded"),
+            ("Credit spread", c.credit_spread, "pct", "the Borrower has missed a payment"),
+            ("Years to payment", f"={years}/365", "number", "ACT/365F"),
+            ("Discount factor", "=EXP(-(B8+B9)*B10)", "number", "exp(-(rate + spread) x years)"),
+            ("Value", "=ROUND(B7*B11,2)", "money", "owed when paid x discount factor"
+             if c.settlement == "cash" else "I.B shares at today's close instead (below)")]
+    cached = {f"={years}/365": years / 365, "=EXP(-(B8+B9)*B10)": c.discount_factor,
+              "=ROUND(B7*B11,2)": round(c.owed_then * c.discount_factor, 2)}
+    for r, (label, val, kind, note) in enumerate(rows, start=4):
+        ws.write_string(r, 0, label)
+        if isinstance(val, str):
+            ws.write_formula(r, 1, val, fmt.get(kind, fmt["number"]), cached[val])
+        else:
+            _put(ws, fmt, r, 1, val, kind)
+        ws.write_string(r, 2, note)
+    r = 4 + len(rows) + 1
+    ws.write_string(r, 0, "I.B shares in lieu (before the 9.9% cap)")
+    _put(ws, fmt, r, 1, c.ib_shares, "shares")
+    ws.write_string(r, 2, f"at {c.lowest_price:.2f}, worth {c.ib_value:,.2f} at today's close "
+                          f"{c.spot:.4f}; value used: {c.value:,.2f}")
+    ws.freeze_panes(1, 0)
+
+
 def _value(wb, ws, fmt, d) -> None:
     case, v, (g, ge) = d["case"], d["value"], d["parts"]["greeks_with_errors"]
+    if case.noticed:
+        _claim(ws, fmt, case, v)
+        return
     i = v.inputs
     ws.write(0, 0, f"Fair value on {i.valuation_date:%d %b %Y}", fmt["title"])
     ws.write(1, 0, case.valuation_basis())
