@@ -12,7 +12,8 @@ import yaml
 
 import notelib as nl
 from notelib.book.ledger import LedgerError, parse_ledger
-from notelib.book.lifecycle import DEFAULTED, EVENT, MATURED, NOTICED, PERFORMING, REDEEMED
+from notelib.book.lifecycle import (CONVERTED, DEFAULTED, EVENT, MATURED, NOTICED, PERFORMING,
+                                    REDEEMED)
 from notelib.book.state import note_state
 from notelib.case import Case
 from notelib.paths import PRICES, load_closes
@@ -230,3 +231,16 @@ def test_a_forecast_after_a_notice_pays_the_noticed_amount_and_nothing_else(term
         path_start=case.params["PATH_START"], seed=1)
     assert (result.by_path["redemption_shares"] >= 3_136_329).all()
     assert (result.by_path["cash_paid"] < 4_160_952.49).all()
+
+
+def test_converted_in_full_is_a_phase_of_its_own():
+    # reading 45's whole note on 15 Feb 2006, the cap lifted (ownership_cap 1.0, reading 42):
+    # 3,350,000 + 3,350,000 x 9% x 45/360 (1 Jan-15 Feb: 37,687.50) = 3,387,687.50 / 0.22 =
+    # 15,398,579.5 -> 15,398,580 shares; nothing is left to pay or to fall due
+    terms = nl.load_terms(ownership_cap=1.0)
+    ledger = parse_ledger({"entries": [{"date": "2006-02-15", "kind": "conversion",
+                                        "principal": 3_350_000, "shares": 15_398_580}],
+                           "unrecorded_payments": "cash"}, terms=terms)
+    s = note_state(terms, "2006-03-01", ledger=ledger)
+    assert s.lifecycle.phase == CONVERTED and s.lifecycle.since == D(2006, 2, 15)
+    assert s.principal == 0 and s.shares_issued["conversion"] == 15_398_580

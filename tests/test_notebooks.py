@@ -438,6 +438,21 @@ def test_same_inputs_same_figures(report, tmp_path):
             (again / "figures" / name).read_bytes(), name
 
 
+def _pdftotext(pdf: Path) -> str:
+    """The text of ``pdf`` by poppler's pdftotext: outside CI a machine without it skips with
+    the install command; in CI it is required (.ci/run installs poppler-utils)."""
+    import os
+    import shutil
+
+    if not shutil.which("pdftotext"):
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail("pdftotext is missing in CI: .ci/run installs poppler-utils")
+        pytest.skip("pdftotext is not installed: sudo apt-get install poppler-utils "
+                    "(CI installs it in .ci/run)")
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+
+
 @pytest.mark.slow
 def test_html_renders_in_headless_chromium(report, tmp_path):
     """Debian's chromium (installed by .ci/run) renders the pages; the screenshot has figures.
@@ -718,6 +733,9 @@ def test_the_distress_case_shows_one_redemption_figure_everywhere(distress):
                      if sh.has_text_frame)
     assert "$4,131,572.42" in text and "$4,159,116.24" in text
     assert "distress (illustration)" in text and not [w for w in stale if w in text]
+    pdf = " ".join(_pdftotext(distress / "board-distress-2007-01-25.pdf").split())
+    assert "$4,131,572.42" in pdf and "$4,159,116.24" in pdf
+    assert "distress (illustration)" in pdf and not [w for w in stale if w in pdf]
     wb = openpyxl.load_workbook(distress / "report.xlsx", data_only=True)
     status = {r[0].value: r[1].value for r in wb["Status"].iter_rows(min_row=4)}
     assert status["Mandatory Redemption Amount (I.A)"] == 4_131_572.42

@@ -125,8 +125,10 @@ def test_status_panel_moves_the_date(terms, captable):
     p.controls["as_of"].value = dt.date(2006, 9, 25)
     # the 2 Oct 2006 look-back: 18 Sep closed below 115% x $0.20 = $0.23 (the synthetic file)
     assert "must be made in cash: 18 Sep 2006 closed below &#36;0.23" in p.table.value
-    p.controls["as_of"].value = dt.date(2009, 1, 1)
-    assert "must fall in the note's life" in p.error
+    p.controls["as_of"].value = dt.date(2009, 1, 1)  # after maturity: paid (reading 50)
+    assert p.error == "" and "Matured and paid" in p.table.value
+    p.controls["as_of"].value = dt.date(2005, 1, 1)
+    assert "must fall on or after the Issue Date" in p.error
     p.controls["as_of"].value = None
     assert p.error == "as of: choose a date"
 

@@ -116,10 +116,16 @@ def where_it_stands(case: Case) -> str:
     model from the Issue Date."""
     terms = case.terms
     if not case.in_life:
-        return no_latex(
+        text = no_latex(
             f"<p><b>On {case.as_of:%d %b %Y}</b> the note is outside its life "
             f"({terms.issue_date:%d %b %Y} to {terms.maturity_date:%d %b %Y}): nothing is left "
             "to forecast, so the figures below are the model from the Issue Date.</p>")
+        if case.as_of <= terms.maturity_date:
+            return text
+        state = case.state_on(case.as_of)  # paid, or in default until paid (reading 50)
+        alerts = "".join(f"<li>{html.escape(a)}</li>" for a in state.alerts())
+        return (text + no_latex(f"<p>What the ledger records, on {case.as_of:%d %b %Y}:</p>")
+                + html_table(state.rows()) + no_latex(f"<ul>{alerts}</ul>"))
     state = case.state()
     alerts = "".join(f"<li>{html.escape(a)}</li>" for a in state.alerts())
     return (no_latex(f"<p><b>On {case.as_of:%d %b %Y}</b>, from the ledger and the "
