@@ -73,9 +73,10 @@ def noticed_conclusion(case: Case) -> str:
     claim, value, m = case.claim(), case.value(), case.metrics()
     n = claim.notice
     what = (f"The Holder noticed {n.clause} on {n.date:%d %b %Y}: the Mandatory Redemption Amount "
-            f"of {m['redemption_amount'].text} is due by {n.due:%d %b %Y}"
-            + (f" and unpaid; {m['redemption_owed'].text} is owed on {claim.as_of:%d %b %Y} with "
-               "Default Interest." if claim.late else "."))
+            f"of {m['redemption_amount'].text} "
+            + (f"was due by {n.due:%d %b %Y} and is unpaid; {m['redemption_owed'].text} is owed on "
+               f"{claim.as_of:%d %b %Y} with Default Interest." if claim.late
+               else f"is due by {n.due:%d %b %Y}."))
     if claim.settled_on is not None:
         what = (f"The Holder noticed {n.clause} on {n.date:%d %b %Y}, and the Mandatory Redemption "
                 f"Amount of {m['redemption_amount'].text} was paid by "

@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from ..io.display import BAND, money_band
+from ..io.display import BAND, money_band, price
 
 STYLE = Path(__file__).resolve().parent / "styles" / "board.mplstyle"
 PALETTE = {"interest": "#0072B2", "principal": "#E69F00", "balance": "#000000",
@@ -175,7 +175,7 @@ def parity_floor_chart(curve: pd.DataFrame, breakeven: float, *, on: str = "",
                     fontsize="small")
         if at is not None:
             ax.plot(*at, marker="o", color=PALETTE["cash"], zorder=4, linestyle="none",
-                    label=f"At a ${at[0]:,.2f} close: ${at[1] / 1e6:,.2f}M")
+                    label=f"At a {price(at[0])} close: ${at[1] / 1e6:,.2f}M")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
         ax.yaxis.set_major_formatter(_millions)
         ax.set_xlabel("Highest closing price from the event to the day before payment")
@@ -203,7 +203,7 @@ def redemption_over_time_chart(table: pd.DataFrame, *, title: str | None = None,
         _date_axis(ax)
         _legend(fig, ax)
         peak = table.loc[table["amount"].idxmax()]
-        _headline(fig, title or f"At a ${peak['highest_close']:,.2f} high, redemption peaks at "
+        _headline(fig, title or f"At a {price(peak['highest_close'])} high, redemption peaks at "
                   f"${peak['amount'] / 1e6:,.2f}M ({pd.Timestamp(peak['date']):%b %Y}), "
                   "then falls with amortisation", subtitle)
         _source(fig, source)
