@@ -123,15 +123,17 @@ def where_it_stands(case: Case) -> str:
             "to forecast, so the figures below are the model from the Issue Date.</p>")
         if case.as_of <= terms.maturity_date:
             return text
-        state = case.state_on(case.as_of)  # paid, or in default until paid (reading 50)
-        alerts = "".join(f"<li>{html.escape(a)}</li>" for a in state.alerts())
+        # paid, or in default until paid (reading 50)
         return (text + no_latex(f"<p>What the ledger records, on {case.as_of:%d %b %Y}:</p>")
-                + html_table(state.rows()) + no_latex(f"<ul>{alerts}</ul>"))
-    state = case.state()
-    alerts = "".join(f"<li>{html.escape(a)}</li>" for a in state.alerts())
+                + _sheet(case.state_on(case.as_of)))
     return (no_latex(f"<p><b>On {case.as_of:%d %b %Y}</b>, from the ledger and the "
-                     f"{html.escape(case.prices_label)} so far</p>")
-            + html_table(state.rows()) + no_latex(f"<ul>{alerts}</ul>"))
+                     f"{html.escape(case.prices_label)} so far</p>") + _sheet(case.state()))
+
+
+def _sheet(state) -> str:
+    """The status sheet and its alerts, as HTML."""
+    alerts = "".join(f"<li>{html.escape(a)}</li>" for a in state.alerts())
+    return html_table(state.rows()) + no_latex(f"<ul>{alerts}</ul>")
 
 
 def board_record(case: Case) -> dict[str, Any]:
