@@ -188,12 +188,21 @@ def test_after_the_maturity_date_an_unpaid_note_is_in_default_until_paid(terms):
     assert note_state(terms, "2006-06-15", ledger=late).lifecycle.phase == PERFORMING
 
 
-def test_notelib_status_answers_after_maturity_and_after_a_notice():
+def test_notelib_status_answers_after_maturity_and_after_a_notice(tmp_path):
     run = [sys.executable, "-m", "notelib.jobs.cli", "status", "--json"]
     out = subprocess.run(run + ["--as-of", "2007-10-15"], capture_output=True, text=True,
                          cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["lifecycle"]["phase"] == MATURED
+    # the Maturity Date's 350,493.75 unpaid: 352,674.60 owed on 15 Oct (the test above)
+    ledger = tmp_path / "unpaid.yaml"
+    ledger.write_text("unrecorded_payments: cash\nentries:\n"
+                      "  - {date: 2007-10-01, kind: payment, cash: 0}\n")
+    out = subprocess.run(run + ["--as-of", "2007-10-15", "--ledger", str(ledger)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["lifecycle"]["phase"] == DEFAULTED and data["arrears"] == 352_674.60
     out = subprocess.run(run + ["--as-of", "2007-01-25", "--case", "distress"],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
