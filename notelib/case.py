@@ -29,7 +29,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
-import pickle
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +48,7 @@ from .contract.redemption import (RedemptionAmount, parity_breakeven, redemption
 from .contract.schedule import payment_schedule
 from .contract.terms import DEFAULT_TERMS, NoteTerms, load_terms
 from .engine import SimulationResult, simulate
+from .io import signed
 from .io.display import BAND, dollars, money_band, percent, price, table
 from .params import (DEFAULTS, ROOT, CaseError, check_params, file_sha256, is_iso_date,
                      params_file, read_params)
@@ -233,13 +234,14 @@ class Case:
         path = self.cache / f"{self._key()}-{what}.pkl"
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if path.is_file():
-                value = pickle.loads(path.read_bytes())
-            else:
+            ok, value = signed.read(path) if path.is_file() else (False, None)
+            if not ok:  # absent, or not signed by this user's key: computed, never unpickled
+                if path.is_file():
+                    warnings.warn(f"cache {path}: not signed by this machine's key "
+                                  f"({signed.key_file()}); recomputed and replaced",
+                                  stacklevel=2)
                 value = compute()
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-                tmp.replace(path)  # atomic: a reader never sees half a file
+                signed.write(path, value)
         self._memo[what] = value
         return value
 
@@ -345,15 +347,10 @@ class Case:
         """After a notice: the amount noticed and what is owed on it if it stays unpaid, with
         Default Interest (reading 50), on the state date and semi-monthly to the Maturity
         Date (columns ``date``, ``amount``, ``owed``)."""
-        claim, t = self.claim(), self.terms
-        late_from = claim.notice.date if t.redemption_late_from == "notice" else claim.notice.due
+        claim = self.claim()
         days = [self.state_date] + [d.date() for d in pd.date_range(
-            self.state_date + dt.timedelta(days=1), t.maturity_date, freq="SMS")]
-        rows = [{"date": d, "amount": claim.amount.amount,
-                 "owed": claim_value(claim, valuation_date=self.state_date, paid_on=d,
-                                     settlement="cash", rate=0.0, credit_spread=0.0, spot=1.0,
-                                     lowest_price=1.0, default_rate=t.default_rate,
-                                     day_count=t.day_count, late_from=late_from).owed_then}
+            self.state_date + dt.timedelta(days=1), self.terms.maturity_date, freq="SMS")]
+        rows = [{"date": d, "amount": claim.amount.amount, "owed": claim.on(d).owed}
                 for d in days]
         return table(pd.DataFrame(rows), {"amount": "dollars", "owed": "dollars"},
                      dates=("date",))
@@ -554,21 +551,16 @@ class Case:
 
     def _claim_value(self) -> ClaimValue:
         from .book.state import noticed_redemption
-        from .contract.adjustments import lowest_price
 
-        claim, p, t = self.claim(), self.params, self.terms
+        p = self.params
         event = noticed_redemption(self.state(), self.ledger.unpaid_redemption)
         known = self.closes[self.closes.index <= pd.Timestamp(self.state_date)]
-        n = claim.notice
         return claim_value(
-            claim, valuation_date=self.state_date, paid_on=event.paid_on,
+            self.claim(), valuation_date=self.state_date, paid_on=event.paid_on,
             settlement="shares" if event.in_shares else "cash",
             rate=p["RATE"] if p["RATE"] is not None else self.market.rate,
             credit_spread=p["CREDIT_SPREAD"] if p["CREDIT_SPREAD"] is not None
-            else self.market.credit_spread, spot=float(known.iloc[-1]),
-            lowest_price=lowest_price(self.state().price_history, n.occurred, event.paid_on),
-            default_rate=t.default_rate, day_count=t.day_count,
-            late_from=n.date if t.redemption_late_from == "notice" else n.due)
+            else self.market.credit_spread, spot=float(known.iloc[-1]))
 
     def value_bound(self) -> RelaxedBound | None:
         """An upper bound on what any rule of the Holder's makes the note worth, by relaxation
@@ -628,48 +620,38 @@ class Case:
         return self._once("metrics", self._metrics, disk=False)
 
     def _metrics(self) -> dict[str, Metric]:
-        f = self.forecast()
-        by_date, by_path = f.by_date, f.result.by_path
-        final = by_date.iloc[-1]
-        sched = self.schedule()
-        r = self.redemption()
-        change = self.amendment()
-        value = self.value()
-        first = by_date["date"].iloc[0]
-        over = float((by_path["peak_holding"] > self.terms.ownership_cap).mean())
-        cap = percent(self.terms.ownership_cap)
-        since = "issue" if f.state.as_of <= self.terms.issue_date else f"{f.state.as_of:%d %b %Y}"
-        claim = self.claim()
+        out = [*self._note_metrics(), *self._redemption_metrics(), *self._forecast_metrics(),
+               *self._value_metrics()]
+        return {m.key: m for m in out}
+
+    def _note_metrics(self) -> list[Metric]:
+        """The terms' and the state's numbers."""
+        interest = float(self.schedule()["interest"].sum())
+        cp = self.state().conversion_price
+        return [
+            Metric("principal", "Principal (assumed from public reports)", self.terms.principal,
+                   "dollars", dollars(self.terms.principal, 0), "01-terms-and-schedule"),
+            Metric("conversion_price", f"Conversion Price on {self.state_date:%d %b %Y}", cp,
+                   "price", price(cp), "05-status"),
+            Metric("interest_total", "Interest over the life", interest, "dollars",
+                   dollars(interest, 0), "01-terms-and-schedule")]
+
+    def _redemption_metrics(self) -> list[Metric]:
+        """The redemption view's numbers; after a notice, the amount noticed to the cent and
+        what is owed on it (one redemption figure, reading 50)."""
+        r, claim = self.redemption(), self.claim()
         if claim is None:
             on = f"Redemption on {r.on:%d %b %Y}"
             amount_label = (f"Redemption amount at a {price(r.highest_close)} close and a "
                             f"{price(r.conversion_price)} Conversion Price")
             amount_text = f"{dollars(r.amount, 0)} ({r.binding})"
-        else:  # one redemption figure: the amount noticed, to the cent
+        else:
             n = claim.notice
             on = f"Redemption noticed {n.date:%d %b %Y} ({n.clause})"
             amount_label = (f"Mandatory Redemption Amount noticed {n.date:%d %b %Y}, due "
                             f"{n.due:%d %b %Y}")
             amount_text = f"{dollars(r.amount)} ({r.binding})"
-        if isinstance(value, ClaimValue):
-            value_metric = Metric(
-                "fair_value", f"Value of the noticed claim on {value.valuation_date:%d %b %Y} "
-                f"(paid in {value.settlement} on {value.paid_on:%d %b %Y}, assumed)",
-                value.value, "dollars", dollars(value.value, 0), "06-fair-value", 0.0)
-        else:
-            value_metric = Metric("fair_value", f"Fair value on "
-                                  f"{value.inputs.valuation_date:%d %b %Y} ({BAND})", value.value,
-                                  "dollars", money_band(value.value, value.std_error),
-                                  "06-fair-value", value.std_error)
-        out: list[Metric] = [
-            Metric("principal", "Principal (assumed from public reports)", self.terms.principal,
-                   "dollars", dollars(self.terms.principal, 0), "01-terms-and-schedule"),
-            Metric("conversion_price", f"Conversion Price on {self.state_date:%d %b %Y}",
-                   self.state().conversion_price, "price", price(self.state().conversion_price),
-                   "05-status"),
-            Metric("interest_total", "Interest over the life", float(sched["interest"].sum()),
-                   "dollars", dollars(float(sched["interest"].sum()), 0),
-                   "01-terms-and-schedule"),
+        return [
             Metric("redemption_floor", f"{on}: 120% floor", r.floor,
                    "dollars", dollars(r.floor, 0), "02-parity-vs-floor"),
             Metric("breakeven_close", "Parity exceeds the floor above a close of",
@@ -680,13 +662,24 @@ class Case:
             *([] if claim is None else [Metric(
                 "redemption_owed", f"Owed on {claim.as_of:%d %b %Y} on the noticed amount, "
                 "with Default Interest", claim.owed, "dollars", dollars(claim.owed),
-                "05-status")]),
+                "05-status")])]
+
+    def _forecast_metrics(self) -> list[Metric]:
+        """The forecast's numbers: payment in shares, cash, conversion and dilution."""
+        f = self.forecast()
+        by_date, by_path = f.by_date, f.result.by_path
+        final, first = by_date.iloc[-1], by_date["date"].iloc[0]
+        over = float((by_path["peak_holding"] > self.terms.ownership_cap).mean())
+        cap = percent(self.terms.ownership_cap)
+        since = "issue" if f.state.as_of <= self.terms.issue_date else f"{f.state.as_of:%d %b %Y}"
+        noticed = self.noticed
+        return [
             Metric("p_shares_first_date", f"Paths paying the {first:%d %b %Y} payment in shares"
-                   if claim is None else "Payments in shares after the notice",
+                   if not noticed else "Payments in shares after the notice",
                    float(by_date["p_shares"].iloc[0]), "percent",
-                   percent(float(by_date["p_shares"].iloc[0]), 0) if claim is None else
+                   percent(float(by_date["p_shares"].iloc[0]), 0) if not noticed else
                    "0% (no payment falls due after the notice, I.A)", "03-cash-vs-shares"),
-            Metric("cash_paid_median", f"Median cash paid from {since}" if claim is None else
+            Metric("cash_paid_median", f"Median cash paid from {since}" if not noticed else
                    "Cash paid on the noticed amount, as the ledger assumes (median path)",
                    float(by_path["cash_paid"].median()), "dollars",
                    dollars(float(by_path["cash_paid"].median()), 0), "03-cash-vs-shares"),
@@ -707,8 +700,23 @@ class Case:
                    percent(float(final["ownership_p5"])), "04-dilution"),
             Metric("issued_p95_final", "Shares issued to noteholders, cumulative, as a share of "
                    "outstanding: 95th percentile", float(final["ownership_p95"]), "percent",
-                   percent(float(final["ownership_p95"])), "04-dilution"),
-            value_metric,
+                   percent(float(final["ownership_p95"])), "04-dilution")]
+
+    def _value_metrics(self) -> list[Metric]:
+        """The value (of the note, or of the noticed claim) and the amendment's transfer."""
+        value, change = self.value(), self.amendment()
+        if isinstance(value, ClaimValue):
+            own = Metric(
+                "fair_value", f"Value of the noticed claim on {value.valuation_date:%d %b %Y} "
+                f"(paid in {value.settlement} on {value.paid_on:%d %b %Y}, assumed)",
+                value.value, "dollars", dollars(value.value, 0), "06-fair-value", 0.0)
+        else:
+            own = Metric("fair_value", f"Fair value on {value.inputs.valuation_date:%d %b %Y} "
+                         f"({BAND})", value.value, "dollars",
+                         money_band(value.value, value.std_error), "06-fair-value",
+                         value.std_error)
+        return [
+            own,
             Metric("amendment_transfer", "Value the amendment moved to the noteholders at an "
                    f"assumed ${change.amended.inputs.spot:,.2f} share price ({BAND})",
                    change.transfer, "dollars", money_band(change.transfer, change.std_error),
@@ -717,9 +725,7 @@ class Case:
                    f"{sum(w.shares for w in change.warrants):,} warrants issued for it "
                    "(expiry assumed)", change.with_warrants, "dollars",
                    money_band(change.with_warrants, change.std_error), "06-fair-value",
-                   change.std_error),
-        ]
-        return {m.key: m for m in out}
+                   change.std_error)]
 
     def home_metrics(self, notebook: str) -> dict[str, str]:
         """The board numbers a notebook explains, label -> text (the same text as the

@@ -13,11 +13,12 @@ paid against it and what is still owed (docs/interpretations.md, reading 50).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import pandas as pd
 
+from ..contract.adjustments import PriceLookup
 from ..contract.conversion import conversion_shares
 from ..contract.money import exact, round_half_up
 from ..contract.redemption import RedemptionAmount, redemption_due_date
@@ -73,11 +74,25 @@ class Claim:
     unpaid: float  # the amount not yet settled
     default_interest: float  # owed on as_of, unpaid
     settled_on: dt.date | None  # the day the last of it was paid
+    # what the claim was settled from, to carry it to another day (:meth:`on`)
+    terms: NoteTerms = field(repr=False, compare=False, default=None)
+    payments: tuple[Entry, ...] = field(repr=False, compare=False, default=())
+    prices: PriceLookup = field(repr=False, compare=False, default=None)
 
     @property
     def owed(self) -> float:
         """What is owed on ``as_of``: the unpaid amount and its Default Interest."""
         return float(exact(self.unpaid) + exact(self.default_interest))
+
+    def on(self, day: dt.date) -> Claim:
+        """The same claim on ``day``, with nothing paid beyond what the ledger recorded (the
+        Default Interest carried on: a forecast's payment day, a chart's dates)."""
+        return settle(self.terms, self.notice, self.amount, self.parity_complete,
+                      self.payments, day, self.prices)
+
+    def lowest_price(self, day: dt.date) -> float:
+        """The lowest Conversion Price in effect from the event to ``day`` (I.B)."""
+        return float(self.prices.lowest(self.notice.occurred, day))
 
     @property
     def late(self) -> bool:
@@ -178,10 +193,11 @@ def find_notice(terms: NoteTerms, ledger: Ledger, as_of: dt.date, events_on) -> 
 
 
 def settle(terms: NoteTerms, notice: Notice, amount: RedemptionAmount, parity_complete: bool,
-           payments: list[Entry], as_of: dt.date, lowest_price) -> Claim:
+           payments: list[Entry] | tuple[Entry, ...], as_of: dt.date,
+           prices: PriceLookup) -> Claim:
     """What is owed on ``as_of`` against the noticed ``amount``: each ``redemption_payment``
     (cash, or I.B shares in lieu of its ``amount``, after the deadline only, at the lowest
-    Conversion Price in effect since the event, ``lowest_price(day)``) pays Default Interest
+    Conversion Price in effect since the event, from ``prices``) pays Default Interest
     first, then the amount. Paid in full by the deadline, no Default Interest; otherwise the
     unpaid part bears it at ``default_rate`` from the notice (or the deadline:
     ``redemption_late_from``) until paid (preamble, I.A, I.B; reading 25)."""
@@ -214,7 +230,7 @@ def settle(terms: NoteTerms, notice: Notice, amount: RedemptionAmount, parity_co
                 raise LedgerError(f"{p.where()}: I.B shares may be demanded only after the "
                                   f"Borrower fails to pay by {notice.due} (I.B)")
             part = exact(p["amount"])
-            low = lowest_price(p.date)
+            low = prices.lowest(notice.occurred, p.date)
             expected = conversion_shares(part, low)
             if p["shares"] != expected:
                 raise LedgerError(f"{p.where()}: {p['shares']:,} I.B shares do not match "
@@ -238,7 +254,7 @@ def settle(terms: NoteTerms, notice: Notice, amount: RedemptionAmount, parity_co
         accrue(as_of)
     due_late = round_half_up(late, 2) if settled is None else 0
     return Claim(notice, amount, parity_complete, as_of, float(cash), float(in_shares), shares,
-                 float(unpaid), float(due_late), settled)
+                 float(unpaid), float(due_late), settled, terms, tuple(payments), prices)
 
 
 def phase_of(terms: NoteTerms, as_of: dt.date, claim: Claim | None, balance: Fraction,

@@ -1255,10 +1255,8 @@ def _claim(terms: NoteTerms, ledger: Ledger, notice: Notice, as_of: dt.date,
     else:
         amount = redemption_amount(terms, m, 1e-6, conversion_price=float(_price(
             books, m - dt.timedelta(days=1))), **owed)
-    prices = PriceLookup.of(books.history)
-    return settle(terms, notice, amount, complete,
-                  ledger.of("redemption_payment"),
-                  as_of, lambda d: prices.lowest(notice.occurred, d))
+    return settle(terms, notice, amount, complete, ledger.of("redemption_payment"), as_of,
+                  PriceLookup.of(books.history))
 
 
 def arrears_owed(terms: NoteTerms, arrears: pd.DataFrame, on: dt.date

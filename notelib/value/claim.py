@@ -10,14 +10,13 @@ figure, labelled so).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
 
 from ..book.lifecycle import Claim
 from ..contract.conversion import conversion_shares
-from ..contract.money import exact, round_half_up
-from ..contract.schedule import year_fraction
 from ..io.display import dollars, html_table, price, shares
 
 
@@ -95,24 +94,13 @@ class ClaimValue:
 
 
 def claim_value(claim: Claim, *, valuation_date: dt.date, paid_on: dt.date, settlement: str,
-                rate: float, credit_spread: float, spot: float, lowest_price: float,
-                default_rate: float, day_count: str, late_from: dt.date) -> ClaimValue:
-    """The claim's value on ``valuation_date``: what is owed on ``paid_on`` (the unpaid amount
-    and its Default Interest, at ``default_rate`` from ``late_from`` on the unpaid amount,
-    preamble and reading 25) discounted at ``rate`` + ``credit_spread`` (continuously
-    compounded, ACT/365F); in ``shares``, the I.B shares for it at ``lowest_price`` times
+                rate: float, credit_spread: float, spot: float) -> ClaimValue:
+    """The claim's value on ``valuation_date``: what is owed on ``paid_on`` with nothing more
+    paid (:meth:`Claim.on`: the unpaid amount and its Default Interest, preamble and reading
+    25) discounted at ``rate`` + ``credit_spread`` (continuously compounded, ACT/365F); in
+    ``shares``, the I.B shares for it at the lowest Conversion Price since the event times
     ``spot``."""
-    unpaid, late = exact(claim.unpaid), exact(claim.default_interest)
-    if paid_on > claim.notice.due and claim.settled_on is None:
-        # nothing paid yet: Default Interest from late_from in one step, as the engine does;
-        # after part payments, on from the valuation date
-        paid_any = claim.paid_cash or claim.shares
-        start = claim.as_of if paid_any and claim.as_of > late_from else late_from
-        late = (late if paid_any else 0) + unpaid * exact(default_rate) * year_fraction(
-            start, paid_on, day_count)
-    owed = float(round_half_up(unpaid + late, 2))
-    v = ClaimValue(claim, valuation_date, settlement, paid_on, owed, rate, credit_spread,
-                   spot, lowest_price, 0.0)
-    worth = owed * v.discount_factor if settlement == "cash" else v.ib_value
-    return ClaimValue(claim, valuation_date, settlement, paid_on, owed, rate, credit_spread,
-                      spot, lowest_price, round(worth, 2))
+    v = ClaimValue(claim, valuation_date, settlement, paid_on, claim.on(paid_on).owed, rate,
+                   credit_spread, spot, claim.lowest_price(paid_on), 0.0)
+    worth = v.owed_then * v.discount_factor if settlement == "cash" else v.ib_value
+    return dataclasses.replace(v, value=round(worth, 2))
