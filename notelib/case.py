@@ -40,8 +40,8 @@ import pandas as pd
 
 from .assumptions import Assumptions
 from .book.ledger import DEFAULT_LEDGER, Ledger
-from .book.state import (NoteState, arrears_owed, case_forecast, load_ledger, note_state,
-                         state_date)
+from .book.forecast import case_forecast, state_date
+from .book.state import NoteState, arrears_owed, load_ledger, note_state
 from .captable import DEFAULT_CAPTABLE, CapTable, load_captable
 from .contract.redemption import (RedemptionAmount, parity_breakeven, redemption_amount,
                                   redemption_by_date, redemption_curve)
@@ -550,7 +550,7 @@ class Case:
         return self._once("value", compute)
 
     def _claim_value(self) -> ClaimValue:
-        from .book.state import noticed_redemption
+        from .book.forecast import noticed_redemption
 
         p = self.params
         event = noticed_redemption(self.state(), self.ledger.unpaid_redemption)

@@ -217,7 +217,7 @@ def test_a_forecast_after_a_notice_pays_the_noticed_amount_and_nothing_else(term
     # the next business day, Fri 26 Jan: 4,131,572.42 + 4,131,572.42 x 16% x 16/360
     # (29,380.07, from the notice) = 4,160,952.49, what the status sheet owes that day; no
     # coupon, installment or Payment Share after it
-    from notelib.book.state import case_forecast
+    from notelib.book.forecast import case_forecast
 
     case = Case.from_params("distress", N_PATHS=50)
     state, paths, result, _ = case_forecast(

@@ -18,7 +18,8 @@ import datetime as dt
 import pytest
 
 from notelib.book.ledger import LedgerError, parse_ledger
-from notelib.book.state import note_state, vj_day
+from notelib.book.replay import vj_day
+from notelib.book.state import note_state
 
 D = dt.date
 

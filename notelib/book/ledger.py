@@ -2,7 +2,7 @@
 
 data/ledger/<note>.yaml holds ``entries``; :func:`load_ledger` reads it, checks every entry
 (kind, fields, types, dates in the note's life, order, duplicates) and then replays it against
-the terms (:func:`notelib.book.state.replay`), which refuses a payment larger than what was due and
+the terms (:func:`notelib.book.replay.replay`), which refuses a payment larger than what was due and
 share counts that do not match the Conversion Price in effect. Every error names the entry's
 line and the rule.
 """

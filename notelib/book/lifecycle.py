@@ -171,7 +171,7 @@ def find_notice(terms: NoteTerms, ledger: Ledger, as_of: dt.date, events_on) -> 
     """The first Mandatory Redemption Notice in effect by ``as_of``: a ``notice`` entry given
     while its event is triggered and continues (I.A: "during the continuation"), or an event
     4 or 5 on the day it occurs (automatic). ``events_on(day)`` is the monitor on ``day``
-    (:func:`notelib.book.state.monitor`'s table). A notice of an event that does not continue
+    (:func:`notelib.book.monitor.monitor`'s table). A notice of an event that does not continue
     on its date is no Mandatory Redemption Notice (reading 48: it may start a cure clock,
     I.A.13, and a notice after a cure changes nothing)."""
     ledger = ledger.upto(as_of)
