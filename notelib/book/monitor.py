@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -15,10 +14,8 @@ from ..contract.events import (covenant_breach, delivery_failure, judgment,
                                redemption_events, registration_lapse, trading_suspension)
 from ..contract.terms import NoteTerms
 from ..io.display import table
+from .books import Books
 from .ledger import Ledger
-
-if TYPE_CHECKING:  # the replay imports the monitor
-    from .replay import _Books
 
 
 def _status(event_day: dt.date | None, start: dt.date | None, as_of: dt.date,
@@ -48,7 +45,7 @@ def _event_status(n: int, day: dt.date | None, start: dt.date, fixed: dt.date | 
     return _status(day, start, as_of, False)
 
 
-def _clocks(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | None,
+def _clocks(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: Books | None,
             notices: dict[int, list[dt.date]]
             ) -> Iterator[tuple[int, dt.date | None, dt.date, dt.date | None]]:
     """Each event the ledger and the books record, as (event, its event day or None, the day
@@ -97,7 +94,7 @@ def _clocks(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | No
             yield 14, e.date, e.date, None
 
 
-def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: _Books | None = None
+def monitor(terms: NoteTerms, ledger: Ledger, as_of: dt.date, books: Books | None = None
             ) -> pd.DataFrame:
     """The fourteen Mandatory Redemption Events on ``as_of``: clause, title, status (not
     triggered, cure running until a date, cured, triggered), date, whether the event applies

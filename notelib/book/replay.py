@@ -12,7 +12,6 @@ Holder's sales free room under its 9.9% cap (II.A.1), and I.B shares pay a notic
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from fractions import Fraction
 
 import pandas as pd
@@ -29,6 +28,7 @@ from ..contract.schedule import (conversion_interest_start, interest_dates, sche
 from ..contract.terms import NoteTerms
 from ..io.display import dollars, price
 from .ledger import Entry, Ledger, LedgerError
+from .books import Books
 from .lifecycle import Notice
 from .monitor import monitor
 
@@ -37,41 +37,7 @@ def _cents(x: Fraction) -> Fraction:
     return round_half_up(x, 2)
 
 
-@dataclass
-class _Books:
-    """The running replay: exact money (Fractions of a dollar) and whole shares."""
-
-    terms: NoteTerms
-    prices: PriceLookup
-    outstanding: int
-    balance: Fraction
-    accrued: Fraction = Fraction(0)  # unrounded interest since the last Interest Payment Date
-    last: dt.date | None = None  # last accrual step
-    issued: dict[str, int] = field(default_factory=lambda: {"payment": 0, "conversion": 0})
-    held: int = 0
-    arrears: list[dict] = field(default_factory=list)  # due, amount, interest, since, late
-    cured: list[dict] = field(default_factory=list)  # arrears paid in full: due, on
-    paid: list[dict] = field(default_factory=list)
-    pending: list = field(default_factory=list)  # (row, interest, installment) due, not paid
-    price_events: list = field(default_factory=list)  # II.C events to date, for forecasts
-    history: pd.DataFrame | None = None
-    facts_on_issue: bool = False  # the ledger records something on the Issue Date
-    notice: Notice | None = None  # a Mandatory Redemption Notice in effect (the schedule stops)
-    ledger: Ledger | None = None  # the facts replayed, for the events continuing on a day
-    converted: dict = field(default_factory=dict)  # conversion's line: what it took (V.J)
-
-    def accrue(self, to: dt.date) -> None:
-        if to > self.last:
-            self.accrued += self.balance * exact(self.terms.interest_rate) * year_fraction(
-                self.last, to, self.terms.day_count)
-            self.last = to
-
-
-def _price(books: _Books, on: dt.date) -> Fraction:
-    return books.prices.price(max(on, books.terms.issue_date))
-
-
-def _fall_due(books: _Books, row) -> None:
+def _fall_due(books: Books, row) -> None:
     """Schedule row ``row`` falls due on its date: the interest accrued (on an Interest
     Payment Date) and the installment leave the running books and wait for payment."""
     t = books.terms
@@ -84,7 +50,7 @@ def _fall_due(books: _Books, row) -> None:
     books.pending.append((row, interest, installment))
 
 
-def _settle(books: _Books, entry: Entry | None, unrecorded: str = "missed",
+def _settle(books: Books, entry: Entry | None, unrecorded: str = "missed",
             order: str = "arrears-first") -> None:
     """Pay the oldest amount waiting with ledger ``entry`` (None: nothing recorded, which is
     a missed payment, or one assumed paid in cash if the ledger says so). Payment Shares are
@@ -99,14 +65,14 @@ def _settle(books: _Books, entry: Entry | None, unrecorded: str = "missed",
                                                           else Fraction(0))
         value = Fraction(0)
         if in_shares:
-            continuing = _continuing(books, row.pay_date)
+            continuing = events_continuing(books, row.pay_date)
             if continuing:
                 raise LedgerError(f"{entry.where()}: pays {in_shares:,} Payment Shares while "
                                   f"{_events_text(continuing)} continues on {row.pay_date}: "
                                   "the Liquidity Conditions require that 'there is not then a "
                                   "continuing Mandatory Redemption Event' (preamble, (ii)); "
                                   "the payment is in cash")
-            p = _price(books, row.pay_date)
+            p = books.price(row.pay_date)
             value = due - cash  # Payment Shares pay the rest, valued at the Conversion Price
             expected = conversion_shares(value, p) if value > 0 else 0
             if in_shares != expected:
@@ -142,7 +108,7 @@ def _settle(books: _Books, entry: Entry | None, unrecorded: str = "missed",
                        "arrears_paid": float(to_arrears)})
 
 
-def _continuing(books: _Books, on: dt.date) -> list[tuple[str, dt.date]]:
+def events_continuing(books: Books, on: dt.date) -> list[tuple[str, dt.date]]:
     """The Mandatory Redemption Events continuing on ``on`` (triggered and not cured), as
     (clause, event day), from the facts replayed and the books as they stand (I.A; the
     Liquidity Conditions (ii), preamble; reading 48)."""
@@ -171,14 +137,14 @@ def _default_from(terms: NoteTerms, row) -> dt.date:
     return row.date if terms.default_interest_from == "due-date" else row.pay_date
 
 
-def _late_to(terms: NoteTerms, a: dict, on: dt.date) -> Fraction:
+def late_to(terms: NoteTerms, a: dict, on: dt.date) -> Fraction:
     """Default Interest owed on arrears item ``a`` on ``on``: what it carries unpaid, and 16%
     on what is overdue from ``since`` (its due date or pay date, :func:`_default_from`, or
     the last payment towards it) to ``on`` (preamble; reading 48)."""
     return a["late"] + exact(default_interest(terms, float(a["amount"]), a["since"], on))
 
 
-def _waterfall(books: _Books, cash: Fraction, on: dt.date, entry: Entry,
+def _waterfall(books: Books, cash: Fraction, on: dt.date, entry: Entry,
                current: tuple[Fraction, Fraction] | None, order: str, label: str = ""
                ) -> tuple[Fraction, Fraction, Fraction]:
     """Apply ``cash`` paid on ``on`` to the arrears and to ``current`` (the interest and
@@ -189,7 +155,7 @@ def _waterfall(books: _Books, cash: Fraction, on: dt.date, entry: Entry,
     full are cured (I.A.1 no longer continues). Returns the day's interest and principal
     paid, and the cash that went to arrears."""
     items = books.arrears
-    late = [_late_to(books.terms, a, on) for a in items]
+    late = [late_to(books.terms, a, on) for a in items]
     claims = ([("late", i, x) for i, x in enumerate(late)]
               + [("interest", i, a["interest"]) for i, a in enumerate(items)]
               + [("principal", i, a["amount"] - a["interest"]) for i, a in enumerate(items)])
@@ -228,7 +194,7 @@ def _waterfall(books: _Books, cash: Fraction, on: dt.date, entry: Entry,
     return own_paid["interest"], own_paid["principal"], cash - sum(own_paid.values())
 
 
-def _pay_arrears(books: _Books, e: Entry, order: str) -> None:
+def _pay_arrears(books: Books, e: Entry, order: str) -> None:
     """A cash payment on a business day that is not a pay date: it pays arrears, down the
     waterfall (reading 48). Business days are banking days (``business_day_calendar``,
     reading 3): Good Friday is one, Columbus Day is not."""
@@ -249,7 +215,7 @@ def _pay_arrears(books: _Books, e: Entry, order: str) -> None:
                        "shares": 0, "unpaid": 0.0, "arrears_paid": float(cash)})
 
 
-def _convert(books: _Books, e: Entry) -> None:
+def _convert(books: Books, e: Entry) -> None:
     """A conversion of ``principal`` with the interest accrued on it since the last Interest
     Payment Date (II.A; reading 32), refused past the Holder's 9.9% cap (II.A.1). Principal
     overdue converts too ("to the extent not converted", preamble; II.A(iii)): the conversion
@@ -271,7 +237,7 @@ def _convert(books: _Books, e: Entry) -> None:
         raise LedgerError(f"{e.where()}: interest {dollars(e['interest'])} is not the "
                           f"{dollars(float(interest))} accrued on that principal since {since}")
     overdue, late = taken["overdue"], taken["late"]
-    p = _price(books, e.date)
+    p = books.price(e.date)
     amount = principal + interest + overdue + late
     expected = conversion_shares(amount, p)
     if e["shares"] != expected:
@@ -400,7 +366,7 @@ def undone_conversions(terms: NoteTerms, ledger: Ledger, as_of: dt.date
     return out
 
 
-def _undo(books: _Books, e: Entry, day: dt.date) -> None:
+def _undo(books: Books, e: Entry, day: dt.date) -> None:
     """V.J on ``day``: "the portion of the Principal Amount and interest thereon subject to
     such conversion shall be deemed outstanding under this Note" (reading 52). The principal
     it took from the balance is outstanding again and accrues interest from ``day``; the
@@ -414,7 +380,7 @@ def _undo(books: _Books, e: Entry, day: dt.date) -> None:
     books.accrued += took["share"]
     for a, interest_part, principal_part, late in took["arrears"]:
         if any(x is a for x in books.arrears):
-            a["late"], a["since"] = _late_to(t, a, day), day  # its own Default Interest to day
+            a["late"], a["since"] = late_to(t, a, day), day  # its own Default Interest to day
             a["amount"] += interest_part + principal_part
             a["interest"] += interest_part
             a["late"] += late
@@ -434,7 +400,7 @@ def _undo(books: _Books, e: Entry, day: dt.date) -> None:
     books.held -= n
 
 
-def _cap_room(books: _Books) -> int | None:
+def _cap_room(books: Books) -> int | None:
     """The Holder's room under its cap (II.A.1), None where the cap sets no limit (a cap of
     100% of the shares outstanding after the issue, reading 42's "no cap")."""
     t = books.terms
@@ -444,7 +410,7 @@ def _cap_room(books: _Books) -> int | None:
                                  basis=t.ownership_cap_basis)
 
 
-def _room_shown(books: _Books, p: float) -> int:
+def room_shown(books: Books, p: float) -> int:
     """The room the status sheet shows: :func:`_cap_room`, or, where the cap sets no limit,
     the shares everything the note owes converts into at the Conversion Price ``p``."""
     room = _cap_room(books)
@@ -454,7 +420,7 @@ def _room_shown(books: _Books, p: float) -> int:
     return conversion_shares(_cents(owed), exact(p)) if owed else 0
 
 
-def _taken(books: _Books, principal: Fraction, on: dt.date, since: dt.date) -> dict:
+def _taken(books: Books, principal: Fraction, on: dt.date, since: dt.date) -> dict:
     """What a conversion of ``principal`` on ``on`` takes (II.A: the principal, "all accrued
     and unpaid interest thereon for the period beginning on the Issue Date" and Default
     Interest; readings 32, 51):
@@ -547,7 +513,7 @@ def _payments_by_pay_date(terms: NoteTerms, ledger: Ledger, schedule: list
 
 def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
            captable: CapTable | None = None, closes: pd.Series | None = None,
-           notice: Notice | None = None) -> _Books:
+           notice: Notice | None = None) -> Books:
     """The books on ``as_of`` (end of day) from the schedule and the ledger. After a
     Mandatory Redemption Notice in effect (``notice``) the schedule stops: the whole note is
     due as the Mandatory Redemption Amount (I.A), so no later row falls due and interest
@@ -559,7 +525,7 @@ def replay(terms: NoteTerms, ledger: Ledger, as_of: dt.date, *,
         history = conversion_price_history(terms, events, closes=closes)
     except AdjustmentError as exc:
         raise _adjustment_error(ledger, exc, closes is None) from None
-    books = _Books(terms, PriceLookup.of(history), (captable or load_captable()).common,
+    books = Books(terms, PriceLookup.of(history), (captable or load_captable()).common,
                    exact(terms.principal), last=terms.accrues_from,
                    price_events=events, history=history,
                    facts_on_issue=any(e.date == terms.issue_date for e in ledger.entries),
@@ -609,7 +575,7 @@ def _adjustment_error(ledger: Ledger, exc: Exception, no_closes: bool) -> Ledger
     return LedgerError(f"{day.where() + ': ' if day else ''}{exc}")
 
 
-def _apply(books: _Books, e: Entry) -> None:
+def _apply(books: Books, e: Entry) -> None:
     if e.kind == "conversion":
         _convert(books, e)
     elif e.kind == "issuance":
@@ -630,7 +596,7 @@ def _apply(books: _Books, e: Entry) -> None:
         books.held -= e["shares"]
 
 
-def _redemption_shares(books: _Books, e: Entry) -> None:
+def _redemption_shares(books: Books, e: Entry) -> None:
     """I.B shares issued in lieu of part of a noticed Mandatory Redemption Amount, "in
     accordance with and subject to the terms of Article II": within the Holder's 9.9% cap
     (II.A.1, as a conversion is: reading 45). Their count is checked against the amount by

@@ -20,7 +20,7 @@ from ..captable import CapTable, load_captable
 from ..contract.adjustments import PriceLookup
 from ..contract.calendar import sessions_after, trading_sessions
 from ..contract.dates import takes_dates
-from ..contract.money import exact
+from ..contract.money import cents, exact, round_half_up
 from ..contract.payments import lookback_window, share_threshold
 from ..contract.penalties import default_interest, delivery_default
 from ..contract.redemption import (RedemptionAmount, redemption_amount, redemption_due_date,
@@ -34,8 +34,8 @@ from ..io.safeyaml import load_yaml, sequence_lines
 from .ledger import DEFAULT_LEDGER, Ledger, LedgerError, parse_ledger
 from .lifecycle import Lifecycle, Notice, find_notice, phase_of, settle
 from .monitor import monitor
-from .replay import (_Books, _cents, _continuing, _late_to, _price, _room_shown, replay,
-                     undone_conversions)
+from .books import Books
+from .replay import events_continuing, late_to, replay, room_shown, undone_conversions
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class NoteState:
     redemption: RedemptionAmount | None
     election_deadline: dt.date | None
     payments: pd.DataFrame
-    books: _Books | None = field(default=None, repr=False, compare=False)
+    books: Books | None = field(default=None, repr=False, compare=False)
     assumed: tuple[str, ...] = ()  # what the sheet assumes where the ledger is silent
     lifecycle: Lifecycle | None = None  # where the note is in its life (I.A, I.B, IV)
 
@@ -318,7 +318,7 @@ def _unrecorded_deliveries(ledger: Ledger, as_of: dt.date) -> tuple[str, ...]:
                  for e in ledger.upto(as_of).of("conversion") if e["delivered_on"] is None)
 
 
-def _next_payment(terms: NoteTerms, books: _Books, as_of: dt.date):
+def _next_payment(terms: NoteTerms, books: Books, as_of: dt.date):
     """The first payment not yet paid on ``as_of``: its dates and the amount due (one that
     fell due and waits for its pay date, or the next on the schedule)."""
     if books.pending:
@@ -328,14 +328,14 @@ def _next_payment(terms: NoteTerms, books: _Books, as_of: dt.date):
         if r.date > as_of:
             accrued = books.accrued + books.balance * exact(terms.interest_rate) * year_fraction(
                 as_of, r.date, terms.day_count)
-            interest = _cents(accrued) if r.date in set(interest_dates(terms)) else 0
+            interest = round_half_up(accrued, 2) if r.date in set(interest_dates(terms)) else 0
             principal = books.balance if r.date == terms.maturity_date else min(
                 exact(r.principal), books.balance)
             return r.date, r.pay_date, float(interest + principal)
     return None, None, 0.0
 
 
-def _share_condition(terms: NoteTerms, books: _Books, pay_date: dt.date | None,
+def _share_condition(terms: NoteTerms, books: Books, pay_date: dt.date | None,
                      as_of: dt.date, closes: pd.Series | None) -> str:
     """The Borrower Conversion Condition for the next payment, given the closes so far; not
     allowed while a Mandatory Redemption Event continues on ``as_of`` (the Liquidity
@@ -343,13 +343,13 @@ def _share_condition(terms: NoteTerms, books: _Books, pay_date: dt.date | None,
     preamble)."""
     if pay_date is None:
         return "no payment left"
-    continuing = _continuing(books, as_of)
+    continuing = events_continuing(books, as_of)
     if continuing:
         return f"not allowed: {' and '.join(c for c, _ in continuing)} continues"
     if pay_date == terms.maturity_date and not terms.maturity_in_shares:
         return "the Maturity Date payment is in cash (IV)"
     window = lookback_window(terms, pay_date)
-    need = [share_threshold(terms, float(_price(books, d.date()))) for d in window]
+    need = [share_threshold(terms, float(books.price(d.date()))) for d in window]
     seen = window[window <= pd.Timestamp(as_of)]
     if closes is None:
         return (f"unknown without closes: every close of the {len(window)} Trading Days from "
@@ -403,7 +403,7 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
     arrears = _arrears(terms, ledger, books, as_of if notice is None
                        else min(as_of, notice.measured_on))
     events = monitor(terms, ledger, as_of, books)
-    p = float(_price(books, as_of))
+    p = float(books.price(as_of))
     claim = None if notice is None else _claim(terms, ledger.upto(as_of), notice, as_of,
                                                captable, closes)
     if notice is not None:
@@ -429,12 +429,12 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
                     conversions[-1].date if conversions else None, unpaid_since)
     return NoteState(
         terms=terms, as_of=as_of, principal=float(books.balance),
-        accrued_interest=float(_cents(books.accrued)),
+        accrued_interest=cents(books.accrued),
         arrears=table(arrears, {"total": "dollars", "carried": "dollars"},
                       dates=("due", "since")),
         conversion_price=p, price_history=books.history, shares_issued=dict(books.issued),
         holder_shares=books.held, shares_outstanding=books.outstanding,
-        cap_room=_room_shown(books, p),
+        cap_room=room_shown(books, p),
         next_payment_date=nominal, next_pay_date=pay, next_payment=amount,
         delivery_default_payments=_delivery_defaults(terms, ledger.upto(as_of), as_of),
         share_condition=condition, events=events,
@@ -446,12 +446,12 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
         books=books, assumed=_unrecorded_deliveries(ledger, as_of), lifecycle=life)
 
 
-def _arrears(terms: NoteTerms, ledger: Ledger, books: _Books, on: dt.date) -> pd.DataFrame:
+def _arrears(terms: NoteTerms, ledger: Ledger, books: Books, on: dt.date) -> pd.DataFrame:
     """The arrears on ``on``: principal and interest overdue with their Default Interest, and
     cash demanded under V.H with its interest (readings 36, 48)."""
     arrears = pd.DataFrame([
         {"due": a["due"], "kind": "principal and interest", "amount": float(a["amount"]),
-         "default_interest": float(_late_to(terms, a, on)), "late_interest": 0.0,
+         "default_interest": float(late_to(terms, a, on)), "late_interest": 0.0,
          "since": a["since"], "carried": float(a["late"])} for a in books.arrears]
         + [{**d, "since": d["due"], "carried": 0.0} for d in _cash_demands(terms, ledger, on)],
         columns=["due", "kind", "amount", "default_interest", "late_interest", "since",
@@ -460,7 +460,7 @@ def _arrears(terms: NoteTerms, ledger: Ledger, books: _Books, on: dt.date) -> pd
     return arrears
 
 
-def _owed_on(terms: NoteTerms, books: _Books, arrears: pd.DataFrame, as_of: dt.date,
+def _owed_on(terms: NoteTerms, books: Books, arrears: pd.DataFrame, as_of: dt.date,
              on: dt.date) -> dict[str, float]:
     """What the books of ``as_of`` owe on ``on`` for a Mandatory Redemption Amount (I.A(i)):
     principal, including what fell due and waits for its pay date, and what is overdue
@@ -474,13 +474,13 @@ def _owed_on(terms: NoteTerms, books: _Books, arrears: pd.DataFrame, as_of: dt.d
     interest = sum((a["interest"] for a in books.arrears), Fraction(0))
     overdue = sum((a["amount"] for a in books.arrears), Fraction(0)) - interest
     return dict(principal=float(books.balance + sum(i for _, _, i in books.pending) + overdue),
-                accrued_interest=float(_cents(books.accrued + to_on) + interest
+                accrued_interest=float(round_half_up(books.accrued + to_on, 2) + interest
                                        + sum(i for _, i, _ in books.pending)),
                 default_interest=late,
                 penalties=demanded + _undemanded_penalties(terms, books, as_of))
 
 
-def _undemanded_penalties(terms: NoteTerms, books: _Books, as_of: dt.date) -> float:
+def _undemanded_penalties(terms: NoteTerms, books: Books, as_of: dt.date) -> float:
     """The Delivery Default Payments accrued to ``as_of`` (II.D.3) that are not among the
     amounts the Holder demanded in cash under V.H past their five Trading Days (those are
     in the arrears, with their interest): I.A(i)(d) counts "all ... Delivery Default
@@ -514,8 +514,8 @@ def _claim(terms: NoteTerms, ledger: Ledger, notice: Notice, as_of: dt.date,
     if window is not None and len(window):
         amount = redemption_on(terms, window, notice.occurred, m, history=books.history, **owed)
     else:
-        amount = redemption_amount(terms, m, 1e-6, conversion_price=float(_price(
-            books, m - dt.timedelta(days=1))), **owed)
+        amount = redemption_amount(terms, m, 1e-6, conversion_price=float(
+            books.price(m - dt.timedelta(days=1))), **owed)
     return settle(terms, notice, amount, complete, ledger.of("redemption_payment"), as_of,
                   PriceLookup.of(books.history))
 
