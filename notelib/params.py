@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .io.safeyaml import load_yaml
+from .limits import count
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,21 +74,27 @@ def is_iso_date(v: Any) -> bool:
         return False
 
 
-# limits checked before any work starts (notelib sweep --force lifts the first four): a grid's
-# cells, its paths per cell, cells x paths, the Dask workers, and the steps of a range
-LIMITS = {"cells": 10_000, "paths": 200_000, "path_cells": 20_000_000, "workers": 64,
-          "steps": 10_000}
 NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # a sweep's name: it names files
 # bounds, written once: a split between 1-for-10,000 and 10,000-for-1; a price or a close from a
 # hundredth of a cent to $100,000 a share (the ledger, the closes files)
 BOUNDS = {"ratio": (1e-4, 1e4), "price": (1e-4, 1e5)}
 
 
+# counts: the kind of notelib.limits.CEILING that bounds them, and their least value
+COUNTS = {"N_PATHS": ("paths", 1), "VALUATION_PATHS": ("paths", 1_000),
+          "CURVE_PATHS": ("paths", 1_000), "GRID_PATHS": ("paths", 10),
+          "VALUE_PATHS": ("paths", 1_000), "CLOSE_STEPS": ("steps", 2)}
+_PRICE = f"a share price from ${BOUNDS['price'][0]} to ${BOUNDS['price'][1]:,.0f}"
+
+
+def _price(v: Any) -> bool:
+    return BOUNDS["price"][0] <= v <= BOUNDS["price"][1]
+
+
 # rules beyond the type: a bad value fails here, not deep inside a notebook
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "N_PATHS": (lambda v: v >= 1, "at least 1"),
     "SEED": (lambda v: v >= 0, "not negative"),
-    "START_PRICE": (lambda v: v > 0, "greater than 0"),
+    "START_PRICE": (_price, _PRICE),
     "VOLATILITY": (lambda v: 0 <= v <= 10, "from 0 to 10 (1000% a year)"),
     "DRIFT": (lambda v: -10 <= v <= 10, "from -10 to 10 a year"),
     "PATH_START": (is_iso_date, "a date written YYYY-MM-DD"),
@@ -102,10 +109,6 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
                       "a share of the daily volume above 0 and at most 1 (or null)"),
     "AVERAGE_DAILY_VOLUME": (lambda v: v is None or (isinstance(v, int) and v >= 1),
                              "a whole number of shares >= 1 (or null)"),
-    "VALUATION_PATHS": (lambda v: v >= 1_000, "at least 1,000"),
-    "CURVE_PATHS": (lambda v: v >= 1_000, "at least 1,000"),
-    "GRID_PATHS": (lambda v: v >= 10, "at least 10"),
-    "VALUE_PATHS": (lambda v: v >= 1_000, "at least 1,000"),
     "WORKERS": (lambda v: 1 <= v <= 256, "from 1 to 256"),
     "RATE": (lambda v: v is None or (_number(v) and -0.1 <= v <= 1), "from -0.1 to 1 (or null)"),
     "CREDIT_SPREAD": (lambda v: v is None or (_number(v) and 0 <= v <= 5),
@@ -114,14 +117,12 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
                        "from 0 to 1 (or null)"),
     "EVENT_HAZARD": (lambda v: v is None or (_number(v) and 0 <= v <= 10),
                      "from 0 to 10 events a year (or null)"),
-    "HIGHEST_CLOSE": (lambda v: v > 0, "greater than 0"),
-    "CLOSE_MIN": (lambda v: v > 0, "greater than 0"),
-    "CLOSE_MAX": (lambda v: v > 0, "greater than 0"),
-    "CLOSE_STEPS": (lambda v: v >= 2, "at least 2"),
+    "HIGHEST_CLOSE": (_price, _PRICE),
+    "CLOSE_MIN": (_price, _PRICE),
+    "CLOSE_MAX": (_price, _PRICE),
     "DEFAULT_INTEREST": (lambda v: v >= 0, "not negative"),
     "PENALTIES": (lambda v: v >= 0, "not negative"),
-    "CONVERSION_PRICE": (lambda v: v is None or (_number(v) and v > 0),
-                         "greater than 0 (or null)"),
+    "CONVERSION_PRICE": (lambda v: v is None or (_number(v) and _price(v)), _PRICE + " (or null)"),
 }
 
 
@@ -179,6 +180,9 @@ def check_params(params: Mapping[str, Any], where: str = "parameters",
             raise error(f"{where}: {name} = {value!r} must be {kind.__name__}{null}, like its "
                         f"default {default!r}" if default is not None else
                         f"{where}: {name} = {value!r} must be {kind.__name__}{null}")
+        if name in COUNTS:
+            ceiling, least = COUNTS[name]
+            value = count(value, f"{where}: {name}", error, kind=ceiling, low=least)
         rule = RULES.get(name)
         if rule is not None and not rule[0](value):
             raise error(f"{where}: {name} = {value!r} must be {rule[1]}")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .limits import count
 from .params import BOUNDS
 from .contract.calendar import trading_sessions
 from .contract.payments import lookback_window
@@ -97,8 +98,8 @@ def note_sessions(terms: NoteTerms, start: dt.date | None = None) -> pd.Datetime
 
 
 def _chunks(n_paths: int, chunk: int) -> list[int]:
-    if n_paths < 1 or chunk < 1:
-        raise PathError(f"n_paths = {n_paths} and chunk = {chunk} must be at least 1")
+    n_paths = count(n_paths, "n_paths", PathError, kind="paths")
+    chunk = count(chunk, "chunk", PathError, kind="chunk")
     return [min(chunk, n_paths - i) for i in range(0, n_paths, chunk)]
 
 

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from ..captable import CapTable
 from ..checks import one_of, whole
+from ..limits import count
 from ..contract.adjustments import Event
 from ..contract.terms import NoteTerms
 from ..paths import PathError, Paths
@@ -199,8 +200,8 @@ def simulate(
     if not callable(policy):
         one_of(policy, "policy", ("shares", "cash"), EngineError, also="or a callable")
     whole(exposure_lag, "exposure_lag", EngineError, low=1, unit="sessions")
-    whole(chunk, "chunk", EngineError, low=1, unit="paths")
-    whole(n_paths, "n_paths", EngineError, low=1, unit="paths", none=True)
+    count(chunk, "chunk", EngineError, kind="chunk")
+    count(n_paths, "n_paths", EngineError, kind="paths", none=True)
     if keep_payments is not None and not isinstance(keep_payments, bool):
         raise EngineError(f"keep_payments = {keep_payments!r}: True, False or None")
     behaviour = Behaviour(holder=holder, holder_sells=holder_sells, sale_limit=sale_limit,

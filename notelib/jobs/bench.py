@@ -11,7 +11,7 @@ import resource
 import time
 from collections.abc import Iterator
 
-from ..checks import whole
+from ..limits import count
 from ..engine import simulate
 from ..paths import Paths, gbm_chunks, note_sessions
 from ..contract.terms import NoteTerms, load_terms
@@ -36,6 +36,8 @@ def bench(n_paths: int = 100_000, *, terms: NoteTerms | None = None, chunk: int 
           volatility: float = 0.8, start_price: float = 0.25, holder: str | float = "hold",
           seed: int = 0, progress: bool = True) -> dict[str, float]:
     """Time GBM generation and the engine on ``n_paths`` paths; return the figures."""
+    n_paths = count(n_paths, "paths", ValueError, kind="paths")
+    chunk = count(chunk, "chunk", ValueError, kind="chunk")
     terms = terms or load_terms()
     sessions = note_sessions(terms, terms.issue_date - dt.timedelta(days=45))
     gen = [0.0]
@@ -63,7 +65,9 @@ def bench_valuation(n_paths: int = 100_000, *, terms: NoteTerms | None = None,
     slowest are reported too)."""
     from ..value.valuation import fair_value
 
-    rounds = whole(rounds, "rounds", ValueError, low=1)  # before the warm-up's seconds
+    rounds = count(rounds, "rounds", ValueError, kind="rounds")  # before the warm-up's seconds
+    n_paths = count(n_paths, "paths", ValueError, kind="paths")
+    chunk = count(chunk, "chunk", ValueError, kind="chunk")
     terms, market = terms or load_terms(), market or "dyntek-2005-11"
     warm = fair_value(terms, market=market, n_paths=WARM_UP, chunk=chunk, seed=seed + 1)
     valuation, generate = [], []

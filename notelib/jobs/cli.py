@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--cache", default=None,
                     help="finished cells (default: reports/sweeps/cache); a rerun skips them")
     sw.add_argument("--force", action="store_true",
-                    help="run a grid past the limits of notelib.params.LIMITS (cells, paths)")
+                    help="run a grid past the limits of notelib.limits.LIMITS (cells, paths)")
     ex = sub.add_parser("export", help="write a case as an Excel workbook with live formulas")
     ex.add_argument("--xlsx", action="store_true", required=True,
                     help="an Excel workbook (.xlsx), the one format there is")

@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from ..checks import number, whole
-from ..params import LIMITS, NAME
+from ..limits import CEILING, LIMITS, count
+from ..params import NAME
 from ..io.safeyaml import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,10 +200,10 @@ def _values(name: str, spec: Any, where: str) -> list:
                              f"(got {sorted(spec)})")
         lo = number(spec["from"], f"{where}: vary.{name}.from", SweepError)
         hi = number(spec["to"], f"{where}: vary.{name}.to", SweepError)
-        steps = whole(spec["steps"], f"{where}: vary.{name}.steps", SweepError, low=1)
+        steps = count(spec["steps"], f"{where}: vary.{name}.steps", SweepError, kind="steps")
         if steps > LIMITS["steps"]:
             raise SweepError(f"{where}: vary.{name}.steps = {steps:,}: at most "
-                             f"{LIMITS['steps']:,} (notelib.params.LIMITS)")
+                             f"{LIMITS['steps']:,} (notelib.limits.LIMITS)")
         return [float(x) for x in np.linspace(lo, hi, steps)] if steps > 1 else [float(lo)]
     raise SweepError(f"{where}: vary.{name} = {spec!r}: a list of values or "
                      "{from: .., to: .., steps: ..}")
@@ -271,12 +272,12 @@ def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = Non
                              f"{_hint(name, allowed)}; those are {', '.join(allowed)}")
     columns = {name: _values(name, v, where) for name, v in vary.items()}
     combine = spec.get("combine", "product")
-    count = math.prod(len(v) for v in columns.values()) if combine == "product" else \
+    cells = math.prod(len(v) for v in columns.values()) if combine == "product" else \
         max(len(v) for v in columns.values())
-    if count > LIMITS["cells"] * 10:  # not even built: --force cannot ask for this many
-        raise SweepError(f"{where}: {count:,} cells; a grid has at most "
-                         f"{LIMITS['cells']:,} (notelib.params.LIMITS; --force allows up to "
-                         f"{LIMITS['cells'] * 10:,})")
+    if cells > CEILING["cells"]:  # not even built: --force cannot ask for this many
+        raise SweepError(f"{where}: {cells:,} cells; a grid has at most "
+                         f"{LIMITS['cells']:,} (notelib.limits.LIMITS; --force allows up to "
+                         f"{CEILING['cells']:,}, notelib.limits.CEILING)")
     if combine == "product":
         rows = [dict(zip(columns, c)) for c in itertools.product(*columns.values())]
     elif combine == "zip":
@@ -294,7 +295,7 @@ def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = Non
         raise SweepError(f"{where}: measure must list what to measure")
     measures = [_check_measure(m, where) for m in measures]
     paths, seed = spec.get("paths", 2_000), spec.get("seed", 0)
-    paths = whole(paths, f"{where}: paths", SweepError, low=2)
+    paths = count(paths, f"{where}: paths", SweepError, kind="paths", low=2)
     seed = whole(seed, f"{where}: seed", SweepError)
     base = _defaults()
     given = _base(spec.get("base"), where, base_dir)
@@ -391,7 +392,7 @@ def estimate(g: Grid) -> tuple[float, float]:
 
 
 def check_limits(g: Grid, workers: int | None = None, force: bool = False) -> None:
-    """Refuse, before any work, a grid past :data:`notelib.params.LIMITS` (cells, paths a cell,
+    """Refuse, before any work, a grid past :data:`notelib.limits.LIMITS` (cells, paths a cell,
     cells x paths) or more workers than the limit, with the estimate in the message;
     ``force`` lets the grid through (not the workers)."""
     seconds, memory = estimate(g)
@@ -399,16 +400,17 @@ def check_limits(g: Grid, workers: int | None = None, force: bool = False) -> No
             f"on one worker and {memory / 2**30:,.1f} GiB a cell")
     if workers is not None and not 1 <= workers <= LIMITS["workers"]:
         raise SweepError(f"workers = {workers:,}: from 1 to {LIMITS['workers']} "
-                         f"(notelib.params.LIMITS; this machine has {os.cpu_count()} cores)")
-    if force:
-        return
+                         f"(notelib.limits.LIMITS; this machine has {os.cpu_count()} cores)")
     for what, value in (("cells", len(g.cells)), ("paths", g.paths),
                         ("path_cells", len(g.cells) * g.paths)):
-        if value > LIMITS[what]:
-            name = {"cells": "cells", "paths": "paths a cell",
-                    "path_cells": "cells x paths"}[what]
+        name = {"cells": "cells", "paths": "paths a cell", "path_cells": "cells x paths"}[what]
+        if value > CEILING[what]:
+            raise SweepError(f"grid {g.name}: {value:,} {name}, more than the ceiling of "
+                             f"{CEILING[what]:,} (notelib.limits.CEILING, which --force does "
+                             f"not lift); {size}")
+        if value > LIMITS[what] and not force:
             raise SweepError(f"grid {g.name}: {value:,} {name}, more than the "
-                             f"{LIMITS[what]:,} allowed (notelib.params.LIMITS); {size}. "
+                             f"{LIMITS[what]:,} allowed (notelib.limits.LIMITS); {size}. "
                              "Run it anyway with --force (sweep(..., force=True))")
 
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import engine as eng
 from ..checks import whole
+from ..limits import count
 from .valuation import (Valuation, ValuationError, carry_per_dollar, coupons_per_dollar,
                         first_session, holding_dominates, maturity_session, pay_sessions,
                         session_years)
@@ -139,8 +140,8 @@ def dual_bound(v: Valuation, outer: int = 4_000, inner: int = 400, seed: int = 0
     bound on the best rule's: lower + principal x E[max_j G_j] (:mod:`notelib.value.dual`),
     G_j = Y_j - L_0 - sum_{i=1..j} (L_i - C_{i-1}), the martingale's increments L_i - C_{i-1}
     from ``inner`` paths per outer path and date, on ``outer`` paths of their own seed."""
-    outer = whole(outer, "outer", ValuationError, low=2, unit="paths")
-    inner = whole(inner, "inner", ValuationError, low=2, unit="paths")
+    outer = count(outer, "outer", ValuationError, kind="paths", low=2)
+    inner = count(inner, "inner", ValuationError, kind="paths", low=2)
     seed = whole(seed, "seed", ValuationError)
     inp = v.inputs
     d = _dollar(v)

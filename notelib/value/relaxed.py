@@ -47,6 +47,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import engine as eng
 from ..checks import whole
+from ..limits import count
 from ..contract.schedule import year_fraction
 from ..io.display import money_band, percent
 from ..paths import DrawnAhead
@@ -335,8 +336,8 @@ def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: i
     inp = v.inputs
     if why := refusal(v):
         raise ValuationError(f"relaxed_bound: {why}")
-    paths = whole(paths, "paths", ValuationError, low=MIN_PATHS, unit="paths")
-    pilot = whole(pilot, "pilot", ValuationError, low=2, unit="paths")
+    paths = count(paths, "paths", ValuationError, kind="paths", low=MIN_PATHS)
+    pilot = count(pilot, "pilot", ValuationError, kind="paths", low=2)
     seed = whole(seed, "seed", ValuationError)
     plan, first = v.variant.plan, first_session(inp)
     parts = tranches(plan.contract)

@@ -38,6 +38,7 @@ import pandas as pd
 
 from .. import engine as eng
 from ..checks import number, one_of, whole
+from ..limits import count
 from ..contract.calendar import trading_sessions
 from ..contract.conversion import conversion_shares
 from ..captable import CapTable, Warrant, load_captable
@@ -917,7 +918,7 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
     checked = _market(terms, market, valuation_date, start, spot=spot, volatility=volatility,
                       rate=rate, credit_spread=credit_spread, dividend_yield=dividend_yield,
                       event_hazard=event_hazard, average_daily_volume=average_daily_volume)
-    n_paths = whole(n_paths, "n_paths", ValuationError, low=MIN_PATHS, unit="paths")
+    n_paths = count(n_paths, "n_paths", ValuationError, kind="paths", low=MIN_PATHS)
     one_of(policy, "policy", POLICIES, ValuationError)
     if not isinstance(state_rule, bool | np.bool_):
         raise ValuationError(f"state_rule = {state_rule!r}: must be True or False")
@@ -929,13 +930,13 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         credit_spread=checked.credit_spread, dividend_yield=checked.dividend_yield,
         event_hazard=checked.event_hazard, average_daily_volume=checked.average_daily_volume,
         valuation_date=checked.valuation_date, start=start, n_paths=n_paths,
-        pilot_paths=whole(pilot_paths, "pilot_paths", ValuationError, low=2 * MIN_IN_THE_MONEY,
-                          unit="paths", none=True) or min(max(n_paths // 10, 10_000), 50_000),
+        pilot_paths=count(pilot_paths, "pilot_paths", ValuationError, kind="paths",
+                          low=2 * MIN_IN_THE_MONEY, none=True) or min(max(n_paths // 10, 10_000), 50_000),
         seed=whole(seed, "seed", ValuationError), policy=policy, holder=holder,
         events=tuple(events or ()),
         participation=number(participation, "participation", ValuationError, above=0,
                              at_most=1, rule="a share of the volume in (0, 1]", none=True),
-        chunk=whole(chunk, "chunk", ValuationError, low=1, unit="paths"),
+        chunk=count(chunk, "chunk", ValuationError, kind="chunk"),
         captable=captable or load_captable(), history=history,
         state_rule=bool(state_rule))
     with _drawn([inp]) as drawn:  # the first pricing paths are drawn while the rule is fitted
@@ -1015,7 +1016,7 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     controls' means are those of the inputs priced (:func:`_means_at`): ``changes``
     (volatility, credit_spread, event_hazard, rate) reprice on the fitted rules and betas,
     the panel's fast redraw, not a new estimate of the rules."""
-    n_paths = whole(n_paths, "n_paths", ValuationError, low=MIN_PATHS, unit="paths", none=True)
+    n_paths = count(n_paths, "n_paths", ValuationError, kind="paths", low=MIN_PATHS, none=True)
     inp = valuation.inputs.replace(**changes) if changes else valuation.inputs
     plan = valuation.variant.plan
     same_plan = set(changes) <= {"volatility"}
@@ -1080,7 +1081,7 @@ class Amendment:
         same paths, each with what a fresh valuation at that spot fits (its rule and controls:
         :meth:`Valuation.fitted_at`); at the valuation's own spot, the transfer itself (so
         the two never disagree)."""
-        n_paths = whole(n_paths, "n_paths", ValuationError, low=MIN_PATHS, unit="paths",
+        n_paths = count(n_paths, "n_paths", ValuationError, kind="paths", low=MIN_PATHS,
                         none=True)
         a, o = self.amended, self.original
         rows = []

@@ -1,0 +1,71 @@
+"""Every count a user gives has a ceiling, written here once and checked before any work starts,
+with an estimate of the time and memory the count would take in the message.
+
+Two tiers. :data:`LIMITS` are the sweep's soft limits (``notelib sweep --force`` lifts the
+first three). :data:`CEILING` bounds every count anywhere (a case's N_PATHS, a report's
+parameter file, ``fair_value(n_paths=...)``, ``notelib bench --paths``, a forced sweep): past
+it a run would take hours or more memory than a workstation has, and nothing lifts it.
+
+The estimates are this machine's (two cores): the engine ~0.12 ms a path, a fair value ~0.5 ms
+a path, a path's closes 8 bytes a session over the note's ~520 sessions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .checks import whole
+
+# the sweep's soft limits: a grid's cells, its paths per cell, cells x paths (--force lifts
+# these three), the Dask workers, and the steps of a range
+LIMITS = {"cells": 10_000, "paths": 200_000, "path_cells": 20_000_000, "workers": 64,
+          "steps": 10_000}
+
+# hard ceilings: nothing lifts them
+CEILING = {
+    "paths": 2_000_000,  # one run: ~4 minutes of engine, ~17 minutes of fair value
+    "chunk": 250_000,  # paths held at once: ~3 GiB of closes, three arrays
+    "steps": 10_000,  # points of a range or curve
+    "cells": LIMITS["cells"] * 10,  # a forced sweep's cells
+    "path_cells": LIMITS["path_cells"] * 10,  # a forced sweep's cells x paths
+    "rounds": 100,  # benchmark rounds
+    "spots": 1_000,  # share prices of a value curve
+    "dates": 1_000,  # dates of a what-if table
+}
+UNITS = {"paths": "paths", "chunk": "paths", "steps": "steps", "cells": "cells",
+         "path_cells": "path-cells", "rounds": "rounds", "spots": "spots", "dates": "dates"}
+
+SESSIONS = 520  # trading sessions from the Issue Date to the Maturity Date, about
+ENGINE_S = 1.2e-4  # seconds a path, engine
+VALUE_S = 5e-4  # seconds a path, fair value
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:,.0f} seconds"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:,.0f} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:,.1f} hours"
+    return f"{seconds / 86400:,.0f} days"
+
+
+def estimate(kind: str, n: int) -> str:
+    """What ``n`` of ``kind`` would cost on this machine, in words."""
+    if kind in ("paths", "path_cells"):
+        return (f"about {_duration(n * ENGINE_S)} of engine or {_duration(n * VALUE_S)} of fair "
+                f"value on one core, {n * SESSIONS * 8 / 2**30:,.1f} GiB of closes")
+    if kind == "chunk":
+        return f"{3 * n * SESSIONS * 8 / 2**30:,.1f} GiB held at once"
+    return f"{n:,} {UNITS[kind]}"
+
+
+def count(value: Any, field: str, error: type[Exception], *, kind: str, low: int = 1,
+          none: bool = False) -> int | None:
+    """``value`` as a whole number from ``low`` to :data:`CEILING` [``kind``] (``None`` passes
+    when ``none``); past the ceiling the error names the field, the rule and the estimate."""
+    n = whole(value, field, error, low=low, unit=UNITS[kind], none=none)
+    if n is not None and n > CEILING[kind]:
+        raise error(f"{field} = {n:,}: at most {CEILING[kind]:,} {UNITS[kind]} "
+                    f"(notelib.limits.CEILING); {estimate(kind, n)}")
+    return n
