@@ -105,7 +105,7 @@ def test_terms_files_use_the_safe_loader(tmp_path):
     ({"FIGURE_DIR": "/tmp"}, "FIGURE_DIR is set by the report runner"),
     ({"START_PRICE": b"x"}, "START_PRICE = b'x': must be a number, text"),
     ({"CLOSE_STEPS": 0}, "CLOSE_STEPS = 0: a whole number of steps >= 2"),
-    ({"N_PATHS": 0}, "N_PATHS = 0 must be at least 1"),
+    ({"N_PATHS": 0}, "N_PATHS = 0: a whole number of paths >= 1"),
     ({"START_PRICE": -0.25}, r"START_PRICE = -0.25 must be a share price from \$0.0001"),
     ({"POLICY": "sometimes"}, "POLICY = 'sometimes' must be 'shares' or 'cash'"),
     ({"HOLDER_MULTIPLE": "often"}, r"HOLDER_MULTIPLE = 'often' must be float \(or null\)"),
