@@ -73,3 +73,16 @@ def test_force_does_not_lift_the_ceiling(tmp_path):
     with pytest.raises(SweepError, match=r"110,000 cells; .*--force allows up to 100,000"):
         parse_grid(many)
     assert not list(tmp_path.iterdir())
+
+
+def test_an_output_over_a_tracked_file_or_an_input_is_refused(tmp_path):
+    from notelib.io.outputs import OutputError, guard
+    from notelib.params import ROOT
+    prices = ROOT / "data" / "prices" / "synthetic-dytk-2005-2007.csv"
+    assert prices.is_file()
+    with pytest.raises(OutputError, match="synthetic-dytk-2005-2007.csv, a file the repository"):
+        guard([prices])
+    mine = tmp_path / "in.csv"
+    with pytest.raises(OutputError, match="is an input of this run"):
+        guard([tmp_path / "." / "in.csv"], reads=[mine])
+    guard([tmp_path / "out.csv"], reads=[mine])  # a new file elsewhere: fine
