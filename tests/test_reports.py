@@ -414,7 +414,7 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "notelib.jobs.reports", Interrupted("notelib.jobs.reports"))
     assert cli.main(["report"]) == 130
     err = capsys.readouterr().err
-    assert err == "notelib report: stopped (Ctrl-C)\n"
+    assert err == "notelib report: interrupted (Ctrl-C)\n"
 
 
 @pytest.mark.slow

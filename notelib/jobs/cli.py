@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-import os
-import datetime as dt
-import sys
-from pathlib import Path
+import sys  # the rest is imported inside main(), where a Ctrl-C is one line
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    import argparse
+    import datetime as dt
 
 
 def _date(text: str) -> dt.date:
-    from ..contract.dates import iso_date  # light: no pandas at parse time needed
+    import argparse
+
+    from ..contract.dates import iso_date  # imports pandas: inside main()'s Ctrl-C handler
 
     day = iso_date(text)
     if day is None:
@@ -20,6 +22,8 @@ def _date(text: str) -> dt.date:
 
 
 def _count(text: str) -> int:
+    import argparse
+
     try:
         n = int(text)
     except ValueError:
@@ -30,6 +34,8 @@ def _count(text: str) -> int:
 
 
 def _holder(text: str) -> str | float:
+    import argparse
+
     if text == "hold":
         return text
     try:
@@ -42,6 +48,8 @@ def _holder(text: str) -> str | float:
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="notelib", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,16 +107,23 @@ def _parser() -> argparse.ArgumentParser:
 
 def _export(args: argparse.Namespace) -> int:
     """The case as report.xlsx-style workbook (notelib.present.workbook)."""
+    from pathlib import Path
+
     from ..case import Case
-    from ..params import ROOT
+    from ..io.outputs import guard
+    from ..params import ROOT, params_file
 
     case = Case.from_params(args.params, as_of=args.as_of)
     out = Path(args.out or ROOT / "reports" / f"{case.as_of}-{case.name}.xlsx")
+    guard([out], reads=[*case.files.values(), params_file(args.params)])  # before the work
     print(case.to_excel(out))
     return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
     from .sweep import ROOT, check_limits, failures, parse_grid, sweep, write
 
     grid = parse_grid(args.grid)
@@ -165,14 +180,18 @@ def _status(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command; an error prints one line on stderr and exits 2 (``--debug``: traceback);
-    Ctrl-C at any moment (even while the libraries load) one line and 130."""
-    args = _parser().parse_args(argv)
+    Ctrl-C at any moment (while the libraries load, while the arguments are read, e.g.
+    ``--as-of``, which loads pandas) one line and 130."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        args = _parser().parse_args(argv)
         return _main(args)
     except KeyboardInterrupt:
-        if args.debug:
+        if "--debug" in argv:
             raise
-        print(f"notelib {args.command}: stopped (Ctrl-C)", file=sys.stderr)
+        command = next((a for a in argv if not a.startswith("-")), None)
+        print(f"{'notelib ' + command if command else 'notelib'}: interrupted (Ctrl-C)",
+              file=sys.stderr)
         return 130
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.display import KINDS
+from ..io.outputs import guard
 from .consistency import disagreements
 from ..params import DEFAULTS, ROOT, check_params, file_sha256, read_params, relative
 from ..contract.terms import load_terms
@@ -843,6 +844,7 @@ def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt
         if nb.suffix != ".ipynb" or not nb.is_file():
             raise ReportError(f"--notebooks: {nb} is not a notebook file (.ipynb)")
     out_dir = (base / out).resolve()
+    guard([out_dir], reads=[*files, *nbs])  # not a tracked file, nor an input, as the folder
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportError(f"--out: {out_dir} is a file, not a folder")
     declared = declared_parameters(nbs)

@@ -118,13 +118,26 @@ def _paged(heading: str, rows: Mapping[str, str]) -> list[tuple[str, dict[str, s
 
 
 # ---- board.pptx ------------------------------------------------------------------------
-def _title(slide, text: str, size: int = 26) -> None:
-    box = slide.shapes.add_textbox(MARGIN, Inches(0.25), WIDTH - 2 * MARGIN, TITLE_HEIGHT)
-    frame = box.text_frame
+def _text(frame, text: str, size: float, bold: bool | None = None) -> None:
+    """``text`` in a text frame, every line at ``size`` points (an empty text or line has
+    no run to size: nothing fails)."""
     frame.word_wrap = True
     frame.text = text
-    frame.paragraphs[0].runs[0].font.size = Pt(size if len(text) <= TITLE_CHARS else size - 6)
-    frame.paragraphs[0].runs[0].font.bold = True
+    for paragraph in frame.paragraphs:
+        for run in paragraph.runs:
+            run.font.size = Pt(size)
+            run.font.bold = bold
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` without the control characters an XML attribute of the file's metadata
+    cannot hold (a name given with a tab or a newline keeps them as spaces)."""
+    return "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in text)
+
+
+def _title(slide, text: str, size: int = 26) -> None:
+    box = slide.shapes.add_textbox(MARGIN, Inches(0.25), WIDTH - 2 * MARGIN, TITLE_HEIGHT)
+    _text(box.text_frame, text, size if len(text) <= TITLE_CHARS else size - 6, bold=True)
     box.name = "Title"
 
 
@@ -161,9 +174,7 @@ def board_deck(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
     name, sub = title_text(case)
     _title(first, name, 32)
     box = first.shapes.add_textbox(MARGIN, Inches(2.2), WIDTH - 2 * MARGIN, Inches(1.5))
-    box.text_frame.word_wrap = True
-    box.text_frame.text = sub
-    box.text_frame.paragraphs[0].runs[0].font.size = Pt(22)
+    _text(box.text_frame, sub, 22)
     box.name = "Subtitle"
     first.notes_slide.notes_text_frame.text = case.source()
     for heading, rows in pages(case, changes):
@@ -185,13 +196,12 @@ def board_deck(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
         last = deck.slides.add_slide(blank)
         _title(last, "Conclusion")
         box = last.shapes.add_textbox(MARGIN, Inches(1.4), WIDTH - 2 * MARGIN, Inches(5))
-        box.text_frame.word_wrap = True
-        box.text_frame.text = conclusion
-        box.text_frame.paragraphs[0].runs[0].font.size = Pt(22)
+        _text(box.text_frame, conclusion, 22)
         box.name = "Conclusion"
     props = deck.core_properties
-    props.title, props.subject = f"{name}: board summary", f"case {case.name}, as of {case.as_of}"
-    props.keywords = f"case={case.name}; as_of={case.as_of}; seed={case.seed}"
+    props.title = _xml_safe(f"{name}: board summary")
+    props.subject = _xml_safe(f"case {case.name}, as of {case.as_of}")
+    props.keywords = _xml_safe(f"case={case.name}; as_of={case.as_of}; seed={case.seed}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     deck.save(path)

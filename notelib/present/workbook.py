@@ -18,10 +18,16 @@ renames, so a failed export leaves no half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import io
 import os
+import secrets
+import signal
 import textwrap
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -35,6 +41,7 @@ from ..contract.conversion import conversion_shares
 from ..contract.schedule import (day_count_basis, interest_dates, principal_payments,
                                  year_fraction)
 from ..contract.terms import NoteTerms
+from ..io.outputs import guard
 from ..params import file_sha256, relative
 
 FORMATS = {  # number formats by kind
@@ -71,44 +78,169 @@ class Column:
 
 
 def write_workbook(case, path: str | Path) -> Path:
-    """``case`` as an Excel workbook at ``path`` (see the module docstring). Every figure is
-    computed before the file is opened; the file appears whole or not at all."""
+    """``case`` as an Excel workbook at ``path`` (see the module docstring). A path it may
+    not write (a tracked file, an input of the case, a folder it cannot write in, a name the
+    folder does not allow) is refused before any figure is computed; the figures are all
+    computed before the file is opened; the file appears whole or not at all, even when
+    the write fails, is interrupted or the process is sent SIGTERM."""
     path = Path(path)
+    where = f"out = {str(path)!r}"
     if path.suffix.lower() != ".xlsx":
-        raise WorkbookError(f"out = {str(path)!r}: an Excel workbook's name ends in .xlsx")
+        raise WorkbookError(f"{where}: an Excel workbook's name ends in .xlsx")
+    guard([path], reads=case.files.values(), what="out =")
     if not path.parent.is_dir():
-        raise WorkbookError(f"out = {str(path)!r}: the folder {path.parent} does not exist")
+        raise WorkbookError(f"{where}: the folder {path.parent} does not exist")
+    _check_writable(path)
     data = _gather(case)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        wb = xlsxwriter.Workbook(str(tmp), {"nan_inf_to_errors": True,
+    with _clean_up_on_termination():
+        tmp = _temporary(path)
+        try:  # built in memory, then written with plain file calls: a write error is ours
+            book = io.BytesIO()
+            wb = xlsxwriter.Workbook(book, {"nan_inf_to_errors": True, "in_memory": True,
                                             "default_date_format": FORMATS["date"]})
-        wb.set_properties({"title": f"{case.terms.name}: {case.name}, as of {case.as_of}",
-                           "subject": f"case {case.name}, as of {case.as_of}",
-                           "keywords": f"case={case.name}; as_of={case.as_of}; "
-                                       f"seed={case.params['SEED']}",
-                           "comments": "Written by notelib; formulas recompute in Excel",
-                           "created": dt.datetime(2000, 1, 1)})
-        fmt = {k: wb.add_format({"num_format": v, "valign": "top"}) for k, v in FORMATS.items()}
-        fmt["top"] = wb.add_format({"valign": "top"})
-        fmt["head"] = wb.add_format({"bold": True, "bottom": 1, "text_wrap": True,
-                                     "valign": "top", "bg_color": "#F2F2F2"})
-        fmt["title"] = wb.add_format({"bold": True, "font_size": 14})
-        fmt["bold"] = wb.add_format({"bold": True})
-        fmt["wrap"] = wb.add_format({"text_wrap": True, "valign": "top"})
-        fmt["check"] = wb.add_format({"font_color": "#1B7837", "bold": True})
-        for name, write in SHEETS:
-            ws = wb.add_worksheet(name)
-            ws.set_landscape()  # printed: landscape, one page wide
-            ws.fit_to_pages(1, 0)
-            ws.set_footer(f"&L{case.label}, as of {case.as_of}&R{name} &P of &N")
-            write(wb, ws, fmt, data)
-        wb.close()
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            _write(wb, case, data)
+            wb.close()
+            tmp.write_bytes(book.getvalue())
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _unwritable(path, exc) from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return path
+
+
+def _write(wb, case, data: dict[str, Any]) -> None:
+    """The formats, the properties and the sheets."""
+    wb.set_properties({"title": f"{case.terms.name}: {case.name}, as of {case.as_of}",
+                       "subject": f"case {case.name}, as of {case.as_of}",
+                       "keywords": f"case={case.name}; as_of={case.as_of}; "
+                                   f"seed={case.params['SEED']}",
+                       "comments": "Written by notelib; formulas recompute in Excel",
+                       "created": dt.datetime(2000, 1, 1)})
+    fmt = {k: wb.add_format({"num_format": v, "valign": "top"}) for k, v in FORMATS.items()}
+    fmt["top"] = wb.add_format({"valign": "top"})
+    fmt["head"] = wb.add_format({"bold": True, "bottom": 1, "text_wrap": True,
+                                 "valign": "top", "bg_color": "#F2F2F2"})
+    fmt["title"] = wb.add_format({"bold": True, "font_size": 14})
+    fmt["bold"] = wb.add_format({"bold": True})
+    fmt["wrap"] = wb.add_format({"text_wrap": True, "valign": "top"})
+    fmt["check"] = wb.add_format({"font_color": "#1B7837", "bold": True})
+    for name, write in SHEETS:
+        ws = wb.add_worksheet(name)
+        ws.set_landscape()  # printed: landscape, one page wide
+        ws.fit_to_pages(1, 0)
+        ws.set_footer(footer(case.label, case.as_of, name))
+        write(wb, ws, fmt, data)
+
+
+FOOTER_CHARS = 255  # Excel's limit for a header or a footer, codes included (a longer one is lost)
+CELL_CHARS = 32_767  # Excel's limit for the text of a cell
+ROW_POINTS = 409  # Excel's tallest row
+ROOM = 64 * 1024  # bytes a workbook needs, with room to spare
+
+
+def footer(label: str, as_of: dt.date, sheet: str) -> str:
+    """The page footer: the case and the date on the left, the sheet and the page on the
+    right. The case's name on one line, without control characters, its "&" doubled (a lone
+    "&" starts a code: "&P" is the page number), and cut short with "..." (the same on every
+    sheet) so the footer stays within Excel's 255 characters."""
+    right = f", as of {as_of}&R{sheet} &P of &N"
+    longest = max(len(name) for name, _ in SHEETS)
+    room = FOOTER_CHARS - len("&L") - len(right) - (longest - len(sheet))
+    text = " ".join("".join(ch for ch in label if ch.isprintable() or ch.isspace()).split())
+    return f"&L{_cut(text, room, amp=2).replace('&', '&&')}{right}"
+
+
+def _cut(text: str, room: int, amp: int = 1) -> str:
+    """``text`` cut short with "..." to ``room`` characters as Excel counts them (UTF-16
+    code units; an "&" counts ``amp``)."""
+    def units(ch: str) -> int:
+        return amp if ch == "&" else 2 if ord(ch) > 0xFFFF else 1
+
+    if sum(map(units, text)) <= room:
+        return text
+    kept, left = [], room - 3
+    for ch in text:
+        left -= units(ch)
+        if left < 0:
+            break
+        kept.append(ch)
+    return "".join(kept) + "..."
+
+
+def _height(lines: int) -> float:
+    """A row's height for ``lines`` lines of text, at most Excel's tallest row."""
+    return min(15 * lines, ROW_POINTS)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before the work, a target that is a folder, a name the folder does not allow
+    (too long), a folder this process cannot create a file in or a disk without room for a
+    workbook (one of about 30 KB; a trial file of :data:`ROOM` bytes is written and removed)."""
+    try:
+        if path.is_dir():  # a name too long for the folder raises OSError here
+            raise WorkbookError(f"out = {str(path)!r}: is a folder; name the workbook in it")
+        trial = _temporary(path)
+        try:
+            trial.write_bytes(bytes(ROOM))
+        finally:
+            trial.unlink()
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+
+
+def _temporary(path: Path) -> Path:
+    """A new empty file beside ``path`` with a short random name (so the longest name the
+    folder allows still has a temporary one), with the user's usual permissions."""
+    for _ in range(100):
+        tmp = path.with_name(f".notelib-{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
+
+
+def _unwritable(path: Path, exc: OSError) -> WorkbookError:
+    """A failed write as one line naming the file and the reason (no space left on the
+    device, permission denied, a name too long...)."""
+    reason = exc.strerror or str(exc)
+    return WorkbookError(f"out = {str(path)!r}: cannot be written in {path.parent}: {reason}")
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP while the workbook is written (see :func:`_clean_up_on_termination`)."""
+
+
+@contextlib.contextmanager
+def _clean_up_on_termination() -> Iterator[None]:
+    """While the file is written, SIGTERM and SIGHUP, where they would end the process at
+    once (their default), raise instead, so the temporary file is removed as on Ctrl-C;
+    the signal is then sent again and ends the process as it would have. A handler the
+    program set (``notelib report``'s) is left alone."""
+    signals = [s for s in (signal.SIGTERM, signal.SIGHUP) if signal.getsignal(s) is signal.SIG_DFL]
+    if threading.current_thread() is not threading.main_thread() or not signals:
+        yield
+        return
+
+    def raise_(signum: int, _frame: object) -> None:
+        raise _Terminated(signum)
+
+    for s in signals:
+        signal.signal(s, raise_)
+    try:
+        yield
+    except _Terminated as exc:
+        for s in signals:
+            signal.signal(s, signal.SIG_DFL)
+        os.kill(os.getpid(), exc.args[0])
+        raise
+    finally:
+        for s in signals:
+            signal.signal(s, signal.SIG_DFL)
 
 
 def _gather(case) -> dict[str, Any]:
@@ -132,7 +264,7 @@ def _redemption_rows(case) -> pd.DataFrame:
 def _head(ws, fmt, row: int, columns: Sequence[Column], size: bool = True) -> None:
     """A header row as high as its longest wrapped header and (``size``) the widths."""
     lines = max(_lines(col.header, col.width * 0.9) for col in columns)  # bold: wider
-    ws.set_row(row, 15 * lines if lines > 1 else None)
+    ws.set_row(row, _height(lines) if lines > 1 else None)
     for c, col in enumerate(columns):
         ws.write_string(row, c, col.header, fmt["head"])
         if size:
@@ -152,9 +284,9 @@ def _put(ws, fmt, row: int, col: int, value: Any, kind: str = "text") -> None:
     elif isinstance(value, int | float | np.integer | np.floating):
         ws.write_number(row, col, float(value), fmt.get(kind, fmt["number"]))
     elif isinstance(value, list | tuple):
-        ws.write_string(row, col, ", ".join(str(v) for v in value), fmt["top"])
+        ws.write_string(row, col, _cut(", ".join(str(v) for v in value), CELL_CHARS), fmt["top"])
     else:
-        ws.write_string(row, col, str(value), fmt["top"])
+        ws.write_string(row, col, _cut(str(value), CELL_CHARS), fmt["top"])
 
 
 def _rows(ws, fmt, top: int, columns: Sequence[Column], rows: Sequence[Sequence[Any]],
@@ -181,7 +313,8 @@ def _label(name: str) -> str:
 def _about(wb, ws, fmt, d) -> None:
     case, value = d["case"], d["value"]
     p = case.params
-    ws.write(0, 0, f"{case.terms.name}: the analyst's workbook", fmt["title"])
+    ws.write_string(0, 0, _cut(f"{case.terms.name}: the analyst's workbook", CELL_CHARS),
+                    fmt["title"])
     facts = [("Case", case.label), ("As of", case.as_of), ("State date", case.state_date),
              ("Seed", str(p["SEED"])), ("Forecast paths", int(p["N_PATHS"])),
              ("Valuation paths", int(value.inputs.n_paths) if not case.noticed
@@ -217,7 +350,7 @@ def _version() -> str:
 
 def _terms(wb, ws, fmt, d) -> None:
     terms: NoteTerms = d["terms"]
-    ws.write(0, 0, f"{terms.name}: terms", fmt["title"])
+    ws.write_string(0, 0, _cut(f"{terms.name}: terms", CELL_CHARS), fmt["title"])
     cols = [Column("Term", width=34), Column("Value", width=22), Column("Clause", width=18),
             Column("Provenance", width=14), Column("Source", width=90)]
     _head(ws, fmt, 2, cols)
@@ -230,15 +363,15 @@ def _terms(wb, ws, fmt, d) -> None:
         v = getattr(terms, f.name)
         ws.write_string(row, 0, _label(f.name), fmt["top"])
         if isinstance(v, str):
-            ws.write_string(row, 1, v, fmt["wrap"])
+            ws.write_string(row, 1, _cut(v, CELL_CHARS), fmt["wrap"])
         else:
             _put(ws, fmt, row, 1, float(v) if f.name in TERM_KIND else v,
                  TERM_KIND.get(f.name, "int"))
         texts = (prov.clause, prov.kind, prov.source) if prov else ()
         for c, text in enumerate(texts, start=2):
-            ws.write_string(row, c, text, fmt["wrap"])
+            ws.write_string(row, c, _cut(text, CELL_CHARS), fmt["wrap"])
         lines = [_lines(t, cols[c].width) for c, t in enumerate(texts, start=2)]
-        ws.set_row(row, 15 * max([1, *lines, _lines(str(v), cols[1].width)]))
+        ws.set_row(row, _height(max([1, *lines, _lines(str(v), cols[1].width)])))
         if f.name in named:
             wb.define_name(named[f.name], f"=Terms!$B${row + 1}")
         row += 1
@@ -271,8 +404,8 @@ def _days(terms: NoteTerms, a: str, b: str) -> str:
 
 def _schedule(wb, ws, fmt, d) -> None:
     terms, sched = d["terms"], d["schedule"]
-    ws.write(0, 0, f"{terms.name}: payment schedule (formulas of the Terms sheet's named cells)",
-             fmt["title"])
+    ws.write_string(0, 0, _cut(f"{terms.name}: payment schedule (formulas of the Terms sheet's "
+                               "named cells)", CELL_CHARS), fmt["title"])
     _head(ws, fmt, 2, SCHEDULE)
     top = 3  # the opening row: the accrual start and the principal
     ws.write_datetime(top, 0, dt.datetime.combine(terms.accrues_from, dt.time()), fmt["date"])
@@ -358,11 +491,11 @@ def _shares_formula(amount: str, price: str, decimals: int = 6) -> str:
 def _redemption(wb, ws, fmt, d) -> None:
     case, frame = d["case"], d["redemption"]
     decimals = case.terms.price_decimals
-    ws.write(0, 0, "Mandatory Redemption Amount by date (I.A): the greater of the floor and "
-             "parity", fmt["title"])
-    ws.write(1, 0, case.redemption_assumed() if case.noticed else
-             f"At a highest close of ${case.params['HIGHEST_CLOSE']:g} on the schedule's "
-             f"principal; {case.redemption_assumed()}")
+    ws.write_string(0, 0, "Mandatory Redemption Amount by date (I.A): the greater of the floor "
+                    "and parity", fmt["title"])
+    ws.write_string(1, 0, case.redemption_assumed() if case.noticed else
+                    f"At a highest close of ${case.params['HIGHEST_CLOSE']:g} on the "
+                    f"schedule's principal; {case.redemption_assumed()}")
     _head(ws, fmt, 3, REDEMPTION)
     for i, r in enumerate(frame.itertuples(), start=4):
         c = {k: cell(i, n) for n, k in enumerate("ABCDEFGHIJKLMN")}
@@ -394,7 +527,7 @@ def _redemption(wb, ws, fmt, d) -> None:
 
 def _ledger(wb, ws, fmt, d) -> None:
     case = d["case"]
-    ws.write(0, 0, f"Ledger: {relative(case.files['LEDGER_FILE'])}", fmt["title"])
+    ws.write_string(0, 0, f"Ledger: {relative(case.files['LEDGER_FILE'])}", fmt["title"])
     rows = [(e.date, e.kind, "; ".join(f"{k}: {v}" for k, v in e.fields.items()), e.provenance,
              e.source, e.note, e.line) for e in case.ledger.entries]
     _rows(ws, fmt, 2, [Column("Date", "date", 12), Column("Kind", width=14),
@@ -406,7 +539,7 @@ def _ledger(wb, ws, fmt, d) -> None:
 
 def _status(wb, ws, fmt, d) -> None:
     s = d["state"]
-    ws.write(0, 0, f"The note at the end of {s.as_of:%d %b %Y}", fmt["title"])
+    ws.write_string(0, 0, f"The note at the end of {s.as_of:%d %b %Y}", fmt["title"])
     arrears = float(s.arrears["total"].sum()) if len(s.arrears) else 0.0
     key = [("Principal outstanding", s.principal, "money"),
            ("Accrued interest", s.accrued_interest, "money"),
@@ -449,7 +582,7 @@ def _status(wb, ws, fmt, d) -> None:
                                                            "split_factor": "number"}),
             ("Mandatory Redemption Events",  # the title last: it runs on to the right
              s.events[["clause", "status", "date", "notice", "applies", "title"]], {})):
-        ws.write(end, 0, title, fmt["bold"])
+        ws.write_string(end, 0, title, fmt["bold"])
         cols = [Column(_label(c), kinds.get(c, "date" if "date" in c or c in ("since", "notice")
                                             else "text"), 16) for c in frame.columns]
         end = _rows(ws, fmt, end + 1, cols, list(frame.itertuples(index=False)), False) + 1
@@ -482,10 +615,10 @@ PATHS = [("date", "Payment date", "date"), ("pay_date", "Pay date", "date"),
 def _paths(wb, ws, fmt, d) -> None:
     case, frame = d["case"], d["by_date"]
     a = case.assumptions
-    ws.write(0, 0, f"The forecast by payment date: {int(case.params['N_PATHS']):,} paths, "
-             f"seed {case.params['SEED']}", fmt["title"])
-    ws.write(1, 0, f"Assumed: start ${a.start_price:g}, volatility {a.volatility:.0%}; "
-             f"{a.behaviour()}")
+    ws.write_string(0, 0, f"The forecast by payment date: {int(case.params['N_PATHS']):,} "
+                    f"paths, seed {case.params['SEED']}", fmt["title"])
+    ws.write_string(1, 0, f"Assumed: start ${a.start_price:g}, volatility {a.volatility:.0%}; "
+                    f"{a.behaviour()}")
     cols = [Column(h, k, 14 if k != "date" else 12) for _, h, k in PATHS]
     rows = [[getattr(r, key) for key, _, _ in PATHS] for r in frame.itertuples()]
     _rows(ws, fmt, 3, cols, rows)
@@ -495,8 +628,9 @@ def _paths(wb, ws, fmt, d) -> None:
 def _claim(ws, fmt, case, c) -> None:
     """After a notice: the claim's value as formulas (reading 50): what is owed on the day
     it is assumed paid, discounted at the rate and the credit spread."""
-    ws.write(0, 0, f"Value of the noticed claim on {c.valuation_date:%d %b %Y}", fmt["title"])
-    ws.write(1, 0, case.valuation_basis())
+    ws.write_string(0, 0, f"Value of the noticed claim on {c.valuation_date:%d %b %Y}",
+                    fmt["title"])
+    ws.write_string(1, 0, case.valuation_basis())
     _head(ws, fmt, 3, [Column("Item", width=36), Column("Value", "money", 18),
                        Column("Note", width=70)])
     years = (c.paid_on - c.valuation_date).days
@@ -535,8 +669,8 @@ def _value(wb, ws, fmt, d) -> None:
         _claim(ws, fmt, case, v)
         return
     i = v.inputs
-    ws.write(0, 0, f"Fair value on {i.valuation_date:%d %b %Y}", fmt["title"])
-    ws.write(1, 0, case.valuation_basis())
+    ws.write_string(0, 0, f"Fair value on {i.valuation_date:%d %b %Y}", fmt["title"])
+    ws.write_string(1, 0, case.valuation_basis())
     _head(ws, fmt, 3, [Column("Component", width=36), Column("Value", "money", 18),
                        Column("Standard error", "money", 16), Column("Note", width=60)])
     spo, put, events = (d["parts"][k] for k in ("share_payment_option", "redemption_put",
@@ -600,8 +734,8 @@ def _market(ws, fmt, case, i, top: int) -> None:
         ws.write_string(r, 2, "the case" if key in own else "market file", fmt["top"])
         text = (f"assumption: case {case.name}'s parameters (or the state date)" if key in own
                 else case.market.provenance.get(key, ""))
-        ws.write_string(r, 3, text, fmt["wrap"])
-        ws.set_row(r, 15 * _lines(text, 60))
+        ws.write_string(r, 3, _cut(text, CELL_CHARS), fmt["wrap"])
+        ws.set_row(r, _height(_lines(text, 60)))
 
 
 SHEETS: list[tuple[str, Callable]] = [

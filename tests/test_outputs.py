@@ -1,0 +1,283 @@
+"""Issue 35, "inputs that cannot hurt": what a run writes (report.xlsx, `notelib export`,
+the board deck) holds the inputs' texts as text; a path it may not or cannot write is
+refused in one line before the work; a signal or a full disk leaves no temporary file;
+Ctrl-C at any moment of the command line is one line and 130."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import pytest
+import yaml
+
+openpyxl = pytest.importorskip("openpyxl", reason="pip install openpyxl (the test extra)")
+
+from notelib import Case  # noqa: E402
+from notelib.jobs import cli  # noqa: E402
+from notelib.params import ROOT  # noqa: E402
+from notelib.present import workbook  # noqa: E402
+from notelib.present.workbook import WorkbookError, write_workbook  # noqa: E402
+
+TERMS = ROOT / "data" / "terms" / "dyntek-2005.yaml"
+PY = [sys.executable, "-c"]
+
+
+def ctrl_c_as_in_a_terminal():
+    """A child's Ctrl-C not ignored (a run started in the background, e.g. `make test &`,
+    passes SIGINT ignored on to every child)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def terms_named(folder, name: str, file: str = "terms.yaml"):
+    """A copy of the note's terms whose ``name`` is ``name``."""
+    raw = yaml.safe_load(TERMS.read_text())
+    raw["name"]["value"] = name
+    path = folder / file
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    return path
+
+
+def distress(**changes) -> Case:
+    """The distress case after the Holder's notice: its value is in closed form (quick)."""
+    return Case.from_params("distress", N_PATHS=50, **changes)
+
+
+def no_work(monkeypatch):
+    """Make computing the workbook's figures fail: a refusal must come before it."""
+    def work(case):
+        raise AssertionError("the figures were computed before the path was refused")
+
+    monkeypatch.setattr(workbook, "_gather", work)
+
+
+def unwritable_folder(tmp_path):
+    """A folder this process cannot create a file in: a read-only folder, or for root (who
+    may write in any folder) sysfs, where no file can be created."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "locked"
+        folder.mkdir(mode=0o555)
+        return folder
+    if not os.path.isdir("/sys/kernel"):
+        pytest.skip("root without sysfs: no folder root cannot write in")
+    return "/sys"
+
+
+# ---- 1. an input's text is text -------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["=1+1", '=HYPERLINK("http://example.com/x","click")',
+                                  "+1", "-1", "@SUM(A1)", "http://example.com"])
+def test_a_terms_name_that_looks_like_a_formula_is_written_as_text(tmp_path, name):
+    case = distress(TERMS_FILE=str(terms_named(tmp_path, name)))
+    path = write_workbook(case, tmp_path / "report.xlsx")
+    wb = openpyxl.load_workbook(path)
+    assert wb["About"]["A1"].value == f"{name}: the analyst's workbook"
+    assert wb["Terms"]["A1"].value == f"{name}: terms"
+    assert wb["Terms"]["B4"].value == name and wb["Terms"]["A4"].value == "Name"
+    for ws in wb:  # no cell beginning with the name is a formula or a link
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and c.value.startswith(name):
+                    assert c.data_type == "s" and c.hyperlink is None, (ws.title, c.coordinate)
+
+
+def test_the_deck_holds_such_a_name_and_control_characters_as_text(tmp_path):
+    from pptx import Presentation
+
+    from notelib.present.deck import board_deck
+
+    name = "=1+1\tR&D\x01"  # a tab, an ampersand and a control character in the name
+    case = distress(TERMS_FILE=str(terms_named(tmp_path, name)))
+    deck = Presentation(board_deck(case, {}, tmp_path / "board.pptx"))
+    title = deck.slides[0].shapes[0].text_frame.text
+    assert title.startswith("=1+1\tR&D")  # python-pptx escapes \x01 in the text as _x0001_
+    assert deck.core_properties.title == "=1+1 R&D: board summary"  # metadata: no \x01
+
+
+def test_an_empty_title_line_does_not_break_the_deck(tmp_path):
+    from pptx import Presentation
+
+    from notelib.present.deck import board_deck
+
+    case = distress(TERMS_FILE=str(terms_named(tmp_path, "\nNote on the second line")))
+    deck = Presentation(board_deck(case, {}, tmp_path / "board.pptx"))
+    assert deck.slides[0].shapes[0].text_frame.text == "\nNote on the second line"
+
+
+# ---- 5. a long case name keeps the footer ---------------------------------------------------
+
+def test_a_300_character_case_name_is_cut_short_in_the_footer_not_dropped(tmp_path):
+    name = "R&D " + "n" * 296  # 300 characters
+    path = write_workbook(distress(name=name), tmp_path / "report.xlsx")
+    with zipfile.ZipFile(path) as z:
+        for i, sheet in enumerate(["About", "Terms", "Schedule", "Redemption", "Ledger",
+                                   "Status", "Paths", "Value"], start=1):
+            xml = z.read(f"xl/worksheets/sheet{i}.xml").decode()
+            raw = xml.split("<oddFooter>")[1].split("</oddFooter>")[0].replace("&amp;", "&")
+            # by hand: 255 - "&L" - ", as of 2007-01-25" (18) - "&R" - "Redemption &P of &N"
+            # (19, the longest sheet's) leaves 214 for the name; "..." takes 3 and "R&&D "
+            # 5, so 206 n's, on every sheet
+            assert raw == f"&LR&&D {'n' * 206}..., as of 2007-01-25&R{sheet} &P of &N", sheet
+            assert len(raw) <= 255
+    wb = openpyxl.load_workbook(path)
+    assert wb["About"]["B4"].value == f"{name} (illustration)"  # the cell: the whole name
+
+
+# ---- 2. a path it cannot write: one line, before the work -----------------------------------
+
+def test_a_folder_it_cannot_write_is_refused_before_the_work(tmp_path, monkeypatch, capsys):
+    folder = unwritable_folder(tmp_path)
+    no_work(monkeypatch)
+    out = f"{folder}/x.xlsx"
+    assert cli.main(["export", "--xlsx", "--params", "distress", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"out = '{out}': cannot be written in {folder}" in err
+
+
+def test_the_longest_legal_name_is_written_and_a_longer_one_refused_first(tmp_path, monkeypatch):
+    case = distress()
+    longest = tmp_path / ("n" * 250 + ".xlsx")  # 255 characters: the most a name may have
+    assert write_workbook(case, longest) == longest
+    assert openpyxl.load_workbook(longest).sheetnames[0] == "About"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [longest.name]  # no temporary left
+    no_work(monkeypatch)
+    with pytest.raises(WorkbookError, match="cannot be written in .*: File name too long"):
+        write_workbook(case, tmp_path / ("n" * 251 + ".xlsx"))
+    (tmp_path / "folder.xlsx").mkdir()
+    with pytest.raises(WorkbookError, match="is a folder"):
+        write_workbook(case, tmp_path / "folder.xlsx")
+
+
+FULL_DISK = """
+import resource, signal, sys
+from notelib.jobs import cli
+from notelib.present import workbook
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, 16 * 1024))  # room for 16 KB
+out = sys.argv[1]
+print(cli.main(["export", "--xlsx", "--params", "distress", "--out", out]))
+workbook.ROOM = 0  # the trial write passes: the workbook's own write fails, after the work
+print(cli.main(["export", "--xlsx", "--params", "distress", "--out", out]))
+"""
+
+
+@pytest.mark.slow
+def test_a_write_the_disk_refuses_is_one_line_and_leaves_nothing(tmp_path):
+    # a file size limit stands for a full disk (the same failed write, EFBIG for ENOSPC):
+    # the trial write of 64 KB fails before the work; then, without it, the workbook's own
+    # (about 24 KB) fails after the work
+    out = tmp_path / "x.xlsx"
+    p = subprocess.run([*PY, FULL_DISK, str(out)], capture_output=True, text=True, timeout=300)
+    assert p.stdout.split() == ["2", "2"], p.stderr
+    lines = p.stderr.splitlines()
+    assert lines == [f"notelib export: out = '{out}': cannot be written in {tmp_path}: "
+                     "File too large"] * 2
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- 3. a signal while the workbook is written ----------------------------------------------
+
+SLOW_WRITE = """
+import sys, time, xlsxwriter
+from notelib.jobs import cli
+close = xlsxwriter.Workbook.close
+def slow_close(self):  # the file is being written: the parent sends its signal now
+    print("writing", flush=True)
+    time.sleep(60)
+    close(self)
+xlsxwriter.Workbook.close = slow_close
+sys.exit(cli.main(["export", "--xlsx", "--params", "distress", "--out", sys.argv[1]]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code, said", [
+    (signal.SIGTERM, -signal.SIGTERM, ""),  # ended by the signal, as without the workbook
+    (signal.SIGINT, 130, "notelib export: interrupted (Ctrl-C)\n")])
+def test_a_signal_while_the_workbook_is_written_leaves_no_temporary_file(tmp_path, signum,
+                                                                        code, said):
+    p = subprocess.Popen([*PY, SLOW_WRITE, str(tmp_path / "x.xlsx")], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_as_in_a_terminal)
+    try:
+        assert p.stdout.readline() == "writing\n"
+        assert [f.name for f in tmp_path.iterdir()][0].endswith(".tmp")  # it is there
+        p.send_signal(signum)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == code and err == said
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- 4. Ctrl-C while the command line starts -------------------------------------------------
+
+EARLY = """
+import os, signal, sys
+class CtrlC:  # Ctrl-C the moment a module is first imported
+    def find_spec(self, name, path=None, target=None):
+        if name == sys.argv[1]:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlC())
+from notelib.jobs.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module, args", [
+    ("argparse", ["report"]),  # the first import of main(): the parser
+    ("pandas", ["report", "--as-of", "2006-01-01", "--notebooks", "none.ipynb"]),  # --as-of
+    ("notelib.case", ["status", "--as-of", "2006-01-01"]),
+    ("notelib.present.workbook", ["export", "--xlsx", "--params", "distress", "--out",
+                                  "x.xlsx"])])
+def test_ctrl_c_at_any_moment_of_the_command_line_is_one_line_and_130(tmp_path, module, args):
+    p = subprocess.run([*PY, EARLY, module, *args], capture_output=True, text=True,
+                       timeout=300, cwd=tmp_path, preexec_fn=ctrl_c_as_in_a_terminal)
+    assert (p.returncode, p.stderr) == (130, f"notelib {args[0]}: interrupted (Ctrl-C)\n")
+
+
+# ---- 6. never over a tracked file or an input -----------------------------------------------
+
+def digest(path):
+    import hashlib
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_export_refuses_a_tracked_file_or_an_input_before_the_work(tmp_path, monkeypatch,
+                                                                   capsys):
+    no_work(monkeypatch)
+    tracked = ROOT / "notelib" / "case.py"
+    before = digest(tracked)
+    assert cli.main(["export", "--xlsx", "--params", "distress", "--out", str(tracked)]) == 2
+    assert capsys.readouterr().err == (f"notelib export: --out {tracked}: would overwrite "
+                                       "notelib/case.py, a file the repository tracks; choose "
+                                       "another path\n")
+    assert digest(tracked) == before
+    # an input named like a workbook: the terms file of a case
+    terms = terms_named(tmp_path, "Note", "terms.xlsx")
+    params = tmp_path / "mine.yaml"
+    params.write_text(f"TERMS_FILE: {terms}\nN_PATHS: 50\nAS_OF: 2006-06-01\n")
+    before = digest(terms)
+    for out in (terms, params):
+        assert cli.main(["export", "--xlsx", "--params", str(params), "--out", str(out)]) == 2
+        assert capsys.readouterr().err == (f"notelib export: --out {out}: is an input of this "
+                                           "run; choose another path\n")
+    assert digest(terms) == before
+    with pytest.raises(ValueError, match="is an input of this run"):  # Case.to_excel too
+        Case.from_params(params).to_excel(terms)
+    assert digest(terms) == before
+
+
+def test_report_refuses_a_tracked_file_or_an_input_as_its_folder(tmp_path, capsys):
+    params = tmp_path / "mine.yaml"
+    params.write_text("N_PATHS: 50\n")
+    for out, why in ((ROOT / "README.md", "would overwrite README.md, a file the repository "
+                                          "tracks"),
+                     (params, "is an input of this run")):
+        assert cli.main(["report", "--params", str(params), "--out", str(out)]) == 2
+        assert capsys.readouterr().err == f"notelib report: --out {out}: {why}; choose another path\n"
+    assert params.read_text() == "N_PATHS: 50\n"
