@@ -4,6 +4,7 @@ formulas written out here, or from QuantLib; tolerance is 3 standard errors."""
 
 import datetime as dt
 import math
+from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
@@ -774,3 +775,183 @@ def test_the_controls_never_widen_a_cases_error(name):
     (raw,) = _price(v.inputs, [v.variant])
     assert abs(v.value - raw.mean) < 3 * raw.std_error
     assert v.std_error <= raw.std_error, (v.std_error, raw.std_error)
+
+
+# -- inputs that cannot hurt (issue 35) ------------------------------------------------------
+
+
+def test_a_call_with_no_volatility_is_its_forward_excess():
+    from notelib.value.warrants import call_value
+
+    # the close is the forward: max(S e^-qT - K e^-rT, 0); 0.25 - 0.22 e^-0.04 = 0.25 -
+    # 0.211374 = 0.038626, and at 0.20 the forward is below the strike: 0 (it divided by 0)
+    assert call_value(0.25, 0.22, 1.0, 0.0, 0.04) == pytest.approx(0.038626, abs=1e-6)
+    assert call_value(0.20, 0.22, 1.0, 0.0, 0.04) == 0.0
+
+
+@pytest.mark.parametrize("spot", [0.25, 0.15])
+def test_no_volatility_values_with_its_greeks(spot):
+    """VOLATILITY 0 passed the rules, then the vega bump asked for -2% ("volatility = -0.02"):
+    below its bump a volatility (or spread) is bumped one way, up from where it is. With no
+    volatility the plain zero-coupon note's close is the forward S e^(rT), and converted
+    shares discounted at r are worth S today: the value is max(15,227,273 x S, P e^-rT) with
+    P e^-rT = 3,350,000 x e^(-0.04 x 699/365) = 3,350,000 x 0.926260 = 3,102,963.45; at $0.25,
+    15,227,273 x 0.25 = 3,806,818.25; at $0.15, 2,284,090.95 < the debt: 3,102,963.45, and a
+    2% volatility leaves a call struck at $0.22 on a $0.162 forward worthless: vega 0."""
+    v = value(plain(), volatility=0.0, spot=spot, n_paths=1_000, pilot_paths=2_000)
+    assert v.value == pytest.approx(3_806_818.25 if spot == 0.25 else 3_102_963.45, abs=0.01)
+    greeks, errors = v.greeks_with_errors
+    assert all(math.isfinite(x) for x in [*greeks.values(), *errors.values()])
+    if spot == 0.15:
+        assert greeks["vega"] == 0.0 and greeks["delta"] == 0.0
+
+
+@pytest.mark.slow
+def test_a_case_with_no_volatility_writes_its_workbook(tmp_path):
+    from notelib import Case
+
+    case = Case.from_params({"VOLATILITY": 0.0, "VALUATION_PATHS": 1_000, "CURVE_PATHS": 1_000,
+                             "VALUE_PATHS": 1_000, "N_PATHS": 200, "GRID_PATHS": 10})
+    out = case.to_excel(tmp_path / "zero.xlsx")
+    assert Path(out).stat().st_size > 0
+
+
+def test_money_refuses_what_a_float_cannot_pay_to_the_cent():
+    from decimal import Decimal
+    from fractions import Fraction
+
+    from notelib.contract.money import MAX_AMOUNT, AmountError, cents, paid, round_half_up
+    from notelib.contract.redemption import redemption_amount
+
+    # half a cent away from zero, read as written: 2.675 -> 2.68, -0.005 -> -0.01
+    assert (cents(2.675), cents(-0.005), cents(MAX_AMOUNT)) == (2.68, -0.01, 1e13)
+    # exact in whole numbers however large: (10^17 + 1) / 2 = 5 x 10^16 + 0.5 -> 5 x 10^16 + 1
+    # (through a float it came out 5 x 10^16)
+    assert round_half_up(Fraction(10**17 + 1, 2), 0) == 5 * 10**16 + 1
+    for bad, field, rule in ((1e300, "amount", "at most \\$10,000,000,000,000"),
+                             (MAX_AMOUNT + 0.01, "amount", "at most"),
+                             (-1e14, "amount", "either way"),
+                             (float("inf"), "amount", "must be finite"),
+                             (Decimal("NaN"), "amount", "must be finite"),
+                             ("12", "amount", "must be a number")):
+        with pytest.raises(AmountError, match=f"{field} = .*{rule}"):
+            cents(bad)
+    with pytest.raises(AmountError, match="interest = more than 1e300: must be at most"):
+        paid(Fraction(10**400), "none", "interest")
+    # HIGHEST_CLOSE 1e300 overflowed: 15,512,785 shares x $1e300 is no amount to pay
+    with pytest.raises(AmountError, match=r"parity \(shares x highest close\) = more than "
+                                          "1e300: must be at most"):
+        redemption_amount(load_terms(), dt.date(2006, 6, 15), highest_close=1e300)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A valuation on few paths, for the errors of the functions that take one."""
+    return fair_value(load_terms(), market="dyntek-2005-11", n_paths=400, pilot_paths=400)
+
+
+@pytest.fixture(scope="module")
+def claim():
+    from notelib import Case
+
+    return Case.from_params("distress").claim()  # noticed; as of 25 Jan 2007
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"market": 42}, "market = 42: give a Market"),
+    ({"captable": "x"}, "captable = str: give a CapTable"),
+    ({"history": [0.25, 0.26]}, "history = list: give a pandas Series"),
+    ({"history": pd.Series([0.2], index=["yesterday"])}, "history: its index must be dates"),
+    ({"history": pd.Series([np.nan], index=[pd.Timestamp("2005-10-31")])},
+     "history: the close on 2005-10-31 = .*nan.*above 0"),
+    ({"history": pd.Series([-1.0], index=[pd.Timestamp("2005-10-31")])},
+     "history: the close on 2005-10-31 = .*-1.0.*above 0"),
+    ({"progress": "yes"}, "progress = 'yes': must be True or False"),
+    ({"events": "split"}, "events = 'split': give a list of events"),
+    ({"start": "2007-09-28"}, "start = str: give a NoteState"),
+    ({"valuation_date": "01/11/2005"}, "valuation_date = '01/11/2005': must be a date"),
+    ({"volatility": float("nan")}, "'volatility' = nan: must be a number"),
+    ({"spot": 1e300}, "'spot' = 1e\\+300: must be from"),
+])
+def test_fair_value_names_each_bad_input(kw, message):
+    with pytest.raises((ValuationError, MarketError), match=message):
+        fair_value(load_terms(), **{"market": "dyntek-2005-11", "n_paths": 400,
+                                    "pilot_paths": 400, **kw})
+
+
+@pytest.mark.parametrize("args, kw, message", [
+    (("v", [0.2]), {}, "valuation = str: give a Valuation"),
+    ((None, 0.2), {}, "spots = 0.2: give a list of share prices"),
+    ((None, "0.2"), {}, "spots = '0.2': give a list"),
+    ((None, [0.2, float("nan")]), {}, r"spots\[1\] = nan: a share price from \$0.000001"),
+    ((None, [0.0]), {}, r"spots\[0\] = 0.0: a share price"),
+    ((None, [1e-300]), {}, r"spots\[0\] = 1e-300"),  # its fit was keyed at $0 and crashed
+    ((None, ["a"]), {}, r"spots\[0\] = 'a'"),
+    ((None, [0.2] * 1_001), {}, "1,001 share prices; at most 1,000"),  # it ran for hours
+    ((None, [0.2]), {"event_hazard": -1.0}, "'event_hazard' = -1.0: must be from 0"),  # IndexError
+    ((None, [0.2]), {"credit_spread": "x"}, "'credit_spread' = 'x': must be a number"),
+    ((None, [0.2]), {"rate": float("inf")}, "'rate' = inf"),
+    ((None, [0.2]), {"spot": 0.3}, "spot = 0.3 cannot change; only volatility"),  # ignored
+    ((None, [0.2]), {"terms": None}, "terms = None cannot change"),
+])
+def test_value_curve_names_each_bad_input(small, args, kw, message):
+    from notelib.value.valuation import value_curve
+
+    with pytest.raises((ValuationError, MarketError), match=message):
+        value_curve(small if args[0] is None else args[0], args[1], **kw)
+
+
+def test_relaxed_bound_wants_a_valuation(claim):
+    from notelib.value.relaxed import relaxed_bound
+
+    for bad in ("v", None, claim):
+        with pytest.raises(ValuationError, match="relaxed_bound: v = .*; give a Valuation"):
+            relaxed_bound(bad)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"claim": None}, "claim = NoneType: give the noticed Claim"),
+    ({"valuation_date": "25/01/2007"}, "valuation_date = '25/01/2007': must be a date"),
+    ({"paid_on": None}, "paid_on = None: must be a date"),
+    ({"paid_on": dt.date(2007, 1, 1)}, "paid_on = 2007-01-01: before the valuation date"),
+    # before the claim's own date, its later payments would count: it gave $3,381,963.10
+    ({"valuation_date": dt.date(2006, 1, 1)}, "before the claim's date 2007-01-25"),
+    # 'Cash' was valued as shares ($5,201,190.75 against $4,158,741.50)
+    ({"settlement": "Cash"}, "settlement = 'Cash': one of 'cash', 'shares'"),
+    ({"rate": float("nan")}, "'rate' = nan: must be a number"),  # it gave $nan
+    ({"rate": float("inf")}, "'rate' = inf"),  # it gave $0.00
+    ({"credit_spread": -1.0}, "'credit_spread' = -1.0: must be from 0"),
+    ({"spot": -1.0, "settlement": "shares"}, "'spot' = -1.0: must be from"),  # a negative value
+])
+def test_claim_value_names_each_bad_input(claim, kw, message):
+    from notelib.value.claim import claim_value
+
+    args = {"claim": claim, "valuation_date": dt.date(2007, 1, 25),
+            "paid_on": dt.date(2007, 1, 26), "settlement": "cash", "rate": 0.044,
+            "credit_spread": 0.15, "spot": 0.25, **kw}
+    with pytest.raises((ValuationError, MarketError), match=message):
+        claim_value(args.pop("claim"), **args)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: [a, b]\n", "name = \\['a', 'b'\\]: must be text"),
+    ("spot: {value: 0.2, provenance: market-data, source: [a, b]}\n", "give its source as text"),
+    ("spot: {value: .nan, provenance: assumption, note: x}\n", "'spot' = nan: must be a number"),
+    ("valuation_date: {value: 01/11/2005, provenance: assumption, note: x}\n",
+     "'valuation_date' = '01/11/2005': must be a date written YYYY-MM-DD"),
+    ("valuation_date: {value: 2005-11-01T10:00:00, provenance: assumption, note: x}\n",
+     "'valuation_date' = '2005-11-01T10:00:00': must be a date"),
+])
+def test_load_market_names_each_bad_input(tmp_path, text, message):
+    lines = {k: f"{k}: {{value: {v}, provenance: assumption, note: x}}\n" for k, v in
+             (("valuation_date", "2005-11-01"), ("spot", 0.2), ("volatility", 0.8),
+              ("rate", 0.04))}
+    lines[text.split(":")[0]] = text  # a whole file, the one line bad
+    path = tmp_path / "m.yaml"
+    path.write_text("".join(lines.values()))
+    with pytest.raises(MarketError, match=message):
+        load_market(path)
+    with pytest.raises(MarketError, match="market file = 42: give a path"):
+        load_market(42)
+    with pytest.raises(MarketError, match="market input 'bogus': unknown"):
+        load_market().replace(bogus=1)

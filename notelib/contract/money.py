@@ -11,8 +11,13 @@ from numbers import Real
 import numpy as np
 
 
+# the largest amount paid, in dollars: beyond any note's (a float holds every cent exactly
+# only below 2^53 cents, about $90 trillion, so past it a payment would not be to the cent)
+MAX_AMOUNT = 10**13
+
+
 class AmountError(ValueError):
-    """A value that is not a finite number."""
+    """A value that is not a finite number, or an amount past :data:`MAX_AMOUNT`."""
 
 
 def exact(x: Real | Decimal, what: str = "value",
@@ -46,20 +51,33 @@ def whole(x: object, what: str, error: type[ValueError] = AmountError) -> int:
 
 
 def round_half_up(x: Fraction, places: int) -> Fraction:
-    """``x`` rounded to ``places`` decimal places, half away from zero."""
+    """``x`` rounded to ``places`` decimal places, half away from zero (in whole numbers:
+    exact however large)."""
     scale = 10**places
-    return Fraction(int(math.copysign(math.floor(abs(x) * scale + Fraction(1, 2)), x)), scale)
+    n = math.floor(abs(x) * scale + Fraction(1, 2))
+    return Fraction(n if x >= 0 else -n, scale)
 
 
-def cents(x: Real | Decimal | Fraction) -> float:
-    """An amount rounded to the cent, half a cent away from zero."""
-    return float(round_half_up(x if isinstance(x, Fraction) else exact(x, "amount"), 2))
+def amount(x: Real | Decimal | Fraction, what: str = "amount") -> Fraction:
+    """``x`` as an exact amount (:func:`exact`), refused past :data:`MAX_AMOUNT` either way."""
+    value = x if isinstance(x, Fraction) else exact(x, what)
+    if abs(value) > MAX_AMOUNT:
+        shown = repr(x) if not isinstance(x, Fraction) else (
+            f"{float(value):.6g}" if abs(value) < 1e300 else "more than 1e300")
+        raise AmountError(f"{what} = {shown}: must be at most ${MAX_AMOUNT:,} either way "
+                          "(notelib.contract.money.MAX_AMOUNT)")
+    return value
 
 
-def paid(x: Fraction, rounding: str = "cent") -> float:
+def cents(x: Real | Decimal | Fraction, what: str = "amount") -> float:
+    """An amount rounded to the cent, half a cent away from zero (:func:`amount`)."""
+    return float(round_half_up(amount(x, what), 2))
+
+
+def paid(x: Fraction, rounding: str = "cent", what: str = "amount") -> float:
     """An amount as paid: to the cent (``rounding`` "cent") or unrounded ("none")."""
     if rounding == "none":
-        return float(x)
+        return float(amount(x, what))
     if rounding != "cent":
         raise AmountError(f"rounding = {rounding!r}: must be 'cent' or 'none'")
-    return cents(x)
+    return cents(x, what)

@@ -146,10 +146,12 @@ def redemption_amount(
         raise RedemptionError(f"conversion_price = {price!r}: must be greater than 0")
     close = highest_close_in(highest_close)
     owed = cents(exact(principal, "principal") + exact(accrued_interest, "accrued_interest")
-                 + exact(default_interest, "default_interest") + exact(penalties, "penalties"))
-    floor = cents(exact(terms.redemption_premium, "premium") * exact(owed, "owed"))
+                 + exact(default_interest, "default_interest") + exact(penalties, "penalties"),
+                 "owed (principal + interest + default interest + penalties)")
+    floor = cents(exact(terms.redemption_premium, "premium") * exact(owed, "owed"),
+                  "premium x owed")
     shares = conversion_shares(owed, price)
-    parity = cents(shares * exact(close, "close"))
+    parity = cents(shares * exact(close, "close"), "parity (shares x highest close)")
     return RedemptionAmount(on, float(principal), float(accrued_interest),
                             float(default_interest), float(penalties), owed, floor,
                             float(price), shares, close, parity, max(floor, parity))

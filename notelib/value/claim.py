@@ -16,8 +16,12 @@ import math
 from dataclasses import dataclass
 
 from ..book.lifecycle import Claim
+from ..checks import one_of
 from ..contract.conversion import conversion_shares
+from ..contract.dates import as_date
 from ..io.display import dollars, html_table, price, shares
+from .market import RULES
+from .valuation import ValuationError
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,22 @@ def claim_value(claim: Claim, *, valuation_date: dt.date, paid_on: dt.date, sett
     paid (:meth:`Claim.on`: the unpaid amount and its Default Interest, preamble and reading
     25) discounted at ``rate`` + ``credit_spread`` (continuously compounded, ACT/365F); in
     ``shares``, the I.B shares for it at the lowest Conversion Price since the event times
-    ``spot``."""
+    ``spot``. The claim is valued from its own date on (before it the ledger's later payments
+    would count), paid on or after the valuation date; rate, credit spread and spot follow
+    the market file's rules (:data:`notelib.value.market.RULES`)."""
+    if not isinstance(claim, Claim):
+        raise ValuationError(f"claim = {type(claim).__name__}: give the noticed Claim "
+                             "(note_state(...).lifecycle.claim)")
+    valuation_date = as_date(valuation_date, "valuation_date", ValuationError)
+    paid_on = as_date(paid_on, "paid_on", ValuationError)
+    if valuation_date < claim.as_of:
+        raise ValuationError(f"valuation_date = {valuation_date}: before the claim's date "
+                             f"{claim.as_of}, whose payments it counts; value it from then on")
+    if paid_on < valuation_date:
+        raise ValuationError(f"paid_on = {paid_on}: before the valuation date {valuation_date}")
+    one_of(settlement, "settlement", ("cash", "shares"), ValuationError)
+    rate, credit_spread, spot = (RULES[k](k, x) for k, x in (
+        ("rate", rate), ("credit_spread", credit_spread), ("spot", spot)))
     v = ClaimValue(claim, valuation_date, settlement, paid_on, claim.on(paid_on).owed, rate,
                    credit_spread, spot, claim.lowest_price(paid_on), 0.0)
     worth = v.owed_then * v.discount_factor if settlement == "cash" else v.ib_value

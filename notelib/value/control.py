@@ -36,8 +36,11 @@ class Controls:
               dividend_yield: float, conversion_price: float) -> Controls:
         """Controls on the sessions after ``first`` (the valuation's), ``years`` from it."""
         later = np.arange(first + 1, len(years))  # k/12 of the way to maturity, k = 1..12
+        if not len(later):
+            raise ValueError(f"no session after session {first}: no control date")
+        # fewer than 6 sessions left: k/12 of the way rounds below the first; take the first
         rows = later[np.unique(np.linspace(-1, len(later) - 1, DATES + 1)[1:].round()
-                               .astype(int))]
+                               .clip(0).astype(int))]
         strikes = np.array(STRIKES) * conversion_price
         means = [[*(call_value(spot, k, years[i], volatility, rate, dividend_yield)
                     for k in strikes), spot * math.exp(-dividend_yield * years[i])]

@@ -85,6 +85,10 @@ class Market:
             object.__setattr__(self, key, rule(key, getattr(self, key)))
 
     def replace(self, **changes: Any) -> Market:
+        """The same market with ``changes`` (inputs by name), checked by :data:`RULES`."""
+        unknown = sorted(set(changes) - {*RULES, "name", "provenance"})
+        if unknown:
+            raise MarketError(f"market input '{unknown[0]}': unknown; one of {', '.join(RULES)}")
         return replace(self, **changes)
 
     def describe(self) -> str:
@@ -101,6 +105,8 @@ class Market:
 def load_market(path: str | Path | None = None) -> Market:
     """Read a market file (default: data/market/dyntek-2005-11.yaml); a bare name is looked
     up in data/market/."""
+    if path is not None and not isinstance(path, str | Path):
+        raise MarketError(f"market file = {path!r}: give a path or a name in data/market/")
     path = Path(path) if path is not None else DEFAULT_MARKET
     if not path.is_file() and not path.suffix and (MARKETS / f"{path}.yaml").is_file():
         path = MARKETS / f"{path}.yaml"
@@ -108,6 +114,8 @@ def load_market(path: str | Path | None = None) -> Market:
     if not isinstance(raw, dict):
         raise MarketError(f"market file {path}: must be a mapping of inputs to entries")
     name = raw.pop("name", path.stem)
+    if not isinstance(name, str):
+        raise MarketError(f"market file {path}: name = {name!r}: must be text")
     values, prov = {}, {}
     for key, entry in raw.items():
         if key not in RULES:
@@ -122,9 +130,9 @@ def load_market(path: str | Path | None = None) -> Market:
             raise MarketError(f"market file {path}: '{key}' provenance = {kind!r}; must be one "
                               f"of {PROVENANCES}")
         why = entry.get("source") if kind != "assumption" else entry.get("note")
-        if not why:
+        if not why or not isinstance(why, str):
             raise MarketError(f"market file {path}: '{key}' is {kind}: give its "
-                              f"{'note' if kind == 'assumption' else 'source'}")
+                              f"{'note' if kind == 'assumption' else 'source'} as text")
         values[key] = entry["value"]
         prov[key] = f"{kind}: {' '.join(str(why).split())}"
     missing = [k for k in ("valuation_date", "spot", "volatility", "rate") if k not in values]

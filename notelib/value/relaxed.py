@@ -333,6 +333,10 @@ def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: i
     without events (splits, issuances): :func:`refusal` says why not. Pairs and strata are
     the error's units, as the valuation's (reading 38)."""
     t0 = time.perf_counter()
+    if not isinstance(v, Valuation):
+        raise ValuationError(f"relaxed_bound: v = {type(v).__name__}; give a Valuation "
+                             "(fair_value(...)); a noticed claim (ClaimValue) has no Holder's "
+                             "rule to bound")
     inp = v.inputs
     if why := refusal(v):
         raise ValuationError(f"relaxed_bound: {why}")

@@ -30,22 +30,25 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import engine as eng
+from ..book.state import LAST_DAY, NoteState
 from ..checks import number, one_of, whole
-from ..limits import count
+from ..limits import CEILING, count
 from ..contract.calendar import trading_sessions
 from ..contract.conversion import conversion_shares
 from ..captable import CapTable, Warrant, load_captable
 from ..contract.dates import as_date
 from ..io.display import dollars, html_table, no_latex, table
 from .control import Controls, fit
-from .market import Market, load_market
+from .market import RULES, Market, load_market
 from .state_rule import fit_state_rule, gains as rule_gains
 from .warrants import warrant_value
 from ..paths import DrawnAhead, Paths, risk_neutral_chunks
@@ -66,6 +69,7 @@ SEARCH_PATHS = 8_000  # pilot paths the search prices each candidate rule on
 STATE_PATHS = 2_000  # pilot paths the state rule is regressed on (4,000: the same gain)
 CONTROL_PILOT = (2_000, 4_000)  # pilot paths the control variates' betas need, and use
 EVENT_GRID = 21  # a redemption event falls on the nearest of every 21st session (~monthly)
+CURVE_CHANGES = ("volatility", "credit_spread", "event_hazard", "rate")  # value_curve's
 BUMPS = {"spot": 0.05, "curvature": 0.20, "volatility": 0.02, "rate": 0.001,
          "credit_spread": 0.001}
 
@@ -622,7 +626,9 @@ class Valuation:
         kinks where a conversion or a share payment switches, and over 4 seeds at 20,000
         paths it spread 65% of its size; over +-20%, 4%); volatility 2 points, rate and
         spread 10 basis points each way (:data:`BUMPS`: smaller bumps leave them in that
-        noise); ``vega``, ``rho`` and ``credit_spread`` per 1 percentage point."""
+        noise), one way up from where they are when a volatility or spread is below its
+        bump (neither goes below 0); ``vega``, ``rho`` and ``credit_spread`` per 1
+        percentage point."""
         return self.greeks_with_errors[0]
 
     @property
@@ -651,7 +657,7 @@ class Valuation:
         for name, key in (("vega", "volatility"), ("rho", "rate"),
                           ("credit_spread", "credit_spread")):
             b = BUMPS[key]
-            lo = -b if key != "credit_spread" or inp.credit_spread >= b else 0.0
+            lo = -b if key == "rate" or getattr(inp, key) >= b else 0.0  # none below 0
             (hi_v, lo_v), (se,) = _price_together([item(**{key: b}), item(**{key: lo})],
                                                   [(1, -1)])
             out[name] = (hi_v - lo_v) / (b - lo) * 0.01
@@ -780,8 +786,11 @@ def _controls(inp: _Inputs, variant: _Variant) -> Controls:
     first = first_session(inp)
     years = session_years(c)  # from the valuation date: + the days to the first session
     years = years - years[first] + (c.sessions[first].date() - inp.valuation_date).days / 365
-    return Controls.build(years, first, spot=inp.spot, volatility=inp.volatility,
-                          rate=inp.rate, dividend_yield=inp.dividend_yield,
+    # valued on the note's last trading day or the weekend after it, the first session the
+    # Holder acts on is the maturity's, after the valuation date: its close is the control
+    return Controls.build(years, min(first, len(years) - 2), spot=inp.spot,
+                          volatility=inp.volatility, rate=inp.rate,
+                          dividend_yield=inp.dividend_yield,
                           conversion_price=c.price_at_session[first] / c.price_units)
 
 
@@ -920,8 +929,15 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
                       event_hazard=event_hazard, average_daily_volume=average_daily_volume)
     n_paths = count(n_paths, "n_paths", ValuationError, kind="paths", low=MIN_PATHS)
     one_of(policy, "policy", POLICIES, ValuationError)
-    if not isinstance(state_rule, bool | np.bool_):
-        raise ValuationError(f"state_rule = {state_rule!r}: must be True or False")
+    for name, flag in (("state_rule", state_rule), ("progress", progress)):
+        if not isinstance(flag, bool | np.bool_):
+            raise ValuationError(f"{name} = {flag!r}: must be True or False")
+    if isinstance(events, str | bytes):
+        raise ValuationError(f"events = {events!r}: give a list of events (Split, Issuance, "
+                             "SimilarNotes, a RedemptionEvent) or None")
+    if captable is not None and not isinstance(captable, CapTable):
+        raise ValuationError(f"captable = {type(captable).__name__}: give a CapTable "
+                             "(load_captable()) or None for data/captable.yaml")
     if holder not in ("optimal", "hold"):
         holder = number(holder, "holder", ValuationError, above=0,
                         rule="'optimal', 'hold' or a multiple of the Conversion Price above 0")
@@ -937,7 +953,7 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         participation=number(participation, "participation", ValuationError, above=0,
                              at_most=1, rule="a share of the volume in (0, 1]", none=True),
         chunk=count(chunk, "chunk", ValuationError, kind="chunk"),
-        captable=captable or load_captable(), history=history,
+        captable=captable or load_captable(), history=_history(history),
         state_rule=bool(state_rule))
     with _drawn([inp]) as drawn:  # the first pricing paths are drawn while the rule is fitted
         fitted = _fit(inp)
@@ -972,10 +988,34 @@ def _fit(inp: _Inputs) -> _Fitted:
     return _Fitted(rule, variant, _adjust(inp, variant, pilot) if controlled else None)
 
 
+def _history(history: pd.Series | None) -> pd.Series | None:
+    """The closes before the valuation (``fair_value``'s ``history``) checked: a Series by
+    date of closes above 0 (a missing close is left out, not written as NaN)."""
+    if history is None:
+        return None
+    if not isinstance(history, pd.Series):
+        raise ValuationError(f"history = {type(history).__name__}: give a pandas Series of "
+                             "closes by date, or None")
+    try:
+        index = pd.DatetimeIndex(history.index)
+    except (TypeError, ValueError):
+        raise ValuationError("history: its index must be dates (YYYY-MM-DD or Timestamps), "
+                             f"not {list(history.index[:2])!r}...") from None
+    closes = pd.to_numeric(history, errors="coerce").to_numpy(np.float64)
+    if not (np.isfinite(closes) & (closes > 0)).all():
+        bad = int(np.argmin(np.isfinite(closes) & (closes > 0)))
+        raise ValuationError(f"history: the close on {index[bad].date()} = {history.iloc[bad]!r}"
+                             ": every close must be a number above 0")
+    return history
+
+
 def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
             start: object | None, **given: float | None) -> Market:
     """The market file and the keywords merged (keywords win) on the valuation date, checked
     by the market's rules; every error names the input."""
+    if market is not None and not isinstance(market, Market | str | Path):
+        raise ValuationError(f"market = {market!r}: give a Market, a market file's path or "
+                             "name (data/market/), or None")
     if market is not None and not isinstance(market, Market):
         market = load_market(market)
     defaults = {"credit_spread": 0.0, "dividend_yield": 0.0, "event_hazard": 0.0,
@@ -987,21 +1027,28 @@ def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
         if v is None and key not in defaults:
             raise ValuationError(f"{key}: give it, or a market file that has it")
         values[key] = v
+    if start is not None and not isinstance(start, NoteState):
+        raise ValuationError(f"start = {type(start).__name__}: give a NoteState "
+                             "(note_state(terms, date, ledger=...)) or None for the Issue Date")
+    name = "valuation_date"
     if day is None:
-        day = start.as_of if start is not None else (
-            market.valuation_date if market is not None else terms.issue_date)
-    day = as_date(day, "valuation_date", ValuationError)
+        day, name = ((start.as_of, "the state's as_of") if start is not None else
+                     (market.valuation_date, f"market {market.name!r} valuation_date")
+                     if market is not None else (terms.issue_date, name))
+    day = as_date(day, name, ValuationError)
     if day < terms.issue_date:
-        raise ValuationError(f"valuation_date = {day}: before the Issue Date "
+        raise ValuationError(f"{name} = {day}: before the Issue Date "
                              f"{terms.issue_date}; the note is valued from its Issue Date on")
+    if day >= terms.maturity_date:  # preamble: the rest is due on the Maturity Date
+        owed = ", or note_state(terms, that date, ledger=...) for what is owed then" \
+            if day <= LAST_DAY else ""
+        raise ValuationError(f"{name} = {day}: on or after the Maturity Date "
+                             f"{terms.maturity_date}, the note is paid (or owed with Default "
+                             f"Interest), not valued; give a date before it{owed}")
     if start is None and day != terms.issue_date:
-        raise ValuationError(f"valuation_date = {day}: after the Issue Date {terms.issue_date}; "
+        raise ValuationError(f"{name} = {day}: after the Issue Date {terms.issue_date}; "
                              "give start=note_state(terms, that date, ledger=...) so the value "
                              "starts from the note as it stands")
-    if start is not None and day >= terms.maturity_date:
-        raise ValuationError(f"valuation_date = {day}: on or after the Maturity Date "
-                             f"{terms.maturity_date}; nothing is left to value (the state says "
-                             "what is owed)")
     if start is not None and day != start.as_of:
         raise ValuationError(f"valuation_date = {day} differs from the state's date {start.as_of}")
     return Market(valuation_date=day, **values)  # the market's rules, naming the field
@@ -1016,7 +1063,16 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     controls' means are those of the inputs priced (:func:`_means_at`): ``changes``
     (volatility, credit_spread, event_hazard, rate) reprice on the fitted rules and betas,
     the panel's fast redraw, not a new estimate of the rules."""
+    if not isinstance(valuation, Valuation):
+        raise ValuationError(f"valuation = {type(valuation).__name__}: give a Valuation "
+                             "(fair_value(...))")
     n_paths = count(n_paths, "n_paths", ValuationError, kind="paths", low=MIN_PATHS, none=True)
+    for key, v in changes.items():
+        if key not in CURVE_CHANGES:
+            raise ValuationError(f"value_curve: {key} = {v!r} cannot change; only "
+                                 f"{', '.join(CURVE_CHANGES)}")
+        changes[key] = RULES[key](key, v)  # the market file's rule
+    spots = _spots(spots)
     inp = valuation.inputs.replace(**changes) if changes else valuation.inputs
     plan = valuation.variant.plan
     same_plan = set(changes) <= {"volatility"}
@@ -1025,7 +1081,6 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     c = plan.contract
     shares = conversion_shares(owed, c.price_at_session[first_session(inp)] / c.price_units)
     straight = valuation.straight_debt if same_plan else _straight_debt(inp)
-    spots = [float(s) for s in spots]
     groups: dict[tuple[bytes, int], list[float]] = {}  # spots whose rules agree are priced together
     for spot in spots:
         threshold, state = valuation.fitted_at(spot).rule
@@ -1044,6 +1099,22 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
                                              "parity"]),
                  {"spot": "price", **{k: "dollars" for k in ("value", "std_error",
                                                                "straight_debt", "parity")}})
+
+
+def _spots(spots: Iterable[float]) -> list[float]:
+    """A value curve's share prices: at most :data:`notelib.limits.CEILING` ["spots"], each
+    from $0.000001 (the curve keeps its fits per millionth of a dollar) to the market's
+    $1e9."""
+    if isinstance(spots, str | bytes) or not isinstance(spots, Iterable):
+        raise ValuationError(f"spots = {spots!r}: give a list of share prices")
+    spots = list(spots)
+    if len(spots) > CEILING["spots"]:
+        raise ValuationError(f"spots: {len(spots):,} share prices; at most "
+                             f"{CEILING['spots']:,} (notelib.limits.CEILING), each fitted apart")
+    for i, s in enumerate(spots):
+        if isinstance(s, bool) or not isinstance(s, Real | Decimal) or not 1e-6 <= s <= 1e9:
+            raise ValuationError(f"spots[{i}] = {s!r}: a share price from $0.000001 to $1e9")
+    return [float(s) for s in spots]
 
 
 @dataclass

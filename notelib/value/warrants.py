@@ -28,6 +28,9 @@ def call_value(spot: float, strike: float, years: float, volatility: float, rate
     if years <= 0:
         return 0.0
     vol_t = volatility * math.sqrt(years)
+    if vol_t == 0:  # no volatility: the close is the forward, and the call its excess
+        return max(spot * math.exp(-dividend_yield * years) - strike * math.exp(-rate * years),
+                   0.0)
     d1 = (math.log(spot / strike) + (rate - dividend_yield + volatility**2 / 2) * years) / vol_t
     return (spot * math.exp(-dividend_yield * years) * _N(d1)
             - strike * math.exp(-rate * years) * _N(d1 - vol_t))
