@@ -2,6 +2,7 @@
 the workers, faults (a bad cell, a killed worker, Ctrl-C), the cache, and a cluster of
 separate `dask scheduler` and `dask worker` processes speaking the real protocol."""
 
+import hashlib
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from notelib.jobs.sweep import SweepError, cell_seed, parse_grid, sweep, write
+from notelib.jobs.sweep import SweepError, cell_seed, local_client, parse_grid, sweep, write
 
 ROOT = Path(__file__).resolve().parent.parent
 DASK = Path(sys.executable).parent / "dask"
@@ -314,3 +315,242 @@ def test_a_sweeps_base_file_is_checked_like_a_reports(tmp_path, text, message):
     (tmp_path / "b.yaml").write_text(text)
     with pytest.raises(SweepError, match=message):
         parse_grid(small(base=str(tmp_path / "b.yaml")))
+
+
+# --- issue 35: inputs that cannot hurt ------------------------------------------------------
+PRICES = ROOT / "data" / "prices" / "synthetic-dytk-2005-2007.csv"  # every report's closes
+
+
+def _reseal(path, change):
+    """Edit a cache cell and recompute its sha256 as a forger would (sha256 of the result's
+    JSON with sorted keys)."""
+    data = json.loads(path.read_text())
+    change(data)
+    data["sha256"] = hashlib.sha256(json.dumps(data["result"], sort_keys=True).encode()).hexdigest()
+    path.write_text(json.dumps(data))
+
+
+def _by_price(cache):
+    """The cache's cell files by their cell's START_PRICE."""
+    return {json.loads(p.read_text())["cell"]["params"]["START_PRICE"]: p
+            for p in cache.glob("*.json")}
+
+
+def test_forged_cells_with_a_recomputed_checksum_are_recomputed_not_published(tmp_path, capsys):
+    prices = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55]
+    grid = small(vary={"START_PRICE": prices}, measure=["p_shares:2007-01-01", "ownership_p95",
+                                                        "cash_paid_mean"])
+    with local_client(1, processes=False) as client:
+        first = sweep(grid, client=client, cache=tmp_path / "c", progress=False)
+        sweep({**grid, "paths": 200}, client=client, cache=tmp_path / "other", progress=False)
+        cells = _by_price(tmp_path / "c")
+        other = next((tmp_path / "other").glob("*.json"))
+
+        def put(key, value):
+            return lambda d: d["result"].__setitem__(key, value)
+
+        _reseal(cells[0.25], put("p_shares:2007-01-01", 7.5))  # a probability above 1
+        _reseal(cells[0.3], put("ownership_p95", -0.42))  # a share of the shares below 0
+        _reseal(cells[0.35], put("cash_paid_mean", 1e30))  # beyond any payment of the note
+        # 0.5 + 1/600 in range, but times 300 paths it is 150.5 paths
+        _reseal(cells[0.4], put("p_shares:2007-01-01", 0.5 + 1 / 600))
+        _reseal(cells[0.45], put("error", "edited"))  # not a measure
+        # the cell of a grid of 200 paths, under this cell's name, with its key made to match
+        forged = json.loads(other.read_text()) | {"key": cells[0.5].stem}
+        cells[0.5].write_text(json.dumps(forged))
+        cells[0.55].write_text("[" * 100_000 + "]" * 100_000)  # nested past Python's recursion
+        capsys.readouterr()
+        again = sweep(grid, client=client, cache=tmp_path / "c", progress=False)
+    err = capsys.readouterr().err
+    assert list(again["status"]) == ["cached"] + ["ok"] * 7
+    cols = ["p_shares:2007-01-01", "ownership_p95", "cash_paid_mean"]
+    pd.testing.assert_frame_equal(again[cols], first[cols])  # the real numbers, recomputed
+    for price, why in ((0.25, "p_shares:2007-01-01 = 7.5: not a finite number from 0 to 1"),
+                       (0.3, "ownership_p95 = -0.42: not a finite number from 0 to 1"),
+                       (0.35, "cash_paid_mean = 1e+30: not a finite number from 0 to "),
+                       (0.4, f"p_shares:2007-01-01 = {0.5 + 1 / 600!r}: times 300 paths, not a "
+                             "whole number of paths"),
+                       (0.45, "its result has 'error', not a measure of this grid"),
+                       (0.5, "made for another cell"),
+                       (0.55, "not a cell file (RecursionError)")):
+        assert f"sweep cache: {cells[price]}: {why}" in err, why
+    assert err.count("computing the cell again") == 7
+
+
+def test_a_cache_never_writes_through_a_link_or_onto_a_folder(tmp_path, capsys):
+    victim = tmp_path / "victim.csv"
+    victim.write_text("precious\n")
+    grid = small(vary={"START_PRICE": [0.2, 0.3]}, paths=50)
+    cache = tmp_path / "c"
+    with local_client(1, processes=False) as client:
+        first = sweep(grid, client=client, cache=cache, progress=False)
+        cells = _by_price(cache)
+        for p in cells.values():
+            p.unlink()
+        cells[0.2].with_suffix(".lock").unlink()
+        cells[0.2].with_suffix(".lock").symlink_to(victim)  # its lock: a link to another file
+        with pytest.raises(SweepError, match=r"\.lock: not a lock file this sweep can open"):
+            sweep(grid, client=client, cache=cache, progress=False)
+        assert victim.read_text() == "precious\n"
+        cells[0.2].with_suffix(".lock").unlink()
+        cells[0.3].mkdir()  # a folder where the cell's file goes: computed, not cached
+        capsys.readouterr()
+        again = sweep(grid, client=client, cache=cache, progress=False)
+    assert list(again["status"]) == ["ok", "ok"]
+    assert again["cash_paid_mean"].tolist() == first["cash_paid_mean"].tolist()
+    assert f"sweep cache: {cells[0.3]}: the cell could not be cached" in capsys.readouterr().err
+    assert not list(cache.glob("*.tmp"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SweepError, match="cache .*file: not a folder a sweep can write to"):
+        sweep(grid, cache=tmp_path / "file", progress=False)
+
+
+def _grid_file(folder, name, base="base"):
+    path = folder / f"{name}.yaml"
+    path.write_text(f"name: {name}\nbase: {base}\nvary: {{START_PRICE: [0.2]}}\n"
+                    "measure: [cash_paid_mean]\npaths: 20\n")
+    return path
+
+
+def test_a_sweeps_out_never_overwrites_a_tracked_file_or_an_input_before_any_work(tmp_path):
+    before = PRICES.read_bytes()
+    grid = _grid_file(tmp_path, PRICES.stem)
+    with pytest.raises(SweepError, match="would overwrite data/prices/synthetic-dytk-2005-2007"
+                                         r"\.parquet, a file the repository tracks|would "
+                                         "overwrite data/prices/synthetic-dytk-2005-2007.csv"):
+        sweep(grid, out=PRICES.parent, cache=tmp_path / "c", progress=False)
+    assert not (tmp_path / "c").exists()  # refused before the cache, the cluster, any cell
+    # the grid file itself, its base file and a file a cell reads, named like the results
+    g = tmp_path / "g.csv"
+    g.write_text(_grid_file(tmp_path, "g").read_text())
+    (tmp_path / "b.csv").write_text("START_PRICE: 0.25\n")
+    (tmp_path / "t.csv").write_bytes((ROOT / "data" / "terms" / "dyntek-2005.yaml").read_bytes())
+    (tmp_path / "bt.yaml").write_text("TERMS_FILE: t.csv\n")
+    for spec in (g, _grid_file(tmp_path, "b", base="b.csv"), _grid_file(tmp_path, "t", "bt.yaml")):
+        with pytest.raises(SweepError, match=r"\.csv: is an input of this run"):
+            sweep(spec, out=tmp_path, cache=tmp_path / "c", progress=False)
+    with pytest.raises(SweepError, match="is a file; a sweep writes into a folder"):
+        sweep(g, out=tmp_path / "b.csv", cache=tmp_path / "c", progress=False)
+    assert not (tmp_path / "c").exists()
+    assert (tmp_path / "b.csv").read_text() == "START_PRICE: 0.25\n"
+    assert PRICES.read_bytes() == before
+
+
+def test_the_reported_sweep_out_data_prices_is_refused(tmp_path):
+    # the report: `notelib sweep g.yaml --out data/prices` with name synthetic-dytk-2005-2007
+    # replaced every report's closes. The CLI writes with write(), which refuses it
+    before = PRICES.read_bytes()
+    parquet = PRICES.with_suffix(".parquet")
+    grid = _grid_file(tmp_path, PRICES.stem)
+    try:
+        run = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "sweep", str(grid),
+                              "--out", "data/prices", "--workers", "1", "--cache",
+                              str(tmp_path / "c")], capture_output=True, text=True, cwd=ROOT,
+                             timeout=300)
+        assert run.returncode == 2, run.stderr
+        assert ("notelib sweep: --out data/prices/synthetic-dytk-2005-2007.parquet: would "
+                "overwrite data/prices/synthetic-dytk-2005-2007.parquet") in run.stderr or \
+            "would overwrite data/prices/synthetic-dytk-2005-2007.csv, a file the repository " \
+            "tracks" in run.stderr
+        assert PRICES.read_bytes() == before and not parquet.exists()
+    finally:  # should this ever break, the shared price history is put back at once
+        if PRICES.read_bytes() != before:
+            PRICES.write_bytes(before)
+        parquet.unlink(missing_ok=True)
+
+
+def test_a_base_files_paths_are_read_against_its_own_folder(tmp_path, monkeypatch):
+    home, elsewhere = tmp_path / "cases", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    terms = home / "terms.yaml"
+    terms.write_bytes((ROOT / "data" / "terms" / "dyntek-2005.yaml").read_bytes())
+    monkeypatch.chdir(elsewhere)
+
+    def base(text):
+        (home / "b.yaml").write_text(text)
+        return parse_grid(small(base=str(home / "b.yaml"), vary={"START_PRICE": [0.2]},
+                                paths=20, measure=["cash_paid_mean"]))
+
+    assert base("TERMS_FILE: terms.yaml\n").base["TERMS_FILE"] == str(terms)
+    # a path from the repository, as before, from any folder
+    assert base("CAPTABLE_FILE: data/captable.yaml\n").base["CAPTABLE_FILE"] == \
+        str(ROOT / "data" / "captable.yaml")
+    for key in ("TERMS_FILE", "CAPTABLE_FILE", "MARKET_FILE", "PRICES_FILE"):
+        with pytest.raises(SweepError, match=rf"b.yaml: {key} = 'nosuch.yaml': no such file "
+                                             rf"\(looked in {home}, {elsewhere}, {ROOT}\)"):
+            base(f"{key}: nosuch.yaml\n")
+    g = base("TERMS_FILE: terms.yaml\n")
+    with local_client(1, processes=False) as client:
+        r = sweep(g, client=client, cache=tmp_path / "c", progress=False)
+    assert list(r["status"]) == ["ok"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("OVERRIDES: {principal: -1}\n", r"TERMS_FILE or OVERRIDES: term 'principal' = -1.0: must "
+                                     "be greater than 0"),
+    ("OVERRIDES: {principl: 1}\n", "TERMS_FILE or OVERRIDES: .*unknown term 'principl'"),
+    ("PATH_START: '20051003'\n", "PATH_START = '20051003' must be a date written YYYY-MM-DD"),
+    ("PATH_START: '2005-10-3'\n", "PATH_START = '2005-10-3' must be a date written YYYY-MM-DD"),
+    ("AS_OF: 2005/10/03\n", "AS_OF = '2005/10/03' must be a date written YYYY-MM-DD"),
+    ("VOLATILITY: .nan\n", "VOLATILITY = nan: must be a finite number"),
+])
+def test_a_base_file_is_refused_before_any_work(tmp_path, text, message):
+    (tmp_path / "b.yaml").write_text(text)
+    with pytest.raises(SweepError, match=message):
+        parse_grid(small(base=str(tmp_path / "b.yaml")))
+
+
+@pytest.mark.parametrize("measure", ["p_shares:20070101", "p_shares:2007-W01-1",
+                                     "p_shares:2007-1-1", "p_shares:2007-01-01T00:00",
+                                     "p_shares:", "p_shares:٢٠٠٧-٠١-٠١"])
+def test_a_measures_date_is_written_yyyy_mm_dd(measure):
+    with pytest.raises(SweepError, match=f"measure '{measure}': write p_shares:YYYY-MM-DD"):
+        parse_grid(small(measure=[measure]))
+
+
+def test_a_measures_date_is_a_payment_date():
+    # the note pays on the 1st (payment_day 1): 2 January 2007 is no payment date
+    with pytest.raises(SweepError, match="'p_shares:2007-01-02': 2007-01-02 is not a payment "
+                                         "date of the note \\(those are 2006-01-01, "):
+        parse_grid(small(measure=["p_shares:2007-01-02"]))
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"vary": {"START_PRICE": [0.2, NAN]}}, r"vary.START_PRICE\[1\] = nan: must be a finite "
+                                            "number"),
+    ({"vary": {"VOLATILITY": [INF]}}, r"vary.VOLATILITY\[0\] = inf: must be a finite number"),
+    ({"vary": {"START_PRICE": [True]}}, r"vary.START_PRICE\[0\] = True: must be a finite"),
+    ({"vary": {"START_PRICE": [[0.2, 0.3]]}}, r"vary.START_PRICE\[0\] = \[0.2, 0.3\]: must be"),
+    ({"vary": {"START_PRICE": [{"a": 1}]}}, r"vary.START_PRICE\[0\] = \{'a': 1\}: must be a"),
+    ({"vary": {"START_PRICE": ["0.2", "0.3"]}}, r"vary.START_PRICE\[0\] = '0.2': must be a "
+                                                "finite number"),
+    ({"vary": {"POLICY": [1, 2]}}, r"vary.POLICY\[0\] = 1: must be text"),
+    ({"vary": {"VOLATILITY": [None]}}, r"vary.VOLATILITY\[0\] = None: must be a finite number$"),
+    ({"vary": {"DRIFT": {"from": -1e308, "to": 1e308, "steps": 3}}},
+     "vary.DRIFT: from -1e\\+308 to 1e\\+308: the width of a range must be a finite number"),
+    ({"vary": {"START_PRICE": [0.2, 0.3, 0.2]}}, r"vary: cells 0 and 2 are the same "
+                                                 r"\(\{'START_PRICE': 0.2\}\)"),
+    ({"combine": "zip", "vary": {"START_PRICE": [0.2, 0.2], "VOLATILITY": [0.5, 0.5]}},
+     "vary: cells 0 and 1 are the same"),
+    ({"vary": {"CREDIT_SPREAD": [0.1, 0.2]}}, "vary.CREDIT_SPREAD: no measure of this grid "
+                                              "reads it \\(a valuation's input"),
+    ({"vary": {"POLICY": ["shares", "cash"]}, "measure": ["fair_value"]},
+     "vary.POLICY: no measure of this grid reads it \\(the engine's"),
+    ({"measure": ["cash_paid_mean", "cash_paid_mean"]}, "measure lists 'cash_paid_mean' twice"),
+    ({"description": 5}, "description = 5: must be text"),
+    ({"combine": ["zip"]}, r"combine = \['zip'\]: 'product' or 'zip'"),
+    ({"base": {"START_PRICE": "x"}}, "base: START_PRICE = 'x' must be float"),
+    ({"name": "ｔ"}, "name = 'ｔ': letters, digits"),
+])
+def test_bad_grid_values_are_refused_naming_the_field_and_the_rule(changes, message):
+    with pytest.raises(SweepError, match=message):
+        parse_grid(small(**changes))
+
+
+def test_an_empty_grid_name_is_refused():
+    with pytest.raises(SweepError, match="give a grid file, or the name of one in data/sweeps/"):
+        parse_grid("")

@@ -12,18 +12,20 @@ input files, so a rerun computes only new or failed cells and Ctrl-C loses nothi
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import dataclasses
 import datetime as dt
 import difflib
+import fcntl
+import functools
 import hashlib
 import itertools
 import json
 import logging
 import math
+import os
 import re
 import sys
-import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -34,7 +36,8 @@ import pandas as pd
 
 from ..checks import number, whole
 from ..limits import CEILING, LIMITS, count
-from ..params import NAME
+from ..params import NAME, NULLABLE, is_iso_date
+from ..io.outputs import OutputError, guard
 from ..io.safeyaml import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +70,7 @@ class Grid:
     measures: list[str]
     paths: int
     seed: int
+    reads: tuple[str, ...] = ()  # the files the sweep reads: never an output (io.outputs.guard)
 
 
 # ---- measures ------------------------------------------------------------------------
@@ -87,11 +91,9 @@ def _check_measure(m: Any, where: str) -> str:
         raise SweepError(f"{where}: measure {m!r} must be text")
     name, _, arg = m.partition(":")
     if name == "p_shares":
-        try:
-            dt.date.fromisoformat(arg)
-        except ValueError:
+        if not is_iso_date(arg):  # 20070101 and 2007-W01-1 are dates to Python, not here
             raise SweepError(f"{where}: measure {m!r}: write p_shares:YYYY-MM-DD, the payment "
-                             "date whose probability of being paid in shares is measured") from None
+                             "date whose probability of being paid in shares is measured")
         return m
     if arg or name not in ENGINE_MEASURES | VALUE_MEASURES:
         known = sorted(ENGINE_MEASURES | VALUE_MEASURES)
@@ -201,6 +203,9 @@ def _values(name: str, spec: Any, where: str) -> list:
         lo = number(spec["from"], f"{where}: vary.{name}.from", SweepError)
         hi = number(spec["to"], f"{where}: vary.{name}.to", SweepError)
         steps = count(spec["steps"], f"{where}: vary.{name}.steps", SweepError, kind="steps")
+        if not math.isfinite(hi - lo):
+            raise SweepError(f"{where}: vary.{name}: from {lo:g} to {hi:g}: the width of a "
+                             "range must be a finite number")
         if steps > LIMITS["steps"]:
             raise SweepError(f"{where}: vary.{name}.steps = {steps:,}: at most "
                              f"{LIMITS['steps']:,} (notelib.limits.LIMITS)")
@@ -216,52 +221,99 @@ def _defaults() -> dict[str, Any]:
     return {k: DEFAULTS[k] for k in (*CASE, *INPUTS, *VALUATION)}
 
 
-def _base(value: Any, where: str, base_dir: Path | None) -> dict[str, Any]:
-    """The base parameter set: a file in data/params (by name or path), or empty."""
-    from .reports import load_params
+def _base(value: Any, where: str, base_dir: Path | None) -> tuple[dict[str, Any], Path | None]:
+    """The base parameter set, checked as a report's parameter file is (names and rules), and
+    the file it came from: a file in data/params (by name or path), a mapping (a notebook's
+    own parameters), or empty."""
+    from ..params import check_params
+    from .reports import ReportError, check_parameters, declared_parameters, load_params, \
+        notebook_paths
 
-    if value in (None, ""):
-        return {}
-    if isinstance(value, Mapping):  # a notebook's own parameters
-        return dict(value)
+    if value is None or value == "":
+        return {}, None
+    if isinstance(value, Mapping):
+        return check_params(value, f"{where}: base", error=SweepError), None
     if not isinstance(value, str):
         raise SweepError(f"{where}: base = {value!r}: the name of a data/params file or a path")
     path = Path(value)
     for candidate in ((base_dir or Path.cwd()) / path, PARAMS / f"{value}.yaml", ROOT / path):
-        if candidate.is_file():  # checked as a report's parameter file is: names and rules
-            from .reports import ReportError, check_parameters, declared_parameters, \
-                notebook_paths
-
+        if candidate.is_file():
             try:
                 return check_parameters(load_params(candidate),
                                         declared_parameters(notebook_paths()),
-                                        f"{where}: base file {candidate}")
+                                        f"{where}: base file {candidate}"), candidate
             except ReportError as exc:
                 raise SweepError(str(exc)) from None
     raise SweepError(f"{where}: base = {value!r}: no such parameter file (data/params/ has "
                      f"{', '.join(p.stem for p in sorted(PARAMS.glob('*.yaml')))})")
 
 
-def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = None) -> Grid:
-    """A grid from a file in data/sweeps (by name or path) or a mapping; every error names
-    the key and the rule."""
-    where = "grid"
-    if isinstance(spec, str | Path):
-        path = Path(spec)
-        if not path.is_file() and (SWEEPS / f"{spec}.yaml").is_file():
-            path = SWEEPS / f"{spec}.yaml"
-        where = f"grid file {path}"
-        spec = load_yaml(path, "grid file", error=SweepError)
-        base_dir = base_dir or path.parent
-    if not isinstance(spec, Mapping):
-        raise SweepError(f"{where}: must be a mapping with {', '.join(GRID_KEYS)}")
-    for key in spec:
-        if key not in GRID_KEYS:
-            raise SweepError(f"{where}: unknown key {key!r}{_hint(key, GRID_KEYS)}; a grid has "
-                             f"{', '.join(GRID_KEYS)}")
-    for key in ("vary", "measure"):
-        if key not in spec:
-            raise SweepError(f"{where}: '{key}' is missing")
+def _resolve(key: str, value: str, where: str, folders: list[Path]) -> str:
+    """The file a base's ``*_FILE`` parameter names: an absolute path as it is, a relative one
+    in the first of ``folders`` that has it (the base file's own folder, the working folder,
+    the repository)."""
+    path = Path(value).expanduser()
+    found = [path] if path.is_absolute() else [f / path for f in folders]
+    for candidate in found:
+        if candidate.is_file():
+            return str(candidate.resolve())
+    looked = "" if path.is_absolute() else f" (looked in {', '.join(map(str, folders))})"
+    raise SweepError(f"{where}: {key} = {value!r}: no such file{looked}")
+
+
+def _inputs(given: Mapping[str, Any], base: dict[str, Any], where: str, home: Path | None
+            ) -> tuple[Any, list[str]]:
+    """Resolve the base's file parameters in ``base`` (every ``*_FILE`` of ``given`` must name
+    a file) and read the terms, cap table and market a cell reads, so a bad one is refused
+    before any work: the terms (with the OVERRIDES) and the files read."""
+    from ..captable import DEFAULT_CAPTABLE, load_captable
+    from ..contract.terms import DEFAULT_TERMS, load_terms
+    from ..value.market import DEFAULT_MARKET, load_market
+
+    folders = list(dict.fromkeys(f for f in (home, Path.cwd(), ROOT) if f is not None))
+    files = {k: _resolve(k, v, where, folders) for k, v in given.items()
+             if k.endswith("_FILE") and v}
+    base.update({k: v for k, v in files.items() if k in base})
+    used = {"TERMS_FILE": DEFAULT_TERMS, "CAPTABLE_FILE": DEFAULT_CAPTABLE,
+            "MARKET_FILE": DEFAULT_MARKET}
+    used = {k: base[k] or str(default) for k, default in used.items()}
+    try:
+        key = "TERMS_FILE or OVERRIDES"
+        terms = load_terms(used["TERMS_FILE"], **base["OVERRIDES"])
+        key = "CAPTABLE_FILE"
+        load_captable(used["CAPTABLE_FILE"])
+        key = "MARKET_FILE"
+        load_market(used["MARKET_FILE"])
+    except (ValueError, TypeError) as exc:
+        raise SweepError(f"{where}: {key}: {' '.join(str(exc).split())}") from None
+    return terms, [*files.values(), *used.values()]
+
+
+def _check_values(name: str, values: list, where: str) -> None:
+    """Each value of ``vary.name`` is one scalar of the parameter's kind: a finite number, or
+    text for the policies, or null where the parameter may be null. Its rule (a price above
+    0, a volatility to 10, ...) is checked in its cell, which fails alone."""
+    text = name in ("POLICY", "VALUATION_POLICY")
+    for i, x in enumerate(values):
+        field = f"{where}: vary.{name}[{i}] = {x!r}"
+        if x is None and name in NULLABLE:
+            continue
+        if text and not isinstance(x, str):
+            raise SweepError(f"{field}: must be text ({name} is a policy's name)")
+        if not text and (isinstance(x, bool) or not isinstance(x, int | float)
+                         or not math.isfinite(x)):
+            raise SweepError(f"{field}: must be a finite number"
+                             + (" or null" if name in NULLABLE else ""))
+
+
+# the parameters each kind of measure reads (a valuation: Case.valuation_keywords)
+READ_BY = {"engine": set(CASE),
+           "value": {"START_PRICE", "VOLATILITY", "AVERAGE_DAILY_VOLUME", "PARTICIPATION",
+                     *VALUATION}}
+
+
+def _cells(spec: Mapping[str, Any], where: str) -> tuple[dict[str, list], list[dict]]:
+    """The varied parameters' values and the cells they make (``vary`` and ``combine``)."""
     vary = spec["vary"]
     if not isinstance(vary, Mapping) or not vary:
         raise SweepError(f"{where}: vary must map parameter names to values")
@@ -272,43 +324,111 @@ def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = Non
                              f"{_hint(name, allowed)}; those are {', '.join(allowed)}")
     columns = {name: _values(name, v, where) for name, v in vary.items()}
     combine = spec.get("combine", "product")
+    if combine not in ("product", "zip"):
+        raise SweepError(f"{where}: combine = {combine!r}: 'product' or 'zip'")
     cells = math.prod(len(v) for v in columns.values()) if combine == "product" else \
         max(len(v) for v in columns.values())
     if cells > CEILING["cells"]:  # not even built: --force cannot ask for this many
         raise SweepError(f"{where}: {cells:,} cells; a grid has at most "
                          f"{LIMITS['cells']:,} (notelib.limits.LIMITS; --force allows up to "
                          f"{CEILING['cells']:,}, notelib.limits.CEILING)")
+    for k, values in columns.items():  # a column mixing numbers and text: refused now
+        if len({isinstance(x, str) for x in values}) > 1:
+            raise SweepError(f"{where}: vary.{k} mixes numbers and text ({values!r}); give one "
+                             "kind")
+        _check_values(k, values, where)
     if combine == "product":
         rows = [dict(zip(columns, c)) for c in itertools.product(*columns.values())]
-    elif combine == "zip":
+    else:
         lengths = {len(v) for v in columns.values()}
         if len(lengths) != 1:
             raise SweepError(f"{where}: combine: zip needs lists of one length, got "
                              f"{ {k: len(v) for k, v in columns.items()} }")
         rows = [dict(zip(columns, c)) for c in zip(*columns.values())]
-    else:
-        raise SweepError(f"{where}: combine = {combine!r}: 'product' or 'zip'")
-    measures = spec["measure"]
+    seen = {}
+    for i, row in enumerate(rows):  # the same cell twice: a typo, and twice the work
+        j = seen.setdefault(json.dumps(row, sort_keys=True), i)
+        if j != i:
+            raise SweepError(f"{where}: vary: cells {j} and {i} are the same ({row}); each "
+                             "cell once")
+    return columns, rows
+
+
+def _measures(measures: Any, varied: Iterable[str], where: str) -> list[str]:
+    """What to measure: known measures, each once, and reading every varied parameter."""
     if isinstance(measures, str):
         measures = [measures]
     if not isinstance(measures, list) or not measures:
         raise SweepError(f"{where}: measure must list what to measure")
     measures = [_check_measure(m, where) for m in measures]
+    twice = next((m for i, m in enumerate(measures) if m in measures[:i]), None)
+    if twice is not None:
+        raise SweepError(f"{where}: measure lists {twice!r} twice; each measure once")
+    kinds = {"value" if m in VALUE_MEASURES else "engine" for m in measures}
+    for k in varied:  # a parameter no measure reads would give every cell the same numbers
+        if not any(k in READ_BY[kind] for kind in kinds):
+            raise SweepError(f"{where}: vary.{k}: no measure of this grid reads it ("
+                             + ("a valuation's input: measure fair_value, delta, ..." if
+                                k in READ_BY["value"] else "the engine's: measure p_shares, "
+                                "cash_paid_mean, ...") + ")")
+    return measures
+
+
+def _check_dates(measures: list[str], terms, where: str) -> None:
+    """Each p_shares measure's date is a payment date of the note (the terms' schedule)."""
+    from ..contract.schedule import schedule_rows
+
+    dates = {d.isoformat() for d in schedule_rows(terms)["date"]}
+    for m in measures:
+        day = m.partition(":")[2]
+        if m.startswith("p_shares:") and day not in dates:
+            raise SweepError(f"{where}: measure {m!r}: {day} is not a payment date of the "
+                             f"note (those are {', '.join(sorted(dates))})")
+
+
+def parse_grid(spec: Mapping[str, Any] | str | Path, base_dir: Path | None = None) -> Grid:
+    """A grid from a file in data/sweeps (by name or path) or a mapping; every error names
+    the key and the rule."""
+    where, reads = "grid", []
+    if isinstance(spec, str | Path):
+        if not str(spec).strip():
+            raise SweepError("grid: give a grid file, or the name of one in data/sweeps/")
+        path = Path(spec)
+        if not path.is_file() and (SWEEPS / f"{spec}.yaml").is_file():
+            path = SWEEPS / f"{spec}.yaml"
+        where = f"grid file {path}"
+        spec = load_yaml(path, "grid file", error=SweepError)
+        base_dir = base_dir or path.parent
+        reads.append(str(path))
+    if not isinstance(spec, Mapping):
+        raise SweepError(f"{where}: must be a mapping with {', '.join(GRID_KEYS)}")
+    for key in spec:
+        if key not in GRID_KEYS:
+            raise SweepError(f"{where}: unknown key {key!r}{_hint(key, GRID_KEYS)}; a grid has "
+                             f"{', '.join(GRID_KEYS)}")
+    for key in ("vary", "measure"):
+        if key not in spec:
+            raise SweepError(f"{where}: '{key}' is missing")
+    if not isinstance(spec.get("description", ""), str):
+        raise SweepError(f"{where}: description = {spec['description']!r}: must be text")
+    columns, rows = _cells(spec, where)
+    measures = _measures(spec["measure"], columns, where)
     paths, seed = spec.get("paths", 2_000), spec.get("seed", 0)
     paths = count(paths, f"{where}: paths", SweepError, kind="paths", low=2)
     seed = whole(seed, f"{where}: seed", SweepError)
-    base = _defaults()
-    given = _base(spec.get("base"), where, base_dir)
-    base.update({k: v for k, v in given.items() if k in base})
     name = spec.get("name", "sweep")
     if not isinstance(name, str) or not re.fullmatch(NAME, name):
         raise SweepError(f"{where}: name = {name!r}: letters, digits, '-' and '_' only (at most "
                          "64, starting with a letter or digit): it names the result files")
-    for k, values in columns.items():  # a column mixing numbers and text: refused now
-        if len({isinstance(x, str) for x in values}) > 1:
-            raise SweepError(f"{where}: vary.{k} mixes numbers and text ({values!r}); give one "
-                             "kind")
-    return Grid(name, base, rows, list(columns), measures, paths, seed)
+    base = _defaults()
+    given, home = _base(spec.get("base"), where, base_dir)
+    base.update({k: v for k, v in given.items() if k in base})
+    at = f"{where}: base file {home}" if home else f"{where}: base"
+    terms, files = _inputs(given, base, at, home.parent if home else None)
+    _check_dates(measures, terms, where)
+    reads += [str(home)] if home else []
+    return Grid(name, base, rows, list(columns), measures, paths, seed,
+                tuple(dict.fromkeys([*reads, *files])))
 
 
 # ---- running it ---------------------------------------------------------------------
@@ -331,14 +451,23 @@ def _files_hash(params: Mapping[str, Any]) -> str:
     return h.hexdigest()
 
 
-def cell_key(params: Mapping[str, Any], measures: list[str], paths: int, seed: int,
-             files: str, code: str = "") -> str:
-    """The cache key: the cell's parameters (the input files by their content, ``files``,
-    not their paths), measures, paths, seed and notelib's source (``code``)."""
-    text = json.dumps({"params": {k: v for k, v in params.items() if k not in FILE_PARAMS},
+def cell_spec(params: Mapping[str, Any], measures: list[str], paths: int, seed: int,
+              files: str, code: str = "") -> str:
+    """What a cell is, as canonical JSON: its parameters (the input files by their content,
+    ``files``, not their paths), measures, paths, seed and notelib's source (``code``)."""
+    return json.dumps({"params": {k: v for k, v in params.items() if k not in FILE_PARAMS},
                        "measures": measures, "paths": paths, "seed": seed, "files": files,
                        "code": code}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def cell_key(params: Mapping[str, Any], measures: list[str], paths: int, seed: int,
+             files: str, code: str = "") -> str:
+    """The cache key: the sha256 of :func:`cell_spec`."""
+    return _key(cell_spec(params, measures, paths, seed, files, code))
+
+
+def _key(spec: str) -> str:
+    return hashlib.sha256(spec.encode()).hexdigest()[:24]
 
 
 FILE_PARAMS = ("TERMS_FILE", "CAPTABLE_FILE", "MARKET_FILE")  # hashed by content (_files_hash)
@@ -418,30 +547,41 @@ def sweep(grid: Grid | Mapping[str, Any] | str | Path, *, scheduler: str | None 
           workers: int | None = None, cache: str | Path | None = None,
           progress: bool = True, client=None,
           on_cell: Callable[[int, dict], None] | None = None,
-          force: bool = False) -> pd.DataFrame:
+          force: bool = False, out: str | Path | None = None) -> pd.DataFrame:
     """Run every cell of ``grid`` on Dask; one tidy row per cell: its index, the varied
     parameters, each measure and its standard error, its seconds, its status (ok, cached,
     failed) and the error of a failed cell. ``cache``: a folder of finished cells (default
-    reports/sweeps/cache). Limits are checked first (:func:`check_limits`, ``force``)."""
+    reports/sweeps/cache). Limits are checked first (:func:`check_limits`, ``force``).
+    ``out``: also :func:`write` the results there, a folder checked before any work (never
+    over a tracked file or an input of the run)."""
     from tqdm.auto import tqdm
 
     g = grid if isinstance(grid, Grid) else parse_grid(grid)
     check_limits(g, workers, force)
+    if out is not None:
+        targets(out, g.name, g.reads)
     folder = Path(cache) if cache is not None else ROOT / "reports" / "sweeps" / "cache"
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file there, no permission
+        raise SweepError(f"cache {folder}: not a folder a sweep can write to ({exc.strerror})"
+                         ) from None
     from ..case import code_digest
 
     files, code = _files_hash(g.base), code_digest()
+    check = _checker(g)
     jobs, rows = [], {}
     for i, cell in enumerate(g.cells):
         params = {**g.base, **cell}
         seed = cell_seed(g.seed, i)
-        hit = folder / f"{cell_key(params, g.measures, g.paths, seed, files, code)}.json"
-        cached = read_cell(hit, g.measures)
+        spec = cell_spec(params, g.measures, g.paths, seed, files, code)
+        job = Job(i, params, seed, folder / f"{_key(spec)}.json", spec,
+                  functools.partial(check, params))
+        cached = read_cell(job)
         if cached is not None:
             rows[i] = {**cached, "status": "cached"}
         else:
-            jobs.append((i, params, seed, hit))
+            jobs.append(job)
     bar = tqdm(total=len(g.cells), initial=len(rows), unit="cell", disable=not progress,
                desc=g.name)
     if jobs:
@@ -458,37 +598,74 @@ def sweep(grid: Grid | Mapping[str, Any] | str | Path, *, scheduler: str | None 
             if cluster is not None:
                 cluster.close()
     bar.close()
-    return _table(g, rows)
+    results = _table(g, rows)
+    results.attrs["reads"] = g.reads  # what write() must never overwrite
+    if out is not None:
+        write(results, out, g.name)
+    return results
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """A cell to read from the cache or to compute: its index, parameters and seed, its file
+    in the cache, what it is (:func:`cell_spec`) and the check of its numbers."""
+
+    index: int
+    params: dict[str, Any]
+    seed: int
+    hit: Path
+    spec: str
+    check: Callable[[Any], str | None]
 
 
 def _digest(result: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()
 
 
-def write_cell(hit: Path, result: Mapping[str, Any]) -> None:
-    """A finished cell in the cache: its key (the file's name), its result and the result's
-    sha256, written whole or not at all."""
-    tmp = hit.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": hit.stem, "sha256": _digest(result), "result": result}))
-    tmp.replace(hit)
+def write_cell(job: Job, result: Mapping[str, Any]) -> None:
+    """A finished cell in the cache: its key (the file's name), what it is, its result and the
+    result's sha256, written whole or not at all (a new temporary file, never one already
+    there, renamed over the cell's)."""
+    text = json.dumps({"key": job.hit.stem, "cell": json.loads(job.spec),
+                       "sha256": _digest(result), "result": result})
+    fd, tmp = tempfile.mkstemp(suffix=".tmp", prefix=f"{job.hit.stem}-", dir=job.hit.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), 0o644)  # as any other file here, not mkstemp's 0o600
+            f.write(text)
+        os.replace(tmp, job.hit)
+    except OSError as exc:  # e.g. a folder where the cell's file goes: the result still counts
+        Path(tmp).unlink(missing_ok=True)
+        print(f"sweep cache: {job.hit}: the cell could not be cached ({exc.strerror}); its "
+              "result is kept in this run's table", file=sys.stderr)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
-def read_cell(hit: Path, measures: Iterable[str], quiet: bool = False
-              ) -> dict[str, Any] | None:
-    """A cached cell's result if the file holds one that passes its checks (its key, its
-    sha256, a number or NaN for every measure), else None (nothing there), or None after
-    one line on stderr naming the file and what is wrong: the cell is computed again."""
+CELL_BYTES = 1_000_000  # a cell file holds a few kilobytes
+
+
+def read_cell(job: Job, quiet: bool = False) -> dict[str, Any] | None:
+    """A cached cell's result if the file holds one that passes its checks (its key, the cell
+    it was made for, its sha256, every measure in its range: :func:`_checker`), else None
+    (nothing there), or None after one line on stderr naming the file and what is wrong: the
+    cell is computed again."""
+    hit = job.hit
     if not hit.is_file():
         return None
     try:
-        data = json.loads(hit.read_text(encoding="utf-8"))
-        result = data["result"]
-        wrong = ("not this cell's key" if data.get("key") != hit.stem else
+        size = hit.stat().st_size
+        data = json.loads(hit.read_text(encoding="utf-8")) if size <= CELL_BYTES else {}
+        result = data.get("result")
+        wrong = (f"{size:,} bytes, more than a cell file holds" if size > CELL_BYTES else
+                 "not this cell's key" if data.get("key") != hit.stem else
+                 "made for another cell (parameters, measures, paths, seed, inputs or code)"
+                 if json.dumps(data.get("cell"), sort_keys=True, default=str) != job.spec else
                  "its checksum does not match its numbers" if data.get("sha256") != _digest(result)
-                 else next((f"{m} is not a number" for m in measures
-                            if not isinstance(result.get(m), int | float)
-                            or isinstance(result.get(m), bool)), None))
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                 else job.check(result))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError,
+            RecursionError) as exc:
         wrong = f"not a cell file ({type(exc).__name__})"
     if wrong is None:
         return result
@@ -497,15 +674,113 @@ def read_cell(hit: Path, measures: Iterable[str], quiet: bool = False
     return None
 
 
+def _money(terms) -> float:
+    """The most one path can bring the Holder, in dollars, with room to spare: the greater of
+    the Mandatory Redemption floor (the premium on the principal with interest at the
+    highest rate of the terms for the note's life and a year) and parity, which the engine
+    keeps below 2**53 cents (notelib.engine.exact), four times over (payments, conversions,
+    I.B shares and late interest)."""
+    from ..engine.exact import FLOAT_EXACT
+
+    years = (terms.maturity_date - terms.issue_date).days / 365.25 + 1
+    grow = 1 + max(terms.interest_rate, terms.default_rate, terms.late_payment_rate) * years
+    return 4 * grow * max(terms.redemption_premium * terms.principal * grow, FLOAT_EXACT / 100)
+
+
+NOT_COUNTED = (0, "")
+
+
+def _range(m: str, money: float, decimals: int, spot: float
+           ) -> tuple[float, float, tuple[int, str]]:
+    """(low, high, (per unit, what)): the values measure ``m`` can take, and what a path's
+    value counts, whole, in one unit of it (a probability: 1 path; cash: 100 cents; shares:
+    1 share), so the mean over the paths times the paths times ``per unit`` is whole. A
+    share is issued for money at one price unit (10**-decimals dollars) or more; a Greek is
+    a difference of values (each within ``money``) over its bump (BUMPS)."""
+    from ..value.valuation import BUMPS
+
+    name = m.partition(":")[0]
+    if name in ("p_shares", "p_converted"):
+        return 0.0, 1.0, (1, "paths")
+    if name.startswith("ownership_p"):
+        return 0.0, 1.0, NOT_COUNTED
+    if name == "cash_paid_mean":
+        return 0.0, money, (100, "cents")
+    if name == "shares_issued_mean":
+        return 0.0, money * 10**decimals, (1, "shares")
+    if name in ("fair_value", "straight_debt"):
+        return 0.0, money, NOT_COUNTED
+    if name == "conversion_option":  # the value less the straight debt
+        return -money, money, NOT_COUNTED
+    bound = {"delta": money / (BUMPS["spot"] * spot),
+             "gamma": 4 * money / (BUMPS["curvature"] * spot) ** 2,
+             "vega": 0.02 * money / BUMPS["volatility"], "rho": 0.02 * money / BUMPS["rate"],
+             "credit_spread_sensitivity": 0.02 * money / BUMPS["credit_spread"]}[name]
+    return -bound, bound, NOT_COUNTED
+
+
+def _real(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _checker(g: Grid) -> Callable[[Mapping[str, Any], Any], str | None]:
+    """``check(params, result)``: what is wrong with a cached cell's result, or None: exactly
+    each measure, its standard error and the seconds; each measure finite and in its range
+    (:func:`_range`), a mean of whole counts whole; each standard error NaN or from 0 to the
+    width of the range; the seconds finite and not negative."""
+    from ..contract.terms import load_terms
+    from ..params import BOUNDS
+
+    terms = load_terms(g.base["TERMS_FILE"] or None, **g.base["OVERRIDES"])
+    money = _money(terms)
+    keys = {"seconds", *g.measures, *(f"{m}_se" for m in g.measures)}
+
+    def check(params: Mapping[str, Any], result: Any) -> str | None:
+        if not isinstance(result, dict):
+            return f"its result is a {type(result).__name__}, not a mapping of measures"
+        odd = sorted(set(result) - keys)
+        if odd or set(result) != keys:
+            return (f"its result has {odd[0]!r}, not a measure of this grid" if odd else
+                    f"its result lacks {sorted(keys - set(result))[0]!r}")
+        spot = max(params["START_PRICE"], BOUNDS["price"][0])
+        for m in g.measures:
+            lo, hi, counts = _range(m, money, terms.price_decimals, spot)
+            x, se = result[m], result[f"{m}_se"]
+            if not _real(x) or not lo <= x <= hi:
+                return f"{m} = {x!r}: not a finite number from {lo:g} to {hi:g}"
+            n = x * g.paths * counts[0]
+            if counts[0] and abs(n - round(n)) > 1e-9 * max(1.0, abs(n)):
+                return (f"{m} = {x!r}: times {g.paths:,} paths, not a whole number of "
+                        f"{counts[1]}")
+            if not (isinstance(se, float) and math.isnan(se)) and not (
+                    _real(se) and 0 <= se <= hi - lo):
+                return f"{m}_se = {se!r}: not NaN nor a number from 0 to {hi - lo:g}"
+        if not _real(result["seconds"]) or result["seconds"] < 0:
+            return f"seconds = {result['seconds']!r}: not a finite number >= 0"
+        return None
+
+    return check
+
+
 def _claim(hit: Path):
-    """The cell's lock, if no other sweep holds it (an open file, locked), else None."""
-    fd = open(hit.with_suffix(".lock"), "w")
+    """The cell's lock, if no other sweep holds it (an open file, locked), else None. The lock
+    file is opened without truncating it and never through a symbolic link."""
+    fd = _lock_file(hit)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        fd.close()
+        os.close(fd)
         return None
     return fd
+
+
+def _lock_file(hit: Path) -> int:
+    lock = hit.with_suffix(".lock")
+    try:
+        return os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:  # a symbolic link, a folder, no permission
+        raise SweepError(f"sweep cache: {lock}: not a lock file this sweep can open "
+                         f"({exc.strerror}); remove it or give another cache folder") from None
 
 
 def _gather(client, g: Grid, jobs: list, rows: dict, bar, on_cell) -> None:
@@ -528,48 +803,52 @@ def _gather(client, g: Grid, jobs: list, rows: dict, bar, on_cell) -> None:
 
     def submit() -> None:
         while queue and running.count() < width:
-            i, params, seed, hit = job = queue.pop(0)
-            fd = _claim(hit)
+            job = queue.pop(0)
+            fd = _claim(job.hit)
             if fd is None:
                 busy.append(job)
-            elif (cached := read_cell(hit, g.measures, quiet=True)) is not None:  # another's
-                fd.close()
-                finish(i, {**cached, "status": "cached"})
+            elif (cached := read_cell(job, quiet=True)) is not None:  # another's
+                os.close(fd)
+                finish(job.index, {**cached, "status": "cached"})
             else:
-                held[i] = fd
-                f = client.submit(run_cell, params, g.measures, g.paths, seed, pure=False,
-                                  key=f"cell-{i}-{hit.stem}", retries=0)
-                cells[f.key] = (i, hit)
+                held[job.index] = fd
+                f = client.submit(run_cell, job.params, g.measures, g.paths, job.seed,
+                                  pure=False, key=f"cell-{job.index}-{job.hit.stem}", retries=0)
+                cells[f.key] = job
                 running.add(f)
 
     try:
         submit()
         while running.count():
             f = next(running)
-            i, hit = cells.pop(f.key)
+            job = cells.pop(f.key)
             if f.status == "error":
                 exc = f.exception()
-                finish(i, {"status": "failed",
-                           "error": " ".join(f"{type(exc).__name__}: {exc}".split())})
+                finish(job.index, {"status": "failed",
+                                   "error": " ".join(f"{type(exc).__name__}: {exc}".split())})
             else:
                 done = f.result()
                 if "failed" in done:  # refused by a check: not cached
-                    finish(i, {"status": "failed", "error": done["failed"]})
+                    finish(job.index, {"status": "failed", "error": done["failed"]})
                 else:
-                    write_cell(hit, done)  # in the cache before anything else happens
-                    finish(i, {**done, "status": "ok"})
-            held.pop(i).close()
+                    write_cell(job, done)  # in the cache before anything else happens
+                    finish(job.index, {**done, "status": "ok"})
+            os.close(held.pop(job.index))
             submit()
     finally:
         for fd in held.values():
-            fd.close()
-    for i, params, seed, hit in busy:  # another sweep's cells: wait for each, then read it
-        with open(hit.with_suffix(".lock"), "w") as fd:
+            os.close(fd)
+    for job in busy:  # another sweep's cells: wait for each, then read it
+        fd = _lock_file(job.hit)
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            if (cached := read_cell(hit, g.measures)) is not None:
-                finish(i, {**cached, "status": "cached"})
-                continue
-        _gather(client, g, [(i, params, seed, hit)], rows, bar, on_cell)  # it failed there
+            cached = read_cell(job)
+        finally:
+            os.close(fd)
+        if cached is not None:
+            finish(job.index, {**cached, "status": "cached"})
+        else:
+            _gather(client, g, [job], rows, bar, on_cell)  # it failed there
 
 
 def _table(g: Grid, rows: dict[int, dict]) -> pd.DataFrame:
@@ -586,16 +865,34 @@ def _table(g: Grid, rows: dict[int, dict]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def write(results: pd.DataFrame, out: str | Path, name: str) -> list[Path]:
-    """The results as Parquet (pyarrow) and CSV in ``out``."""
-    if not re.fullmatch(NAME, str(name)):
+def targets(out: str | Path, name: str, reads: Iterable[str | Path] = ()) -> list[Path]:
+    """The files :func:`write` makes in ``out`` for grid ``name``, refused before any work if
+    ``name`` is not a name, ``out`` is a file, or one of them would overwrite a file the
+    repository tracks or one of ``reads`` (the grid file, its base file, the files a cell
+    reads: :func:`notelib.io.outputs.guard`)."""
+    if not isinstance(name, str) or not re.fullmatch(NAME, name):
         raise SweepError(f"name = {name!r}: letters, digits, '-' and '_' only: a sweep writes "
                          "only inside its --out folder")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise SweepError(f"--out {out}: is a file; a sweep writes into a folder")
     paths = [out / f"{name}.parquet", out / f"{name}.csv"]
-    results.to_parquet(paths[0], engine="pyarrow", index=False)
-    results.to_csv(paths[1], index=False)
+    try:
+        guard(paths, reads=reads)
+    except OutputError as exc:
+        raise SweepError(str(exc)) from None
+    return paths
+
+
+def write(results: pd.DataFrame, out: str | Path, name: str) -> list[Path]:
+    """The results as Parquet (pyarrow) and CSV in ``out``, never over a tracked file or a
+    file the sweep read (``results.attrs["reads"]``, set by :func:`sweep`): :func:`targets`."""
+    paths = targets(out, name, results.attrs.get("reads", ()))
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
+    frame = results.copy()
+    frame.attrs = {}  # the files read stay out of the Parquet file's metadata
+    frame.to_parquet(paths[0], engine="pyarrow", index=False)
+    frame.to_csv(paths[1], index=False)
     return paths
 
 
