@@ -48,9 +48,10 @@ from .contract.redemption import (RedemptionAmount, parity_breakeven, redemption
 from .contract.schedule import payment_schedule
 from .contract.terms import DEFAULT_TERMS, NoteTerms, load_terms
 from .engine import SimulationResult, simulate
-from .io import signed
+from .io import numbers
 from .io.display import BAND, dollars, money_band, percent, price, table
-from .params import (DEFAULTS, ROOT, CaseError, check_params, file_sha256, is_iso_date,
+from .limits import count
+from .params import (BOUNDS, DEFAULTS, ROOT, CaseError, check_params, file_sha256, is_iso_date,
                      params_file, read_params)
 from .paths import PRICES, SCENARIOS, Paths, load_closes, prices_label
 from .value.market import DEFAULT_MARKET, Market, load_market
@@ -134,6 +135,13 @@ class Case:
         Relative file parameters are read against ``base`` (default: the working directory)
         if the file is there, else against the repository. ``as_of``: the report date
         (a date or YYYY-MM-DD; None or "": today). Every error names the parameter."""
+        if not isinstance(source, str | Path | Mapping | None):
+            raise CaseError(f"source = {source!r}: a parameter file (a path), a case name in "
+                            "data/params (e.g. 'base') or a mapping of parameters")
+        if name is not None and not (isinstance(name, str) and name.strip()):
+            raise CaseError(f"name = {name!r}: a case's name is non-empty text")
+        if not isinstance(cache, str | Path | None):
+            raise CaseError(f"cache = {cache!r}: a folder (a path), or None")
         if isinstance(source, Mapping):
             given, where, stem = dict(source), "parameters", "custom"
         else:
@@ -141,7 +149,7 @@ class Case:
             given, where, stem = read_params(path), f"parameter file {path}", path.stem
         checked = check_params({**given, **changes}, where)
         params = {**DEFAULTS, **checked}
-        day = _as_of(as_of or params["AS_OF"])
+        day = _as_of(as_of if as_of is not None and as_of != "" else params["AS_OF"])
         return cls._load(name or stem, day, params, _files(params, base),
                          Path(cache) if cache not in (None, "") else None)
 
@@ -167,6 +175,11 @@ class Case:
                    captable=captable, ledger=ledger, closes=closes, market=market, files=files,
                    cache=cache)
         case.assumptions  # the behaviour's own checks, at once
+        given = dt.date.fromisoformat(params["REDEMPTION_DATE"])
+        if not terms.issue_date <= given <= terms.maturity_date:
+            raise CaseError(f"case {name}: REDEMPTION_DATE = {given}: must fall in the note's "
+                            f"life, from its Issue Date {terms.issue_date} to its Maturity Date "
+                            f"{terms.maturity_date}")
         return case
 
     def replace(self, **changes: Any) -> Case:
@@ -231,17 +244,19 @@ class Case:
             self._memo[what] = compute()
             return self._memo[what]
         self.cache.mkdir(parents=True, exist_ok=True)
-        path = self.cache / f"{self._key()}-{what}.pkl"
+        key = f"{self._key()}-{what}"
+        path = self.cache / f"{key}.npz"
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            ok, value = signed.read(path) if path.is_file() else (False, None)
-            if not ok:  # absent, or not signed by this user's key: computed, never unpickled
-                if path.is_file():
-                    warnings.warn(f"cache {path}: not signed by this machine's key "
-                                  f"({signed.key_file()}); recomputed and replaced",
-                                  stacklevel=2)
+            found = path.is_file()
+            try:
+                value = numbers.read(path, key) if found else None
+            except numbers.CacheFileError as exc:  # never built from: recomputed, replaced
+                warnings.warn(f"cache {path}: {exc}; recomputed and replaced", stacklevel=2)
+                found = False
+            if not found:
                 value = compute()
-                signed.write(path, value)
+                numbers.write(path, key, value)
         self._memo[what] = value
         return value
 
@@ -469,9 +484,12 @@ class Case:
                                   self.params["HIGHEST_CLOSE"], **owed)
 
     def what_if(self, dates: list[dt.date] | None = None) -> pd.DataFrame:
-        """The 2006 what-if's I.B elections (historical: the dates are 2006's)."""
-        dates = dates or [d.date() for d in pd.date_range(self.terms.issue_date,
-                                                          self.terms.maturity_date, freq="SMS")]
+        """The 2006 what-if's I.B elections (historical: the dates are 2006's) on ``dates``
+        (dates or YYYY-MM-DD text in the note's life; None: semi-monthly from issue)."""
+        if dates is None:
+            dates = [d.date() for d in pd.date_range(self.terms.issue_date,
+                                                     self.terms.maturity_date, freq="SMS")]
+        dates = _dates_in_life(dates, "dates", self.terms)
         return what_if_redemptions(self.terms, dates, self.params["WHAT_IF"],
                                    scenarios=self.files["SCENARIOS_FILE"])
 
@@ -588,12 +606,21 @@ class Case:
         """The case as an Excel workbook with live formulas
         (:func:`notelib.present.workbook.write_workbook`)."""
         from .present.workbook import write_workbook
+        if not isinstance(path, str | Path) or not str(path).strip():
+            raise CaseError(f"path = {path!r}: the workbook's file (a path ending .xlsx)")
         return write_workbook(self, path)
 
     def value_curve(self, spots: list[float] | None = None) -> pd.DataFrame:
         """Value against the share price (:func:`notelib.value_curve`) on CURVE_PATHS a
         point; the case's own spot is the valuation itself (VALUATION_PATHS), so the curve and
         the fair value never show two numbers for one price."""
+        if self.noticed:
+            raise CaseError(f"case {self.name}: value_curve prices a performing note; after the "
+                            "Holder's notice the note is a claim on the redemption amount "
+                            "(reading 50): see Case.value()")
+        if spots is not None:
+            spots = _prices(spots, "spots")
+
         def compute() -> pd.DataFrame:
             v = self.value()
             grid = sorted(set(np.round(spots or np.linspace(0.05, 0.60, 12), 6)) - {v.inputs.spot})
@@ -748,16 +775,49 @@ class Case:
 VALUE_PARTS = ("greeks_with_errors", "share_payment_option", "redemption_put", "events_effect")
 
 
-def _as_of(value: object) -> dt.date:
-    if value in (None, ""):
+def _dates_in_life(values: object, what: str, terms: NoteTerms) -> list[dt.date]:
+    """``values`` (a non-empty list of dates or YYYY-MM-DD text) as dates, each checked to
+    fall from the Issue Date to the Maturity Date."""
+    if isinstance(values, str | dt.date) or not isinstance(values, list | tuple | pd.Index):
+        raise CaseError(f"{what} = {values!r}: a list of dates (or YYYY-MM-DD text)")
+    if not len(values):
+        raise CaseError(f"{what} = []: give at least one date, or None for the default")
+    count(len(values), f"{what} (how many)", CaseError, kind="dates")
+    out = [_as_of(v, what) for v in values]
+    for day in out:
+        if not terms.issue_date <= day <= terms.maturity_date:
+            raise CaseError(f"{what}: {day} is outside the note's life, from its Issue Date "
+                            f"{terms.issue_date} to its Maturity Date {terms.maturity_date}")
+    return out
+
+
+def _prices(values: object, what: str) -> list[float]:
+    """``values`` (a non-empty list of share prices within BOUNDS) as floats."""
+    if isinstance(values, str) or not isinstance(values, list | tuple | np.ndarray):
+        raise CaseError(f"{what} = {values!r}: a list of share prices")
+    if not len(values):
+        raise CaseError(f"{what} = []: give at least one share price, or None for the default")
+    count(len(values), f"{what} (how many)", CaseError, kind="spots")
+    low, high = BOUNDS["price"]
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float | np.number) \
+                or not low <= v <= high:
+            raise CaseError(f"{what}: {v!r} is not a share price from ${low} to ${high:,.0f}")
+    return [float(v) for v in values]
+
+
+def _as_of(value: object, what: str = "as_of") -> dt.date:
+    if value in (None, "") and what == "as_of":
         return dt.date.today()
+    if isinstance(value, np.datetime64) and not np.isnat(value):
+        return pd.Timestamp(value).date()
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str) and is_iso_date(value):
         return dt.date.fromisoformat(value)
-    raise CaseError(f"as_of = {value!r}: must be a date written YYYY-MM-DD")
+    raise CaseError(f"{what} = {value!r}: must be a date written YYYY-MM-DD")
 
 
 def _files(params: Mapping[str, Any], base: Path | None) -> dict[str, str]:

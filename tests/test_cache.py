@@ -1,13 +1,18 @@
-"""A case's cache folder never runs code: a file not signed by this user's key is recomputed,
-not unpickled (notelib.io.signed)."""
+"""A case's cache folder holds numbers, never code (notelib.io.numbers): a planted pickle is not
+run, a file that does not check against its key and signature is recomputed with a warning
+naming it, and what is read back is the figure to the last bit."""
 
+import dataclasses
 import os
 import pickle
 import warnings
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from notelib.case import Case
+from notelib.io import numbers
 
 
 class Planted:
@@ -20,30 +25,145 @@ class Planted:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_a_planted_pickle_does_not_run_and_the_figure_is_recomputed(tmp_path, monkeypatch):
+@pytest.fixture
+def home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home"))  # this test's own key
-    cache, marker = tmp_path / "cache", tmp_path / "ran"
-    case = Case.from_params("base", as_of="2006-06-15", cache=cache)
+    return tmp_path
+
+
+def _case(cache):
+    return Case.from_params("base", as_of="2006-06-15", cache=cache)
+
+
+def test_a_planted_pickle_never_runs_and_the_figure_is_recomputed(home):
+    cache, marker = home / "cache", home / "ran"
+    case = _case(cache)
     cache.mkdir()
-    path = cache / f"{case._key()}-schedule-test.pkl"
-    path.write_bytes(pickle.dumps(Planted(marker)))  # under the name the case will read
-    with pytest.warns(UserWarning, match="not signed by this machine's key"):
-        got = case._once("schedule-test", lambda: 42)
-    assert got == 42 and not marker.exists()
-    # the file now holds the signed figure: a second case reads it back without computing
-    again = Case.from_params("base", as_of="2006-06-15", cache=cache)
+    key = f"{case._key()}-figure"
+    # planted under every name the case could read: the old .pkl and the new .npz
+    for name in (f"{key}.pkl", f"{key}.npz"):
+        (cache / name).write_bytes(pickle.dumps(Planted(marker)))
+    with pytest.warns(UserWarning, match=rf"cache .*{key}.npz: not a readable cache file"):
+        assert case._once("figure", lambda: 42) == 42
+    assert not marker.exists()
+    # an .npz whose member is a pickled object array: np.load never unpickles it
+    np.savez(cache / f"{key}.npz", tree=np.array([Planted(marker)], dtype=object),
+             tag=np.zeros(32, np.uint8))
+    with pytest.warns(UserWarning, match="not a readable cache file"):
+        assert _case(cache)._once("figure", lambda: 43) == 43
+    assert not marker.exists()
+
+
+def test_a_written_figure_is_read_back_without_computing(home):
+    cache = home / "cache"
+    _case(cache)._once("figure", lambda: {"a": 1.5, "b": [np.float64(0.1), (2, "x")]})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert again._once("schedule-test", lambda: pytest.fail("recomputed")) == 42
-    # truncated, or a signed file moved under another figure's name: recomputed too
-    path.write_bytes(path.read_bytes()[:20])
-    with pytest.warns(UserWarning):
-        assert Case.from_params("base", as_of="2006-06-15", cache=cache)._once(
-            "schedule-test", lambda: 43) == 43
-    other = cache / f"{case._key()}-other.pkl"
-    other.write_bytes(path.read_bytes())
-    with pytest.warns(UserWarning):
-        assert Case.from_params("base", as_of="2006-06-15", cache=cache)._once(
-            "other", lambda: 44) == 44
-    key = tmp_path / "home" / "notelib" / "cache-key"
+        got = _case(cache)._once("figure", lambda: pytest.fail("recomputed"))
+    assert got == {"a": 1.5, "b": [0.1, (2, "x")]} and type(got["b"][0]) is np.float64
+    key = home / "home" / "notelib" / "cache-key"
     assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
+
+
+def _altered(path):
+    """The file with its number 1.5 made 9.5 and written back as a valid npz, old tag kept."""
+    with np.load(path) as f:
+        members = {k: f[k] for k in f.files}
+    members["tree"] = np.frombuffer(members["tree"].tobytes().replace(b"1.5", b"9.5"), np.uint8)
+    with open(path, "wb") as out:
+        np.savez(out, **members)
+
+
+@pytest.mark.parametrize("spoil, why", [
+    (lambda p: p.write_bytes(p.read_bytes()[:40]), "not a readable cache file"),  # truncated
+    (_altered, "signature does not check"),
+])
+def test_a_spoiled_file_is_recomputed_naming_it(home, spoil, why):
+    cache = home / "cache"
+    case = _case(cache)
+    case._once("figure", lambda: {"a": 1.5})
+    path = cache / f"{case._key()}-figure.npz"
+    spoil(path)
+    with pytest.warns(UserWarning, match=rf"{path.name}: .*{why}.*recomputed and replaced"):
+        assert _case(cache)._once("figure", lambda: {"a": 2.5}) == {"a": 2.5}
+
+
+def test_a_file_under_another_key_or_another_signing_key_is_refused(home, monkeypatch):
+    path = home / "f.npz"
+    numbers.write(path, "k1", 1.5)
+    assert numbers.read(path, "k1") == 1.5
+    with pytest.raises(numbers.CacheFileError, match="signature does not check"):
+        numbers.read(path, "k2")  # moved under another figure's name
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "elsewhere"))
+    with pytest.raises(numbers.CacheFileError, match="signature does not check"):
+        numbers.read(path, "k1")  # another user's or machine's key
+
+
+def test_a_class_outside_the_schema_is_neither_written_nor_built(home):
+    with pytest.raises(numbers.CacheFileError, match="Planted: not a kind of value"):
+        numbers.write(home / "x.npz", "k", Planted("m"))
+    # a signed tree naming a class outside the schema (as a forger holding the key might)
+    enc = numbers._Encoder()
+    tree = {"key": "k", "value": {"$dc": ["os._wrap_close", []], "$id": 0}}
+    assert numbers._Decoder([]).classes  # the schema is the notelib dataclasses listed
+    with pytest.raises(numbers.CacheFileError, match="class 'os._wrap_close': not one"):
+        numbers._Decoder(enc.arrays)(tree["value"])
+    with pytest.raises(numbers.CacheFileError, match="function 'os.system': not one"):
+        numbers._Decoder([])({"$fn": "os.system", "$id": 0})
+
+
+def _same(a, b, seen=None):
+    """``a`` and ``b`` equal to the last bit, field by field."""
+    seen = set() if seen is None else seen
+    if id(a) in seen:
+        return
+    seen.add(id(a))
+    assert type(a) is type(b), (type(a), type(b))
+    if isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        if a.dtype.hasobject:
+            for x, y in zip(a.ravel(), b.ravel()):
+                _same(x, y, seen)
+        else:
+            assert a.tobytes() == b.tobytes()
+    elif isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    elif isinstance(a, pd.Series):
+        pd.testing.assert_series_equal(a, b, check_exact=True)
+    elif isinstance(a, pd.Index):
+        pd.testing.assert_index_equal(a, b, exact=True)
+    elif dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            _same(getattr(a, f.name), getattr(b, f.name), seen)
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y, seen)
+    elif isinstance(a, dict):
+        assert list(a) == list(b)
+        for k in a:
+            _same(a[k], b[k], seen)
+    elif isinstance(a, float) and a != a:
+        assert b != b
+    else:
+        assert a == b
+
+
+@pytest.mark.slow
+def test_every_cached_figure_comes_back_to_the_last_bit(home):
+    """The forecast, the valuation (with its fitted rules), the bound and two tables of a
+    case written as numbers and read back equal the originals field by field, and a case
+    reading them publishes the same metrics."""
+    small = {"N_PATHS": 300, "VALUATION_PATHS": 1_000, "CURVE_PATHS": 1_000}
+    case = Case.from_params(small, as_of="2006-06-15", cache=home / "cache")
+    figures = {"forecast": case.forecast(), "all-cash": case.all_cash(),
+               "value": case.value(), "value-bound": case.value_bound(),
+               "schedule": case.schedule(), "redemption-curve": case.redemption_curve()}
+    for name, value in figures.items():
+        path = home / f"{name}.npz"
+        numbers.write(path, name, value)
+        _same(value, numbers.read(path, name))
+    again = Case.from_params(small, as_of="2006-06-15", cache=home / "cache")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert again.key_numbers() == case.key_numbers()

@@ -125,7 +125,7 @@ class _Inputs:
         return math.exp(-(self.rate + self.credit_spread) * t), math.exp(-self.rate * t)
 
     def company(self) -> eng.Policy:
-        return _cheaper if self.policy == "optimal" else self.policy
+        return cheaper if self.policy == "optimal" else self.policy
 
     def chunks(self, n: int, stream: int, chunk: int | None = None) -> Iterable[Paths]:
         return risk_neutral_chunks(
@@ -148,7 +148,7 @@ class _Inputs:
             discount=self.discount)
 
 
-def _cheaper(ctx: eng.PaymentContext) -> np.ndarray:
+def cheaper(ctx: eng.PaymentContext) -> np.ndarray:
     """The company's rational choice: shares where they are worth less than the cash."""
     return ctx.shares.astype(np.float64) * ctx.close < ctx.amount.astype(np.float64) / 100
 

@@ -1,0 +1,412 @@
+"""A figure kept on disk as numbers: read back without running any code the file names.
+
+A case's cache folder may be shared, copied or planted, so nothing in it is unpickled. A cached
+figure (a forecast, a valuation, a table) is written as one ``.npz`` file holding
+
+* its arrays, each a plain NumPy array (never of objects; read with ``allow_pickle=False``);
+* ``tree``: JSON text that says how the arrays and the scalars (numbers, text, dates,
+  fractions) fit together, in tagged nodes ``{"$date": "2007-01-18"}``, ``{"$arr": 3}``,
+  ``{"$dc": [class name, fields]}``...;
+* ``tag``: an HMAC-SHA256 of the file's key, the tree and every array under a key kept outside
+  any cache (``$XDG_CACHE_HOME/notelib/cache-key`` or ``~/.cache/notelib/cache-key``, readable
+  by its owner only).
+
+Reading checks the tag first and then builds only what the tree's schema allows: the built-in
+scalars and containers, NumPy arrays, pandas frames, series and indexes, and the notelib
+dataclasses named in :func:`_classes` (their fields checked by name) and the functions named
+in :func:`_functions`. A class or function outside those lists, a field a class does not have, a
+wrong key or a tag that does not check is refused, with the reason, and the caller recomputes
+the figure. No ``__reduce__``, no import by name from the file, no ``eval``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import zipfile
+from fractions import Fraction
+from pathlib import Path, PurePath
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+class CacheFileError(ValueError):
+    """A cache file that does not check: the message says why."""
+
+
+# ---- the key --------------------------------------------------------------------------------
+def key_file() -> Path:
+    """Where the signing key lives: outside every cache folder."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "notelib" / "cache-key"
+
+
+def _key() -> bytes:
+    """The signing key, made once (atomically: processes side by side agree on it)."""
+    path = key_file()
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".cache-key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+        try:
+            os.link(tmp, path)  # fails if another process made it first: theirs wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_bytes()
+
+
+def _tag(key: str, tree: bytes, arrays: list[np.ndarray]) -> bytes:
+    h = hmac.new(_key(), key.encode() + b"\0" + tree, hashlib.sha256)
+    for a in arrays:
+        h.update(f"\0{a.dtype.str}{a.shape}\0".encode())
+        h.update(a.tobytes(order="C"))
+    return h.digest()
+
+
+# ---- what a file may hold -------------------------------------------------------------------
+MODULES = ("assumptions", "captable", "case", "paths", "io.display", "book.books", "book.ledger",
+           "book.lifecycle", "book.state", "book.replay", "contract.adjustments",
+           "contract.redemption", "contract.terms", "contract.events", "engine.plan",
+           "engine.result", "value.control", "value.relaxed", "value.valuation",
+           "value.claim", "value.market")
+
+
+def _classes() -> dict[str, type]:
+    """The data classes a file may hold: the dataclasses, named tuples and enums defined in
+    :data:`MODULES` (notelib's own; built without calling their code), and notelib's Table."""
+    import importlib
+    found = {}
+    for name in MODULES:
+        module = importlib.import_module(f"notelib.{name}")
+        for obj in vars(module).values():
+            if isinstance(obj, type) and obj.__module__ == module.__name__ and (
+                    dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum)
+                    or (issubclass(obj, tuple) and hasattr(obj, "_fields"))
+                    or issubclass(obj, pd.DataFrame)):
+                found[_name(obj)] = obj
+    del found["notelib.case.Case"]  # a case names folders and files: never read from a cache
+    return found
+
+
+def _functions() -> dict[str, Any]:
+    from ..value import valuation
+    return {_name(f): f for f in (valuation.cheaper,)}
+
+
+def _name(obj: Any) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+_SCHEMA: dict[str, dict] = {}
+
+
+def _schema() -> tuple[dict[str, type], dict[str, Any]]:
+    if not _SCHEMA:
+        _SCHEMA["classes"], _SCHEMA["functions"] = _classes(), _functions()
+    return _SCHEMA["classes"], _SCHEMA["functions"]
+
+
+# ---- writing --------------------------------------------------------------------------------
+class _Encoder:
+    def __init__(self) -> None:
+        self.arrays: list[np.ndarray] = []
+        self.seen: dict[int, tuple[int, Any]] = {}  # id -> (node number, the object: kept alive)
+
+    def array(self, a: np.ndarray) -> Any:
+        if a.dtype.hasobject:
+            return {"$objarr": [list(a.shape), [self(x) for x in a.ravel().tolist()]]}
+        self.arrays.append(a if a.flags.c_contiguous else a.copy(order="C"))
+        return {"$arr": len(self.arrays) - 1}
+
+    def __call__(self, x: Any) -> Any:
+        if x is None or isinstance(x, bool | str):
+            return x
+        if isinstance(x, int | float) and type(x) in (int, float):
+            return x
+        if isinstance(x, np.generic):
+            return {"$scalar": self.array(np.asarray(x))}
+        if isinstance(x, dt.datetime):
+            return {"$datetime": x.isoformat()}
+        if isinstance(x, dt.date):
+            return {"$date": x.isoformat()}
+        if isinstance(x, Fraction):
+            return {"$frac": [x.numerator, x.denominator]}
+        if isinstance(x, PurePath):
+            return {"$path": str(x)}
+        if isinstance(x, list):
+            return self.rows(x) if x and type(x[0]) is not tuple and hasattr(x[0], "_fields") \
+                and all(type(v) is type(x[0]) for v in x) else [self(v) for v in x]
+        if isinstance(x, dict):
+            return {"$dict": [[self(k), self(v)] for k, v in x.items()]}
+        if isinstance(x, MappingProxyType):
+            return {"$mapping": [[self(k), self(v)] for k, v in x.items()]}
+        if isinstance(x, enum.Enum):
+            return {"$enum": [_name(type(x)), self(x.value)]}
+        if isinstance(x, tuple) and hasattr(x, "_fields"):
+            return {"$nt": [_name(type(x)), [self(v) for v in x]]}
+        if isinstance(x, tuple):
+            return {"$tuple": [self(v) for v in x]}
+        if isinstance(x, frozenset | set):
+            return {"$set": [type(x).__name__, [self(v) for v in x]]}
+        if id(x) in self.seen:  # shared: written once
+            return {"$ref": self.seen[id(x)][0]}
+        node = self._shared(x)
+        self.seen[id(x)] = (len(self.seen), x)
+        node["$id"] = self.seen[id(x)][0]
+        return node
+
+    def _shared(self, x: Any) -> dict:
+        """The objects that may be shared: arrays, pandas objects, dataclasses, functions."""
+        if isinstance(x, np.ndarray):
+            return {"$array": self.array(x)}
+        if isinstance(x, pd.DataFrame):
+            return {"$frame": [_name(type(x)), self.index(x.columns), self.index(x.index),
+                               [self.values(x.iloc[:, i]) for i in range(x.shape[1])],
+                               self(dict(x.attrs)),
+                               self({m: getattr(x, m, None) for m in x._metadata})]}
+        if isinstance(x, pd.Series):
+            return {"$series": [self.index(x.index), self.values(x), self(x.name)]}
+        if isinstance(x, pd.Index):
+            return {"$index": self.index(x)}
+        if dataclasses.is_dataclass(x) and not isinstance(x, type) \
+                and _name(type(x)) in _schema()[0]:
+            return {"$dc": [_name(type(x)),
+                            [[f.name, self(getattr(x, f.name))] for f in dataclasses.fields(x)]]}
+        if callable(x) and _name(x) in _schema()[1]:
+            return {"$fn": _name(x)}
+        raise CacheFileError(f"{type(x).__module__}.{type(x).__qualname__}: not a kind of "
+                             "value a cache file holds")
+
+    def rows(self, x: list) -> Any:
+        """A list of named tuples of one kind, by column (a timeline's points): dates as day
+        numbers, whole numbers as an array."""
+        columns = []
+        for column in zip(*x):
+            if all(type(v) is dt.date for v in column):
+                columns.append({"$days": self.array(np.array([v.toordinal() for v in column],
+                                                             dtype=np.int64))})
+            elif all(type(v) is int for v in column) and \
+                    all(-2**63 <= v < 2**63 for v in column):
+                columns.append({"$ints": self.array(np.array(column, dtype=np.int64))})
+            else:
+                columns.append([self(v) for v in column])
+        return {"$rows": [_name(type(x[0])), len(x), columns]}
+
+    def values(self, s: pd.Series) -> Any:
+        dtype = str(s.dtype)
+        if isinstance(s.dtype, np.dtype) and not s.dtype.hasobject:
+            return [dtype, self.array(s.to_numpy())]
+        if dtype in ("object", "string", "str", "bool", "boolean"):
+            return [dtype, [self(v) for v in s.tolist()]]
+        raise CacheFileError(f"a column of dtype {dtype}: not a kind a cache file holds")
+
+    def index(self, ix: pd.Index) -> Any:
+        if isinstance(ix, pd.MultiIndex):
+            raise CacheFileError("a MultiIndex: not a kind a cache file holds")
+        if isinstance(ix, pd.RangeIndex):
+            return ["range", [ix.start, ix.stop, ix.step], self(ix.name)]
+        freq = getattr(ix, "freqstr", None)
+        return ["values", self.values(ix.to_series(index=range(len(ix)))), self(ix.name),
+                freq]
+
+
+def write(path: Path, key: str, value: Any) -> None:
+    """``value`` to ``path`` as numbers, signed with ``key``; atomic (a reader never sees
+    half a file)."""
+    enc = _Encoder()
+    tree = json.dumps({"key": key, "value": enc(value)}, allow_nan=True).encode()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    arrays = {f"a{i}": a for i, a in enumerate(enc.arrays)}
+    tag = np.frombuffer(_tag(key, tree, enc.arrays), dtype=np.uint8)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, tree=np.frombuffer(tree, dtype=np.uint8), tag=tag, **arrays)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---- reading --------------------------------------------------------------------------------
+class _Decoder:
+    def __init__(self, arrays: list[np.ndarray]) -> None:
+        self.arrays = arrays
+        self.made: dict[int, Any] = {}
+        self.classes, self.functions = _schema()
+
+    def __call__(self, n: Any) -> Any:
+        if n is None or isinstance(n, bool | int | float | str):
+            return n
+        if isinstance(n, list):
+            return [self(v) for v in n]
+        if not isinstance(n, dict) or not n:
+            raise CacheFileError(f"a node of kind {type(n).__name__}")
+        if "$ref" in n:
+            return self.made[n["$ref"]]
+        tag = next(k for k in n if k != "$id")
+        body = n[tag]
+        if tag in ("$array", "$frame", "$series", "$index", "$dc", "$fn"):
+            return self._shared(tag, body, n["$id"])
+        if tag == "$arr":
+            return self.arrays[body]
+        if tag == "$objarr":
+            shape, items = body
+            out = np.empty(len(items), dtype=object)
+            out[:] = [self(v) for v in items] if items else []
+            return out.reshape(shape)
+        if tag == "$scalar":
+            return self(body)[()]
+        if tag == "$datetime":
+            return dt.datetime.fromisoformat(body)
+        if tag == "$date":
+            return dt.date.fromisoformat(body)
+        if tag == "$frac":
+            return Fraction(int(body[0]), int(body[1]))
+        if tag == "$path":
+            return Path(body)
+        if tag == "$dict":
+            return {self._key(k): self(v) for k, v in body}
+        if tag == "$mapping":
+            return MappingProxyType({self._key(k): self(v) for k, v in body})
+        if tag == "$tuple":
+            return tuple(self(v) for v in body)
+        if tag == "$set":
+            return {"set": set, "frozenset": frozenset}[body[0]](self._key(v) for v in body[1])
+        if tag == "$rows":
+            kind, n, columns = body
+            cls = self._class(kind)
+            cols = [self._column(c) for c in columns]
+            if len(cols) != len(cls._fields) or any(len(c) != n for c in cols):
+                raise CacheFileError(f"rows of {kind}: {len(cols)} columns of other lengths")
+            return list(map(cls._make, zip(*cols)))
+        if tag == "$nt":
+            return self._class(body[0])(*[self(v) for v in body[1]])
+        if tag == "$enum":
+            return self._class(body[0])(self(body[1]))
+        raise CacheFileError(f"a node tagged {tag!r}")
+
+    def _column(self, n: Any) -> list:
+        if isinstance(n, dict) and "$days" in n:
+            return [dt.date.fromordinal(int(d)) for d in self(n["$days"])]
+        if isinstance(n, dict) and "$ints" in n:
+            return self(n["$ints"]).tolist()
+        return self(n)
+
+    def _key(self, n: Any) -> Any:
+        k = self(n)
+        return tuple(k) if isinstance(k, list) else k
+
+    def _class(self, name: str) -> type:
+        if name not in self.classes:
+            raise CacheFileError(f"class {name!r}: not one a cache file may hold")
+        return self.classes[name]
+
+    def _shared(self, tag: str, body: Any, ident: int) -> Any:
+        if tag == "$array":
+            out = self(body)
+        elif tag == "$frame":
+            out = self._frame(*body)
+        elif tag == "$series":
+            index, values, name = body
+            out = pd.Series(self._values(values), index=self._index(index), name=self(name))
+        elif tag == "$index":
+            out = self._index(body)
+        elif tag == "$fn":
+            if body not in self.functions:
+                raise CacheFileError(f"function {body!r}: not one a cache file may name")
+            out = self.functions[body]
+        else:
+            return self._dataclass(*body, ident)
+        self.made[ident] = out
+        return out
+
+    def _dataclass(self, name: str, fields: list, ident: int) -> Any:
+        cls = self._class(name)
+        want = {f.name for f in dataclasses.fields(cls)}
+        have = [f for f, _ in fields]
+        if set(have) != want or len(have) != len(want):
+            raise CacheFileError(f"{name}: fields {sorted(have)} are not the class's "
+                                 f"{sorted(want)}")
+        obj = object.__new__(cls)
+        self.made[ident] = obj  # before its fields: a field may refer back to it
+        for f, v in fields:
+            object.__setattr__(obj, f, self(v))
+        return obj
+
+    def _values(self, body: list) -> Any:
+        dtype, values = body
+        if isinstance(values, dict):
+            return self(values)
+        return pd.array([self(v) for v in values], dtype=dtype) if dtype != "object" else \
+            pd.Series([self(v) for v in values], dtype=object).to_numpy()
+
+    def _index(self, body: list) -> pd.Index:
+        if body[0] == "range":
+            start, stop, step = body[1]
+            return pd.RangeIndex(start, stop, step, name=self(body[2]))
+        _, values, name, freq = body
+        ix = pd.Index(self._values(values), name=self(name), tupleize_cols=False)
+        if freq and isinstance(ix, pd.DatetimeIndex):
+            ix = pd.DatetimeIndex(ix, freq=freq)
+        return ix
+
+    def _frame(self, kind: str, columns: list, index: list, data: list, attrs: Any,
+               meta: Any) -> pd.DataFrame:
+        cls = self._class(kind) if kind != _name(pd.DataFrame) else pd.DataFrame
+        ix = self._index(index)
+        cols = self._index(columns)
+        if len(data) != len(cols):
+            raise CacheFileError(f"a frame of {len(cols)} columns holds {len(data)}")
+        frame = cls({i: pd.Series(self._values(d), index=ix) for i, d in enumerate(data)},
+                    index=ix)
+        frame.columns = cols
+        frame.attrs.update(self(attrs))
+        for m, v in self(meta).items():
+            if m in cls._metadata:
+                setattr(frame, m, v)
+        return frame
+
+
+def read(path: Path, key: str) -> Any:
+    """The value kept in ``path`` under ``key``; :class:`CacheFileError` (saying why) if the
+    file is not a cache file, was written under another key or not with this machine's
+    signing key, or holds anything outside the schema."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = set(npz.files)
+            count = len(names - {"tree", "tag"})
+            if names != {"tree", "tag", *(f"a{i}" for i in range(count))}:
+                raise CacheFileError("not a cache file (its members are not tree, tag, a0...)")
+            tree = npz["tree"].tobytes()
+            tag = npz["tag"].tobytes()
+            arrays = [npz[f"a{i}"] for i in range(count)]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        if isinstance(exc, CacheFileError):
+            raise
+        raise CacheFileError(f"not a readable cache file ({' '.join(str(exc).split())})") \
+            from None
+    if not hmac.compare_digest(tag, _tag(key, tree, arrays)):
+        raise CacheFileError("its signature does not check (another key, another machine's "
+                             f"signing key {key_file()}, or altered)")
+    try:
+        doc = json.loads(tree)
+        if doc.get("key") != key:
+            raise CacheFileError(f"written under key {doc.get('key')!r}, not {key!r}")
+        return _Decoder(arrays)(doc["value"])
+    except CacheFileError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise CacheFileError(f"its contents do not fit the schema ({type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:200]})") from None
