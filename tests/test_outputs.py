@@ -279,5 +279,89 @@ def test_report_refuses_a_tracked_file_or_an_input_as_its_folder(tmp_path, capsy
                                           "tracks"),
                      (params, "is an input of this run")):
         assert cli.main(["report", "--params", str(params), "--out", str(out)]) == 2
-        assert capsys.readouterr().err == f"notelib report: --out {out}: {why}; choose another path\n"
+        assert capsys.readouterr().err == (f"notelib report: --out {out}: {why}; choose "
+                                           "another path\n")
     assert params.read_text() == "N_PATHS: 50\n"
+
+
+# ---- 7. what the attack on these commands found ---------------------------------------------
+
+@pytest.mark.parametrize("args, said", [
+    (["export", "--xlsx", "--out", ""], "notelib export: argument --out: '' is empty: give a "
+                                        "value or leave it out"),  # was: the default, silently
+    (["status", "--case", " "], "notelib status: argument --case: ' ' is empty: give a value "
+                                "or leave it out"),
+    (["status", "--as-of", "2006-02-30"], "notelib status: argument --as-of: '2006-02-30' is "
+                                          "not a date written YYYY-MM-DD")])
+def test_a_wrong_argument_is_one_line_naming_it(args, said, capsys):
+    with pytest.raises(SystemExit) as stop:  # was: the usage (two lines), then the error
+        cli.main(args)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == f"{said} (see notelib {args[0]} --help)\n"
+
+
+def test_report_refuses_a_name_its_folder_cannot_have_or_a_folder_it_cannot_write(tmp_path,
+                                                                                   capsys):
+    out = tmp_path / "reports"
+    # a report's work folder is ".tmp-<as-of>-<name>-" and 8 random characters: 25 more than
+    # the name, in a file name of at most 255 bytes, leaves 230 for the name
+    for stem, why in (("p" * 231, "is 231 bytes, more than 230"),
+                      ("new\nline", "has a control character (a tab, a newline)")):
+        params = tmp_path / f"{stem}.yaml"
+        params.write_text("N_PATHS: 50\n")
+        assert cli.main(["report", "--params", str(params), "--out", str(out)]) == 2
+        assert capsys.readouterr().err == (f"notelib report: parameter file {str(params)!r}: "
+                                           f"its name, the case's and the report folder's, "
+                                           f"{why}: rename the file\n")
+    assert not out.exists()  # refused before anything was made
+    folder, ok = unwritable_folder(tmp_path), tmp_path / "ok.yaml"
+    ok.write_text("N_PATHS: 50\n")
+    assert cli.main(["report", "--params", str(ok), "--out", f"{folder}/r"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"notelib report: --out {folder}/r: cannot be written: ")
+
+
+def test_a_date_excel_cannot_hold_is_text_not_an_error_cell(tmp_path):
+    case = Case.from_params("distress", N_PATHS=50, VALUATION_PATHS=1000, as_of="0001-01-01")
+    path = write_workbook(case, tmp_path / "report.xlsx")
+    wb = openpyxl.load_workbook(path, data_only=True)
+    assert wb["About"]["A5"].value == "As of" and wb["About"]["B5"].value == "0001-01-01"
+    errors = [(ws.title, c.coordinate) for ws in wb for row in ws.iter_rows() for c in row
+              if isinstance(c.value, str) and c.value.startswith("#") and c.value.endswith(
+                  ("!", "?", "/A"))]
+    assert errors == []
+
+
+def test_texts_past_what_a_file_holds_are_cut_short_visibly(tmp_path):
+    from pptx import Presentation
+
+    from notelib.present.deck import board_deck
+
+    raw = yaml.safe_load(TERMS.read_text())
+    raw["name"]["value"] = "N" * 300
+    raw["principal"]["note"] = "long " + "w" * 40_000  # a cell holds 32,767 characters
+    (tmp_path / "terms.yaml").write_text(yaml.safe_dump(raw))
+    case = distress(TERMS_FILE=str(tmp_path / "terms.yaml"))
+    wb = openpyxl.load_workbook(write_workbook(case, tmp_path / "report.xlsx"))
+    assert wb["Terms"]["A5"].value == "Principal"
+    note = wb["Terms"]["E5"].value
+    assert note == "long " + "w" * (32_767 - 5 - 3) + "..."
+    assert 400 < wb["Terms"].row_dimensions[5].height <= 409  # Excel's tallest: 409 points
+    deck = Presentation(board_deck(case, {}, tmp_path / "board.pptx"))  # was: ValueError
+    assert deck.core_properties.title == "N" * 252 + "..."  # at most 255 characters
+
+
+def test_a_lone_surrogate_or_a_nul_cannot_break_the_files(tmp_path):
+    from pptx import Presentation
+
+    from notelib.present.deck import board_deck
+
+    # a file name's undecodable byte reaches Python as a lone surrogate; no file holds one
+    case = distress(TERMS_FILE=str(terms_named(tmp_path, "bad\udcffname")))
+    wb = openpyxl.load_workbook(write_workbook(case, tmp_path / "report.xlsx"))
+    assert wb["Terms"]["B4"].value == "bad\ufffdname"  # was: UnicodeEncodeError
+    deck = Presentation(board_deck(case, {}, tmp_path / "board.pptx"))
+    assert deck.slides[0].shapes[0].text_frame.text == "bad\ufffdname"
+    with pytest.raises(WorkbookError, match="a path cannot hold a NUL character"):
+        write_workbook(case, tmp_path / "a\0b.xlsx")

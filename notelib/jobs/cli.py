@@ -47,10 +47,23 @@ def _holder(text: str) -> str | float:
     return m
 
 
+def _given(text: str) -> str:
+    import argparse
+
+    if not text.strip():  # "" would mean the default, silently
+        raise argparse.ArgumentTypeError(f"{text!r} is empty: give a value or leave it out")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="notelib", description=__doc__)
+    class Parser(argparse.ArgumentParser):  # the commands' parsers are of this class too
+        def error(self, message: str):
+            """A wrong argument in one line, naming it (--help shows the usage)."""
+            self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    parser = Parser(prog="notelib", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="run the notebooks headless and publish dated reports")
@@ -59,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--notebooks", nargs="*", default=[], metavar="NB",
                      help="notebooks to run (default: notebooks/NN-*.ipynb)")
     rep.add_argument("--as-of", type=_date, default=None, help="report date (default: today)")
-    rep.add_argument("--out", default=None, help="reports folder (default: reports/)")
+    rep.add_argument("--out", type=_given, default=None,
+                     help="reports folder (default: reports/)")
     b = sub.add_parser("bench", help="time GBM path generation against the engine")
     b.add_argument("--paths", type=_count, default=100_000,
                    help="number of paths (default 100,000)")
@@ -74,13 +88,13 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--as-of", type=_date, default=None,
                     help="the date (default: today, or after maturity the last date the ledger "
                          "or the closes know)")
-    st.add_argument("--case", default="base",
+    st.add_argument("--case", type=_given, default="base",
                     help="the report case whose files are used (data/params/; default: base)")
-    st.add_argument("--ledger", default=None, help="ledger file (default: the case's)")
-    st.add_argument("--prices", default=None,
+    st.add_argument("--ledger", type=_given, default=None, help="ledger file (default: the case's)")
+    st.add_argument("--prices", type=_given, default=None,
                     help="closes CSV (date,close) for the share test (default: the case's, the "
                          "same closes the notebooks use)")
-    st.add_argument("--terms", default=None, help="terms file (default: the case's)")
+    st.add_argument("--terms", type=_given, default=None, help="terms file (default: the case's)")
     st.add_argument("--json", action="store_true", help="print JSON for scripts")
     sw = sub.add_parser("sweep", help="run a sensitivity grid (data/sweeps/*.yaml) on Dask")
     sw.add_argument("grid", help="grid file, or the name of one in data/sweeps/")
@@ -97,10 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="write a case as an Excel workbook with live formulas")
     ex.add_argument("--xlsx", action="store_true", required=True,
                     help="an Excel workbook (.xlsx), the one format there is")
-    ex.add_argument("--params", default="base",
+    ex.add_argument("--params", type=_given, default="base",
                     help="the case: a data/params file by name or path (default: base)")
     ex.add_argument("--as-of", type=_date, default=None, help="the date (default: today)")
-    ex.add_argument("--out", default=None,
+    ex.add_argument("--out", type=_given, default=None,
                     help="the file (default: reports/<as-of>-<case>.xlsx)")
     return parser
 

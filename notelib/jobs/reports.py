@@ -42,6 +42,7 @@ from ..contract.terms import load_terms
 NOTEBOOKS = ROOT / "notebooks"
 PARAMS = ROOT / "data" / "params"
 REPORTS = ROOT / "reports"
+NAME_BYTES = 230  # a case's name: ".tmp-<as-of>-<name>-xxxxxxxx" (25 more) within 255 bytes
 
 
 RUNNER_PARAMS = ("INTERACTIVE", "FIGURE_DIR", "METRICS_DIR", "BOARD_PDF", "BOARD_PPTX",
@@ -832,6 +833,20 @@ def stopping_on_signals() -> Iterator[None]:
         sys.unraisablehook = hook
 
 
+def _check_name(name: str, path: Path | None) -> None:
+    """A case's name names its report's folder and files: refuse one with a control character
+    or longer than :data:`NAME_BYTES`."""
+    size = len(name.encode())
+    if not name.isprintable():
+        why = "has a control character (a tab, a newline)"
+    elif size > NAME_BYTES:
+        why = f"is {size} bytes, more than {NAME_BYTES}"
+    else:
+        return
+    raise ReportError(f"parameter file {str(path)!r}: its name, the case's and the report "
+                      f"folder's, {why}: rename the file")
+
+
 def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt.date | None,
                 out: str) -> int:
     """The ``notelib report`` command: one published report per parameter file. Paths are
@@ -848,8 +863,14 @@ def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportError(f"--out: {out_dir} is a file, not a folder")
     declared = declared_parameters(nbs)
-    for _, params, path in runs:  # every parameter file is checked before anything runs
+    for name, params, path in runs:  # every parameter file is checked before anything runs
         check_parameters(params, declared, f"parameter file {path}" if path else "parameters")
+        _check_name(name, path)
+    try:  # a folder it can write in, before any work
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out_dir).close()
+    except OSError as exc:
+        raise ReportError(f"--out {out_dir}: cannot be written: {exc.strerror or exc}") from None
     try:
         with stopping_on_signals():
             run_reports(runs, notebooks=nbs, as_of=as_of, out=out_dir, base=base)

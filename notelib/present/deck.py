@@ -11,6 +11,7 @@ the source line goes into the slide notes. The files' metadata name the case and
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
@@ -118,21 +119,31 @@ def _paged(heading: str, rows: Mapping[str, str]) -> list[tuple[str, dict[str, s
 
 
 # ---- board.pptx ------------------------------------------------------------------------
+def _unicode(text: str) -> str:
+    """``text`` with any lone surrogate (a file name's undecodable byte, a bad escape in a
+    YAML file), which no file can hold, shown as U+FFFD."""
+    return re.sub("[\ud800-\udfff]", "\ufffd", text)
+
+
 def _text(frame, text: str, size: float, bold: bool | None = None) -> None:
     """``text`` in a text frame, every line at ``size`` points (an empty text or line has
     no run to size: nothing fails)."""
     frame.word_wrap = True
-    frame.text = text
+    frame.text = _unicode(text)
     for paragraph in frame.paragraphs:
         for run in paragraph.runs:
             run.font.size = Pt(size)
             run.font.bold = bold
 
 
-def _xml_safe(text: str) -> str:
-    """``text`` without the control characters an XML attribute of the file's metadata
-    cannot hold (a name given with a tab or a newline keeps them as spaces)."""
-    return "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in text)
+PROPERTY_CHARS = 255  # the longest title, subject or keywords a deck's metadata holds
+
+
+def _property(text: str) -> str:
+    """``text`` as the file's metadata holds it: without control characters (a tab or a
+    newline becomes a space) and cut short with "..." past 255 characters."""
+    text = "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in text)
+    return text if len(text) <= PROPERTY_CHARS else text[:PROPERTY_CHARS - 3] + "..."
 
 
 def _title(slide, text: str, size: int = 26) -> None:
@@ -154,7 +165,7 @@ def _rows_slide(deck, heading: str, rows: Mapping[str, str]) -> None:
     for i, (label, value) in enumerate(rows.items()):
         for j, text in enumerate((str(label), str(value))):
             cell = table.cell(i, j)
-            cell.text = text
+            cell.text = _unicode(text)
             for p in cell.text_frame.paragraphs:
                 for r in p.runs:
                     r.font.size = Pt(14 if n <= 10 else 12)
@@ -176,7 +187,7 @@ def board_deck(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
     box = first.shapes.add_textbox(MARGIN, Inches(2.2), WIDTH - 2 * MARGIN, Inches(1.5))
     _text(box.text_frame, sub, 22)
     box.name = "Subtitle"
-    first.notes_slide.notes_text_frame.text = case.source()
+    first.notes_slide.notes_text_frame.text = _unicode(case.source())
     for heading, rows in pages(case, changes):
         _rows_slide(deck, heading, rows)
     for key, fig in figures.items():
@@ -191,7 +202,7 @@ def board_deck(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
         pic_w, pic_h = Emu(int(w * scale)), Emu(int(h * scale))
         pic = slide.shapes.add_picture(png, int((WIDTH - pic_w) / 2), top, pic_w, pic_h)
         pic.name = key
-        slide.notes_slide.notes_text_frame.text = source_line(fig) or case.source()
+        slide.notes_slide.notes_text_frame.text = _unicode(source_line(fig) or case.source())
     if conclusion:
         last = deck.slides.add_slide(blank)
         _title(last, "Conclusion")
@@ -199,9 +210,9 @@ def board_deck(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
         _text(box.text_frame, conclusion, 22)
         box.name = "Conclusion"
     props = deck.core_properties
-    props.title = _xml_safe(f"{name}: board summary")
-    props.subject = _xml_safe(f"case {case.name}, as of {case.as_of}")
-    props.keywords = _xml_safe(f"case={case.name}; as_of={case.as_of}; seed={case.seed}")
+    props.title = _property(f"{name}: board summary")
+    props.subject = _property(f"case {case.name}, as of {case.as_of}")
+    props.keywords = _property(f"case={case.name}; as_of={case.as_of}; seed={case.seed}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     deck.save(path)
@@ -213,7 +224,7 @@ def _text_page(heading: str, rows: Mapping[str, str] | None = None, body: str = 
                sub: str = "") -> Figure:
     fig = Figure(figsize=(11, 6.1875))
     def text(x: float, y: float, s: str, **kw) -> None:  # "$0.30" is a price, not mathematics
-        fig.text(x, y, s, parse_math=False, va="top", **kw)
+        fig.text(x, y, _unicode(s), parse_math=False, va="top", **kw)
 
     title = textwrap.wrap(heading, 50)
     text(0.04, 0.93, "\n".join(title), fontsize=22, fontweight="bold")
@@ -243,8 +254,9 @@ def board_pdf(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     name, sub = title_text(case)
-    meta = {"Title": f"{name}: board summary", "Subject": f"case {case.name}, as of {case.as_of}",
-            "Keywords": f"case={case.name}; as_of={case.as_of}; seed={case.seed}",
+    meta = {"Title": _unicode(f"{name}: board summary"),
+            "Subject": _unicode(f"case {case.name}, as of {case.as_of}"),
+            "Keywords": _unicode(f"case={case.name}; as_of={case.as_of}; seed={case.seed}"),
             "CreationDate": None, "ModDate": None}
     with PdfPages(path, metadata=meta) as pdf:
         pdf.savefig(_text_page(name, sub=sub, body=case.source()))

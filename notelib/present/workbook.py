@@ -23,6 +23,7 @@ import datetime as dt
 import errno
 import io
 import os
+import re
 import secrets
 import signal
 import textwrap
@@ -87,6 +88,8 @@ def write_workbook(case, path: str | Path) -> Path:
     where = f"out = {str(path)!r}"
     if path.suffix.lower() != ".xlsx":
         raise WorkbookError(f"{where}: an Excel workbook's name ends in .xlsx")
+    if "\0" in str(path):
+        raise WorkbookError(f"{where}: a path cannot hold a NUL character")
     guard([path], reads=case.files.values(), what="out =")
     if not path.parent.is_dir():
         raise WorkbookError(f"{where}: the folder {path.parent} does not exist")
@@ -113,11 +116,11 @@ def write_workbook(case, path: str | Path) -> Path:
 
 def _write(wb, case, data: dict[str, Any]) -> None:
     """The formats, the properties and the sheets."""
-    wb.set_properties({"title": f"{case.terms.name}: {case.name}, as of {case.as_of}",
-                       "subject": f"case {case.name}, as of {case.as_of}",
-                       "keywords": f"case={case.name}; as_of={case.as_of}; "
-                                   f"seed={case.params['SEED']}",
-                       "comments": "Written by notelib; formulas recompute in Excel",
+    texts = {"title": f"{case.terms.name}: {case.name}, as of {case.as_of}",
+             "subject": f"case {case.name}, as of {case.as_of}",
+             "keywords": f"case={case.name}; as_of={case.as_of}; seed={case.params['SEED']}",
+             "comments": "Written by notelib; formulas recompute in Excel"}
+    wb.set_properties({**{k: _cut(v, CELL_CHARS) for k, v in texts.items()},
                        "created": dt.datetime(2000, 1, 1)})
     fmt = {k: wb.add_format({"num_format": v, "valign": "top"}) for k, v in FORMATS.items()}
     fmt["top"] = wb.add_format({"valign": "top"})
@@ -139,6 +142,7 @@ FOOTER_CHARS = 255  # Excel's limit for a header or a footer, codes included (a 
 CELL_CHARS = 32_767  # Excel's limit for the text of a cell
 ROW_POINTS = 409  # Excel's tallest row
 ROOM = 64 * 1024  # bytes a workbook needs, with room to spare
+SURROGATE = re.compile("[\ud800-\udfff]")  # half a character: no file can hold one alone
 
 
 def footer(label: str, as_of: dt.date, sheet: str) -> str:
@@ -155,10 +159,12 @@ def footer(label: str, as_of: dt.date, sheet: str) -> str:
 
 def _cut(text: str, room: int, amp: int = 1) -> str:
     """``text`` cut short with "..." to ``room`` characters as Excel counts them (UTF-16
-    code units; an "&" counts ``amp``)."""
+    code units; an "&" counts ``amp``); a lone surrogate, which no file can hold (a file
+    name's undecodable byte, a bad escape in a YAML file), shown as U+FFFD."""
     def units(ch: str) -> int:
         return amp if ch == "&" else 2 if ord(ch) > 0xFFFF else 1
 
+    text = SURROGATE.sub("\ufffd", text)
     if sum(map(units, text)) <= room:
         return text
     kept, left = [], room - 3
@@ -278,15 +284,24 @@ def _put(ws, fmt, row: int, col: int, value: Any, kind: str = "text") -> None:
     elif isinstance(value, bool | np.bool_):
         ws.write_string(row, col, "yes" if value else "no", fmt["top"])
     elif isinstance(value, pd.Timestamp | dt.datetime):
-        ws.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), fmt["date"])
+        _date(ws, fmt, row, col, pd.Timestamp(value).to_pydatetime())
     elif isinstance(value, dt.date):
-        ws.write_datetime(row, col, dt.datetime.combine(value, dt.time()), fmt["date"])
+        _date(ws, fmt, row, col, dt.datetime.combine(value, dt.time()))
     elif isinstance(value, int | float | np.integer | np.floating):
         ws.write_number(row, col, float(value), fmt.get(kind, fmt["number"]))
     elif isinstance(value, list | tuple):
         ws.write_string(row, col, _cut(", ".join(str(v) for v in value), CELL_CHARS), fmt["top"])
     else:
         ws.write_string(row, col, _cut(str(value), CELL_CHARS), fmt["top"])
+
+
+def _date(ws, fmt, row: int, col: int, when: dt.datetime) -> None:
+    """A date as an Excel date; one before 1900, which Excel cannot hold (it would show an
+    error), as ISO text."""
+    if when.year < 1900:
+        ws.write_string(row, col, when.date().isoformat(), fmt["top"])
+    else:
+        ws.write_datetime(row, col, when, fmt["date"])
 
 
 def _rows(ws, fmt, top: int, columns: Sequence[Column], rows: Sequence[Sequence[Any]],
@@ -527,7 +542,8 @@ def _redemption(wb, ws, fmt, d) -> None:
 
 def _ledger(wb, ws, fmt, d) -> None:
     case = d["case"]
-    ws.write_string(0, 0, f"Ledger: {relative(case.files['LEDGER_FILE'])}", fmt["title"])
+    ws.write_string(0, 0, _cut(f"Ledger: {relative(case.files['LEDGER_FILE'])}", CELL_CHARS),
+                    fmt["title"])
     rows = [(e.date, e.kind, "; ".join(f"{k}: {v}" for k, v in e.fields.items()), e.provenance,
              e.source, e.note, e.line) for e in case.ledger.entries]
     _rows(ws, fmt, 2, [Column("Date", "date", 12), Column("Kind", width=14),
