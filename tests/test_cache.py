@@ -48,7 +48,7 @@ def test_a_planted_pickle_never_runs_and_the_figure_is_recomputed(home):
     assert not marker.exists()
     # an .npz whose member is a pickled object array: np.load never unpickles it
     np.savez(cache / f"{key}.npz", tree=np.array([Planted(marker)], dtype=object),
-             tag=np.zeros(32, np.uint8))
+             data=np.zeros(1, np.uint8), tag=np.zeros(32, np.uint8))
     with pytest.warns(UserWarning, match="not a readable cache file"):
         assert _case(cache)._once("figure", lambda: 43) == 43
     assert not marker.exists()

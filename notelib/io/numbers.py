@@ -3,11 +3,12 @@
 A case's cache folder may be shared, copied or planted, so nothing in it is unpickled. A cached
 figure (a forecast, a valuation, a table) is written as one ``.npz`` file holding
 
-* its arrays, each a plain NumPy array (never of objects; read with ``allow_pickle=False``);
-* ``tree``: JSON text that says how the arrays and the scalars (numbers, text, dates,
-  fractions) fit together, in tagged nodes ``{"$date": "2007-01-18"}``, ``{"$arr": 3}``,
-  ``{"$dc": [class name, fields]}``...;
-* ``tag``: an HMAC-SHA256 of the file's key, the tree and every array under a key kept outside
+* ``data``: its arrays' bytes, one after another (numbers, dates and text: never objects;
+  the file is read with ``allow_pickle=False``);
+* ``tree``: JSON text giving each array's type, shape and place in ``data``, and how the arrays
+  and the scalars (numbers, text, dates, fractions) fit together, in tagged nodes
+  ``{"$date": "2007-01-18"}``, ``{"$arr": 3}``, ``{"$dc": [class name, fields]}``...;
+* ``tag``: an HMAC-SHA256 of the file's key, the tree and the data under a key kept outside
   any cache (``$XDG_CACHE_HOME/notelib/cache-key`` or ``~/.cache/notelib/cache-key``, readable
   by its owner only).
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import gc
 import hashlib
 import hmac
 import json
@@ -68,11 +70,9 @@ def _key() -> bytes:
     return path.read_bytes()
 
 
-def _tag(key: str, tree: bytes, arrays: list[np.ndarray]) -> bytes:
-    h = hmac.new(_key(), key.encode() + b"\0" + tree, hashlib.sha256)
-    for a in arrays:
-        h.update(f"\0{a.dtype.str}{a.shape}\0".encode())
-        h.update(a.tobytes(order="C"))
+def _tag(key: str, tree: bytes, data: bytes) -> bytes:
+    h = hmac.new(_key(), key.encode() + b"\0" + tree + b"\0", hashlib.sha256)
+    h.update(data)
     return h.digest()
 
 
@@ -227,13 +227,19 @@ def write(path: Path, key: str, value: Any) -> None:
     """``value`` to ``path`` as numbers, signed with ``key``; atomic (a reader never sees
     half a file)."""
     enc = _Encoder()
-    tree = json.dumps({"key": key, "value": enc(value)}, allow_nan=True).encode()
+    doc = {"key": key, "value": enc(value), "arrays": []}
+    offset = 0
+    for a in enc.arrays:  # one buffer: where each array starts, its type and shape
+        doc["arrays"].append([a.dtype.str, list(a.shape), offset])
+        offset += a.nbytes
+    data = b"".join(a.tobytes() for a in enc.arrays)
+    tree = json.dumps(doc, allow_nan=True).encode()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    arrays = {f"a{i}": a for i, a in enumerate(enc.arrays)}
-    tag = np.frombuffer(_tag(key, tree, enc.arrays), dtype=np.uint8)
+    tag = _tag(key, tree, data)
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, tree=np.frombuffer(tree, dtype=np.uint8), tag=tag, **arrays)
+            np.savez(f, tree=np.frombuffer(tree, np.uint8), data=np.frombuffer(data, np.uint8),
+                     tag=np.frombuffer(tag, np.uint8))
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -379,32 +385,48 @@ class _Decoder:
         return frame
 
 
+def _arrays(layout: list, data: bytes) -> list[np.ndarray]:
+    """The arrays of ``data`` as ``layout`` places them: numbers, dates and text only."""
+    out = []
+    for kind, shape, offset in layout:
+        dtype = np.dtype(kind) if isinstance(kind, str) else None
+        if dtype is None or dtype.kind not in "biufcmMSU" or dtype.hasobject:
+            raise CacheFileError(f"an array of type {kind!r}: not one a cache file holds")
+        n = int(np.prod(shape, dtype=np.int64))
+        if offset < 0 or n < 0 or offset + n * dtype.itemsize > len(data):
+            raise CacheFileError("an array reaching past the file's data")
+        out.append(np.frombuffer(data, dtype, n, offset).reshape(shape).copy())
+    return out
+
+
 def read(path: Path, key: str) -> Any:
     """The value kept in ``path`` under ``key``; :class:`CacheFileError` (saying why) if the
     file is not a cache file, was written under another key or not with this machine's
     signing key, or holds anything outside the schema."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            names = set(npz.files)
-            count = len(names - {"tree", "tag"})
-            if names != {"tree", "tag", *(f"a{i}" for i in range(count))}:
-                raise CacheFileError("not a cache file (its members are not tree, tag, a0...)")
-            tree = npz["tree"].tobytes()
-            tag = npz["tag"].tobytes()
-            arrays = [npz[f"a{i}"] for i in range(count)]
+            if set(npz.files) != {"tree", "data", "tag"}:
+                raise CacheFileError("not a cache file (its members are not tree, data, tag)")
+            tree, data, tag = (npz[m].tobytes() for m in ("tree", "data", "tag"))
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         if isinstance(exc, CacheFileError):
             raise
         raise CacheFileError(f"not a readable cache file ({' '.join(str(exc).split())})") \
             from None
-    if not hmac.compare_digest(tag, _tag(key, tree, arrays)):
+    if not hmac.compare_digest(tag, _tag(key, tree, data)):
         raise CacheFileError("its signature does not check (another key, another machine's "
                              f"signing key {key_file()}, or altered)")
     try:
         doc = json.loads(tree)
         if doc.get("key") != key:
             raise CacheFileError(f"written under key {doc.get('key')!r}, not {key!r}")
-        return _Decoder(arrays)(doc["value"])
+        collecting = gc.isenabled()
+        gc.disable()  # ~10^5 small tuples of a timeline: no collection while they are built
+        try:
+            return _Decoder(_arrays(doc["arrays"], data))(doc["value"])
+        finally:
+            if collecting:
+                gc.enable()
     except CacheFileError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
