@@ -214,14 +214,15 @@ def test_a_signal_while_the_workbook_is_written_leaves_no_temporary_file(tmp_pat
 # ---- 4. Ctrl-C while the command line starts -------------------------------------------------
 
 EARLY = """
-import os, signal, sys
-class CtrlC:  # Ctrl-C the moment a module is first imported
+import sys, time
+class Pause:  # at the first import of a module: say so, and wait there for the Ctrl-C
     def find_spec(self, name, path=None, target=None):
         if name == sys.argv[1]:
             sys.meta_path.remove(self)
-            os.kill(os.getpid(), signal.SIGINT)
+            print("importing", name, flush=True)
+            time.sleep(60)
         return None
-sys.meta_path.insert(0, CtrlC())
+sys.meta_path.insert(0, Pause())
 from notelib.jobs.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -235,9 +236,17 @@ sys.exit(main(sys.argv[2:]))
     ("notelib.present.workbook", ["export", "--xlsx", "--params", "distress", "--out",
                                   "x.xlsx"])])
 def test_ctrl_c_at_any_moment_of_the_command_line_is_one_line_and_130(tmp_path, module, args):
-    p = subprocess.run([*PY, EARLY, module, *args], capture_output=True, text=True,
-                       timeout=300, cwd=tmp_path, preexec_fn=ctrl_c_as_in_a_terminal)
-    assert (p.returncode, p.stderr) == (130, f"notelib {args[0]}: interrupted (Ctrl-C)\n")
+    p = subprocess.Popen([*PY, EARLY, module, *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                         preexec_fn=ctrl_c_as_in_a_terminal)
+    try:
+        assert p.stdout.readline() == f"importing {module}\n"
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert (p.returncode, err) == (130, f"notelib {args[0]}: interrupted (Ctrl-C)\n")
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---- 6. never over a tracked file or an input -----------------------------------------------

@@ -240,8 +240,9 @@ def _sleeping_notebook(folder: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_signal_keeps_the_run_in_failed_and_exits_non_zero(tmp_path, signum):
+    # SIGHUP (the terminal closed): issue 35, it left the hidden work folder in reports/
     nb = _sleeping_notebook(tmp_path)
     write(tmp_path, "# no parameters\n", "quiet.yaml")
     proc = subprocess.Popen([sys.executable, "-m", "notelib.jobs.cli", "report", "--notebooks",

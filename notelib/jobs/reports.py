@@ -136,7 +136,7 @@ class ReportError(RuntimeError):
 
 
 class Stopped(BaseException):
-    """The run was stopped by a signal (SIGINT, SIGTERM)."""
+    """The run was stopped by a signal (SIGINT, SIGTERM, SIGHUP)."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
@@ -806,8 +806,8 @@ def _on_signal(signum: int, _frame: object) -> None:
 
 @contextlib.contextmanager
 def stopping_on_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM raise :class:`Stopped` in the main thread while the block runs.
-    Python swallows an exception raised inside a weakref callback or a ``__del__`` (asyncio's
+    """SIGINT, SIGTERM and SIGHUP (the terminal closed) raise :class:`Stopped` in the main
+    thread while the block runs. Python swallows an exception raised inside a weakref callback or a ``__del__`` (asyncio's
     task set, papermill's kernel client): it reaches ``sys.unraisablehook`` and the run went
     on. Such a stop is sent again 10 ms later, from a timer thread, to land once that
     callback is over (sent from the hook, it would be raised in the hook and lost again)."""
@@ -821,7 +821,8 @@ def stopping_on_signals() -> Iterator[None]:
             hook(info)
 
     hook, resends = sys.unraisablehook, []
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, _on_signal)
+                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     sys.unraisablehook = unraisable
     try:
         yield
@@ -850,7 +851,7 @@ def _check_name(name: str, path: Path | None) -> None:
 def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt.date | None,
                 out: str) -> int:
     """The ``notelib report`` command: one published report per parameter file. Paths are
-    read against the working directory; SIGINT and SIGTERM stop the run cleanly."""
+    read against the working directory; SIGINT, SIGTERM and SIGHUP stop the run cleanly."""
     base = Path.cwd()
     files = [(base / p).resolve() for p in params_files] or sorted(PARAMS.glob("*.yaml"))
     runs = [(p.stem, load_params(p), p) for p in files] or [("base", {}, None)]
