@@ -438,7 +438,7 @@ def test_a_sweeps_out_never_overwrites_a_tracked_file_or_an_input_before_any_wor
 
 def test_the_reported_sweep_out_data_prices_is_refused(tmp_path):
     # the report: `notelib sweep g.yaml --out data/prices` with name synthetic-dytk-2005-2007
-    # replaced every report's closes. The CLI writes with write(), which refuses it
+    # replaced every report's closes. The CLI refuses it before any cell is computed
     before = PRICES.read_bytes()
     parquet = PRICES.with_suffix(".parquet")
     grid = _grid_file(tmp_path, PRICES.stem)
@@ -453,6 +453,7 @@ def test_the_reported_sweep_out_data_prices_is_refused(tmp_path):
             "would overwrite data/prices/synthetic-dytk-2005-2007.csv, a file the repository " \
             "tracks" in run.stderr
         assert PRICES.read_bytes() == before and not parquet.exists()
+        assert not list((tmp_path / "c").glob("*.json"))  # refused before any work
     finally:  # should this ever break, the shared price history is put back at once
         if PRICES.read_bytes() != before:
             PRICES.write_bytes(before)

@@ -138,10 +138,12 @@ def _sweep(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from .sweep import ROOT, check_limits, failures, parse_grid, sweep, write
+    from .sweep import ROOT, check_limits, failures, parse_grid, sweep, targets, write
 
     grid = parse_grid(args.grid)
     check_limits(grid, args.workers, args.force)  # before a cluster starts
+    out = Path(args.out or ROOT / "reports" / "sweeps" / grid.name)
+    targets(out, grid.name, grid.reads)  # never over a tracked file or an input: before any work
     print(f"{grid.name}: {len(grid.cells)} cells x {grid.paths:,} paths on "
           f"{args.scheduler or f'a LocalCluster of {args.workers or os.cpu_count()} workers'}",
           file=sys.stderr)
@@ -154,7 +156,6 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"notelib sweep: interrupted; the finished cells are kept in {cache} ({kept} "
               "cells there); run it again to compute the rest", file=sys.stderr)
         return 130
-    out = Path(args.out or ROOT / "reports" / "sweeps" / grid.name)
     for path in write(results, out, grid.name):
         print(path)
     failed = failures(results, grid.varied)
