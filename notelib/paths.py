@@ -9,6 +9,7 @@ reproducible for a given seed and chunk size.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,8 @@ import pandas as pd
 
 from .limits import count
 from .params import BOUNDS
-from .contract.calendar import trading_sessions
+from .contract.calendar import CalendarError, trading_sessions
+from .contract.dates import iso_date
 from .contract.payments import lookback_window
 from .io.safeyaml import load_yaml
 from .contract.schedule import schedule_rows
@@ -314,61 +316,102 @@ def prices_label(path: str | Path | None) -> str:
     return f"closes from {path.name}"
 
 
+CLOSES_MAX_BYTES = 5_000_000  # a closes file: 50 years of daily closes is about 250 kB
+
+
 def load_closes(path: str | Path, *, terms: NoteTerms | None = None,
                 calendar: str = "XNAS") -> Paths:
-    """A user's CSV of closes (columns ``date``, ``close``) as one path, checked row by row.
+    """A user's CSV of closes (columns ``date``, ``close``) as one path, checked line by line:
+    dates written YYYY-MM-DD, ascending, each a trading session; closes written as numbers
+    within ``notelib.params.BOUNDS``. Other columns are ignored; a blank line is skipped;
+    UTF-8 with or without a byte-order mark, any line ending.
 
     With ``terms``, it also checks that every payment date inside the file's range has its
     full share-payment look-back window of Trading Days in the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise PathError(f"price file not found: {path}")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except pd.errors.EmptyDataError:
-        raise PathError(f"{path.name}: the file is empty; it needs a header 'date,close' and "
-                        "rows") from None
-    except UnicodeDecodeError as exc:
-        raise PathError(f"{path.name}: not UTF-8 text (byte {exc.start})") from None
-    except pd.errors.ParserError as exc:
-        raise PathError(f"{path.name}: not a CSV file ({exc})") from None
-    missing = {"date", "close"} - set(raw.columns)
-    if missing:
-        raise PathError(f"{path.name}: missing columns {sorted(missing)}; found {list(raw.columns)}")
-    if raw.empty:
-        raise PathError(f"{path.name}: no rows")
+    name = str(path)
     dates, closes = [], []
-    for i, (d, c) in enumerate(zip(raw["date"], raw["close"]), start=2):  # line 1 is the header
-        try:
-            day = dt.date.fromisoformat(d.strip())
-        except ValueError:
-            raise PathError(f"{path.name} row {i}: date = {d!r} is not YYYY-MM-DD") from None
-        if not NUMBER.match(c.strip()):
-            raise PathError(f"{path.name} row {i} ({day}): close = {c!r} is missing or not a "
+    for line, day, c in _csv_rows(path):
+        shown = repr(c) if len(c) <= 40 else f"'{c[:20]}...' ({len(c):,} characters)"
+        if not NUMBER.match(c):
+            raise PathError(f"{name} line {line} ({day}): close = {shown} is missing or not a "
                             "number written like 0.25")
         price = float(c)
         low, high = BOUNDS["price"]
         if not (np.isfinite(price) and low <= price <= high):
-            raise PathError(f"{path.name} row {i} ({day}): close = {c!r} must be from {low:g} "
-                            f"to {high:g} (notelib.params.BOUNDS)")
-        if dates and day == dates[-1]:
-            raise PathError(f"{path.name} row {i}: date {day} is a duplicate")
-        if dates and day < dates[-1]:
-            raise PathError(f"{path.name} row {i}: date {day} comes after {dates[-1]}; "
+            raise PathError(f"{name} line {line} ({day}): close = {shown} must be from "
+                            f"{low:g} to {high:g} (notelib.params.BOUNDS)")
+        if dates and day == dates[-1][1]:
+            raise PathError(f"{name} line {line}: date {day} is a duplicate of line "
+                            f"{dates[-1][0]}")
+        if dates and day < dates[-1][1]:
+            raise PathError(f"{name} line {line}: date {day} comes after {dates[-1][1]}; "
                             "sort the rows by date")
-        dates.append(day)
+        dates.append((line, day))
         closes.append(price)
-    sessions = trading_sessions(dates[0], dates[-1], calendar)
-    index = pd.DatetimeIndex(pd.to_datetime(dates), name="date")
+    for line, day in (dates[0], dates[-1]):  # dates the calendar knows
+        try:
+            trading_sessions(day, day, calendar)
+        except CalendarError as exc:
+            raise PathError(f"{name} line {line}: date {day}: {exc}") from None
+    sessions = trading_sessions(dates[0][1], dates[-1][1], calendar)
+    index = pd.DatetimeIndex(pd.to_datetime([d for _, d in dates]), name="date")
     bad = index.difference(sessions)
     if len(bad):
-        row = dates.index(bad[0].date()) + 2
-        raise PathError(f"{path.name} row {row}: {bad[0].date()} is not a {calendar} trading "
+        line = next(n for n, d in dates if d == bad[0].date())
+        raise PathError(f"{name} line {line}: {bad[0].date()} is not a {calendar} trading "
                         "session")
     if terms is not None:
-        _check_lookbacks(path.name, index, terms)
+        _check_lookbacks(name, index, terms)
     return Paths(index, np.asarray(closes)[:, None])
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dt.date, str]]:
+    """(line, date, close text) of each row of a closes CSV, its header checked; every error
+    names the file, the line and the rule."""
+    name = str(path)
+    if not path.is_file():
+        raise PathError(f"price file not found: {path}")
+    size = path.stat().st_size
+    if size > CLOSES_MAX_BYTES:
+        raise PathError(f"{name}: {size:,} bytes, more than the {CLOSES_MAX_BYTES:,} a closes "
+                        "file may have")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # with or without a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise PathError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+    if "\x00" in text:
+        raise PathError(f"{name}: holds NUL bytes; it is not a text file")
+    if not text.strip():
+        raise PathError(f"{name}: the file is empty; it needs a header 'date,close' and rows")
+    reader = csv.reader(text.splitlines())
+    try:
+        rows = [(reader.line_num, [f.strip() for f in row]) for row in reader
+                if any(f.strip() for f in row)]  # a blank line is no row
+    except csv.Error as exc:
+        raise PathError(f"{name} line {reader.line_num}: not CSV ({exc})") from None
+    (head_line, header), rows = rows[0], rows[1:]
+    missing = {"date", "close"} - set(header)
+    if missing:
+        raise PathError(f"{name} line {head_line}: missing columns {sorted(missing)}; found "
+                        f"{header} (the header is date,close)")
+    twice = sorted(h for h in ("close", "date") if header.count(h) > 1)
+    if twice:
+        raise PathError(f"{name} line {head_line}: the columns {twice} appear twice; which "
+                        "is meant?")
+    if not rows:
+        raise PathError(f"{name}: no rows")
+    at_date, at_close = header.index("date"), header.index("close")
+    for line, row in rows:
+        if len(row) != len(header):
+            raise PathError(f"{name} line {line}: {len(row)} fields, the header has "
+                            f"{len(header)} (a decimal is written with a point: 0.25)")
+        day = iso_date(row[at_date])
+        if day is None:
+            raise PathError(f"{name} line {line}: date = {row[at_date][:40]!r} is not "
+                            "YYYY-MM-DD")
+        yield line, day, row[at_close]
 
 
 def _check_lookbacks(name: str, index: pd.DatetimeIndex, terms: NoteTerms) -> None:

@@ -101,15 +101,15 @@ def csv(tmp_path, text: str) -> Path:
 
 @pytest.mark.parametrize("text, message", [
     ("day,price\n2006-01-03,0.3\n", r"missing columns \['close', 'date'\]"),
-    ("date,close\n2006-01-03,0.3\n2006-01-04,\n", "row 3 \\(2006-01-04\\): close = '' is missing"),
-    ("date,close\n2006-01-03,0.3\n2006-01-04,-0.1\n", "row 3 .*close = '-0.1' must be from 0.0001 to 100000"),
-    ("date,close\n2006-01-03,0.3\n2006-01-04,0\n", "row 3 .*close = '0' must be from 0.0001 to 100000"),
+    ("date,close\n2006-01-03,0.3\n2006-01-04,\n", "line 3 \\(2006-01-04\\): close = '' is missing"),
+    ("date,close\n2006-01-03,0.3\n2006-01-04,-0.1\n", "line 3 .*close = '-0.1' must be from 0.0001 to 100000"),
+    ("date,close\n2006-01-03,0.3\n2006-01-04,0\n", "line 3 .*close = '0' must be from 0.0001 to 100000"),
     # issue 22: a close of 1e300 was a raw OverflowError deep in money.py
-    ("date,close\n2006-01-03,0.3\n2006-01-04,1e300\n", "row 3 .*close = '1e300' must be from 0.0001 to 100000"),
-    ("date,close\n2006-01-04,0.3\n2006-01-03,0.3\n", "row 3: date 2006-01-03 comes after 2006-01-04"),
-    ("date,close\n2006-01-03,0.3\n2006-01-03,0.3\n", "row 3: date 2006-01-03 is a duplicate"),
-    ("date,close\n2006-01-03,0.3\n2006-01-07,0.3\n", "row 3: 2006-01-07 is not a XNAS trading session"),
-    ("date,close\n2006-01-03,0.3\n03/01/2006,0.3\n", "row 3: date = '03/01/2006' is not YYYY-MM-DD"),
+    ("date,close\n2006-01-03,0.3\n2006-01-04,1e300\n", "line 3 .*close = '1e300' must be from 0.0001 to 100000"),
+    ("date,close\n2006-01-04,0.3\n2006-01-03,0.3\n", "line 3: date 2006-01-03 comes after 2006-01-04"),
+    ("date,close\n2006-01-03,0.3\n2006-01-03,0.3\n", "line 3: date 2006-01-03 is a duplicate of line 2"),
+    ("date,close\n2006-01-03,0.3\n2006-01-07,0.3\n", "line 3: 2006-01-07 is not a XNAS trading session"),
+    ("date,close\n2006-01-03,0.3\n03/01/2006,0.3\n", "line 3: date = '03/01/2006' is not YYYY-MM-DD"),
     ("date,close\n", "no rows"),
 ])
 def test_bad_csv_names_the_row(tmp_path, text, message):

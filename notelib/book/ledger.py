@@ -20,11 +20,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..contract.adjustments import MAX_SHARES
 from ..contract.calendar import trading_sessions
 from ..contract.dates import iso_date
 from ..params import BOUNDS
-from ..contract.money import exact
+from ..contract.money import MAX_AMOUNT, exact
 from ..contract.terms import NoteTerms, load_terms
+from ..io.safeyaml import brief
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LEDGER = ROOT / "data" / "ledger" / "dyntek-2005.yaml"
@@ -46,7 +48,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "material_contract_default": (("amount",), ("cured_on", "monetary")),  # I.A.10
     "judgment": (("amount",), ("resolved_on",)),  # I.A.12, dated by its entry
     "indebtedness_acceleration": (("amount",), ()),  # I.A.14
-    "event": (("clause",), ()),  # an event with no cure period: I.A.5-8, I.A.11
+    "event": (("clause",), ()),  # an event with no cure period and no kind: I.A.5-8, I.A.11
     "cash_notice": (("amount",), ()),  # V.H: the Holder elects cash for an amount owed
     "penalty_payment": (("amount",), ()),  # a cash payment of such an amount (not P&I)
     # the noticed Mandatory Redemption Amount paid: cash, or I.B shares in lieu of ``amount``
@@ -65,7 +67,20 @@ SHARES = {"shares", "shares_outstanding"}
 DATES = {"end", "cured_on", "failure_date", "resolved_on", "payment_date", "delivered_on",
          "conversion"}
 FLAGS = {"exempt", "authorising_shares", "monetary"}
-LATER = {"end", "cured_on", "resolved_on", "delivered_on"}  # dates on or after the entry's own
+LATER = {"end", "cured_on", "resolved_on", "delivered_on", "payment_date"}  # on/after its date
+EARLIER = {"failure_date"}  # the day the shares were due: on or before the Holder's notice
+LAST_DAY = dt.date(2049, 12, 31)  # the business-day calendars run to 2050 (state.LAST_DAY)
+# notices and events a ledger may hold: fourteen events, each noticed a few times at most (a
+# notice may start a cure clock, I.A.13, a later one make it a Mandatory Redemption Notice);
+# each is checked against the books replayed to its day, so thousands would take minutes
+MAX_NOTICES = 100
+# I.A events recorded by a kind of their own, with its cure; `event` takes the rest (I.A.5-8,
+# 11: insolvency, bankruptcy, delisting, a change of control, a false representation)
+EVENT_KINDS = {1: "payment entries (a payment due and not made is the event)",
+               2: "delivery_failure or purchase_agreement_breach", 3: "registration_lapse",
+               4: "registration_lapse with statement: amendment", 9: "covenant_breach",
+               10: "material_contract_default", 12: "judgment", 13: "trading_suspension",
+               14: "indebtedness_acceleration"}
 AT_LEAST_ONE = {"issuance", "holder_sale", "conversion"}  # kinds whose shares are >= 1
 # the file-level assumptions for what the record is silent on: each option (the default first)
 # and what it says
@@ -153,7 +168,19 @@ def _date(where: str, name: str, value: Any) -> dt.date:
     if isinstance(value, str):
         value = iso_date(value) or value
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-        raise LedgerError(f"{where}: {name} = {value!r} must be a date written YYYY-MM-DD")
+        raise LedgerError(f"{where}: {name} = {brief(value)} must be a date written "
+                          "YYYY-MM-DD")
+    return value
+
+
+def _text(where: str, name: str, value: Any) -> str:
+    """A source or note: text, as a person wrote it (a list or a number is not a citation);
+    left empty (null), no text."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise LedgerError(f"{where}: {name} = {brief(value)} must be text (quote it if it looks "
+                          "like a number or a date)")
     return value
 
 
@@ -161,33 +188,43 @@ def _value(where: str, name: str, value: Any) -> Any:
     """A field checked by its kind: money, share counts, dates, flags, prices and ratios."""
     if name in FLAGS:
         if not isinstance(value, bool):
-            raise LedgerError(f"{where}: {name} = {value!r} must be true or false")
+            raise LedgerError(f"{where}: {name} = {brief(value)} must be true or false")
         return value
     if name in DATES:
         return _date(where, name, value)
     if name in ("statement", "type"):
         allowed = ("original", "amendment") if name == "statement" else ("dividend", "tender")
         if value not in allowed:
-            raise LedgerError(f"{where}: {name} = {value!r} must be one of {allowed}")
+            raise LedgerError(f"{where}: {name} = {brief(value)} must be one of {allowed}")
         return value
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise LedgerError(f"{where}: {name} = {value!r} must be a finite number")
+        raise LedgerError(f"{where}: {name} = {brief(value)} must be a finite number")
     if name in SHARES or name in ("event", "clause"):
         if int(value) != value or value < 0:
-            raise LedgerError(f"{where}: {name} = {value!r} must be a whole number, not negative")
+            raise LedgerError(f"{where}: {name} = {brief(value)} must be a whole number, not "
+                              "negative")
         value = int(value)
         if name in ("event", "clause") and not 1 <= value <= 14:
             raise LedgerError(f"{where}: {name} = {value} must be a Mandatory Redemption Event "
                               "1 to 14 (I.A)")
+        if name == "clause" and value in EVENT_KINDS:
+            raise LedgerError(f"{where}: clause = {value}: an event entry records I.A.5-8 or "
+                              f"I.A.11, the events with no cure period; record I.A.{value} as "
+                              f"{EVENT_KINDS[value]}, with its cure")
+        if name in SHARES and value > MAX_SHARES:
+            raise LedgerError(f"{where}: {name} = {value:,} is more than {MAX_SHARES:,} shares "
+                              "(notelib.contract.adjustments.MAX_SHARES)")
         return value
     if name in MONEY:
-        if value < 0 or (exact(value, name) * 100) % 1:
-            raise LedgerError(f"{where}: {name} = {value!r} must be dollars and whole cents, "
-                              "not negative")
+        if value < 0 or value > MAX_AMOUNT or (exact(value, name) * 100) % 1:
+            raise LedgerError(f"{where}: {name} = {brief(value)} must be dollars and whole cents, "
+                              f"not negative and at most {MAX_AMOUNT:,} "
+                              "(notelib.contract.money.MAX_AMOUNT)")
         return value
     low, high = BOUNDS.get(name, (0.0, math.inf))
     if not (value > 0 and low <= value <= high):  # price, ratio
-        raise LedgerError(f"{where}: {name} = {value!r} must be from {low:g} to {high:g}")
+        raise LedgerError(f"{where}: {name} = {brief(value)} must be from {low:g} to "
+                          f"{high:g}")
     return value
 
 
@@ -198,7 +235,7 @@ def _entry(raw: Any, line: int, terms: NoteTerms) -> Entry:
                           "payment, cash: 51087.50}")
     kind = raw.get("kind")
     if kind not in KINDS:
-        raise LedgerError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}"
+        raise LedgerError(f"{where}: kind {brief(kind)} is not one of {', '.join(KINDS)}"
                           f"{_hint(kind, KINDS)}")
     date = _date(f"{where} ({kind})", "date", raw.get("date"))
     where = f"line {line} ({kind} on {date})"
@@ -206,8 +243,8 @@ def _entry(raw: Any, line: int, terms: NoteTerms) -> Entry:
     allowed = set(required) | set(optional) | set(COMMON)
     for name in raw:
         if name not in allowed:
-            raise LedgerError(f"{where}: unknown field {name!r}{_hint(name, allowed)}; a {kind} "
-                              f"takes {', '.join(required + optional) or 'no fields'}")
+            raise LedgerError(f"{where}: unknown field {brief(name)}{_hint(name, allowed)}; "
+                              f"a {kind} takes {', '.join(required + optional) or 'no fields'}")
     missing = [n for n in required if n not in raw]
     if missing:
         raise LedgerError(f"{where}: a {kind} needs {', '.join(missing)}")
@@ -224,46 +261,64 @@ def _entry(raw: Any, line: int, terms: NoteTerms) -> Entry:
                           + (f" (only {', '.join(sorted(AFTER_MATURITY))} may come after it: "
                              "what is owed is paid until it is paid)"
                              if date > terms.maturity_date else ""))
+    if date > LAST_DAY:
+        raise LedgerError(f"{where}: the date is after {LAST_DAY}, where the calendars end")
     provenance = raw.get("provenance", "assumption")
     if provenance not in ("public-filing", "assumption"):
-        raise LedgerError(f"{where}: provenance = {provenance!r} must be public-filing or "
+        raise LedgerError(f"{where}: provenance = {brief(provenance)} must be public-filing or "
                           "assumption")
-    source = raw.get("source", "")
-    if provenance == "public-filing" and not source:
+    source = _text(where, "source", raw.get("source"))
+    if provenance == "public-filing" and not source.strip():
         raise LedgerError(f"{where}: a public-filing entry names its source")
     fields = {n: _value(where, n, v) for n, v in raw.items() if n not in COMMON}
     if kind in AT_LEAST_ONE and fields.get("shares") == 0:
         raise LedgerError(f"{where}: shares = 0: a {kind} of no shares is not a fact to record")
+    for name in DATES & set(fields) - {"conversion"}:  # `conversion` names an entry's date
+        if not terms.issue_date <= fields[name] <= LAST_DAY:
+            raise LedgerError(f"{where}: {name} = {fields[name]} must fall from the Issue Date "
+                              f"{terms.issue_date} to {LAST_DAY}, where the calendars end")
     for name in LATER & set(fields):
         if fields[name] < date:
             raise LedgerError(f"{where}: {name} = {fields[name]} is before the entry's own date")
+    for name in EARLIER & set(fields):
+        if fields[name] > date:
+            raise LedgerError(f"{where}: {name} = {fields[name]} is after the entry's own date "
+                              "(the Holder's notice of the failure)")
     if kind == "trading_suspension" and pd.Timestamp(date) not in trading_sessions(
             date, date, terms.calendar):
         raise LedgerError(f"{where}: {date} is not a {terms.calendar} Trading Day; a suspension "
                           "is recorded on each Trading Day it lasts")
-    return Entry(date, kind, fields, provenance, str(source), line, str(raw.get("note") or ""))
+    note = _text(where, "note", raw.get("note"))
+    return Entry(date, kind, fields, provenance, source, line, note)
 
 
 def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | None = None,
                  path: Path | None = None) -> Ledger:
     """A Ledger from already-loaded data (``{"entries": [...]}``), checked entry by entry."""
     terms = terms or load_terms()
-    if not isinstance(data, dict) or set(data) - {"entries", "note", *SETTINGS}:
-        raise LedgerError("ledger: a mapping with 'entries' (a list), and optionally 'note', "
-                          f"{', '.join(repr(k) for k in SETTINGS)}")
+    keys = {"entries", "note", *SETTINGS}
+    unknown = sorted(map(str, set(data) - keys)) if isinstance(data, dict) else []
+    if not isinstance(data, dict) or unknown:
+        raise LedgerError("ledger: " + (f"unknown key {brief(unknown[0])}"
+                                        f"{_hint(unknown[0], keys)}; " if unknown else "")
+                          + "a ledger is a mapping with 'entries' (a list), and optionally "
+                          f"'note', {', '.join(repr(k) for k in SETTINGS)}")
     chosen = {}
     for key, options in SETTINGS.items():  # the file's assumptions, each one of its options
         value = data.get(key, next(iter(options)))
         if value not in options:
-            raise LedgerError(f"ledger: {key} = {value!r} must be "
+            raise LedgerError(f"ledger: {key} = {brief(value)} must be "
                               + " or ".join(f"'{o}' ({why})" for o, why in options.items()))
         chosen[key] = value
+    _text("ledger", "note", data.get("note"))
     raw = data.get("entries") or []
     if not isinstance(raw, list):
         raise LedgerError("ledger: 'entries' must be a list")
     lines = lines or [i + 1 for i in range(len(raw))]
     entries: list[Entry] = []
     seen: dict[tuple, int] = {}
+    paid_on: set[dt.date] = set()  # the dates of payment entries
+    notices = 0
     for item, line in zip(raw, lines):
         e = _entry(item, line, terms)
         if entries and e.date < entries[-1].date:
@@ -272,9 +327,16 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
         key = (e.date, e.kind, tuple(sorted(e.fields.items())))
         if key in seen:
             raise LedgerError(f"{e.where()}: duplicates the entry on line {seen[key]}")
-        if e.kind == "payment" and any(x.kind == "payment" and x.date == e.date for x in entries):
+        if e.kind == "payment" and e.date in paid_on:
             raise LedgerError(f"{e.where()}: a second payment on the same date; give cash and "
                               "shares in one entry")
+        if e.kind == "payment":
+            paid_on.add(e.date)
         seen[key] = line
         entries.append(e)
+        notices += e.kind in ("notice", "event")
+        if notices > MAX_NOTICES:
+            raise LedgerError(f"{e.where()}: more than {MAX_NOTICES} notices and events "
+                              "(notelib.book.ledger.MAX_NOTICES); fourteen events, each "
+                              "noticed a few times at most")
     return Ledger(tuple(entries), path, **chosen)

@@ -26,6 +26,12 @@ from .money import exact, round_half_up, whole
 from .terms import NoteTerms
 
 
+# the most shares a count may hold (an issuance, shares outstanding, a cap table's line): the
+# largest listed companies have a few hundred billion shares (ICBC, about 3.6 x 10^11), so a
+# count past 10^12 is a typo, and would carry ownership ratios and the 9.9% cap into nonsense
+MAX_SHARES = 10**12
+
+
 class AdjustmentError(ValueError):
     """An event or a query the price history cannot apply; the message names it."""
 
@@ -46,6 +52,15 @@ class Split:
 def _check_date(event: object) -> None:
     object.__setattr__(event, "date", as_date(event.date, f"{type(event).__name__}.date",
                                               AdjustmentError))
+
+
+def _count(value: object, what: str) -> int:
+    """A share count: a whole number from 0 to :data:`MAX_SHARES`."""
+    n = whole(value, what, AdjustmentError)
+    if n > MAX_SHARES:
+        raise AdjustmentError(f"{what} = {n:,}: more than {MAX_SHARES:,} shares "
+                              "(notelib.contract.adjustments.MAX_SHARES)")
+    return n
 
 
 def _positive(event: object, name: str) -> None:
@@ -76,7 +91,7 @@ class Issuance:
     def __post_init__(self) -> None:
         _check_date(self)
         _positive(self, "price")
-        object.__setattr__(self, "shares", whole(self.shares, "Issuance.shares", AdjustmentError))
+        object.__setattr__(self, "shares", _count(self.shares, "Issuance.shares"))
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,8 @@ class CashDistribution:
 
     def __post_init__(self) -> None:
         _check_date(self)
+        object.__setattr__(self, "shares_outstanding", _count(
+            self.shares_outstanding, "CashDistribution.shares_outstanding"))
         if self.payment_date is not None:
             object.__setattr__(self, "payment_date", as_date(
                 self.payment_date, "CashDistribution.payment_date", AdjustmentError))

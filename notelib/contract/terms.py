@@ -24,8 +24,10 @@ import pandas as pd
 
 from ..io.display import dollars, percent, price
 from ..io.display import table as _table
-from .money import exact
-from ..io.safeyaml import load_yaml
+from .dates import iso_date
+from .money import MAX_AMOUNT, exact
+from ..io.safeyaml import brief, key_lines, load_yaml
+from ..params import BOUNDS
 
 DEFAULT_TERMS = Path(__file__).resolve().parents[2] / "data" / "terms" / "dyntek-2005.yaml"
 
@@ -40,10 +42,21 @@ LATE_FROM = ("notice", "deadline")
 DEFAULT_FROM = ("due-date", "pay-date")
 PROVENANCES = ("contract", "public-filing", "assumption", "override")
 ENTRY_KEYS = {"value", "clause", "provenance", "source", "note"}
+# a period in days or Trading Days: the note's longest is 90 days (I.A.12); a period past a
+# year is a typo, and one in the millions would run the calendars past their end
+MAX_DAYS = 366
+# a term's dates: the calendars (notelib.contract.calendar) know 1990 to 2050; two years each
+# side leave room for the longest period (MAX_DAYS Trading Days) before or after a date
+FIRST_DAY, LAST_DAY = dt.date(1992, 1, 1), dt.date(2048, 12, 31)
 
 
 class TermsError(ValueError):
-    """A terms file or override breaks a rule; the message names field, value and rule."""
+    """A terms file or override breaks a rule; the message names field, value and rule
+    (``term``: the field, where there is one)."""
+
+    def __init__(self, message: str, term: str | None = None) -> None:
+        super().__init__(message)
+        self.term = term
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,6 +219,9 @@ def _shown(name: str, value: Any) -> str:
         return ", ".join(str(v) for v in value)
     return "" if value is None else str(value)
 _HINTS = typing.get_type_hints(NoteTerms)
+_DAYS = tuple(n for n, h in _HINTS.items() if h is int and n not in ("payment_day",
+                                                                    "price_decimals"))
+_DATES = tuple(n for n, h in _HINTS.items() if h in (dt.date, dt.date | None))
 
 
 def load_terms(path: str | Path | None = None, **overrides: Any) -> NoteTerms:
@@ -230,29 +246,40 @@ def load_terms(path: str | Path | None = None, **overrides: Any) -> NoteTerms:
     missing = [n for n in TERM_NAMES if n not in raw]
     if missing:
         raise TermsError(f"terms file {path} lacks the terms: {', '.join(missing)}")
-    values, prov = {}, {}
-    for name, entry in raw.items():
-        values[name], prov[name] = _read_entry(name, entry)
-    terms = NoteTerms(**values, provenance=prov)
+    try:
+        values, prov = {}, {}
+        for name, entry in raw.items():
+            values[name], prov[name] = _read_entry(name, entry)
+        terms = NoteTerms(**values, provenance=prov)
+    except TermsError as exc:  # the file and the term's line
+        line = key_lines(path).get(exc.term)
+        raise TermsError(f"terms file {path}{f', line {line}' if line else ''}: {exc}",
+                         exc.term) from None
     return terms.replace(**overrides) if overrides else terms
 
 
 def _read_entry(name: str, entry: Any) -> tuple[Any, Provenance]:
     """One YAML entry -> (value, Provenance), checking its keys."""
     if not isinstance(entry, dict) or "value" not in entry:
-        raise TermsError(f"term '{name}': each entry needs 'value', 'clause' and 'provenance'")
+        raise TermsError(f"term '{name}': each entry needs 'value', 'clause' and 'provenance'",
+                         name)
     unknown = set(entry) - ENTRY_KEYS
     if unknown:
-        raise TermsError(f"term '{name}': unknown keys {sorted(unknown)}; allowed {sorted(ENTRY_KEYS)}")
+        raise TermsError(f"term '{name}': unknown keys {sorted(unknown)}; allowed "
+                         f"{sorted(ENTRY_KEYS)}", name)
     kind = entry.get("provenance")
     if kind not in PROVENANCES[:3]:
-        raise TermsError(f"term '{name}': provenance = {kind!r}; must be one of {PROVENANCES[:3]}")
-    if kind == "public-filing" and not entry.get("source"):
-        raise TermsError(f"term '{name}': a public-filing term must give its 'source'")
-    if kind == "assumption" and not entry.get("note"):
-        raise TermsError(f"term '{name}': an assumption must say why in 'note'")
-    source = str(entry.get("source") or entry.get("note") or "")
-    return entry["value"], Provenance(str(entry.get("clause", "")), kind, source)
+        raise TermsError(f"term '{name}': provenance = {brief(kind)}; must be one of "
+                         f"{PROVENANCES[:3]}", name)
+    for key in ("clause", "source", "note"):  # a citation is text, not a list or a number
+        if not isinstance(entry.get(key, ""), str | None):
+            raise TermsError(f"term '{name}': {key} = {brief(entry[key])} must be text", name)
+    if kind == "public-filing" and not (entry.get("source") or "").strip():
+        raise TermsError(f"term '{name}': a public-filing term must give its 'source'", name)
+    if kind == "assumption" and not (entry.get("note") or "").strip():
+        raise TermsError(f"term '{name}': an assumption must say why in 'note'", name)
+    source = entry.get("source") or entry.get("note") or ""
+    return entry["value"], Provenance(entry.get("clause") or "", kind, source)
 
 
 def _check_names(names: Mapping[str, Any], where: str) -> None:
@@ -268,21 +295,25 @@ def _coerce(name: str, value: Any) -> Any:
     hint = _HINTS[name]
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TermsError(f"term '{name}' = {value!r}: must be a number")
-        if not math.isfinite(value):
-            raise TermsError(f"term '{name}' = {value!r}: must be finite")
-        return float(value)
+            raise TermsError(f"term '{name}' = {brief(value)}: must be a number", name)
+        try:
+            number = float(value)
+        except OverflowError:  # a whole number past a float's range
+            number = math.inf
+        if not math.isfinite(number):
+            raise TermsError(f"term '{name}' = {brief(value)}: must be finite", name)
+        return number
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TermsError(f"term '{name}' = {value!r}: must be a whole number")
+            raise TermsError(f"term '{name}' = {brief(value)}: must be a whole number", name)
         return value
     if hint is bool:
         if not isinstance(value, bool):
-            raise TermsError(f"term '{name}' = {value!r}: must be true or false")
+            raise TermsError(f"term '{name}' = {brief(value)}: must be true or false", name)
         return value
     if hint is str:
         if not isinstance(value, str):
-            raise TermsError(f"term '{name}' = {value!r}: must be text")
+            raise TermsError(f"term '{name}' = {brief(value)}: must be text", name)
         return value
     if hint is dt.date:
         return _to_date(name, value)
@@ -292,7 +323,8 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value
         ):
-            raise TermsError(f"term '{name}' = {value!r}: must be a list of whole numbers")
+            raise TermsError(f"term '{name}' = {brief(value)}: must be a list of whole "
+                             "numbers", name)
         return tuple(value)
     raise TypeError(f"no coercion for {name}: {hint}")  # a new field needs a rule here
 
@@ -302,17 +334,16 @@ def _to_date(name: str, value: Any) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise TermsError(f"term '{name}' = {value!r}: must be a date written YYYY-MM-DD")
+    if isinstance(value, str) and (day := iso_date(value)) is not None:
+        return day  # a quoted date is a date, written exactly YYYY-MM-DD
+    raise TermsError(f"term '{name}' = {brief(value)}: must be a date written YYYY-MM-DD",
+                     name)
 
 
 def _rule(ok: bool, name: str, value: Any, rule: str) -> None:
     if not ok:
-        raise TermsError(f"term '{name}' = {value!r}: {rule}")
+        shown = value.isoformat() if isinstance(value, dt.date) else brief(value)
+        raise TermsError(f"term '{name}' = {shown}: {rule}", name)
 
 
 def _validate(t: NoteTerms) -> None:
@@ -328,6 +359,16 @@ def _validate(t: NoteTerms) -> None:
     for name in ("monthly_prepayment", "delivery_default_per_day", "min_denomination",
                  "material_contract_default", "judgment_threshold", "indebtedness_threshold"):
         _rule(getattr(t, name) >= 0, name, getattr(t, name), "must not be negative")
+    for name in sorted(_MONEY):
+        _rule(getattr(t, name) <= MAX_AMOUNT, name, getattr(t, name),
+              f"must be at most ${MAX_AMOUNT:,} (notelib.contract.money.MAX_AMOUNT)")
+    for name in _DAYS:
+        _rule(getattr(t, name) <= MAX_DAYS, name, getattr(t, name),
+              f"must be at most {MAX_DAYS} days (notelib.contract.terms.MAX_DAYS)")
+    for name in _DATES:
+        day = getattr(t, name)
+        _rule(day is None or FIRST_DAY <= day <= LAST_DAY, name, day,
+              f"must fall from {FIRST_DAY} to {LAST_DAY}, inside the calendars")
     for name in ("share_payment_lookback", "market_price_days", "suspension_window_trading_days",
                  "suspension_consecutive_trading_days"):
         _rule(getattr(t, name) >= 1, name, getattr(t, name), "must be at least 1")
@@ -360,6 +401,9 @@ def _validate(t: NoteTerms) -> None:
     _rule((exact(t.conversion_price) * 10**t.price_decimals).denominator == 1,
           "conversion_price", t.conversion_price,
           f"has more decimals than price_decimals = {t.price_decimals}")
+    low, high = BOUNDS["price"]
+    _rule(low <= t.conversion_price <= high, "conversion_price", t.conversion_price,
+          f"must be a share price from {low:g} to {high:g} (notelib.params.BOUNDS)")
     for name in ("principal", "monthly_prepayment"):
         _rule((exact(getattr(t, name)) * 100).denominator == 1, name, getattr(t, name),
               "must be in whole cents")

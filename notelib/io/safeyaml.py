@@ -5,8 +5,9 @@ PyYAML's safe loader still reads YAML 1.1: ``010`` is 8, ``1:30`` is 90, ``0_31`
 alias can expand a small file into gigabytes, and ``!!binary`` makes bytes. This loader
 reads what a person wrote: YAML 1.2 core numbers and booleans (``010`` is 10, ``9e-2`` is
 0.09, ``1:30`` and ``no`` stay text), dates written YYYY-MM-DD, and it refuses duplicate
-keys, aliases, explicit tags, files over ``MAX_BYTES`` and text that is not UTF-8, naming
-the file and the line.
+keys, aliases, explicit tags, keys that are not plain values, dates not written YYYY-MM-DD
+(``2006-3-9``), numbers of more than ``MAX_DIGITS`` digits, files over ``MAX_BYTES`` and text
+that is not UTF-8, naming the file, the line and, for a value, its key.
 """
 
 from __future__ import annotations
@@ -20,16 +21,52 @@ import yaml
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 50  # nesting: a data file here needs 4 levels
+# digits in a number: the longest figure in these files (a share count, dollars and cents) has
+# about 12; past 308 a number does not fit a float, and past 4,300 Python refuses to read it
+MAX_DIGITS = 100
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 class YamlError(ValueError):
     """A data file that cannot be read safely; the message names the file and the line."""
 
 
+def brief(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for an error message, cut to about ``limit`` characters: a value read
+    from a file may be a megabyte long, and a message is one line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def _refused(loader: _Loader, node: yaml.Node, what: str, rule: str) -> YamlError:
+    """A value refused as written (``what``), named by its keys (``entries[2].date``) where
+    it has them."""
+    name = loader.names.get(id(node))
+    return YamlError(f"{loader.where}, line {node.start_mark.line + 1}: {what} {rule}"
+                     + (f" (at {name})" if name else ""))
+
+
+def _names(node: yaml.Node | None, prefix: str = "", names: dict | None = None) -> dict:
+    """id(node) -> its keys from the top (``warrants[0].shares``), for errors."""
+    names = {} if names is None else names
+    if isinstance(node, yaml.MappingNode):
+        children = [(f"{prefix}.{k.value}" if prefix else str(k.value), v)
+                    for k, v in node.value]
+    elif isinstance(node, yaml.SequenceNode):
+        children = [(f"{prefix}[{i}]", v) for i, v in enumerate(node.value)]
+    else:
+        return names
+    for name, child in children:
+        names[id(child)] = name
+        _names(child, name, names)
+    return names
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 core scalars, no aliases, no tags and no duplicate keys."""
 
     where = "YAML"
+    names: dict[int, str] = {}  # id(node) -> its keys, for errors
 
     def compose_node(self, parent, index):  # noqa: ANN001, ANN201 (PyYAML's signature)
         event = self.peek_event()
@@ -53,23 +90,41 @@ class _Loader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlError(f"{self.where}, line {line}: a key is a plain name, not a list "
+                                "or a mapping")
+            key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise YamlError(f"{self.where}, line {line}: duplicate key {key!r} (first on "
                                 f"line {seen[key]})")
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
+    def _digits(self, node, text: str) -> None:  # noqa: ANN001
+        n = sum(c.isdigit() for c in text)
+        if n > MAX_DIGITS:
+            raise _refused(self, node, f"'{text[:12]}...', a number of {n:,} digits,",
+                           f"has more than the {MAX_DIGITS} a number in a data file may have")
+
     def construct_yaml_int(self, node):  # noqa: ANN001, ANN201
-        return int(self.construct_scalar(node), 10)  # 010 is ten, as written
+        text = self.construct_scalar(node)
+        self._digits(node, text)
+        return int(text, 10)  # 010 is ten, as written
+
+    def construct_yaml_float(self, node):  # noqa: ANN001, ANN201
+        self._digits(node, self.construct_scalar(node))
+        return super().construct_yaml_float(node)
 
     def construct_yaml_timestamp(self, node):  # noqa: ANN001, ANN201
+        text = self.construct_scalar(node)
+        if not ISO_DATE.match(text):
+            raise _refused(self, node, repr(text), "is not a date written YYYY-MM-DD, two "
+                                                   "digits for the month and the day")
         try:
             return super().construct_yaml_timestamp(node)
         except ValueError as exc:
-            raise YamlError(f"{self.where}, line {node.start_mark.line + 1}: "
-                            f"{self.construct_scalar(node)!r} is not a date ({exc})") from None
+            raise _refused(self, node, repr(text), f"is not a date ({exc})") from None
 
 
 _Loader.yaml_implicit_resolvers = {}
@@ -84,6 +139,7 @@ for _tag, _pattern, _first in (
 ):
     _Loader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
@@ -106,20 +162,33 @@ def load_yaml(path: str | Path, what: str = "file", *, max_bytes: int = MAX_BYTE
         raise error(str(exc)) from None
 
 
+def _root(path: str | Path) -> yaml.Node | None:
+    loader = _Loader(Path(path).read_bytes().decode("utf-8"))
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
 def sequence_lines(path: str | Path, key: str) -> list[int]:
     """The line of each item of the top-level sequence ``key`` in the YAML file ``path`` (read
     after :func:`load_yaml` has accepted it), so errors can name an entry's line."""
-    loader = _Loader(Path(path).read_bytes().decode("utf-8"))
-    try:
-        root = loader.get_single_node()
-    finally:
-        loader.dispose()
+    root = _root(path)
     if not isinstance(root, yaml.MappingNode):
         return []
     for k, v in root.value:
         if k.value == key and isinstance(v, yaml.SequenceNode):
             return [item.start_mark.line + 1 for item in v.value]
     return []
+
+
+def key_lines(path: str | Path) -> dict[str, int]:
+    """The line of each top-level key of the YAML file ``path`` (read after :func:`load_yaml`
+    has accepted it), so errors can name a term's line."""
+    root = _root(path)
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    return {k.value: k.start_mark.line + 1 for k, _ in root.value}
 
 
 def _load(path: Path, what: str, max_bytes: int) -> Any:
@@ -138,17 +207,30 @@ def _load(path: Path, what: str, max_bytes: int) -> Any:
         raise YamlError(f"{where}: holds NUL bytes; it is not a text file")
     if text in _PARSED:  # a text read before: its data again, not re-parsed
         return copy.deepcopy(_PARSED[text])
-    loader = _Loader(text)
-    loader.where = where
+    loader = None
     try:
-        data = loader.get_single_data()
+        loader = _Loader(text)
+        loader.where = where
+        node = loader.get_single_node()
+        loader.names = _names(node)
+        data = None if node is None else loader.construct_document(node)
         if len(_PARSED) >= PARSED_KEPT:
             _PARSED.pop(next(iter(_PARSED)))
         _PARSED[text] = data
         return copy.deepcopy(data)
     except YamlError:
         raise
+    except yaml.MarkedYAMLError as exc:  # one line: where, and what the parser found
+        mark = exc.problem_mark or exc.context_mark
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = "; ".join(str(x) for x in (exc.context, exc.problem) if x)
+        raise YamlError(f"{where} is not valid YAML ({at}{what})") from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlError(f"{where} is not valid YAML (line {line}: the character "
+                        f"U+{exc.character:04X} is not allowed)") from None
     except yaml.YAMLError as exc:
-        raise YamlError(f"{where} is not valid YAML: {exc}") from None
+        raise YamlError(f"{where} is not valid YAML ({str(exc).splitlines()[0]})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
