@@ -25,7 +25,7 @@ from .params import BOUNDS
 from .contract.calendar import CalendarError, trading_sessions
 from .contract.dates import iso_date
 from .contract.payments import lookback_window
-from .io.safeyaml import load_yaml
+from .io.safeyaml import load_yaml, read_text
 from .contract.schedule import schedule_rows
 from .contract.terms import NoteTerms
 
@@ -371,18 +371,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dt.date, str]]:
     """(line, date, close text) of each row of a closes CSV, its header checked; every error
     names the file, the line and the rule."""
     name = str(path)
-    if not path.is_file():
-        raise PathError(f"price file not found: {path}")
-    size = path.stat().st_size
-    if size > CLOSES_MAX_BYTES:
-        raise PathError(f"{name}: {size:,} bytes, more than the {CLOSES_MAX_BYTES:,} a closes "
-                        "file may have")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")  # with or without a byte-order mark
-    except UnicodeDecodeError as exc:
-        raise PathError(f"{name}: not UTF-8 text (byte {exc.start})") from None
-    if "\x00" in text:
-        raise PathError(f"{name}: holds NUL bytes; it is not a text file")
+    text = read_text(path, f"price file {name}", CLOSES_MAX_BYTES, PathError, bom=True)
     if not text.strip():
         raise PathError(f"{name}: the file is empty; it needs a header 'date,close' and rows")
     reader = csv.reader(text.splitlines())

@@ -127,7 +127,7 @@ def test_gap_in_a_lookback_window(tmp_path, terms):
 
 
 def test_missing_price_file():
-    with pytest.raises(PathError, match="price file not found"):
+    with pytest.raises(PathError, match="price file nope.csv: not found"):
         load_closes("nope.csv")
 
 

@@ -191,20 +191,27 @@ def key_lines(path: str | Path) -> dict[str, int]:
     return {k.value: k.start_mark.line + 1 for k, _ in root.value}
 
 
-def _load(path: Path, what: str, max_bytes: int) -> Any:
-    where = f"{what} {path}"
+def read_text(path: Path, where: str, max_bytes: int, error: type[Exception] = YamlError, *,
+              bom: bool = False) -> str:
+    """A data file's text: it exists, is at most ``max_bytes``, is UTF-8 (with a byte-order
+    mark when ``bom``) and holds no NUL byte; every error names ``where`` and the rule."""
     if not path.is_file():
-        raise YamlError(f"{where}: not found")
+        raise error(f"{where}: not found")
     size = path.stat().st_size
     if size > max_bytes:
-        raise YamlError(f"{where}: {size:,} bytes, more than the {max_bytes:,} a data file may "
-                        "have")
+        raise error(f"{where}: {size:,} bytes, more than the {max_bytes:,} a data file may have")
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig" if bom else "utf-8")
     except UnicodeDecodeError as exc:
-        raise YamlError(f"{where}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        raise error(f"{where}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     if "\x00" in text:
-        raise YamlError(f"{where}: holds NUL bytes; it is not a text file")
+        raise error(f"{where}: holds NUL bytes; it is not a text file")
+    return text
+
+
+def _load(path: Path, what: str, max_bytes: int) -> Any:
+    where = f"{what} {path}"
+    text = read_text(path, where, max_bytes)
     if text in _PARSED:  # a text read before: its data again, not re-parsed
         return copy.deepcopy(_PARSED[text])
     loader = None
