@@ -184,14 +184,16 @@ class Case:
 
     def replace(self, **changes: Any) -> Case:
         """A new case with some parameters changed (names as in the files: VOLATILITY=1.2),
-        checked again; files are read again only when a file parameter changes."""
+        checked again; files are read again only when a file parameter changes. AS_OF moves
+        the case to that date (YYYY-MM-DD; "": today), as :meth:`from_params` reads it."""
         checked = check_params(changes, f"case {self.name}")
         params = {**self.params, **checked}
+        as_of = _as_of(checked["AS_OF"]) if "AS_OF" in checked else self.as_of
         if not any(k in FILES or k == "OVERRIDES" for k in checked):
-            new = dataclasses.replace(self, params=params, _memo={})
+            new = dataclasses.replace(self, params=params, as_of=as_of, _memo={})
             new.assumptions
             return new
-        return self._load(self.name, self.as_of, params, _files(params, None), self.cache)
+        return self._load(self.name, as_of, params, _files(params, None), self.cache)
 
     def __getattr__(self, name: str) -> Any:
         """A parameter by its lower-case name: ``case.volatility`` is VOLATILITY."""
@@ -204,15 +206,17 @@ class Case:
         p = self.params
         return (f"Case({self.name!r}{' (illustration)' if self.illustration else ''}, as of "
                 f"{self.as_of}, state on {self.state_date}; "
-                f"{self.assumptions.subtitle().removeprefix('Assumed: ')}; seed {p['SEED']})")
+                f"{self.path_assumptions.behaviour()}; {self.paths_text()}; seed {p['SEED']})")
 
     def _repr_html_(self) -> str:
         from .io.display import html_table
 
         rows = {"Case": self.label, "As of": f"{self.as_of:%d %b %Y}",
                 "Forecasts start on": f"{self.state_date:%d %b %Y}",
-                "Assumed behaviour": self.assumptions.behaviour(),
-                "Assumed paths": f"{self.assumptions.market()}; seed {self.params['SEED']}",
+                "The figures describe": self.figures_describe(),
+                "Assumed behaviour (forecasts)": self.path_assumptions.behaviour(),
+                "Assumed behaviour (fair value)": self.valuation_rules(),
+                "Assumed paths": f"{self.paths_text()}; seed {self.params['SEED']}",
                 "Closes so far": self.prices_label,
                 **{k.replace("_FILE", "").replace("_", " ").capitalize() + " file":
                    Path(v).name for k, v in self.files.items()}}
@@ -268,6 +272,92 @@ class Case:
         return Assumptions(p["START_PRICE"], p["VOLATILITY"], p["DRIFT"], p["N_PATHS"],
                            p["POLICY"], p["HOLDER_MULTIPLE"], p["PARTICIPATION"],
                            p["AVERAGE_DAILY_VOLUME"])
+
+    @property
+    def path_assumptions(self) -> Assumptions:
+        """The assumptions as the forecast uses them (:func:`notelib.case_forecast`): from
+        the Issue Date the paths start at START_PRICE; after it, at the last close on the
+        state date (START_PRICE is then not used). Computed without running the forecast."""
+        a = self.assumptions
+        last = self._last_close()
+        return a if last is None else a.replace(start_price=last[1])
+
+    def _last_close(self) -> tuple[dt.date, float] | None:
+        """The last close on or before the state date, for a forecast after the Issue Date
+        (None from the Issue Date, or without closes: the paths start at START_PRICE)."""
+        if self.state_date == self.terms.issue_date or self.closes is None:
+            return None
+        known = self.closes[self.closes.index <= pd.Timestamp(self.state_date)]
+        if not len(known):
+            return None
+        return pd.Timestamp(known.index[-1]).date(), float(known.iloc[-1])
+
+    def paths_text(self) -> str:
+        """The forecast's paths in words, with where their start price comes from."""
+        a, last = self.path_assumptions, self._last_close()
+        where = " (START_PRICE, assumed)" if last is None else \
+            f" (the last close, {last[0]:%d %b %Y})"
+        return (f"{a.n_paths:,} simulated paths from ${a.start_price:g}{where}, "
+                f"{a.volatility:.0%} volatility, {a.drift:+.0%} drift a year")
+
+    def valuation_rules(self, inputs: Any = None) -> str:
+        """The company's and the Holder's rules in the fair value, from the valuation's
+        ``inputs`` (default: the keywords every valuation of the case is given,
+        :meth:`valuation_keywords`, with :func:`notelib.fair_value`'s default Holder): not
+        the forecasts' HOLDER_MULTIPLE and POLICY; ``inputs`` may be such keywords (a
+        mapping). After a notice, the case's own value has no rule: the claim."""
+        if inputs is None and self.noticed:  # the claim has no rule; the amendment has one
+            return ("the noticed claim has none (valued as paid, the ledger's assumption); the "
+                    f"amendment's values on {self.terms.issue_date:%d %b %Y}: "
+                    + self.valuation_rules(self.valuation_keywords()))
+        if inputs is None or isinstance(inputs, Mapping):
+            kw = self.valuation_keywords() if inputs is None else inputs
+            policy, holder = kw["policy"], kw.get("holder", "optimal")
+            participation, volume = kw["participation"], kw["average_daily_volume"]
+        else:
+            policy, holder = inputs.policy, inputs.holder
+            participation, volume = inputs.participation, inputs.average_daily_volume
+        company = {"optimal": "company pays in shares only where the note allows and shares "
+                              "cost it less than cash",
+                   "shares": "company pays in shares whenever allowed",
+                   "cash": "company pays everything in cash"}[policy]
+        if holder == "optimal":
+            rule = "Holder converts by the rule fitted on pilot paths (notebook 06)"
+            if self.params["HOLDER_MULTIPLE"] is not None:
+                rule += f", not at the forecasts' {self.params['HOLDER_MULTIPLE']:g}x"
+        elif holder == "hold":
+            rule = "Holder never converts"
+        else:
+            rule = f"Holder converts at {holder:g}x the Conversion Price"
+        sells = (f"sells up to {participation:.0%} of {volume:,} shares a day"
+                 if participation is not None and volume is not None else "sells at once")
+        return f"{company}; {rule}, within the 9.9% cap, {sells}"
+
+    def figures_describe(self) -> str:
+        """Which date the report's forecast, redemption and value figures describe: the note
+        on the state date, from the ledger; or, for a report dated outside the note's life,
+        the model from the Issue Date (the terms at issue, no ledger fact after it)."""
+        if self.in_life:
+            return f"the note on {self.state_date:%d %b %Y}, from the ledger and the closes to then"
+        return (f"the model from the Issue Date, {self.terms.issue_date:%d %b %Y} (the terms "
+                "at issue; no later ledger fact)")
+
+    def figures_short(self) -> str:
+        """:meth:`figures_describe` for a source line."""
+        if self.in_life:
+            return f"figures: the note on {self.state_date:%d %b %Y}"
+        return f"figures: the model from the Issue Date, {self.terms.issue_date:%d %b %Y}"
+
+    def life_note(self) -> str:
+        """Over what the ledger records (page 05's history), when the report's figures are
+        the model from the Issue Date: the two are different states, said so; else ""."""
+        if self.in_life:
+            return ""
+        day = min(max(self.as_of, self.terms.issue_date), self.terms.maturity_date)
+        return (f"What the ledger records to {day:%d %b %Y}: what happened, its Conversion "
+                f"Price and payments included. It is history, not the report's figures: those "
+                f"are the model from the Issue Date, {self.terms.issue_date:%d %b %Y} (Conversion "
+                f"Price {price(self.terms.conversion_price)}, no later ledger fact).")
 
     @property
     def state_date(self) -> dt.date:
@@ -329,11 +419,25 @@ class Case:
         start = "issue" if f.state.as_of <= self.terms.issue_date else f"{f.state.as_of:%d %b %Y}"
         return f"{f.assumptions.subtitle()}; forecast from {start}"
 
-    def source(self, *extra: str) -> str:
-        """The source line under each chart: the note, the case, the as-of date."""
+    def source(self, *extra: str, figures: str | None = None) -> str:
+        """The source line under each chart: the note, the case, the as-of date and the date
+        the figures describe (``figures``, default :meth:`figures_short`)."""
         return "; ".join(["Source: " + self.terms.citation, *extra,
                           f"case {self.label}, seed {self.params['SEED']}",
-                          f"as of {self.as_of:%d %b %Y}"])
+                          f"as of {self.as_of:%d %b %Y}", figures or self.figures_short()])
+
+    def amendment_source(self, *extra: str) -> str:
+        """The source line under the amendment's chart: valued on the Issue Date whatever the
+        report's date (:meth:`amendment`)."""
+        return self.source(*extra, figures=f"figures: the amendment, valued on "
+                                           f"{self.terms.issue_date:%d %b %Y}")
+
+    def history_source(self) -> str:
+        """The source line under the ledger's history (page 05): what happened to the report
+        date (or the Maturity Date), which is the report's state only in the note's life."""
+        day = self.life_so_far().as_of
+        return self.source("the ledger", self.prices_label,
+                           figures=f"history: the ledger to {day:%d %b %Y}")
 
     # ---- the note's life (I.A, I.B, IV) --------------------------------------------------
     def claim(self) -> Claim | None:
@@ -407,27 +511,87 @@ class Case:
         return float(given) if given is not None else self.state().conversion_price
 
     def redemption_assumed(self) -> str:
-        """The redemption view's assumptions in words, for the charts and the board."""
+        """The redemption view's inputs in words, for the charts and the board: each amount
+        as :meth:`_owed` gives it to the figure (the ledger's arrears and their Default
+        Interest beside what the case assumes), never a parameter the figure did not use."""
         claim = self.claim()
         if claim is not None:
             a, n = claim.amount, claim.notice
             return (f"From the ledger{' (an illustration)' if self.illustration else ''}: the "
                     f"amount noticed {n.date:%d %b %Y} ({n.clause}), measured {a.on:%d %b %Y}: "
-                    f"Default Interest {dollars(a.default_interest, 0)} and penalties "
-                    f"{dollars(a.penalties, 0)} in it; Conversion Price "
+                    f"Default Interest {dollars(a.default_interest)} and penalties "
+                    f"{dollars(a.penalties)} in it; Conversion Price "
                     f"{price(a.conversion_price)}; highest close since the event "
                     f"{price(a.highest_close)}")
+        p, owed = self.params, self._owed()
+        price_is = "assumed" if p["CONVERSION_PRICE"] is not None else \
+            f"in effect on {self.state_date:%d %b %Y}" if self.in_life else \
+            f"at issue, {self.state_date:%d %b %Y}"
+        cp = (f"Conversion Price {price(self.redemption_price)} ({price_is}); highest close "
+              f"{price(p['HIGHEST_CLOSE'])} (assumed)")
+        if not self.in_life:
+            return (f"Assumed: Default Interest {dollars(owed['default_interest'])} and "
+                    f"penalties {dollars(owed['penalties'])} owed; {cp}; the model from the "
+                    f"Issue Date (no ledger fact after it)")
+        parts = self._owed_parts(self.state())
+
+        def both(what: str, books: float, assumed: float) -> str:
+            if not books:
+                return f"{what} {dollars(assumed)} (assumed)"
+            if not assumed:
+                return f"{what} {dollars(books)} (from the ledger, on the arrears)"
+            return (f"{what} {dollars(books + assumed)} ({dollars(books)} from the ledger + "
+                    f"{dollars(assumed)} assumed)")
+        overdue = parts["overdue_principal"] + parts["overdue_interest"]
+        books = (f"From the ledger on {self.state_date:%d %b %Y}: principal "
+                 f"{dollars(owed['principal'])} and interest {dollars(owed['accrued_interest'])}"
+                 + (f", {dollars(overdue)} of them overdue" if overdue else ""))
+        return (f"{books}; {both('Default Interest', parts['late'], p['DEFAULT_INTEREST'])}; "
+                f"{both('penalties', parts['demanded'], p['PENALTIES'])}; {cp}")
+
+    def by_date_assumed(self) -> str:
+        """The inputs of :meth:`redemption_by_date` in words (the schedule's principal and
+        interest, the assumed Default Interest and penalties: the ledger's arrears are in the
+        figure on the state date only)."""
+        if self.noticed:
+            return self.redemption_assumed()
         p = self.params
         price_is = "assumed" if p["CONVERSION_PRICE"] is not None else \
-            f"in effect on {self.state_date:%d %b %Y}"
-        return (f"Assumed: Default Interest {dollars(p['DEFAULT_INTEREST'], 0)} and penalties "
-                f"{dollars(p['PENALTIES'], 0)} owed; Conversion Price "
-                f"{price(self.redemption_price)} ({price_is})")
+            f"in effect on {self.state_date:%d %b %Y}" if self.in_life else \
+            f"at issue, {self.state_date:%d %b %Y}"
+        arrears = self.in_life and len(self.state().arrears)
+        return (f"Assumed: the schedule's principal and interest"
+                + (f", with the ledger's arrears of {self.state_date:%d %b %Y} unpaid and their "
+                   "Default Interest to each date" if arrears else "")
+                + f"; Default Interest {dollars(p['DEFAULT_INTEREST'])} and penalties "
+                f"{dollars(p['PENALTIES'])}; Conversion Price {price(self.redemption_price)} "
+                f"({price_is}); highest close {price(p['HIGHEST_CLOSE'])}")
+
+    @staticmethod
+    def _owed_parts(state: NoteState) -> dict[str, float]:
+        """What the books of ``state`` owe beyond the schedule, by part (I.A(i)): the
+        principal not yet due, the principal and interest overdue (each arrears item's
+        interest is its interest; the rest its principal), what fell due and waits for its
+        pay date, Default Interest on the arrears ((c)) and amounts demanded in cash under
+        V.H with their interest ((d))."""
+        books = state.books
+        interest = sum((a["interest"] for a in books.arrears), 0)
+        overdue = sum((a["amount"] for a in books.arrears), 0) - interest
+        _, late, demanded = arrears_owed(state.terms, state.arrears, state.as_of)
+        return dict(balance=float(books.balance), overdue_principal=float(overdue),
+                    overdue_interest=float(interest),
+                    pending_principal=float(sum((x for _, _, x in books.pending), 0)),
+                    pending_interest=float(sum((x for _, x, _ in books.pending), 0)),
+                    accrued=float(state.accrued_interest), late=float(late),
+                    demanded=float(demanded),
+                    since=min((a["due"] for a in books.arrears), default=None))
 
     def _owed(self) -> dict[str, Any]:
         """What the redemption view owes beyond the schedule: in the note's life the books'
-        principal, accrued interest and arrears (overdue principal and interest count in (a)
-        and (b); their Default Interest and V.H interest in (c), I.A(i))."""
+        principal, accrued interest and arrears: the overdue principal counts in (a) (the
+        "then outstanding Principal Amount": unpaid, it is still outstanding), the overdue
+        interest in (b) ("all accrued and unpaid interest"), their Default Interest and V.H
+        interest in (c) and (d) (I.A(i))."""
         claim = self.claim()
         if claim is not None:  # the noticed amount's own components (I.A(i))
             a = claim.amount
@@ -438,13 +602,55 @@ class Case:
         owed = {"default_interest": p["DEFAULT_INTEREST"], "penalties": p["PENALTIES"],
                 "conversion_price": self.redemption_price}
         if self.in_life:
-            state = self.state()
-            overdue, late, demanded = arrears_owed(self.terms, state.arrears, state.as_of)
-            owed.update(principal=state.principal + overdue,
-                        accrued_interest=state.accrued_interest,
-                        default_interest=p["DEFAULT_INTEREST"] + late,
-                        penalties=p["PENALTIES"] + demanded)
+            x = self._owed_parts(self.state())
+            owed.update(
+                principal=round(x["balance"] + x["overdue_principal"] + x["pending_principal"],
+                                2),
+                accrued_interest=round(x["accrued"] + x["overdue_interest"]
+                                       + x["pending_interest"], 2),
+                default_interest=round(p["DEFAULT_INTEREST"] + x["late"], 2),
+                penalties=round(p["PENALTIES"] + x["demanded"], 2))
         return owed
+
+    def redemption_rows(self) -> dict[str, str]:
+        """The redemption figure of page 02 line by line (I.A(i), (ii)), each part labelled
+        with its date and, in the note's life, split as the ledger has it (the principal not
+        yet due and what is overdue), so it adds up to the status sheet's figures."""
+        r, claim = self.redemption(), self.claim()
+        on = f"{r.on:%d %b %Y}"
+        parts = None
+        if claim is not None:
+            parts = self._owed_parts(self.state_on(min(claim.notice.measured_on,
+                                                       self.state_date)))
+        elif self.in_life:
+            parts = self._owed_parts(self.state())
+        principal, interest = dollars(r.principal), dollars(r.accrued_interest)
+        if parts and (parts["overdue_principal"] or parts["pending_principal"]):
+            principal += (f" ({dollars(parts['balance'])} not yet due"
+                          + (f" + {dollars(parts['overdue_principal'])} overdue since "
+                             f"{parts['since']:%d %b %Y}" if parts["overdue_principal"] else "")
+                          + (f" + {dollars(parts['pending_principal'])} due, awaiting its pay "
+                             "date" if parts["pending_principal"] else "") + ")")
+        if parts and parts["overdue_interest"]:
+            interest += (f" ({dollars(parts['overdue_interest'])} overdue + "
+                         f"{dollars(r.accrued_interest - parts['overdue_interest'])} accrued)")
+        source = "in the amount noticed" if claim is not None else \
+            "assumed" if not self.in_life else "from the ledger and the case"
+        rows = {
+            f"(a) principal outstanding on {on}": principal,
+            f"(b) interest accrued and unpaid to {on}": interest,
+            f"(c) Default Interest, {source}": dollars(r.default_interest),
+            f"(d) penalties and Delivery Default Payments, {source}": dollars(r.penalties),
+            "sum owed (a)-(d)": dollars(r.owed),
+            "floor (i), 120% of the sum, to the cent": dollars(r.floor),
+            f"shares issuable at {price(r.conversion_price)} (no cap)": f"{r.shares:,}",
+            "parity (ii), to the cent": f"{dollars(r.parity)} at a {price(r.highest_close)} close",
+            "amount, to the cent": f"{dollars(r.amount)} ({r.binding})",
+            **self.home_metrics("02-parity-vs-floor"),
+        }
+        if self.redemption_note:
+            rows["note"] = self.redemption_note
+        return rows
 
     def redemption(self) -> RedemptionAmount:
         """The Mandatory Redemption Amount on :attr:`redemption_on` at HIGHEST_CLOSE (I.A);
@@ -457,31 +663,78 @@ class Case:
             disk=False)
 
     def redemption_curve(self) -> pd.DataFrame:
-        """The redemption amount against the highest close (CLOSE_MIN to CLOSE_MAX)."""
+        """The redemption amount against the highest close (CLOSE_MIN to CLOSE_MAX); when
+        the close at which parity passes the floor lies below 1.5 x CLOSE_MIN (a low
+        Conversion Price), 40 closes more from half of it, so the floor and the crossover show."""
         p = self.params
         closes = np.linspace(p["CLOSE_MIN"], p["CLOSE_MAX"], p["CLOSE_STEPS"])
+        breakeven = parity_breakeven(self.redemption())
+        if breakeven < 1.5 * p["CLOSE_MIN"]:
+            closes = np.union1d(np.round(np.linspace(breakeven / 2, p["CLOSE_MIN"], 41), 6),
+                                closes)
         return redemption_curve(self.terms, self.redemption_on, closes, **self._owed())
 
+    def schedule_marks(self) -> dict[str, Any]:
+        """What the ledger says of the schedule on the state date, for the schedule chart:
+        the scheduled dates still unpaid, in arrears (``unpaid``) and, after a Mandatory
+        Redemption Notice, the notice (``stop``: nothing more falls due on the schedule, I.A).
+        Nothing for the model from the Issue Date."""
+        if not self.in_life:
+            return {}
+        # the scheduled dates still in arrears on the state date
+        unpaid = tuple(sorted({a["date"] for a in self.state().books.arrears}))
+        claim = self.claim()
+        stop = None if claim is None else (
+            claim.notice.date, f"Noticed {claim.notice.date:%d %b %Y} ({claim.notice.clause}): "
+            "all due as the Mandatory Redemption Amount")
+        return {"unpaid": unpaid, "stop": stop}
+
     def redemption_dates(self) -> list[dt.date]:
-        """Semi-monthly dates from the state date to maturity; after a notice its Mandatory
+        """The state date, then semi-monthly dates to maturity; after a notice its Mandatory
         Redemption Date alone (the amount is fixed then)."""
         if self.noticed:
             return [self.redemption_on]
-        return [d.date() for d in pd.date_range(self.state_date, self.terms.maturity_date,
+        days = [d.date() for d in pd.date_range(self.state_date, self.terms.maturity_date,
                                                  freq="SMS")]
+        # the state date itself first: the redemption view's own figure opens the series
+        return days if days and days[0] == self.state_date else [self.state_date, *days]
 
     def redemption_by_date(self) -> pd.DataFrame:
-        """The redemption amount on each of :meth:`redemption_dates` at HIGHEST_CLOSE, on
-        the schedule's principal (the books' figures hold on the state date only)."""
+        """The redemption amount on each of :meth:`redemption_dates` at HIGHEST_CLOSE, on the
+        schedule's principal and interest; in the note's life with arrears, the ledger's
+        arrears on the state date carried unpaid to each date, with their Default Interest to
+        it (I.A(i)(a)-(c)), so its first row is :meth:`redemption`'s figure."""
         claim = self.claim()
         if claim is not None:
             return redemption_by_date(self.terms, self.redemption_dates(),
                                       claim.amount.highest_close, **self._owed())
-        owed = {k: v for k, v in self._owed().items()
-                if k not in ("principal", "accrued_interest")}
-        owed["default_interest"] = self.params["DEFAULT_INTEREST"]
-        return redemption_by_date(self.terms, self.redemption_dates(),
-                                  self.params["HIGHEST_CLOSE"], **owed)
+        p = self.params
+        owed = {"default_interest": p["DEFAULT_INTEREST"], "penalties": p["PENALTIES"],
+                "conversion_price": self.redemption_price}
+        state = self.state() if self.in_life else None
+        if state is None or not (state.books.arrears or state.books.pending
+                                 or len(state.arrears)):
+            return redemption_by_date(self.terms, self.redemption_dates(),
+                                      p["HIGHEST_CLOSE"], **owed)
+        x = self._owed_parts(state)
+        rows = []
+        for day in self.redemption_dates():
+            plain = redemption_amount(self.terms, day, p["HIGHEST_CLOSE"],
+                                      conversion_price=owed["conversion_price"])
+            waiting = [(i, q) for row, i, q in state.books.pending
+                       if day < pd.Timestamp(row.pay_date).date()]
+            _, late, demanded = arrears_owed(self.terms, state.arrears, day)
+            rows.append(redemption_by_date(
+                self.terms, [day], p["HIGHEST_CLOSE"],
+                principal=round(plain.principal + x["overdue_principal"]
+                                + float(sum(q for _, q in waiting)), 2),
+                accrued_interest=round(plain.accrued_interest + x["overdue_interest"]
+                                       + float(sum(i for i, _ in waiting)), 2),
+                default_interest=round(p["DEFAULT_INTEREST"] + late, 2),
+                penalties=round(p["PENALTIES"] + demanded, 2),
+                conversion_price=owed["conversion_price"]))
+        out = pd.concat(rows, ignore_index=True)
+        return table(out, getattr(rows[0], "formats", None))
 
     def what_if(self, dates: list[dt.date] | None = None) -> pd.DataFrame:
         """The 2006 what-if's I.B elections (historical: the dates are 2006's) on ``dates``
@@ -530,6 +783,30 @@ class Case:
                 f"{self.name}; rate {v.rate:.1%}, credit spread {v.credit_spread:.0%}, "
                 f"{v.event_hazard:g} redemption events a year from "
                 + (f"the case ({', '.join(own)}) and " if own else "") + market)
+
+    def amendment_basis(self) -> str:
+        """The amendment's valuation inputs in words, from its own inputs (the Issue Date,
+        the case's start price): not the state date's valuation of :meth:`valuation_basis`."""
+        i = self.amendment().amended.inputs
+        own = [k for k in ("RATE", "CREDIT_SPREAD", "DIVIDEND_YIELD", "EVENT_HAZARD")
+               if self.params[k] is not None]
+        return (f"both notes valued on {i.valuation_date:%d %b %Y}, the same market: spot "
+                f"${i.spot:g} (the case's start price, assumed), volatility {i.volatility:.0%}; "
+                f"rate {i.rate:.1%}, credit spread {i.credit_spread:.0%}, {i.event_hazard:g} "
+                "redemption events a year from "
+                + (f"the case ({', '.join(own)}) and " if own else "")
+                + f"the market file {Path(self.files['MARKET_FILE']).name}; "
+                f"{self.valuation_rules(i)}; {i.n_paths:,} paths; original terms other than "
+                "price and installments assumed as amended")
+
+    def value_subtitle(self) -> str:
+        """The line under the fair value's charts (page 06): its inputs and the company's and
+        the Holder's rules it used; after a notice, the claim's."""
+        if self.noticed:
+            return self.redemption_assumed()
+        v = self.value()
+        return (f"Assumed: {self.valuation_basis()}; {self.valuation_rules(v.inputs)}; "
+                f"{v.inputs.n_paths:,} paths")
 
     def amendment(self) -> Amendment:
         """The amended note against the original on the Issue Date, same market and paths."""
@@ -655,11 +932,13 @@ class Case:
         """The terms' and the state's numbers."""
         interest = float(self.schedule()["interest"].sum())
         cp = self.state().conversion_price
+        model = "" if self.in_life else ", in the model from the Issue Date"
         return [
-            Metric("principal", "Principal (assumed from public reports)", self.terms.principal,
-                   "dollars", dollars(self.terms.principal, 0), "01-terms-and-schedule"),
-            Metric("conversion_price", f"Conversion Price on {self.state_date:%d %b %Y}", cp,
-                   "price", price(cp), "05-status"),
+            Metric("principal", "Principal at issue (assumed from public reports)",
+                   self.terms.principal, "dollars", dollars(self.terms.principal, 0),
+                   "01-terms-and-schedule"),
+            Metric("conversion_price", f"Conversion Price on {self.state_date:%d %b %Y}{model}",
+                   cp, "price", price(cp), "05-status"),
             Metric("interest_total", "Interest over the life", interest, "dollars",
                    dollars(interest, 0), "01-terms-and-schedule")]
 
@@ -668,9 +947,13 @@ class Case:
         what is owed on it (one redemption figure, reading 50)."""
         r, claim = self.redemption(), self.claim()
         if claim is None:
-            on = f"Redemption on {r.on:%d %b %Y}"
-            amount_label = (f"Redemption amount at a {price(r.highest_close)} close and a "
-                            f"{price(r.conversion_price)} Conversion Price")
+            p = self.params
+            on = f"Redemption on {r.on:%d %b %Y}" + ("" if self.in_life else
+                                                      ", in the model from the Issue Date")
+            cp = ("an assumed " if p["CONVERSION_PRICE"] is not None else
+                  "the " if self.in_life else "the issue's ") + price(r.conversion_price)
+            amount_label = (f"Redemption amount at a {price(r.highest_close)} close and "
+                            f"{cp} Conversion Price")
             amount_text = f"{dollars(r.amount, 0)} ({r.binding})"
         else:
             n = claim.notice
@@ -697,6 +980,8 @@ class Case:
         by_date, by_path = f.by_date, f.result.by_path
         final, first = by_date.iloc[-1], by_date["date"].iloc[0]
         over = float((by_path["peak_holding"] > self.terms.ownership_cap).mean())
+        # the holding at maturity above the cap: Payment Shares (II.D caps conversions only)
+        above = float((self._final_holding() > self.terms.ownership_cap).mean())
         cap = percent(self.terms.ownership_cap)
         since = "issue" if f.state.as_of <= self.terms.issue_date else f"{f.state.as_of:%d %b %Y}"
         noticed = self.noticed
@@ -714,9 +999,11 @@ class Case:
                    float(final["p_converted"]), "percent", percent(float(final["p_converted"]), 0),
                    "04-dilution"),
             Metric("holding_p95_final", "Holder's own holding at maturity, 95th percentile "
-                   "(after its sales; the 9.9% cap limits conversions)",
+                   f"(after its sales; the {cap} cap stops conversions, not Payment Shares)",
                    float(final["holding_p95"]), "percent",
-                   percent(float(final["holding_p95"])), "04-dilution"),
+                   percent(float(final["holding_p95"])) + (
+                       f"; above {cap} on {percent(above, 0)} of paths, from Payment Shares"
+                       if above else ""), "04-dilution"),
             Metric("holding_peak_p95", "Holder's own holding at its peak after a payment, 95th "
                    f"percentile (Payment Shares are not capped at {cap})",
                    float(by_path["peak_holding"].quantile(0.95)), "percent",
@@ -729,6 +1016,23 @@ class Case:
                    "outstanding: 95th percentile", float(final["ownership_p95"]), "percent",
                    percent(float(final["ownership_p95"])), "04-dilution")]
 
+    def _final_holding(self) -> np.ndarray:
+        """The Holder's own holding after its sales on the last payment date, path by path."""
+        a = self.forecast().result.arrays
+        if not len(a["per_held"]):
+            return np.zeros(self.forecast().result.n_paths)
+        return a["per_held"][-1] / a["per_outstanding"][-1]
+
+    def dilution_table(self) -> pd.DataFrame:
+        """Basic against fully diluted: the shares issued to noteholders, cumulative, over the
+        shares outstanding and over the fully diluted count, percentiles across paths (page
+        04), shown as percentages."""
+        s = self.forecast().result.summary.by_path
+        out = pd.DataFrame(s[["noteholder_ownership", "fully_diluted_ownership"]]).rename(
+            columns={"noteholder_ownership": "issued_to_noteholders_of_outstanding",
+                     "fully_diluted_ownership": "issued_to_noteholders_of_fully_diluted"})
+        return table(out, {c: "percent" for c in out.columns})
+
     def _value_metrics(self) -> list[Metric]:
         """The value (of the note, or of the noticed claim) and the amendment's transfer."""
         value, change = self.value(), self.amendment()
@@ -738,8 +1042,14 @@ class Case:
                 f"(paid in {value.settlement} on {value.paid_on:%d %b %Y}, assumed)",
                 value.value, "dollars", dollars(value.value, 0), "06-fair-value", 0.0)
         else:
-            own = Metric("fair_value", f"Fair value on {value.inputs.valuation_date:%d %b %Y} "
-                         f"({BAND})", value.value, "dollars",
+            i = value.inputs
+            company = {"optimal": "the company's cheaper choice", "shares": "payment in shares",
+                       "cash": "payment in cash"}[i.policy]
+            holder = ("the Holder's fitted rule" if i.holder == "optimal" else
+                      "a Holder who never converts" if i.holder == "hold" else
+                      f"a Holder converting at {i.holder:g}x")
+            own = Metric("fair_value", f"Fair value on {i.valuation_date:%d %b %Y}, with "
+                         f"{company} and {holder} ({BAND})", value.value, "dollars",
                          money_band(value.value, value.std_error), "06-fair-value",
                          value.std_error)
         return [

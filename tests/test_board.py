@@ -33,9 +33,11 @@ def test_conclusion_states_what_falls_due_the_share_odds_and_the_dilution_range(
     # due: 470,675 interest + 3,350,000 principal = 3,820,675; at maturity 335,000 + 15,493.75
     assert sentences[0] == ("The note calls for $3.82M from Jan 2006 to Oct 2007 ($470,675 "
                             "interest), $350K of it on the Maturity Date in cash")
-    # shares: 40% at the first payment; 25 / (75 + 25) = 25% of what falls due before maturity
+    # shares: 40% at the first payment; 25 / (75 + 25) = 25% of the value paid before maturity
+    # (a share of value, worded apart from a share of payments: issue 36)
     assert sentences[1] == ("The 01 Jan 2006 payment can be made in shares on 40% of paths, and "
-                            "25% of what falls due before maturity is paid in shares on average")
+                            "Payment Shares make up 25% of the value paid before maturity (their "
+                            "market value against the cash, on average)")
     # the two measures of dilution, each named: cumulative issued, and the Holder's holding
     assert sentences[2] == ("The Holder converts on 65% of paths; the shares issued to "
                             "noteholders come to 0.0% to 20.6% of those outstanding at maturity "
@@ -46,12 +48,14 @@ def test_conclusion_states_what_falls_due_the_share_odds_and_the_dilution_range(
 def test_assumptions_are_labelled_as_such():
     case = nl.Case.from_params("base", as_of="2026-11-20")
     rows = assumptions_table(case)
-    assert rows["Principal"].startswith("$3,350,000 (assumption")
+    assert rows["Principal at issue"].startswith("$3,350,000 (assumption")
     assert rows["Shares outstanding at issue"] == "60,437,621 (public filings, 01 Nov 2005)"
-    for key in ("Stock price paths", "Company", "Holder", "Redemption view"):
+    for key in ("Stock price paths", "Company, in the forecasts", "Holder, in the forecasts",
+                "Company and Holder, in the fair value", "Redemption view"):
         assert rows[key].startswith("assumption: "), key
-    assert rows["Holder"] == ("assumption: Holder converts at 1.5x the Conversion Price, sells up "
-                              "to 10% of 500,000 shares a day")
+    assert rows["Holder, in the forecasts"] == (
+        "assumption: Holder converts at 1.5x the Conversion Price, sells up to 10% of 500,000 "
+        "shares a day")
     assert rows["Case"].startswith("base, as of 20 Nov 2026; forecasts from 01 Nov 2005")
 
 
@@ -67,7 +71,7 @@ def test_changes_since_the_last_report_name_what_moved():
     what = {r[0]: (r[1], r[2]) for r in rows}
     # the ledger's March 2006 ratchet to $0.02 and the June 1-for-10 split: $0.20 (x10)
     assert what["Conversion Price"] == ("$0.22", "$0.20")
-    assert what["Principal (assumed from public reports)"] == ("$3,000,000", "$3,350,000")
+    assert what["Principal at issue (assumed from public reports)"] == ("$3,000,000", "$3,350,000")
     assert what["Redemption event I.A.1"] == ("cure running", "not triggered")
     # interest falls due quarterly from 1 Jan 2006: 1 Jan, 1 Apr, 1 Jul, 1 Oct by 20 Dec 2006
     assert what["Payments fallen due since"] == ("1", "4")

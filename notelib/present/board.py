@@ -20,19 +20,26 @@ REPORTS = Path(__file__).resolve().parents[2] / "reports"
 
 
 def assumptions_table(case: Case) -> dict[str, str]:
-    """What the summary assumes, each labelled as an assumption or with its source."""
-    terms, a = case.terms, case.assumptions
+    """What the summary assumes, each labelled as an assumption or with its source, and each
+    the input its figures used: the paths as the forecast starts them, the Holder of the
+    forecasts and the Holder of the fair value (two rules, both said), the redemption view's
+    amounts as the figure has them."""
+    terms, a = case.terms, case.path_assumptions
     kind = terms.provenance["principal"].kind if "principal" in terms.provenance else "given"
     company, holder = a.behaviour().split("; ")
     return {
         "Case": f"{case.label}, as of {case.as_of:%d %b %Y}; forecasts from "
                 f"{case.state_date:%d %b %Y}; seed {case.seed}",
-        "Principal": f"{dollars(terms.principal, 0)} ({kind}; the terms table gives its source)",
+        "The figures describe": case.figures_describe(),
+        "Principal at issue": f"{dollars(terms.principal, 0)} ({kind}; the terms table gives "
+                              "its source)",
         "Shares outstanding at issue": f"{case.captable.common:,} (public filings, "
                                        f"{case.captable.as_of:%d %b %Y})",
-        "Stock price paths": f"assumption: {a.market()}",
-        "Company": f"assumption: {company}",
-        "Holder": f"assumption: {holder}",
+        "Stock price paths": f"assumption: {case.paths_text()}",
+        "Company, in the forecasts": f"assumption: {company}",
+        "Holder, in the forecasts": f"assumption: {holder}",
+        # the keywords every valuation of the case is given (the fair value, the amendment)
+        "Company and Holder, in the fair value": f"assumption: {case.valuation_rules()}",
         "Redemption view": case.redemption_assumed().replace("Assumed: ", "assumption: "),
         "Valuation inputs": f"assumption: {case.valuation_basis()}",
         "Closes so far": case.prices_label,
@@ -55,9 +62,11 @@ def conclusion(case: Case) -> str:
     falls_due = (f"The note calls for ${due / 1e6:,.2f}M from {first_pay:%b %Y} to "
                  f"{pd.Timestamp(last['date']):%b %Y} ({m['interest_total'].text} interest), "
                  f"${last['payment'] / 1e3:,.0f}K of it on the Maturity Date in cash.")
+    # a share of value (the Payment Shares' market value against the cash), not of payments
     shares = (f"The {by_date['date'].iloc[0]:%d %b %Y} payment can be made in shares on "
-              f"{m['p_shares_first_date'].text} of paths, and {in_shares:.0%} of what falls due "
-              "before maturity is paid in shares on average.")
+              f"{m['p_shares_first_date'].text} of paths, and Payment Shares make up "
+              f"{in_shares:.0%} of the value paid before maturity (their market value against "
+              "the cash, on average).")
     dilution = (f"The Holder converts on {m['p_converted_final'].text} of paths; the shares "
                 f"issued to noteholders come to {m['issued_p5_final'].text} to "
                 f"{m['issued_p95_final'].text} of those outstanding at maturity (5th to 95th "
@@ -123,8 +132,10 @@ def where_it_stands(case: Case) -> str:
             "to forecast, so the figures below are the model from the Issue Date.</p>")
         if case.as_of <= terms.maturity_date:
             return text
-        # paid, or in default until paid (reading 50)
-        return (text + no_latex(f"<p>What the ledger records, on {case.as_of:%d %b %Y}:</p>")
+        # paid, or in default until paid (reading 50): another state, said so
+        return (text + no_latex(f"<p>What the ledger records, on {case.as_of:%d %b %Y} "
+                                "(history: its Conversion Price and payments are not the "
+                                "model's figures below):</p>")
                 + _sheet(case.state_on(case.as_of)))
     return (no_latex(f"<p><b>On {case.as_of:%d %b %Y}</b>, from the ledger and the "
                      f"{html.escape(case.prices_label)} so far</p>") + _sheet(case.state()))

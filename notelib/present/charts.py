@@ -48,8 +48,8 @@ def _headline(fig: Figure, title: str, subtitle: str = "") -> None:
     """The finding as the title and the assumptions under it, both flush with the figure's
     left edge, in a band the constrained layout keeps clear."""
     width, height = fig.get_figwidth(), fig.get_figheight()
-    heads = textwrap.wrap(title, int(width * 7.5))  # about 9.6 pt a bold 16 pt character
-    lines = textwrap.wrap(subtitle, int(width * 11.8)) if subtitle else []
+    heads = _fit(title, width - 0.15, 16, "bold")  # measured: digits are wide in bold
+    lines = _fit(subtitle, width - 0.15, 11) if subtitle else []
     title_in = 0.1 + 0.3 * len(heads)  # inches
     band = (title_in + 0.08 + 0.22 * len(lines)) / height
     fig.get_layout_engine().set(rect=(0, 0, 1, 1 - band))
@@ -60,6 +60,27 @@ def _headline(fig: Figure, title: str, subtitle: str = "") -> None:
                  fontsize=11, color="#444444", linespacing=1.3)
 
 
+def _fit(text: str, inches: float, points: float, weight: str = "normal") -> list[str]:
+    """``text`` in lines that each fit ``inches`` at ``points`` in the style's font, measured
+    word by word (not estimated per character): no line runs past the figure's edge."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    font = FontProperties(size=points, weight=weight)
+    room = inches * 72
+    measure = TextToPath()
+
+    def width(line: str) -> float:
+        return measure.get_text_width_height_descent(line, font, ismath=False)[0]
+    lines: list[str] = []
+    for word in text.split():
+        if lines and width(f"{lines[-1]} {word}") <= room:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
 def _legend(fig: Figure, ax: Axes, ncols: int | None = None) -> None:
     """The legend outside the data: one row above the plot, under the headline."""
     handles, labels = ax.get_legend_handles_labels()
@@ -67,42 +88,83 @@ def _legend(fig: Figure, ax: Axes, ncols: int | None = None) -> None:
               ncols=ncols or len(handles), fontsize="small")
 
 
+class _DateFormatter(mdates.ConciseDateFormatter):
+    """Concise dates (2006, Apr, Jul, Oct, 2007 ...) without the offset text matplotlib
+    draws under the axis's right end, where it overprints an x-label: when no tick names the
+    year, the first tick carries it ("Feb" over "2007")."""
+
+    def format_ticks(self, values):
+        labels = list(super().format_ticks(values))
+        offset, self._offset_string = self._offset_string, ""
+        if offset and labels:
+            labels[0] = f"{labels[0]}\n{offset}"
+        return labels
+
+    def get_offset(self) -> str:
+        return ""
+
+
 def _date_axis(ax: Axes) -> None:
-    """Dates that do not collide: 2006, Apr, Jul, Oct, 2007 ..."""
+    """Dates that do not collide: 2006, Apr, Jul, Oct, 2007 ... (the year in a tick, never
+    in an offset text over the x-label)."""
     locator = mdates.AutoDateLocator(maxticks=10)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(_DateFormatter(locator))
+
+
+def _wrapped(text: str, inches: float, points: float = 10.0) -> str:
+    """``text`` wrapped to lines that fit ``inches`` at ``points`` (about 0.55 em a
+    character): a label never runs past the figure's edge."""
+    return "\n".join(textwrap.wrap(text, max(20, int(inches * 72 / (points * 0.55)))))
 
 
 def schedule_chart(schedule: pd.DataFrame, *, title: str | None = None, subtitle: str = "",
-                   source: str = "") -> Figure:
-    """Principal outstanding (step line) and each date's interest and principal (stacked bars).
+                   source: str = "", unpaid: tuple = (), stop: tuple | None = None) -> Figure:
+    """Principal outstanding (step line) and each date's interest and principal due (stacked
+    bars): what the terms call for, not what was paid.
 
-    ``schedule`` is :func:`notelib.payment_schedule`'s table.
+    ``schedule`` is :func:`notelib.payment_schedule`'s table. ``unpaid``: dates whose payment
+    the ledger records as not made (drawn hatched, "due, unpaid"); ``stop``: (date, words)
+    after which the schedule no longer falls due (a Mandatory Redemption Notice), marked.
     """
     with mpl.style.context(STYLE):
         fig, ax = _figure()
         dates = pd.to_datetime(schedule["date"])
         width = 12  # days
-        ax.bar(dates, schedule["principal"], width=width, color=PALETTE["principal"],
-               label="Principal paid")
-        ax.bar(dates, schedule["interest"], width=width, bottom=schedule["principal"],
-               color=PALETTE["interest"], label="Interest paid")
+        missed = dates.isin(pd.to_datetime(list(unpaid))) if len(unpaid) else \
+            np.zeros(len(dates), bool)
+        for rows, unpaid_ in ((~missed, False), (missed, True)):
+            if not rows.any():
+                continue
+            bottom = np.zeros(int(rows.sum()))
+            for part in ("principal", "interest"):
+                colour = PALETTE[part]
+                # unpaid: an outline, hatched, no fill: due and not paid
+                style = dict(facecolor="white", edgecolor=colour, hatch="////", linewidth=1.2) \
+                    if unpaid_ else dict(color=colour)
+                ax.bar(dates[rows], schedule[part][rows], width=width, bottom=bottom,
+                       label=f"{part.capitalize()} due" + (", unpaid (ledger)" if unpaid_ else ""),
+                       **style)
+                bottom = bottom + schedule[part][rows].to_numpy()
         start = pd.Timestamp(schedule["accrual_start"].dropna().iloc[0])
         steps = pd.concat([pd.Series([schedule["balance"].iloc[0] + schedule["principal"].iloc[0]],
                                      index=[start]),
                            pd.Series(schedule["balance"].to_numpy(), index=dates)])
         ax.step(steps.index, steps.to_numpy(), where="post", color=PALETTE["balance"],
-                label="Principal outstanding")
+                label="Principal outstanding (scheduled)")
+        if stop is not None:
+            ax.axvline(pd.Timestamp(stop[0]), color=PALETTE["cash"], linestyle=":",
+                       linewidth=1.5, label=stop[1])
         ax.yaxis.set_major_formatter(_millions)
         ax.set_ylim(bottom=0)
         _date_axis(ax)
         amortising = schedule.loc[schedule["principal"] > 0, "date"]
-        _legend(fig, ax)
+        handles = len(ax.get_legend_handles_labels()[0])
+        _legend(fig, ax, ncols=2 if handles > 3 else None)
         _headline(fig, title or (
             f"${schedule['interest'].sum() / 1e3:,.0f}K interest and "
-            f"${schedule['principal'].sum() / 1e6:,.2f}M principal over {len(schedule)} payments; "
-            f"principal from {pd.Timestamp(amortising.iloc[0]):%b %Y}"), subtitle)
+            f"${schedule['principal'].sum() / 1e6:,.2f}M principal due over {len(schedule)} "
+            f"payments; principal from {pd.Timestamp(amortising.iloc[0]):%b %Y}"), subtitle)
         _source(fig, source)
         return fig
 
@@ -146,8 +208,9 @@ def cash_vs_shares_chart(by_date: pd.DataFrame, *, title: str | None = None,
         pre = by_date.iloc[:-1]
         share = pre["shares_value_mean"].sum() / max(
             (pre["shares_value_mean"] + pre["cash_paid_mean"]).sum(), 1e-9)
-        _headline(fig, title or f"On average {share:.0%} of what is paid before maturity "
-                  "is paid in shares", subtitle)
+        # a share of value (market value of the shares against the cash), not of payments
+        _headline(fig, title or f"Payment Shares make up {share:.0%} of the value paid before "
+                  "maturity (their market value against the cash, on average)", subtitle)
         _source(fig, source)
         return fig
 
@@ -176,14 +239,39 @@ def parity_floor_chart(curve: pd.DataFrame, breakeven: float, *, on: str = "",
         if at is not None:
             ax.plot(*at, marker="o", color=PALETTE["cash"], zorder=4, linestyle="none",
                     label=f"At a {price(at[0])} close: ${at[1] / 1e6:,.2f}M")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
+        xlabel = "Highest closing price from the event to the day before payment"
+        cut = _parity_window(curve, breakeven, floor, at)
+        if cut is not None:  # parity far above the floor: the axes stop where both show
+            x_hi, y_hi = cut
+            ax.set_xlim(0, x_hi)
+            ax.set_ylim(0, y_hi)
+            end = curve.iloc[-1]
+            xlabel += (f" (axes cut at {price(round(x_hi, 4))}; parity reaches "
+                       f"{_money_label(end['parity'])} at {price(end['highest_close'])})")
+        ax.xaxis.set_major_formatter(FuncFormatter(
+            lambda v, _: f"${v:,.2f}" if (cut is None or cut[0] >= 0.2) else f"${v:,.3f}"))
         ax.yaxis.set_major_formatter(_millions)
-        ax.set_xlabel("Highest closing price from the event to the day before payment")
+        ax.set_xlabel(_wrapped(xlabel, fig.get_figwidth() - 0.5, 11))
         _legend(fig, ax)
         _headline(fig, title or f"Redemption{' on ' + on if on else ''} costs the floor "
                   f"${floor / 1e6:,.2f}M until the stock tops ${breakeven:,.3f}", subtitle)
         _source(fig, source)
         return fig
+
+
+def _parity_window(curve: pd.DataFrame, breakeven: float, floor: float,
+                   at: tuple[float, float] | None) -> tuple[float, float] | None:
+    """Where parity runs to many times the floor (a low Conversion Price), the closes from 0
+    to three times the break-even (and past the marked close), and the amounts up to parity
+    there: the floor and the crossover stay readable. None: the whole curve fits."""
+    if curve["amount"].max() <= 4 * max(floor, 1e-9):
+        return None
+    x_hi = max(3 * breakeven, 1.25 * at[0] if at is not None else 0.0)
+    x_hi = min(x_hi, float(curve["highest_close"].max()))
+    shown = curve[curve["highest_close"] <= x_hi]
+    y_hi = 1.1 * max(float(shown["amount"].max()) if len(shown) else floor, floor,
+                     at[1] if at is not None else 0.0)
+    return x_hi, y_hi
 
 
 def redemption_over_time_chart(table: pd.DataFrame, *, title: str | None = None,
@@ -225,8 +313,12 @@ def share_probability_chart(by_date: pd.DataFrame, *, title: str | None = None,
         ax.set_ylabel("Paths paying in shares")
         _date_axis(ax)
         early = by_date["p_shares"].iloc[0]
-        _headline(fig, title or f"{early:.0%} of paths may pay the first coupon in shares; "
-                  f"{by_date['p_shares'].iloc[-2]:.0%} the last installment", subtitle)
+        first = pd.Timestamp(by_date["date"].iloc[0])
+        head = f"{early:.0%} of paths may pay the {first:%d %b %Y} payment in shares"
+        if len(by_date) > 2:  # the last before maturity (the Maturity Date is paid in cash)
+            head += (f", {by_date['p_shares'].iloc[-2]:.0%} the "
+                     f"{pd.Timestamp(by_date['date'].iloc[-2]):%d %b %Y} one")
+        _headline(fig, title or head, subtitle)
         _source(fig, source)
         return fig
 
@@ -297,12 +389,14 @@ def conversion_chart(by_date: pd.DataFrame, *, title: str | None = None, subtitl
         left.set_ylim(0, 1)
         _date_axis(left)
         left.yaxis.set_major_formatter(_percent)
-        left.set_xlabel("Probability the Holder has converted", fontsize="small")
+        left.set_xlabel(_wrapped("Probability the Holder has converted", 5.2),
+                        fontsize="small")
         _fan(right, by_date, "ownership_converted")
         right.yaxis.set_major_formatter(_percent)
         right.set_ylim(bottom=0)
-        right.set_xlabel("Shares issued to noteholders (cumulative) over outstanding, where "
-                         "the Holder has converted", fontsize="small")
+        right.set_xlabel(_wrapped("Shares issued to noteholders (cumulative) over "
+                                  "outstanding, where the Holder has converted", 5.2),
+                         fontsize="small")
         _legend(fig, right)
         final = by_date.iloc[-1]
         _headline(fig, title or (
@@ -412,9 +506,12 @@ def what_if_chart(table: pd.DataFrame, *, title: str | None = None, subtitle: st
 
 
 def history_chart(closes: pd.Series, price_history: pd.DataFrame, as_of, *, threshold: float,
-                  title: str | None = None, subtitle: str = "", source: str = "") -> Figure:
+                  title: str | None = None, subtitle: str = "", source: str = "",
+                  record: bool = False) -> Figure:
     """The closes so far against the Conversion Price in effect and the share-payment test
-    (``threshold`` x that price, preamble), up to ``as_of``."""
+    (``threshold`` x that price, preamble), up to ``as_of``. ``record``: the ledger's history
+    beside a report whose figures describe another state (the model from the Issue Date):
+    the headline says so."""
     with mpl.style.context(STYLE):
         fig, ax = _figure()
         day = pd.Timestamp(as_of)
@@ -434,8 +531,12 @@ def history_chart(closes: pd.Series, price_history: pd.DataFrame, as_of, *, thre
         _date_axis(ax)
         _legend(fig, ax)
         last = float(seen.iloc[-1]) if len(seen) else float("nan")
-        _headline(fig, title or f"On {day:%d %b %Y} the stock closed at ${last:,.3f} against a "
-                  f"Conversion Price of ${steps.iloc[-1]:,.2f}", subtitle)
+        head = (f"On {day:%d %b %Y} the stock closed at ${last:,.3f} against a Conversion "
+                f"Price of ${steps.iloc[-1]:,.2f}")
+        if record:
+            head = f"What happened, from the ledger (history, not the model): {head[0].lower()}" \
+                   f"{head[1:]}"
+        _headline(fig, title or head, subtitle)
         _source(fig, source)
         return fig
 

@@ -17,12 +17,13 @@ from collections.abc import Callable, Mapping
 
 import ipywidgets as w
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from . import charts
 from ..assumptions import Assumptions
 from ..contract.conversion import conversion_shares
-from ..io.display import html_table, no_latex, table
+from ..io.display import BAND, html_table, money_band, no_latex, table
 from ..engine import RedemptionEvent, simulate
 from ..contract.redemption import parity_breakeven, redemption_amount, redemption_curve
 from ..contract.schedule import payment_schedule
@@ -289,12 +290,27 @@ def fair_value_panel(valuation, n_paths: int = 1_000, points: int = 4) -> Panel:
                    if round(v, 6) != round(getattr(inp, k), 6)}
         spots = sorted({*np.round(np.linspace(inp.spot * 0.4, inp.spot * 2.4, points), 4),
                         inp.spot})
-        curve = value_curve(valuation, spots, n_paths=n_paths, **changes)
-        at = curve.loc[curve["spot"] == inp.spot].iloc[0]
-        fig = charts.value_chart(curve, at=(inp.spot, float(at["value"])),
+        if changes:
+            curve = value_curve(valuation, spots, n_paths=n_paths, **changes)
+            at = curve.loc[curve["spot"] == inp.spot].iloc[0]
+            value, error = float(at["value"]), float(at["std_error"])
+            whose = f"repriced on the fitted rule, {n_paths:,} paths"
+        else:  # the inputs of the page: its valuation at its spot, the page's figure
+            others = [x for x in spots if x != inp.spot]
+            curve = value_curve(valuation, others, n_paths=n_paths)
+            own = {"spot": inp.spot, "value": valuation.value, "std_error": valuation.std_error,
+                   "straight_debt": valuation.straight_debt,
+                   "parity": float(curve["parity"].iloc[0] / curve["spot"].iloc[0] * inp.spot)}
+            curve = table(pd.concat([pd.DataFrame(curve), pd.DataFrame([own])])
+                          .sort_values("spot").reset_index(drop=True), curve.formats)
+            value, error = valuation.value, valuation.std_error
+            whose = f"the page's valuation, {inp.n_paths:,} paths"
+        fig = charts.value_chart(curve, at=(inp.spot, value),
                                  subtitle=f"Repriced on the fitted conversion rule, {n_paths:,} "
-                                          "paths a point")
-        return fig, curve._repr_html_()
+                                          "paths a point; at the case's spot, " + whose)
+        head = html_table({f"Fair value at ${inp.spot:g} ({BAND})":
+                           f"{money_band(value, error)} ({whose})"})
+        return fig, head + curve._repr_html_()
 
     return Panel({
         "volatility": w.FloatSlider(value=inp.volatility, min=0.1, max=2.0, step=0.05,
