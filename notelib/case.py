@@ -563,7 +563,8 @@ class Case:
         return (f"Assumed: the schedule's principal and interest"
                 + (f", with the ledger's arrears of {self.state_date:%d %b %Y} unpaid and their "
                    "Default Interest to each date" if arrears else "")
-                + f"; Default Interest {dollars(p['DEFAULT_INTEREST'])} and penalties "
+                + ("; beyond the ledger's, " if arrears else "; ")
+                + f"Default Interest {dollars(p['DEFAULT_INTEREST'])} and penalties "
                 f"{dollars(p['PENALTIES'])}; Conversion Price {price(self.redemption_price)} "
                 f"({price_is}); highest close {price(p['HIGHEST_CLOSE'])}")
 

@@ -238,6 +238,10 @@ def test_the_holding_label_is_true_when_the_holding_passes_the_cap(missed):
     assert "the 9.9% cap stops conversions, not Payment Shares" in m.label
     assert m.text == (f"{percent(m.value)}; above 9.9% on {percent(above, 0)} of paths, from "
                       "Payment Shares")
+    # the conclusion keeps its sentence: "... is 30.5% or less on 95% of paths (above ...)."
+    assert conclusion(missed).endswith(
+        f"is {percent(m.value)} or less on 95% of paths (above 9.9% on {percent(above, 0)} of "
+        "paths, from Payment Shares).")
 
 
 def test_a_share_of_value_is_worded_apart_from_a_share_of_payments(base):

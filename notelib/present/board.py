@@ -67,11 +67,13 @@ def conclusion(case: Case) -> str:
               f"{m['p_shares_first_date'].text} of paths, and Payment Shares make up "
               f"{in_shares:.0%} of the value paid before maturity (their market value against "
               "the cash, on average).")
+    # the holding's text: its 95th percentile, then where it passes the cap (Payment Shares)
+    level, _, above = m["holding_p95_final"].text.partition("; ")
     dilution = (f"The Holder converts on {m['p_converted_final'].text} of paths; the shares "
                 f"issued to noteholders come to {m['issued_p5_final'].text} to "
                 f"{m['issued_p95_final'].text} of those outstanding at maturity (5th to 95th "
                 f"percentile, cumulative), while the Holder's own holding after its sales is "
-                f"{m['holding_p95_final'].text} or less on 95% of paths.")
+                f"{level} or less on 95% of paths" + (f" ({above})." if above else "."))
     return " ".join((falls_due, shares, dilution))
 
 
