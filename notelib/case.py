@@ -1075,12 +1075,16 @@ class Case:
         return {m.label: m.text for m in self.metrics().values()}
 
     def record(self) -> dict[str, Any]:
-        """The case as metrics.json names it: name, as-of date, state date, seed, paths."""
+        """The case as metrics.json names it: name, as-of date, state date, seed, paths, and
+        the inputs its pages state."""
         p = self.params
         return {"name": self.name, "label": self.label, "as_of": str(self.as_of),
                 "state_date": str(self.state_date),
                 "seed": p["SEED"], "n_paths": p["N_PATHS"],
-                "valuation_paths": p["VALUATION_PATHS"]}
+                "valuation_paths": p["VALUATION_PATHS"],
+                # the inputs the figures used, as the pages state them (jobs.consistency)
+                "stated": {"paths_from": self.path_assumptions.start_price,
+                           "holder_multiple": p["HOLDER_MULTIPLE"], "in_life": self.in_life}}
 
 
 VALUE_PARTS = ("greeks_with_errors", "share_payment_option", "redemption_put", "events_effect")
