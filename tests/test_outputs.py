@@ -4,6 +4,7 @@ refused in one line before the work; a signal or a full disk leaves no temporary
 Ctrl-C at any moment of the command line is one line and 130."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,6 +52,13 @@ def no_work(monkeypatch):
         raise AssertionError("the figures were computed before the path was refused")
 
     monkeypatch.setattr(workbook, "_gather", work)
+
+
+def errors(stderr: str) -> str:
+    """``notelib export``'s stderr without its progress lines ("notelib export: [2.9s] the
+    fair value (20,000 paths)"): what it said went wrong."""
+    return "".join(line for line in stderr.splitlines(True)
+                   if not re.match(r"notelib export: \[\d+\.\ds\] ", line))
 
 
 def unwritable_folder(tmp_path):
@@ -132,7 +140,7 @@ def test_a_folder_it_cannot_write_is_refused_before_the_work(tmp_path, monkeypat
     no_work(monkeypatch)
     out = f"{folder}/x.xlsx"
     assert cli.main(["export", "--xlsx", "--params", "distress", "--out", out]) == 2
-    err = capsys.readouterr().err
+    err = errors(capsys.readouterr().err)
     assert err.count("\n") == 1 and f"out = '{out}': cannot be written in {folder}" in err
 
 
@@ -171,7 +179,7 @@ def test_a_write_the_disk_refuses_is_one_line_and_leaves_nothing(tmp_path):
     out = tmp_path / "x.xlsx"
     p = subprocess.run([*PY, FULL_DISK, str(out)], capture_output=True, text=True, timeout=300)
     assert p.stdout.split() == ["2", "2"], p.stderr
-    lines = p.stderr.splitlines()
+    lines = errors(p.stderr).splitlines()
     assert lines == [f"notelib export: out = '{out}': cannot be written in {tmp_path}: "
                      "File too large"] * 2
     assert list(tmp_path.iterdir()) == []
@@ -207,7 +215,7 @@ def test_a_signal_while_the_workbook_is_written_leaves_no_temporary_file(tmp_pat
         _, err = p.communicate(timeout=60)
     finally:
         p.kill()
-    assert p.returncode == code and err == said
+    assert p.returncode == code and errors(err) == said
     assert list(tmp_path.iterdir()) == []
 
 
@@ -262,9 +270,9 @@ def test_export_refuses_a_tracked_file_or_an_input_before_the_work(tmp_path, mon
     tracked = ROOT / "notelib" / "case.py"
     before = digest(tracked)
     assert cli.main(["export", "--xlsx", "--params", "distress", "--out", str(tracked)]) == 2
-    assert capsys.readouterr().err == (f"notelib export: --out {tracked}: would overwrite "
-                                       "notelib/case.py, a file the repository tracks; choose "
-                                       "another path\n")
+    assert errors(capsys.readouterr().err) == (
+        f"notelib export: --out {tracked}: would overwrite notelib/case.py, a file the "
+        "repository tracks; choose another path\n")
     assert digest(tracked) == before
     # an input named like a workbook: the terms file of a case
     terms = terms_named(tmp_path, "Note", "terms.xlsx")
@@ -273,8 +281,8 @@ def test_export_refuses_a_tracked_file_or_an_input_before_the_work(tmp_path, mon
     before = digest(terms)
     for out in (terms, params):
         assert cli.main(["export", "--xlsx", "--params", str(params), "--out", str(out)]) == 2
-        assert capsys.readouterr().err == (f"notelib export: --out {out}: is an input of this "
-                                           "run; choose another path\n")
+        assert errors(capsys.readouterr().err) == (
+            f"notelib export: --out {out}: is an input of this run; choose another path\n")
     assert digest(terms) == before
     with pytest.raises(ValueError, match="is an input of this run"):  # Case.to_excel too
         Case.from_params(params).to_excel(terms)
@@ -374,3 +382,224 @@ def test_a_lone_surrogate_or_a_nul_cannot_break_the_files(tmp_path):
     assert deck.slides[0].shapes[0].text_frame.text == "bad\ufffdname"
     with pytest.raises(WorkbookError, match="a path cannot hold a NUL character"):
         write_workbook(case, tmp_path / "a\0b.xlsx")
+
+
+# ---- issue 36: what the PDF and the deck say, on one page size ------------------------------
+
+def _figure(size, headline="A finding"):
+    """A board figure of ``size`` inches, its finding drawn as charts draw one."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    fig.add_subplot().plot([0, 1], [0, 1])
+    fig.text(0.005, 0.99, headline, gid="headline", va="top")
+    fig.supxlabel("Source: a test figure")
+    return fig
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _slides(path) -> list[str]:
+    from pptx import Presentation
+
+    return [_collapse(" ".join(
+        [sh.text_frame.text for sh in s.shapes if sh.has_text_frame]
+        + [c.text for sh in s.shapes if sh.has_table for row in sh.table.rows for c in row.cells]))
+        for s in Presentation(path).slides]
+
+
+def _pages(path) -> list[str]:
+    from pypdf import PdfReader
+
+    return [_collapse(p.extract_text()) for p in PdfReader(path).pages]
+
+
+@pytest.fixture(scope="module")
+def before_notice():
+    """The distress ledger on 20 Dec 2006: performing, the 1 Jan 2007 payment ahead."""
+    return Case.from_params("distress", as_of="2006-12-20", N_PATHS=300, VALUATION_PATHS=1000,
+                            CURVE_PATHS=1000)
+
+
+@pytest.fixture(scope="module")
+def noticed():
+    return distress()
+
+
+@pytest.mark.parametrize("which, wanted", [
+    # 25 Jan 2007: the 1 Jan installment and interest unpaid, 335,000 + 3,350,000 x 9% x
+    # 92/360 = 412,050.00, with Default Interest 412,050 x 16% x 17/360 = 3,113.27 to 18 Jan
+    ("noticed", ["I.A.1 (Failure to pay principal or interest when due): triggered on 02 Jan "
+                 "2007.", "$412,050.00 is overdue, with $3,113.27 of Default Interest and V.H "
+                 "interest."]),
+    # 20 Dec 2006: that payment is ahead and the closes fail 115% of $0.20
+    ("before_notice", ["The 01 Jan 2007 payment ($412,050.00) must be made in cash: 15 Dec "
+                       "2006 closed below $0.23."])])
+def test_the_pdf_and_the_deck_say_what_the_html_board_alerts(tmp_path, request, which, wanted):
+    import html
+    import re
+
+    from notelib.present.board import where_it_stands
+    from notelib.present.deck import board_deck, board_pdf
+
+    case = request.getfixturevalue(which)
+    alerts = [html.unescape(a) for a in re.findall(r"<li>(.*?)</li>", where_it_stands(case))]
+    assert set(wanted) <= set(alerts)  # the HTML board's, from the same state
+    kw = {"conclusion": "Three sentences from the numbers.", "previous": None}
+    slides = _slides(board_deck(case, {}, tmp_path / "board.pptx", **kw))
+    pages = _pages(board_pdf(case, {}, tmp_path / "board.pdf", **kw))
+    for alert in alerts:  # on the page where the note stands, and again in the conclusion
+        assert sum(alert in s for s in slides) >= 2, alert
+        assert sum(alert in p for p in pages) >= 2, alert
+    assert all(a in slides[-1] and a in pages[-1] for a in alerts)
+
+
+def test_the_conclusion_opens_with_the_default(tmp_path, noticed):
+    from pptx import Presentation
+
+    from notelib.present.board import conclusion
+    from notelib.present.deck import board_deck, board_pdf
+
+    text = conclusion(noticed)
+    deck = Presentation(board_deck(noticed, {}, tmp_path / "b.pptx", conclusion=text,
+                                   previous=None))
+    last = {sh.name: sh for sh in deck.slides[-1].shapes}
+    standing = last["Standing"].text_frame.text.splitlines()
+    assert standing[0].startswith("• On 25 Jan 2007: Noticed (I.A.1, 10 Jan 2007): the "
+                                  "Mandatory Redemption Amount of $4,131,572.42 was due by "
+                                  "18 Jan 2007 and is unpaid")
+    assert standing[1:] == ["• I.A.1 (Failure to pay principal or interest when due): "
+                            "triggered on 02 Jan 2007.",
+                            "• $412,050.00 is overdue, with $3,113.27 of Default Interest "
+                            "and V.H interest."]
+    assert last["Conclusion"].text_frame.text == text  # the board's three sentences, whole
+    assert last["Standing"].top + last["Standing"].height <= last["Conclusion"].top
+    page = _pages(board_pdf(noticed, {}, tmp_path / "b.pdf", conclusion=text,
+                            previous=None))[-1]
+    assert page.index("$412,050.00 is overdue") < page.index(_collapse(text)[:40])
+
+
+def test_what_changed_is_the_second_page_whatever_there_is_to_say(tmp_path, noticed):
+    import json
+
+    from notelib.present.deck import LOOK_UP, board_deck, board_pdf
+
+    def second(previous, changes=(), folder=tmp_path):
+        deck = _slides(board_deck(noticed, {}, folder / "b.pptx", changes=changes,
+                                  previous=previous))
+        pdf = _pages(board_pdf(noticed, {}, folder / "b.pdf", changes=changes,
+                               previous=previous))
+        assert deck[1].startswith("What changed since the last report")
+        assert pdf[1].startswith("What changed since the last report")
+        return deck[1], pdf[1]
+
+    for page in second(None):  # the board's own sentence
+        assert "No earlier report of this case was found: nothing to compare." in page
+    previous = {"case": {"as_of": "2007-01-09"}, "folder": "2007-01-09-distress",
+                "metrics": [], "state": {}}
+    for page in second(previous):
+        assert "Nothing changed since the report of 2007-01-09." in page
+    moved = [("Conversion Price", "$0.22", "$0.20")]
+    for page in second(previous, moved):
+        assert "Compared with the report of 2007-01-09 (2007-01-09-distress)" in page
+        assert "Conversion Price $0.22 → $0.20" in page
+    # by default the report beside the file's folder, as the board finds it
+    reports = tmp_path / "reports"
+    earlier = reports / "2007-01-20-distress"
+    earlier.mkdir(parents=True)
+    (earlier / "metrics.json").write_text(json.dumps({
+        "case": {"name": "distress", "as_of": "2007-01-20"}, "board": [], "state": {}}))
+    (reports / ".tmp-run").mkdir()
+    for page in second(LOOK_UP, folder=reports / ".tmp-run"):
+        assert "Nothing changed since the report of 2007-01-20." in page
+
+
+def test_every_page_and_slide_names_the_case_and_the_date_on_one_page_size(tmp_path, noticed):
+    from pypdf import PdfReader
+
+    from notelib.present.deck import board_deck, board_pdf
+
+    # the four sizes the board figures have, and one larger than the page
+    sizes = [(11, 6), (12, 6), (13, 5.5), (11, 5.5), (16, 10)]
+    figures = {f"f{i}": _figure(s, f"Finding {i}") for i, s in enumerate(sizes)}
+    kw = {"conclusion": "Three sentences.", "previous": None}
+    pdf = board_pdf(noticed, figures, tmp_path / "b.pdf", **kw)
+    slides = _slides(board_deck(noticed, figures, tmp_path / "b.pptx", **kw))
+    pages = _pages(pdf)
+    assert len(pages) == len(slides)
+    for n, (page, slide) in enumerate(zip(pages, slides), start=1):
+        for text in (page, slide):
+            assert "case distress (illustration) · as of 25 Jan 2007" in text, n
+            assert f"{n} / {len(pages)}" in text, n
+    for i in range(len(sizes)):  # each figure drawn, as drawn (its text is text)
+        assert sum(f"Finding {i}" in p for p in pages) == 1
+    # one size: the deck's 13.333 x 7.5 inches, 959.976 x 540 points
+    boxes = {(round(float(p.mediabox.width), 3), round(float(p.mediabox.height), 3))
+             for p in PdfReader(pdf).pages}
+    assert boxes == {(959.976, 540.0)}
+
+
+def test_the_deck_was_created_when_it_was_written(tmp_path, noticed, monkeypatch):
+    import datetime as dt
+
+    from pptx import Presentation
+
+    from notelib.present.deck import board_deck
+
+    before = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    props = Presentation(board_deck(noticed, {}, tmp_path / "b.pptx")).core_properties
+    after = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    assert before <= props.created == props.modified <= after  # was: 2013-01-27
+    assert (props.author, props.last_modified_by, props.revision) == ("notelib", "notelib", 1)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1765000000")  # a reproducible file
+    props = Presentation(board_deck(noticed, {}, tmp_path / "b.pptx")).core_properties
+    assert props.created == props.modified == dt.datetime(2025, 12, 6, 5, 46, 40)
+
+
+def test_a_three_line_finding_fits_above_its_picture(tmp_path, noticed):
+    from pptx import Presentation
+    from pptx.util import Inches, Pt
+
+    from notelib.present.deck import LINE_EM, board_deck, wrapped
+
+    long = ("The amendment moved $1.388M ± $0.007M of value to the noteholders (± 2 standard "
+            "errors) at an assumed $0.25 share price; $0.48M at $0.15 to $2.52M at $0.35, and "
+            "the warrants issued for it add $0.079M more at the same price and volatility")
+    deck = Presentation(board_deck(noticed, {"long": _figure((11, 6), long),
+                                             "short": _figure((11, 6), "Short")},
+                                   tmp_path / "b.pptx", previous=None))
+    for slide in list(deck.slides)[-2:]:
+        shapes = {sh.name: sh for sh in slide.shapes}
+        title, picture = shapes["Title"], next(sh for sh in slide.shapes if sh.shape_type == 13)
+        size = title.text_frame.paragraphs[0].runs[0].font.size.pt
+        lines = wrapped(title.text_frame.text, size, title.width, bold=True)
+        assert Pt(size * LINE_EM * lines) <= title.height  # the lines it wraps to fit
+        assert title.top + title.height <= picture.top  # and end above the picture
+        assert picture.top + picture.height <= shapes["Footer"].top
+    long_title = next(sh for sh in list(deck.slides)[-2].shapes if sh.name == "Title")
+    assert long_title.text_frame.paragraphs[0].runs[0].font.size.pt < 26  # it was made smaller
+    assert long_title.top + long_title.height <= Inches(1.35)
+
+
+def test_a_label_past_the_figures_edge_is_on_the_pdf_page(tmp_path, noticed):
+    # the PDF printed a figure at its own size, cut at its edge ("...where the Holder has
+    # conv"); the slide showed all of it: now the page holds all the figure draws. What a page
+    # cuts off is still in its content stream (pypdf reads it): poppler's pdftotext reads
+    # only what is on the page
+    import shutil
+
+    from notelib.present.deck import board_pdf
+
+    if not shutil.which("pdftotext"):
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail("pdftotext is missing in CI: .ci/run installs poppler-utils")
+        pytest.skip("pdftotext is not installed: sudo apt-get install poppler-utils")
+    fig = _figure((11, 6), "A finding")
+    fig.text(0.9, 0.02, "a label that runs on past the right edge", ha="left")
+    pdf = board_pdf(noticed, {"f": fig}, tmp_path / "b.pdf", previous=None)
+    last = str(len(_pages(pdf)))
+    page = subprocess.run(["pdftotext", "-f", last, "-l", last, str(pdf), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "a label that runs on past the right edge" in _collapse(page)

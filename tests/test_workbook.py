@@ -172,3 +172,79 @@ def test_after_a_notice_the_value_sheet_is_the_claim_in_formulas(tmp_path):
     assert got[("Value", "B12")] == 4_158_741.50 == rows["Value"]
     status = {r[0].value: r[1].value for r in wb["Status"].iter_rows(min_row=4)}
     assert status["Owed on it"] == 4_159_116.24 and status["State"] == "noticed"
+
+
+# ---- issue 36: what the sheets cite and how they show it --------------------------------------
+
+def test_inputs_are_cited_from_the_workbooks_folder_and_where_they_came_from(tmp_path):
+    # a report's workbook cited its hidden work folder (reports/.tmp-2026-12-06-base-.../
+    # inputs/...), renamed when the report was published: now the copy beside it
+    from notelib.params import ROOT
+
+    ledger = ROOT / "data" / "ledger" / "distress-illustration.yaml"
+    (tmp_path / "inputs").mkdir()
+    copy = tmp_path / "inputs" / "ledger.yaml"
+    copy.write_bytes(ledger.read_bytes())
+    case = Case.from_params("distress", LEDGER_FILE=str(copy), N_PATHS=50)
+    path = write_workbook(case, tmp_path / "report.xlsx",
+                          origins={"LEDGER_FILE": "data/ledger/distress-illustration.yaml"})
+    wb = openpyxl.load_workbook(path)
+    files = {r[0]: r[1:] for r in wb["About"].iter_rows(min_row=14, max_row=20, values_only=True)}
+    assert files["Ledger"][0] == "inputs/ledger.yaml"  # from the workbook's folder
+    assert files["Ledger"][2] == "data/ledger/distress-illustration.yaml"  # copied from
+    assert files["Terms"][0] == "data/terms/dyntek-2005.yaml"  # outside it: the repository's
+    assert wb["About"]["D13"].value == "Copied from"
+    assert wb["Ledger"]["A1"].value == "Ledger: inputs/ledger.yaml"
+    assert not [c.coordinate for ws in wb for row in ws.iter_rows() for c in row
+                if isinstance(c.value, str) and ".tmp-" in c.value]
+
+
+def test_the_status_sheet_shows_its_notes_whole_and_its_headers_over_their_numbers(book):
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Status"]
+    assert ws["B3"].value == "Value" and ws["B3"].alignment.horizontal == "right"
+    rows = {r[0].value: r for r in ws.iter_rows() if r[0].value}
+    top = rows["Conversion Price history"][0].row
+    heads = {c.value: c for c in ws[top + 1] if c.value}
+    for name in ("Date", "Price", "Split factor"):  # numbers and dates: flush right, as they are
+        assert heads[name].alignment.horizontal == "right", name
+    assert heads["Note"].alignment.horizontal in (None, "general", "left")
+    split = next(r for r in ws.iter_rows(min_row=top + 2) if r[2].value == "Split")
+    # the 1-for-10 reverse split (5 Jun 2006): one new share for ten old, the number 0.1 shown
+    # as 1/10 (it was the text "1/10")
+    assert split[5].value == 0.1 and split[5].number_format == "# ?/???"
+    ratchet = next(r for r in ws.iter_rows(min_row=top + 2) if r[2].value == "Issuance")
+    note = ratchet[4]  # "full ratchet to the Base Share Price 0.02": 41 characters in 18
+    assert len(note.value) > 18 and note.alignment.wrap_text
+    assert ws.row_dimensions[note.row].height >= 15 * 3  # three lines, none cut off
+    arrears = rows["Arrears"][0].row
+    assert [c.value for c in ws[arrears + 1]][:3] == ["Due", "Kind", "Amount"]
+    assert ws.cell(arrears + 1, 1).alignment.horizontal == "right"  # a date column
+
+
+def test_a_count_is_a_whole_number_and_an_amount_no_float_noise(book):
+    from notelib.present.workbook import _clean
+
+    assert _clean(92533.00000000003, "shares") == 92533  # was written as such
+    assert isinstance(_clean(92533.00000000003, "shares"), int)
+    assert _clean(0.1 + 0.2, "money") == 0.3 and _clean(175594.081, "money") == 175594.081
+    assert _clean(6090.7406, "shares") == 6090.7406  # a mean: kept
+    assert _clean(155908.3000000039, "shares") == 155908.3  # an interpolated percentile
+    wb = openpyxl.load_workbook(book)
+    heads = [c.value for c in wb["Paths"][4]]
+    for col, head in enumerate(heads, start=1):
+        if head and head.startswith("Shares issued"):
+            values = [r[0] for r in wb["Paths"].iter_rows(min_row=5, min_col=col, max_col=col,
+                                                          values_only=True)]
+            noisy = [v for v in values if v != round(v, 6)]  # no digit past the sixth place
+            assert noisy == [], head
+
+
+def test_prices_with_their_cents_and_yes_or_no(tmp_path):
+    case = Case.from_params("distress", as_of="2007-01-09", HIGHEST_CLOSE=0.3, START_PRICE=0.3,
+                            N_PATHS=300, VALUATION_PATHS=1_000)
+    wb = openpyxl.load_workbook(write_workbook(case, tmp_path / "report.xlsx"))
+    assert wb["Redemption"]["A2"].value.startswith("At a highest close of $0.30 on")  # "$0.3"
+    assert wb["Paths"]["A2"].value.startswith("Assumed: start $0.30, volatility 80%")
+    terms = {r[0]: r[1] for r in wb["Terms"].iter_rows(min_row=4, values_only=True)}
+    assert terms["Maturity in shares"] == "No"  # IV: everything owed at maturity in cash

@@ -1,4 +1,4 @@
-"""The ``notelib`` command line."""
+"""The notelib command line: the convertible-note workbook from the shell."""
 
 from __future__ import annotations
 
@@ -55,6 +55,17 @@ def _given(text: str) -> str:
     return text
 
 
+DESCRIPTION = ("The convertible-note workbook from the shell: publish the dated board reports, "
+               "see where the note stands on a date, export a case as an Excel workbook, run a "
+               "sensitivity grid, time the engine. `notelib COMMAND --help` says more.")
+REPORT = ("Run every notebook headless for each case (one data/params file each) and publish "
+          "reports/<as-of>-<case>/ (-2, -3... for another run the same day): the notebooks' HTML, "
+          "the board PDF and deck, report.xlsx, index.html, metrics.json and manifest.json. A "
+          "case whose notebook fails, or whose pages disagree, is kept in reports/failed/ and "
+          "earlier reports are never touched. At the end each case's key numbers are printed "
+          "with what changed since its previous report.")
+
+
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
@@ -63,10 +74,11 @@ def _parser() -> argparse.ArgumentParser:
             """A wrong argument in one line, naming it (--help shows the usage)."""
             self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
-    parser = Parser(prog="notelib", description=__doc__)
+    parser = Parser(prog="notelib", description=DESCRIPTION)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    rep = sub.add_parser("report", help="run the notebooks headless and publish dated reports")
+    rep = sub.add_parser("report", help="run the notebooks headless and publish dated reports",
+                         description=REPORT)
     rep.add_argument("--params", nargs="*", default=[], metavar="FILE",
                      help="parameter files (default: every data/params/*.yaml)")
     rep.add_argument("--notebooks", nargs="*", default=[], metavar="NB",
@@ -74,7 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--as-of", type=_date, default=None, help="report date (default: today)")
     rep.add_argument("--out", type=_given, default=None,
                      help="reports folder (default: reports/)")
-    b = sub.add_parser("bench", help="time GBM path generation against the engine")
+    b = sub.add_parser("bench", help="time GBM path generation against the engine",
+                       description="Time GBM path generation against the engine (or the fair "
+                                   "value, or a sweep on one and two Dask workers) and print "
+                                   "the times, their ratio and the peak memory.")
     b.add_argument("--paths", type=_count, default=100_000,
                    help="number of paths (default 100,000)")
     b.add_argument("--chunk", type=_count, default=25_000, help="paths per chunk (default 25,000)")
@@ -84,19 +99,30 @@ def _parser() -> argparse.ArgumentParser:
                    help="time the fair value (data/market/dyntek-2005-11.yaml) instead")
     b.add_argument("--sweep", action="store_true",
                    help="time data/sweeps/example.yaml on 1 and 2 Dask workers instead")
-    st = sub.add_parser("status", help="where the note stands on a date (one screen, or JSON)")
+    st = sub.add_parser("status", help="where the note stands on a date (one screen, or JSON)",
+                        description="Where the note stands on a date, from a case's ledger "
+                                    "and closes (the notebooks' own files, each replaceable): "
+                                    "principal, interest, arrears, the Conversion Price, the "
+                                    "next payment and whether it may be made in shares, the "
+                                    "Mandatory Redemption Events.")
     st.add_argument("--as-of", type=_date, default=None,
                     help="the date (default: today, or after maturity the last date the ledger "
                          "or the closes know)")
-    st.add_argument("--case", type=_given, default="base",
-                    help="the report case whose files are used (data/params/; default: base)")
+    st.add_argument("--params", type=_given, default="base", metavar="CASE",
+                    help="the case whose files are used: a data/params file by name or path "
+                         "(default: base)")
+    st.add_argument("--case", type=_given, dest="params", default=argparse.SUPPRESS,
+                    help=argparse.SUPPRESS)  # the old spelling, still read
     st.add_argument("--ledger", type=_given, default=None, help="ledger file (default: the case's)")
     st.add_argument("--prices", type=_given, default=None,
                     help="closes CSV (date,close) for the share test (default: the case's, the "
                          "same closes the notebooks use)")
     st.add_argument("--terms", type=_given, default=None, help="terms file (default: the case's)")
     st.add_argument("--json", action="store_true", help="print JSON for scripts")
-    sw = sub.add_parser("sweep", help="run a sensitivity grid (data/sweeps/*.yaml) on Dask")
+    sw = sub.add_parser("sweep", help="run a sensitivity grid (data/sweeps/*.yaml) on Dask",
+                        description="Run a sensitivity grid (data/sweeps/*.yaml) on a Dask "
+                                    "cluster; finished cells are cached, so a rerun computes "
+                                    "only the rest. Writes Parquet and CSV.")
     sw.add_argument("grid", help="grid file, or the name of one in data/sweeps/")
     sw.add_argument("--scheduler", default=None,
                     help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
@@ -108,10 +134,14 @@ def _parser() -> argparse.ArgumentParser:
                     help="finished cells (default: reports/sweeps/cache); a rerun skips them")
     sw.add_argument("--force", action="store_true",
                     help="run a grid past the limits of notelib.limits.LIMITS (cells, paths)")
-    ex = sub.add_parser("export", help="write a case as an Excel workbook with live formulas")
-    ex.add_argument("--xlsx", action="store_true", required=True,
-                    help="an Excel workbook (.xlsx), the one format there is")
-    ex.add_argument("--params", type=_given, default="base",
+    ex = sub.add_parser("export", help="write a case as an Excel workbook with live formulas",
+                        description="Write a case as an Excel workbook (report.xlsx's sheets: "
+                                    "terms, schedule and redemption with live formulas, "
+                                    "ledger, status, paths and value). What it computes is "
+                                    "said on stderr as it goes; the file's path is printed.")
+    ex.add_argument("--xlsx", action="store_true",
+                    help="an Excel workbook (.xlsx): the one format there is, the default")
+    ex.add_argument("--params", type=_given, default="base", metavar="CASE",
                     help="the case: a data/params file by name or path (default: base)")
     ex.add_argument("--as-of", type=_date, default=None, help="the date (default: today)")
     ex.add_argument("--out", type=_given, default=None,
@@ -119,18 +149,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Progress:
+    """What a long command is computing, one whole line on stderr as each step starts, after
+    the seconds so far: "notelib export: [2.9s] the fair value (20,000 paths)" (a whole
+    line, so an error or a Ctrl-C after it reads on a line of its own)."""
+
+    def __init__(self, command: str, stream=None) -> None:
+        import time
+
+        self.command, self.stream, self.clock = command, stream, time.perf_counter
+        self.started = self.clock()
+
+    def __call__(self, step: str) -> None:
+        print(f"notelib {self.command}: [{self.clock() - self.started:.1f}s] {step}",
+              file=self.stream or sys.stderr, flush=True)
+
+
 def _export(args: argparse.Namespace) -> int:
-    """The case as report.xlsx-style workbook (notelib.present.workbook)."""
+    """The case as report.xlsx-style workbook (notelib.present.workbook), saying on stderr
+    what it computes as it goes."""
     from pathlib import Path
 
     from ..case import Case
     from ..io.outputs import guard
     from ..params import ROOT, params_file
+    from ..present.workbook import write_workbook
 
+    progress = Progress("export")
+    progress(f"reading case {args.params}")
     case = Case.from_params(args.params, as_of=args.as_of)
     out = Path(args.out or ROOT / "reports" / f"{case.as_of}-{case.name}.xlsx")
     guard([out], reads=[*case.files.values(), params_file(args.params)])  # before the work
-    print(case.to_excel(out))
+    written = write_workbook(case, out, progress=progress)
+    progress(f"written: case {case.label}, as of {case.as_of:%d %b %Y}")
+    print(written)
     return 0
 
 
@@ -174,7 +226,7 @@ def _status(args: argparse.Namespace) -> int:
 
     changes = {k: v for k, v in (("LEDGER_FILE", args.ledger), ("PRICES_FILE", args.prices),
                                  ("TERMS_FILE", args.terms)) if v}
-    case = Case.from_params(args.case, as_of=args.as_of, **changes)
+    case = Case.from_params(args.params, as_of=args.as_of, **changes)
     day, said = case.as_of, ""
     if args.as_of is None:  # today, inside the note's life; else the last day the files know
         t = case.terms

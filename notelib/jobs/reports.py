@@ -118,13 +118,27 @@ METRICS = {
     "shares_issued_to_date": ("Shares issued to date", "shares"),
     "events_running": ("Mandatory Redemption Events running", "count"),
     "p_shares_next_payment": ("Paths paying the next payment in shares", "percent"),
+    "fair_value_upper": ("Fair value: upper bound (a relaxed Holder)", "dollars"),
+    "fair_value_upper_std_error": ("... its standard error", "dollars"),
 }
 
 
 def metric_row(key: str, value: Any) -> tuple[str, str]:
-    """A metric as index.html shows it: its label and its value with units."""
+    """A metric as index.html shows it: its label and its value with units. A key this
+    table does not know is shown by its name's kind (``..._value``, ``..._std_error``:
+    dollars; ``p_...``: a percentage), else as a number to six significant digits, never
+    as a raw float."""
+    import numpy as np
+
+    from ..io.display import column_kind
+
     label, kind = METRICS.get(key, (key.replace("_", " ").capitalize(), None))
-    if kind in KINDS and isinstance(value, int | float) and not isinstance(value, bool):
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if key not in METRICS and number:
+        kind = "dollars" if key.endswith("std_error") else column_kind(key, np.float64)
+        if kind is None:
+            return label, f"{value:,}" if isinstance(value, int) else f"{value:,.6g}"
+    if kind in KINDS and number:
         return label, KINDS[kind](value)
     if kind == "count":
         return label, f"{value:,}"
@@ -257,11 +271,29 @@ table{{border-collapse:collapse}} td{{border-bottom:1px solid #ddd;padding:2px 8
 
 
 def html_export(notebook: Path) -> str:
-    """The executed notebook as HTML without code and without the injected-parameters cell."""
+    """The executed notebook as HTML without code, without the injected-parameters cell and
+    without what only an interactive session shows (:func:`interactive_only`)."""
     import nbformat
 
-    body, _ = _exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells = [c for c in nb.cells if not interactive_only(c)]
+    body, _ = _exporter().from_notebook_node(nb)
     return body
+
+
+INTERACTIVE_TAG = "interactive-only"
+INTERACTIVE_HEADING = re.compile(r"^\s*#+\s.*\(interactive sessions only\)", re.I)
+
+
+def interactive_only(cell: Mapping[str, Any]) -> bool:
+    """A cell a static page leaves out: tagged ``interactive-only``, or a Markdown cell headed
+    "... (interactive sessions only)" (the panels' section: its panel is drawn only when
+    INTERACTIVE, so a published page would show the heading over nothing)."""
+    if INTERACTIVE_TAG in cell.get("metadata", {}).get("tags", []):
+        return True
+    source = cell.get("source", "")
+    source = "".join(source) if isinstance(source, list) else source
+    return cell.get("cell_type") == "markdown" and bool(INTERACTIVE_HEADING.match(source))
 
 
 @functools.cache
@@ -776,13 +808,18 @@ def _finish(case: _Case, out: Path, log) -> None:
 
 
 def _workbook(case: _Case) -> Path:
-    """report.xlsx: the case the notebooks were given, its figures read from their cache."""
+    """report.xlsx: the case the notebooks were given, its figures read from their cache;
+    it cites the report's own copies of the inputs (``inputs/...``, beside it) and the
+    files they were copied from."""
     from ..case import Case
+    from ..present.workbook import write_workbook
 
     given = case.inject
     built = Case.from_params(given["CASE"], as_of=given["AS_OF"], cache=given["CACHE_DIR"],
                              **given.get("CHANGES", {}))
-    return built.to_excel(case.work / "report.xlsx")
+    origins = {param: case.record[label]["file"] for param, label in INPUTS.items()
+               if label in case.record}
+    return write_workbook(built, case.work / "report.xlsx", origins=origins)
 
 
 def _keep_failed(work: Path, out: Path, run_id: str, reason: str) -> Path | str:
@@ -848,6 +885,128 @@ def _check_name(name: str, path: Path | None) -> None:
                       f"folder's, {why}: rename the file")
 
 
+def _publication(folder: Path, name: str, as_of: str) -> int | None:
+    """The publication number of a report folder of case ``name`` and date ``as_of``:
+    1 for ``<as-of>-<name>``, n for ``<as-of>-<name>-<n>`` (a later run the same day),
+    None for a folder not so named."""
+    stem = f"{as_of}-{name}"
+    if folder.name == stem:
+        return 1
+    rest = folder.name.removeprefix(stem + "-") if folder.name.startswith(stem + "-") else ""
+    return int(rest) if rest.isdigit() else None
+
+
+def _published(folder: Path) -> tuple[dict[str, Any], tuple[dt.date, int]] | None:
+    """A published report's metrics.json and its place among the case's publications (its
+    as-of date, then its publication number), or None when it is no published report."""
+    try:
+        data = json.loads((folder / "metrics.json").read_text())
+        rec = data["case"]
+        day = dt.date.fromisoformat(rec["as_of"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    n = _publication(folder, str(rec.get("name", "")), rec["as_of"])
+    if n is None or "board" not in data:
+        return None
+    return data, (day, n)
+
+
+def previous_publication(folder: str | Path) -> Path | None:
+    """The latest publication of the same case before the report in ``folder``, in its
+    reports folder: by as-of date, and on the same as-of date by publication
+    (``2026-12-06-base`` before ``2026-12-06-base-2``); None when there is none."""
+    folder = Path(folder).resolve()
+    this = _published(folder)
+    if this is None:
+        return None
+    name, best = this[0]["case"]["name"], None
+    for other in folder.parent.glob(f"*-{name}*"):
+        got = _published(other) if other != folder else None
+        if got and got[0]["case"].get("name") == name and got[1] < this[1] and \
+                (best is None or got[1] > best[1]):
+            best = (other, got[1])
+    return best[0] if best else None
+
+
+class _Number(dict):
+    """A board number as metrics.json keeps it (``Metric.as_dict()``)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self)
+
+
+@dataclass
+class _State:
+    """A note's state as metrics.json keeps it (``NoteState.as_dict()``, its payments
+    counted)."""
+
+    fields: dict[str, Any]
+    payments: range
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.fields)
+
+
+class _Recorded:
+    """A published report's case as :func:`notelib.present.board.changes_since` reads one:
+    its record, its board numbers and its state, from its metrics.json."""
+
+    def __init__(self, metrics: Mapping[str, Any]) -> None:
+        self._m = metrics
+
+    def record(self) -> dict[str, Any]:
+        return self._m["case"]
+
+    def metrics(self) -> dict[str, _Number]:
+        return {m["key"]: _Number(m) for m in self._m["board"]}
+
+    def state(self) -> _State:
+        state = dict(self._m.get("state", {}))
+        return _State(state, range(int(state.pop("payments", 0))))
+
+
+def changes_between(folder: str | Path, previous: str | Path | None
+                    ) -> list[tuple[str, str, str]]:
+    """(what, then, now) for each board number and state fact that changed from the report
+    in ``previous`` to the one in ``folder``, as the board summary lists them
+    (:func:`notelib.present.board.changes_since`); empty when ``previous`` is None."""
+    from ..present.board import changes_since
+
+    if previous is None:
+        return []
+    now = json.loads((Path(folder) / "metrics.json").read_text())
+    then = json.loads((Path(previous) / "metrics.json").read_text())
+    record = {"case": then["case"], "metrics": then["board"], "state": then.get("state", {}),
+              "folder": Path(previous).name}
+    return changes_since(_Recorded(now), record)
+
+
+def headline(folder: str | Path) -> str:
+    """A published report in a few lines, for the end of ``notelib report``: the case, its
+    date and its index page; each key number (label and text, as the board shows them);
+    what changed since the case's previous publication (:func:`previous_publication`), in
+    the board summary's words."""
+    folder = Path(folder)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    case = metrics.get("case", {})
+    day = dt.date.fromisoformat(case["as_of"]) if case.get("as_of") else None
+    lines = [f"{case.get('label', folder.name)}, as of {day:%d %b %Y}: {folder / 'index.html'}"
+             if day else f"{folder.name}: {folder / 'index.html'}"]
+    board = metrics.get("board", [])
+    width = min(max((len(m["label"]) for m in board), default=0), 60)
+    lines += [f"  {m['label']:<{width}}  {m['text']}" for m in board]
+    previous = previous_publication(folder)
+    rows = changes_between(folder, previous)
+    if previous is None:
+        lines.append("  No earlier report of this case was found: nothing to compare.")
+    elif not rows:
+        lines.append(f"  Nothing changed since the report of {previous.name}.")
+    else:
+        lines.append(f"  What changed since the report of {previous.name}:")
+        lines += [f"    {what}: {then} → {now}" for what, then, now in rows]
+    return "\n".join(lines)
+
+
 def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt.date | None,
                 out: str) -> int:
     """The ``notelib report`` command: one published report per parameter file. Paths are
@@ -874,7 +1033,7 @@ def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt
         raise ReportError(f"--out {out_dir}: cannot be written: {exc.strerror or exc}") from None
     try:
         with stopping_on_signals():
-            run_reports(runs, notebooks=nbs, as_of=as_of, out=out_dir, base=base)
+            published = run_reports(runs, notebooks=nbs, as_of=as_of, out=out_dir, base=base)
     except ReportError as exc:
         print(f"report failed: {exc}", file=sys.stderr)
         return 1
@@ -885,4 +1044,6 @@ def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt
     except OSError as exc:
         print(f"report failed: {exc}", file=sys.stderr)
         return 1
+    for folder in published:  # each case's headline: its key numbers, what changed
+        print(f"\n{headline(folder)}")
     return 0

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import decimal
 import errno
+import functools
 import io
 import os
 import re
@@ -28,8 +30,9 @@ import secrets
 import signal
 import textwrap
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +45,16 @@ from ..contract.conversion import conversion_shares
 from ..contract.schedule import (day_count_basis, interest_dates, principal_payments,
                                  year_fraction)
 from ..contract.terms import NoteTerms
+from ..io.display import price
 from ..io.outputs import guard
 from ..params import file_sha256, relative
 
 FORMATS = {  # number formats by kind
     "money": "$#,##0.00;-$#,##0.00", "shares": "#,##0", "price": "$0.00####",
     "pct": "0.00%", "date": "dd mmm yyyy", "number": "#,##0.######", "int": "#,##0",
-    "text": "@", "days": "0",
+    "text": "@", "days": "0", "factor": "# ?/???",
 }
+NUMERIC = {"money", "shares", "price", "pct", "date", "number", "int", "days", "factor"}
 NAMES = {  # named cells on the Terms sheet: name -> term
     "Principal": "principal", "Rate": "interest_rate", "ConversionPrice": "conversion_price",
     "Premium": "redemption_premium", "MonthlyPrepayment": "monthly_prepayment",
@@ -71,19 +76,33 @@ class WorkbookError(ValueError):
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a table: its header, the kind of number it holds and its width."""
+    """One column of a table: its header, the kind of number it holds and its width; its
+    header flush right over numbers and dates, flush left over text (``right`` says which
+    where the column holds both)."""
 
     header: str
     kind: str = "text"
     width: float = 14
+    right: bool | None = None
+
+    @property
+    def flush_right(self) -> bool:
+        return self.kind in NUMERIC if self.right is None else self.right
 
 
-def write_workbook(case, path: str | Path) -> Path:
+def write_workbook(case, path: str | Path, *, origins: Mapping[str, str] | None = None,
+                   progress: Callable[[str], Any] | None = None) -> Path:
     """``case`` as an Excel workbook at ``path`` (see the module docstring). A path it may
     not write (a tracked file, an input of the case, a folder it cannot write in, a name the
     folder does not allow) is refused before any figure is computed; the figures are all
     computed before the file is opened; the file appears whole or not at all, even when
-    the write fails, is interrupted or the process is sent SIGTERM."""
+    the write fails, is interrupted or the process is sent SIGTERM.
+
+    The About and Ledger sheets cite each input file from the workbook's own folder when it
+    lies in it (a report's ``inputs/terms.yaml``: the report's own copy, wherever the
+    report is moved), else from the repository; ``origins`` (input parameter -> file, as
+    ``TERMS_FILE``) names the file each was copied from. ``progress`` is told what is being
+    computed, step by step (``notelib export`` prints it)."""
     path = Path(path)
     where = f"out = {str(path)!r}"
     if path.suffix.lower() != ".xlsx":
@@ -94,7 +113,11 @@ def write_workbook(case, path: str | Path) -> Path:
     if not path.parent.is_dir():
         raise WorkbookError(f"{where}: the folder {path.parent} does not exist")
     _check_writable(path)
-    data = _gather(case)
+    tell = progress or (lambda step: None)
+    data = _gather(case, progress=tell)
+    tell(f"writing {path.name}")
+    data["cite"] = functools.partial(_cite, path.parent)
+    data["origins"] = dict(origins or {})
     with _clean_up_on_termination():
         tmp = _temporary(path)
         try:  # built in memory, then written with plain file calls: a write error is ours
@@ -126,6 +149,8 @@ def _write(wb, case, data: dict[str, Any]) -> None:
     fmt["top"] = wb.add_format({"valign": "top"})
     fmt["head"] = wb.add_format({"bold": True, "bottom": 1, "text_wrap": True,
                                  "valign": "top", "bg_color": "#F2F2F2"})
+    fmt["head_num"] = wb.add_format({"bold": True, "bottom": 1, "text_wrap": True,
+                                     "valign": "top", "bg_color": "#F2F2F2", "align": "right"})
     fmt["title"] = wb.add_format({"bold": True, "font_size": 14})
     fmt["bold"] = wb.add_format({"bold": True})
     fmt["wrap"] = wb.add_format({"text_wrap": True, "valign": "top"})
@@ -249,13 +274,33 @@ def _clean_up_on_termination() -> Iterator[None]:
             signal.signal(s, signal.SIG_DFL)
 
 
-def _gather(case) -> dict[str, Any]:
-    """Every figure the sheets show, computed first (a failure writes nothing)."""
+def _gather(case, progress: Callable[[str], Any] = lambda step: None) -> dict[str, Any]:
+    """Every figure the sheets show, computed first (a failure writes nothing), each step
+    told to ``progress`` before it is computed."""
+    p = case.params
+    progress("the value of the noticed claim" if case.noticed else
+             f"the fair value ({int(p['VALUATION_PATHS']):,} paths)")
     value = case.value()
-    return {"case": case, "terms": case.terms, "schedule": case.schedule(),
-            "state": case.state(), "redemption": _redemption_rows(case),
-            "by_date": case.forecast().by_date, "value": value, "parts": case.value_parts(),
+    progress("the schedule and the note's state")
+    schedule, state = case.schedule(), case.state()
+    progress("the Mandatory Redemption Amount by date")
+    redemption = _redemption_rows(case)
+    progress(f"the forecast ({int(p['N_PATHS']):,} paths)")
+    by_date = case.forecast().by_date
+    progress("the Greeks and the value's parts")
+    parts = case.value_parts()
+    return {"case": case, "terms": case.terms, "schedule": schedule, "state": state,
+            "redemption": redemption, "by_date": by_date, "value": value, "parts": parts,
             "files": {k: (v, file_sha256(v)) for k, v in case.files.items()}}
+
+
+def _cite(folder: Path, path: str | Path) -> str:
+    """An input file as the workbook cites it: from the workbook's folder when it lies in
+    it (a report's own copy, ``inputs/terms.yaml``), else from the repository."""
+    try:
+        return str(Path(path).resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return relative(path)
 
 
 def _redemption_rows(case) -> pd.DataFrame:
@@ -271,8 +316,8 @@ def _head(ws, fmt, row: int, columns: Sequence[Column], size: bool = True) -> No
     """A header row as high as its longest wrapped header and (``size``) the widths."""
     lines = max(_lines(col.header, col.width * 0.9) for col in columns)  # bold: wider
     ws.set_row(row, _height(lines) if lines > 1 else None)
-    for c, col in enumerate(columns):
-        ws.write_string(row, c, col.header, fmt["head"])
+    for c, col in enumerate(columns):  # over numbers and dates, flush right as they are
+        ws.write_string(row, c, col.header, fmt["head_num" if col.flush_right else "head"])
         if size:
             ws.set_column(c, c, col.width)
 
@@ -282,17 +327,38 @@ def _put(ws, fmt, row: int, col: int, value: Any, kind: str = "text") -> None:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         ws.write_blank(row, col, None)
     elif isinstance(value, bool | np.bool_):
-        ws.write_string(row, col, "yes" if value else "no", fmt["top"])
+        ws.write_string(row, col, "Yes" if value else "No", fmt["top"])
+    elif isinstance(value, Fraction):  # a split factor: the number, shown as 1/10
+        ws.write_number(row, col, float(value), fmt["factor"])
+    elif isinstance(value, decimal.Decimal):
+        ws.write_number(row, col, float(value), fmt.get(kind, fmt["number"]))
     elif isinstance(value, pd.Timestamp | dt.datetime):
         _date(ws, fmt, row, col, pd.Timestamp(value).to_pydatetime())
     elif isinstance(value, dt.date):
         _date(ws, fmt, row, col, dt.datetime.combine(value, dt.time()))
     elif isinstance(value, int | float | np.integer | np.floating):
-        ws.write_number(row, col, float(value), fmt.get(kind, fmt["number"]))
+        ws.write_number(row, col, _clean(float(value), kind), fmt.get(kind, fmt["number"]))
     elif isinstance(value, list | tuple):
         ws.write_string(row, col, _cut(", ".join(str(v) for v in value), CELL_CHARS), fmt["top"])
     else:
         ws.write_string(row, col, _cut(str(value), CELL_CHARS), fmt["top"])
+
+
+WHOLE = {"shares", "int", "days"}  # kinds that count whole things
+
+
+def _clean(value: float, kind: str) -> float | int:
+    """A number without the float noise of its arithmetic: a count within 1e-6 of a whole
+    number is that number (92533.00000000003 shares: 92533), any other count (a mean, an
+    interpolated percentile) to six places (155908.3000000039: 155908.3); an amount within
+    1e-6 of a cent is that cent; any other amount is kept as it is."""
+    if not np.isfinite(value):
+        return value
+    if kind in WHOLE:
+        return int(round(value)) if abs(value - round(value)) < 1e-6 else round(value, 6)
+    if kind == "money" and abs(value * 100 - round(value * 100)) < 1e-6:
+        return round(value, 2)
+    return value
 
 
 def _date(ws, fmt, row: int, col: int, when: dt.datetime) -> None:
@@ -305,12 +371,21 @@ def _date(ws, fmt, row: int, col: int, when: dt.datetime) -> None:
 
 
 def _rows(ws, fmt, top: int, columns: Sequence[Column], rows: Sequence[Sequence[Any]],
-          size: bool = True) -> int:
-    """A header and rows from ``top``; returns the row after the table."""
+          size: bool = True, wrap: bool = False) -> int:
+    """A header and rows from ``top``; returns the row after the table. ``wrap``: a text
+    cell wraps in its column (the last one runs on to the right) and its row is as high as
+    its longest text, so no text is cut off by the next column."""
     _head(ws, fmt, top, columns, size)
     for r, values in enumerate(rows, start=top + 1):
+        lines = 1
         for c, (col, v) in enumerate(zip(columns, values)):
-            _put(ws, fmt, r, c, v, col.kind)
+            if wrap and c < len(columns) - 1 and isinstance(v, str) and col.kind == "text":
+                ws.write_string(r, c, _cut(v, CELL_CHARS), fmt["wrap"])
+                lines = max(lines, _lines(v, col.width))
+            else:
+                _put(ws, fmt, r, c, v, col.kind)
+        if lines > 1:
+            ws.set_row(r, _height(lines))
     return top + 1 + len(rows)
 
 
@@ -335,11 +410,16 @@ def _about(wb, ws, fmt, d) -> None:
              ("Valuation paths", int(value.inputs.n_paths) if not case.noticed
               else "none: a noticed claim, valued in closed form"),
              ("notelib version", _version()), ("Prices", case.prices_label)]
-    end = _rows(ws, fmt, 2, [Column("Item", width=22), Column("Value", "int", 34)], facts)
-    files = [(_label(key.removesuffix("_FILE").lower()), relative(path), digest)
+    end = _rows(ws, fmt, 2, [Column("Item", width=22), Column("Value", "int", 34, right=False)],
+                facts)  # mostly text: the header flush left
+    origins = d["origins"]
+    files = [(_label(key.removesuffix("_FILE").lower()), d["cite"](path), digest,
+              *([origins.get(key, "")] if origins else []))
              for key, (path, digest) in d["files"].items()]
     end = _rows(ws, fmt, end + 1, [Column("Input", width=22), Column("File", width=34),
-                                   Column("sha256", width=68)], files)
+                                   Column("sha256", width=68),
+                                   *([Column("Copied from", width=40)] if origins else [])],
+                files)
     guide = [
         ("Terms", "Every term with its clause and provenance; the named cells Rate, "
                   "ConversionPrice, Premium, Principal, MonthlyPrepayment, DefaultRate, DayBasis"),
@@ -509,7 +589,7 @@ def _redemption(wb, ws, fmt, d) -> None:
     ws.write_string(0, 0, "Mandatory Redemption Amount by date (I.A): the greater of the floor "
                     "and parity", fmt["title"])
     ws.write_string(1, 0, case.redemption_assumed() if case.noticed else
-                    f"At a highest close of ${case.params['HIGHEST_CLOSE']:g} on the "
+                    f"At a highest close of {price(case.params['HIGHEST_CLOSE'])} on the "
                     f"schedule's principal; {case.redemption_assumed()}")
     _head(ws, fmt, 3, REDEMPTION)
     for i, r in enumerate(frame.itertuples(), start=4):
@@ -542,7 +622,7 @@ def _redemption(wb, ws, fmt, d) -> None:
 
 def _ledger(wb, ws, fmt, d) -> None:
     case = d["case"]
-    ws.write_string(0, 0, _cut(f"Ledger: {relative(case.files['LEDGER_FILE'])}", CELL_CHARS),
+    ws.write_string(0, 0, _cut(f"Ledger: {d['cite'](case.files['LEDGER_FILE'])}", CELL_CHARS),
                     fmt["title"])
     rows = [(e.date, e.kind, "; ".join(f"{k}: {v}" for k, v in e.fields.items()), e.provenance,
              e.source, e.note, e.line) for e in case.ledger.entries]
@@ -582,7 +662,8 @@ def _status(wb, ws, fmt, d) -> None:
                 ("Unpaid", c.unpaid, "money"),
                 ("Default Interest on it, unpaid", c.default_interest, "money"),
                 ("Owed on it", c.owed, "money")]
-    _head(ws, fmt, 2, [Column("Item", width=36), Column("Value", width=18)], False)
+    # "Value" flush right over its numbers (a text value runs on to the right)
+    _head(ws, fmt, 2, [Column("Item", width=36), Column("Value", "number", 18)], False)
     for i, (label, v, kind) in enumerate(key, start=3):
         ws.write_string(i, 0, label)
         _put(ws, fmt, i, 1, v, kind)
@@ -591,17 +672,19 @@ def _status(wb, ws, fmt, d) -> None:
             ("What was paid", s.payments, {"cash": "money", "shares": "shares",
                                            "unpaid": "money", "arrears_paid": "money",
                                            "due": "money"}),
-            ("Arrears", s.arrears, {"amount": "money", "default_interest": "money",
-                                    "late_interest": "money", "carried": "money",
-                                    "total": "money"}),
+            ("Arrears", s.arrears, {"due": "date", "amount": "money",
+                                    "default_interest": "money", "late_interest": "money",
+                                    "carried": "money", "total": "money"}),
             ("Conversion Price history", s.price_history, {"price": "price",
-                                                           "split_factor": "number"}),
+                                                           "split_factor": "factor"}),
             ("Mandatory Redemption Events",  # the title last: it runs on to the right
              s.events[["clause", "status", "date", "notice", "applies", "title"]], {})):
         ws.write_string(end, 0, title, fmt["bold"])
         cols = [Column(_label(c), kinds.get(c, "date" if "date" in c or c in ("since", "notice")
-                                            else "text"), 16) for c in frame.columns]
-        end = _rows(ws, fmt, end + 1, cols, list(frame.itertuples(index=False)), False) + 1
+                                            else "text"), 36 if i == 0 else 18)
+                for i, c in enumerate(frame.columns)]  # the widths the sheet gives them
+        end = _rows(ws, fmt, end + 1, cols, list(frame.itertuples(index=False)), False,
+                    wrap=True) + 1
         if frame.empty:
             ws.write_string(end - 1, 0, "none")
             end += 1
@@ -633,7 +716,7 @@ def _paths(wb, ws, fmt, d) -> None:
     a = case.assumptions
     ws.write_string(0, 0, f"The forecast by payment date: {int(case.params['N_PATHS']):,} "
                     f"paths, seed {case.params['SEED']}", fmt["title"])
-    ws.write_string(1, 0, f"Assumed: start ${a.start_price:g}, volatility {a.volatility:.0%}; "
+    ws.write_string(1, 0, f"Assumed: start {price(a.start_price)}, volatility {a.volatility:.0%}; "
                     f"{a.behaviour()}")
     cols = [Column(h, k, 14 if k != "date" else 12) for _, h, k in PATHS]
     rows = [[getattr(r, key) for key, _, _ in PATHS] for r in frame.itertuples()]
