@@ -539,8 +539,6 @@ def test_the_previous_report_is_the_latest_earlier_publication_the_same_day_incl
     assert changes_between(morning, first) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 36: board.previous_report skips a report of "
-                   "the same as-of date (day < as_of); the change it needs is in the issue")
 def test_the_board_compares_with_the_first_report_of_the_same_day(tmp_path):
     from types import SimpleNamespace
 

@@ -208,7 +208,9 @@ _RATES = {"interest_rate", "default_rate", "late_payment_rate", "ownership_cap",
 
 
 def _shown(name: str, value: Any) -> str:
-    """A term's value as a person reads it: $3,350,000.00, 9.00%, $0.22, 2005-11-01."""
+    """A term's value as a person reads it: $3,350,000.00, 9.00%, $0.22, 2005-11-01, Yes."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
     if name in _MONEY:
         return dollars(value)
     if name in _RATES:

@@ -89,7 +89,7 @@ METRICS = {
     "what_if_election_shares_2006_06_01_ratchet": ("What-if: shares in lieu, ratchet", "shares"),
     "what_if_election_shares_2006_06_01_waived": ("What-if: shares in lieu, waived", "shares"),
     "n_paths": ("Price paths", "count"),
-    "p_shares_first_date": ("Paths paying the first coupon in shares", "percent"),
+    "p_shares_first_date": ("Paths paying the first payment in shares", "percent"),
     "p_shares_mean_before_maturity": ("Paths paying in shares, mean before maturity", "percent"),
     "cash_paid_median": ("Cash paid over the life, median path", "dollars"),
     "shares_issued_median": ("Shares issued, median path", "shares"),

@@ -168,9 +168,11 @@ def save_board(folder: str | Path, case: Case) -> None:
 
 
 def previous_report(figure_dir: str | Path, case: Case) -> dict[str, Any] | None:
-    """The board record of the latest earlier report of the same case (by as-of date) in
-    the reports folder the report is being written to (``figure_dir``'s grandparent), or
-    in reports/ in an interactive session."""
+    """The board record of the latest earlier publication of the same case in the reports
+    folder the report is being written to (``figure_dir``'s grandparent), or in reports/ in
+    an interactive session: by as-of date, and on the same as-of date the latest
+    publication (``<as-of>-<name>``, then ``-2``, ``-3``...), so a second report of the day
+    compares with the first. The report being written is not yet published there."""
     out = Path(figure_dir).resolve().parent.parent if str(figure_dir) else REPORTS
     best = None
     for path in out.glob(f"*-{case.name}*/metrics.json"):
@@ -182,9 +184,14 @@ def previous_report(figure_dir: str | Path, case: Case) -> dict[str, Any] | None
         if not rec or rec.get("name") != case.name or "board" not in data:
             continue
         day = dt.date.fromisoformat(rec["as_of"])
-        if day < case.as_of and (best is None or day > best[0]):
-            best = (day, {"case": rec, "metrics": data["board"], "state": data.get("state", {}),
-                          "folder": path.parent.name})
+        stem, folder = f"{rec['as_of']}-{case.name}", path.parent.name
+        suffix = folder.removeprefix(stem + "-") if folder.startswith(stem + "-") else ""
+        n = 1 if folder == stem else int(suffix) if suffix.isdigit() else None
+        if n is None:  # not a publication of this case (a run at work, another case)
+            continue
+        if day <= case.as_of and (best is None or (day, n) > best[0]):
+            best = ((day, n), {"case": rec, "metrics": data["board"],
+                               "state": data.get("state", {}), "folder": folder})
     return best[1] if best else None
 
 
