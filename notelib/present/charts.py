@@ -636,6 +636,7 @@ def _transfer_panel(ax: Axes, by_spot: pd.DataFrame, spot: float | None) -> None
                     xytext=(4, 0), textcoords="offset points", color=PALETTE["cash"],
                     fontsize="small")
     ax.set_ylim(0, float((by_spot["with_warrants"].astype(float)).max()) * 1.1)
+    ax.xaxis.set_major_locator(MaxNLocator(4))  # a half-width panel: four prices, not seven
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.2f}"))
     ax.yaxis.set_major_formatter(_millions)
     ax.set_xlabel("Share price on the amendment date")
