@@ -403,7 +403,7 @@ def test_lookback_compares_each_day_with_its_own_price(terms):
                    st.floats(0, 1, allow_subnormal=False)),
     premium=st.one_of(st.sampled_from([7 / 6, 1.2, 1.0]), st.floats(1, 3)),
     principal=st.integers(100_000, 10**14),  # cents
-    price=st.integers(1, 5_000_000),  # millionths of a dollar
+    price=st.integers(100, 5_000_000),  # millionths of a dollar, from $0.0001 (params.BOUNDS)
     day_count=st.sampled_from(["ACT/360", "ACT/365F", "30/360"]),
     level=st.floats(0.5, 3.0),
     seed=st.integers(0, 2**16),
