@@ -29,6 +29,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import os
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -250,7 +251,14 @@ class Case:
         self.cache.mkdir(parents=True, exist_ok=True)
         key = f"{self._key()}-{what}"
         path = self.cache / f"{key}.npz"
-        with open(path.with_suffix(".lock"), "w") as lock:
+        try:  # never through a planted link, never truncating what is there
+            fd = os.open(path.with_suffix(".lock"), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW,
+                         0o600)
+        except OSError as exc:
+            raise CaseError(f"cache {path.with_suffix('.lock')}: cannot be a lock file "
+                            f"({exc.strerror}); remove it or choose another cache folder") \
+                from None
+        with os.fdopen(fd, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             found = path.is_file()
             try:

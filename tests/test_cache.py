@@ -167,3 +167,32 @@ def test_every_cached_figure_comes_back_to_the_last_bit(home):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert again.key_numbers() == case.key_numbers()
+
+
+def test_a_link_planted_where_a_cache_file_is_written_is_never_followed(home):
+    cache = home / "cache"
+    case = _case(cache)
+    cache.mkdir()
+    victim = home / "victim.txt"
+    victim.write_text("keep me")
+    key = f"{case._key()}-figure"
+    # every name a writer could predict: the old temporary names by process id, and the file
+    import os
+    for name in (f".{key}.npz.{os.getpid()}.tmp", f"{key}.npz.tmp", f"{key}.tmp"):
+        (cache / name).symlink_to(victim)
+    assert case._once("figure", lambda: 42) == 42
+    assert victim.read_text() == "keep me"
+    assert not (cache / f"{key}.npz").is_symlink()
+
+
+def test_a_link_planted_as_the_lock_is_refused_and_truncates_nothing(home):
+    from notelib.params import CaseError
+    cache = home / "cache"
+    case = _case(cache)
+    cache.mkdir()
+    victim = home / "victim.txt"
+    victim.write_text("keep me")
+    (cache / f"{case._key()}-figure.lock").symlink_to(victim)
+    with pytest.raises(CaseError, match="cannot be a lock file"):
+        case._once("figure", lambda: 42)
+    assert victim.read_text() == "keep me"

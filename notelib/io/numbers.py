@@ -31,6 +31,7 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 import zipfile
 from fractions import Fraction
 from pathlib import Path, PurePath
@@ -234,10 +235,11 @@ def write(path: Path, key: str, value: Any) -> None:
         offset += a.nbytes
     data = b"".join(a.tobytes() for a in enc.arrays)
     tree = json.dumps(doc, allow_nan=True).encode()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tag = _tag(key, tree, data)
+    fd, name = tempfile.mkstemp(prefix=".numbers-", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)  # a new file of a random name (O_EXCL): never a planted link followed
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(fd, "wb") as f:
             np.savez(f, tree=np.frombuffer(tree, np.uint8), data=np.frombuffer(data, np.uint8),
                      tag=np.frombuffer(tag, np.uint8))
         tmp.replace(path)
