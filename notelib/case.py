@@ -248,6 +248,8 @@ class Case:
         if not (self.cache and disk):
             self._memo[what] = compute()
             return self._memo[what]
+        if self.cache.exists() and not self.cache.is_dir():
+            raise CaseError(f"cache {self.cache}: is a file; a cache is a folder")
         self.cache.mkdir(parents=True, exist_ok=True)
         key = f"{self._key()}-{what}"
         path = self.cache / f"{key}.npz"
@@ -268,7 +270,11 @@ class Case:
                 found = False
             if not found:
                 value = compute()
-                numbers.write(path, key, value)
+                try:
+                    numbers.write(path, key, value)
+                except OSError as exc:  # the figure stands; only its copy on disk is missing
+                    warnings.warn(f"cache {path}: not written ({exc.strerror or exc}); the "
+                                  "figure is computed again next time", stacklevel=2)
         self._memo[what] = value
         return value
 

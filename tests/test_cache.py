@@ -196,3 +196,33 @@ def test_a_link_planted_as_the_lock_is_refused_and_truncates_nothing(home):
     with pytest.raises(CaseError, match="cannot be a lock file"):
         case._once("figure", lambda: 42)
     assert victim.read_text() == "keep me"
+
+
+def test_a_cache_that_cannot_hold_a_figure_gives_a_clear_error_or_keeps_it_in_memory(home):
+    from notelib.params import CaseError
+    afile = home / "cachefile"
+    afile.write_text("x")
+    with pytest.raises(CaseError, match="is a file; a cache is a folder"):
+        _case(afile)._once("figure", lambda: 42)
+    cache = home / "cache"
+    case = _case(cache)
+    cache.mkdir()
+    (cache / f"{case._key()}-figure.npz").mkdir()  # a folder where the file goes
+    with pytest.warns(UserWarning, match="not written"):
+        assert case._once("figure", lambda: 42) == 42
+
+
+def test_a_member_claiming_more_bytes_than_the_file_is_refused_before_it_is_read(home):
+    import zipfile
+    path = home / "f.npz"
+    numbers.write(path, "k", 1.5)
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("data.npy")
+    # the central directory's uncompressed size of data.npy, set to 10**12 bytes
+    at = raw.rindex(b"data.npy", 0, len(raw)) - 46 + 24
+    raw[at:at + 4] = (0xFFFFFFFF).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    assert info.file_size < path.stat().st_size
+    with pytest.raises(numbers.CacheFileError, match="not a cache file|not a readable"):
+        numbers.read(path, "k")

@@ -54,3 +54,12 @@ def test_what_if_reads_dates_and_text_alike(case):
     as_dates = case.what_if([dt.date(2006, 6, 1), dt.date(2006, 7, 3)])
     as_text = case.what_if(["2006-06-01", "2006-07-03"])
     assert as_dates.equals(as_text)
+
+
+@pytest.mark.parametrize("name, value, rule", [
+    ("AVERAGE_DAILY_VOLUME", 10**30, "a whole number of shares from 1 to 10\\*\\*12"),
+    ("HOLDER_MULTIPLE", 1e-300, "a multiple of the Conversion Price from 0.01 to 100"),
+])
+def test_a_behaviour_past_its_range_is_refused(name, value, rule):
+    with pytest.raises(CaseError, match=f"{name} = .* must be {rule}"):
+        Case.from_params("base", **{name: value})

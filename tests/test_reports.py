@@ -109,7 +109,7 @@ def test_terms_files_use_the_safe_loader(tmp_path):
     ({"START_PRICE": -0.25}, r"START_PRICE = -0.25 must be a share price from \$0.0001"),
     ({"POLICY": "sometimes"}, "POLICY = 'sometimes' must be 'shares' or 'cash'"),
     ({"HOLDER_MULTIPLE": "often"}, r"HOLDER_MULTIPLE = 'often' must be float \(or null\)"),
-    ({"HOLDER_MULTIPLE": -1.5}, "HOLDER_MULTIPLE = -1.5 must be a number greater than 0"),
+    ({"HOLDER_MULTIPLE": -1.5}, "HOLDER_MULTIPLE = -1.5 must be a multiple of the Conversion Price from 0.01 to 100"),
     ({"PARTICIPATION": 1.5}, "PARTICIPATION = 1.5 must be a share of the daily volume"),
     ({"AVERAGE_DAILY_VOLUME": 2.5e5}, "AVERAGE_DAILY_VOLUME = 250000.0 must be int"),
     ({"AVERAGE_DAILY_VOLUME": 0}, "AVERAGE_DAILY_VOLUME = 0 must be a whole number of shares"),

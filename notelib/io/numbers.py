@@ -406,11 +406,16 @@ def read(path: Path, key: str) -> Any:
     file is not a cache file, was written under another key or not with this machine's
     signing key, or holds anything outside the schema."""
     try:
+        with zipfile.ZipFile(path) as z:  # stored members no larger than the file itself
+            if any(i.compress_type != zipfile.ZIP_STORED or i.file_size > path.stat().st_size
+                   for i in z.infolist()):
+                raise CacheFileError("not a cache file (a member is compressed or larger than "
+                                     "the file)")
         with np.load(path, allow_pickle=False) as npz:
             if set(npz.files) != {"tree", "data", "tag"}:
                 raise CacheFileError("not a cache file (its members are not tree, data, tag)")
             tree, data, tag = (npz[m].tobytes() for m in ("tree", "data", "tag"))
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, MemoryError) as exc:
         if isinstance(exc, CacheFileError):
             raise
         raise CacheFileError(f"not a readable cache file ({' '.join(str(exc).split())})") \
