@@ -574,7 +574,7 @@ class Case:
             f"in effect on {self.state_date:%d %b %Y}" if self.in_life else \
             f"at issue, {self.state_date:%d %b %Y}"
         arrears = self.in_life and len(self.state().arrears)
-        return (f"Assumed: the schedule's principal and interest"
+        return ("Assumed: the schedule's principal and interest"
                 + (f", with the ledger's arrears of {self.state_date:%d %b %Y} unpaid and their "
                    "Default Interest to each date" if arrears else "")
                 + ("; beyond the ledger's, " if arrears else "; ")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import gc
 import hashlib
 import hmac
@@ -111,13 +112,10 @@ def _name(obj: Any) -> str:
     return f"{obj.__module__}.{obj.__qualname__}"
 
 
-_SCHEMA: dict[str, dict] = {}
-
-
+@functools.cache
 def _schema() -> tuple[dict[str, type], dict[str, Any]]:
-    if not _SCHEMA:
-        _SCHEMA["classes"], _SCHEMA["functions"] = _classes(), _functions()
-    return _SCHEMA["classes"], _SCHEMA["functions"]
+    """What a file may hold, looked up once a process (the modules are imported then)."""
+    return _classes(), _functions()
 
 
 # ---- writing --------------------------------------------------------------------------------

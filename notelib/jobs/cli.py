@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = Parser(prog="notelib", description=DESCRIPTION)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_report_args, _bench_args, _status_args, _sweep_args, _export_args):
+        add(sub)
+    return parser
+
+
+def _report_args(sub) -> None:
     rep = sub.add_parser("report", help="run the notebooks headless and publish dated reports",
                          description=REPORT)
     rep.add_argument("--params", nargs="*", default=[], metavar="FILE",
@@ -86,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--as-of", type=_date, default=None, help="report date (default: today)")
     rep.add_argument("--out", type=_given, default=None,
                      help="reports folder (default: reports/)")
+
+
+def _bench_args(sub) -> None:
     b = sub.add_parser("bench", help="time GBM path generation against the engine",
                        description="Time GBM path generation against the engine (or the fair "
                                    "value, or a sweep on one and two Dask workers) and print "
@@ -99,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="time the fair value (data/market/dyntek-2005-11.yaml) instead")
     b.add_argument("--sweep", action="store_true",
                    help="time data/sweeps/example.yaml on 1 and 2 Dask workers instead")
+
+
+def _status_args(sub) -> None:
+    import argparse
+
     st = sub.add_parser("status", help="where the note stands on a date (one screen, or JSON)",
                         description="Where the note stands on a date, from a case's ledger "
                                     "and closes (the notebooks' own files, each replaceable): "
@@ -119,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
                          "same closes the notebooks use)")
     st.add_argument("--terms", type=_given, default=None, help="terms file (default: the case's)")
     st.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+def _sweep_args(sub) -> None:
     sw = sub.add_parser("sweep", help="run a sensitivity grid (data/sweeps/*.yaml) on Dask",
                         description="Run a sensitivity grid (data/sweeps/*.yaml) on a Dask "
                                     "cluster; finished cells are cached, so a rerun computes "
@@ -134,6 +151,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="finished cells (default: reports/sweeps/cache); a rerun skips them")
     sw.add_argument("--force", action="store_true",
                     help="run a grid past the limits of notelib.limits.LIMITS (cells, paths)")
+
+
+def _export_args(sub) -> None:
     ex = sub.add_parser("export", help="write a case as an Excel workbook with live formulas",
                         description="Write a case as an Excel workbook (report.xlsx's sheets: "
                                     "terms, schedule and redemption with live formulas, "
@@ -146,7 +166,6 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--as-of", type=_date, default=None, help="the date (default: today)")
     ex.add_argument("--out", type=_given, default=None,
                     help="the file (default: reports/<as-of>-<case>.xlsx)")
-    return parser
 
 
 class Progress:
