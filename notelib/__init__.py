@@ -46,7 +46,6 @@ Tables come back with datetime64 dates and show dollars, shares and percentages 
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 __version__ = "0.1.0"
 
@@ -103,7 +102,7 @@ _MODULES = {"charts": "present.charts"}  # modules the notebooks use by name: nl
 __all__ = sorted([*_WHERE, *_MODULES])
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _MODULES:
         value = importlib.import_module(f"{__name__}.{_MODULES[name]}")
     elif name in _WHERE:

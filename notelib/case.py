@@ -53,7 +53,7 @@ from .io import numbers
 from .io.display import BAND, dollars, money_band, percent, price, table
 from .limits import count
 from .params import (BOUNDS, DEFAULTS, ROOT, CaseError, check_params, file_sha256, is_iso_date,
-                     params_file, read_params)
+                     params_file, path_start_error, read_params)
 from .paths import PRICES, SCENARIOS, Paths, load_closes, prices_label
 from .value.market import DEFAULT_MARKET, Market, load_market
 from .value.relaxed import RelaxedBound, refusal, relaxed_bound
@@ -82,7 +82,7 @@ class Metric:
 
     key: str
     label: str
-    value: float | str
+    value: float | str | None  # None: no such number (no break-even with nothing to convert)
     unit: str  # dollars, price, percent, shares, count, date, text
     text: str
     home: str
@@ -148,7 +148,8 @@ class Case:
         else:
             path = params_file(source or "base")
             given, where, stem = read_params(path), f"parameter file {path}", path.stem
-        checked = check_params({**given, **changes}, where)
+        checked = {**check_params(given, where),
+                   **check_params(changes, f"{stem} case: keyword arguments")}
         params = {**DEFAULTS, **checked}
         day = _as_of(as_of if as_of is not None and as_of != "" else params["AS_OF"])
         return cls._load(name or stem, day, params, _files(params, base),
@@ -176,12 +177,25 @@ class Case:
                    captable=captable, ledger=ledger, closes=closes, market=market, files=files,
                    cache=cache)
         case.assumptions  # the behaviour's own checks, at once
-        given = dt.date.fromisoformat(params["REDEMPTION_DATE"])
+        case._check_together()
+        return case
+
+    def _check_together(self) -> None:
+        """The rules that join parameters: REDEMPTION_DATE in the note's life; PATH_START from
+        the calendar's first session to the Issue Date (:func:`notelib.params.path_start_error`);
+        CLOSE_MIN below CLOSE_MAX."""
+        terms, where, p = self.terms, f"case {self.name}", self.params
+        if p["CLOSE_MIN"] >= p["CLOSE_MAX"]:
+            raise CaseError(f"{where}: CLOSE_MIN = {p['CLOSE_MIN']!r} must be below "
+                            f"CLOSE_MAX = {p['CLOSE_MAX']!r}")
+        given = dt.date.fromisoformat(self.params["REDEMPTION_DATE"])
         if not terms.issue_date <= given <= terms.maturity_date:
-            raise CaseError(f"case {name}: REDEMPTION_DATE = {given}: must fall in the note's "
+            raise CaseError(f"{where}: REDEMPTION_DATE = {given}: must fall in the note's "
                             f"life, from its Issue Date {terms.issue_date} to its Maturity Date "
                             f"{terms.maturity_date}")
-        return case
+        wrong = path_start_error(self.params["PATH_START"], terms.issue_date)
+        if wrong:
+            raise CaseError(f"{where}: {wrong}")
 
     def replace(self, **changes: Any) -> Case:
         """A new case with some parameters changed (names as in the files: VOLATILITY=1.2),
@@ -193,6 +207,7 @@ class Case:
         if not any(k in FILES or k == "OVERRIDES" for k in checked):
             new = dataclasses.replace(self, params=params, as_of=as_of, _memo={})
             new.assumptions
+            new._check_together()
             return new
         return self._load(self.name, as_of, params, _files(params, None), self.cache)
 
@@ -684,7 +699,7 @@ class Case:
         p = self.params
         closes = np.linspace(p["CLOSE_MIN"], p["CLOSE_MAX"], p["CLOSE_STEPS"])
         breakeven = parity_breakeven(self.redemption())
-        if breakeven < 1.5 * p["CLOSE_MIN"]:
+        if breakeven is not None and breakeven < 1.5 * p["CLOSE_MIN"]:
             closes = np.union1d(np.round(np.linspace(breakeven / 2, p["CLOSE_MIN"], 41), 6),
                                 closes)
         return redemption_curve(self.terms, self.redemption_on, closes, **self._owed())
@@ -980,7 +995,8 @@ class Case:
             Metric("redemption_floor", f"{on}: 120% floor", r.floor,
                    "dollars", dollars(r.floor, 0), "02-parity-vs-floor"),
             Metric("breakeven_close", "Parity exceeds the floor above a close of",
-                   parity_breakeven(r), "price", f"${parity_breakeven(r):,.4f}",
+                   parity_breakeven(r), "price", "none: no principal left to convert"
+                   if parity_breakeven(r) is None else f"${parity_breakeven(r):,.4f}",
                    "02-parity-vs-floor"),
             Metric("redemption_amount", amount_label, r.amount, "dollars", amount_text,
                    "02-parity-vs-floor"),

@@ -91,6 +91,14 @@ def _price(v: Any) -> bool:
     return BOUNDS["price"][0] <= v <= BOUNDS["price"][1]
 
 
+def _cents(v: Any) -> bool:
+    from .contract.money import MAX_AMOUNT, exact
+    return 0 <= v <= MAX_AMOUNT and (exact(v, "amount") * 100) % 1 == 0
+
+
+_CENTS = "dollars and whole cents, not negative, at most $10,000,000,000,000 (money.MAX_AMOUNT)"
+
+
 # rules beyond the type: a bad value fails here, not deep inside a notebook
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "SEED": (lambda v: v >= 0, "not negative"),
@@ -120,10 +128,25 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "HIGHEST_CLOSE": (_price, _PRICE),
     "CLOSE_MIN": (_price, _PRICE),
     "CLOSE_MAX": (_price, _PRICE),
-    "DEFAULT_INTEREST": (lambda v: v >= 0, "not negative"),
-    "PENALTIES": (lambda v: v >= 0, "not negative"),
+    "DEFAULT_INTEREST": (_cents, _CENTS),
+    "PENALTIES": (_cents, _CENTS),
     "CONVERSION_PRICE": (lambda v: v is None or (_number(v) and _price(v)), _PRICE + " (or null)"),
 }
+
+
+FIRST_SESSION = dt.date(1990, 1, 2)  # the first session of notelib.contract.calendar's range
+
+
+def path_start_error(start: str, issue_date: dt.date) -> str | None:
+    """Why PATH_START = ``start`` cannot start the paths (None if it can): a path from issue
+    covers the Trading Days before the note's first payment (II.D.1), so it starts from the
+    calendar's first session to the Issue Date."""
+    day = dt.date.fromisoformat(start)
+    if FIRST_SESSION <= day <= issue_date:
+        return None
+    return (f"PATH_START = {day}: must be a date from {FIRST_SESSION} to the Issue Date "
+            f"{issue_date} (a path covers the Trading Days before the note's first payment, "
+            "II.D.1)")
 
 
 class CaseError(ValueError):

@@ -63,3 +63,61 @@ def test_what_if_reads_dates_and_text_alike(case):
 def test_a_behaviour_past_its_range_is_refused(name, value, rule):
     with pytest.raises(CaseError, match=f"{name} = .* must be {rule}"):
         Case.from_params("base", **{name: value})
+
+
+@pytest.mark.parametrize("start", ["2008-01-01", "2005-11-02", "1989-12-29"])
+def test_paths_start_from_1990_to_the_issue_date(start):
+    # a path from issue covers the ten Trading Days before the first payment (II.D.1), and the
+    # calendar's first session is 2 Jan 1990 (notelib.contract.calendar); the Issue Date is
+    # 1 Nov 2005 (the note's preamble)
+    with pytest.raises(CaseError, match=f"PATH_START = {start}: must be a date from 1990-01-02 "
+                                        "to the Issue Date 2005-11-01"):
+        Case.from_params("base", PATH_START=start)
+    with pytest.raises(CaseError, match=f"PATH_START = {start}"):
+        Case.from_params("base").replace(PATH_START=start)
+
+
+def test_a_sweep_base_file_with_a_late_path_start_is_refused_before_any_work(tmp_path):
+    from notelib.jobs.sweep import SweepError, parse_grid
+
+    (tmp_path / "p.yaml").write_text("PATH_START: '2008-01-01'\n")
+    grid = {"name": "g", "base": str(tmp_path / "p.yaml"), "vary": {"START_PRICE": [0.2]},
+            "measure": ["p_shares:2007-01-01"], "paths": 100}
+    with pytest.raises(SweepError, match="PATH_START = 2008-01-01: must be a date from"):
+        parse_grid(grid)
+
+
+@pytest.mark.parametrize("name", ["DEFAULT_INTEREST", "PENALTIES"])
+@pytest.mark.parametrize("value", [0.005, 12.345, -1.0, 1e14])
+def test_amounts_owed_are_whole_cents(name, value):
+    with pytest.raises(CaseError, match=f"keyword arguments: {name} = .* must be dollars and "
+                                        "whole cents"):
+        Case.from_params("base", **{name: value})
+
+
+def test_whole_cents_owed_add_to_the_redemption():
+    # I.A(i)(c)-(d): $12.34 of Default Interest and $5 of penalties add $17.34 to what is owed
+    base = Case.from_params("base").redemption()
+    more = Case.from_params("base", DEFAULT_INTEREST=12.34, PENALTIES=5).redemption()
+    assert round(more.owed - base.owed, 2) == 17.34
+
+
+def test_a_fully_converted_note_has_no_break_even(tmp_path):
+    # every dollar of the $3,350,000 converted (1,100,000 + 1,100,000 + 1,150,000): no share
+    # is left to convert, so parity is nil at every close and no close makes it pass the floor
+    from notelib import parity_breakeven
+
+    (tmp_path / "l.yaml").write_text(
+        "unrecorded_payments: cash\nentries:\n"
+        "  - {date: 2006-01-10, kind: conversion, principal: 1100000, shares: 5011250}\n"
+        "  - {date: 2006-01-11, kind: holder_sale, shares: 5011250}\n"
+        "  - {date: 2006-01-20, kind: conversion, principal: 1100000, shares: 5023750}\n"
+        "  - {date: 2006-01-21, kind: holder_sale, shares: 5023750}\n"
+        "  - {date: 2006-02-01, kind: conversion, principal: 1150000, shares: 5267785}\n")
+    case = Case.from_params("base", LEDGER_FILE=str(tmp_path / "l.yaml"), as_of="2006-09-25",
+                            N_PATHS=10, VALUATION_PATHS=1000)
+    r = case.redemption()
+    assert case.state().principal == 0 and r.shares == 0 and parity_breakeven(r) is None
+    [m] = [m for m in case._redemption_metrics() if m.key == "breakeven_close"]
+    assert m.value is None and m.text == "none: no principal left to convert"
+    assert len(case.redemption_curve()) == case.params["CLOSE_STEPS"]

@@ -456,3 +456,49 @@ def test_yaml_values_are_named_by_their_keys(tmp_path):
     path = write(tmp_path, "a: 1\nb: [1, {c: 2006-02-30}]\n", "x.yaml")
     with pytest.raises(YamlError, match=r"line 2: '2006-02-30' is not a date .*\(at b\[1\]\.c\)"):
         load_yaml(path)
+
+
+# ---- the closing attack's last cases
+
+@pytest.mark.parametrize("entries, fragments", [
+    # II.C.1: the price divides by the new shares per old share: $0.22 / 10,000 = $0.000022,
+    # below the hundredth of a cent of params.BOUNDS
+    (["{date: 2006-06-05, kind: split, ratio: 10000}"],
+     ["line 3", "ratio = 10000", "$2.2e-05", "$0.0001 to $100,000"]),
+    # $0.22 / 0.0001 = $2,200 (allowed), / 0.0001 again = $22,000,000 (refused on line 4)
+    (["{date: 2006-06-05, kind: split, ratio: 0.0001}",
+      "{date: 2006-06-06, kind: split, ratio: 0.0001}"], ["line 4", "$2.2e+07"]),
+])
+def test_splits_that_take_the_conversion_price_out_of_bounds_are_refused(tmp_path, entries,
+                                                                          fragments):
+    path = ledger(tmp_path, *entries)
+    with pytest.raises(LedgerError) as err:
+        load_ledger(path)
+    one_line_naming(err.value, path, *fragments)
+
+
+def test_splits_that_come_back_within_bounds_load(terms):
+    # 1-for-10,000 then 10,000-for-1: $0.22 -> $2,200 -> $0.22, each within the bounds
+    entries = [{"date": D(2006, 6, 5), "kind": "split", "ratio": 0.0001},
+               {"date": D(2006, 6, 6), "kind": "split", "ratio": 10000}]
+    assert len(parse_ledger({"entries": entries}, None, terms)) == 2
+
+
+def test_a_redemption_payment_needs_a_notice_before_it(tmp_path, terms):
+    # I.A: the Mandatory Redemption Amount is owed after the Holder's notice (or an automatic
+    # event): a payment of it with none is a mistake in the ledger, not cash to ignore
+    path = ledger(tmp_path, "{date: 2006-05-01, kind: redemption_payment, cash: 1000}")
+    with pytest.raises(LedgerError) as err:
+        note_state(terms, D(2006, 9, 25), ledger=load_ledger(path, terms))
+    message = str(err.value)
+    assert "line 3 (redemption_payment on 2006-05-01)" in message
+    assert "no Mandatory Redemption Notice in effect before it" in message
+
+
+@pytest.mark.parametrize("name", ["''", "'   '", "'" + "x" * 121 + "'"])
+def test_a_terms_name_is_text_of_1_to_120_characters(tmp_path, name):
+    path = write(tmp_path, re.sub(r"(name:\n  value: )[^\n]*", lambda m: m.group(1) + name, TERMS,
+                                  count=1), "terms.yaml")
+    with pytest.raises(TermsError) as err:
+        load_terms(path)
+    one_line_naming(err.value, path, "term 'name'", "1 to 120 characters")

@@ -356,17 +356,20 @@ def test_texts_past_what_a_file_holds_are_cut_short_visibly(tmp_path):
     from notelib.present.deck import board_deck
 
     raw = yaml.safe_load(TERMS.read_text())
-    raw["name"]["value"] = "N" * 300
+    raw["name"]["value"] = "N" * 120  # the longest a terms name may be (load_terms)
     raw["principal"]["note"] = "long " + "w" * 40_000  # a cell holds 32,767 characters
     (tmp_path / "terms.yaml").write_text(yaml.safe_dump(raw))
-    case = distress(TERMS_FILE=str(tmp_path / "terms.yaml"))
+    case = Case.from_params("distress", N_PATHS=50, TERMS_FILE=str(tmp_path / "terms.yaml"),
+                            name="C" * 300)  # a case's name has no such limit
     wb = openpyxl.load_workbook(write_workbook(case, tmp_path / "report.xlsx"))
     assert wb["Terms"]["A5"].value == "Principal"
     note = wb["Terms"]["E5"].value
     assert note == "long " + "w" * (32_767 - 5 - 3) + "..."
     assert 400 < wb["Terms"].row_dimensions[5].height <= 409  # Excel's tallest: 409 points
     deck = Presentation(board_deck(case, {}, tmp_path / "board.pptx"))  # was: ValueError
-    assert deck.core_properties.title == "N" * 252 + "..."  # at most 255 characters
+    assert deck.core_properties.title == "N" * 120 + ": board summary"
+    # "case CCC...": at most 255 characters
+    assert deck.core_properties.subject == "case " + "C" * 247 + "..."
 
 
 def test_a_lone_surrogate_or_a_nul_cannot_break_the_files(tmp_path):
@@ -603,3 +606,36 @@ def test_a_label_past_the_figures_edge_is_on_the_pdf_page(tmp_path, noticed):
     page = subprocess.run(["pdftotext", "-f", last, "-l", last, str(pdf), "-"],
                           capture_output=True, text=True, check=True).stdout
     assert "a label that runs on past the right edge" in _collapse(page)
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line(capsys):
+    # the console script's entry runs before notelib is imported: its handler prints one line
+    # and exits 130 (issue 35's attack: a traceback from the import of notelib.jobs.cli)
+    import notelib_entry
+
+    with pytest.raises(SystemExit) as stop:
+        notelib_entry._interrupted(signal.SIGINT, None)
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == "notelib: interrupted (Ctrl-C) while starting up\n"
+
+
+def test_ctrl_c_inside_the_import_machinery_is_sent_again_not_lost():
+    # a KeyboardInterrupt raised in importlib's lock callback is printed as "Exception ignored"
+    # and the command runs on; the handler sends the signal again from outside that frame
+    import time
+    import types
+
+    from notelib.jobs.cli import _ctrl_c
+
+    before = _ctrl_c()
+    try:
+        handler = signal.getsignal(signal.SIGINT)
+        inside = types.SimpleNamespace(f_code=types.SimpleNamespace(
+            co_filename="<frozen importlib._bootstrap>"))
+        handler(signal.SIGINT, inside)  # no exception here...
+        with pytest.raises(KeyboardInterrupt):  # ...but one a moment later, in this frame
+            time.sleep(5)
+        with pytest.raises(KeyboardInterrupt):  # elsewhere: at once
+            handler(signal.SIGINT, None)
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -173,17 +173,20 @@ def test_ctrl_c_keeps_finished_cells(tmp_path):
     cmd = [sys.executable, "-m", "notelib.jobs.cli", "sweep", str(grid), "--workers", "1",
            "--cache", str(cache), "--out", str(tmp_path / "out")]
     # as in a terminal: Ctrl-C not ignored (a run started in the background, e.g.
-    # `make test &`, passes SIGINT ignored on to every child, rightly)
+    # `make test &`, passes SIGINT ignored on to every child, rightly), and sent to the whole
+    # process group, the Dask worker processes with it (issue 35: their 35-line traceback)
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for _ in range(3000):  # a loaded machine (every test at once) can take a minute to start
         if cache.is_dir() and list(cache.glob("*.json")) or p.poll() is not None:
             break
         time.sleep(0.1)
     assert p.poll() is None and list(cache.glob("*.json")), "no cell finished, or all did"
-    p.send_signal(signal.SIGINT)
+    os.killpg(p.pid, signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     kept = len(list(cache.glob("*.json")))
     assert 1 <= kept < 16 and "run it again" in err
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -266,13 +269,13 @@ def test_a_cache_cell_that_fails_its_check_is_computed_again(tmp_path, capsys):
     edited = json.loads(files[0].read_text())
     edited["result"].update({"p_shares:2007-01-01": 7.5, "ownership_p95": -42,
                              "cash_paid_mean": 1e30})
-    files[0].write_text(json.dumps(edited))  # numbers changed, checksum not
+    files[0].write_text(json.dumps(edited))  # numbers changed, signature not
     files[1].write_text("")  # empty
     files[2].write_text("[1, 2]")  # a JSON list
     capsys.readouterr()
     again = sweep(grid, workers=1, cache=tmp_path, progress=False)
     err = capsys.readouterr().err
-    assert "its checksum does not match its numbers; computing the cell again" in err
+    assert "its signature does not match its numbers; computing the cell again" in err
     assert err.count("not a cell file") == 2 and str(files[1]) in err
     assert sorted(again["status"]) == ["cached", "ok", "ok", "ok"]
     cols = ["p_shares:2007-01-01", "ownership_p95", "cash_paid_mean"]
@@ -321,12 +324,17 @@ def test_a_sweeps_base_file_is_checked_like_a_reports(tmp_path, text, message):
 PRICES = ROOT / "data" / "prices" / "synthetic-dytk-2005-2007.csv"  # every report's closes
 
 
-def _reseal(path, change):
-    """Edit a cache cell and recompute its sha256 as a forger would (sha256 of the result's
-    JSON with sorted keys)."""
+def _reseal(path, change, signed=True):
+    """Edit a cache cell and seal it again: signed with this machine's key (as a faulty writer
+    would: the range checks must catch it), or, ``signed=False``, with the sha256 of the
+    result's JSON with sorted keys in place of the signature (a forger without the key)."""
+    from notelib.jobs.sweep import _digest
+
     data = json.loads(path.read_text())
     change(data)
-    data["sha256"] = hashlib.sha256(json.dumps(data["result"], sort_keys=True).encode()).hexdigest()
+    data["signature"] = (_digest(path.stem, data["result"]) if signed else
+                         hashlib.sha256(json.dumps(data["result"], sort_keys=True).encode()
+                                        ).hexdigest())
     path.write_text(json.dumps(data))
 
 
@@ -337,7 +345,7 @@ def _by_price(cache):
 
 
 def test_forged_cells_with_a_recomputed_checksum_are_recomputed_not_published(tmp_path, capsys):
-    prices = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55]
+    prices = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
     grid = small(vary={"START_PRICE": prices}, measure=["p_shares:2007-01-01", "ownership_p95",
                                                         "cash_paid_mean"])
     with local_client(1, processes=False) as client:
@@ -359,10 +367,12 @@ def test_forged_cells_with_a_recomputed_checksum_are_recomputed_not_published(tm
         forged = json.loads(other.read_text()) | {"key": cells[0.5].stem}
         cells[0.5].write_text(json.dumps(forged))
         cells[0.55].write_text("[" * 100_000 + "]" * 100_000)  # nested past Python's recursion
+        # an in-range number, sealed with a plain sha256 by someone without the signing key
+        _reseal(cells[0.6], put("p_shares:2007-01-01", 0.5), signed=False)
         capsys.readouterr()
         again = sweep(grid, client=client, cache=tmp_path / "c", progress=False)
     err = capsys.readouterr().err
-    assert list(again["status"]) == ["cached"] + ["ok"] * 7
+    assert list(again["status"]) == ["cached"] + ["ok"] * 8
     cols = ["p_shares:2007-01-01", "ownership_p95", "cash_paid_mean"]
     pd.testing.assert_frame_equal(again[cols], first[cols])  # the real numbers, recomputed
     for price, why in ((0.25, "p_shares:2007-01-01 = 7.5: not a finite number from 0 to 1"),
@@ -372,9 +382,10 @@ def test_forged_cells_with_a_recomputed_checksum_are_recomputed_not_published(tm
                              "whole number of paths"),
                        (0.45, "its result has 'error', not a measure of this grid"),
                        (0.5, "made for another cell"),
-                       (0.55, "not a cell file (RecursionError)")):
+                       (0.55, "not a cell file (RecursionError)"),
+                       (0.6, "its signature does not match its numbers")):
         assert f"sweep cache: {cells[price]}: {why}" in err, why
-    assert err.count("computing the cell again") == 7
+    assert err.count("computing the cell again") == 8
 
 
 def test_a_cache_never_writes_through_a_link_or_onto_a_folder(tmp_path, capsys):

@@ -319,8 +319,16 @@ def parse_ledger(data: Any, lines: list[int] | None = None, terms: NoteTerms | N
     seen: dict[tuple, int] = {}
     paid_on: set[dt.date] = set()  # the dates of payment entries
     notices = 0
+    price = exact(terms.conversion_price, "conversion_price")  # after the splits so far
     for item, line in zip(raw, lines):
         e = _entry(item, line, terms)
+        if e.kind == "split":  # II.C.1: the price divides by the new shares per old share
+            price /= exact(e["ratio"], "ratio")
+            low, high = BOUNDS["price"]
+            if not low <= price <= high:
+                raise LedgerError(f"{e.where()}: ratio = {e['ratio']:g} takes the Conversion "
+                                  f"Price to ${float(price):.6g} after this split (II.C.1); it "
+                                  f"must stay from ${low:g} to ${high:,.0f} (params.BOUNDS)")
         if entries and e.date < entries[-1].date:
             raise LedgerError(f"{e.where()}: out of order, after {entries[-1].where()}; entries "
                               "are in date order")

@@ -398,6 +398,12 @@ def note_state(terms: NoteTerms, as_of: dt.date, *, ledger: Ledger | None = None
                                                   closes=closes))
 
     notice = find_notice(terms, ledger, as_of, events_on)
+    for e in ledger.upto(as_of).of("redemption_payment"):
+        if notice is None or e.date < notice.date:
+            raise LedgerError(f"{e.where()}: pays a Mandatory Redemption Amount with no "
+                              "Mandatory Redemption Notice in effect before it (I.A: the "
+                              "amount is owed after the Holder's notice, or an automatic "
+                              "event); record the notice, or record the payment as a payment")
     books = replay(terms, ledger, as_of, captable=captable, closes=closes, notice=notice)
     # after a notice the arrears are part of the amount, measured on its date (I.A(i))
     arrears = _arrears(terms, ledger, books, as_of if notice is None

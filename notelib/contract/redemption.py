@@ -191,9 +191,10 @@ def redemption_on(terms: NoteTerms, closes: pd.Series, event_date: dt.date, on: 
                              conversion_price=price, **kwargs)
 
 
-def parity_breakeven(amount: RedemptionAmount) -> float:
-    """The highest close above which parity exceeds the floor: floor / shares (I.A)."""
-    return amount.floor / amount.shares
+def parity_breakeven(amount: RedemptionAmount) -> float | None:
+    """The highest close above which parity exceeds the floor: floor / shares (I.A). None when
+    no principal is left to convert (parity is nil at every close)."""
+    return amount.floor / amount.shares if amount.shares else None
 
 
 @takes_dates("notice_date")

@@ -350,6 +350,8 @@ def _rule(ok: bool, name: str, value: Any, rule: str) -> None:
 
 def _validate(t: NoteTerms) -> None:
     """Check every rule a term must satisfy; the first broken one raises TermsError."""
+    _rule(isinstance(t.name, str) and 0 < len(t.name.strip()) <= 120, "name", t.name,
+          "must be text of 1 to 120 characters (it heads every page and sheet)")
     for name in ("principal", "conversion_price", "share_payment_threshold"):
         _rule(getattr(t, name) > 0, name, getattr(t, name), "must be greater than 0")
     for name in ("interest_rate", "default_rate", "late_payment_rate", "distribution_threshold"):

@@ -78,6 +78,12 @@ def _tag(key: str, tree: bytes, data: bytes) -> bytes:
     return h.digest()
 
 
+def signature(key: str, data: bytes) -> str:
+    """The hex HMAC of ``data`` under ``key`` with this machine's signing key: text a cache
+    holds (a sweep's cell) that nobody without the key can forge."""
+    return _tag(key, b"text", data).hex()
+
+
 # ---- what a file may hold -------------------------------------------------------------------
 MODULES = ("assumptions", "captable", "case", "paths", "io.display", "book.books", "book.ledger",
            "book.lifecycle", "book.state", "book.replay", "contract.adjustments",

@@ -24,8 +24,10 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -268,6 +270,7 @@ def _inputs(given: Mapping[str, Any], base: dict[str, Any], where: str, home: Pa
     before any work: the terms (with the OVERRIDES) and the files read."""
     from ..captable import DEFAULT_CAPTABLE, load_captable
     from ..contract.terms import DEFAULT_TERMS, load_terms
+    from ..params import path_start_error
     from ..value.market import DEFAULT_MARKET, load_market
 
     folders = list(dict.fromkeys(f for f in (home, Path.cwd(), ROOT) if f is not None))
@@ -286,6 +289,9 @@ def _inputs(given: Mapping[str, Any], base: dict[str, Any], where: str, home: Pa
         load_market(used["MARKET_FILE"])
     except (ValueError, TypeError) as exc:
         raise SweepError(f"{where}: {key}: {' '.join(str(exc).split())}") from None
+    wrong = path_start_error(base["PATH_START"], terms.issue_date)
+    if wrong:
+        raise SweepError(f"{where}: {wrong}")
     return terms, [*files.values(), *used.values()]
 
 
@@ -494,6 +500,22 @@ def local_client(workers: int | None = None, processes: bool = True):
         cluster.close()
 
 
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c():
+    """SIGINT ignored while the LocalCluster starts its processes, which inherit that: Ctrl-C
+    at the terminal reaches the whole process group, and only this process handles it (the
+    cells finished so far are kept; the workers are closed with the cluster, no traceback of
+    theirs on stderr)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def _client(scheduler: str | None, workers: int | None, processes: bool = True):
     """A client of the scheduler at ``scheduler``, or of a LocalCluster of ``workers``
     processes (default: the machine's cores), one thread each, or of one thread here."""
@@ -503,8 +525,10 @@ def _client(scheduler: str | None, workers: int | None, processes: bool = True):
         if scheduler:
             return Client(scheduler, timeout="20s"), None
         n = (workers or os.cpu_count() or 1) if processes else 1
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                               dashboard_address=":0", silence_logs=logging.ERROR)  # a free port: no "8787 in use"
+        with _workers_ignore_ctrl_c():
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
+                                   dashboard_address=":0",  # a free port: no "8787 in use"
+                                   silence_logs=logging.ERROR)
         return Client(cluster), cluster
     except (OSError, RuntimeError, TimeoutError) as exc:
         where = f"the Dask scheduler at {scheduler}" if scheduler else "a LocalCluster"
@@ -618,16 +642,20 @@ class Job:
     check: Callable[[Any], str | None]
 
 
-def _digest(result: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()
+def _digest(key: str, result: Mapping[str, Any]) -> str:
+    """The result's signature under the cell's key (:func:`notelib.io.numbers.signature`): a
+    number edited in the file, its checksum recomputed, no longer checks."""
+    from ..io.numbers import signature
+
+    return signature(key, json.dumps(result, sort_keys=True).encode())
 
 
 def write_cell(job: Job, result: Mapping[str, Any]) -> None:
     """A finished cell in the cache: its key (the file's name), what it is, its result and the
-    result's sha256, written whole or not at all (a new temporary file, never one already
-    there, renamed over the cell's)."""
+    result's signature (:func:`_digest`), written whole or not at all (a new temporary file,
+    never one already there, renamed over the cell's)."""
     text = json.dumps({"key": job.hit.stem, "cell": json.loads(job.spec),
-                       "sha256": _digest(result), "result": result})
+                       "signature": _digest(job.hit.stem, result), "result": result})
     fd, tmp = tempfile.mkstemp(suffix=".tmp", prefix=f"{job.hit.stem}-", dir=job.hit.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -648,7 +676,7 @@ CELL_BYTES = 1_000_000  # a cell file holds a few kilobytes
 
 def read_cell(job: Job, quiet: bool = False) -> dict[str, Any] | None:
     """A cached cell's result if the file holds one that passes its checks (its key, the cell
-    it was made for, its sha256, every measure in its range: :func:`_checker`), else None
+    it was made for, its signature, every measure in its range: :func:`_checker`), else None
     (nothing there), or None after one line on stderr naming the file and what is wrong: the
     cell is computed again."""
     hit = job.hit
@@ -662,7 +690,8 @@ def read_cell(job: Job, quiet: bool = False) -> dict[str, Any] | None:
                  "not this cell's key" if data.get("key") != hit.stem else
                  "made for another cell (parameters, measures, paths, seed, inputs or code)"
                  if json.dumps(data.get("cell"), sort_keys=True, default=str) != job.spec else
-                 "its checksum does not match its numbers" if data.get("sha256") != _digest(result)
+                 "its signature does not match its numbers"
+                 if data.get("signature") != _digest(hit.stem, result)
                  else job.check(result))
     except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError,
             RecursionError) as exc:

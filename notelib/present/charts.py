@@ -215,13 +215,13 @@ def cash_vs_shares_chart(by_date: pd.DataFrame, *, title: str | None = None,
         return fig
 
 
-def parity_floor_chart(curve: pd.DataFrame, breakeven: float, *, on: str = "",
+def parity_floor_chart(curve: pd.DataFrame, breakeven: float | None, *, on: str = "",
                        at: tuple[float, float] | None = None, title: str | None = None,
                        subtitle: str = "", source: str = "") -> Figure:
     """The Mandatory Redemption Amount against the highest close: floor, parity, their maximum
     and the crossover. ``curve`` is :func:`notelib.redemption_curve`'s table. The amount is a
     wide pale band under the two legs, so neither line hides beneath it. ``at``: a (highest
-    close, amount) point to mark."""
+    close, amount) point to mark. ``breakeven`` None: no principal left to convert."""
     with mpl.style.context(STYLE):
         fig, ax = _figure()
         x = curve["highest_close"]
@@ -231,11 +231,12 @@ def parity_floor_chart(curve: pd.DataFrame, breakeven: float, *, on: str = "",
                 zorder=3)
         ax.plot(x, curve["parity"], color=PALETTE["parity"], label="Parity value", zorder=3)
         floor = curve["floor"].iloc[0]
-        ax.axvline(breakeven, color="#777777", linewidth=1)
         low = floor < 0.35 * max(curve["amount"].max(), floor)  # room below the floor line?
-        ax.annotate(f"parity above the floor\nfrom ${breakeven:,.4f}", (breakeven, floor),
-                    xytext=(12, 40 if low else -60), textcoords="offset points",
-                    fontsize="small")
+        if breakeven is not None:
+            ax.axvline(breakeven, color="#777777", linewidth=1)
+            ax.annotate(f"parity above the floor\nfrom ${breakeven:,.4f}", (breakeven, floor),
+                        xytext=(12, 40 if low else -60), textcoords="offset points",
+                        fontsize="small")
         if at is not None:
             ax.plot(*at, marker="o", color=PALETTE["cash"], zorder=4, linestyle="none",
                     label=f"At a {price(at[0])} close: ${at[1] / 1e6:,.2f}M")
@@ -253,18 +254,20 @@ def parity_floor_chart(curve: pd.DataFrame, breakeven: float, *, on: str = "",
         ax.yaxis.set_major_formatter(_millions)
         ax.set_xlabel(_wrapped(xlabel, fig.get_figwidth() - 0.5, 11))
         _legend(fig, ax)
+        until = ("with no principal left to convert" if breakeven is None else
+                 f"until the stock tops ${breakeven:,.3f}")
         _headline(fig, title or f"Redemption{' on ' + on if on else ''} costs the floor "
-                  f"${floor / 1e6:,.2f}M until the stock tops ${breakeven:,.3f}", subtitle)
+                  f"${floor / 1e6:,.2f}M {until}", subtitle)
         _source(fig, source)
         return fig
 
 
-def _parity_window(curve: pd.DataFrame, breakeven: float, floor: float,
+def _parity_window(curve: pd.DataFrame, breakeven: float | None, floor: float,
                    at: tuple[float, float] | None) -> tuple[float, float] | None:
     """Where parity runs to many times the floor (a low Conversion Price), the closes from 0
     to three times the break-even (and past the marked close), and the amounts up to parity
     there: the floor and the crossover stay readable. None: the whole curve fits."""
-    if curve["amount"].max() <= 4 * max(floor, 1e-9):
+    if breakeven is None or curve["amount"].max() <= 4 * max(floor, 1e-9):
         return None
     x_hi = max(3 * breakeven, 1.25 * at[0] if at is not None else 0.0)
     x_hi = min(x_hi, float(curve["highest_close"].max()))
