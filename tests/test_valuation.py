@@ -3,6 +3,7 @@ and the inputs' errors. Expected values come from the Black-Scholes and Tsiverio
 formulas written out here, or from QuantLib; tolerance is 3 standard errors."""
 
 import datetime as dt
+import dataclasses
 import math
 from pathlib import Path
 from statistics import NormalDist
@@ -173,6 +174,23 @@ def test_no_conversion_before_maturity_where_holding_dominates(spot):
            math.hypot(*[v.debt_error for v in runs]) / 4, k=2)
     within(np.mean([v.equity for v in runs]), SHARES * spot * N(d1),
            math.hypot(*[v.equity_error for v in runs]) / 4, k=2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pilot", [2_000, 10_000])
+def test_no_seed_converts_a_zero_coupon_note_without_a_cap_before_maturity(pilot):
+    # issue 37: at 2 of 40 seeds the cap-aware search imposed a flat 2.5x on every session
+    # (its gate passed on the pilot's noise), and the debt part fell 4.55 SE below its closed
+    # form. With no cap the Holder can always wait: no rule converts where holding dominates,
+    # which with no coupon and no dividend is every session before maturity (reading 38).
+    # Before the fix seeds 2 and 20 (2,000 pilot paths) and 33 (10,000) converted early
+    from notelib.value.valuation import _holder_rule
+
+    v = value(plain(), credit_spread=0.03, n_paths=1_000, pilot_paths=pilot, refits=0)
+    for seed in range(40):
+        inp = v.inputs.replace(seed=seed)
+        finite = inp.sessions[np.isfinite(_holder_rule(inp))]
+        assert list(finite.date) == [MATURITY], (seed, len(finite))
 
 
 @pytest.mark.slow
@@ -402,7 +420,7 @@ def test_the_value_curve_is_a_fresh_valuation_at_each_spot(seed):
     for spot in (0.15, 0.35, 0.45):
         fresh = fair_value(case.terms, **{**kw, "spot": spot})
         assert (curve.loc[spot, "value"], curve.loc[spot, "std_error"]) == (
-            fresh.value, fresh.std_error), spot
+            fresh.value, fresh.paths_error), spot  # a curve's band: the paths' (reading 54)
 
 
 @pytest.mark.slow
@@ -507,6 +525,49 @@ def test_blocks_read_one_block_of_closes_as_tiled_copies_to_the_bit(in_shares):
         run(rules, closes, blocks=0)
 
 
+def test_refits_add_the_rules_fit_to_each_error_and_leave_the_value():
+    # reading 54: the value is the first rule's on the same paths whatever the refits; the
+    # error is the paths' and the fit's in quadrature, and a fixed Holder has no fit
+    from notelib import Case
+
+    case = Case.from_params("base")
+    kw = {**case.valuation_keywords(1_000), "pilot_paths": 1_000, "seed": 3}
+    alone, refitted = fair_value(case.terms, **kw, refits=0), fair_value(case.terms, **kw)
+    assert alone.value == refitted.value and alone.debt == refitted.debt
+    assert alone.std_error == alone.paths_error == refitted.paths_error and alone.fit_error == 0
+    assert len(refitted.refits) == 4 and refitted.fit_error > 0
+    assert refitted.std_error == math.hypot(refitted.paths_error, refitted.fit_error)
+    fixed = fair_value(case.terms, **{**kw, "holder": 1.5})
+    assert fixed.refits == () and fixed.fit_error == 0 and fixed.std_error == fixed.paths_error
+    for bad in (-1, 21, 2.5, "4"):
+        with pytest.raises(ValuationError, match="refits"):
+            fair_value(case.terms, **kw, refits=bad)
+
+
+@pytest.mark.slow
+def test_the_total_error_matches_the_spread_when_each_seed_fits_its_own_rule():
+    """Issue 37: every valuation fits its own rule, and the fit moves the value. Over 16 seeds,
+    each fitting its rules on its own pilot paths, the spread of the values and of the
+    credit-spread Greek is within 35% of the mean error reported (reading 54). The paths'
+    error alone (the rule held) fell short: the value's to 0.40 of its spread at 20,000
+    paths, the credit-spread Greek's to 1/15 (issue 37's table); here the Greek's paths'
+    error is checked to fall short too, so the test tells the two apart."""
+    from notelib import Case
+
+    case = Case.from_params("base")
+    kw = {**case.valuation_keywords(2_000), "pilot_paths": 2_000}
+    runs = [fair_value(case.terms, **{**kw, "seed": s}) for s in range(100, 116)]
+    greeks = [v.greeks_with_errors for v in runs]
+    values = [v.value for v in runs]
+    assert abs(np.mean([v.std_error for v in runs]) / np.std(values, ddof=1) - 1) < 0.35
+    spread = np.std([g["credit_spread"] for g, _ in greeks], ddof=1)
+    assert abs(np.mean([e["credit_spread"] for _, e in greeks]) / spread - 1) < 0.35
+    held = [v.greek_error_parts["paths"]["credit_spread"] for v in runs]  # the rule held
+    assert np.mean(held) < 0.5 * spread, (np.mean(held), spread)
+    assert all(e["credit_spread"] == math.hypot(held[i], v.greek_error_parts["fit"][
+        "credit_spread"]) for i, (v, (_, e)) in enumerate(zip(runs, greeks)))
+
+
 @pytest.mark.slow
 def test_the_reported_error_matches_the_spread_of_many_seeds():
     """The standard error counts antithetic pairs and hazard strata as the units they are:
@@ -546,7 +607,7 @@ def test_each_greek_comes_with_an_error_that_matches_its_spread_over_seeds():
                                   "event_hazard": 0.3})
     values, errors = {}, {}
     for s in range(900, 930):
-        w = dataclasses.replace(v, inputs=v.inputs.replace(seed=s))
+        w = dataclasses.replace(v, inputs=v.inputs.replace(seed=s), refits=())  # rule fixed
         w.value = _price(w.inputs, [w.variant])[0].mean
         g, e = w.greeks_with_errors
         for k in g:
@@ -650,12 +711,13 @@ def test_the_controls_have_the_means_they_are_given():
 @pytest.mark.slow
 def test_the_control_variates_give_the_error_goal_at_100000_paths():
     # issue 21: the error was 0.121% of value at 100,000 paths (0.089% here before the
-    # controls); the goal is under 0.05%. The controlled value agrees with the plain
+    # controls); the goal is under 0.05%, for the paths' error (the rule's fit adds its own,
+    # which more paths do not reduce: reading 54). The controlled value agrees with the plain
     # estimate on the same paths within 3 of its standard errors
     from notelib.value.valuation import _price
 
     v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=100_000)
-    assert v.std_error < 0.0005 * v.value, v.std_error / v.value
+    assert v.paths_error < 0.0005 * v.value, v.paths_error / v.value
     (plain_stats,) = _price(v.inputs, [v.variant])
     assert abs(v.value - plain_stats.mean) < 3 * plain_stats.std_error
     assert v.std_error < plain_stats.std_error / 1.8
@@ -774,7 +836,7 @@ def test_the_controls_never_widen_a_cases_error(name):
                          ).value()
     (raw,) = _price(v.inputs, [v.variant])
     assert abs(v.value - raw.mean) < 3 * raw.std_error
-    assert v.std_error <= raw.std_error, (v.std_error, raw.std_error)
+    assert v.paths_error <= raw.std_error, (v.paths_error, raw.std_error)
 
 
 # -- inputs that cannot hurt (issue 35) ------------------------------------------------------

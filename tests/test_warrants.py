@@ -68,11 +68,12 @@ def test_the_transfer_across_spots_agrees_with_a_fresh_amendment():
     change = amendment(case.terms, case.original_terms, **kw)
     rows = change.by_spot([0.20, 0.25, 0.35]).set_index("spot")
     assert rows.loc[0.25, "transfer"] == change.transfer
-    assert rows.loc[0.25, "std_error"] == change.std_error
+    # the table's errors are the paths' (each spot's rules held, reading 54)
+    assert rows.loc[0.25, "std_error"] == change.paths_error < change.std_error
     assert rows.loc[0.20, "transfer"] < rows.loc[0.25, "transfer"] < rows.loc[0.35, "transfer"]
     fresh = amendment(case.terms, case.original_terms, **{**kw, "spot": 0.20})
     assert (rows.loc[0.20, "transfer"], rows.loc[0.20, "std_error"]) == (
-        fresh.transfer, fresh.std_error)
+        fresh.transfer, fresh.paths_error)
     assert rows.loc[0.20, "warrants"] == pytest.approx(change.warrants_at(0.20))
     assert rows["with_warrants"].tolist() == pytest.approx(
         (rows["transfer"] + rows["warrants"]).tolist())

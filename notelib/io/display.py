@@ -30,7 +30,9 @@ def price(x: float) -> str:
     return f"${x:,.{places}f}"
 
 
-BAND = "± 2 standard errors"  # the one convention for Monte Carlo error bands, in words
+# the one convention for a valuation's Monte Carlo error band, in words: what it covers
+BAND = "± 2 standard errors, of the paths and of the rule's fit"
+PATHS_BAND = "band: 2 standard errors of the paths, each spot's rule held"  # curves
 
 
 def money_band(value: float, std_error: float) -> str:

@@ -84,7 +84,8 @@ def bench_valuation(n_paths: int = 100_000, *, terms: NoteTerms | None = None,
             "rounds": rounds, "generate_s": min(generate), "valuation_s": min(valuation),
             "generate_max_s": max(generate), "valuation_max_s": max(valuation),
             "warm_up_s": warm.seconds, "ratio": min(valuation) / min(generate),
-            "value": v.value, "std_error": v.std_error,
+            "value": v.value, "std_error": v.std_error,  # the total: paths and the rule's fit
+            "paths_error": v.paths_error, "fit_error": v.fit_error,
             "relative_error": v.std_error / v.value,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

@@ -326,7 +326,9 @@ def _main(args: argparse.Namespace) -> int:
             if args.valuation:
                 r = bench_valuation(args.paths, chunk=args.chunk)
                 print(f"fair value {r['value']:,.2f} +/- {r['std_error']:,.2f} "
-                      f"({r['relative_error']:.3%}) on {r['paths']:,} paths x {r['sessions']} "
+                      f"({r['relative_error']:.3%}; one standard error, of the paths "
+                      f"{r['paths_error']:,.2f} and of the rule's fit {r['fit_error']:,.2f}) "
+                      f"on {r['paths']:,} paths x {r['sessions']} "
                       f"sessions ({r['pilot_paths']:,} pilot): generate {r['generate_s']:.2f}s, "
                       f"valuation {r['valuation_s']:.2f}s, ratio valuation/generate "
                       f"{r['ratio']:.2f} (fastest of {r['rounds']} rounds each, the slowest "

@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from ..io.display import BAND, money_band, price
+from ..io.display import BAND, PATHS_BAND, money_band, price
 
 STYLE = Path(__file__).resolve().parent / "styles" / "board.mplstyle"
 PALETTE = {"interest": "#0072B2", "principal": "#E69F00", "balance": "#000000",
@@ -548,7 +548,7 @@ def value_chart(curve: pd.DataFrame, *, at: tuple[float, float] | None = None,
                 title: str | None = None, subtitle: str = "", source: str = "") -> Figure:
     """The classic convertible chart: fair value against today's share price, over straight
     debt and parity (:func:`notelib.value.valuation.value_curve`), with a band of two standard
-    errors."""
+    errors of the paths (each spot's rule held: reading 54)."""
     with mpl.style.context(STYLE):
         fig, ax = _figure()
         x = curve["spot"]
@@ -559,7 +559,7 @@ def value_chart(curve: pd.DataFrame, *, at: tuple[float, float] | None = None,
                         curve["value"] + 2 * curve["std_error"], color=PALETTE["balance"],
                         alpha=0.15, linewidth=0)
         ax.plot(x, curve["value"], color=PALETTE["balance"], linewidth=2.5,
-                label="Fair value (band: 2 standard errors)")
+                label=f"Fair value ({PATHS_BAND})")
         if at is not None:
             ax.plot(*at, marker="o", color=PALETTE["cash"], linestyle="none", zorder=4,
                     label=f"The valuation at ${at[0]:,.2f}: ${at[1] / 1e6:,.2f}M")
@@ -630,7 +630,7 @@ def _transfer_panel(ax: Axes, by_spot: pd.DataFrame, spot: float | None) -> None
     ax.fill_between(x, moved - 2 * se, moved + 2 * se, color=PALETTE["balance"], alpha=0.15,
                     linewidth=0)
     ax.plot(x, moved, color=PALETTE["balance"], linewidth=2.2, marker="o",
-            label="Note terms (band: 2 standard errors)")
+            label=f"Note terms ({PATHS_BAND})")
     ax.plot(x, by_spot["with_warrants"].astype(float), color=PALETTE["shares"], linewidth=2,
             linestyle="--", label="With the amendment warrants")
     if spot is not None:

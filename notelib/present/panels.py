@@ -298,7 +298,8 @@ def fair_value_panel(valuation, n_paths: int = 1_000, points: int = 4) -> Panel:
         else:  # the inputs of the page: its valuation at its spot, the page's figure
             others = [x for x in spots if x != inp.spot]
             curve = value_curve(valuation, others, n_paths=n_paths)
-            own = {"spot": inp.spot, "value": valuation.value, "std_error": valuation.std_error,
+            own = {"spot": inp.spot, "value": valuation.value,
+                   "std_error": valuation.paths_error,  # as the curve's other points
                    "straight_debt": valuation.straight_debt,
                    "parity": float(curve["parity"].iloc[0] / curve["spot"].iloc[0] * inp.spot)}
             curve = table(pd.concat([pd.DataFrame(curve), pd.DataFrame([own])])

@@ -45,7 +45,7 @@ from ..contract.conversion import conversion_shares
 from ..contract.schedule import (day_count_basis, interest_dates, principal_payments,
                                  year_fraction)
 from ..contract.terms import NoteTerms
-from ..io.display import price
+from ..io.display import dollars, price
 from ..io.outputs import guard
 from ..params import file_sha256, relative
 
@@ -772,11 +772,14 @@ def _value(wb, ws, fmt, d) -> None:
     ws.write_string(1, 0, case.valuation_basis())
     _head(ws, fmt, 3, [Column("Component", width=36), Column("Value", "money", 18),
                        Column("Standard error", "money", 16), Column("Note", width=60)])
+    ws.write_string(2, 0, "Standard errors: of the paths and of the Holder's rule's fit, in "
+                    f"quadrature (reading 54): for the fair value {dollars(v.paths_error)} and "
+                    f"{dollars(v.fit_error)}")
     spo, put, events = (d["parts"][k] for k in ("share_payment_option", "redemption_put",
                                                  "events_effect"))
     rows = [("Fair value", v.value, v.std_error, f"{i.n_paths:,} paths, seed {i.seed}"),
-            ("95% interval, low", "=B5-1.96*C5", None, "Monte Carlo error only"),
-            ("95% interval, high", "=B5+1.96*C5", None, "Monte Carlo error only"),
+            ("95% interval, low", "=B5-1.96*C5", None, "the paths' and the rule's fit's error"),
+            ("95% interval, high", "=B5+1.96*C5", None, "the paths' and the rule's fit's error"),
             ("Paid in cash (debt)", v.debt, v.debt_error, "discounted at rate + spread"),
             ("Paid in shares (equity)", v.equity, v.equity_error, "discounted at the rate"),
             ("Straight debt", v.straight_debt, None, "no conversion, every payment in cash"),

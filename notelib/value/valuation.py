@@ -70,6 +70,11 @@ STATE_PATHS = 2_000  # pilot paths the state rule is regressed on (4,000: the sa
 CONTROL_PILOT = (2_000, 4_000)  # pilot paths the control variates' betas need, and use
 EVENT_GRID = 21  # a redemption event falls on the nearest of every 21st session (~monthly)
 CURVE_CHANGES = ("volatility", "credit_spread", "event_hazard", "rate")  # value_curve's
+# the rule's fit moves the value (reading 54): the Holder's rule is refitted on this many pilot
+# sets of their own, each priced on the valuation's paths, and their spread joins the error
+REFITS = 4
+MAX_REFITS = 20
+GREEK_REFIT_PATHS = 5_000  # the refitted rules' Greeks are priced on this many paths
 BUMPS = {"spot": 0.05, "curvature": 0.20, "volatility": 0.02, "rate": 0.001,
          "credit_spread": 0.001}
 
@@ -138,6 +143,32 @@ class _Inputs:
         """The engine's plan with the Holder's rule ``holder`` (compiled once, reused)."""
         return self._hold if isinstance(holder, str) and holder == "hold" else (
             self._hold.with_threshold(holder))
+
+    @cached_property
+    def event_plans(self) -> tuple[eng.Plan | None, ...]:
+        """The hold plan with a Mandatory Redemption Event on each date of the monthly grid
+        (every :data:`EVENT_GRID` th session from the first; None where the I.B deadline
+        falls after maturity: no redemption)."""
+        plan, out = self._hold, []
+        for s in range(first_session(self), len(plan.contract.sessions), EVENT_GRID):
+            try:
+                out.append(eng.with_redemption(
+                    plan, eng.RedemptionEvent(plan.contract.sessions[s].date())))
+            except eng.EngineError:
+                out.append(None)
+        return tuple(out)
+
+    @cached_property
+    def event_weights(self) -> tuple[float, ...]:
+        """The probability the event falls on each grid date (:attr:`event_plans`): an event
+        time falls on the nearest grid date; after the last one's half-step, none."""
+        sessions = self._hold.contract.sessions
+        times = [(sessions[s].date() - self.valuation_date).days / 365
+                 for s in range(first_session(self), len(sessions), EVENT_GRID)]
+        edges = np.array([0.0, *((a + b) / 2 for a, b in zip(times, times[1:])),
+                          times[-1] + EVENT_GRID / 2 / 252])
+        survive = np.exp(-self.event_hazard * edges)
+        return tuple(survive[:-1] - survive[1:])
 
     @cached_property
     def _hold(self) -> eng.Plan:
@@ -543,13 +574,16 @@ class Valuation:
     ``value``/``std_error``: the Monte Carlo price and its standard error. ``debt`` and
     ``equity``: what is paid in cash (discounted at rate + credit spread) and in shares (at
     the rate). ``straight_debt``: the cash flows with no conversion and no share payments.
-    ``conversion_option`` = value - straight_debt. Computed on first use, with common
-    random numbers: ``share_payment_option`` (what the company's right to pay in shares
+    ``conversion_option`` = value - straight_debt. Every standard error is the total
+    (reading 54): the paths' (``paths_error``, the rule held fixed) and the rule's fit's
+    (``fit_error``: the spread of the value over :data:`REFITS` rules refitted on pilot paths
+    of their own, priced on the same paths), added in quadrature. Computed on first use, with
+    common random numbers: ``share_payment_option`` (what the company's right to pay in shares
     takes from the Holder), ``redemption_put`` (what the event hazard adds), ``events_effect``
     (what the given events, e.g. a ratchet, add) and ``greeks``."""
 
     value: float
-    std_error: float
+    std_error: float  # the total: the paths' and the rule's fit (reading 54)
     debt: float
     equity: float
     debt_error: float
@@ -558,6 +592,10 @@ class Valuation:
     boundary: pd.Series  # the close from which the Holder converts, by session
     seconds: float
     inputs: _Inputs = field(repr=False)
+    paths_error: float = 0.0  # the paths' share of std_error (the rule held fixed)
+    fit_error: float = 0.0  # the rule's fit's share: its spread over refits on the same paths
+    # the rules refitted on pilot sets of their own (:data:`REFITS`), for the parts' errors
+    refits: tuple = field(default=(), repr=False, compare=False)
     # the boundary moved path by path by the path's state (None: kept as it is)
     state_rule: eng.StateRule | None = field(default=None, repr=False, compare=False)
     adjust: Adjust | None = field(default=None, repr=False, compare=False)  # control variates
@@ -573,13 +611,26 @@ class Valuation:
         """The engine's plans for this valuation (they do not depend on spot or volatility)."""
         return _variant(self.inputs, self.boundary.to_numpy(), self.state_rule)
 
+    @property
+    def rules(self) -> list[_Fitted]:
+        """The valuation's own fit, then its refits (:data:`REFITS`)."""
+        return [_Fitted((self.boundary.to_numpy(), self.state_rule), self.variant,
+                        self.adjust), *self.refits]
+
     def _difference(self, other: _Inputs) -> tuple[float, float]:
-        """value(this) - value(other), with its standard error, on the same paths."""
+        """value(this) - value(other), with its standard error, on the same paths: the
+        paths' (the rules held) and the fit's (the difference under each refitted rule, the
+        other side refitted too where its policy differs), in quadrature."""
         inp = self.inputs
-        rule = (self.boundary.to_numpy(), self.state_rule)
-        b = _rules(other) if other.policy != inp.policy else rule
-        a_stats, b_stats = _price(inp, [self.variant, _variant(other, *b)])
-        return a_stats.mean - b_stats.mean, b_stats.diff_error(a_stats)
+        pairs = []
+        for j, fitted in enumerate(self.rules):
+            seed = inp.seed if j == 0 else _refit_seed(inp.seed, j)
+            b = (_rules(_reseeded(other, seed)) if other.policy != inp.policy
+                 else fitted.rule)
+            pairs += [fitted.variant, _variant(other, *b)]
+        stats = _price(inp, pairs)
+        diffs = [a.mean - b.mean for a, b in zip(stats[::2], stats[1::2])]
+        return diffs[0], math.hypot(stats[1].diff_error(stats[0]), _spread(diffs))
 
     def fitted_at(self, spot: float) -> _Fitted:
         """What a value curve prices ``spot`` with: what a fresh valuation there fits on its
@@ -639,30 +690,34 @@ class Valuation:
 
     @cached_property
     def greeks_with_errors(self) -> tuple[dict[str, float], dict[str, float]]:
-        """(:attr:`greeks`, :attr:`greek_errors`), computed together."""
-        inp, rule = self.inputs, self.boundary.to_numpy()
+        """(:attr:`greeks`, :attr:`greek_errors`), computed together: each Greek on the
+        valuation's paths with its rule, its error the paths' and the fit's
+        (:attr:`greek_error_parts`) in quadrature."""
+        out, paths, fit = self._greek_parts
+        return out, {k: math.hypot(paths[k], fit[k]) for k in out}
 
-        def item(**bump: float) -> tuple[_Inputs, _Variant]:
-            changed = inp.replace(**{k: getattr(inp, k) + v for k, v in bump.items()})
-            same = set(bump) <= {"spot", "volatility"}  # the plans stay; the paths change
-            return changed, self.variant if same else _variant(changed, rule, self.state_rule)
+    @property
+    def greek_error_parts(self) -> dict[str, dict[str, float]]:
+        """Each Greek's error by source: ``paths`` (the rule held) and ``fit`` (the Greek's
+        spread over the rule and its refits, each on the same :data:`GREEK_REFIT_PATHS`
+        paths; reading 54)."""
+        _, paths, fit = self._greek_parts
+        return {"paths": paths, "fit": fit}
 
-        h, k = BUMPS["spot"] * inp.spot, BUMPS["curvature"] * inp.spot
-        (here, up, down, far_up, far_down), (d_se, g_se) = _price_together(
-            [item(), item(spot=h), item(spot=-h), item(spot=k), item(spot=-k)],
-            [(0, 1, -1, 0, 0), (-2, 0, 0, 1, 1)])
-        out = {"delta": (up - down) / (2 * h),
-               "gamma": (far_up - 2 * here + far_down) / k**2}
-        err = {"delta": d_se / (2 * h), "gamma": g_se / k**2}
-        for name, key in (("vega", "volatility"), ("rho", "rate"),
-                          ("credit_spread", "credit_spread")):
-            b = BUMPS[key]
-            lo = -b if key == "rate" or getattr(inp, key) >= b else 0.0  # none below 0
-            (hi_v, lo_v), (se,) = _price_together([item(**{key: b}), item(**{key: lo})],
-                                                  [(1, -1)])
-            out[name] = (hi_v - lo_v) / (b - lo) * 0.01
-            err[name] = se / (b - lo) * 0.01
-        return out, err
+    @cached_property
+    def _greek_parts(self) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+        inp = self.inputs
+        bumped: dict[tuple, _Inputs] = {}
+        out, err = _greeks(inp, self.rules[0], bumped)
+        fit = dict.fromkeys(out, 0.0)
+        if self.refits:
+            few = inp.replace(n_paths=min(inp.n_paths, GREEK_REFIT_PATHS))
+            same = few.n_paths == inp.n_paths  # the valuation's own Greeks are the first
+            few_bumped = bumped if same else {}
+            each = ([out] if same else []) + [_greeks(few, f, few_bumped)[0]
+                                              for f in self.rules[1 if same else 0:]]
+            fit = {k: _spread([g[k] for g in each]) for k in out}
+        return out, err, fit
 
     def rule_by_month(self) -> pd.Series:
         """The close from which the Holder converts as a multiple of the Conversion Price in
@@ -721,6 +776,59 @@ class Valuation:
                 + html_table(greeks, "Greeks: bumped and revalued on the same paths"))
 
 
+def _greeks(inp: _Inputs, fitted: _Fitted, bumped: dict[tuple, _Inputs]
+            ) -> tuple[dict[str, float], dict[str, float]]:
+    """The Greeks of :attr:`Valuation.greeks` on ``inp``'s paths with the rule ``fitted``,
+    and their errors from the paths (``bumped``: the bumped inputs, built once and shared
+    between rules so each bump's plan is compiled once)."""
+    rule, state = fitted.rule
+
+    def item(**bump: float) -> tuple[_Inputs, _Variant]:
+        key = tuple(sorted(bump.items()))
+        if key not in bumped:
+            bumped[key] = inp.replace(**{k: getattr(inp, k) + v for k, v in bump.items()})
+        changed = bumped[key]
+        same = set(bump) <= {"spot", "volatility"}  # the plans stay; the paths change
+        return changed, fitted.variant if same else _variant(changed, rule, state)
+
+    h, k = BUMPS["spot"] * inp.spot, BUMPS["curvature"] * inp.spot
+    (here, up, down, far_up, far_down), (d_se, g_se) = _price_together(
+        [item(), item(spot=h), item(spot=-h), item(spot=k), item(spot=-k)],
+        [(0, 1, -1, 0, 0), (-2, 0, 0, 1, 1)])
+    out = {"delta": (up - down) / (2 * h), "gamma": (far_up - 2 * here + far_down) / k**2}
+    err = {"delta": d_se / (2 * h), "gamma": g_se / k**2}
+    for name, key in (("vega", "volatility"), ("rho", "rate"),
+                      ("credit_spread", "credit_spread")):
+        b = BUMPS[key]
+        lo = -b if key == "rate" or getattr(inp, key) >= b else 0.0  # none below 0
+        (hi_v, lo_v), (se,) = _price_together([item(**{key: b}), item(**{key: lo})],
+                                              [(1, -1)])
+        out[name] = (hi_v - lo_v) / (b - lo) * 0.01
+        err[name] = se / (b - lo) * 0.01
+    return out, err
+
+
+def _spread(values: Sequence[float]) -> float:
+    """The sample standard deviation of one quantity under the rule and its refits (0 with
+    no refits): the rule's fit's share of the quantity's error (reading 54)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def _refit_seed(seed: int, j: int) -> int:
+    """The seed of refit ``j`` (1, 2, ...): its pilot paths apart from the valuation's."""
+    return int(np.random.SeedSequence([seed, 54, j]).generate_state(1)[0])
+
+
+def _reseeded(inp: _Inputs, seed: int) -> _Inputs:
+    """``inp`` with another seed, sharing its sessions and compiled plan (neither depends on
+    the seed)."""
+    out = inp.replace(seed=seed)
+    for name in ("sessions", "_hold", "event_plans", "event_weights"):
+        if name in inp.__dict__:
+            out.__dict__[name] = inp.__dict__[name]
+    return out
+
+
 def _pilot(inp: _Inputs) -> np.ndarray:
     """The pilot paths' closes: their own seed stream, apart from the pricing paths."""
     return next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths))).closes
@@ -765,7 +873,7 @@ def _holder_rule(inp: _Inputs, pilot: np.ndarray | None = None) -> np.ndarray:
     boundary = exercise_boundary(plan, pilot, inp.policy, first_session(inp),
                                  inp.dividend_yield)
     return cap_aware(plan, boundary, pilot[:, :SEARCH_PATHS], inp.company(),
-                     first_session(inp))
+                     first_session(inp), inp.dividend_yield)
 
 
 def _adjust(inp: _Inputs, variant: _Variant, pilot: np.ndarray) -> Adjust:
@@ -812,7 +920,7 @@ def falling_multiple(plan: eng.Plan, first: int, start: float, power: int) -> np
 
 
 def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: eng.Policy,
-              first: int) -> np.ndarray:
+              first: int, dividend_yield: float = 0.0) -> np.ndarray:
     """The regression's rule made to see the 9.9% cap (reading 38): a Holder held back by the
     cap cannot wait and convert everything later, so it may also convert whenever the close
     reaches m x the Conversion Price, m flat or falling to 1x at maturity
@@ -823,13 +931,20 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
     min(boundary, m x price) session by session, if it beats the regression's rule alone by
     more than :data:`SIGNIFICANT` standard errors on the pilot paths (the best of 20 rules
     otherwise chases the pilot's noise: on a note with no cap a rule converting far in the
-    money "won" and moved 15% of the debt into equity)."""
+    money "won" and moved 15% of the debt into equity). With no cap, no rule converts
+    where holding dominates (:func:`holding_dominates` at ``dividend_yield``): the Holder
+    can always wait, so there the regression's rule stands."""
     price = plan.contract.price_at_session / plan.contract.price_units
     n = closes.shape[1]
+    cap_n, cap_d = plan.contract.cap
+    # with no cap, a Holder can always wait and convert everything later: no rule may
+    # convert where holding dominates (on a zero-coupon note: before maturity; issue 37)
+    never = (holding_dominates(plan, dividend_yield) if cap_n >= cap_d
+             else np.zeros(len(price), bool))
 
     def rule(key: tuple[float, int]) -> np.ndarray:
-        return boundary if key[0] == np.inf else np.minimum(
-            boundary, falling_multiple(plan, first, *key) * price)
+        return boundary if key[0] == np.inf else np.where(never, boundary, np.minimum(
+            boundary, falling_multiple(plan, first, *key) * price))
 
     def values(keys: list[tuple[float, int]], lo: int, hi: int
                ) -> dict[tuple[float, int], np.ndarray]:
@@ -868,20 +983,12 @@ def _variant(inp: _Inputs, holder: np.ndarray, state: eng.StateRule | None = Non
     plan = inp.plan(holder).with_state_rule(state)
     if not inp.event_hazard:
         return _Variant(plan, inp.company())
-    first = first_session(inp)
-    plans, times = [], []
-    for s in range(first, len(plan.contract.sessions), EVENT_GRID):
-        day = plan.contract.sessions[s].date()
-        try:
-            plans.append(eng.with_redemption(plan, eng.RedemptionEvent(day)))
-        except eng.EngineError:  # the I.B deadline falls after maturity: no redemption
-            plans.append(plan)
-        times.append((day - inp.valuation_date).days / 365)
-    # an event time falls on the nearest grid date; after the last one's half-step, none
-    edges = np.array([0.0, *((a + b) / 2 for a, b in zip(times, times[1:])),
-                      times[-1] + EVENT_GRID / 2 / 252])
-    survive = np.exp(-inp.event_hazard * edges)
-    return _Variant(plan, inp.company(), tuple(plans), tuple(survive[:-1] - survive[1:]))
+    # each event's plan is the hold plan's (compiled once per inputs) with this rule: the
+    # event changes the timeline and the liquidity, never the Holder's rule
+    plans = tuple(plan if event is None else eng.Plan(
+        event.contract, dataclasses.replace(plan.behaviour, liquidity=event.behaviour.liquidity),
+        plan.discount) for event in inp.event_plans)
+    return _Variant(plan, inp.company(), plans, inp.event_weights)
 
 
 def _straight_debt(inp: _Inputs) -> float:
@@ -902,7 +1009,7 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
                participation: float | None = 0.10, pilot_paths: int | None = None,
                chunk: int = 25_000, captable: CapTable | None = None,
                history: pd.Series | None = None, progress: bool = False,
-               state_rule: bool = True) -> Valuation:
+               state_rule: bool = True, refits: int = REFITS) -> Valuation:
     """The note's fair value on ``valuation_date`` (default: the market file's date, the
     state's date or the Issue Date).
 
@@ -918,6 +1025,8 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
     (reading 30). ``events``: splits, issuances (a ratchet) and similar notes (II.C).
     ``event_hazard``: Mandatory Redemption Events a year (I.A). ``start``: a NoteState to
     value the note as it stands (``history``: the closes before it, for the look-backs).
+    ``refits``: how many times the optimal Holder's rule is fitted again on pilot paths of
+    its own to measure what the fit adds to each error (reading 54; 0: the paths' error only).
     """
     t0 = time.perf_counter()
     if not isinstance(terms, NoteTerms):
@@ -955,16 +1064,28 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         chunk=count(chunk, "chunk", ValuationError, kind="chunk"),
         captable=captable or load_captable(), history=_history(history),
         state_rule=bool(state_rule))
+    refits = whole(refits, "refits", ValuationError)
+    if not 0 <= refits <= MAX_REFITS:
+        raise ValuationError(f"refits = {refits}: must be from 0 to {MAX_REFITS}")
     with _drawn([inp]) as drawn:  # the first pricing paths are drawn while the rule is fitted
         fitted = _fit(inp)
-        (stats,) = _price(inp, [fitted.variant], progress, [fitted.adjust], drawn)
+        others = [_fit(_reseeded(inp, _refit_seed(inp.seed, j)))
+                  for j in range(1, refits + 1)] if inp.holder == "optimal" else []
+        every = [fitted, *others]
+        priced = _price(inp, [f.variant for f in every], progress, [f.adjust for f in every],
+                        drawn)
+    stats = priced[0]
+    fit = {q: _spread([getattr(p, q) / p.n for p in priced]) for q in ("value", "cash", "equity")}
     boundary, state = fitted.rule
     return Valuation(
-        value=stats.mean, std_error=stats.std_error, debt=stats.cash / stats.n,
-        equity=stats.equity / stats.n, debt_error=stats.cash_error,
-        equity_error=stats.equity_error, straight_debt=_straight_debt(inp),
+        value=stats.mean, std_error=math.hypot(stats.std_error, fit["value"]),
+        debt=stats.cash / stats.n, equity=stats.equity / stats.n,
+        debt_error=math.hypot(stats.cash_error, fit["cash"]),
+        equity_error=math.hypot(stats.equity_error, fit["equity"]),
+        straight_debt=_straight_debt(inp),
         boundary=pd.Series(boundary, index=inp.sessions, name="convert_at"),
-        seconds=time.perf_counter() - t0, inputs=inp, adjust=fitted.adjust, state_rule=state)
+        seconds=time.perf_counter() - t0, inputs=inp, adjust=fitted.adjust, state_rule=state,
+        paths_error=stats.std_error, fit_error=fit["value"], refits=tuple(others))
 
 
 @dataclass(frozen=True)
@@ -1059,7 +1180,9 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     """Value, straight debt and parity against today's share price, the classic convertible
     chart: each spot priced on its own paths with what a fresh valuation there fits
     (:meth:`Valuation.fitted_at`: its rule and control variates, once per valuation and
-    spot), so a point is :func:`fair_value` at that spot on ``n_paths``, to the bit. The
+    spot), so a point is :func:`fair_value` at that spot on ``n_paths``, to the bit (its
+    ``std_error``: the paths', that spot's rule held, :attr:`Valuation.paths_error`; reading
+    54). The
     controls' means are those of the inputs priced (:func:`_means_at`): ``changes``
     (volatility, credit_spread, event_hazard, rate) reprice on the fitted rules and betas,
     the panel's fast redraw, not a new estimate of the rules."""
@@ -1127,8 +1250,9 @@ class Amendment:
     amended: Valuation
     original: Valuation
     transfer: float
-    std_error: float
+    std_error: float  # the total: the paths' and the rules' fit (reading 54)
     warrants: tuple[Warrant, ...] = ()
+    paths_error: float = 0.0  # the paths' share (the rules held), as :meth:`by_spot` gives
 
     def warrants_at(self, spot: float) -> float:
         """The amendment's warrants by Black-Scholes-Merton at ``spot`` with the valuation's
@@ -1151,14 +1275,15 @@ class Amendment:
         """The transfer at each spot, with and without the warrants: both notes priced on the
         same paths, each with what a fresh valuation at that spot fits (its rule and controls:
         :meth:`Valuation.fitted_at`); at the valuation's own spot, the transfer itself (so
-        the two never disagree)."""
+        the two never disagree). ``std_error``: the paths' (each spot's rules held; reading
+        54)."""
         n_paths = count(n_paths, "n_paths", ValuationError, kind="paths", low=MIN_PATHS,
                         none=True)
         a, o = self.amended, self.original
         rows = []
         for spot in sorted({round(float(x), 6) for x in spots}):
             if spot == round(a.inputs.spot, 6):
-                transfer, se, paths = self.transfer, self.std_error, a.inputs.n_paths
+                transfer, se, paths = self.transfer, self.paths_error, a.inputs.n_paths
             else:
                 inp = a.inputs.replace(spot=spot, n_paths=n_paths or a.inputs.n_paths)
                 fa, fo = a.fitted_at(spot), o.fitted_at(spot)
@@ -1197,6 +1322,10 @@ def amendment(amended: NoteTerms, original: NoteTerms, **kw) -> Amendment:
     ia, io = a.inputs, o.inputs
     if not ia.sessions.equals(io.sessions):
         raise ValuationError("amendment: the two notes must span the same sessions (dates)")
-    sa, so = _price(ia, [a.variant, o.variant], adjust=[a.adjust, o.adjust])
-    return Amendment(a, o, sa.mean - so.mean, so.diff_error(sa),
-                     tuple(w for w in ia.captable.warrants if w.issued_for == "amendment"))
+    pairs = [f for fa, fo in zip(a.rules, o.rules) for f in (fa, fo)]
+    stats = _price(ia, [f.variant for f in pairs], adjust=[f.adjust for f in pairs])
+    diffs = [x.mean - y.mean for x, y in zip(stats[::2], stats[1::2])]
+    paths = stats[1].diff_error(stats[0])
+    return Amendment(a, o, diffs[0], math.hypot(paths, _spread(diffs)),
+                     tuple(w for w in ia.captable.warrants if w.issued_for == "amendment"),
+                     paths)
