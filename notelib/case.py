@@ -59,8 +59,8 @@ from .value.market import DEFAULT_MARKET, Market, load_market
 from .value.relaxed import RelaxedBound, refusal, relaxed_bound
 from .book.lifecycle import Claim
 from .value.claim import ClaimValue, claim_value
-from .value.valuation import (ORIGINAL_TERMS, Amendment, Valuation, amendment, fair_value,
-                              value_curve)
+from .value.amendment import Amendment, amendment
+from .value.valuation import ORIGINAL_TERMS, Valuation, fair_value, value_curve
 from .value.whatif import historical_what_if, what_if_redemptions
 
 FILES = {"TERMS_FILE": DEFAULT_TERMS, "ORIGINAL_TERMS_FILE": ORIGINAL_TERMS,

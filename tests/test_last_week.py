@@ -50,7 +50,8 @@ from notelib.book.state import note_state
 from notelib.case import Case
 from notelib.contract.calendar import trading_sessions
 from notelib.contract.terms import load_terms
-from notelib.value.valuation import ValuationError, fair_value
+from notelib.value.inputs import ValuationError
+from notelib.value.valuation import fair_value
 
 N = NormalDist().cdf
 MATURITY = dt.date(2007, 10, 1)  # preamble: "any remaining Principal Amount due on October 1, 2007"

@@ -7,11 +7,12 @@ import pytest
 
 from notelib.case import Case
 from notelib.jobs.bench import bench, bench_valuation
-from notelib.jobs.sweep import SweepError, parse_grid, sweep
+from notelib.jobs.sweep import SweepError, parse_grid
 from notelib.limits import CEILING, estimate
 from notelib.params import CaseError, check_params
 from notelib.paths import PathError, gbm_chunks, note_sessions
-from notelib.value.valuation import ValuationError, fair_value
+from notelib.value.inputs import ValuationError
+from notelib.value.valuation import fair_value
 from notelib.contract.terms import load_terms
 
 TRILLION = 10**12

@@ -13,7 +13,8 @@ from notelib.contract.adjustments import Issuance
 from notelib.contract.terms import load_terms
 from notelib.value.relaxed import (_hedge, _hedged, _ordered, _periods, _rounding, _strata,
                                    _Stratum, relaxed_bound, tranches)
-from notelib.value.valuation import ValuationError, _variant, fair_value, first_session
+from notelib.value.inputs import first_session, make_variant, ValuationError
+from notelib.value.valuation import fair_value
 from test_valuation import plain, tf_tree, value
 
 
@@ -29,7 +30,7 @@ def test_a_dollar_of_each_tranche_adds_up_to_the_engine_without_the_cap(policy):
     v = fair_value(load_terms().replace(ownership_cap=1.0), market="dyntek-2005-11",
                    n_paths=2_000, seed=3, policy=policy)
     inp = v.inputs
-    var = _variant(inp, v.boundary.to_numpy())  # the threshold alone, not moved by the state
+    var = make_variant(inp, v.boundary.to_numpy())  # the threshold alone, not moved by the state
     parts = tranches(var.plan.contract)
     # $3,350,000 in installments of $335,000 from January 2007: ten tranches, the last one
     # what is left at maturity (1 Oct 2007)

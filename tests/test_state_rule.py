@@ -8,8 +8,9 @@ import pytest
 from notelib import engine as eng
 from notelib.contract.terms import load_terms
 from notelib.value.state_rule import block_gains, fit_state_rule, lower_threshold
-from notelib.value.valuation import _price, _variant, fair_value, first_session, \
-    maturity_session
+from notelib.value.estimator import price_variants
+from notelib.value.inputs import first_session, make_variant, maturity_session
+from notelib.value.valuation import fair_value
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_the_strata_with_a_state_rule_equal_one_run_per_stratum(dyntek):
     rule = fit_state_rule(plan, closes, policy, first_session(inp),
                           maturity_session(plan.contract))
     assert rule is not None and rule.active.any()
-    variant = _variant(inp, plan.behaviour.convert_threshold, rule)
+    variant = make_variant(inp, plan.behaviour.convert_threshold, rule)
     bounds = np.concatenate([[0], variant.cuts(1_000), [1_000]])
     plans = [*variant.event_plans, variant.plan]
     assert all(p.behaviour.convert_state is rule for p in plans)
@@ -145,7 +146,7 @@ def test_the_state_rule_beats_the_threshold_alone_on_fresh_paths(seed):
     case = nl.Case.from_params("base")
     v = fair_value(case.terms, **{**case.valuation_keywords(20_000), "seed": seed})
     assert v.state_rule is not None  # the default
-    ours, alone = _price(v.inputs, [v.variant, _variant(v.inputs, v.boundary.to_numpy())])
+    ours, alone = price_variants(v.inputs, [v.variant, make_variant(v.inputs, v.boundary.to_numpy())])
     gain, se = ours.mean - alone.mean, alone.diff_error(ours)
     assert gain > 2 * se, f"+{gain:,.0f} ± {se:,.0f}"
 
@@ -154,7 +155,7 @@ def test_the_state_rule_is_the_default_and_says_what_it_takes():
     # on by default, where the check keeps it (reading 38); state_rule=False values the
     # threshold alone, on the same threshold (the state rule is fitted after it) and the same
     # paths; a value that is not True or False is refused, naming the field
-    from notelib.value.valuation import ValuationError
+    from notelib.value.inputs import ValuationError
 
     kw = dict(market="dyntek-2005-11", n_paths=2_000, seed=1)  # 10,000 pilot paths
     on, off = fair_value(load_terms(), **kw), fair_value(load_terms(), state_rule=False, **kw)

@@ -3,7 +3,6 @@ and the inputs' errors. Expected values come from the Black-Scholes and Tsiverio
 formulas written out here, or from QuantLib; tolerance is 3 standard errors."""
 
 import datetime as dt
-import dataclasses
 import math
 from pathlib import Path
 from statistics import NormalDist
@@ -18,7 +17,9 @@ from notelib.contract.calendar import trading_sessions
 from notelib.value.market import MarketError, load_market
 from notelib.paths import risk_neutral_chunks
 from notelib.contract.terms import load_terms
-from notelib.value.valuation import ValuationError, _boundary_close, fair_value
+from notelib.value.inputs import ValuationError
+from notelib.value.rule import _boundary_close
+from notelib.value.valuation import fair_value
 
 N = NormalDist().cdf
 ISSUE, MATURITY = dt.date(2005, 11, 1), dt.date(2007, 10, 1)
@@ -184,12 +185,12 @@ def test_no_seed_converts_a_zero_coupon_note_without_a_cap_before_maturity(pilot
     # form. With no cap the Holder can always wait: no rule converts where holding dominates,
     # which with no coupon and no dividend is every session before maturity (reading 38).
     # Before the fix seeds 2 and 20 (2,000 pilot paths) and 33 (10,000) converted early
-    from notelib.value.valuation import _holder_rule
+    from notelib.value.rule import holder_threshold
 
     v = value(plain(), credit_spread=0.03, n_paths=1_000, pilot_paths=pilot, refits=0)
     for seed in range(40):
         inp = v.inputs.replace(seed=seed)
-        finite = inp.sessions[np.isfinite(_holder_rule(inp))]
+        finite = inp.sessions[np.isfinite(holder_threshold(inp))]
         assert list(finite.date) == [MATURITY], (seed, len(finite))
 
 
@@ -353,7 +354,9 @@ def test_the_holders_rule_sees_the_cap():
     later: the rule kept (regression, or also m x the price, chosen on pilot paths by the
     engine, which carries the principal, shares held and cap room) is worth more on fresh
     paths than the regression's rule alone (which assumes any dollar converts at will)."""
-    from notelib.value.valuation import first_session, _price, _variant, exercise_boundary
+    from notelib.value.inputs import first_session, make_variant
+    from notelib.value.estimator import price_variants
+    from notelib.value.rule import exercise_boundary
 
     v = fair_value(load_terms(), market="dyntek-2005-11", event_hazard=0.0, n_paths=8_000,
                    pilot_paths=8_000)
@@ -361,7 +364,7 @@ def test_the_holders_rule_sees_the_cap():
     plan = inp.plan("hold")
     pilot = next(iter(inp.chunks(inp.pilot_paths, 1, chunk=inp.pilot_paths)))
     alone = exercise_boundary(plan, pilot.closes, inp.policy, first_session(inp))
-    regression_only = _price(inp, [_variant(inp.replace(event_hazard=0.0), alone)])[0]
+    regression_only = price_variants(inp, [make_variant(inp.replace(event_hazard=0.0), alone)])[0]
     assert v.value > regression_only.mean + 3 * v.std_error
     assert (v.boundary <= np.where(np.isfinite(alone), alone, np.inf)).all()  # min(rule, m x price)
 
@@ -373,7 +376,7 @@ def test_the_holders_rule_never_converts_below_the_conversion_price(name):
     threshold is the Conversion Price, on the Maturity Date (convert when the shares are
     worth the final payment: (1 + last coupon) / carry = 1, carry being that coupon)."""
     from notelib import Case
-    from notelib.value.valuation import maturity_session
+    from notelib.value.inputs import maturity_session
 
     case = Case.from_params(name)
     v = fair_value(case.terms, **case.valuation_keywords(2_000))
@@ -431,7 +434,8 @@ def test_a_curve_repriced_under_another_volatility_moves_its_controls_means():
     # (seed 7: 5,606,045 against 5,602,513 ± 12,007). Kept at the old means, the controls'
     # calls priced at 80% volatility against paths drawn at 52% put it at 5,685,214 (+6.9)
     import notelib as nl
-    from notelib.value.valuation import _price, value_curve
+    from notelib.value.estimator import price_variants
+    from notelib.value.valuation import value_curve
 
     case = nl.Case.from_params("base")
     kw = {**case.valuation_keywords(8_000), "seed": 7}
@@ -439,8 +443,8 @@ def test_a_curve_repriced_under_another_volatility_moves_its_controls_means():
     vol = round(v.inputs.volatility * 0.65, 6)
     point = value_curve(v, [0.35], volatility=vol).iloc[0]
     fitted, inp = v.fitted_at(0.35), v.inputs.replace(spot=0.35, volatility=vol)
-    (raw,) = _price(inp, [fitted.variant])
-    (stale,) = _price(inp, [fitted.variant], adjust=[fitted.adjust])
+    (raw,) = price_variants(inp, [fitted.variant])
+    (stale,) = price_variants(inp, [fitted.variant], adjust=[fitted.adjust])
     assert abs(point["value"] - raw.mean) <= 2 * raw.std_error, (point["value"], raw.mean)
     assert abs(stale.mean - raw.mean) > 5 * raw.std_error, (stale.mean, raw.mean)
 
@@ -452,7 +456,7 @@ def test_strata_in_one_pass_equal_one_run_per_stratum_to_the_bit(start):
     per stratum, bit for bit; from a state in arrears (the distress ledger) as well."""
     from notelib import Case
     from notelib.engine import run, run_strata
-    from notelib.value.valuation import _variant
+    from notelib.value.inputs import make_variant
 
     case = Case.from_params("distress" if start else "base")
     # a high spot and a company paying in shares: a payment between an event and its
@@ -461,7 +465,7 @@ def test_strata_in_one_pass_equal_one_run_per_stratum_to_the_bit(start):
           "policy": "shares"}
     v = fair_value(case.terms, **kw)
     inp = v.inputs
-    variant = _variant(inp, v.boundary.to_numpy())
+    variant = make_variant(inp, v.boundary.to_numpy())
     closes = next(iter(inp.chunks(600, 0))).closes
     bounds = np.concatenate([[0], variant.cuts(600), [600]])
     plans = [*variant.event_plans, variant.plan]
@@ -575,7 +579,7 @@ def test_the_reported_error_matches_the_spread_of_many_seeds():
     run reports, within 25% (the spread of 200 values is itself known to about 5%; errors
     from paths counted as independent draws come out about 1.5x too large)."""
     from notelib import Case
-    from notelib.value.valuation import _price
+    from notelib.value.estimator import price_variants
 
     case = Case.from_params("base")
     v = fair_value(case.terms, **{**case.valuation_keywords(1_000), "seed": 1,
@@ -583,12 +587,12 @@ def test_the_reported_error_matches_the_spread_of_many_seeds():
     # and the same with the control variates (issue 21), their betas fitted on pilot paths
     assert v.adjust is not None
     for adjust in (None, v.adjust):
-        runs = [_price(v.inputs.replace(seed=s), [v.variant], adjust=[adjust])[0]
+        runs = [price_variants(v.inputs.replace(seed=s), [v.variant], adjust=[adjust])[0]
                 for s in range(500, 700)]
         spread = np.std([r.mean for r in runs], ddof=1)
         reported = np.mean([r.std_error for r in runs])
         assert abs(reported / spread - 1) < 0.25, (adjust is None, reported, spread)
-    differences = [_price(v.inputs.replace(seed=s), [v.variant, v.variant])[1] for s in (1, 2)]
+    differences = [price_variants(v.inputs.replace(seed=s), [v.variant, v.variant])[1] for s in (1, 2)]
     assert all(d.diff_error(d) == 0.0 for d in differences)  # a variant against itself
 
 
@@ -600,7 +604,7 @@ def test_each_greek_comes_with_an_error_that_matches_its_spread_over_seeds():
     import dataclasses
 
     from notelib import Case
-    from notelib.value.valuation import _price
+    from notelib.value.estimator import price_variants
 
     case = Case.from_params("base")
     v = fair_value(case.terms, **{**case.valuation_keywords(800), "seed": 1,
@@ -608,7 +612,7 @@ def test_each_greek_comes_with_an_error_that_matches_its_spread_over_seeds():
     values, errors = {}, {}
     for s in range(900, 930):
         w = dataclasses.replace(v, inputs=v.inputs.replace(seed=s), refits=())  # rule fixed
-        w.value = _price(w.inputs, [w.variant])[0].mean
+        w.value = price_variants(w.inputs, [w.variant])[0].mean
         g, e = w.greeks_with_errors
         for k in g:
             values.setdefault(k, []).append(g[k])
@@ -628,7 +632,8 @@ def test_no_falling_threshold_beats_the_holders_rule_on_fresh_paths(seed):
     # (f: the share of the time to maturity elapsed); none may beat the Holder's rule by more
     # than 2 standard errors of the difference, priced on the same 20,000 fresh paths
     import notelib as nl
-    from notelib.value.valuation import first_session, _price, _variant, session_years
+    from notelib.value.inputs import first_session, make_variant, session_years
+    from notelib.value.estimator import price_variants
 
     case = nl.Case.from_params("base")
     v = fair_value(case.terms, **{**case.valuation_keywords(20_000), "seed": seed})
@@ -645,7 +650,7 @@ def test_no_falling_threshold_beats_the_holders_rule_on_fresh_paths(seed):
              "4x to 1x, quartic": 1 + 3 * (1 - f) ** 4,
              "1.5x until a year before maturity, then 1x": np.where(
                  years[-1] - years > 1, 1.5, 1.0)}
-    ours, *others = _price(inp, [v.variant, *(_variant(inp, m * price) for m in rules.values())])
+    ours, *others = price_variants(inp, [v.variant, *(make_variant(inp, m * price) for m in rules.values())])
     for name, other in zip(rules, others):
         gain, se = other.mean - ours.mean, other.diff_error(ours)
         assert gain <= 2 * se, f"{name}: +{gain:,.0f} ± {se:,.0f}"
@@ -692,7 +697,7 @@ def test_the_controls_have_the_means_they_are_given():
     # discounted at the rate) less its Black-Scholes-Merton mean averages zero on
     # risk-neutral paths: within 4 standard errors each, on 40,000 paths
     from notelib import Case
-    from notelib.value.valuation import first_session
+    from notelib.value.inputs import first_session
 
     case = Case.from_params("base")
     v = fair_value(case.terms, **{**case.valuation_keywords(2_000), "seed": 3})
@@ -714,11 +719,11 @@ def test_the_control_variates_give_the_error_goal_at_100000_paths():
     # controls); the goal is under 0.05%, for the paths' error (the rule's fit adds its own,
     # which more paths do not reduce: reading 54). The controlled value agrees with the plain
     # estimate on the same paths within 3 of its standard errors
-    from notelib.value.valuation import _price
+    from notelib.value.estimator import price_variants
 
     v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=100_000)
     assert v.paths_error < 0.0005 * v.value, v.paths_error / v.value
-    (plain_stats,) = _price(v.inputs, [v.variant])
+    (plain_stats,) = price_variants(v.inputs, [v.variant])
     assert abs(v.value - plain_stats.mean) < 3 * plain_stats.std_error
     assert v.std_error < plain_stats.std_error / 1.8
     assert v.value == pytest.approx(v.debt + v.equity)
@@ -753,8 +758,9 @@ def test_the_dual_bound_covers_converting_below_parity_on_the_eve_of_maturity():
     # that one lies under it too (with the decision dates of holding_dominates, which ignore
     # the credit discount, the bound sat under it)
     from notelib.value.dual import dual_bound
-    from notelib.value.valuation import (_price, _variant, carry_per_dollar, coupons_per_dollar,
-                                         maturity_session)
+    from notelib.value.estimator import price_variants
+    from notelib.value.inputs import (carry_per_dollar, coupons_per_dollar, make_variant,
+                                      maturity_session)
 
     v = value(plain(interest_rate=0.09, interest_months=(10,)), credit_spread=0.15)
     b = dual_bound(v)
@@ -766,7 +772,7 @@ def test_the_dual_bound_covers_converting_below_parity_on_the_eve_of_maturity():
     rule = v.boundary.to_numpy().copy()
     rule[eve] = final / (shares * plan.discount.session_equity[eve])  # below the price
     assert rule[eve] < c.price_at_session[eve] / c.price_units
-    holder, artefact = _price(inp, [v.variant, _variant(inp, rule)])
+    holder, artefact = price_variants(inp, [v.variant, make_variant(inp, rule)])
     gain, error = artefact.mean - holder.mean, artefact.diff_error(holder)
     assert gain > 10 * error  # the same paths: the artefact is real
     assert v.value + gain <= b.upper + 2 * math.hypot(b.upper_error, v.std_error, error)
@@ -781,7 +787,7 @@ def test_the_dual_bounds_last_decisions_are_the_maturity_session_and_its_eve(mat
     # the Maturity Date's choice is made on the last session on or before it; the session
     # before that one is where converting may beat waiting for it, in today's money
     from notelib.value.dual import decision_rows
-    from notelib.value.valuation import first_session
+    from notelib.value.inputs import first_session
 
     v = value(plain(interest_rate=0.09, interest_months=(10,), maturity_date=maturity),
               credit_spread=0.15, n_paths=500, pilot_paths=500)
@@ -829,12 +835,12 @@ def test_the_controls_never_widen_a_cases_error(name):
     # cancel on the pilot paths only, and the distress case's error grew from 1,410 to
     # 7,076 (the ridge in control.fit)
     from notelib import Case
-    from notelib.value.valuation import _price
+    from notelib.value.estimator import price_variants
 
     # distress the day before the Holder's notice: after it the note is a claim (reading 50)
     v = Case.from_params(name, **({"as_of": "2007-01-09"} if name == "distress" else {})
                          ).value()
-    (raw,) = _price(v.inputs, [v.variant])
+    (raw,) = price_variants(v.inputs, [v.variant])
     assert abs(v.value - raw.mean) < 3 * raw.std_error
     assert v.paths_error <= raw.std_error, (v.paths_error, raw.std_error)
 

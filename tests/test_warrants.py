@@ -2,7 +2,6 @@
 and the transfer across spots."""
 
 import datetime as dt
-import math
 
 import pytest
 
@@ -61,7 +60,7 @@ def test_the_transfer_across_spots_agrees_with_a_fresh_amendment():
     # amendment there on as many paths, to the bit; at the amendment's own spot it is the
     # amendment, and the warrants add their value
     import notelib as nl
-    from notelib.value.valuation import amendment
+    from notelib.value.amendment import amendment
 
     case = nl.Case.from_params("base")
     kw = {**case.valuation_keywords(8_000), "seed": 7}

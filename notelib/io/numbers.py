@@ -89,6 +89,7 @@ MODULES = ("assumptions", "captable", "case", "paths", "io.display", "book.books
            "book.lifecycle", "book.state", "book.replay", "contract.adjustments",
            "contract.redemption", "contract.terms", "contract.events", "engine.plan",
            "engine.result", "value.control", "value.relaxed", "value.valuation",
+           "value.inputs", "value.estimator", "value.rule", "value.amendment",
            "value.claim", "value.market")
 
 
@@ -110,8 +111,8 @@ def _classes() -> dict[str, type]:
 
 
 def _functions() -> dict[str, Any]:
-    from ..value import valuation
-    return {_name(f): f for f in (valuation.cheaper,)}
+    from ..value import inputs
+    return {_name(f): f for f in (inputs.cheaper,)}
 
 
 def _name(obj: Any) -> str:

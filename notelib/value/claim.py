@@ -21,7 +21,7 @@ from ..contract.conversion import conversion_shares
 from ..contract.dates import as_date
 from ..io.display import dollars, html_table, price, shares
 from .market import RULES
-from .valuation import ValuationError
+from .inputs import ValuationError
 
 
 @dataclass(frozen=True)

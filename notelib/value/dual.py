@@ -34,9 +34,10 @@ import numpy as np
 from .. import engine as eng
 from ..checks import whole
 from ..limits import count
-from .valuation import (Valuation, ValuationError, carry_per_dollar, coupons_per_dollar,
-                        first_session, holding_dominates, maturity_session, pay_sessions,
-                        session_years)
+from .valuation import Valuation
+from .inputs import (carry_per_dollar, coupons_per_dollar, first_session, maturity_session,
+                     pay_sessions, session_years, ValuationError)
+from .rule import holding_dominates
 
 
 @dataclass(frozen=True)

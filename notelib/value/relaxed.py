@@ -51,9 +51,11 @@ from ..limits import count
 from ..contract.schedule import year_fraction
 from ..io.display import money_band, percent
 from ..paths import DrawnAhead
-from .valuation import (MIN_PATHS, Units, Valuation, ValuationError, carry_per_dollar,
-                        coupons_per_dollar, first_session, maturity_session, pay_per_dollar,
-                        pay_sessions)
+from .inputs import (carry_per_dollar, coupons_per_dollar, first_session, maturity_session,
+                     MIN_PATHS, pay_sessions, ValuationError)
+from .estimator import Units
+from .valuation import Valuation
+from .rule import pay_per_dollar
 
 STRIKES = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)  # the hedge's calls, x the Conversion Price
 PERIODS = 6  # the hedge's coefficients change this many times over the life

@@ -1,0 +1,245 @@
+"""The Monte Carlo estimator of :mod:`notelib.value.valuation`: every variant run over the
+same pricing paths chunk by chunk (common random numbers), keeping sums; the variance with the
+antithetic pairs and the hazard strata as the units (:class:`Units`); the control variates'
+use; prices of several inputs or spots together (the Greeks, the value curve); and the spread
+of a quantity over refitted rules (the fit's error, reading 54)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import engine as eng
+from .control import Controls
+from ..paths import DrawnAhead
+from .inputs import Inputs, Variant
+
+
+@dataclass(frozen=True)
+class Stats:
+    """One priced variant: the sums over paths of its value, cash and shares, and the
+    variance of each sum (and of its difference from the first variant) estimated with the
+    antithetic pairs as the units, grouped by the hazard strata of their two paths
+    (:class:`Units`), so the mirrored draws and the stratified events count as they were
+    drawn, not as independent paths."""
+
+    n: int
+    value: float
+    cash: float
+    equity: float
+    var_value: float
+    var_cash: float
+    var_equity: float
+    var_diff: float
+
+    @property
+    def mean(self) -> float:
+        return self.value / self.n
+
+    @property
+    def std_error(self) -> float:
+        return math.sqrt(self.var_value) / self.n
+
+    @property
+    def cash_error(self) -> float:
+        return math.sqrt(self.var_cash) / self.n
+
+    @property
+    def equity_error(self) -> float:
+        return math.sqrt(self.var_equity) / self.n
+
+    def diff_error(self, base: Stats) -> float:
+        """The standard error of this mean less ``base``'s (the first variant priced)."""
+        return math.sqrt(self.var_diff) / self.n
+
+
+class Units:
+    """The units a variance is estimated over: in each chunk, path k and its antithetic
+    mirror k + ceil(m/2) (the unpaired middle path of an odd chunk alone), labelled by the
+    strata of the two paths (every variant's cuts together). Per label it keeps the count,
+    sums and squares of the units' value, cash, shares and difference from the first
+    variant, for every variant; a group's variance is its sample variance x its count."""
+
+    QUANTITIES = 4  # value, cash, equity, difference from the first variant
+
+    def __init__(self, n_variants: int, cuts: list[np.ndarray], quantities: int = QUANTITIES
+                 ) -> None:
+        self.quantities = quantities
+        self.edges = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *cuts]))
+        self.segments = len(self.edges) + 1
+        labels = self.segments * (self.segments + 1)
+        self.count = np.zeros(labels)
+        self.sums = np.zeros((n_variants, quantities, 2, labels))
+
+    def add(self, offset: int, m: int, per_variant: list[tuple[np.ndarray, ...]]) -> None:
+        """A chunk of ``m`` paths from path ``offset``: each variant's (value, cash, equity,
+        difference) per path."""
+        h, pairs = (m + 1) // 2, m // 2
+        first, second = np.arange(pairs), np.arange(pairs) + h
+        seg = np.searchsorted(self.edges, offset + np.arange(m), side="right")
+        label = seg[first] * (self.segments + 1) + seg[second]
+        alone = np.arange(pairs, h)  # the unpaired middle path of an odd chunk
+        label = np.concatenate([label, seg[alone] * (self.segments + 1) + self.segments])
+        size = len(self.count)
+        self.count += np.bincount(label, minlength=size)
+        for v, quantities in enumerate(per_variant):
+            for q, x in enumerate(quantities):
+                unit = np.concatenate([x[first] + x[second], x[alone]])
+                self.sums[v, q, 0] += np.bincount(label, unit, minlength=size)
+                self.sums[v, q, 1] += np.bincount(label, unit * unit, minlength=size)
+
+    def variances(self, v: int) -> list[float]:
+        """The estimated variance of each quantity's sum over all paths, for variant ``v``:
+        the groups' sample variances x their counts; groups of one unit are pooled."""
+        n = self.count
+        out = []
+        for q in range(self.quantities):
+            s, s2 = self.sums[v, q]
+            many = n >= 2
+            within = (s2[many] - s[many] ** 2 / n[many]) * n[many] / (n[many] - 1)
+            total = float(np.maximum(within, 0.0).sum())
+            lone = n == 1
+            if lone.sum() >= 2:  # single units pooled into one group
+                k, a, b = lone.sum(), s[lone].sum(), s2[lone].sum()
+                total += max(b - a * a / k, 0.0) * k / (k - 1)
+            out.append(total)
+        return out
+
+
+Adjust = tuple[Controls, np.ndarray]  # a variant's controls and their betas (cash, shares)
+
+
+def price_variants(inp: Inputs, variants: list[Variant], progress: bool = False,
+                   adjust: Sequence[Adjust | None] = (), drawn: DrawnAhead | None = None
+                   ) -> list[Stats]:
+    """Run every variant over the same pricing paths (common random numbers), chunk by chunk,
+    keeping only sums: memory is one chunk whatever the path count. ``adjust``: per variant,
+    controls whose betas x (payoff - mean) come off its cash and shares path by path
+    (:mod:`notelib.value.control`). ``drawn``: ``inp``'s pricing paths, already being drawn
+    (:func:`draw_ahead`)."""
+    sums = np.zeros((len(variants), 3))
+    units = Units(len(variants), [v.cuts(inp.n_paths) for v in variants])
+    bar = _bar(inp.n_paths, progress)
+    for done, m, priced, closes in chunks_priced([(inp, v) for v in variants], drawn):
+        priced = [controlled(p, a, closes) for p, a in
+                  zip(priced, [*adjust, *[None] * (len(priced) - len(adjust))])]
+        first, per = priced[0][0] + priced[0][1], []
+        for v, (cash, equity) in enumerate(priced):
+            total = cash + equity
+            sums[v] += (total.sum(), cash.sum(), equity.sum())
+            per.append((total, cash, equity, total - first))
+        units.add(done, m, per)
+        bar.update(m)
+    bar.close()
+    return [Stats(inp.n_paths, *row, *units.variances(v)) for v, row in enumerate(sums)]
+
+
+def controlled(priced: tuple[np.ndarray, np.ndarray], adjust: Adjust | None,
+               closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cash and shares per path less their betas x the controls' deviations from their means."""
+    if adjust is None:
+        return priced
+    controls, beta = adjust
+    dev = controls.centred(closes)
+    return priced[0] - dev @ beta[0], priced[1] - dev @ beta[1]
+
+
+Priced = tuple[int, int, list[tuple[np.ndarray, np.ndarray]], np.ndarray]
+
+
+def chunks_priced(items: list[tuple[Inputs, Variant]], drawn: DrawnAhead | None = None
+                  ) -> Iterable[Priced]:
+    """(first path, paths, each item's discounted cash and shares per path, the first
+    inputs' closes) chunk by chunk:
+    each (inputs, variant) on its inputs' pricing paths (items with the same inputs share
+    them; other inputs draw from the same seeds: common random numbers). The next chunk's
+    paths are drawn on a second thread while the engine prices this one (``drawn``: the
+    pricing paths of :func:`draw_ahead`, already started)."""
+    n = items[0][0].n_paths
+    cuts = [variant.cuts(n) for _, variant in items]
+    sources = list({id(inp): inp for inp, _ in items}.values())
+    done = 0
+    for parts in drawn or draw_ahead(sources):
+        closes = {id(inp): part.closes for inp, part in zip(sources, parts)}
+        yield done, parts[0].n_paths, [run_variant(variant, closes[id(inp)], done, cuts[i])
+                                       for i, (inp, variant) in enumerate(items)], parts[0].closes
+        done += parts[0].n_paths
+
+
+def draw_ahead(sources: list[Inputs]) -> DrawnAhead:
+    """The pricing paths of each of ``sources``, chunk by chunk together, drawn a chunk
+    ahead on a second thread from now on."""
+    return DrawnAhead(zip(*(inp.chunks(sources[0].n_paths, 0) for inp in sources)))
+
+
+def price_together(items: list[tuple[Inputs, Variant]], combinations: list[Sequence[float]]
+                   ) -> tuple[list[float], list[float]]:
+    """Each (inputs, variant) on its own paths drawn from the same seeds (common random
+    numbers: a bump's paths move with it), chunk by chunk: every item's mean, as
+    :func:`price_variants` gives it, and the standard error of each combination (weights over the
+    items' values path by path, e.g. up - down), pairs and strata as the units."""
+    n = items[0][0].n_paths
+    units = Units(len(combinations), [variant.cuts(n) for _, variant in items], quantities=1)
+    sums = np.zeros(len(items))
+    for done, m, priced, _ in chunks_priced(items):
+        totals = [cash + equity for cash, equity in priced]
+        sums += [t.sum() for t in totals]
+        units.add(done, m, [(sum(w * t for w, t in zip(weights, totals)),)
+                            for weights in combinations])
+    return [float(x / n) for x in sums], [
+        math.sqrt(units.variances(c)[0]) / n for c in range(len(combinations))]
+
+
+def price_spots(inp: Inputs, variant: Variant, spots: list[float],
+                adjust: Sequence[Adjust | None]) -> list[Stats]:
+    """One variant priced at several spots, each on the paths :func:`price_variants` would draw for
+    it with its controls (``adjust``, per spot): the same numbers, run together, the engine
+    stepping through the sessions once for every spot and stratum at once, not once per
+    spot (the fair-value panel's redraw)."""
+    if inp.n_paths > inp.chunk:  # more paths than one chunk: spot by spot
+        return [price_variants(inp.replace(spot=s), [variant], adjust=[a])[0]
+                for s, a in zip(spots, adjust)]
+    n, k = inp.n_paths, len(spots)
+    closes = np.concatenate([next(iter(inp.replace(spot=s).chunks(n, 0))).closes
+                             for s in spots], axis=1)
+    bounds = np.concatenate([[0], variant.cuts(n), [n]])
+    # the paths of every spot put stratum by stratum, so each stratum's columns are together
+    order = np.concatenate([np.arange(i * n + bounds[j], i * n + bounds[j + 1])
+                            for j in range(len(bounds) - 1) for i in range(k)])
+    cash, equity = np.zeros(n * k), np.zeros(n * k)
+    cash[order], equity[order] = eng.run_strata(
+        [*variant.event_plans, variant.plan], np.concatenate([[0], np.cumsum(np.diff(bounds)) * k]),
+        closes[:, order], policy=variant.policy)
+    stats = []
+    for i in range(k):
+        c, e = controlled((cash[i * n:(i + 1) * n], equity[i * n:(i + 1) * n]), adjust[i],
+                           closes[:, i * n:(i + 1) * n])
+        t = c + e
+        units = Units(1, [variant.cuts(n)])
+        units.add(0, n, [(t, c, e, t - t)])
+        stats.append(Stats(n, t.sum(), c.sum(), e.sum(), *units.variances(0)))
+    return stats
+
+
+def _bar(total: int, progress: bool):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, unit="path", disable=not progress, desc="fair value")
+
+
+def run_variant(variant: Variant, closes: np.ndarray, offset: int, cuts: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Discounted cash and shares per path of a chunk holding paths ``offset`` onwards; with
+    a hazard, each stratum of paths (``cuts``) runs with its grid date's event."""
+    n = closes.shape[1]
+    bounds = np.clip(np.concatenate([[0], cuts, [np.iinfo(np.int64).max]]) - offset, 0, n)
+    return eng.run_strata([*variant.event_plans, variant.plan], bounds, closes,
+                          policy=variant.policy)
+
+
+def fit_spread(values: Sequence[float]) -> float:
+    """The sample standard deviation of one quantity under the rule and its refits (0 with
+    no refits): the rule's fit's share of the quantity's error (reading 54)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
