@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from notelib.io.display import BAND
 from notelib.jobs.reports import (
     ReportError,
     html_export,
@@ -351,7 +352,7 @@ def test_board_deck(report):
     moved = next(m for m in json.loads((report / "metrics.json").read_text())["board"]
                  if m["key"] == "amendment_transfer")
     assert pictures[-1][1].startswith(f"The amendment moved {moved['text']} of value to the "
-                                      "noteholders (± 2 standard errors) at an assumed $0.25 "
+                                      f"noteholders ({BAND}) at an assumed $0.25 "
                                       "share price; $")
     # the schedule's finding: $470,675 of interest is "$471K"
     assert pictures[0][1].startswith("$471K interest and $3.35M principal")

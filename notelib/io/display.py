@@ -31,8 +31,8 @@ def price(x: float) -> str:
 
 
 # the one convention for a valuation's Monte Carlo error band, in words: what it covers
-BAND = "± 2 standard errors, of the paths and of the rule's fit"
-PATHS_BAND = "band: 2 standard errors of the paths, each spot's rule held"  # curves
+BAND = "± 2 standard errors, incl. the rule's fit"
+PATHS_BAND = "band: 2 standard errors, paths only"  # curves: each spot's rule held
 
 
 def money_band(value: float, std_error: float) -> str:

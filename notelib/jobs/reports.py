@@ -56,7 +56,7 @@ INPUTS = {"TERMS_FILE": "terms", "CAPTABLE_FILE": "captable", "SCENARIOS_FILE": 
 METRICS = {
     "interest_total": ("Interest over the life", "dollars"),
     "fair_value": ("Fair value on the valuation date", "dollars"),
-    "fair_value_std_error": ("Fair value: standard error", "dollars"),
+    "fair_value_std_error": ("Fair value: standard error (paths and the rule's fit)", "dollars"),
     "straight_debt": ("Straight debt", "dollars"),
     "conversion_option": ("Conversion option", "dollars"),
     "redemption_put": ("Mandatory Redemption put", "dollars"),
@@ -67,7 +67,8 @@ METRICS = {
     "sweep_failed": ("Sweep cells failed", "count"),
     "p_shares_jan_2007_min": ("Jan 2007 paid in shares: lowest probability in the grid", "percent"),
     "p_shares_jan_2007_max": ("Jan 2007 paid in shares: highest probability in the grid", "percent"),
-    "amendment_transfer_std_error": ("... its standard error", "dollars"),
+    "amendment_transfer_std_error": ("... its standard error (paths and the rules' fit)",
+                                     "dollars"),
     "amendment_warrants": ("Warrants issued for the amendment (expiry assumed)", "dollars"),
     "amendment_with_warrants": ("Value moved with the warrants", "dollars"),
     "original_value": ("Original note's value", "dollars"),

@@ -46,12 +46,18 @@ def _figure(size: tuple[float, float] = (11, 6)) -> tuple[Figure, Axes]:
 
 def _headline(fig: Figure, title: str, subtitle: str = "") -> None:
     """The finding as the title and the assumptions under it, both flush with the figure's
-    left edge, in a band the constrained layout keeps clear."""
+    left edge, in a band the constrained layout keeps clear. A band taller than a third of
+    the figure makes the figure taller, so the plot keeps two thirds of its height (a long
+    headline and subtitle collapsed the axes to nothing)."""
     width, height = fig.get_figwidth(), fig.get_figheight()
     heads = _fit(title, width - 0.15, 16, "bold")  # measured: digits are wide in bold
     lines = _fit(subtitle, width - 0.15, 11) if subtitle else []
     title_in = 0.1 + 0.3 * len(heads)  # inches
-    band = (title_in + 0.08 + 0.22 * len(lines)) / height
+    band_in = title_in + 0.08 + 0.22 * len(lines)
+    if band_in > height / 3:
+        height = band_in + 2 * height / 3
+        fig.set_figheight(height)
+    band = band_in / height
     fig.get_layout_engine().set(rect=(0, 0, 1, 1 - band))
     fig.text(0.005, 1 - 0.08 / height, "\n".join(heads), ha="left", va="top", fontsize=16,
              fontweight="bold", linespacing=1.15, gid="headline")
@@ -630,7 +636,7 @@ def _transfer_panel(ax: Axes, by_spot: pd.DataFrame, spot: float | None) -> None
     ax.fill_between(x, moved - 2 * se, moved + 2 * se, color=PALETTE["balance"], alpha=0.15,
                     linewidth=0)
     ax.plot(x, moved, color=PALETTE["balance"], linewidth=2.2, marker="o",
-            label=f"Note terms ({PATHS_BAND})")
+            label=f"Note terms\n({PATHS_BAND})")
     ax.plot(x, by_spot["with_warrants"].astype(float), color=PALETTE["shares"], linewidth=2,
             linestyle="--", label="With the amendment warrants")
     if spot is not None:

@@ -274,7 +274,8 @@ class Valuation:
         greeks = {name: f"{row.value} ± {row['standard error']} ({row.meaning})"
                   for name, row in self.greeks_table().iterrows()}
         return (no_latex(head) + self.table()._repr_html_()
-                + html_table(greeks, "Greeks: bumped and revalued on the same paths"))
+                + html_table(greeks, "Greeks: bumped and revalued on the same paths (errors: "
+                             "the paths' and the rule's fit's)"))
 
 
 def _greeks(inp: Inputs, fitted: Fitted, bumped: dict[tuple, Inputs]
