@@ -175,7 +175,11 @@ def _run_cell(params: Mapping[str, Any], measures: list[str], n_paths: int, seed
     valued = [m for m in measures if m in VALUE_MEASURES]
     if valued:
         case = Case.from_params({k: v for k, v in params.items() if k in DEFAULTS})
-        v = fair_value(case.terms, **{**case.valuation_keywords(n_paths), "seed": seed})
+        # each cell prices its own fitted rule; its error is the paths' (no refits: a grid
+        # of cells shows how the value moves, and refitting every cell five times would
+        # multiply the sweep's time; reading 54)
+        v = fair_value(case.terms, **{**case.valuation_keywords(n_paths), "seed": seed},
+                       refits=0)
         for m in valued:
             if m in ("fair_value", "conversion_option"):
                 out[m] = v.value if m == "fair_value" else v.conversion_option
@@ -946,7 +950,7 @@ def sweep_table(results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         frames.append(frame.assign(grid=grid))
     out = pd.concat(frames, ignore_index=True)
     out = out[["grid", *[c for c in out.columns if c != "grid"]]]
-    names = {c: c.lower().replace(":", " on ").replace("_se", " (standard error)")
+    names = {c: c.lower().replace(":", " on ").replace("_se", " (standard error, paths)")
              .replace("_", " ") for c in out.columns}
     kinds = {}
     for c in out.columns:
