@@ -32,11 +32,14 @@ report: $(STAMP) ## run every notebook for every data/params file into reports/ 
 # tests run on every core (the test reports are published once, tests/test_notebooks.py)
 XDIST := -n auto
 
+# the total time and the slowest tests are printed for people (no test asserts a time)
+DURATIONS := --durations=15 --durations-min=5
+
 test: $(STAMP) ## run every test, in parallel: before you commit (PYTEST_ARGS=...)
-	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(DURATIONS) $(PYTEST_ARGS)
 
 check: $(STAMP) ## the inner loop while you work: every test not marked slow (PYTEST_ARGS=...)
-	$(BIN)/python -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow" $(DURATIONS) $(PYTEST_ARGS)
 
 lab: $(STAMP) ## open JupyterLab on the notebooks (--allow-root only when run as root)
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)

@@ -635,3 +635,21 @@ def test_export_needs_no_format_flag_and_says_what_it_computes(tmp_path, monkeyp
                          "notelib export: the fair value (20,000 paths)",
                          "notelib export: the forecast (5,000 paths)",
                          f"notelib export: written: case base, as of {dt.date.today():%d %b %Y}"]
+
+
+def test_a_report_run_ends_with_its_time_and_slowest_notebooks(tmp_path):
+    # issue 38: the numbers are for people; two cases, the five slowest of their notebooks
+    from notelib.jobs.reports import timing
+
+    for name, durations in (("2026-01-02-base", {"00-board": 35.2, "06-fair-value": 74.0,
+                                                 "01-terms": 1.6}),
+                            ("2026-01-02-stressed", {"06-fair-value": 61.4, "07-sens": 78.1,
+                                                     "02-parity": 2.6})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps({"durations_s": durations}))
+    folders = sorted(tmp_path.iterdir())
+    assert timing(folders, 118.4) == (
+        "2 report(s) in 118s wall; slowest notebooks: 2026-01-02-stressed/07-sens 78s, "
+        "2026-01-02-base/06-fair-value 74s, 2026-01-02-stressed/06-fair-value 61s, "
+        "2026-01-02-base/00-board 35s, 2026-01-02-stressed/02-parity 3s")
+    assert timing([tmp_path / "missing"], 0.4) == "1 report(s) in 0s wall"

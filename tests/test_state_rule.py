@@ -17,7 +17,7 @@ from notelib.value.valuation import fair_value
 def dyntek():
     """The capped DynTek note at issue, its rule's plan, closes and the company's policy."""
     v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=1_000, pilot_paths=2_000,
-                   seed=4)
+                   seed=4, refits=0)
     inp = v.inputs
     closes = next(iter(inp.chunks(1_000, 0))).closes
     return inp, inp.plan(v.boundary.to_numpy()), closes, inp.company()
@@ -144,7 +144,7 @@ def test_the_state_rule_beats_the_threshold_alone_on_fresh_paths(seed):
     import notelib as nl
 
     case = nl.Case.from_params("base")
-    v = fair_value(case.terms, **{**case.valuation_keywords(20_000), "seed": seed})
+    v = fair_value(case.terms, **{**case.valuation_keywords(20_000), "seed": seed}, refits=0)
     assert v.state_rule is not None  # the default
     ours, alone = price_variants(v.inputs, [v.variant, make_variant(v.inputs, v.boundary.to_numpy())])
     gain, se = ours.mean - alone.mean, alone.diff_error(ours)
@@ -157,7 +157,7 @@ def test_the_state_rule_is_the_default_and_says_what_it_takes():
     # paths; a value that is not True or False is refused, naming the field
     from notelib.value.inputs import ValuationError
 
-    kw = dict(market="dyntek-2005-11", n_paths=2_000, seed=1)  # 10,000 pilot paths
+    kw = dict(market="dyntek-2005-11", n_paths=2_000, seed=1, refits=0)  # 10,000 pilot paths
     on, off = fair_value(load_terms(), **kw), fair_value(load_terms(), state_rule=False, **kw)
     assert on.state_rule is not None and off.state_rule is None
     assert on.boundary.equals(off.boundary)

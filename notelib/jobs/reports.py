@@ -1032,6 +1032,7 @@ def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt
         tempfile.TemporaryFile(dir=out_dir).close()
     except OSError as exc:
         raise ReportError(f"--out {out_dir}: cannot be written: {exc.strerror or exc}") from None
+    started = time.perf_counter()
     try:
         with stopping_on_signals():
             published = run_reports(runs, notebooks=nbs, as_of=as_of, out=out_dir, base=base)
@@ -1047,4 +1048,20 @@ def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt
         return 1
     for folder in published:  # each case's headline: its key numbers, what changed
         print(f"\n{headline(folder)}")
+    print(f"\n{timing(published, time.perf_counter() - started)}")
     return 0
+
+
+def timing(published: Sequence[Path], seconds: float) -> str:
+    """The run's wall time and its slowest notebooks (each case's manifest ``durations_s``),
+    for people: no budget is asserted."""
+    runs = []
+    for folder in published:
+        try:
+            durations = json.loads((folder / "manifest.json").read_text())["durations_s"]
+        except (OSError, ValueError, KeyError):
+            continue
+        runs += [(float(s), f"{folder.name}/{nb}") for nb, s in durations.items()]
+    slowest = ", ".join(f"{name} {s:.0f}s" for s, name in sorted(runs, reverse=True)[:5])
+    return (f"{len(published)} report(s) in {seconds:.0f}s wall"
+            + (f"; slowest notebooks: {slowest}" if slowest else ""))
