@@ -24,6 +24,7 @@ reading 45):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
@@ -245,11 +246,15 @@ class Case:
 
     # ---- the cache ---------------------------------------------------------------------
     def _key(self) -> str:
+        """The case's figures' key: its parameters and date, what its files hold (not where
+        they are: a report's copies of the inputs share the figures of the originals) and
+        notelib's source."""
         if "key" not in self._memo:
-            h = hashlib.sha256(json.dumps({**self.params, "as_of": str(self.as_of)},
+            given = {k: v for k, v in self.params.items() if k not in FILES}
+            h = hashlib.sha256(json.dumps({**given, "as_of": str(self.as_of)},
                                           sort_keys=True, default=str).encode())
             for k in sorted(self.files):
-                h.update(file_sha256(self.files[k]).encode())
+                h.update(f"{k}={file_sha256(self.files[k])}".encode())
             h.update(code_digest().encode())
             self._memo["key"] = h.hexdigest()[:24]
         return self._memo["key"]
@@ -283,7 +288,10 @@ class Case:
             except numbers.CacheFileError as exc:  # never built from: recomputed, replaced
                 warnings.warn(f"cache {path}: {exc}; recomputed and replaced", stacklevel=2)
                 found = False
-            if not found:
+            if found:  # used: a report run keeps what was used this week (reports._prune)
+                with contextlib.suppress(OSError):
+                    os.utime(path)
+            else:
                 value = compute()
                 try:
                     numbers.write(path, key, value)

@@ -226,3 +226,36 @@ def test_a_member_claiming_more_bytes_than_the_file_is_refused_before_it_is_read
     assert info.file_size < path.stat().st_size
     with pytest.raises(numbers.CacheFileError, match="not a cache file|not a readable"):
         numbers.read(path, "k")
+
+
+def test_copies_of_the_inputs_share_the_figures_of_the_originals(tmp_path):
+    # issue 38: a report runs on copies of its inputs in its own folder; the figures' key is
+    # what the files hold, not where they are, so a second run reads the first one's figures
+    import shutil
+
+    from notelib.contract.terms import DEFAULT_TERMS
+
+    copy = tmp_path / "terms.yaml"
+    shutil.copyfile(DEFAULT_TERMS, copy)
+    original = Case.from_params("base")
+    assert Case.from_params("base", TERMS_FILE=str(copy))._key() == original._key()
+    copy.write_text(copy.read_text().replace("value: 0.22", "value: 0.21", 1))  # other terms
+    assert Case.from_params("base", TERMS_FILE=str(copy))._key() != original._key()
+    assert Case.from_params("base", SEED=7)._key() != original._key()
+
+
+def test_a_report_folder_keeps_the_figures_used_this_week(tmp_path):
+    import os
+    import time
+
+    from notelib.jobs.reports import FIGURES_KEPT_DAYS, _prune
+
+    old, fresh, used = (tmp_path / n for n in ("old.npz", "fresh.npz", "used.npz"))
+    for path in (old, fresh, used):
+        path.write_bytes(b"x")
+    week = time.time() - FIGURES_KEPT_DAYS * 86_400
+    os.utime(old, (week - 60, week - 60))  # neither read nor written for a week and a minute
+    os.utime(used, (time.time(), week - 60))  # written long ago, read just now
+    _prune(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.npz", "used.npz"]
+    _prune(tmp_path / "none")  # no folder yet: nothing to do

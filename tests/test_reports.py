@@ -566,7 +566,10 @@ def test_report_ends_with_each_cases_headline(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(reports, "run_reports", lambda runs, **kw: [later, alone])
     params = write(tmp_path, "N_PATHS: 50\n", "base.yaml")
     assert main(["report", "--params", str(params), "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+    out, _, timed = capsys.readouterr().out.rpartition("\n\n")
+    # the run's time comes last (issue 38): wall seconds vary, the form does not
+    assert re.fullmatch(r"2 report\(s\) in \d+s wall(; slowest notebooks: .*)?\n", timed), timed
+    out += "\n"
     width = len(FAIR[1])  # the labels in one column, as wide as the longest
     assert out == (
         f"\nbase, as of 06 Dec 2026: {later / 'index.html'}\n"

@@ -615,6 +615,27 @@ def _declared(nb: Path, params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in declared}
 
 
+# the cases' figures, kept beside the reports from one run to the next (keyed by the case's
+# parameters, date, input files' contents and notelib's source: Case._key), so a second run
+# of the same cases on the same day reads them; a figure unused for a week is removed
+FIGURES = ".figures"
+FIGURES_KEPT_DAYS = 7
+
+
+def _prune(folder: Path) -> None:
+    """Remove the cached figures in ``folder`` that no run has read or written for
+    :data:`FIGURES_KEPT_DAYS` days."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - FIGURES_KEPT_DAYS * 86_400
+    for path in folder.iterdir():
+        try:
+            if path.is_file() and max(path.stat().st_mtime, path.stat().st_atime) < cutoff:
+                path.unlink()
+        except OSError:
+            pass
+
+
 def _snapshot(case: _Case, base: Path | None, shared: Path) -> None:
     """Build the case (every parameter and file checked), copy every input file into
     ``work/inputs`` and write the case's parameter file there, pointing at the copies; keep
@@ -648,7 +669,7 @@ def _snapshot(case: _Case, base: Path | None, shared: Path) -> None:
     case.inject = {
         **{k: v for k, v in case.given.items() if k not in DEFAULTS}, "CASE": str(case_file),
         "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
-        "METRICS_DIR": str(work / ".metrics"), "CACHE_DIR": str(work / ".cache"),
+        "METRICS_DIR": str(work / ".metrics"), "CACHE_DIR": str(shared.parent / FIGURES),
         "BOARD_PDF": str(work / f"{board}.pdf"), "BOARD_PPTX": str(work / f"{board}.pptx"),
         "AS_OF": case.as_of.isoformat(), "DASK_PROCESSES": False,
         # the run's cases share the sweep cells they have in common (07), each computed once
@@ -695,6 +716,7 @@ def run_reports(
     out.mkdir(parents=True, exist_ok=True)
     cases: list[_Case] = []
     shared = Path(tempfile.mkdtemp(prefix=".tmp-sweep-cells-", dir=out))
+    _prune(out / FIGURES)
     total = len(runs) * len(notebooks)
     jobs = jobs or min(total, os.cpu_count() or 1)
     pool = None
@@ -781,7 +803,6 @@ def _finish(case: _Case, out: Path, log) -> None:
         case.failure = f"report {case.name}: report.xlsx could not be written: {exc}"
         _fail(case, out)
         return
-    shutil.rmtree(work / ".cache", ignore_errors=True)
     terms_copy = work / "inputs" / "terms.yaml"
     seed = case.case_params["SEED"]
     manifest = {
