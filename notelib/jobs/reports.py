@@ -468,6 +468,15 @@ def _execute_notebook(pm, source: Path, out: Path, params: dict[str, Any], timeo
 PRELOAD = "import numpy, pandas, matplotlib.pyplot, notelib, notelib.present.charts"
 
 
+def _quiet_asyncio() -> None:
+    """A kernel killed by a stop leaves nbclient's execute task with an exception nobody
+    retrieves, which asyncio logs with a traceback when the task is collected ("Task
+    exception was never retrieved"); the runner reports the stop itself, in one line."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+
 def _warm(cwd: str | None = None) -> None:
     """A worker's start: papermill and nbconvert imported once, not once per notebook; with
     ``cwd``, its kernel started and the libraries every notebook imports loaded in it, while
@@ -484,6 +493,7 @@ def _warm(cwd: str | None = None) -> None:
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what a Ctrl-C stops
+    _quiet_asyncio()
     Finalize(None, close_kernels, exitpriority=10)  # the kernel goes with its worker
     if cwd:
         _kernel(cwd, PRELOAD)
@@ -628,7 +638,7 @@ def _prune(folder: Path) -> None:
     if not folder.is_dir():
         return
     cutoff = time.time() - FIGURES_KEPT_DAYS * 86_400
-    for path in folder.iterdir():
+    for path in folder.rglob("*"):
         try:
             if path.is_file() and max(path.stat().st_mtime, path.stat().st_atime) < cutoff:
                 path.unlink()
@@ -669,7 +679,7 @@ def _snapshot(case: _Case, base: Path | None, shared: Path) -> None:
     case.inject = {
         **{k: v for k, v in case.given.items() if k not in DEFAULTS}, "CASE": str(case_file),
         "INTERACTIVE": False, "FIGURE_DIR": str(work / "figures"),
-        "METRICS_DIR": str(work / ".metrics"), "CACHE_DIR": str(shared.parent / FIGURES),
+        "METRICS_DIR": str(work / ".metrics"), "CACHE_DIR": str(shared.parent),
         "BOARD_PDF": str(work / f"{board}.pdf"), "BOARD_PPTX": str(work / f"{board}.pptx"),
         "AS_OF": case.as_of.isoformat(), "DASK_PROCESSES": False,
         # the run's cases share the sweep cells they have in common (07), each computed once
@@ -715,8 +725,9 @@ def run_reports(
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cases: list[_Case] = []
-    shared = Path(tempfile.mkdtemp(prefix=".tmp-sweep-cells-", dir=out))
     _prune(out / FIGURES)
+    shared = out / FIGURES / "sweep-cells"  # 07's cells, shared by the cases and the runs
+    shared.mkdir(parents=True, exist_ok=True)
     total = len(runs) * len(notebooks)
     jobs = jobs or min(total, os.cpu_count() or 1)
     pool = None
@@ -735,7 +746,6 @@ def run_reports(
         if pool is not None:  # a failure before the run: the warm workers go too
             pool.terminate()
             pool.join()
-        shutil.rmtree(shared, ignore_errors=True)
     failures = [c for c in cases if c.failure]
     if failures:
         raise ReportError("\n".join(f"{c.failure}\nthe run is kept in {c.kept}"
@@ -1054,6 +1064,7 @@ def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt
     except OSError as exc:
         raise ReportError(f"--out {out_dir}: cannot be written: {exc.strerror or exc}") from None
     started = time.perf_counter()
+    _quiet_asyncio()
     try:
         with stopping_on_signals():
             published = run_reports(runs, notebooks=nbs, as_of=as_of, out=out_dir, base=base)
