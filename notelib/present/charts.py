@@ -591,8 +591,8 @@ def amendment_chart(table: pd.DataFrame, transfer: float, std_error: float, *,
                     by_spot: pd.DataFrame | None = None, spot: float | None = None,
                     title: str | None = None, subtitle: str = "", source: str = "") -> Figure:
     """The original and the amended note's value, split into straight debt and the
-    conversion option (:meth:`notelib.value.valuation.Amendment.table`); with ``by_spot``
-    (:meth:`~notelib.value.valuation.Amendment.by_spot`), beside it the value moved at each
+    conversion option (:meth:`notelib.value.amendment.Amendment.table`); with ``by_spot``
+    (:meth:`~notelib.value.amendment.Amendment.by_spot`), beside it the value moved at each
     share price, with and without the warrants, the assumed ``spot`` marked."""
     with mpl.style.context(STYLE):
         fig = Figure(figsize=(11, 5.5), layout="constrained")

@@ -126,7 +126,7 @@ def _dollar(v: Valuation) -> _Dollar:
 def decision_rows(plan: eng.Plan, dividend_yield: float, first: int) -> np.ndarray:
     """The sessions from ``first`` to maturity where converting may beat every rule that
     waits, in today's money (what :func:`dual_bound` sums): those
-    :func:`~notelib.value.valuation.holding_dominates` leaves when the later conversions it
+    :func:`~notelib.value.rule.holding_dominates` leaves when the later conversions it
     compares with stop before the Maturity Date (a coupon's or a price change's eve where
     carry / price beats every later session's, the eve of maturity), and maturity. The
     Maturity Date's choice is made in that day's money, so waiting for it can lose in today's
