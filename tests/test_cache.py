@@ -169,12 +169,18 @@ def test_every_cached_figure_comes_back_to_the_last_bit(home):
         assert again.key_numbers() == case.key_numbers()
 
 
-def test_a_link_planted_where_a_cache_file_is_written_is_never_followed(home):
+def _planted(home):
+    """A case's cache folder, the case, and a file an attacker's link points to."""
     cache = home / "cache"
     case = _case(cache)
     cache.mkdir()
     victim = home / "victim.txt"
     victim.write_text("keep me")
+    return cache, case, victim
+
+
+def test_a_link_planted_where_a_cache_file_is_written_is_never_followed(home):
+    cache, case, victim = _planted(home)
     key = f"{case._key()}-figure"
     # every name a writer could predict: the old temporary names by process id, and the file
     import os
@@ -187,11 +193,7 @@ def test_a_link_planted_where_a_cache_file_is_written_is_never_followed(home):
 
 def test_a_link_planted_as_the_lock_is_refused_and_truncates_nothing(home):
     from notelib.params import CaseError
-    cache = home / "cache"
-    case = _case(cache)
-    cache.mkdir()
-    victim = home / "victim.txt"
-    victim.write_text("keep me")
+    cache, case, victim = _planted(home)
     (cache / f"{case._key()}-figure.lock").symlink_to(victim)
     with pytest.raises(CaseError, match="cannot be a lock file"):
         case._once("figure", lambda: 42)

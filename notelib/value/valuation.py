@@ -50,7 +50,8 @@ from ..contract.dates import as_date
 from ..io.display import dollars, html_table, no_latex, table
 from .market import RULES, Market, load_market
 from ..contract.terms import NoteTerms
-from .estimator import Adjust, draw_ahead, fit_spread, price_spots, price_together, price_variants
+from .estimator import (Adjust, Stats, draw_ahead, fit_spread, price_spots, price_together,
+                        price_variants)
 from .inputs import (Inputs, MIN_PATHS, POLICIES, ValuationError, Variant, first_session,
                      make_variant, price_straight_debt)
 from .rule import Fitted, MIN_IN_THE_MONEY, fit_all, holder_rules, means_at, refit_seed, reseeded
@@ -376,16 +377,7 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         chunk=count(chunk, "chunk", ValuationError, kind="chunk"),
         captable=captable or load_captable(), history=_history(history),
         state_rule=bool(state_rule))
-    refits = whole(refits, "refits", ValuationError)
-    if not 0 <= refits <= MAX_REFITS:
-        raise ValuationError(f"refits = {refits}: must be from 0 to {MAX_REFITS}")
-    with draw_ahead([inp]) as drawn:  # the first pricing paths are drawn while the rule is fitted
-        fitted = fit_all(inp)
-        others = [fit_all(reseeded(inp, refit_seed(inp.seed, j)))
-                  for j in range(1, refits + 1)] if inp.holder == "optimal" else []
-        every = [fitted, *others]
-        priced = price_variants(inp, [f.variant for f in every], progress,
-                                [f.adjust for f in every], drawn)
+    fitted, others, priced = _fit_and_price(inp, refits, progress)
     stats = priced[0]
     fit = {q: fit_spread([getattr(p, q) / p.n for p in priced])
            for q in ("value", "cash", "equity")}
@@ -399,6 +391,24 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         boundary=pd.Series(boundary, index=inp.sessions, name="convert_at"),
         seconds=time.perf_counter() - t0, inputs=inp, adjust=fitted.adjust, state_rule=state,
         paths_error=stats.std_error, fit_error=fit["value"], refits=tuple(others))
+
+
+def _fit_and_price(inp: Inputs, refits: int, progress: bool
+                   ) -> tuple[Fitted, list[Fitted], list[Stats]]:
+    """The rule fitted on the valuation's pilot paths, ``refits`` more on pilot paths of
+    their own (the optimal Holder only: a fixed rule has no fit), and all of them priced on
+    the same pricing paths, drawn ahead while the rules are fitted (reading 54)."""
+    refits = whole(refits, "refits", ValuationError)
+    if not 0 <= refits <= MAX_REFITS:
+        raise ValuationError(f"refits = {refits}: must be from 0 to {MAX_REFITS}")
+    with draw_ahead([inp]) as drawn:
+        fitted = fit_all(inp)
+        others = [fit_all(reseeded(inp, refit_seed(inp.seed, j)))
+                  for j in range(1, refits + 1)] if inp.holder == "optimal" else []
+        every = [fitted, *others]
+        priced = price_variants(inp, [f.variant for f in every], progress,
+                                [f.adjust for f in every], drawn)
+    return fitted, others, priced
 
 
 def _history(history: pd.Series | None) -> pd.Series | None:
