@@ -168,16 +168,20 @@ def test_cli_errors_exit_2_without_a_traceback(tmp_path, args, message):
 
 def test_valuation_bench_times_a_warm_run_against_generating_its_paths(tmp_path):
     # the line names both times (the fastest of three rounds, and the slowest) and their
-    # ratio, and the warm-up it did not count
+    # ratio, the float32 floor of generating the paths and its ratio, and the warm-up it did
+    # not count
     run = cli("bench", "--valuation", "--paths", "2000", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     line = run.stdout.strip().splitlines()[-1]
     found = re.search(r"generate ([\d.]+)s, valuation ([\d.]+)s, ratio valuation/generate "
+                      r"([\d.]+); the float32 generation floor ([\d.]+)s, ratio valuation/floor "
                       r"([\d.]+) \(fastest of 3 rounds each, the slowest ([\d.]+)s and "
                       r"([\d.]+)s; after a 2,000-path warm-up of ([\d.]+)s, not counted\)", line)
     assert found, line
-    generate, valuation, ratio, slow_generate, slow_valuation, warm = map(float, found.groups())
+    generate, valuation, ratio, floor, floor_ratio, slow_generate, slow_valuation, warm = map(
+        float, found.groups())
     assert 0 < generate <= slow_generate and 0 < valuation <= slow_valuation and warm > 0
+    assert floor > 0 and (valuation - 0.005) / (floor + 0.005) - 0.005 <= floor_ratio
     # each time printed to 0.01 s: the ratio lies within what the rounding allows
     assert (valuation - 0.005) / (generate + 0.005) - 0.005 <= ratio
     assert ratio <= (valuation + 0.005) / max(generate - 0.005, 1e-9) + 0.005

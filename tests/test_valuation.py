@@ -423,9 +423,10 @@ def test_the_value_curve_is_a_fresh_valuation_at_each_spot(seed):
     kw = {**case.valuation_keywords(8_000), "seed": seed}
     curve = value_curve(fair_value(case.terms, **kw), [0.15, 0.35, 0.45]).set_index("spot")
     for spot in (0.15, 0.35, 0.45):
-        fresh = fair_value(case.terms, **{**kw, "spot": spot})
+        # a curve's point is one rule's, its band the paths' (reading 54)
+        fresh = fair_value(case.terms, **{**kw, "spot": spot}, refits=0)
         assert (curve.loc[spot, "value"], curve.loc[spot, "std_error"]) == (
-            fresh.value, fresh.paths_error), spot  # a curve's band: the paths' (reading 54)
+            fresh.value, fresh.paths_error), spot
 
 
 @pytest.mark.slow
@@ -534,17 +535,29 @@ def test_blocks_read_one_block_of_closes_as_tiled_copies_to_the_bit(in_shares):
         run(rules, closes, blocks=0)
 
 
-def test_refits_add_the_rules_fit_to_each_error_and_leave_the_value():
-    # reading 54: the value is the first rule's on the same paths whatever the refits; the
-    # error is the paths' and the fit's in quadrature, and a fixed Holder has no fit
+def test_refits_average_the_rules_and_add_their_fit_to_each_error():
+    # reading 54: the value is the mean of the rule's and its 4 refits' values on the same
+    # paths; the fit's error is their spread / sqrt(5) (the error of a mean of 5 independent
+    # fits); the error is the paths' and the fit's in quadrature; a fixed Holder has no fit
     from notelib import Case
+    from notelib.value.estimator import price_variants
 
     case = Case.from_params("base")
     kw = {**case.valuation_keywords(1_000), "pilot_paths": 1_000, "seed": 3}
     alone, refitted = fair_value(case.terms, **kw, refits=0), fair_value(case.terms, **kw)
-    assert alone.value == refitted.value and alone.debt == refitted.debt
-    assert alone.std_error == alone.paths_error == refitted.paths_error and alone.fit_error == 0
-    assert len(refitted.refits) == 4 and refitted.fit_error > 0
+    # the first rule alone is the valuation with no refits, to the bit
+    assert alone.boundary.equals(refitted.boundary) and alone.fit_error == 0
+    assert alone.std_error == alone.paths_error
+    each = [price_variants(refitted.inputs, [f.variant], adjust=[f.adjust])[0]
+            for f in refitted.rules]
+    assert each[0].mean == alone.value and each[0].std_error == alone.paths_error
+    assert len(refitted.refits) == 4 and len({s.mean for s in each}) == 5
+    assert refitted.value == pytest.approx(np.mean([s.mean for s in each]), rel=1e-12)
+    assert refitted.debt == pytest.approx(np.mean([s.cash / s.n for s in each]), rel=1e-12)
+    assert refitted.fit_error == pytest.approx(
+        np.std([s.mean for s in each], ddof=1) / math.sqrt(5), rel=1e-9)
+    # the mean's paths' error: no larger than the rules' average (the triangle inequality)
+    assert 0 < refitted.paths_error <= np.mean([s.std_error for s in each]) * (1 + 1e-12)
     assert refitted.std_error == math.hypot(refitted.paths_error, refitted.fit_error)
     fixed = fair_value(case.terms, **{**kw, "holder": 1.5})
     assert fixed.refits == () and fixed.fit_error == 0 and fixed.std_error == fixed.paths_error

@@ -331,7 +331,8 @@ def _main(args: argparse.Namespace) -> int:
                       f"on {r['paths']:,} paths x {r['sessions']} "
                       f"sessions ({r['pilot_paths']:,} pilot): generate {r['generate_s']:.2f}s, "
                       f"valuation {r['valuation_s']:.2f}s, ratio valuation/generate "
-                      f"{r['ratio']:.2f} (fastest of {r['rounds']} rounds each, the slowest "
+                      f"{r['ratio']:.2f}; the float32 generation floor {r['float32_s']:.2f}s, "
+                      f"ratio valuation/floor {r['float32_ratio']:.2f} (fastest of {r['rounds']} rounds each, the slowest "
                       f"{r['generate_max_s']:.2f}s and {r['valuation_max_s']:.2f}s; after a "
                       f"{WARM_UP:,}-path warm-up of {r['warm_up_s']:.2f}s, not counted); peak "
                       f"memory {r['peak_rss_mb']:,.0f} MB")

@@ -113,19 +113,24 @@ Adjust = tuple[Controls, np.ndarray]  # a variant's controls and their betas (ca
 
 
 def price_variants(inp: Inputs, variants: list[Variant], progress: bool = False,
-                   adjust: Sequence[Adjust | None] = (), drawn: DrawnAhead | None = None
-                   ) -> list[Stats]:
+                   adjust: Sequence[Adjust | None] = (), drawn: DrawnAhead | None = None,
+                   weights: Sequence[Sequence[float]] = ()) -> list[Stats]:
     """Run every variant over the same pricing paths (common random numbers), chunk by chunk,
     keeping only sums: memory is one chunk whatever the path count. ``adjust``: per variant,
     controls whose betas x (payoff - mean) come off its cash and shares path by path
     (:mod:`notelib.value.control`). ``drawn``: ``inp``'s pricing paths, already being drawn
-    (:func:`draw_ahead`)."""
-    sums = np.zeros((len(variants), 3))
-    units = Units(len(variants), [v.cuts(inp.n_paths) for v in variants])
+    (:func:`draw_ahead`). ``weights``: combinations of the variants, path by path (e.g. the
+    mean of several rules' values, reading 54), each priced after the variants as one more,
+    with its error over the same units."""
+    n_out = len(variants) + len(weights)
+    sums = np.zeros((n_out, 3))
+    units = Units(n_out, [v.cuts(inp.n_paths) for v in variants])
     bar = _bar(inp.n_paths, progress)
     for done, m, priced, closes in chunks_priced([(inp, v) for v in variants], drawn):
         priced = [controlled(p, a, closes) for p, a in
                   zip(priced, [*adjust, *[None] * (len(priced) - len(adjust))])]
+        priced += [(sum(w * p[0] for w, p in zip(ws, priced)),
+                    sum(w * p[1] for w, p in zip(ws, priced))) for ws in weights]
         first, per = priced[0][0] + priced[0][1], []
         for v, (cash, equity) in enumerate(priced):
             total = cash + equity
@@ -135,6 +140,20 @@ def price_variants(inp: Inputs, variants: list[Variant], progress: bool = False,
         bar.update(m)
     bar.close()
     return [Stats(inp.n_paths, *row, *units.variances(v)) for v, row in enumerate(sums)]
+
+
+def mean_weights(rules: int, signs: Sequence[float] = (1.0,)) -> list[list[float]]:
+    """The weights of :func:`price_variants` that average ``rules`` rules (reading 54): the
+    variants in groups of ``len(signs)``, one group per rule, each variant of a group
+    weighted by its sign (e.g. (1, -1) for a difference) over ``rules``; none for one
+    rule."""
+    return [] if rules < 2 else [[x / rules for _ in range(rules) for x in signs]]
+
+
+def mean_and_fit(values: Sequence[float]) -> tuple[float, float]:
+    """The mean of one quantity over a rule and its refits, and the fit's error of that
+    mean: the rules' spread over the square root of their number (reading 54)."""
+    return float(np.mean(values)), fit_spread(values) / math.sqrt(len(values))
 
 
 def controlled(priced: tuple[np.ndarray, np.ndarray], adjust: Adjust | None,

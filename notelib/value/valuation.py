@@ -50,8 +50,8 @@ from ..contract.dates import as_date
 from ..io.display import dollars, html_table, no_latex, table
 from .market import RULES, Market, load_market
 from ..contract.terms import NoteTerms
-from .estimator import (Adjust, Stats, draw_ahead, fit_spread, price_spots, price_together,
-                        price_variants)
+from .estimator import (Adjust, Stats, draw_ahead, fit_spread, mean_and_fit, mean_weights,
+                        price_spots, price_together, price_variants)
 from .inputs import (Inputs, MIN_PATHS, POLICIES, ValuationError, Variant, first_session,
                      make_variant, price_straight_debt)
 from .rule import Fitted, MIN_IN_THE_MONEY, fit_all, holder_rules, means_at, refit_seed, reseeded
@@ -73,13 +73,16 @@ BUMPS = {"spot": 0.05, "curvature": 0.20, "volatility": 0.02, "rate": 0.001,
 class Valuation:
     """The note's fair value and its parts, in dollars on the valuation date.
 
-    ``value``/``std_error``: the Monte Carlo price and its standard error. ``debt`` and
+    ``value``/``std_error``: the Monte Carlo price and its standard error: the mean, path by
+    path, of the values under the Holder's rule and :data:`REFITS` rules refitted on pilot
+    paths of their own, all priced on the same paths (reading 54). ``debt`` and
     ``equity``: what is paid in cash (discounted at rate + credit spread) and in shares (at
     the rate). ``straight_debt``: the cash flows with no conversion and no share payments.
     ``conversion_option`` = value - straight_debt. Every standard error is the total
-    (reading 54): the paths' (``paths_error``, the rule held fixed) and the rule's fit's
-    (``fit_error``: the spread of the value over :data:`REFITS` rules refitted on pilot paths
-    of their own, priced on the same paths), added in quadrature. Computed on first use, with
+    (reading 54): the paths' (``paths_error``, the rules held fixed) and the fit's
+    (``fit_error``: the rules' spread over the square root of their number), added in
+    quadrature; the parts are the rules' means too. The Greeks are the first rule's, their
+    fit error its refits' whole spread (:attr:`greek_error_parts`). Computed on first use, with
     common random numbers: ``share_payment_option`` (what the company's right to pay in shares
     takes from the Holder), ``redemption_put`` (what the event hazard adds), ``events_effect``
     (what the given events, e.g. a ratchet, add) and ``greeks``."""
@@ -94,8 +97,8 @@ class Valuation:
     boundary: pd.Series  # the close from which the Holder converts, by session
     seconds: float
     inputs: Inputs = field(repr=False)
-    paths_error: float = 0.0  # the paths' share of std_error (the rule held fixed)
-    fit_error: float = 0.0  # the rule's fit's share: its spread over refits on the same paths
+    paths_error: float = 0.0  # the paths' share of std_error (the rules held fixed)
+    fit_error: float = 0.0  # the fit's share: the rules' spread / sqrt(their number)
     # the rules refitted on pilot sets of their own (:data:`REFITS`), for the parts' errors
     refits: tuple = field(default=(), repr=False, compare=False)
     # the boundary moved path by path by the path's state (None: kept as it is)
@@ -120,9 +123,11 @@ class Valuation:
                         self.adjust), *self.refits]
 
     def _difference(self, other: Inputs) -> tuple[float, float]:
-        """value(this) - value(other), with its standard error, on the same paths: the
-        paths' (the rules held) and the fit's (the difference under each refitted rule, the
-        other side refitted too where its policy differs), in quadrature."""
+        """value(this) - value(other) on the same paths, the mean of the differences under the
+        rule and each refit (the other side refitted too where its policy differs), as the
+        value is the rules' mean; its standard error the paths' (the rules held) and the
+        fit's (the differences' spread over the square root of their number), in
+        quadrature (reading 54)."""
         inp = self.inputs
         pairs = []
         for j, fitted in enumerate(self.rules):
@@ -130,9 +135,11 @@ class Valuation:
             b = (holder_rules(reseeded(other, seed)) if other.policy != inp.policy
                  else fitted.rule)
             pairs += [fitted.variant, make_variant(other, *b)]
-        stats = price_variants(inp, pairs)
-        diffs = [a.mean - b.mean for a, b in zip(stats[::2], stats[1::2])]
-        return diffs[0], math.hypot(stats[1].diff_error(stats[0]), fit_spread(diffs))
+        stats = price_variants(inp, pairs, weights=mean_weights(len(self.rules), (1, -1)))
+        diffs = [a.mean - b.mean for a, b in zip(stats[:len(pairs):2], stats[1:len(pairs):2])]
+        if len(diffs) == 1:
+            return diffs[0], stats[1].diff_error(stats[0])
+        return stats[-1].mean, math.hypot(stats[-1].std_error, mean_and_fit(diffs)[1])
 
     def fitted_at(self, spot: float) -> Fitted:
         """What a value curve prices ``spot`` with: what a fresh valuation there fits on its
@@ -378,8 +385,9 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         captable=captable or load_captable(), history=_history(history),
         state_rule=bool(state_rule))
     fitted, others, priced = _fit_and_price(inp, refits, progress)
-    stats = priced[0]
-    fit = {q: fit_spread([getattr(p, q) / p.n for p in priced])
+    rules = priced[:len(others) + 1]
+    stats = priced[-1]  # the rules' mean (one rule: itself)
+    fit = {q: mean_and_fit([getattr(p, q) / p.n for p in rules])[1]
            for q in ("value", "cash", "equity")}
     boundary, state = fitted.rule
     return Valuation(
@@ -397,7 +405,8 @@ def _fit_and_price(inp: Inputs, refits: int, progress: bool
                    ) -> tuple[Fitted, list[Fitted], list[Stats]]:
     """The rule fitted on the valuation's pilot paths, ``refits`` more on pilot paths of
     their own (the optimal Holder only: a fixed rule has no fit), and all of them priced on
-    the same pricing paths, drawn ahead while the rules are fitted (reading 54)."""
+    the same pricing paths, drawn ahead while the rules are fitted, then their mean path by
+    path (reading 54; with one rule, nothing more)."""
     refits = whole(refits, "refits", ValuationError)
     if not 0 <= refits <= MAX_REFITS:
         raise ValuationError(f"refits = {refits}: must be from 0 to {MAX_REFITS}")
@@ -407,7 +416,7 @@ def _fit_and_price(inp: Inputs, refits: int, progress: bool
                   for j in range(1, refits + 1)] if inp.holder == "optimal" else []
         every = [fitted, *others]
         priced = price_variants(inp, [f.variant for f in every], progress,
-                                [f.adjust for f in every], drawn)
+                                [f.adjust for f in every], drawn, mean_weights(len(every)))
     return fitted, others, priced
 
 
