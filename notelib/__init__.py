@@ -86,7 +86,7 @@ for _module, _names in {
     "value.relaxed": "RelaxedBound relaxed_bound",
     "value.whatif": "historical_what_if what_if_redemptions",
     "assumptions": "Assumptions",
-    "case": "Case CaseError Metric",
+    "case": "Case CaseError Metric default_cache",
     "present.board": "assumptions_table board_record changes_html changes_since conclusion "
                      "exposure_chart previous_report save_board where_it_stands",
     "book.lifecycle": "Claim Lifecycle",

@@ -68,6 +68,19 @@ FILES = {"TERMS_FILE": DEFAULT_TERMS, "ORIGINAL_TERMS_FILE": ORIGINAL_TERMS,
          "CAPTABLE_FILE": DEFAULT_CAPTABLE, "LEDGER_FILE": DEFAULT_LEDGER, "PRICES_FILE": PRICES,
          "MARKET_FILE": DEFAULT_MARKET, "SCENARIOS_FILE": SCENARIOS}
 
+FIGURES_ENV = "NOTELIB_FIGURES"  # a folder for every case's figures, in place of the default
+
+
+def default_cache() -> Path:
+    """Where a notebook opened in Lab keeps its case's figures (``CACHE_DIR`` empty): the
+    folder named by the environment variable ``NOTELIB_FIGURES``, else reports/.figures, the
+    folder ``make report`` keeps them in. A figure is keyed by the case's parameters, date,
+    input files' contents and notelib's source (:meth:`Case._key`), so a notebook opened a
+    second time, or after a report of the same case that day, reads what was computed."""
+    given = os.environ.get(FIGURES_ENV, "").strip()
+    return Path(given).expanduser() if given else ROOT / "reports" / ".figures"
+
+
 def code_digest() -> str:
     """The hash of notelib's source: a cached figure from other code is never reused."""
     h = hashlib.sha256()
@@ -136,7 +149,9 @@ class Case:
         mapping, with ``changes`` (parameter names as in the files, e.g. VOLATILITY=1.2).
         Relative file parameters are read against ``base`` (default: the working directory)
         if the file is there, else against the repository. ``as_of``: the report date
-        (a date or YYYY-MM-DD; None or "": today). Every error names the parameter."""
+        (a date or YYYY-MM-DD; None or "": today). ``cache``: a folder the case's figures are
+        kept in (None: the one NOTELIB_FIGURES names, if set; else none, memory only). Every
+        error names the parameter."""
         if not isinstance(source, str | Path | Mapping | None):
             raise CaseError(f"source = {source!r}: a parameter file (a path), a case name in "
                             "data/params (e.g. 'base') or a mapping of parameters")
@@ -144,6 +159,8 @@ class Case:
             raise CaseError(f"name = {name!r}: a case's name is non-empty text")
         if not isinstance(cache, str | Path | None):
             raise CaseError(f"cache = {cache!r}: a folder (a path), or None")
+        if cache in (None, ""):  # the session's folder, where one is named (a test session's)
+            cache = os.environ.get(FIGURES_ENV, "").strip() or None
         if isinstance(source, Mapping):
             given, where, stem = dict(source), "parameters", "custom"
         else:
@@ -798,7 +815,8 @@ class Case:
         return dict(market=self.market, spot=p["START_PRICE"], volatility=p["VOLATILITY"],
                     average_daily_volume=p["AVERAGE_DAILY_VOLUME"],
                     participation=p["PARTICIPATION"], policy=p["VALUATION_POLICY"],
-                    n_paths=n_paths or p["VALUATION_PATHS"], seed=p["SEED"],
+                    n_paths=n_paths or p["VALUATION_PATHS"], pilot_paths=p["PILOT_PATHS"],
+                    seed=p["SEED"],
                     captable=self.captable, valuation_date=self.terms.issue_date, **market)
 
     def valuation_basis(self) -> str:

@@ -46,7 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "POLICY": "shares", "HOLDER_MULTIPLE": 1.5, "PARTICIPATION": 0.10,
     "AVERAGE_DAILY_VOLUME": 500_000,
     # the valuation (None: the market file's value)
-    "VALUATION_PATHS": 20_000, "CURVE_PATHS": 4_000, "RATE": None, "CREDIT_SPREAD": None,
+    "VALUATION_PATHS": 20_000, "CURVE_PATHS": 4_000,
+    "PILOT_PATHS": None,  # the Holder's rule's pilot paths (None: fair_value's, 10,000 or more)
+    "RATE": None, "CREDIT_SPREAD": None,
     "DIVIDEND_YIELD": None, "EVENT_HAZARD": None, "VALUATION_POLICY": "optimal",
     # the redemption view (I.A): what is owed beyond principal and interest, the price
     "REDEMPTION_DATE": "2006-06-15", "HIGHEST_CLOSE": 0.30, "DEFAULT_INTEREST": 0.0,
@@ -58,7 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "GRID_PATHS": 1_000, "VALUE_PATHS": 2_000, "WORKERS": 2,
 }
 NULLABLE = {"CONVERSION_PRICE", "HOLDER_MULTIPLE", "PARTICIPATION", "AVERAGE_DAILY_VOLUME",
-            "RATE", "CREDIT_SPREAD", "DIVIDEND_YIELD", "EVENT_HAZARD"}
+            "RATE", "CREDIT_SPREAD", "DIVIDEND_YIELD", "EVENT_HAZARD", "PILOT_PATHS"}
+INTS = {"PILOT_PATHS"}  # None by default, a whole number when given
 FLOATS = {"CONVERSION_PRICE", "HOLDER_MULTIPLE", "PARTICIPATION", "RATE", "CREDIT_SPREAD",
           "DIVIDEND_YIELD", "EVENT_HAZARD"}  # None by default, a number when given
 
@@ -83,7 +86,8 @@ BOUNDS = {"ratio": (1e-4, 1e4), "price": (1e-4, 1e5)}
 # counts: the kind of notelib.limits.CEILING that bounds them, and their least value
 COUNTS = {"N_PATHS": ("paths", 1), "VALUATION_PATHS": ("paths", 1_000),
           "CURVE_PATHS": ("paths", 1_000), "GRID_PATHS": ("paths", 10),
-          "VALUE_PATHS": ("paths", 1_000), "CLOSE_STEPS": ("steps", 2)}
+          "VALUE_PATHS": ("paths", 1_000), "CLOSE_STEPS": ("steps", 2),
+          "PILOT_PATHS": ("paths", 400)}  # 2 x value.rule.MIN_IN_THE_MONEY
 _PRICE = f"a share price from ${BOUNDS['price'][0]} to ${BOUNDS['price'][1]:,.0f}"
 
 
@@ -190,6 +194,8 @@ def check_params(params: Mapping[str, Any], where: str = "parameters",
         default = known[name]
         if name in FLOATS:
             kind = float
+        elif name in INTS:
+            kind = int
         else:
             kind = type(default)
         want = {bool: (bool,), int: (int,), float: (int, float), str: (str,), list: (list,),
@@ -203,7 +209,7 @@ def check_params(params: Mapping[str, Any], where: str = "parameters",
             raise error(f"{where}: {name} = {value!r} must be {kind.__name__}{null}, like its "
                         f"default {default!r}" if default is not None else
                         f"{where}: {name} = {value!r} must be {kind.__name__}{null}")
-        if name in COUNTS:
+        if name in COUNTS and value is not None:
             ceiling, least = COUNTS[name]
             value = count(value, f"{where}: {name}", error, kind=ceiling, low=least)
         rule = RULES.get(name)

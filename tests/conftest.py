@@ -1,4 +1,8 @@
-"""Shared fixtures."""
+"""Shared fixtures, and one folder of case figures for the whole test session."""
+
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -15,3 +19,33 @@ settings.load_profile("notelib")
 def terms() -> NoteTerms:
     """The default note: data/terms/dyntek-2005.yaml."""
     return load_terms()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every case a test computes through a cache (a report's, or a notebook's default) keeps
+    its figures in one folder under pytest's cache (NOTELIB_FIGURES), keyed by the case's
+    parameters, date, input files' contents and notelib's source (Case._key): tests of the
+    same case share them, and a rerun after an edit outside notelib reads them. A test that
+    must compute afresh unsets the variable (monkeypatch.delenv); a test that patches
+    anything never sees it (:func:`_figures_apart_when_patched`)."""
+    if os.environ.get("NOTELIB_FIGURES"):
+        return  # the caller's folder (the xdist workers inherit the first one's)
+    cache = getattr(config, "cache", None)
+    folder = (cache.mkdir("notelib-figures") if cache is not None
+              else Path(tempfile.mkdtemp(prefix="notelib-figures-")))
+    os.environ["NOTELIB_FIGURES"] = str(folder)
+
+
+@pytest.fixture(autouse=True)
+def _figures_apart_when_patched(request: pytest.FixtureRequest):
+    """A test that uses monkeypatch computes its own figures: a patched computation must
+    neither read the session's figures nor leave its own there for other tests."""
+    if "monkeypatch" not in request.fixturenames:
+        yield
+        return
+    kept = os.environ.pop("NOTELIB_FIGURES", None)
+    try:
+        yield
+    finally:
+        if kept is not None:
+            os.environ["NOTELIB_FIGURES"] = kept

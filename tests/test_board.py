@@ -61,7 +61,7 @@ def test_assumptions_are_labelled_as_such():
 
 def test_changes_since_the_last_report_name_what_moved():
     case = nl.Case.from_params("base", as_of="2006-12-20", VALUATION_PATHS=1_000,
-                               CURVE_PATHS=1_000, N_PATHS=500)
+                               CURVE_PATHS=1_000, N_PATHS=500, PILOT_PATHS=2_000)
     previous = {"case": {"as_of": "2006-06-01"},
                 "metrics": [{"key": "principal", "label": "Principal (assumed from public "
                              "reports)", "text": "$3,000,000"}],
@@ -106,7 +106,8 @@ def test_no_row_runs_off_a_slide_or_a_pdf_page():
 
     from notelib.present.deck import PAGE_LINES, _lines, _text_page, pages, title_text
 
-    case = nl.Case.from_params("base", N_PATHS=300, VALUATION_PATHS=2_000, CURVE_PATHS=1_000)
+    case = nl.Case.from_params("base", N_PATHS=300, VALUATION_PATHS=2_000, CURVE_PATHS=1_000,
+                               PILOT_PATHS=2_000)
     shown = pages(case)
     headings = [h for h, _ in shown]
     assert "Key numbers" in headings and "Key numbers (continued)" in headings

@@ -426,10 +426,12 @@ def test_metrics_equal_notelib(report):
 
 
 @pytest.mark.slow
-def test_same_inputs_same_figures(report, tmp_path):
+def test_same_inputs_same_figures(report, tmp_path, monkeypatch):
     # 01 and 03 again with the base report's parameters, each in a kernel of its own (the
     # report ran them in its workers' shared kernels, cleared between notebooks): the same
-    # metrics and figure files, byte for byte (03 draws random paths from its seed)
+    # metrics and figure files, byte for byte (03 draws random paths from its seed), computed
+    # again: not read from the session's figures (conftest.py)
+    monkeypatch.delenv("NOTELIB_FIGURES", raising=False)
     again = run_report(notebooks=_only("01", "03"), name="base", as_of=AS_OF, out=tmp_path,
                        parameters=load_params(PARAMS / "base.yaml"), fresh_kernels=True,
                        **QUIET)
@@ -518,7 +520,8 @@ def test_every_notebook_builds_one_case_and_asks_it(path):
     assert list(_defaults(path))[:len(CASE_PARAMETERS)] == CASE_PARAMETERS
     code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
                      if c.cell_type == "code")
-    assert code.count("nl.Case.from_params(CASE, as_of=AS_OF, cache=CACHE_DIR, **CHANGES)") == 1
+    assert code.count("nl.Case.from_params(CASE, as_of=AS_OF, cache=CACHE_DIR or "
+                      "nl.default_cache(), **CHANGES)") == 1
     for rebuilt in ("load_terms(", "load_captable(", "load_ledger(", "load_closes(",
                     "Assumptions(", "case_forecast(", "fair_value(", "nl.amendment(",
                     "load_market("):

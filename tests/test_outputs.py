@@ -41,8 +41,10 @@ def terms_named(folder, name: str, file: str = "terms.yaml"):
 
 
 def distress(**changes) -> Case:
-    """The distress case after the Holder's notice: its value is in closed form (quick)."""
-    return Case.from_params("distress", N_PATHS=50, **changes)
+    """The distress case after the Holder's notice: its value is in closed form (quick); the
+    amendment's valuations at issue on few paths (these tests check words, not figures)."""
+    return Case.from_params("distress", N_PATHS=50, VALUATION_PATHS=1_000, PILOT_PATHS=2_000,
+                            **changes)
 
 
 def no_work(monkeypatch):
@@ -339,7 +341,8 @@ def test_report_refuses_a_name_its_folder_cannot_have_or_a_folder_it_cannot_writ
 
 
 def test_a_date_excel_cannot_hold_is_text_not_an_error_cell(tmp_path):
-    case = Case.from_params("distress", N_PATHS=50, VALUATION_PATHS=1000, as_of="0001-01-01")
+    case = Case.from_params("distress", N_PATHS=50, VALUATION_PATHS=1000, PILOT_PATHS=2_000,
+                            as_of="0001-01-01")
     path = write_workbook(case, tmp_path / "report.xlsx")
     wb = openpyxl.load_workbook(path, data_only=True)
     assert wb["About"]["A5"].value == "As of" and wb["About"]["B5"].value == "0001-01-01"
@@ -358,8 +361,8 @@ def test_texts_past_what_a_file_holds_are_cut_short_visibly(tmp_path):
     raw["name"]["value"] = "N" * 120  # the longest a terms name may be (load_terms)
     raw["principal"]["note"] = "long " + "w" * 40_000  # a cell holds 32,767 characters
     (tmp_path / "terms.yaml").write_text(yaml.safe_dump(raw))
-    case = Case.from_params("distress", N_PATHS=50, TERMS_FILE=str(tmp_path / "terms.yaml"),
-                            name="C" * 300)  # a case's name has no such limit
+    case = distress(TERMS_FILE=str(tmp_path / "terms.yaml"),
+                    name="C" * 300)  # a case's name has no such limit
     wb = openpyxl.load_workbook(write_workbook(case, tmp_path / "report.xlsx"))
     assert wb["Terms"]["A5"].value == "Principal"
     note = wb["Terms"]["E5"].value
@@ -422,7 +425,7 @@ def _pages(path) -> list[str]:
 def before_notice():
     """The distress ledger on 20 Dec 2006: performing, the 1 Jan 2007 payment ahead."""
     return Case.from_params("distress", as_of="2006-12-20", N_PATHS=300, VALUATION_PATHS=1000,
-                            CURVE_PATHS=1000)
+                            PILOT_PATHS=2_000, CURVE_PATHS=1000)
 
 
 @pytest.fixture(scope="module")

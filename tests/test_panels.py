@@ -149,7 +149,8 @@ def test_a_price_slider_keeps_the_terms_decimals(make):
 
 
 def test_fair_value_panel_reprices_on_the_fitted_rule():
-    case = nl.Case.from_params("base", as_of="2026-11-20", VALUATION_PATHS=2_000)
+    case = nl.Case.from_params("base", as_of="2026-11-20", VALUATION_PATHS=2_000,
+                               PILOT_PATHS=2_000)
     v = case.value()
     p = panels.fair_value_panel(v)
     assert p.error == "" and "Updated in" in p.status.value

@@ -26,7 +26,7 @@ from notelib.present.board import assumptions_table, conclusion, where_it_stands
 ROOT = Path(__file__).resolve().parents[1]
 CLOSES = pd.read_csv(ROOT / "data" / "prices" / "synthetic-dytk-2005-2007.csv",
                      parse_dates=["date"]).set_index("date")["close"]
-FEW = dict(N_PATHS=400, VALUATION_PATHS=1_000, CURVE_PATHS=1_000)
+FEW = dict(N_PATHS=400, VALUATION_PATHS=1_000, CURVE_PATHS=1_000, PILOT_PATHS=2_000)
 
 
 def _last_close(day: str) -> float:

@@ -25,7 +25,8 @@ SHEETS = ["About", "Terms", "Schedule", "Redemption", "Ledger", "Status", "Paths
 def case():
     """The distress case the day before the Holder's notice (arrears, a triggered event: a
     performing note valued as such) on few paths."""
-    return Case.from_params("distress", as_of="2007-01-09", N_PATHS=300, VALUATION_PATHS=1_000)
+    return Case.from_params("distress", as_of="2007-01-09", N_PATHS=300, VALUATION_PATHS=1_000,
+                            PILOT_PATHS=2_000)
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +243,7 @@ def test_a_count_is_a_whole_number_and_an_amount_no_float_noise(book):
 
 def test_prices_with_their_cents_and_yes_or_no(tmp_path):
     case = Case.from_params("distress", as_of="2007-01-09", HIGHEST_CLOSE=0.3, START_PRICE=0.3,
-                            N_PATHS=300, VALUATION_PATHS=1_000)
+                            N_PATHS=300, VALUATION_PATHS=1_000, PILOT_PATHS=2_000)
     wb = openpyxl.load_workbook(write_workbook(case, tmp_path / "report.xlsx"))
     assert wb["Redemption"]["A2"].value.startswith("At a highest close of $0.30 on")  # "$0.3"
     assert wb["Paths"]["A2"].value.startswith("Assumed: start $0.30, volatility 80%")

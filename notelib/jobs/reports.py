@@ -632,6 +632,15 @@ FIGURES = ".figures"
 FIGURES_KEPT_DAYS = 7
 
 
+def figures_folder(out: Path) -> Path:
+    """Where a report run keeps its cases' figures: the folder the environment variable
+    ``NOTELIB_FIGURES`` names (e.g. one for a whole test session), else ``out/.figures``."""
+    from ..case import FIGURES_ENV
+
+    given = os.environ.get(FIGURES_ENV, "").strip()
+    return Path(given).expanduser().resolve() if given else out / FIGURES
+
+
 def _prune(folder: Path) -> None:
     """Remove the cached figures in ``folder`` that no run has read or written for
     :data:`FIGURES_KEPT_DAYS` days."""
@@ -725,8 +734,9 @@ def run_reports(
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cases: list[_Case] = []
-    _prune(out / FIGURES)
-    shared = out / FIGURES / "sweep-cells"  # 07's cells, shared by the cases and the runs
+    figures = figures_folder(out)
+    _prune(figures)
+    shared = figures / "sweep-cells"  # 07's cells, shared by the cases and the runs
     shared.mkdir(parents=True, exist_ok=True)
     total = len(runs) * len(notebooks)
     jobs = jobs or min(total, os.cpu_count() or 1)
