@@ -4,6 +4,7 @@ conclusion written from the case's numbers, in the key numbers' own texts."""
 from types import SimpleNamespace
 
 import pandas as pd
+import pytest
 
 import notelib as nl
 from notelib.case import Metric
@@ -45,6 +46,7 @@ def test_conclusion_states_what_falls_due_the_share_odds_and_the_dilution_range(
                             "after its sales is 9.9% or less on 95% of paths.")
 
 
+@pytest.mark.slow
 def test_assumptions_are_labelled_as_such():
     case = nl.Case.from_params("base", as_of="2026-11-20")
     rows = assumptions_table(case)
@@ -59,6 +61,7 @@ def test_assumptions_are_labelled_as_such():
     assert rows["Case"].startswith("base, as of 20 Nov 2026; forecasts from 01 Nov 2005")
 
 
+@pytest.mark.slow
 def test_changes_since_the_last_report_name_what_moved():
     case = nl.Case.from_params("base", as_of="2006-12-20", VALUATION_PATHS=1_000,
                                CURVE_PATHS=1_000, N_PATHS=500, PILOT_PATHS=2_000)
@@ -98,6 +101,7 @@ def test_a_figure_slide_shows_the_chart_without_its_headline():
     assert shown == bare.getvalue()
 
 
+@pytest.mark.slow
 def test_no_row_runs_off_a_slide_or_a_pdf_page():
     # the key numbers outgrew one page (the 15th row fell off both the slide and the PDF
     # page): pages now hold at most PAGE_LINES lines of rows, the rest "(continued)", and

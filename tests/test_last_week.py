@@ -141,6 +141,7 @@ def test_the_issue_reproductions_value():
     assert abs(w.value - 356_223.6) <= 4 * w.std_error + 1.0  # the docstring's arithmetic
 
 
+@pytest.mark.slow
 def test_export_on_the_last_days(tmp_path):
     for day in ("2007-09-28", "2007-09-30"):
         out = tmp_path / f"{day}.xlsx"

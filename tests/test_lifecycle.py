@@ -188,6 +188,7 @@ def test_after_the_maturity_date_an_unpaid_note_is_in_default_until_paid(terms):
     assert note_state(terms, "2006-06-15", ledger=late).lifecycle.phase == PERFORMING
 
 
+@pytest.mark.slow
 def test_notelib_status_answers_after_maturity_and_after_a_notice(tmp_path):
     run = [sys.executable, "-m", "notelib.jobs.cli", "status", "--json"]
     out = subprocess.run(run + ["--as-of", "2007-10-15"], capture_output=True, text=True,

@@ -92,6 +92,7 @@ def test_a_terms_name_that_looks_like_a_formula_is_written_as_text(tmp_path, nam
                     assert c.data_type == "s" and c.hyperlink is None, (ws.title, c.coordinate)
 
 
+@pytest.mark.slow
 def test_the_deck_holds_such_a_name_and_control_characters_as_text(tmp_path):
     from pptx import Presentation
 
@@ -105,6 +106,7 @@ def test_the_deck_holds_such_a_name_and_control_characters_as_text(tmp_path):
     assert deck.core_properties.title == "=1+1 R&D: board summary"  # metadata: no \x01
 
 
+@pytest.mark.slow
 def test_an_empty_title_line_does_not_break_the_deck(tmp_path):
     from pptx import Presentation
 
@@ -340,6 +342,7 @@ def test_report_refuses_a_name_its_folder_cannot_have_or_a_folder_it_cannot_writ
     assert err.startswith(f"notelib report: --out {folder}/r: cannot be written: ")
 
 
+@pytest.mark.slow
 def test_a_date_excel_cannot_hold_is_text_not_an_error_cell(tmp_path):
     case = Case.from_params("distress", N_PATHS=50, VALUATION_PATHS=1000, PILOT_PATHS=2_000,
                             as_of="0001-01-01")
@@ -352,6 +355,7 @@ def test_a_date_excel_cannot_hold_is_text_not_an_error_cell(tmp_path):
     assert errors == []
 
 
+@pytest.mark.slow
 def test_texts_past_what_a_file_holds_are_cut_short_visibly(tmp_path):
     from pptx import Presentation
 
@@ -374,6 +378,7 @@ def test_texts_past_what_a_file_holds_are_cut_short_visibly(tmp_path):
     assert deck.core_properties.subject == "case " + "C" * 247 + "..."
 
 
+@pytest.mark.slow
 def test_a_lone_surrogate_or_a_nul_cannot_break_the_files(tmp_path):
     from pptx import Presentation
 
@@ -442,6 +447,7 @@ def noticed():
     # 20 Dec 2006: that payment is ahead and the closes fail 115% of $0.20
     ("before_notice", ["The 01 Jan 2007 payment ($412,050.00) must be made in cash: 15 Dec "
                        "2006 closed below $0.23."])])
+@pytest.mark.slow
 def test_the_pdf_and_the_deck_say_what_the_html_board_alerts(tmp_path, request, which, wanted):
     import html
     import re
@@ -486,6 +492,7 @@ def test_the_conclusion_opens_with_the_default(tmp_path, noticed):
     assert page.index("$412,050.00 is overdue") < page.index(_collapse(text)[:40])
 
 
+@pytest.mark.slow
 def test_what_changed_is_the_second_page_whatever_there_is_to_say(tmp_path, noticed):
     import json
 
@@ -521,6 +528,7 @@ def test_what_changed_is_the_second_page_whatever_there_is_to_say(tmp_path, noti
         assert "Nothing changed since the report of 2007-01-20." in page
 
 
+@pytest.mark.slow
 def test_every_page_and_slide_names_the_case_and_the_date_on_one_page_size(tmp_path, noticed):
     from pypdf import PdfReader
 
@@ -621,6 +629,7 @@ def test_ctrl_c_while_the_command_starts_is_one_line(capsys):
     assert capsys.readouterr().err == "notelib: interrupted (Ctrl-C) while starting up\n"
 
 
+@pytest.mark.slow
 def test_ctrl_c_inside_the_import_machinery_is_sent_again_not_lost():
     # a KeyboardInterrupt raised in importlib's lock callback is printed as "Exception ignored"
     # and the command runs on; the handler sends the signal again from outside that frame

@@ -54,6 +54,7 @@ def test_every_panel_redraws_chart_and_table_and_reports_its_time(terms, captabl
           + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
 
 
+@pytest.mark.slow
 def test_outputs_are_formatted_and_labels_whole(terms, captable):
     for name, p in _panels(terms, captable).items():
         shown = html.unescape(p.table.value)
@@ -148,6 +149,7 @@ def test_a_price_slider_keeps_the_terms_decimals(make):
     assert p.error == "", p.error  # and it keeps working after
 
 
+@pytest.mark.slow
 def test_fair_value_panel_reprices_on_the_fitted_rule():
     case = nl.Case.from_params("base", as_of="2026-11-20", VALUATION_PATHS=2_000,
                                PILOT_PATHS=2_000)

@@ -57,6 +57,7 @@ def test_a_dollar_of_each_tranche_adds_up_to_the_engine_without_the_cap(policy):
     assert abs(gap.mean()) < 5.0
 
 
+@pytest.mark.slow
 def test_the_hedge_is_a_martingale_on_the_valuations_paths():
     # The bound holds only if the penalty's mean is nil: the close discounted at rate -
     # dividend yield, over the sessions' ACT/365F years, is a martingale. With a 3% dividend
@@ -77,6 +78,7 @@ def test_the_hedge_is_a_martingale_on_the_valuations_paths():
             assert abs(pair.mean()) < 4 * pair.std() / np.sqrt(n // 2)
 
 
+@pytest.mark.slow
 def test_the_relaxed_bound_lies_above_the_best_rule_where_the_tree_knows_it():
     # The coupon-and-dividend note of the dual bound's test, where a TF tree gives the best
     # rule's value: the relaxation is no looser than the note there (no cap, no installments,
@@ -91,6 +93,7 @@ def test_the_relaxed_bound_lies_above_the_best_rule_where_the_tree_knows_it():
     assert 0 < b.rounding < 1e-4 * b.upper and b.paths == 4_000 and b.pilot == 500
 
 
+@pytest.mark.slow
 def test_the_relaxed_bound_of_the_capped_note_lies_above_the_note_without_the_cap():
     # The relaxation frees the Holder of the cap (not of the order of conversion), so any
     # rule for the note without the cap is a rule of the relaxed Holder: the uncapped
@@ -156,6 +159,7 @@ def test_the_order_of_conversion_is_kept_path_by_path():
     assert np.all(got[lo:hi] <= free + 1e-12) and np.any(got[lo:hi] < free - 1e-6)
 
 
+@pytest.mark.slow
 def test_the_relaxed_bound_says_what_it_cannot_bound():
     v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=2_000, refits=0,
                    events=[Issuance(dt.date(2006, 3, 8), 0.02)])

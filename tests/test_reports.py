@@ -166,6 +166,7 @@ def test_cli_errors_exit_2_without_a_traceback(tmp_path, args, message):
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.slow
 def test_valuation_bench_times_a_warm_run_against_generating_its_paths(tmp_path):
     # the line names both times (the fastest of three rounds, and the slowest) and their
     # ratio, the float32 floor of generating the paths and its ratio, and the warm-up it did
@@ -443,6 +444,7 @@ def test_a_signal_after_the_last_publish_is_not_a_failure(tmp_path, monkeypatch)
     assert not (tmp_path / "failed").exists()
 
 
+@pytest.mark.slow
 def test_status_defaults_to_a_date_it_can_answer_and_json_is_for_scripts(tmp_path):
     # issue 22, item 7: without --as-of `notelib status` always failed (today is after
     # maturity); --json gave the share test as prose, events without titles, dates as ""

@@ -151,6 +151,7 @@ def test_the_state_rule_beats_the_threshold_alone_on_fresh_paths(seed):
     assert gain > 2 * se, f"+{gain:,.0f} ± {se:,.0f}"
 
 
+@pytest.mark.slow
 def test_the_state_rule_is_the_default_and_says_what_it_takes():
     # on by default, where the check keeps it (reading 38); state_rule=False values the
     # threshold alone, on the same threshold (the state rule is fitted after it) and the same

@@ -89,6 +89,7 @@ def test_the_dilution_table_shows_the_percentages_the_paths_give(base):
 
 
 # ---- 2. assumptions that contradict the figures beside them (distress) ---------------------
+@pytest.mark.slow
 def test_the_redemption_view_states_the_default_interest_its_figure_owes(missed):
     # by hand: $412,050 (335,000 installment + 77,050 interest, 3,350,000 x 9% x 92/360) unpaid
     # from its due date 1 Jan 2007 at 16% to 8 Jan: 412,050 x 0.16 x 7 / 360 = $1,281.93
@@ -101,6 +102,7 @@ def test_the_redemption_view_states_the_default_interest_its_figure_owes(missed)
     assert rows["(c) Default Interest, from the ledger and the case"] == "$1,281.93"
 
 
+@pytest.mark.slow
 def test_the_redemption_principal_is_the_outstanding_principal_split_as_the_ledger_has_it(
         missed, noticed):
     # I.A(i)(a) "the then outstanding Principal Amount": $3,015,000 not yet due + the $335,000
@@ -145,6 +147,7 @@ def test_the_redemption_over_time_opens_with_the_figure_and_keeps_the_arrears(mi
 
 
 @pytest.mark.parametrize("day", ["2007-01-08", "2007-01-25"])
+@pytest.mark.slow
 def test_the_stated_paths_start_where_the_forecast_starts(day):
     # after the Issue Date the paths start at the last close (the closes file: $0.2082 on Mon
     # 8 Jan, $0.1972 on Thu 25 Jan), not at START_PRICE $0.25 the assumptions said
@@ -174,6 +177,7 @@ def test_the_amendment_chart_states_the_amendments_own_date_and_spot(missed):
 
 
 # ---- 3. one report, two dates ----------------------------------------------------------
+@pytest.mark.slow
 def test_a_report_outside_the_life_says_its_figures_are_the_model_from_issue(base):
     # the base report (as of 06 Dec 2026) is the model from the Issue Date: Conversion Price
     # $0.22 at issue; the ledger's 15 Jun 2006 says $0.20 (the 8 Mar 2006 ratchet to $0.02,
@@ -278,6 +282,7 @@ def test_the_schedule_chart_says_due_and_marks_the_unpaid_installment(noticed):
 
 
 # ---- 6. the Lab's fair-value panel -------------------------------------------------------
+@pytest.mark.slow
 def test_the_fair_value_panel_at_unchanged_inputs_shows_the_pages_figure():
     # the page values on VALUATION_PATHS (here 2,000); the panel reprices on its own 1,000
     base = nl.Case.from_params("base", as_of="2026-12-06", **{**FEW, "VALUATION_PATHS": 2_000})
@@ -292,6 +297,7 @@ def test_the_fair_value_panel_at_unchanged_inputs_shows_the_pages_figure():
 
 
 # ---- 7. Case.replace(AS_OF=...) ------------------------------------------------------------
+@pytest.mark.slow
 def test_replace_as_of_gives_the_case_on_that_date(base):
     later = base.replace(AS_OF="2006-12-20")
     assert later.as_of == later.state_date == dt.date(2006, 12, 20)

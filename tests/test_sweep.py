@@ -222,6 +222,7 @@ print(json.dumps({"status": out["status"].tolist(),
 """
 
 
+@pytest.mark.slow
 def test_two_sweeps_side_by_side_compute_each_cell_once(tmp_path):
     # a report's cases share one cache folder: two sweeps of the same grid at once take the
     # cells in turn under their locks, so every cell is computed once ("ok" in one of them,
@@ -261,6 +262,7 @@ def test_a_sweep_never_writes_over_the_repositorys_files(tmp_path):
     assert prices.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_a_cache_cell_that_fails_its_check_is_computed_again(tmp_path, capsys):
     grid = small(vary={"START_PRICE": [0.2, 0.25, 0.3, 0.35]})
     first = sweep(grid, workers=1, cache=tmp_path, progress=False)

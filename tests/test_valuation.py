@@ -328,6 +328,7 @@ def test_market_file_provenance_and_errors(tmp_path):
         load_market(bad)
 
 
+@pytest.mark.slow
 def test_value_from_a_state_discounts_what_is_left():
     """From the note as it stands on 15 Feb 2006 (ledger and closes), straight debt is every
     payment still to come, discounted at rate + spread from that date, ACT/365F."""
@@ -372,6 +373,7 @@ def test_the_holders_rule_sees_the_cap():
 
 
 @pytest.mark.parametrize("name", ["base", "stressed"])
+@pytest.mark.slow
 def test_the_holders_rule_never_converts_below_the_conversion_price(name):
     """Reading 38: the rule decides in that day's money, so it does not take the shares for
     less than the principal and interest they replace; in the report's cases its lowest
@@ -389,6 +391,7 @@ def test_the_holders_rule_never_converts_below_the_conversion_price(name):
     assert multiple[maturity_session(c)] == pytest.approx(1.0, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_inputs_the_readme_lists_are_accepted_and_edges_say_why(terms):
     # issue 22, item 6: spot=np.int64(1) and Decimal("0.25") were "must be a number"; a date
     # before the Issue Date was told it was after it; a state on the Maturity Date gave an
@@ -456,6 +459,7 @@ def test_a_curve_repriced_under_another_volatility_moves_its_controls_means():
 
 
 @pytest.mark.parametrize("start", [None, "2007-01-25"])
+@pytest.mark.slow
 def test_strata_in_one_pass_equal_one_run_per_stratum_to_the_bit(start):
     """:func:`run_strata` steps every hazard stratum together, each apart only from its event
     to its payment: the discounted cash and shares of every path are those of one engine run
@@ -484,6 +488,7 @@ def test_strata_in_one_pass_equal_one_run_per_stratum_to_the_bit(start):
     assert (cash[:bounds[-2]] != 0).any()
 
 
+@pytest.mark.slow
 def test_rules_side_by_side_equal_each_rule_alone_to_the_bit():
     """The Holder's rules compared in one run (a column of thresholds per block of paths)
     give each block the numbers its rule gives alone; paths that do not split into the
@@ -506,6 +511,7 @@ def test_rules_side_by_side_equal_each_rule_alone_to_the_bit():
 
 
 @pytest.mark.parametrize("in_shares", [False, True])
+@pytest.mark.slow
 def test_blocks_read_one_block_of_closes_as_tiled_copies_to_the_bit(in_shares):
     """run(..., blocks=3) reads the closes as np.tile(closes, 3) without the copy: every
     output equal to the tiled run's, bit for bit, with Payment Shares (the look-backs) and a
@@ -710,6 +716,7 @@ def test_gamma_is_the_closed_forms_curvature_over_the_same_bump():
     assert abs(expected / exact - 1) < 0.05, (expected, exact)  # the bump's bias, here
 
 
+@pytest.mark.slow
 def test_the_controls_have_the_means_they_are_given():
     # each control (a call at 0.5x to 3x the Conversion Price, or the share, at 12 dates,
     # discounted at the rate) less its Black-Scholes-Merton mean averages zero on

@@ -58,6 +58,7 @@ def formula_cells(path):
                     yield ws.title, c.coordinate, c.value, cached[ws.title][c.coordinate].value
 
 
+@pytest.mark.slow
 def test_sheets_named_cells_and_formats(book):
     wb = openpyxl.load_workbook(book)
     assert wb.sheetnames == SHEETS
@@ -241,6 +242,7 @@ def test_a_count_is_a_whole_number_and_an_amount_no_float_noise(book):
             assert noisy == [], head
 
 
+@pytest.mark.slow
 def test_prices_with_their_cents_and_yes_or_no(tmp_path):
     case = Case.from_params("distress", as_of="2007-01-09", HIGHEST_CLOSE=0.3, START_PRICE=0.3,
                             N_PATHS=300, VALUATION_PATHS=1_000, PILOT_PATHS=2_000)

@@ -112,9 +112,9 @@ def float32_floor(inp: Inputs, n_paths: int, chunk: int) -> float:
     for lo in range(0, n_paths, chunk):
         n = min(chunk, n_paths - lo)
         z = np.empty((steps, n), dtype=np.float32)
-        half = (n + 1) // 2
-        rng.standard_normal((steps, half), dtype=np.float32, out=z[:, :half])
-        np.negative(z[:, :n // 2], out=z[:, half:])
+        half = rng.standard_normal((steps, (n + 1) // 2), dtype=np.float32)
+        z[:, :half.shape[1]] = half
+        np.negative(half[:, :n // 2], out=z[:, half.shape[1]:])
         z *= sd
         z += mu
         np.cumsum(z, axis=0, out=z)
