@@ -81,7 +81,7 @@ QUIET = {"log": lambda *a, **k: None}
 # below compare a report with itself, with notelib on the same parameters, or with hand
 # arithmetic, none of which depends on the path count (the 06 standard-error bound holds).
 FEWER_PATHS = {"VALUATION_PATHS": 4_000, "CURVE_PATHS": 1_000, "GRID_PATHS": 300,
-               "VALUE_PATHS": 1_000}
+               "VALUE_PATHS": 1_000, "PILOT_PATHS": 2_000}
 
 
 CASES = {"base": "base.yaml", "stressed": "stressed.yaml", "distress": "distress.yaml"}
@@ -433,8 +433,8 @@ def test_same_inputs_same_figures(report, tmp_path, monkeypatch):
     # again: not read from the session's figures (conftest.py)
     monkeypatch.delenv("NOTELIB_FIGURES", raising=False)
     again = run_report(notebooks=_only("01", "03"), name="base", as_of=AS_OF, out=tmp_path,
-                       parameters=load_params(PARAMS / "base.yaml"), fresh_kernels=True,
-                       **QUIET)
+                       parameters={**load_params(PARAMS / "base.yaml"), **FEWER_PATHS},
+                       fresh_kernels=True, **QUIET)
     metrics = {k: v for k, v in json.loads((report / "metrics.json").read_text()).items()
                if k[:2] in ("01", "03")}
     assert metrics == json.loads((again / "metrics.json").read_text())
@@ -585,11 +585,13 @@ def test_reports_follow_the_date(tmp_path):
     # issue 11: a report as of a date in the note's life starts from the state on that date
     # (the DynTek ledger, the synthetic closes so far), so two dates give two reports
     sep, dec = dt.date(2006, 9, 25), dt.date(2006, 12, 20)
+    # 00 on the first date only: the second's checks read 03
     runs = {sep: run_report(notebooks=_only("00", "03"), name="asof", as_of=sep, out=tmp_path,
-                            parameters={"VALUATION_PATHS": FEWER_PATHS["VALUATION_PATHS"]},
+                            parameters={k: FEWER_PATHS[k] for k in ("VALUATION_PATHS",
+                                                                     "PILOT_PATHS")},
                             **QUIET),
             dec: run_report(notebooks=_only("03"), name="asof", as_of=dec, out=tmp_path,
-                            **QUIET)}  # 00 on the first date only: the second's checks read 03
+                            parameters=FEWER_PATHS, **QUIET)}
     m_sep, m_dec = (json.loads((r / "metrics.json").read_text()) for r in runs.values())
     assert m_sep["03-cash-vs-shares"] != m_dec["03-cash-vs-shares"]
     manifest = json.loads((runs[dt.date(2006, 9, 25)] / "manifest.json").read_text())

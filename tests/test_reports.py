@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DECLARED = declared_parameters(notebook_paths())
 QUIET = {"log": lambda *a, **k: None}
 AS_OF = dt.date(2026, 11, 20)
+# a published report's workbook values the case: on few paths where a test checks the runner
+FEW = {"VALUATION_PATHS": 1_000, "PILOT_PATHS": 2_000, "CURVE_PATHS": 1_000}
+FEW_YAML = "".join(f"{k}: {v}\n" for k, v in FEW.items())
 SCHEDULE_NB = ROOT / "notebooks" / "01-terms-and-schedule.ipynb"
 
 
@@ -198,7 +201,7 @@ def test_debug_flag_shows_the_traceback(tmp_path):
 def test_relative_paths_are_read_from_the_working_directory(tmp_path):
     # a relative --out and a repository-relative TERMS_FILE, run from another directory:
     # figures and metrics land in the report (they used to go to notebooks/reports/)
-    write(tmp_path, "TERMS_FILE: data/terms/dyntek-2005.yaml\n", "rel.yaml")
+    write(tmp_path, "TERMS_FILE: data/terms/dyntek-2005.yaml\n" + FEW_YAML, "rel.yaml")
     run = cli("report", "--params", "rel.yaml", "--notebooks", str(SCHEDULE_NB),
               "--as-of", "2026-11-20", "--out", "reports", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
@@ -312,7 +315,8 @@ def test_a_full_disk_keeps_nothing_half_published(tmp_path, monkeypatch):
 
     monkeypatch.setattr(reports, "html_export", full)
     with pytest.raises(OSError, match="No space left"):
-        run_report(notebooks=[SCHEDULE_NB], as_of=AS_OF, out=tmp_path, **QUIET)
+        run_report(notebooks=[SCHEDULE_NB], parameters=FEW, as_of=AS_OF, out=tmp_path,
+                   **QUIET)
     assert not list(tmp_path.glob(".tmp-*")) and not list(tmp_path.glob("2026-*"))
     kept = list((tmp_path / "failed").glob("*/REASON.txt"))
     assert kept and "No space left" in kept[0].read_text()
@@ -393,7 +397,7 @@ def test_a_failing_case_stops_alone_and_the_others_publish(tmp_path):
     nbs = [_tiny_notebook(tmp_path, "01-a.ipynb"), _tiny_notebook(tmp_path, "02-b.ipynb")]
     out = tmp_path / "reports"
     with pytest.raises(ReportError) as err:
-        run_reports([("good", {}, None), ("bad", {"BOOM": True}, None), ("fine", {}, None)],
+        run_reports([("good", FEW, None), ("bad", {"BOOM": True}, None), ("fine", FEW, None)],
                     notebooks=nbs, as_of=AS_OF, out=out, jobs=2, **QUIET)
     text = str(err.value)
     assert "report bad: 01-a.ipynb failed in code cell 2" in text and "ValueError: boom" in text
@@ -437,7 +441,7 @@ def test_a_signal_after_the_last_publish_is_not_a_failure(tmp_path, monkeypatch)
 
     monkeypatch.setattr(reports, "_finish", then_a_signal)
     lines = []
-    out = run_reports([("base", {}, None)], notebooks=[SCHEDULE_NB], as_of=AS_OF,
+    out = run_reports([("base", FEW, None)], notebooks=[SCHEDULE_NB], as_of=AS_OF,
                       out=tmp_path, log=lines.append)
     assert out == [tmp_path / "2026-11-20-base"] and (out[0] / "index.html").is_file()
     assert lines[-1] == "stopped by SIGINT after every report was published"
