@@ -296,6 +296,26 @@ def test_the_fair_value_panel_at_unchanged_inputs_shows_the_pages_figure():
     assert repriced != v.value and nl.dollars(repriced) not in shown
 
 
+@pytest.mark.slow
+def test_the_fair_value_panel_draws_the_pages_curve_first_and_fits_nothing():
+    # issue 38: the panel's first draw fitted the Holder's rule at each of its spots (about a
+    # second each at 10,000 pilot paths); given the page's curve it shows that curve and the
+    # page's valuation, and fits only when a slider moves
+    base = nl.Case.from_params("base", as_of="2026-12-06", **{**FEW, "VALUATION_PATHS": 2_000})
+    v, curve = base.value(), base.value_curve()
+    fitted = set(v.spot_fits)
+    # 4 points from 0.4x to 2.4x the $0.25 spot: $0.10, $0.2667, $0.4333, $0.60; the curve's
+    # grid ($0.05 to $0.60 by $0.05) has the first and the last
+    p = panels.fair_value_panel(v, n_paths=1_000, points=4, curve=curve)
+    assert p.error == "" and set(v.spot_fits) == fitted  # nothing fitted
+    shown = html.unescape(p.table.value)
+    assert money_band(v.value, v.std_error) in shown
+    for value in curve["value"]:  # every point of the page's curve, as the page shows it
+        assert nl.dollars(value) in shown
+    p.controls["volatility"].value = 1.2
+    assert p.error == "" and set(v.spot_fits) - fitted == {0.2667, 0.4333}  # a change fits
+
+
 # ---- 7. Case.replace(AS_OF=...) ------------------------------------------------------------
 @pytest.mark.slow
 def test_replace_as_of_gives_the_case_on_that_date(base):

@@ -274,14 +274,18 @@ def status_panel(case) -> Panel:
                  compute)
 
 
-def fair_value_panel(valuation, n_paths: int = 1_000, points: int = 4) -> Panel:
+def fair_value_panel(valuation, n_paths: int = 1_000, points: int = 4,
+                     curve: pd.DataFrame | None = None) -> Panel:
     """Notebook 06: the value against the share price under another volatility, credit
     spread or event hazard, repriced on the conversion rules already fitted (not estimated
-    again) with ``n_paths`` a point: a redraw in about a second (the first draw fits each
-    point's rule, about a second a point, kept with the valuation)."""
+    again) with ``n_paths`` a point: a redraw in about a second (the first change fits each
+    point's rule, about a second a point, kept with the valuation). ``curve``: the page's
+    value curve (:meth:`notelib.Case.value_curve`, with the valuation at its own spot),
+    shown as it is at the page's inputs, so the first draw fits nothing and shows the page's
+    figures."""
     from ..value.valuation import value_curve
 
-    inp = valuation.inputs
+    inp, page = valuation.inputs, curve
 
     def compute(volatility: float, credit_spread: float, event_hazard: float):
         changes = {k: round(v, 6) for k, v in (("volatility", volatility),
@@ -295,6 +299,17 @@ def fair_value_panel(valuation, n_paths: int = 1_000, points: int = 4) -> Panel:
             at = curve.loc[curve["spot"] == inp.spot].iloc[0]
             value, error = float(at["value"]), float(at["std_error"])
             whose = f"repriced on the fitted rule, {n_paths:,} paths"
+        elif page is not None:  # the page's own curve and valuation: nothing to fit
+            value, error = valuation.value, valuation.std_error
+            whose = f"the page's valuation, {inp.n_paths:,} paths"
+            others = page.loc[page["spot"].round(6) != round(inp.spot, 6), "paths"]
+            where = ("the page's curve" + (f", {int(others.max()):,} paths a point"
+                                           if len(others) else ""))
+            fig = charts.value_chart(page, at=(inp.spot, value),
+                                     subtitle=f"{where}; at the case's spot, {whose}")
+            head = html_table({f"Fair value at ${inp.spot:g} ({BAND})":
+                               f"{money_band(value, error)} ({whose})"})
+            return fig, head + page._repr_html_()
         else:  # the inputs of the page: its valuation at its spot, the page's figure
             others = [x for x in spots if x != inp.spot]
             curve = value_curve(valuation, others, n_paths=n_paths)
