@@ -904,7 +904,8 @@ def test_a_case_with_no_volatility_writes_its_workbook(tmp_path):
     from notelib import Case
 
     case = Case.from_params({"VOLATILITY": 0.0, "VALUATION_PATHS": 1_000, "CURVE_PATHS": 1_000,
-                             "VALUE_PATHS": 1_000, "N_PATHS": 200, "GRID_PATHS": 10})
+                             "VALUE_PATHS": 1_000, "N_PATHS": 200, "GRID_PATHS": 10,
+                             "PILOT_PATHS": 2_000})
     out = case.to_excel(tmp_path / "zero.xlsx")
     assert Path(out).stat().st_size > 0
 
