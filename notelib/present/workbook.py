@@ -772,7 +772,10 @@ def _value(wb, ws, fmt, d) -> None:
     ws.write_string(1, 0, case.valuation_basis())
     _head(ws, fmt, 3, [Column("Component", width=36), Column("Value", "money", 18),
                        Column("Standard error", "money", 16), Column("Note", width=60)])
-    ws.write_string(2, 0, "Standard errors: of the paths and of the Holder's rule's fit, in "
+    fits = len(getattr(v, "refits", ())) + 1
+    ws.write_string(2, 0, (f"Values: the mean over the Holder's rule fitted {fits} times. "
+                           if fits > 1 else "") +
+                    "Standard errors: of the paths and of the Holder's rule's fit, in "
                     f"quadrature (reading 54): for the fair value {dollars(v.paths_error)} and "
                     f"{dollars(v.fit_error)}")
     spo, put, events = (d["parts"][k] for k in ("share_payment_option", "redemption_put",
