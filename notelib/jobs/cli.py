@@ -275,9 +275,13 @@ def _ctrl_c():
     if threading.current_thread() is not threading.main_thread():
         return None
 
+    main = threading.main_thread().ident
+
     def handler(signum, frame) -> None:
         if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
-            threading.Timer(0.01, signal.raise_signal, (signal.SIGINT,)).start()
+            # to the main thread itself: raise_signal from the timer's thread was delivered
+            # to that thread, and the main thread saw it only when its blocking call ended
+            threading.Timer(0.01, signal.pthread_kill, (main, signal.SIGINT)).start()
             return
         raise KeyboardInterrupt
 
