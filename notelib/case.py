@@ -71,14 +71,20 @@ FILES = {"TERMS_FILE": DEFAULT_TERMS, "ORIGINAL_TERMS_FILE": ORIGINAL_TERMS,
 FIGURES_ENV = "NOTELIB_FIGURES"  # a folder for every case's figures, in place of the default
 
 
+def session_figures() -> Path | None:
+    """The figures folder the environment variable ``NOTELIB_FIGURES`` names (e.g. a test
+    session's), or None where it is unset: the one place the variable is read."""
+    given = os.environ.get(FIGURES_ENV, "").strip()
+    return Path(given).expanduser() if given else None
+
+
 def default_cache() -> Path:
     """Where a notebook opened in Lab keeps its case's figures (``CACHE_DIR`` empty): the
     folder named by the environment variable ``NOTELIB_FIGURES``, else reports/.figures, the
     folder ``make report`` keeps them in. A figure is keyed by the case's parameters, date,
     input files' contents and notelib's source (:meth:`Case._key`), so a notebook opened a
     second time, or after a report of the same case that day, reads what was computed."""
-    given = os.environ.get(FIGURES_ENV, "").strip()
-    return Path(given).expanduser() if given else ROOT / "reports" / ".figures"
+    return session_figures() or ROOT / "reports" / ".figures"
 
 
 def code_digest() -> str:
@@ -160,7 +166,7 @@ class Case:
         if not isinstance(cache, str | Path | None):
             raise CaseError(f"cache = {cache!r}: a folder (a path), or None")
         if cache in (None, ""):  # the session's folder, where one is named (a test session's)
-            cache = os.environ.get(FIGURES_ENV, "").strip() or None
+            cache = session_figures()
         if isinstance(source, Mapping):
             given, where, stem = dict(source), "parameters", "custom"
         else:

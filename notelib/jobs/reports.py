@@ -635,10 +635,10 @@ FIGURES_KEPT_DAYS = 7
 def figures_folder(out: Path) -> Path:
     """Where a report run keeps its cases' figures: the folder the environment variable
     ``NOTELIB_FIGURES`` names (e.g. one for a whole test session), else ``out/.figures``."""
-    from ..case import FIGURES_ENV
+    from ..case import session_figures
 
-    given = os.environ.get(FIGURES_ENV, "").strip()
-    return Path(given).expanduser().resolve() if given else out / FIGURES
+    given = session_figures()
+    return given.resolve() if given else out / FIGURES
 
 
 def _prune(folder: Path) -> None:

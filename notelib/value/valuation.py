@@ -385,9 +385,8 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         captable=captable or load_captable(), history=_history(history),
         state_rule=bool(state_rule))
     fitted, others, priced = _fit_and_price(inp, refits, progress)
-    rules = priced[:len(others) + 1]
     stats = priced[-1]  # the rules' mean (one rule: itself)
-    fit = {q: mean_and_fit([getattr(p, q) / p.n for p in rules])[1]
+    fit = {q: mean_and_fit([getattr(p, q) / p.n for p in priced[:len(others) + 1]])[1]
            for q in ("value", "cash", "equity")}
     boundary, state = fitted.rule
     return Valuation(
