@@ -50,6 +50,7 @@ from .contract.redemption import (RedemptionAmount, parity_breakeven, redemption
 from .contract.schedule import payment_schedule
 from .contract.terms import DEFAULT_TERMS, NoteTerms, load_terms
 from .engine import SimulationResult, simulate
+from .engine.stack import StackResult
 from .io import numbers
 from .io.display import BAND, dollars, money_band, percent, price, table
 from .limits import count
@@ -461,6 +462,24 @@ class Case:
                 seed=self.params["SEED"], captable=self.captable)
             return Forecast(state, paths, result, a)
         return self._once("forecast", compute)
+
+    def stack(self) -> StackResult:
+        """DynTek's whole convertible paper on the forecast's paths and one share count
+        (issue 39): the instruments of data/instruments beside the 9% notes, from the same
+        state and with the same behaviour (:func:`notelib.engine.stack.simulate_stack`;
+        the other instruments' own assumptions are in their files, reading 56)."""
+        def compute() -> StackResult:
+            from .contract.instruments import InstrumentError
+            from .contract.stack import load_stack
+            try:
+                stack = load_stack(self.captable)
+            except InstrumentError as exc:
+                raise CaseError(f"case {self.name}: {exc}") from None
+            return case_forecast(
+                self.terms, self.assumptions, as_of=self.as_of, ledger=self.ledger,
+                closes=self.closes, path_start=self.params["PATH_START"],
+                seed=self.params["SEED"], captable=self.captable, stack=stack)[2]
+        return self._once("stack", compute, disk=False)
 
     def all_cash(self) -> SimulationResult:
         """The same paths with every payment in cash (what paying in shares saves)."""

@@ -28,12 +28,14 @@ def state_date(terms: NoteTerms, as_of: dt.date) -> dt.date:
 @takes_dates("as_of", "path_start")
 def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledger,
                   closes: pd.Series | None, path_start: dt.date, seed: int,
-                  captable: CapTable | None = None):
+                  captable: CapTable | None = None, stack=None):
     """A report case from the state on :func:`state_date`: the state, the paths (the
     realized closes up to that date, then the case's GBM from the last of them), the
     forecast from the state, and the assumptions as used (the start price is then that last
     close). A date on which a payment has fallen due but waits for its pay date starts the
-    day before that payment fell due, so the forecast makes it."""
+    day before that payment fell due, so the forecast makes it. With ``stack`` (a
+    :class:`notelib.contract.stack.Stack`) the forecast is the whole capital stack's
+    (:func:`notelib.engine.stack.simulate_stack`) on the same paths."""
     from ..paths import gbm, note_sessions
 
     captable = captable or load_captable()
@@ -56,8 +58,13 @@ def case_forecast(terms: NoteTerms, assumptions, *, as_of: dt.date, ledger: Ledg
         paths = gbm(note_sessions(terms, path_start), volatility=assumptions.volatility,
                     drift=assumptions.drift, n_paths=assumptions.n_paths, seed=seed,
                     history=known)
-    result = simulate(terms, paths, captable=captable, start=state, events=events,
-                      **assumptions.engine())
+    if stack is not None:
+        from ..engine.stack import simulate_stack
+        result = simulate_stack(terms, paths, stack, captable=captable, start=state,
+                                events=events, **assumptions.engine())
+    else:
+        result = simulate(terms, paths, captable=captable, start=state, events=events,
+                          **assumptions.engine())
     return state, paths, result, assumptions
 
 

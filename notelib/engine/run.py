@@ -19,7 +19,8 @@ from ..contract.adjustments import Event
 from ..contract.terms import NoteTerms
 from ..paths import PathError, Paths
 from .exact import as_python_ints, fits_int64, highest, int_type, to_int64
-from .plan import Behaviour, EngineError, Plan, RedemptionEvent, as_start, compile_plan
+from .plan import (Behaviour, EngineError, Plan, Point, RedemptionEvent, as_start,
+                   compile_plan)
 from .result import SimulationResult
 from .steps import Policy, State, advance
 
@@ -45,14 +46,18 @@ class _Repeated:
 
 
 def run(plan: Plan, closes: np.ndarray, *, policy: Policy = "shares", keep: bool = False,
-        blocks: int = 1, worth_only: bool = False) -> dict[str, np.ndarray]:
+        blocks: int = 1, worth_only: bool = False,
+        beside: Callable[[State, Point, np.ndarray], None] | None = None
+        ) -> dict[str, np.ndarray]:
     """The note over one block of closes (sessions x paths) from the plan's start: per-path
     totals (cash paid in cents, shares by source, ``pv_cash`` and ``pv_equity`` discounted
     with the plan's factors, the final principal and share counts) and per-payment arrays
     ``per_*`` (n_pay, n) (all of them if ``keep``). ``blocks``: run the closes that many
     times side by side (the same numbers as np.tile(closes, blocks), without the copy), e.g.
     one block per rule of a Holder's rule with a column per block. ``worth_only``: only
-    ``pv_cash`` and ``pv_equity``, the same numbers, without the bookkeeping of the rest."""
+    ``pv_cash`` and ``pv_equity``, the same numbers, without the bookkeeping of the rest.
+    ``beside``: called after each point with the state, the point and the closes (the other
+    instruments of a capital stack, :mod:`notelib.engine.stack`)."""
     rule = plan.behaviour.convert_threshold
     n = closes.shape[1] * whole(blocks, "blocks", EngineError, low=1)
     if rule is not None and rule.ndim == 2 and n % rule.shape[1]:
@@ -65,6 +70,8 @@ def run(plan: Plan, closes: np.ndarray, *, policy: Policy = "shares", keep: bool
     read = closes if blocks == 1 else _Repeated(closes, blocks)
     for point in plan.contract.points:
         advance(plan, st, point, read, policy)
+        if beside is not None:
+            beside(st, point, read)
     if worth_only:
         return dict(zip(("pv_cash", "pv_equity"), st.discounted()))
     out = {f"per_{k}": v for k, v in st.per.items() if keep or k in KEPT}
@@ -194,6 +201,21 @@ def simulate(
     accrued interest, price events, shares issued and the Holder's shares, and covers the
     payments still to come (the paths must hold the closes of the look-backs before it).
     """
+    check_arguments(terms, policy, exposure_lag, chunk, n_paths, keep_payments)
+    plan, arrays, keep = _simulate(
+        terms, prices, policy=policy, events=events, captable=captable,
+        exposure_lag=exposure_lag, chunk=chunk, keep_payments=keep_payments, n_paths=n_paths,
+        progress=progress, start=start, behaviour=Behaviour(
+            holder=holder, holder_sells=holder_sells, sale_limit=sale_limit,
+            liquidity=liquidity))
+    c = plan.contract
+    return SimulationResult(terms, c.schedule, c.capital, arrays["cash_paid"].shape[0], arrays,
+                            keep, c.price_at_pay / c.price_units, c.split_factor_at_pay)
+
+
+def check_arguments(terms: NoteTerms, policy: Policy, exposure_lag: int, chunk: int,
+                    n_paths: int | None, keep_payments: bool | None) -> None:
+    """:func:`simulate`'s arguments, each checked with an error naming it."""
     if terms.rounding != "cent":
         raise EngineError(f"rounding = {terms.rounding!r}: the engine pays in cents; use "
                           "rounding 'cent' (the scalar schedule takes 'none')")
@@ -204,8 +226,17 @@ def simulate(
     count(n_paths, "n_paths", EngineError, kind="paths", none=True)
     if keep_payments is not None and not isinstance(keep_payments, bool):
         raise EngineError(f"keep_payments = {keep_payments!r}: True, False or None")
-    behaviour = Behaviour(holder=holder, holder_sells=holder_sells, sale_limit=sale_limit,
-                          liquidity=liquidity)
+
+
+def _simulate(terms: NoteTerms, prices: Paths | pd.DataFrame | Iterable[Paths], *,
+              policy: Policy, events: Iterable | None, captable: CapTable | None,
+              exposure_lag: int, chunk: int, keep_payments: bool | None, n_paths: int | None,
+              progress: bool, start: object | None, behaviour: Behaviour,
+              beside: Callable[[Plan], Callable[[np.ndarray], object]] | None = None
+              ) -> tuple[Plan, dict[str, np.ndarray], bool]:
+    """:func:`simulate`'s work once its inputs are checked: the plan, the arrays of every
+    chunk and whether the payments were kept. ``beside(plan)`` gives, for a chunk of closes,
+    the object :func:`run` calls after each point; its ``arrays()`` join the chunk's."""
     start = as_start(terms, start)
     if isinstance(prices, pd.DataFrame | pd.Series):
         prices = Paths.from_frame(prices)
@@ -217,11 +248,17 @@ def simulate(
     keep = keep_payments if keep_payments is not None else (total is not None and total <= 20_000)
     plan = compile_plan(terms, first.sessions, events=events or (), behaviour=behaviour,
                         captable=captable, exposure_lag=exposure_lag, start=start)
-    arrays = _run_chunks(plan, _chain(first, chunks), total, progress,
-                         lambda closes: run(plan, closes, policy=policy, keep=keep))
-    c = plan.contract
-    return SimulationResult(terms, c.schedule, c.capital, arrays["cash_paid"].shape[0], arrays,
-                            keep, c.price_at_pay / c.price_units, c.split_factor_at_pay)
+    make = beside(plan) if beside is not None else None
+
+    def one(closes: np.ndarray) -> dict[str, np.ndarray]:
+        if make is None:
+            return run(plan, closes, policy=policy, keep=keep)
+        other = make(closes)
+        out = run(plan, closes, policy=policy, keep=keep, beside=other)
+        return {**out, **other.arrays()}
+
+    arrays = _run_chunks(plan, _chain(first, chunks), total, progress, one)
+    return plan, arrays, keep
 
 
 def _run_chunks(plan: Plan, chunks: Iterable[Paths], total: int | None, progress: bool,
