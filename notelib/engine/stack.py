@@ -29,7 +29,8 @@ from .run import _simulate, check_arguments
 from .steps import Policy, State
 
 U4 = 10_000  # prices in hundredths of a cent
-MONTH_KEYS = ("cash_note", "cash_term", "cash_bridge", "proceeds")
+MONTH_KEYS = ("cash_note", "cash_term", "cash_bridge", "proceeds", "shares_term",
+              "shares_warrants")
 
 
 def _month(d: dt.date) -> dt.date:
@@ -219,7 +220,7 @@ class Others:
             settled = np.where(got == need, due, got * price // 100)
             got = np.where(got > 0, shares_for(settled, price, U4), 0)
             settled = np.where(got > 0, settled, 0)
-            self._issue(st, got)
+            self._issue(st, got, sp.month_of[_month(day)])
             self.month["cash_term"][sp.month_of[_month(day)]] += due - settled
             self.balance = self.balance - principal
             self.acc[:] = 0
@@ -233,9 +234,11 @@ class Others:
                 self.balance[go] -= prin
                 full = np.zeros(self.n, dtype=self.balance.dtype)
                 full[go] = got
-                self._issue(st, full)
+                row = sp.month_of[_month(self.plan.contract.sessions[s].date())]
+                self._issue(st, full, row)
 
-    def _issue(self, st: State, shares: np.ndarray) -> None:
+    def _issue(self, st: State, shares: np.ndarray, row: int) -> None:
+        self.month["shares_term"][row] += shares
         self.held += shares
         self.term_shares += shares
         st.outstanding += shares
@@ -255,6 +258,8 @@ class Others:
         self.exercised[j] |= go
         shares = go * sp.warrant_shares[j][s]
         self.warrant_shares += shares
+        self.month["shares_warrants"][self.sp.month_of[_month(
+            self.plan.contract.sessions[s].date())]] += shares
         st.outstanding += shares.astype(st.outstanding.dtype)
         row = self.sp.month_of[_month(self.plan.contract.sessions[s].date())]
         cents = w.strike * 100 * w.shares
@@ -311,6 +316,7 @@ class StackResult:
     proceeds: np.ndarray  # (months, paths) dollars the warrants' exercises bring in
     shares: dict[str, np.ndarray]  # instrument -> shares issued per path
     fully_diluted: np.ndarray  # (months, paths)
+    shares_by_month: dict[str, np.ndarray]  # instrument -> (months, paths) shares issued
 
     @property
     def n_paths(self) -> int:
@@ -392,6 +398,12 @@ def simulate_stack(terms, prices: Paths | pd.DataFrame, stack: Stack, *,
         shares[stack.term_note.name] = arrays["stack_term_shares"]
     if stack.warrants:
         shares["Warrants"] = arrays["stack_warrant_shares"]
+    monthly = {}
+    if stack.term_note:
+        monthly[stack.term_note.name] = arrays["stack_shares_term"]
+    if stack.warrants:
+        monthly["Warrants"] = arrays["stack_shares_warrants"]
     return StackResult(stack, note, sp.months,
                        {h: arrays[f"own_{i}"] for i, h in enumerate(stack.holders)}, cash,
-                       arrays["stack_proceeds"] / 100, shares, arrays["stack_fully_diluted"])
+                       arrays["stack_proceeds"] / 100, shares, arrays["stack_fully_diluted"],
+                       monthly)
