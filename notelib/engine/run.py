@@ -202,7 +202,7 @@ def simulate(
     payments still to come (the paths must hold the closes of the look-backs before it).
     """
     check_arguments(terms, policy, exposure_lag, chunk, n_paths, keep_payments)
-    plan, arrays, keep = _simulate(
+    plan, arrays, keep = simulate_plan(
         terms, prices, policy=policy, events=events, captable=captable,
         exposure_lag=exposure_lag, chunk=chunk, keep_payments=keep_payments, n_paths=n_paths,
         progress=progress, start=start, behaviour=Behaviour(
@@ -228,7 +228,7 @@ def check_arguments(terms: NoteTerms, policy: Policy, exposure_lag: int, chunk: 
         raise EngineError(f"keep_payments = {keep_payments!r}: True, False or None")
 
 
-def _simulate(terms: NoteTerms, prices: Paths | pd.DataFrame | Iterable[Paths], *,
+def simulate_plan(terms: NoteTerms, prices: Paths | pd.DataFrame | Iterable[Paths], *,
               policy: Policy, events: Iterable | None, captable: CapTable | None,
               exposure_lag: int, chunk: int, keep_payments: bool | None, n_paths: int | None,
               progress: bool, start: object | None, behaviour: Behaviour,

@@ -25,7 +25,7 @@ from .exact import round_div, shares_for
 from .plan import Behaviour, EngineError, Plan, Point
 from .result import SimulationResult
 from .exact import int_type
-from .run import _simulate, check_arguments
+from .run import simulate_plan, check_arguments
 from .steps import Policy, State
 
 U4 = 10_000  # prices in hundredths of a cent
@@ -378,7 +378,7 @@ def simulate_stack(terms, prices: Paths | pd.DataFrame, stack: Stack, *,
             return Others(sp, plan, closes.shape[1], np.int64)
         return make
 
-    plan, arrays, keep = _simulate(
+    plan, arrays, keep = simulate_plan(
         terms, prices, policy=policy, events=events, captable=captable, exposure_lag=5,
         chunk=chunk, keep_payments=None, n_paths=None, progress=False, start=start,
         behaviour=behaviour, beside=beside)
