@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .instruments import (CENTS, DATE, INSTRUMENTS, STEPS, Field, Reader, a_date, cents, count,
-                          read_instrument, steps)
+                          monthly_to, read_instrument, steps)
 from .schedule import year_fraction
 
 FIELDS = ("notes", "principal_each", "issue_date", "maturity_date", "rate_steps", "day_count",
@@ -56,13 +56,7 @@ class BridgeNotes:
         the Maturity Date."""
         if self.interest_paid == "at-maturity":
             return [self.maturity_date]
-        out, day = [], self.issue_date
-        while True:
-            y, m = divmod(day.month, 12)
-            day = dt.date(day.year + y, m + 1, 1)
-            if day >= self.maturity_date:
-                return [*out, self.maturity_date]
-            out.append(day)
+        return monthly_to(self.issue_date, self.maturity_date)
 
     def schedule(self) -> pd.DataFrame:
         """Every payment of all the notes together, in dollars: date, interest, principal

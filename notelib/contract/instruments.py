@@ -182,3 +182,15 @@ def rate_on(series: tuple[tuple[dt.date, Fraction], ...], day: dt.date) -> Fract
     if last is None:
         raise ValueError(f"{day} is before the series starts on {series[0][0]}")
     return last
+
+
+def monthly_to(after: dt.date, maturity: dt.date) -> list[dt.date]:
+    """The first of each month after ``after`` and before ``maturity``, then ``maturity``:
+    the payment dates of a note paid monthly."""
+    out, day = [], after
+    while True:
+        y, m = divmod(day.month, 12)
+        day = dt.date(day.year + y, m + 1, 1)
+        if day >= maturity:
+            return [*out, maturity]
+        out.append(day)

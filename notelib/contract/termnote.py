@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from .instruments import (CENTS, DATE, INSTRUMENTS, PRICE, RATE, STEPS, Field, Reader, a_date,
-                          cents, count, price, rate, rate_on, read_instrument, steps)
+                          cents, count, monthly_to, price, rate, rate_on, read_instrument,
+                          steps)
 
 DAY_BASIS = 360  # ACT/360 (an assumption, reading 56)
 FIELDS = ("principal", "prime_margin", "prime_rate", "day_count", "interest_paid_to",
@@ -72,13 +73,7 @@ class TermNote:
     def payment_dates(self) -> list[dt.date]:
         """The first of each month after ``interest_paid_to`` before the Maturity Date, then
         the Maturity Date: interest on each, principal from the first Amortization Date."""
-        out, day = [], self.interest_paid_to
-        while True:
-            y, m = divmod(day.month, 12)
-            day = dt.date(day.year + y, m + 1, 1)
-            if day >= self.maturity_date:
-                return [*out, self.maturity_date]
-            out.append(day)
+        return monthly_to(self.interest_paid_to, self.maturity_date)
 
     def principal_due(self, day: dt.date, balance_cents: int) -> int:
         """Principal due on payment date ``day`` with ``balance_cents`` outstanding: the

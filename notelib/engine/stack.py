@@ -133,7 +133,8 @@ def plan_stack(stack: Stack, plan: Plan, holder_multiple: float | None) -> Stack
     per = np.array([float(1 / b) for b in basis])  # a start-basis price x this: that day's
     mult = float(stack.exercise_multiple)
     w_at = [np.inf if w.strike is None else float(w.strike) * mult for w in stack.warrants]
-    w_last = [n_s if w.expires is None else _first_session(sessions, w.expires + dt.timedelta(1)) - 1
+    w_last = [n_s if w.expires is None
+              else _first_session(sessions, w.expires + dt.timedelta(1)) - 1
               for w in stack.warrants]
     price_u4 = np.ones(n_s, dtype=np.int64)
     if t is not None:
