@@ -93,8 +93,9 @@ for _module, _names in {
     "value.claim": "ClaimValue claim_value",
     "present.charts": "save_figure schedule_chart",
     "present.deck": "board_deck board_pdf",
+    "present.stack": "cash_table ownership_table stack_record stack_terms",
     "present.panels": "cash_shares_panel dilution_panel fair_value_panel parity_panel "
-                      "status_panel sweep_panel terms_panel",
+                      "stack_panel status_panel sweep_panel terms_panel",
     "jobs.reports": "save_metrics",
     "jobs.sweep": "SweepError local_client sweep sweep_table",
 }.items():

@@ -498,6 +498,12 @@ class Case:
         start = "issue" if f.state.as_of <= self.terms.issue_date else f"{f.state.as_of:%d %b %Y}"
         return f"{f.assumptions.subtitle()}; forecast from {start}"
 
+    def stack_subtitle(self) -> str:
+        """The assumptions line under the capital stack's charts (page 08, reading 56)."""
+        return (f"{self.subtitle()}; the other notes' and the warrants' unknown terms are "
+                f"assumptions (data/instruments); cash line {dollars(self.params['CASH_LINE'], 0)}"
+                " a month (assumed)")
+
     def source(self, *extra: str, figures: str | None = None) -> str:
         """The source line under each chart: the note, the case, the as-of date and the date
         the figures describe (``figures``, default :meth:`figures_short`)."""
@@ -1006,7 +1012,7 @@ class Case:
 
     def _metrics(self) -> dict[str, Metric]:
         out = [*self._note_metrics(), *self._redemption_metrics(), *self._forecast_metrics(),
-               *self._value_metrics()]
+               *self._value_metrics(), *self._stack_metrics()]
         return {m.key: m for m in out}
 
     def _note_metrics(self) -> list[Metric]:
@@ -1097,6 +1103,28 @@ class Case:
             Metric("issued_p95_final", "Shares issued to noteholders, cumulative, as a share of "
                    "outstanding: 95th percentile", float(final["ownership_p95"]), "percent",
                    percent(float(final["ownership_p95"])), "04-dilution")]
+
+    def _stack_metrics(self) -> list[Metric]:
+        """The capital stack's numbers (page 08): the share of the fully diluted count held
+        through DynTek's convertible paper and warrants in the last month, the largest
+        month's cash due and the months over the cash line, at the 95th percentile."""
+        r, line = self.stack(), self.params["CASH_LINE"]
+        held = 1 - r.ownership["Public and others"][-1]
+        mid, high = float(np.median(held)), float(np.percentile(held, 95))
+        total = np.percentile(sum(r.cash.values()), 95, axis=1)
+        peak, over = int(np.argmax(total)), r.months_over(line)
+        home = "08-capital-stack"
+        return [
+            Metric("stack_held_final", "Fully diluted shares held through DynTek's convertible "
+                   f"notes and warrants, end of {r.months[-1]:%b %Y}: median (95th "
+                   "percentile)", mid, "percent", f"{percent(mid)} ({percent(high)})", home),
+            Metric("stack_peak_cash_p95", "Largest month's cash due on all the notes, 95th "
+                   "percentile", float(total[peak]), "dollars",
+                   f"{dollars(float(total[peak]), 0)} ({r.months[peak]:%b %Y})", home),
+            Metric("stack_months_over_line", f"Months whose cash due passes the "
+                   f"{dollars(line, 0)} cash line (assumed), 95th percentile", len(over),
+                   "count", f"{len(over)}: " + ", ".join(f"{m:%b %Y}" for m in over)
+                   if over else "none", home)]
 
     def _final_holding(self) -> np.ndarray:
         """The Holder's own holding after its sales on the last payment date, path by path."""

@@ -54,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
     "REDEMPTION_DATE": "2006-06-15", "HIGHEST_CLOSE": 0.30, "DEFAULT_INTEREST": 0.0,
     "PENALTIES": 0.0, "CONVERSION_PRICE": None, "CLOSE_MIN": 0.05, "CLOSE_MAX": 0.60,
     "CLOSE_STEPS": 221,
+    # the capital stack (page 08): the cash the company can meet in a month (ASSUMPTION: no
+    # public figure; the stack's months whose 95th-percentile cash due passes it are named)
+    "CASH_LINE": 1_000_000.0,
     # the 2006 what-if (data/scenarios.yaml)
     "WHAT_IF": "dyntek-2006-what-if",
     # the sensitivity grids of notebook 07
@@ -133,6 +136,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "CLOSE_MIN": (_price, _PRICE),
     "CLOSE_MAX": (_price, _PRICE),
     "DEFAULT_INTEREST": (_cents, _CENTS),
+    "CASH_LINE": (_cents, _CENTS),
     "PENALTIES": (_cents, _CENTS),
     "CONVERSION_PRICE": (lambda v: v is None or (_number(v) and _price(v)), _PRICE + " (or null)"),
 }

@@ -32,7 +32,8 @@ def test_there_are_notebooks():
     assert [p.stem for p in NOTEBOOKS] == ["00-board-summary", "01-terms-and-schedule",
                                            "02-parity-vs-floor",
                                            "03-cash-vs-shares", "04-dilution", "05-status",
-                                           "06-fair-value", "07-sensitivities"]
+                                           "06-fair-value", "07-sensitivities",
+                                           "08-capital-stack"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

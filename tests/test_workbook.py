@@ -18,7 +18,7 @@ from notelib.jobs.cli import main  # noqa: E402
 from notelib.present import workbook  # noqa: E402
 from notelib.present.workbook import WorkbookError, write_workbook  # noqa: E402
 
-SHEETS = ["About", "Terms", "Schedule", "Redemption", "Ledger", "Status", "Paths", "Value"]
+SHEETS = ["About", "Terms", "Schedule", "Redemption", "Ledger", "Status", "Paths", "Value", "Stack"]
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +251,26 @@ def test_prices_with_their_cents_and_yes_or_no(tmp_path):
     assert wb["Paths"]["A2"].value.startswith("Assumed: start $0.30, volatility 80%")
     terms = {r[0]: r[1] for r in wb["Terms"].iter_rows(min_row=4, values_only=True)}
     assert terms["Maturity in shares"] == "No"  # IV: everything owed at maturity in cash
+
+
+def test_the_stack_sheet_follows_its_cash_line_and_checks_the_bridge_interest(book):
+    """The cash line is a cell: set it to $0 and every month with cash due is "over". The
+    bridge notes' interest in formulas, one note from 26 Oct 2005 to 31 Dec 2006:
+    1,250,000 x (0.12 x 125 + 0.14 x 30 + 0.16 x 30 + 0.18 x 30 + 0.20 x 210) / 360
+    = $247,916.67 (tests/test_stack.py shows the days)."""
+    ws = openpyxl.load_workbook(book, data_only=True)["Stack"]
+    heads = [c.value for c in ws[5]]
+    total, over = heads.index("All, 95th percentile") + 1, heads.index("Over the line") + 1
+    months = []  # the month rows: from under the header to the first blank row
+    for r in range(6, ws.max_row + 1):
+        if not isinstance(ws.cell(r, 1).value, dt.datetime):
+            break
+        months.append(r)
+    got = recompute(book, {("Stack", "C3"): 0.0})
+    col = openpyxl.utils.get_column_letter(over)
+    for r in months:
+        due = ws.cell(r, total).value
+        assert got[("Stack", f"{col}{r}")] == ("over" if due > 0 else "under"), r
+    assert any(ws.cell(r, total).value > 0 for r in months)
+    totals = [r for r in ws.iter_rows() if r[3].value == "Total"]
+    assert len(totals) == 1 and totals[0][4].value == 247_916.67 and totals[0][6].value == "ok"

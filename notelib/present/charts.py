@@ -35,7 +35,8 @@ _millions = FuncFormatter(_money_label)
 
 _percent = FuncFormatter(  # 12.5% where a tick needs the decimal (not "12%"), else 20%
     lambda v, _: f"{v * 100:.{0 if abs(v * 100 - round(v * 100)) < 1e-9 else 1}f}%")
-_shares_m = FuncFormatter(lambda v, _: f"{v / 1e6:,.1f}M" if abs(v) < 1e7 else f"{v / 1e6:,.0f}M")
+_shares_m = FuncFormatter(  # 2.5M, 12.5M, 10M: a tick's decimal only where it has one
+    lambda v, _: f"{v / 1e6:,.{0 if abs(v / 1e6 - round(v / 1e6)) < 1e-9 else 1}f}M")
 
 
 def _figure(size: tuple[float, float] = (11, 6)) -> tuple[Figure, Axes]:
@@ -704,3 +705,101 @@ def _tick(value: object, name: str) -> str:
             return f"{value:.0%}"
         return f"{value:,g}"
     return str(value)
+
+
+# ---- the capital stack (issue 39) --------------------------------------------------------
+STACK_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442")
+
+
+def stack_ownership_chart(months: list[dt.date], ownership: dict[str, np.ndarray], *,
+                          title: str | None = None, subtitle: str = "",
+                          source: str = "") -> Figure:
+    """Each holder's fully diluted ownership at each month's end (``ownership``: holder ->
+    (months, paths)), median solid and 95th percentile dashed; the public's share, the rest,
+    is in the headline (:meth:`notelib.Case.stack`)."""
+    from matplotlib.lines import Line2D
+
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        x = pd.to_datetime(months)
+        holders = [h for h in ownership if h != "Public and others"]
+        for h, color in zip(holders, STACK_COLORS):
+            ax.plot(x, np.percentile(ownership[h], 50, axis=1), color=color, label=h)
+            ax.plot(x, np.percentile(ownership[h], 95, axis=1), color=color, linestyle="--")
+        ax.yaxis.set_major_formatter(_percent)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("Fully diluted ownership, month end")
+        _date_axis(ax)
+        handles, labels = ax.get_legend_handles_labels()
+        handles += [Line2D([], [], color="#333333"), Line2D([], [], color="#333333",
+                                                          linestyle="--")]
+        labels += ["median", "95th percentile"]
+        ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0, 1.01),
+                  borderaxespad=0, ncols=3, fontsize="small")
+        others = 1 - ownership["Public and others"][-1]
+        _headline(fig, title or (
+            f"At {months[-1]:%b %Y} DynTek's convertible paper and warrants hold "
+            f"{np.median(others):.1%} of the fully diluted shares on the median path "
+            f"({np.percentile(others, 95):.1%} at the 95th percentile)"), subtitle)
+        _source(fig, source)
+        return fig
+
+
+def stack_cash_chart(months: list[dt.date], cash: dict[str, np.ndarray], line: float, *,
+                     title: str | None = None, subtitle: str = "",
+                     source: str = "") -> Figure:
+    """Cash due each month by instrument (``cash``: name -> (months, paths) dollars): the
+    medians stacked, the 95th percentile of the paths' totals marked, against the case's
+    cash ``line``; the months above it are named in the headline."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure()
+        x = pd.to_datetime([m.replace(day=15) for m in months])  # a bar inside its month
+        bottom = np.zeros(len(months))
+        for (name, v), color in zip(cash.items(), STACK_COLORS):
+            median = np.median(v, axis=1)
+            ax.bar(x, median, width=20, bottom=bottom, color=color, label=f"{name}, median")
+            bottom += median
+        p95 = np.percentile(sum(cash.values()), 95, axis=1)
+        ax.plot(x, p95, linestyle="none", marker="_", markersize=16, markeredgewidth=2.5,
+                color="#000000", label="All instruments, 95th percentile")
+        ax.axhline(line, color=PALETTE["cash"], linestyle=":", linewidth=1.5,
+                   label=f"Cash line {_money_label(line)} a month (assumed)")
+        ax.yaxis.set_major_formatter(_millions)
+        ax.set_ylabel("Cash due in the month")
+        _date_axis(ax)
+        _legend(fig, ax, ncols=2)
+        over = [m for m, v in zip(months, p95) if v > line]
+        _headline(fig, title or (
+            f"At the 95th percentile the cash due passes the {_money_label(line)} line in "
+            f"{len(over)} month{'s' * (len(over) != 1)}: "
+            + ", ".join(f"{m:%b %Y}" for m in over) if over else
+            f"At the 95th percentile the cash due stays under the {_money_label(line)} line "
+            "every month"), subtitle)
+        _source(fig, source)
+        return fig
+
+
+def stack_shares_chart(shares: dict[str, np.ndarray], *, title: str | None = None,
+                       subtitle: str = "", source: str = "") -> Figure:
+    """Shares each instrument issues over the horizon (``shares``: name -> per path): the
+    median as a bar, the 5th to 95th percentile as a line across it."""
+    with mpl.style.context(STYLE):
+        fig, ax = _figure((11, 4.5))
+        names = list(shares)
+        y = np.arange(len(names))[::-1]
+        med = [np.median(shares[n]) for n in names]
+        lo = [np.percentile(shares[n], 5) for n in names]
+        hi = [np.percentile(shares[n], 95) for n in names]
+        ax.barh(y, med, color=STACK_COLORS[:len(names)], height=0.55, label="Median")
+        ax.hlines(y, lo, hi, color="#000000", linewidth=2, label="5th-95th percentile")
+        ax.set_yticks(y, names)
+        ax.xaxis.set_major_formatter(_shares_m)
+        ax.set_xlabel("Shares issued over the horizon")
+        _legend(fig, ax)
+        total = sum(shares.values())
+        _headline(fig, title or (
+            f"All instruments together issue {np.median(total) / 1e6:,.1f}M shares on the "
+            f"median path ({np.percentile(total, 95) / 1e6:,.1f}M at the 95th percentile)"),
+            subtitle)
+        _source(fig, source)
+        return fig

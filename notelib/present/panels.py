@@ -255,6 +255,49 @@ def dilution_panel(case) -> Panel:
     return Panel(controls, notes, compute)
 
 
+def stack_panel(case) -> Panel:
+    """Notebook 08: the capital stack's cash due by month for another market, Holder rule or
+    cash line, on the case's paths settings from issue (reading 56)."""
+    from ..engine.stack import simulate_stack
+
+    terms, assumptions, stack = case.terms, case.assumptions, case.stack().stack
+
+    def compute(start_price: float, volatility: float, holder_multiple: float,
+                cash_line: float):
+        a = assumptions.replace(start_price=round(start_price, 6),
+                                volatility=round(volatility, 6),
+                                holder_multiple=_holder(round(holder_multiple, 6)))
+        r = simulate_stack(terms, a.paths(terms, case.path_start, case.seed), stack,
+                           captable=case.captable, **a.engine())
+        line = round(float(cash_line), 2)
+        fig = charts.stack_cash_chart(r.months, r.cash, line, subtitle=a.subtitle())
+        held = 1 - r.ownership["Public and others"][-1]
+        total = np.percentile(sum(r.cash.values()), 95, axis=1)
+        figures = html_table({
+            f"Held through the notes and warrants, {r.months[-1]:%b %Y} (median)":
+                f"{np.median(held):.1%}",
+            "Largest month's cash due, 95th percentile":
+                f"${total.max():,.0f} ({r.months[int(np.argmax(total))]:%b %Y})",
+            "Months over the cash line": ", ".join(f"{m:%b %Y}" for m in r.months_over(line))
+                                         or "none"})
+        return fig, figures
+
+    controls = {**_market_controls(assumptions),
+                "holder_multiple": w.FloatSlider(value=assumptions.holder_multiple or 0, min=0,
+                                                 max=3, step=0.1,
+                                                 description="Holders convert at (x price)",
+                                                 continuous_update=False),
+                "cash_line": w.FloatSlider(value=float(case.params["CASH_LINE"]), min=0,
+                                           max=5_000_000, step=50_000,
+                                           description="Cash line ($ a month)",
+                                           continuous_update=False)}
+    notes = {**_MARKET_HELP,
+             "Holders convert at": "a multiple of each note's conversion price, for the 9% "
+                                   "Holder and the Laurus holder; 0 = never convert",
+             "Cash line": "the cash the company can meet in a month (an assumption)"}
+    return Panel(controls, notes, compute)
+
+
 def status_panel(case) -> Panel:
     """Notebook 05: the status sheet, its alerts and the closes so far on another date, from
     the case's ledger and closes."""

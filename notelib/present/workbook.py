@@ -289,8 +289,11 @@ def _gather(case, progress: Callable[[str], Any] = lambda step: None) -> dict[st
     by_date = case.forecast().by_date
     progress("the Greeks and the value's parts")
     parts = case.value_parts()
+    progress("the capital stack (the Laurus note, the bridge notes, the warrants)")
+    stack = case.stack()
     return {"case": case, "terms": case.terms, "schedule": schedule, "state": state,
             "redemption": redemption, "by_date": by_date, "value": value, "parts": parts,
+            "stack": stack,
             "files": {k: (v, file_sha256(v)) for k, v in case.files.items()}}
 
 
@@ -843,7 +846,56 @@ def _market(ws, fmt, case, i, top: int) -> None:
         ws.set_row(r, _height(_lines(text, 60)))
 
 
+def _stack(wb, ws, fmt, d) -> None:
+    """The capital stack (page 08, reading 56): cash due by month against the cash line
+    (the line a cell: change it and the months over it follow), and the bridge notes'
+    interest in formulas, 30/360 over each rate step, checked against notelib's."""
+    case, r = d["case"], d["stack"]
+    line = float(case.params["CASH_LINE"])
+    ws.write_string(0, 0, f"DynTek's convertible paper on one cap table: "
+                    f"{r.n_paths:,} paths, seed {case.params['SEED']}", fmt["title"])
+    ws.write_string(1, 0, _cut(case.stack_subtitle(), CELL_CHARS))
+    ws.write_string(2, 0, "Cash line a month (assumed)")
+    ws.write_number(2, 2, line, fmt["money"])
+    wb.define_name("CashLine", f"=Stack!{cell(2, 2, True, True)}")
+    names = list(r.cash)
+    cols = [Column("Month", "date", 12), *(Column(f"{n}, median", "money", 16) for n in names),
+            Column("All, 95th percentile", "money", 16), Column("Over the line", "text", 10)]
+    total = np.percentile(sum(r.cash.values()), 95, axis=1)
+    rows = [[m, *(float(np.median(r.cash[n][i])) for n in names), float(total[i]), None]
+            for i, m in enumerate(r.months)]
+    end = _rows(ws, fmt, 4, cols, rows)
+    over = len(cols) - 1
+    for i, value in enumerate(total, start=5):
+        ws.write_formula(i, over, f'=IF({cell(i, over - 1)}>CashLine,"over","under")',
+                         fmt["top"], "over" if value > line else "under")
+    b = r.stack.bridge
+    if b is None:
+        return
+    top = end + 2
+    ws.write_string(top, 0, f"{b.name}: interest on one note of {dollars(b.principal_cents / 100)}"
+                    ", 30/360, each rate from its date to the next", fmt["title"])
+    steps = [*b.rate_steps[1:], (b.maturity_date, None)]
+    rows = [[since, until, float(rate), float(year_fraction(since, until, "30/360") * 360)]
+            for (since, rate), (until, _) in zip(b.rate_steps, steps)]
+    first = top + 2
+    cols = [Column("From", "date", 12), Column("To", "date", 12), Column("Rate", "pct", 10),
+            Column("Days (30/360)", "days", 10), Column("Interest", "money", 14)]
+    _rows(ws, fmt, top + 1, cols, [row + [None] for row in rows], size=False)
+    principal = b.principal_cents / 100
+    for i, row in enumerate(rows, start=first):
+        ws.write_formula(i, 4, f"={principal}*{cell(i, 2)}*{cell(i, 3)}/360", fmt["money"],
+                         principal * row[2] * row[3] / 360)
+    last = first + len(rows)
+    mine = b.interest_cents(b.issue_date, b.maturity_date) / 100
+    ws.write_string(last, 3, "Total")
+    ws.write_formula(last, 4, f"=ROUND(SUM({cell(first, 4)}:{cell(last - 1, 4)}),2)",
+                     fmt["money"], mine)
+    ws.write_number(last, 5, mine, fmt["money"])
+    ws.write_formula(last, 6, _check([(cell(last, 4), cell(last, 5))]), fmt["top"], OK[0][1:-1])
+
+
 SHEETS: list[tuple[str, Callable]] = [
     ("About", _about), ("Terms", _terms), ("Schedule", _schedule),
     ("Redemption", _redemption), ("Ledger", _ledger), ("Status", _status),
-    ("Paths", _paths), ("Value", _value)]
+    ("Paths", _paths), ("Value", _value), ("Stack", _stack)]
