@@ -1116,7 +1116,7 @@ class Case:
         home = "08-capital-stack"
         return [
             Metric("stack_held_final", "Fully diluted shares held through DynTek's convertible "
-                   f"notes and warrants, end of {r.months[-1]:%b %Y}: median (95th "
+                   f"notes and warrants on {r.recorded[-1]:%d %b %Y}: median (95th "
                    "percentile)", mid, "percent", f"{percent(mid)} ({percent(high)})", home),
             Metric("stack_peak_cash_p95", "Largest month's cash due on all the notes, 95th "
                    "percentile", float(total[peak]), "dollars",

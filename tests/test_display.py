@@ -106,3 +106,23 @@ def test_monte_carlo_dollars_are_shown_to_their_precision(value, std_error, text
     from notelib.io.display import money_band
 
     assert money_band(value, std_error) == text
+
+
+def test_text_columns_read_from_the_left_and_numbers_stay_right():
+    """A table's text columns (here the 1st and 3rd cells of a row, with no index shown) get
+    a left-aligned style scoped to that table; the number column none; the same table gives
+    the same HTML on every run (the scope's name is a hash of the table, not a random id)."""
+    import re
+
+    import pandas as pd
+
+    from notelib.io.display import table
+
+    frame = pd.DataFrame({"holder": ["Laurus", "Bridge"], "shares": [1.0, 2.0],
+                          "source": ["8-K", "form"]})
+    html = table(frame, {"shares": "shares"})._repr_html_()
+    name = re.search(r'class="dataframe[^"]* (nl-[0-9a-f]{10})"', html).group(1)
+    assert f".{name} td:nth-child(1)" in html and f".{name} td:nth-child(3)" in html
+    assert "nth-child(2)" not in html
+    assert html == table(frame, {"shares": "shares"})._repr_html_()
+    assert "text-align: left" not in table(frame[["shares"]])._repr_html_()

@@ -90,13 +90,13 @@ def test_laurus_monthly_amounts_in_shares_on_a_flat_path_by_hand():
     stack = dataclasses.replace(full, warrants=(), bridge=None, term_note=dataclasses.replace(
         full.term_note, ownership_cap=Fraction(1)))
     r = simulate_stack(terms, _flat(terms, 0.30), stack, holder=1.5, captable=CAPTABLE)
-    got = dict(zip(r.months, r.shares_by_month[stack.term_note.name][:, 0]))
+    got = dict(zip(r.months, r.shares_by_month[stack.term_note.short][:, 0]))
     assert got[D(2005, 11, 30)] == 0
     assert got[D(2005, 12, 31)] == 177_334
     assert got[D(2006, 1, 31)] == 186_755
     assert got[D(2006, 2, 28)] == 189_156
     assert got[D(2006, 3, 31)] == 1_007_105
-    assert r.cash[stack.term_note.name][:, 0].sum() == 0  # nothing in cash
+    assert r.cash[stack.term_note.short][:, 0].sum() == 0  # nothing in cash
     assert r.shares["9% notes"][0] == 0
 
 
@@ -113,7 +113,7 @@ def test_laurus_conversion_stops_at_its_own_cap_by_hand():
     terms = _terms_at(0.50)  # the 9% notes neither convert (0.75) nor pay in shares (0.575)
     stack = dataclasses.replace(load_stack(CAPTABLE), warrants=(), bridge=None)
     r = simulate_stack(terms, _flat(terms, 0.40), stack, holder=1.5, captable=CAPTABLE)
-    name = stack.term_note.name
+    name = stack.term_note.short
     assert r.shares[name][0] == 3_174_231
     assert dict(zip(r.months, r.shares_by_month[name][:, 0]))[D(2005, 11, 30)] == 3_174_231
     assert dict(zip(r.months, r.cash[name][:, 0]))[D(2005, 12, 31)] == 39_042.94
@@ -247,8 +247,10 @@ def test_the_base_case_stack_from_the_case():
     assert r.n_paths == 300
     total = sum(r.ownership.values())
     assert np.allclose(total, 1, atol=1e-12)
+    assert r.recorded[-1] == D(2007, 10, 1)  # the last month's row: the 9% Maturity Date
+    assert r.recorded[0] == D(2005, 11, 30)  # a Wednesday, November's last Trading Day
     oct_2007 = r.ownership_on(D(2007, 10, 1))
     assert list(oct_2007.index) == r.stack.holders
     assert (oct_2007["p95"] >= oct_2007["p50"]).all()
-    bridge = r.cash["Bridge notes (two secured promissory notes)"]
+    bridge = r.cash["Bridge notes"]
     assert (bridge[r.months.index(D(2006, 12, 31))] == 2_995_833.34).all()

@@ -26,6 +26,7 @@ class BridgeNotes:
     """The bridge notes' terms, each field's provenance in ``fields``."""
 
     name: str
+    short: str  # the name in charts and tables
     holder: str
     notes: int
     principal_cents: int  # each note's
@@ -89,7 +90,7 @@ def load_bridge_notes(path: str | Path = INSTRUMENTS / "bridge-notes.yaml") -> B
     )
     r.field("day_count", lambda v: v if v == "30/360" else 1 / 0,
             "30/360 (the form of note's only day count)")
-    notes = BridgeNotes(name=r.name, holder=r.holder, fields=r.fields, **f)
+    notes = BridgeNotes(name=r.name, short=r.short, holder=r.holder, fields=r.fields, **f)
     if notes.issue_date >= notes.maturity_date:
         raise r.error("maturity_date", "must fall after issue_date")
     if notes.rate_steps[0][0] > notes.issue_date:

@@ -42,7 +42,7 @@ class Reader:
         self.path, self.raw = path, raw
         self.fields: dict[str, Field] = {}
         header = {"kind", "name", "holder"}
-        unknown = sorted(set(raw) - header - set(fields), key=str)
+        unknown = sorted(set(raw) - header - {"short"} - set(fields), key=str)
         if unknown:
             raise self.error(unknown[0], "is not a field of this kind "
                              f"(fields: {', '.join(fields)})")
@@ -51,6 +51,7 @@ class Reader:
             raise self.error(missing[0], "is missing")
         self.name = self.text("name")
         self.holder = self.text("holder")
+        self.short = self.text("short") if "short" in raw else self.name  # charts' label
 
     def error(self, name: str, rule: str) -> InstrumentError:
         return InstrumentError(f"{self.path}: {name} {rule}")

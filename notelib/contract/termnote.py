@@ -30,6 +30,7 @@ class TermNote:
     """The Laurus note's terms, each field's provenance in ``fields``."""
 
     name: str
+    short: str  # the name in charts and tables
     holder: str
     principal_cents: int
     prime_margin: Fraction
@@ -126,7 +127,7 @@ def load_term_note(path: str | Path = INSTRUMENTS / "laurus-term-note.yaml") -> 
         warrant_expires=r.field("warrant_expires", a_date, DATE),
     )
     del f["day_count"]
-    note = TermNote(name=r.name, holder=r.holder, fields=r.fields, **f)
+    note = TermNote(name=r.name, short=r.short, holder=r.holder, fields=r.fields, **f)
     if not note.interest_paid_to < note.first_amortization_date < note.maturity_date:
         raise r.error("first_amortization_date", "must fall after interest_paid_to and "
                       "before maturity_date")

@@ -56,6 +56,7 @@ class StackPlan:
     months: list[dt.date]
     month_of: dict[dt.date, int]  # a month's key -> its row
     month_end: np.ndarray  # bool per session: the last session of its month in the horizon
+    recorded: list[dt.date | None]  # per month: the day its ownership is recorded on
     term_pre: np.ndarray  # basis-point-days accrued before a payment on the session
     term_post: np.ndarray  # and after it, to the session's date
     term_pay: dict[int, dt.date]  # session -> the Laurus payment date paid on it
@@ -88,6 +89,8 @@ def plan_stack(stack: Stack, plan: Plan, holder_multiple: float | None) -> Stack
     live = [p.session for p in points if p.session >= 0]
     for a, b in zip(live, live[1:] + [None]):
         month_end[a] = b is None or _month(dates[b]) != _month(dates[a])
+    on = {_month(dates[s]): dates[s] for s in np.flatnonzero(month_end)}
+    recorded = [on.get(m) for m in months]
     n_s = len(sessions)
     pre, post = np.zeros(n_s, dtype=np.int64), np.zeros(n_s, dtype=np.int64)
     term_pay: dict[int, dt.date] = {}
@@ -144,7 +147,8 @@ def plan_stack(stack: Stack, plan: Plan, holder_multiple: float | None) -> Stack
                               "not a whole hundredth of a cent")
         price_u4 = np.array([int(p) for p in exact_u4], dtype=np.int64)
     return StackPlan(
-        stack, months, {m: i for i, m in enumerate(months)}, month_end, pre, post, term_pay,
+        stack, months, {m: i for i, m in enumerate(months)}, month_end, recorded, pre, post,
+        term_pay,
         bridge_pay, price_u4, per * float(t.conversion_price * t.share_payment_floor) if t
         else per * 0, None if t is None or holder_multiple is None
         else per * float(t.conversion_price) * holder_multiple,
@@ -312,6 +316,7 @@ class StackResult:
     stack: Stack
     note: SimulationResult
     months: list[dt.date]
+    recorded: list[dt.date]  # per month: the session its ownership is recorded on
     ownership: dict[str, np.ndarray]  # holder -> (months, paths) fractions
     cash: dict[str, np.ndarray]  # instrument -> (months, paths) dollars
     proceeds: np.ndarray  # (months, paths) dollars the warrants' exercises bring in
@@ -323,13 +328,17 @@ class StackResult:
     def n_paths(self) -> int:
         return self.note.n_paths
 
+    def row(self, day: dt.date) -> int:
+        """The row of ``day``'s month (a clear error outside the stack's months)."""
+        if _month(day) not in self.months:
+            raise EngineError(f"{day}: outside the stack's months {self.months[0]:%b %Y} to "
+                              f"{self.months[-1]:%b %Y}")
+        return self.months.index(_month(day))
+
     def ownership_on(self, day: dt.date, q: Iterable[float] = (50, 95)) -> pd.DataFrame:
         """Each holder's fully diluted ownership at the end of ``day``'s month: percentiles
         over the paths (one row per holder)."""
-        row = self.months.index(_month(day)) if _month(day) in self.months else None
-        if row is None:
-            raise EngineError(f"{day}: outside the stack's months {self.months[0]:%b %Y} to "
-                              f"{self.months[-1]:%b %Y}")
+        row = self.row(day)
         q = list(q)
         return pd.DataFrame({f"p{p:g}": [np.percentile(v[row], p) for v in self.ownership.values()]
                              for p in q}, index=pd.Index(list(self.ownership), name="holder"))
@@ -391,20 +400,25 @@ def simulate_stack(terms, prices: Paths | pd.DataFrame, stack: Stack, *,
     sp = plan_stack(stack, plan, multiple)
     cash = {"9% notes": arrays["stack_cash_note"] / 100}
     if stack.term_note:
-        cash[stack.term_note.name] = arrays["stack_cash_term"] / 100
+        cash[stack.term_note.short] = arrays["stack_cash_term"] / 100
     if stack.bridge:
-        cash[stack.bridge.name] = arrays["stack_cash_bridge"] / 100
+        cash[stack.bridge.short] = arrays["stack_cash_bridge"] / 100
     shares = {"9% notes": arrays["issued"] - (c.start.issued if c.start else 0)}
     if stack.term_note:
-        shares[stack.term_note.name] = arrays["stack_term_shares"]
+        shares[stack.term_note.short] = arrays["stack_term_shares"]
     if stack.warrants:
         shares["Warrants"] = arrays["stack_warrant_shares"]
     monthly = {}
     if stack.term_note:
-        monthly[stack.term_note.name] = arrays["stack_shares_term"]
+        monthly[stack.term_note.short] = arrays["stack_shares_term"]
     if stack.warrants:
         monthly["Warrants"] = arrays["stack_shares_warrants"]
-    return StackResult(stack, note, sp.months,
-                       {h: arrays[f"own_{i}"] for i, h in enumerate(stack.holders)}, cash,
-                       arrays["stack_proceeds"] / 100, shares, arrays["stack_fully_diluted"],
-                       monthly)
+    owned = {h: arrays[f"own_{i}"] for i, h in enumerate(stack.holders)}
+    fd, recorded = arrays["stack_fully_diluted"], list(sp.recorded)
+    for i, day in enumerate(recorded):  # a month with no Trading Day: the month before's
+        if day is None:
+            for v in (*owned.values(), fd):
+                v[i] = v[i - 1]
+            recorded[i] = recorded[i - 1]
+    return StackResult(stack, note, sp.months, recorded, owned, cash,
+                       arrays["stack_proceeds"] / 100, shares, fd, monthly)

@@ -9,6 +9,8 @@ JupyterLab's MathJax 3), and each dollar sign is written as &#36; as well.
 
 from __future__ import annotations
 
+import hashlib
+
 import html
 import math
 import re
@@ -154,11 +156,29 @@ class Table(pd.DataFrame):
         if frame.index.name is not None:
             frame.index.name = words(frame.index.name)
         numbered = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
-        return no_latex(frame.to_html(formatters=shown, max_rows=self._rows(), na_rep="",
-                                      index=not numbered))
+        html = frame.to_html(formatters=shown, max_rows=self._rows(), na_rep="",
+                             index=not numbered)
+        return no_latex(_text_left(html, frame, shown, numbered))
 
     def __repr__(self) -> str:
         return self.to_string(formatters=self._shown(), max_rows=self._rows(), na_rep="")
+
+
+def _text_left(html: str, frame: pd.DataFrame, shown: dict, numbered: bool) -> str:
+    """Text columns (neither numbers nor dates) read from the left, as words do: a style for
+    their cells, scoped to this table by a class of its own (numbers stay flush right)."""
+    start = 1 if numbered else 1 + frame.index.nlevels
+    text = [start + i for i, c in enumerate(frame.columns)
+            if c not in shown and not pd.api.types.is_numeric_dtype(frame[c].dtype)
+            and not pd.api.types.is_datetime64_any_dtype(frame[c].dtype)]
+    head = re.match(r'<table border="1" class="(dataframe[^"]*)"', html)
+    if not text or head is None:
+        return html
+    name = "nl-" + hashlib.sha256(html.encode()).hexdigest()[:10]  # the same on every run
+    rules = " ".join(f".{name} td:nth-child({k}), .{name} th:nth-child({k})"
+                     f" {{text-align: left}}" for k in text)
+    return (f"<style>{rules}</style>" + html[:head.end(1)] + f" {name}"
+            + html[head.end(1):])
 
 
 def table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, *,

@@ -711,17 +711,17 @@ def _tick(value: object, name: str) -> str:
 STACK_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442")
 
 
-def stack_ownership_chart(months: list[dt.date], ownership: dict[str, np.ndarray], *,
+def stack_ownership_chart(days: list[dt.date], ownership: dict[str, np.ndarray], *,
                           title: str | None = None, subtitle: str = "",
                           source: str = "") -> Figure:
-    """Each holder's fully diluted ownership at each month's end (``ownership``: holder ->
-    (months, paths)), median solid and 95th percentile dashed; the public's share, the rest,
-    is in the headline (:meth:`notelib.Case.stack`)."""
+    """Each holder's fully diluted ownership on each month's last day of the horizon
+    (``days``; ``ownership``: holder -> (months, paths)), median solid and 95th percentile
+    dashed; the public's share, the rest, is in the headline (:meth:`notelib.Case.stack`)."""
     from matplotlib.lines import Line2D
 
     with mpl.style.context(STYLE):
         fig, ax = _figure()
-        x = pd.to_datetime(months)
+        x = pd.to_datetime(days)
         holders = [h for h in ownership if h != "Public and others"]
         for h, color in zip(holders, STACK_COLORS):
             ax.plot(x, np.percentile(ownership[h], 50, axis=1), color=color, label=h)
@@ -738,7 +738,7 @@ def stack_ownership_chart(months: list[dt.date], ownership: dict[str, np.ndarray
                   borderaxespad=0, ncols=3, fontsize="small")
         others = 1 - ownership["Public and others"][-1]
         _headline(fig, title or (
-            f"At {months[-1]:%b %Y} DynTek's convertible paper and warrants hold "
+            f"On {days[-1]:%d %b %Y} DynTek's convertible paper and warrants hold "
             f"{np.median(others):.1%} of the fully diluted shares on the median path "
             f"({np.percentile(others, 95):.1%} at the 95th percentile)"), subtitle)
         _source(fig, source)

@@ -50,7 +50,7 @@ def stack_terms(stack: Stack) -> pd.DataFrame:
         if note is None:
             continue
         for name, f in note.fields.items():
-            rows.append({"instrument": note.name, "term": name.replace("_", " "),
+            rows.append({"instrument": note.short, "term": name.replace("_", " "),
                          "value": _shown(name, f.value), "provenance": f.provenance,
                          "source": f.source})
     if stack.fields:
@@ -74,18 +74,20 @@ def ownership_table(result: StackResult, day: dt.date | None = None) -> pd.DataF
     month): median and 95th percentile over the paths."""
     day = day or result.months[-1]
     out = result.ownership_on(day).rename(columns={"p50": "median", "p95": "95th percentile"})
-    out.index.name = f"holder, {day:%b %Y}"
+    out.index.name = f"holder, on {result.recorded[result.row(day)]:%d %b %Y}"
     return table(out, {c: "percent" for c in out.columns})
 
 
 def cash_table(result: StackResult, line: float) -> pd.DataFrame:
-    """Cash due each month: each instrument's median, the 95th percentile of the paths'
-    totals, and whether it passes the cash ``line`` (dollars)."""
+    """Cash due each month: each instrument's median and 95th percentile, the 95th
+    percentile of the paths' totals (not a sum of percentiles), and whether it passes the
+    cash ``line`` (dollars)."""
     rows = {}
     for name, v in result.cash.items():
         rows[f"{name}, median"] = np.median(v, axis=1)
+        rows[f"{name}, 95th pct."] = np.percentile(v, 95, axis=1)
     p95 = np.percentile(sum(result.cash.values()), 95, axis=1)
-    rows["all, 95th percentile"] = p95
+    rows["all, 95th pct."] = p95
     out = pd.DataFrame(rows, index=pd.Index([f"{m:%b %Y}" for m in result.months],
                                             name="month"))
     out["over the line"] = np.where(p95 > line, "over", "")
