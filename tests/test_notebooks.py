@@ -4,6 +4,7 @@ import ast
 import datetime as dt
 import fcntl
 import json
+import os
 import re
 import subprocess
 import sys
@@ -98,7 +99,9 @@ def _shared_report(case: str, tmp_path_factory) -> Path:
     """The case's test report, published once per test run however many workers ask for it
     (pytest-xdist): a worker takes the case's lock and publishes it; a worker that finds it
     locked publishes a case nobody has started meanwhile, then waits for its own."""
-    root = tmp_path_factory.getbasetemp().parent / "shared-reports"
+    base = tmp_path_factory.getbasetemp()  # under xdist, each worker's: their parent is the run's
+    run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = run / "shared-reports"  # never a folder a past run left (a report of older code)
     root.mkdir(exist_ok=True)
 
     def build(name: str, block: bool) -> Path | None:
@@ -160,6 +163,27 @@ def test_report_folder_holds_notebooks_html_and_figures(report):
     assert (report / "figures" / "01-payment-schedule.png").stat().st_size > 10_000
     svg = (report / "figures" / "01-payment-schedule.svg").read_text()
     assert "<text" in svg  # text kept as text, editable
+
+
+@pytest.mark.slow
+def test_the_capital_stack_is_published_on_its_page_the_board_and_the_deck(report):
+    """Page 08 with its three figures, its key figures in metrics.json, its three board
+    numbers explained there, and the board's two stack charts (issue 39); the consistency
+    check that published the report has matched each board number on every page."""
+    for name in ("08-ownership", "08-cash", "08-shares", "00-capital-stack-ownership",
+                 "00-capital-stack-cash"):
+        assert (report / "figures" / f"{name}.png").stat().st_size > 10_000, name
+    m = json.loads((report / "metrics.json").read_text())
+    page = m["08-capital-stack"]
+    assert page["ownership_on"] == "2007-10-01" and page["cash_line"] == 1_000_000
+    assert 0 < page["ownership_p50_laurus_master_fund"] <= page["ownership_p95_laurus_master_fund"]
+    board = {b["key"]: b for b in m["board"]}
+    assert {k for k, b in board.items() if b["home"] == "08-capital-stack"} == {
+        "stack_held_final", "stack_peak_cash_p95", "stack_months_over_line"}
+    from notelib.jobs.consistency import html_text
+
+    page_text = html_text(report / "08-capital-stack.html")
+    assert board["stack_peak_cash_p95"]["text"] in page_text
 
 
 @pytest.mark.slow

@@ -104,7 +104,7 @@ def stack_record(result: StackResult, line: float) -> dict[str, Any]:
     return {
         **{f"ownership_p50_{_slug(h)}": float(r["p50"]) for h, r in last.iterrows()},
         **{f"ownership_p95_{_slug(h)}": float(r["p95"]) for h, r in last.iterrows()},
-        "ownership_month": str(result.months[-1]),
+        "ownership_on": str(result.recorded[-1]),
         "peak_cash_p95": float(p95[peak]), "peak_cash_month": str(result.months[peak]),
         "months_over_line": ", ".join(f"{m:%b %Y}" for m in result.months_over(line)),
         "cash_line": float(line)}
