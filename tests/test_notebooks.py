@@ -171,7 +171,7 @@ def test_the_capital_stack_is_published_on_its_page_the_board_and_the_deck(repor
     numbers explained there, and the board's two stack charts (issue 39); the consistency
     check that published the report has matched each board number on every page."""
     for name in ("08-ownership", "08-cash", "08-shares", "00-capital-stack-ownership",
-                 "00-capital-stack-cash"):
+                 "00-capital-stack-cash", "00-capital-stack-shares"):
         assert (report / "figures" / f"{name}.png").stat().st_size > 10_000, name
     m = json.loads((report / "metrics.json").read_text())
     page = m["08-capital-stack"]

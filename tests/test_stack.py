@@ -254,3 +254,20 @@ def test_the_base_case_stack_from_the_case():
     assert (oct_2007["p95"] >= oct_2007["p50"]).all()
     bridge = r.cash["Bridge notes"]
     assert (bridge[r.months.index(D(2006, 12, 31))] == 2_995_833.34).all()
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"principal_cents": 10**15}, r"principal \$10,000,000,000,000.00 at a conversion price "
+                                  r"of \$0.25 is too large"),
+    ({"conversion_price": Fraction(1, 10_000), "principal_cents": 10**13}, "too large"),
+])
+def test_a_term_note_too_large_for_exact_integers_is_refused_not_wrapped(changes, words):
+    """int64 wraps silently: a principal whose interest numerator (cents x basis points x
+    days) or share count would pass 2**62 is refused with the fields named."""
+    from notelib.engine import EngineError
+
+    terms = nl.load_terms()
+    full = load_stack(CAPTABLE)
+    stack = dataclasses.replace(full, term_note=dataclasses.replace(full.term_note, **changes))
+    with pytest.raises(EngineError, match=words):
+        simulate_stack(terms, _flat(terms, 0.30), stack, holder=1.5, captable=CAPTABLE)

@@ -48,6 +48,21 @@ def _cap_room(cap: Fraction, held: np.ndarray, outstanding: np.ndarray) -> np.nd
     return np.maximum((cn * outstanding - cd * held) // (cd - cn), 0)
 
 
+def _check_int64(t) -> None:
+    """The term note's integers stay inside int64 on every path: its interest numerator
+    (cents x basis points x days, a payment's window at most 62 days), its shares at the
+    lowest conversion price a split could leave (cents x 10,000), and the cents its cap's
+    shares are worth (shares x the price in hundredths of a cent)."""
+    top_bp = max(int((r + t.prime_margin) * BP) for _, r in t.prime_rate)
+    shares = -(-t.principal_cents * U4 // int(t.conversion_price * U4 * 100)) + 2**40
+    if max(t.principal_cents * top_bp * 62, t.principal_cents * U4 * 100,
+           shares * int(t.conversion_price * U4) * 1000) >= 2**62:
+        raise EngineError(f"{t.name}: principal ${t.principal_cents / 100:,.2f} at a "
+                          f"conversion price of ${float(t.conversion_price):g} is too large for "
+                          "the stack's exact integers (int64); check principal and "
+                          "conversion_price")
+
+
 @dataclass(frozen=True)
 class StackPlan:
     """The other instruments on the 9% note's session grid: what happens on each session."""
@@ -141,6 +156,7 @@ def plan_stack(stack: Stack, plan: Plan, holder_multiple: float | None) -> Stack
               for w in stack.warrants]
     price_u4 = np.ones(n_s, dtype=np.int64)
     if t is not None:
+        _check_int64(t)
         exact_u4 = [t.conversion_price * U4 / b for b in basis]
         if any(p.denominator != 1 for p in exact_u4):
             raise EngineError(f"{t.name}: a split leaves its conversion price "
