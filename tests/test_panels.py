@@ -36,6 +36,7 @@ def _panels(terms, captable, a=BASE):
         "02 parity": panels.parity_panel(terms, dt.date(2006, 6, 15), 0.30),
         "03 cash vs shares": panels.cash_shares_panel(CASE),
         "04 dilution": panels.dilution_panel(CASE),
+        "08 capital stack": panels.stack_panel(CASE),
     }
 
 
@@ -165,3 +166,14 @@ def test_fair_value_panel_reprices_on_the_fitted_rule():
     shown = html.unescape(p.table.value)
     assert money_band(v.value, v.std_error) in shown and nl.dollars(v.value) in shown
     print(f"\nfair-value panel update: {p.seconds:.2f} s")
+
+
+def test_the_stack_panel_names_the_months_over_its_cash_line():
+    """At a $0 cash line every month with any cash due is over it; at $100M none is."""
+    p = panels.stack_panel(CASE.replace(N_PATHS=200))
+    p.controls["cash_line"].value = 0
+    shown = html.unescape(p.table.value)
+    assert p.error == "" and "Dec 2006" in shown and "Apr 2007" in shown
+    p.controls["cash_line"].value = 5_000_000
+    assert "Months over the cash line</th><td style='text-align:right'>none" in html.unescape(
+        p.table.value)

@@ -167,6 +167,12 @@ def _market_controls(a: Assumptions) -> dict[str, w.ValueWidget]:
                                         description="Volatility", continuous_update=False)}
 
 
+def _multiple_slider(a: Assumptions, description: str) -> w.FloatSlider:
+    """The Holder's conversion multiple, 0 (never converts) to 3x the conversion price."""
+    return w.FloatSlider(value=a.holder_multiple or 0, min=0, max=3, step=0.1,
+                         description=description, continuous_update=False)
+
+
 _MARKET_HELP = {"Start price": "the first simulated close (an assumption)",
                 "Volatility": "annual volatility of the simulated stock (0.8 = 80%)"}
 
@@ -237,10 +243,7 @@ def dilution_panel(case) -> Panel:
         return fig, figures
 
     controls = {**_market_controls(assumptions),
-                "holder_multiple": w.FloatSlider(value=assumptions.holder_multiple or 0, min=0,
-                                                 max=3, step=0.1,
-                                                 description="Holder converts at (x price)",
-                                                 continuous_update=False),
+                "holder_multiple": _multiple_slider(assumptions, "Holder converts at (x price)"),
                 "event_date": w.DatePicker(value=None, description="Redemption event")}
     notes = {**_MARKET_HELP,
              "Holder converts at": "a multiple of the Conversion Price; 0 = never converts",
@@ -283,10 +286,7 @@ def stack_panel(case) -> Panel:
         return fig, figures
 
     controls = {**_market_controls(assumptions),
-                "holder_multiple": w.FloatSlider(value=assumptions.holder_multiple or 0, min=0,
-                                                 max=3, step=0.1,
-                                                 description="Holders convert at (x price)",
-                                                 continuous_update=False),
+                "holder_multiple": _multiple_slider(assumptions, "Holders convert at (x price)"),
                 "cash_line": w.FloatSlider(value=float(case.params["CASH_LINE"]), min=0,
                                            max=5_000_000, step=50_000,
                                            description="Cash line ($ a month)",
