@@ -271,3 +271,32 @@ def test_a_term_note_too_large_for_exact_integers_is_refused_not_wrapped(changes
     stack = dataclasses.replace(full, term_note=dataclasses.replace(full.term_note, **changes))
     with pytest.raises(EngineError, match=words):
         simulate_stack(terms, _flat(terms, 0.30), stack, holder=1.5, captable=CAPTABLE)
+
+
+def test_a_reverse_split_moves_the_laurus_price_and_the_warrants_to_the_new_basis():
+    """A 1-for-10 reverse split on 5 Jun 2006 (II.C.1 for the 9% notes; the same ratio
+    assumed for the other paper, reading 56), the close $0.30 before and $3.00 after (the
+    same value). The Laurus holder (no cap here) takes each monthly amount in shares:
+    1 Jun 2006, before the split, at $0.25: 254,141.45 / 0.25 = 1,016,565.8 -> 1,016,566;
+    3 Jul 2006 (1 Jul a Saturday), after it, at $2.50: 251,533.69 / 2.50 = 100,613.476
+    -> 100,614. The warrants count a tenth of their shares: the $0.66 placement warrants
+    3,701,923 / 10 = 370,192.3 -> 370,192 (a fraction dropped, as the engine's splits do),
+    so the fully diluted count on 30 Jun 2006 holds 370,192 of them."""
+    from notelib.contract.adjustments import Split
+    from notelib.paths import drop
+
+    terms = _terms_at(0.50)
+    full = load_stack(CAPTABLE)
+    stack = dataclasses.replace(full, bridge=None, term_note=dataclasses.replace(
+        full.term_note, ownership_cap=Fraction(1)))
+    paths = drop(note_sessions(terms, D(2005, 10, 3)), 0.30, D(2006, 6, 5), 3.00)
+    r = simulate_stack(terms, paths, stack, holder=1.5, captable=CAPTABLE,
+                       events=[Split(D(2006, 6, 5), 0.1)])
+    got = dict(zip(r.months, r.shares_by_month[stack.term_note.short][:, 0]))
+    assert got[D(2006, 6, 30)] == 1_016_566
+    assert got[D(2006, 7, 31)] == 100_614
+    row = r.months.index(D(2006, 6, 30))
+    placement = next(w for w in stack.warrants if w.strike == Fraction("0.66"))
+    assert placement.shares == 3_701_923
+    other = r.ownership["Other warrant holders"][row, 0] * r.fully_diluted[row, 0]
+    assert round(other) == 370_192 + 115_000  # with DC Asset's 1,150,000 / 10

@@ -143,11 +143,8 @@ def plan_stack(stack: Stack, plan: Plan, holder_multiple: float | None) -> Stack
                 continue
             s = _first_session(sessions, d)
             bridge_pay.setdefault(max(s, first.session), []).append((d, cents))
-    basis, cum = [], Fraction(1)  # new shares per share of the start, on each session
-    for ratio in c.split_at_session:
-        if ratio is not None:
-            cum *= Fraction(*ratio)
-        basis.append(cum)
+    life = (c.terms.issue_date, c.terms.maturity_date)  # new shares per Issue Date share:
+    basis = [c.prices.factor(min(max(d, life[0]), life[1])) for d in dates]  # every split
     per = np.array([float(1 / b) for b in basis])  # a start-basis price x this: that day's
     mult = float(stack.exercise_multiple)
     w_at = [np.inf if w.strike is None else float(w.strike) * mult for w in stack.warrants]
@@ -338,7 +335,8 @@ class StackResult:
     proceeds: np.ndarray  # (months, paths) dollars the warrants' exercises bring in
     shares: dict[str, np.ndarray]  # instrument -> shares issued per path
     fully_diluted: np.ndarray  # (months, paths)
-    shares_by_month: dict[str, np.ndarray]  # instrument -> (months, paths) shares issued
+    # instrument -> (months, paths) shares issued, each on the share basis of its day
+    shares_by_month: dict[str, np.ndarray]
 
     @property
     def n_paths(self) -> int:

@@ -764,6 +764,7 @@ def stack_cash_chart(months: list[dt.date], cash: dict[str, np.ndarray], line: f
                 color="#000000", label="All instruments, 95th percentile")
         ax.axhline(line, color=PALETTE["cash"], linestyle=":", linewidth=1.5,
                    label=f"Cash line {_money_label(line)} a month (assumed)")
+        ax.set_ylim(0, max(bottom.max(), p95.max(), line) * 1.08)  # no bar runs off the top
         ax.yaxis.set_major_formatter(_millions)
         ax.set_ylabel("Cash due in the month")
         _date_axis(ax)
