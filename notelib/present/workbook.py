@@ -880,8 +880,9 @@ def _stack(wb, ws, fmt, d) -> None:
             for (since, rate), (until, _) in zip(b.rate_steps, steps)]
     first = top + 2
     cols = [Column("From", "date", 12), Column("To", "date", 12), Column("Rate", "pct", 10),
-            Column("Days (30/360)", "days", 10), Column("Interest", "money", 14)]
-    _rows(ws, fmt, top + 1, cols, [row + [None] for row in rows], size=False)
+            Column("Days (30/360)", "days", 10), Column("Interest", "money", 14),
+            Column("notelib", "money", 14), Column("Check", "text", 8)]
+    _rows(ws, fmt, top + 1, cols, [row + [None, None, None] for row in rows], size=False)
     principal = b.principal_cents / 100
     for i, row in enumerate(rows, start=first):
         ws.write_formula(i, 4, f"={principal}*{cell(i, 2)}*{cell(i, 3)}/360", fmt["money"],
