@@ -259,7 +259,7 @@ def test_the_base_case_stack_from_the_case():
 @pytest.mark.parametrize("changes, words", [
     ({"principal_cents": 10**15}, r"principal \$10,000,000,000,000.00 at a conversion price "
                                   r"of \$0.25 is too large"),
-    ({"conversion_price": Fraction(1, 10_000), "principal_cents": 10**13}, "too large"),
+    ({"principal_cents": 5 * 10**14}, "too large"),  # x 900 bp x 62 days > 2**62
 ])
 def test_a_term_note_too_large_for_exact_integers_is_refused_not_wrapped(changes, words):
     """int64 wraps silently: a principal whose interest numerator (cents x basis points x
@@ -300,3 +300,97 @@ def test_a_reverse_split_moves_the_laurus_price_and_the_warrants_to_the_new_basi
     assert placement.shares == 3_701_923
     other = r.ownership["Other warrant holders"][row, 0] * r.fully_diluted[row, 0]
     assert round(other) == 370_192 + 115_000  # with DC Asset's 1,150,000 / 10
+
+
+
+def test_a_price_of_0_65_and_a_sale_limit_past_int64_are_taken():
+    """$0.65, the note's price before the cut, and a daily sale limit of 10**19 shares (sell
+    everything at once) run; "abc" for the Holder's multiple is refused by name."""
+    from notelib.engine import EngineError
+
+    terms = nl.load_terms()
+    full = load_stack(CAPTABLE)
+    stack = dataclasses.replace(full, term_note=dataclasses.replace(
+        full.term_note, conversion_price=Fraction("0.65")))
+    r = simulate_stack(terms, _flat(terms, 0.30), stack, holder=1.5, sale_limit=10**19,
+                       captable=CAPTABLE)
+    assert r.shares[stack.term_note.short][0] >= 0
+    with pytest.raises(EngineError, match="holder = 'abc': 'hold' or a multiple"):
+        simulate_stack(terms, _flat(terms, 0.30), stack, holder="abc", captable=CAPTABLE)
+
+
+def test_interest_is_never_charged_for_days_already_paid():
+    """Interest paid to 15 Jan 2006, after the stack starts (1 Nov 2005): the first payment,
+    1 Feb 2006, is the interest from 15 Jan: 16 days at 8.25% and 31 Jan at 8.50% (prime
+    7.50% from 31 Jan): 6,649,999 x (16 x 0.0825 + 0.085) / 360 = 6,649,999 x 1.405 / 360
+    = 25,953.468... -> $25,953.47. A flat $0.20 is under the 110% floor and the conversion
+    multiple: all of it in cash."""
+    terms = nl.load_terms()
+    full = load_stack(CAPTABLE)
+    stack = dataclasses.replace(full, warrants=(), bridge=None, term_note=dataclasses.replace(
+        full.term_note, interest_paid_to=D(2006, 1, 15)))
+    r = simulate_stack(terms, _flat(terms, 0.20), stack, holder=1.5, captable=CAPTABLE)
+    cash = dict(zip(r.months, r.cash[stack.term_note.short][:, 0]))
+    assert cash[D(2005, 12, 31)] == 0 and cash[D(2006, 1, 31)] == 0
+    assert cash[D(2006, 2, 28)] == 25_953.47
+
+
+def test_payments_the_paths_cannot_carry_are_refused_not_dropped():
+    """A bridge note due after the 9% note's last day, and a Laurus payment whose 5-day
+    look-back starts before the paths: each refused with its date, none silently skipped."""
+    from notelib.paths import PathError
+
+    terms = nl.load_terms()
+    full = load_stack(CAPTABLE)
+    late = dataclasses.replace(full, bridge=dataclasses.replace(
+        full.bridge, maturity_date=D(2008, 4, 5)))
+    with pytest.raises(PathError, match="payment of 2008-04-05 falls after the stack's last"):
+        simulate_stack(terms, _flat(terms, 0.30), late, holder=1.5, captable=CAPTABLE)
+    early = dataclasses.replace(full, term_note=dataclasses.replace(
+        full.term_note, interest_paid_to=D(2005, 10, 1), prime_rate=(
+            (D(2005, 9, 20), Fraction("0.0675")), *full.term_note.prime_rate[1:])))
+    short = flat(note_sessions(terms, D(2005, 11, 1)), 0.30)
+    with pytest.raises(PathError, match="the 5 Trading Days before .*2005-11-01"):
+        simulate_stack(terms, short, early, holder=1.5, captable=CAPTABLE)
+
+
+def test_a_three_for_one_split_rounds_the_laurus_price_to_a_hundredth_of_a_cent():
+    """$0.25 / 3 = $0.083333...: $0.0833 after a 3-for-1 split (half up to a hundredth of a
+    cent, reading 56); the monthly amount of 1 Jul 2006 (paid 3 Jul) in shares:
+    251,533.69 / 0.0833 = 3,019,612.12 -> 3,019,613 (no cap; a flat $0.30 before the split,
+    $0.10 after, the same value: above 110% x $0.0833 = $0.09163)."""
+    from notelib.contract.adjustments import Split
+    from notelib.paths import drop
+
+    terms = _terms_at(0.50)
+    full = load_stack(CAPTABLE)
+    stack = dataclasses.replace(full, bridge=None, warrants=(), term_note=dataclasses.replace(
+        full.term_note, ownership_cap=Fraction(1)))
+    paths = drop(note_sessions(terms, D(2005, 10, 3)), 0.30, D(2006, 6, 5), 0.10)
+    r = simulate_stack(terms, paths, stack, holder=1.5, captable=CAPTABLE,
+                       events=[Split(D(2006, 6, 5), 3)])
+    got = dict(zip(r.months, r.shares_by_month[stack.term_note.short][:, 0]))
+    assert got[D(2006, 7, 31)] == 3_019_613
+
+
+def test_names_that_would_overwrite_another_are_refused_and_yml_files_are_read(tmp_path):
+    import shutil
+
+    import yaml
+
+    folder = tmp_path / "instruments"
+    shutil.copytree(INSTRUMENTS, folder)
+    path = folder / "laurus-term-note.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["holder"] = "Public and others"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(InstrumentError, match="a holder is named 'Public and others'"):
+        load_stack(CAPTABLE, folder)
+    raw["holder"], raw["short"] = "Laurus Master Fund", "9% notes"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(InstrumentError, match="two instruments are labelled '9% notes'"):
+        load_stack(CAPTABLE, folder)
+    raw["short"] = "Laurus note"
+    path.write_text(yaml.safe_dump(raw))
+    (folder / "bridge-notes.yaml").rename(folder / "bridge-notes.yml")
+    assert load_stack(CAPTABLE, folder).bridge is not None

@@ -17,6 +17,9 @@ from .instruments import (INSTRUMENTS, Field, InstrumentError, Reader, price, PR
 from .termnote import TermNote, load_term_note
 
 
+PUBLIC = "Public and others"  # every share no instrument's holder holds
+
+
 @dataclass(frozen=True)
 class StackWarrant:
     """A warrant in the stack: its shares, strike (None: not known, never exercised for
@@ -48,7 +51,7 @@ class Stack:
                 [self.bridge.holder] if self.bridge else []) + [w.holder for w in self.warrants]:
             if name not in out:
                 out.append(name)
-        return [*out, "Public and others"]
+        return [*out, PUBLIC]
 
     @classmethod
     def nine_percent_only(cls, holder: str = "9% noteholders") -> Stack:
@@ -60,7 +63,8 @@ def load_stack(captable: CapTable, folder: str | Path = INSTRUMENTS) -> Stack:
     """Every instrument file in ``folder`` (one per kind), with the warrants of
     ``captable``."""
     folder = Path(folder)
-    files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".yml")) \
+        if folder.is_dir() else []
     if not files:
         raise InstrumentError(f"{folder}: no instrument files (*.yaml) found")
     kinds: dict[str, tuple[Path, dict[str, Any]]] = {}
@@ -103,4 +107,19 @@ def load_stack(captable: CapTable, folder: str | Path = INSTRUMENTS) -> Stack:
     if term is not None:
         warrants.append(StackWarrant(f"{term.name} warrant", term.holder, term.warrant_shares,
                                      term.warrant_strike, term.warrant_expires))
-    return Stack(note_holder, term, bridge, tuple(warrants), multiple, fields)
+    stack = Stack(note_holder, term, bridge, tuple(warrants), multiple, fields)
+    _check_names(stack, folder)
+    return stack
+
+
+def _check_names(stack: Stack, folder: Path) -> None:
+    """Holders and labels name one thing each: no holder is called "Public and others"
+    (the rest of the shares), and no two instruments share a label in the charts."""
+    if PUBLIC in stack.holders[:-1]:
+        raise InstrumentError(f"{folder}: a holder is named {PUBLIC!r}, the name of the "
+                              "shares no instrument holds; name it otherwise")
+    labels = ["9% notes", "Warrants"] + [n.short for n in (stack.term_note, stack.bridge) if n]
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        raise InstrumentError(f"{folder}: two instruments are labelled {twice[0]!r} (short "
+                              "names must differ from each other, '9% notes' and 'Warrants')")

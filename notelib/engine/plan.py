@@ -512,8 +512,9 @@ def _behaviour_grid(b: Behaviour, c: ContractGrid) -> BehaviourGrid:
     return BehaviourGrid(
         convert_threshold=_conversion_threshold(b.holder, c.price_at_session, c.price_units),
         holder_keeps=not b.holder_sells or b.sale_limit is not None,
-        sale_limit=None if b.sale_limit is None else np.array(
-            [int(b.sale_limit * c.prices.factor(_live(c.terms, d))) for d in c.sessions.date]),
+        sale_limit=None if b.sale_limit is None else np.array(  # past 2**62: sells it all
+            [min(int(b.sale_limit * c.prices.factor(_live(c.terms, d))), 2**62)
+             for d in c.sessions.date], dtype=np.int64),
         liquidity=_liquidity(b.liquidity, c.schedule) & ~_event_continues(c))
 
 

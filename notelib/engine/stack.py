@@ -50,13 +50,11 @@ def _cap_room(cap: Fraction, held: np.ndarray, outstanding: np.ndarray) -> np.nd
 
 def _check_int64(t) -> None:
     """The term note's integers stay inside int64 on every path: its interest numerator
-    (cents x basis points x days, a payment's window at most 62 days), its shares at the
-    lowest conversion price a split could leave (cents x 10,000), and the cents its cap's
-    shares are worth (shares x the price in hundredths of a cent)."""
+    (cents x basis points x days, a payment's window at most 62 days) and its shares'
+    numerator (cents x 10,000); shares are capped at those the balance needs before they are
+    valued, so no product passes the balance's cents x 100."""
     top_bp = max(int((r + t.prime_margin) * BP) for _, r in t.prime_rate)
-    shares = -(-t.principal_cents * U4 // int(t.conversion_price * U4 * 100)) + 2**40
-    if max(t.principal_cents * top_bp * 62, t.principal_cents * U4 * 100,
-           shares * int(t.conversion_price * U4) * 1000) >= 2**62:
+    if max(t.principal_cents * top_bp * 62, t.principal_cents * U4) >= 2**62:
         raise EngineError(f"{t.name}: principal ${t.principal_cents / 100:,.2f} at a "
                           f"conversion price of ${float(t.conversion_price):g} is too large for "
                           "the stack's exact integers (int64); check principal and "
@@ -92,6 +90,17 @@ def _first_session(sessions: pd.DatetimeIndex, day: dt.date) -> int:
     return int(np.searchsorted(sessions, pd.Timestamp(day), side="left"))
 
 
+def _paid_on(sessions: pd.DatetimeIndex, live: list[int], day: dt.date, name: str,
+             end: dt.date) -> int:
+    """The session a payment of ``day`` is made on (the first Trading Day on or after it);
+    a payment after the stack's last day (the 9% note's) is refused, never dropped."""
+    s = _first_session(sessions, day)
+    if s >= len(sessions) or s > live[-1]:
+        raise PathError(f"{name}'s payment of {day} falls after the stack's last day, {end} "
+                        "(the 9% note's Maturity Date or the paths' end): not modelled")
+    return s
+
+
 def plan_stack(stack: Stack, plan: Plan, holder_multiple: float | None) -> StackPlan:
     """The stack compiled on ``plan``'s sessions from its first point to its last."""
     c = plan.contract
@@ -117,20 +126,21 @@ def plan_stack(stack: Stack, plan: Plan, holder_multiple: float | None) -> Stack
         for d in paid_before:  # paid as scheduled, in cash, before the stack starts
             balance -= t.principal_due(d, balance)
         for d in due:
-            s = _first_session(sessions, d)
-            if s >= n_s or dates[s] > end + dt.timedelta(days=10):
-                raise PathError(f"the paths end on {dates[-1]}, before {t.name}'s payment of "
-                                f"{d}")
+            s = _paid_on(sessions, live, d, t.name, end)
+            if s - t.share_payment_days < 0:
+                raise PathError(f"the paths start on {dates[0]}: the {t.share_payment_days} "
+                                f"Trading Days before {t.name}'s payment of {d} (its share "
+                                "payment look-back) are not covered")
             term_pay[s] = d
         clock = paid_before[-1] if paid_before else t.interest_paid_to
-        for s in live:
+        for s in live:  # interest from ``clock``, never for days already paid
             if s > max(term_pay, default=-1):
                 break
             day = dates[s]
             cut = term_pay.get(s, day)
             pre[s] = t.rate_days(clock, cut) if clock < cut else 0
-            post[s] = t.rate_days(cut, day) if cut < day else 0
-            clock = day
+            post[s] = t.rate_days(max(cut, clock), day) if max(cut, clock) < day else 0
+            clock = max(clock, day)
     bridge_pay: dict[int, list[tuple[dt.date, int]]] = {}
     b = stack.bridge
     if b is not None:
@@ -141,8 +151,8 @@ def plan_stack(stack: Stack, plan: Plan, holder_multiple: float | None) -> Stack
             last = d
             if d < start:
                 continue
-            s = _first_session(sessions, d)
-            bridge_pay.setdefault(max(s, first.session), []).append((d, cents))
+            s = max(_paid_on(sessions, live, d, b.name, end), first.session)
+            bridge_pay.setdefault(s, []).append((d, cents))
     life = (c.terms.issue_date, c.terms.maturity_date)  # new shares per Issue Date share:
     basis = [c.prices.factor(min(max(d, life[0]), life[1])) for d in dates]  # every split
     per = np.array([float(1 / b) for b in basis])  # a start-basis price x this: that day's
@@ -154,11 +164,9 @@ def plan_stack(stack: Stack, plan: Plan, holder_multiple: float | None) -> Stack
     price_u4 = np.ones(n_s, dtype=np.int64)
     if t is not None:
         _check_int64(t)
-        exact_u4 = [t.conversion_price * U4 / b for b in basis]
-        if any(p.denominator != 1 for p in exact_u4):
-            raise EngineError(f"{t.name}: a split leaves its conversion price "
-                              "not a whole hundredth of a cent")
-        price_u4 = np.array([int(p) for p in exact_u4], dtype=np.int64)
+        # after a split the price is rounded half up to a hundredth of a cent (reading 56)
+        price_u4 = np.array([int((2 * t.conversion_price * U4 / b + 1) // 2) for b in basis],
+                            dtype=np.int64)
     return StackPlan(
         stack, months, {m: i for i, m in enumerate(months)}, month_end, recorded, pre, post,
         term_pay,
@@ -246,7 +254,9 @@ class Others:
         if sp.convert_at is not None:
             go = np.flatnonzero((closes[s] >= sp.convert_at[s]) & (self.balance > 0))
             if len(go):
-                room = _cap_room(t.ownership_cap, self.held[go], st.outstanding[go])
+                room = np.minimum(_cap_room(t.ownership_cap, self.held[go],
+                                            st.outstanding[go]),
+                                  shares_for(self.balance[go], price, U4))  # no overflow
                 prin = np.minimum(self.balance[go], room * price // 100)
                 got = shares_for(prin, price, U4)
                 self.balance[go] -= prin
@@ -384,6 +394,10 @@ def simulate_stack(terms, prices: Paths | pd.DataFrame, stack: Stack, *,
     converts at ``holder`` x its own conversion price (never with "hold") and sells as the
     9% Holder does (reading 56)."""
     check_arguments(terms, policy, 5, chunk, None, None)
+    if holder != "hold" and (isinstance(holder, bool) or not isinstance(holder, int | float)
+                             or not 0 < holder < float("inf")):
+        raise EngineError(f"holder = {holder!r}: 'hold' or a multiple of the conversion "
+                          "price above 0")
     multiple = None if holder == "hold" else float(holder)
     behaviour = Behaviour(holder=holder, holder_sells=holder_sells, sale_limit=sale_limit,
                           liquidity=liquidity)

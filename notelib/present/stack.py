@@ -107,7 +107,7 @@ def stack_record(result: StackResult, line: float) -> dict[str, Any]:
         "ownership_on": str(result.recorded[-1]),
         "peak_cash_p95": float(p95[peak]), "peak_cash_month": str(result.months[peak]),
         "months_over_line": ", ".join(f"{m:%b %Y}" for m in result.months_over(line)),
-        "cash_line": float(line)}
+        "cash_line": float(line) + 0.0}  # -0.0 given is $0
 
 
 def _slug(name: str) -> str:
