@@ -52,7 +52,8 @@ from .contract.terms import DEFAULT_TERMS, NoteTerms, load_terms
 from .engine import SimulationResult, simulate
 from .engine.stack import StackResult
 from .io import numbers
-from .io.display import BAND, dollars, money_band, percent, price, table
+from .metrics import Metric, all_metrics
+from .io.display import dollars, price, table
 from .limits import count
 from .params import (BOUNDS, DEFAULTS, ROOT, CaseError, check_params, file_sha256, is_iso_date,
                      params_file, path_start_error, read_params)
@@ -94,23 +95,6 @@ def code_digest() -> str:
     for p in sorted(Path(__file__).parent.rglob("*.py")):
         h.update(p.read_bytes())
     return h.hexdigest()
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One board number: its value, unit, label, the text every page shows it as, and the
-    notebook that explains it (``home``)."""
-
-    key: str
-    label: str
-    value: float | str | None  # None: no such number (no break-even with nothing to convert)
-    unit: str  # dollars, price, percent, shares, count, date, text
-    text: str
-    home: str
-    std_error: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -1008,130 +992,7 @@ class Case:
         """Every number the board shows, each with its unit, label, text and home notebook;
         the board summary, the deck, the PDF, index.html and the notebooks show these
         texts, and the report's consistency test checks they agree."""
-        return self._once("metrics", self._metrics, disk=False)
-
-    def _metrics(self) -> dict[str, Metric]:
-        out = [*self._note_metrics(), *self._redemption_metrics(), *self._forecast_metrics(),
-               *self._value_metrics(), *self._stack_metrics()]
-        return {m.key: m for m in out}
-
-    def _note_metrics(self) -> list[Metric]:
-        """The terms' and the state's numbers."""
-        interest = float(self.schedule()["interest"].sum())
-        cp = self.state().conversion_price
-        model = "" if self.in_life else ", in the model from the Issue Date"
-        return [
-            Metric("principal", "Principal at issue (assumed from public reports)",
-                   self.terms.principal, "dollars", dollars(self.terms.principal, 0),
-                   "01-terms-and-schedule"),
-            Metric("conversion_price", f"Conversion Price on {self.state_date:%d %b %Y}{model}",
-                   cp, "price", price(cp), "05-status"),
-            Metric("interest_total", "Interest over the life", interest, "dollars",
-                   dollars(interest, 0), "01-terms-and-schedule")]
-
-    def _redemption_metrics(self) -> list[Metric]:
-        """The redemption view's numbers; after a notice, the amount noticed to the cent and
-        what is owed on it (one redemption figure, reading 50)."""
-        r, claim = self.redemption(), self.claim()
-        if claim is None:
-            p = self.params
-            on = f"Redemption on {r.on:%d %b %Y}" + ("" if self.in_life else
-                                                      ", in the model from the Issue Date")
-            cp = ("an assumed " if p["CONVERSION_PRICE"] is not None else
-                  "the " if self.in_life else "the issue's ") + price(r.conversion_price)
-            amount_label = (f"Redemption amount at a {price(r.highest_close)} close and "
-                            f"{cp} Conversion Price")
-            amount_text = f"{dollars(r.amount, 0)} ({r.binding})"
-        else:
-            n = claim.notice
-            on = f"Redemption noticed {n.date:%d %b %Y} ({n.clause})"
-            amount_label = (f"Mandatory Redemption Amount noticed {n.date:%d %b %Y}, due "
-                            f"{n.due:%d %b %Y}")
-            amount_text = f"{dollars(r.amount)} ({r.binding})"
-        return [
-            Metric("redemption_floor", f"{on}: 120% floor", r.floor,
-                   "dollars", dollars(r.floor, 0), "02-parity-vs-floor"),
-            Metric("breakeven_close", "Parity exceeds the floor above a close of",
-                   parity_breakeven(r), "price", "none: no principal left to convert"
-                   if parity_breakeven(r) is None else f"${parity_breakeven(r):,.4f}",
-                   "02-parity-vs-floor"),
-            Metric("redemption_amount", amount_label, r.amount, "dollars", amount_text,
-                   "02-parity-vs-floor"),
-            *([] if claim is None else [Metric(
-                "redemption_owed", f"Owed on {claim.as_of:%d %b %Y} on the noticed amount, "
-                "with Default Interest", claim.owed, "dollars", dollars(claim.owed),
-                "05-status")])]
-
-    def _forecast_metrics(self) -> list[Metric]:
-        """The forecast's numbers: payment in shares, cash, conversion and dilution."""
-        f = self.forecast()
-        by_date, by_path = f.by_date, f.result.by_path
-        final, first = by_date.iloc[-1], by_date["date"].iloc[0]
-        over = float((by_path["peak_holding"] > self.terms.ownership_cap).mean())
-        # the holding at maturity above the cap: Payment Shares (II.D caps conversions only)
-        above = float((self._final_holding() > self.terms.ownership_cap).mean())
-        cap = percent(self.terms.ownership_cap)
-        since = "issue" if f.state.as_of <= self.terms.issue_date else f"{f.state.as_of:%d %b %Y}"
-        noticed = self.noticed
-        return [
-            Metric("p_shares_first_date", f"Paths paying the {first:%d %b %Y} payment in shares"
-                   if not noticed else "Payments in shares after the notice",
-                   float(by_date["p_shares"].iloc[0]), "percent",
-                   percent(float(by_date["p_shares"].iloc[0]), 0) if not noticed else
-                   "0% (no payment falls due after the notice, I.A)", "03-cash-vs-shares"),
-            Metric("cash_paid_median", f"Median cash paid from {since}" if not noticed else
-                   "Cash paid on the noticed amount, as the ledger assumes (median path)",
-                   float(by_path["cash_paid"].median()), "dollars",
-                   dollars(float(by_path["cash_paid"].median()), 0), "03-cash-vs-shares"),
-            Metric("p_converted_final", "Paths where the Holder converts",
-                   float(final["p_converted"]), "percent", percent(float(final["p_converted"]), 0),
-                   "04-dilution"),
-            Metric("holding_p95_final", "Holder's own holding at maturity, 95th percentile "
-                   f"(after its sales; the {cap} cap stops conversions, not Payment Shares)",
-                   float(final["holding_p95"]), "percent",
-                   percent(float(final["holding_p95"])) + (
-                       f"; above {cap} on {percent(above, 0)} of paths, from Payment Shares"
-                       if above else ""), "04-dilution"),
-            Metric("holding_peak_p95", "Holder's own holding at its peak after a payment, 95th "
-                   f"percentile (Payment Shares are not capped at {cap})",
-                   float(by_path["peak_holding"].quantile(0.95)), "percent",
-                   f"{percent(float(by_path['peak_holding'].quantile(0.95)))}; above {cap} on "
-                   f"{percent(over, 0)} of paths", "04-dilution"),
-            Metric("issued_p5_final", "Shares issued to noteholders, cumulative, as a share of "
-                   "outstanding: 5th percentile", float(final["ownership_p5"]), "percent",
-                   percent(float(final["ownership_p5"])), "04-dilution"),
-            Metric("issued_p95_final", "Shares issued to noteholders, cumulative, as a share of "
-                   "outstanding: 95th percentile", float(final["ownership_p95"]), "percent",
-                   percent(float(final["ownership_p95"])), "04-dilution")]
-
-    def _stack_metrics(self) -> list[Metric]:
-        """The capital stack's numbers (page 08): the share of the fully diluted count held
-        through DynTek's convertible paper and warrants in the last month, the largest
-        month's cash due and the months over the cash line, at the 95th percentile."""
-        r, line = self.stack(), self.params["CASH_LINE"]
-        held = 1 - r.ownership["Public and others"][-1]
-        mid, high = float(np.median(held)), float(np.percentile(held, 95))
-        total = np.percentile(sum(r.cash.values()), 95, axis=1)
-        peak, over = int(np.argmax(total)), r.months_over(line)
-        home = "08-capital-stack"
-        return [
-            Metric("stack_held_final", "Fully diluted shares held through DynTek's convertible "
-                   f"notes and warrants on {r.recorded[-1]:%d %b %Y}: median (95th "
-                   "percentile)", mid, "percent", f"{percent(mid)} ({percent(high)})", home),
-            Metric("stack_peak_cash_p95", "Largest month's cash due on all the notes, 95th "
-                   "percentile", float(total[peak]), "dollars",
-                   f"{dollars(float(total[peak]), 0)} ({r.months[peak]:%b %Y})", home),
-            Metric("stack_months_over_line", f"Months whose cash due passes the "
-                   f"{dollars(line, 0)} cash line (assumed), 95th percentile", len(over),
-                   "count", f"{len(over)}: " + ", ".join(f"{m:%b %Y}" for m in over)
-                   if over else "none", home)]
-
-    def _final_holding(self) -> np.ndarray:
-        """The Holder's own holding after its sales on the last payment date, path by path."""
-        a = self.forecast().result.arrays
-        if not len(a["per_held"]):
-            return np.zeros(self.forecast().result.n_paths)
-        return a["per_held"][-1] / a["per_outstanding"][-1]
+        return self._once("metrics", lambda: all_metrics(self), disk=False)
 
     def dilution_table(self) -> pd.DataFrame:
         """Basic against fully diluted: the shares issued to noteholders, cumulative, over the
@@ -1142,37 +1003,6 @@ class Case:
             columns={"noteholder_ownership": "issued_to_noteholders_of_outstanding",
                      "fully_diluted_ownership": "issued_to_noteholders_of_fully_diluted"})
         return table(out, {c: "percent" for c in out.columns})
-
-    def _value_metrics(self) -> list[Metric]:
-        """The value (of the note, or of the noticed claim) and the amendment's transfer."""
-        value, change = self.value(), self.amendment()
-        if isinstance(value, ClaimValue):
-            own = Metric(
-                "fair_value", f"Value of the noticed claim on {value.valuation_date:%d %b %Y} "
-                f"(paid in {value.settlement} on {value.paid_on:%d %b %Y}, assumed)",
-                value.value, "dollars", dollars(value.value, 0), "06-fair-value", 0.0)
-        else:
-            i = value.inputs
-            company = {"optimal": "the company's cheaper choice", "shares": "payment in shares",
-                       "cash": "payment in cash"}[i.policy]
-            holder = ("the Holder's fitted rule" if i.holder == "optimal" else
-                      "a Holder who never converts" if i.holder == "hold" else
-                      f"a Holder converting at {i.holder:g}x")
-            own = Metric("fair_value", f"Fair value on {i.valuation_date:%d %b %Y}, with "
-                         f"{company} and {holder} ({BAND})", value.value, "dollars",
-                         money_band(value.value, value.std_error), "06-fair-value",
-                         value.std_error)
-        return [
-            own,
-            Metric("amendment_transfer", "Value the amendment moved to the noteholders at an "
-                   f"assumed ${change.amended.inputs.spot:,.2f} share price ({BAND})",
-                   change.transfer, "dollars", money_band(change.transfer, change.std_error),
-                   "06-fair-value", change.std_error),
-            Metric("amendment_with_warrants", "... with the "
-                   f"{sum(w.shares for w in change.warrants):,} warrants issued for it "
-                   "(expiry assumed)", change.with_warrants, "dollars",
-                   money_band(change.with_warrants, change.std_error), "06-fair-value",
-                   change.std_error)]
 
     def home_metrics(self, notebook: str) -> dict[str, str]:
         """The board numbers a notebook explains, label -> text (the same text as the

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from notelib.case import Case
+from notelib.metrics import redemption_metrics
 from notelib.params import CaseError
 
 
@@ -118,6 +119,6 @@ def test_a_fully_converted_note_has_no_break_even(tmp_path):
                             N_PATHS=10, VALUATION_PATHS=1000)
     r = case.redemption()
     assert case.state().principal == 0 and r.shares == 0 and parity_breakeven(r) is None
-    [m] = [m for m in case._redemption_metrics() if m.key == "breakeven_close"]
+    [m] = [m for m in redemption_metrics(case) if m.key == "breakeven_close"]
     assert m.value is None and m.text == "none: no principal left to convert"
     assert len(case.redemption_curve()) == case.params["CLOSE_STEPS"]
