@@ -317,7 +317,7 @@ def test_report_artefacts(report):
     from pptx import Presentation
 
     pdf = PdfReader(report / f"{board}.pdf")
-    # title, what changed, where it stands, assumptions, key numbers, six figures, the
+    # title, what changed, where it stands, assumptions, key numbers, nine figures, the
     # conclusion: page for page the deck's slides
     assert len(pdf.pages) == len(Presentation(report / f"{board}.pptx").slides) >= 12
     assert pdf.metadata.subject == "case base, as of 2026-11-20"
@@ -328,9 +328,9 @@ def test_report_artefacts(report):
                  "manifest.json", "figures/00-parity-vs-floor.png",
                  "figures/00-parity-vs-floor.svg"]:
         assert f'"{link}"' in index, link
-    # figures in the story's order: the board's, then 01's, ..., 07's
+    # figures in the story's order: the board's, then 01's, ..., 08's
     order = re.findall(r'<img src="figures/(\d\d)-', index)
-    assert order == sorted(order) and order[0] == "00" and order[-1] == "07"
+    assert order == sorted(order) and order[0] == "00" and order[-1] == "08"
     manifest = json.loads((report / "manifest.json").read_text())
     assert manifest["seeds"]["03-cash-vs-shares"] == 2005
     assert len(manifest["terms_sha256"]) == 64 and manifest["packages"]["numpy"]
@@ -372,13 +372,17 @@ def test_board_deck(report):
         pictures.append((picture.name, finding))
     assert [name for name, _ in pictures] == ["00-payment-schedule", "00-parity-vs-floor",
                                               "00-cash-vs-shares", "00-conversion",
-                                              "00-redemption-exposure", "00-amendment"]
+                                              "00-redemption-exposure", "00-amendment",
+                                              "00-capital-stack-ownership",
+                                              "00-capital-stack-cash",
+                                              "00-capital-stack-shares"]
+    findings = dict(pictures)
     # the amendment's board figure says what it moved in the key number's own words
     moved = next(m for m in json.loads((report / "metrics.json").read_text())["board"]
                  if m["key"] == "amendment_transfer")
-    assert pictures[-1][1].startswith(f"The amendment moved {moved['text']} of value to the "
-                                      f"noteholders ({BAND}) at an assumed $0.25 "
-                                      "share price; $")
+    assert findings["00-amendment"].startswith(
+        f"The amendment moved {moved['text']} of value to the noteholders ({BAND}) at an "
+        "assumed $0.25 share price; $")
     # the schedule's finding: $470,675 of interest is "$471K"
     assert pictures[0][1].startswith("$471K interest and $3.35M principal")
     # the last slide: the conclusion, three sentences from the numbers
