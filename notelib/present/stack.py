@@ -88,8 +88,8 @@ def cash_table(result: StackResult, line: float) -> pd.DataFrame:
         rows[f"{name}, 95th pct."] = np.percentile(v, 95, axis=1)
     p95 = np.percentile(sum(result.cash.values()), 95, axis=1)
     rows["all, 95th pct."] = p95
-    out = pd.DataFrame(rows, index=pd.Index([f"{m:%b %Y}" for m in result.months],
-                                            name="month"))
+    out = pd.DataFrame(rows, index=pd.Index([f"{m:%b}\u00a0{m:%Y}" for m in result.months],
+                                            name="month"))  # "Nov 2006" on one line
     out["over the line"] = np.where(p95 > line, "over", "")
     return table(out, {c: "dollars" for c in out.columns if c != "over the line"})
 
