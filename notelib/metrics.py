@@ -141,7 +141,7 @@ def stack_metrics(case: Case) -> list[Metric]:
     r, line = case.stack(), case.params["CASH_LINE"]
     held = 1 - r.ownership["Public and others"][-1]
     mid, high = float(np.median(held)), float(np.percentile(held, 95))
-    total = np.percentile(sum(r.cash.values()), 95, axis=1)
+    total = r.total_due(95)
     peak, over = int(np.argmax(total)), r.months_over(line)
     home = "08-capital-stack"
     return [

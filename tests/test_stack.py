@@ -66,6 +66,15 @@ def test_bridge_interest_across_a_rate_step():
     assert rows["total"].iloc[0] == 2_995_833.34
 
 
+def _stack(*, bridge: bool = True, warrants: bool = True, **term) -> Stack:
+    """The stack of data/instruments, the Laurus note's fields changed by ``term``, without
+    the bridge notes or the warrants if asked."""
+    full = load_stack(CAPTABLE)
+    return dataclasses.replace(full, bridge=full.bridge if bridge else None,
+                               warrants=full.warrants if warrants else (),
+                               term_note=dataclasses.replace(full.term_note, **term))
+
+
 def _terms_at(price: float) -> nl.NoteTerms:
     return nl.load_terms(conversion_price=price)
 
@@ -86,9 +95,7 @@ def test_laurus_monthly_amounts_in_shares_on_a_flat_path_by_hand():
     Mar 2006: 207,812.25 + 6,649,999 x 28 x 0.085 / 360 = 207,812.25 + 43,963.88
               = 251,776.13 -> 1,007,104.52 -> 1,007,105."""
     terms = _terms_at(0.50)
-    full = load_stack(CAPTABLE)
-    stack = dataclasses.replace(full, warrants=(), bridge=None, term_note=dataclasses.replace(
-        full.term_note, ownership_cap=Fraction(1)))
+    stack = _stack(bridge=False, warrants=False, ownership_cap=Fraction(1))
     r = simulate_stack(terms, _flat(terms, 0.30), stack, holder=1.5, captable=CAPTABLE)
     got = dict(zip(r.months, r.shares_by_month[stack.term_note.short][:, 0]))
     assert got[D(2005, 11, 30)] == 0
@@ -267,8 +274,7 @@ def test_a_term_note_too_large_for_exact_integers_is_refused_not_wrapped(changes
     from notelib.engine import EngineError
 
     terms = nl.load_terms()
-    full = load_stack(CAPTABLE)
-    stack = dataclasses.replace(full, term_note=dataclasses.replace(full.term_note, **changes))
+    stack = _stack(**changes)
     with pytest.raises(EngineError, match=words):
         simulate_stack(terms, _flat(terms, 0.30), stack, holder=1.5, captable=CAPTABLE)
 
@@ -286,9 +292,7 @@ def test_a_reverse_split_moves_the_laurus_price_and_the_warrants_to_the_new_basi
     from notelib.paths import drop
 
     terms = _terms_at(0.50)
-    full = load_stack(CAPTABLE)
-    stack = dataclasses.replace(full, bridge=None, term_note=dataclasses.replace(
-        full.term_note, ownership_cap=Fraction(1)))
+    stack = _stack(bridge=False, ownership_cap=Fraction(1))
     paths = drop(note_sessions(terms, D(2005, 10, 3)), 0.30, D(2006, 6, 5), 3.00)
     r = simulate_stack(terms, paths, stack, holder=1.5, captable=CAPTABLE,
                        events=[Split(D(2006, 6, 5), 0.1)])
@@ -309,9 +313,7 @@ def test_a_price_of_0_65_and_a_sale_limit_past_int64_are_taken():
     from notelib.engine import EngineError
 
     terms = nl.load_terms()
-    full = load_stack(CAPTABLE)
-    stack = dataclasses.replace(full, term_note=dataclasses.replace(
-        full.term_note, conversion_price=Fraction("0.65")))
+    stack = _stack(conversion_price=Fraction("0.65"))
     r = simulate_stack(terms, _flat(terms, 0.30), stack, holder=1.5, sale_limit=10**19,
                        captable=CAPTABLE)
     assert r.shares[stack.term_note.short][0] >= 0
@@ -326,9 +328,7 @@ def test_interest_is_never_charged_for_days_already_paid():
     = 25,953.468... -> $25,953.47. A flat $0.20 is under the 110% floor and the conversion
     multiple: all of it in cash."""
     terms = nl.load_terms()
-    full = load_stack(CAPTABLE)
-    stack = dataclasses.replace(full, warrants=(), bridge=None, term_note=dataclasses.replace(
-        full.term_note, interest_paid_to=D(2006, 1, 15)))
+    stack = _stack(bridge=False, warrants=False, interest_paid_to=D(2006, 1, 15))
     r = simulate_stack(terms, _flat(terms, 0.20), stack, holder=1.5, captable=CAPTABLE)
     cash = dict(zip(r.months, r.cash[stack.term_note.short][:, 0]))
     assert cash[D(2005, 12, 31)] == 0 and cash[D(2006, 1, 31)] == 0
@@ -346,9 +346,7 @@ def test_payments_the_paths_cannot_carry_are_refused_not_dropped():
         full.bridge, maturity_date=D(2008, 4, 5)))
     with pytest.raises(PathError, match="payment of 2008-04-05 falls after the stack's last"):
         simulate_stack(terms, _flat(terms, 0.30), late, holder=1.5, captable=CAPTABLE)
-    early = dataclasses.replace(full, term_note=dataclasses.replace(
-        full.term_note, interest_paid_to=D(2005, 10, 1), prime_rate=(
-            (D(2005, 9, 20), Fraction("0.0675")), *full.term_note.prime_rate[1:])))
+    early = _stack(interest_paid_to=D(2005, 10, 1))  # the prime series starts 20 Sep 2005
     short = flat(note_sessions(terms, D(2005, 11, 1)), 0.30)
     with pytest.raises(PathError, match="the 5 Trading Days before .*2005-11-01"):
         simulate_stack(terms, short, early, holder=1.5, captable=CAPTABLE)
@@ -363,9 +361,7 @@ def test_a_three_for_one_split_rounds_the_laurus_price_to_a_hundredth_of_a_cent(
     from notelib.paths import drop
 
     terms = _terms_at(0.50)
-    full = load_stack(CAPTABLE)
-    stack = dataclasses.replace(full, bridge=None, warrants=(), term_note=dataclasses.replace(
-        full.term_note, ownership_cap=Fraction(1)))
+    stack = _stack(bridge=False, warrants=False, ownership_cap=Fraction(1))
     paths = drop(note_sessions(terms, D(2005, 10, 3)), 0.30, D(2006, 6, 5), 0.10)
     r = simulate_stack(terms, paths, stack, holder=1.5, captable=CAPTABLE,
                        events=[Split(D(2006, 6, 5), 3)])

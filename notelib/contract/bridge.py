@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .instruments import (CENTS, DATE, INSTRUMENTS, STEPS, Field, Reader, a_date, cents, count,
-                          monthly_to, read_instrument, steps)
+from .instruments import (CENTS, DATE, INSTRUMENTS, STEPS, Field, Instrument, Reader, a_date,
+                          cents, count, monthly_to, read_instrument, steps)
+from .money import round_half_up
 from .schedule import year_fraction
 
 FIELDS = ("notes", "principal_each", "issue_date", "maturity_date", "rate_steps", "day_count",
@@ -22,12 +23,9 @@ PAID = ("at-maturity", "monthly")
 
 
 @dataclass(frozen=True)
-class BridgeNotes:
+class BridgeNotes(Instrument):
     """The bridge notes' terms, each field's provenance in ``fields``."""
 
-    name: str
-    short: str  # the name in charts and tables
-    holder: str
     notes: int
     principal_cents: int  # each note's
     issue_date: dt.date
@@ -49,8 +47,7 @@ class BridgeNotes:
 
     def interest_cents(self, start: dt.date, end: dt.date) -> int:
         """One note's interest from ``start`` to ``end``, in cents, half a cent up."""
-        x = self.interest_exact(start, end)
-        return int((2 * x + 1) // 2)
+        return int(round_half_up(self.interest_exact(start, end), 0))
 
     def payment_dates(self) -> list[dt.date]:
         """The days interest is paid: the Maturity Date, or the first of each month and then
@@ -90,7 +87,7 @@ def load_bridge_notes(path: str | Path = INSTRUMENTS / "bridge-notes.yaml") -> B
     )
     r.field("day_count", lambda v: v if v == "30/360" else 1 / 0,
             "30/360 (the form of note's only day count)")
-    notes = BridgeNotes(name=r.name, short=r.short, holder=r.holder, fields=r.fields, **f)
+    notes = BridgeNotes(**r.header(), **f)
     if notes.issue_date >= notes.maturity_date:
         raise r.error("maturity_date", "must fall after issue_date")
     if notes.rate_steps[0][0] > notes.issue_date:

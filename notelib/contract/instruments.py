@@ -35,6 +35,16 @@ class Field:
     source: str
 
 
+@dataclass(frozen=True)
+class Instrument:
+    """What every instrument file names: the instrument, its label in charts and tables,
+    and who holds it."""
+
+    name: str
+    short: str
+    holder: str
+
+
 class Reader:
     """The fields of one instrument file, each read once and checked by its rule."""
 
@@ -52,6 +62,12 @@ class Reader:
         self.name = self.text("name")
         self.holder = self.text("holder")
         self.short = self.text("short") if "short" in raw else self.name  # charts' label
+
+    def header(self) -> dict[str, Any]:
+        """The keyword arguments every instrument takes from its file: name, short, holder
+        and the fields read so far."""
+        return {"name": self.name, "short": self.short, "holder": self.holder,
+                "fields": self.fields}
 
     def error(self, name: str, rule: str) -> InstrumentError:
         return InstrumentError(f"{self.path}: {name} {rule}")

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .instruments import (CENTS, DATE, INSTRUMENTS, PRICE, RATE, STEPS, Field, Reader, a_date,
-                          cents, count, monthly_to, price, rate, rate_on, read_instrument,
-                          steps)
+from .instruments import (CENTS, DATE, INSTRUMENTS, PRICE, RATE, STEPS, Field, Instrument,
+                          Reader, a_date, cents, count, monthly_to, price, rate, rate_on,
+                          read_instrument, steps)
+from .money import round_half_up
 
 DAY_BASIS = 360  # ACT/360 (an assumption, reading 56)
 FIELDS = ("principal", "prime_margin", "prime_rate", "day_count", "interest_paid_to",
@@ -26,12 +27,9 @@ BP = 10_000  # rates are whole basis points in the engine: a rate x 10,000
 
 
 @dataclass(frozen=True)
-class TermNote:
+class TermNote(Instrument):
     """The Laurus note's terms, each field's provenance in ``fields``."""
 
-    name: str
-    short: str  # the name in charts and tables
-    holder: str
     principal_cents: int
     prime_margin: Fraction
     prime_rate: tuple[tuple[dt.date, Fraction], ...]
@@ -68,8 +66,8 @@ class TermNote:
     def interest_cents(self, balance_cents: int, start: dt.date, end: dt.date) -> int:
         """Interest on ``balance_cents`` from ``start`` to the day before ``end``, in cents,
         half a cent up (1.1; ACT/360, reading 56)."""
-        den = BP * DAY_BASIS
-        return (2 * balance_cents * self.rate_days(start, end) + den) // (2 * den)
+        return int(round_half_up(Fraction(balance_cents * self.rate_days(start, end),
+                                          BP * DAY_BASIS), 0))
 
     def payment_dates(self) -> list[dt.date]:
         """The first of each month after ``interest_paid_to`` before the Maturity Date, then
@@ -127,7 +125,7 @@ def load_term_note(path: str | Path = INSTRUMENTS / "laurus-term-note.yaml") -> 
         warrant_expires=r.field("warrant_expires", a_date, DATE),
     )
     del f["day_count"]
-    note = TermNote(name=r.name, short=r.short, holder=r.holder, fields=r.fields, **f)
+    note = TermNote(**r.header(), **f)
     if not note.interest_paid_to < note.first_amortization_date < note.maturity_date:
         raise r.error("first_amortization_date", "must fall after interest_paid_to and "
                       "before maturity_date")

@@ -377,10 +377,14 @@ class StackResult:
                 cols[f"{name} p{p:g}"] = np.percentile(v, p, axis=1)
         return pd.DataFrame(cols, index=pd.Index(self.months, name="month"))
 
+    def total_due(self, q: float = 95) -> np.ndarray:
+        """Each month's ``q``-th percentile of the cash due on all the notes together, in
+        dollars (a percentile of the paths' totals, not a sum of percentiles)."""
+        return np.percentile(sum(self.cash.values()), q, axis=1)
+
     def months_over(self, line: float, q: float = 95) -> list[dt.date]:
         """The months whose ``q``-th percentile of total cash due exceeds ``line`` dollars."""
-        total = np.percentile(sum(self.cash.values()), q, axis=1)
-        return [m for m, v in zip(self.months, total) if v > line]
+        return [m for m, v in zip(self.months, self.total_due(q)) if v > line]
 
 
 def simulate_stack(terms, prices: Paths | pd.DataFrame, stack: Stack, *,
@@ -406,8 +410,11 @@ def simulate_stack(terms, prices: Paths | pd.DataFrame, stack: Stack, *,
     if not isinstance(prices, Paths):
         raise PathError("the stack takes a Paths (or a DataFrame of closes)")
 
+    compiled: list[StackPlan] = []  # the plan's stack, compiled once
+
     def beside(plan: Plan):
         sp = plan_stack(stack, plan, multiple)
+        compiled.append(sp)
 
         def make(closes: np.ndarray) -> Others:
             if int_type(plan, closes) is object:
@@ -425,7 +432,7 @@ def simulate_stack(terms, prices: Paths | pd.DataFrame, stack: Stack, *,
     note = SimulationResult(terms, c.schedule, c.capital, arrays["cash_paid"].shape[0],
                             {k: arrays[k] for k in note_keys}, keep,
                             c.price_at_pay / c.price_units, c.split_factor_at_pay)
-    sp = plan_stack(stack, plan, multiple)
+    sp = compiled[0]
     cash = {"9% notes": arrays["stack_cash_note"] / 100}
     if stack.term_note:
         cash[stack.term_note.short] = arrays["stack_cash_term"] / 100

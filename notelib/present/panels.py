@@ -275,7 +275,7 @@ def stack_panel(case) -> Panel:
         line = round(float(cash_line), 2)
         fig = charts.stack_cash_chart(r.months, r.cash, line, subtitle=a.subtitle())
         held = 1 - r.ownership["Public and others"][-1]
-        total = np.percentile(sum(r.cash.values()), 95, axis=1)
+        total = r.total_due(95)
         figures = html_table({
             f"Held through the notes and warrants, {r.months[-1]:%b %Y} (median)":
                 f"{np.median(held):.1%}",

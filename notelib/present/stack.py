@@ -82,15 +82,12 @@ def cash_table(result: StackResult, line: float) -> pd.DataFrame:
     """Cash due each month: each instrument's median and 95th percentile, the 95th
     percentile of the paths' totals (not a sum of percentiles), and whether it passes the
     cash ``line`` (dollars)."""
-    rows = {}
-    for name, v in result.cash.items():
-        rows[f"{name}, median"] = np.median(v, axis=1)
-        rows[f"{name}, 95th pct."] = np.percentile(v, 95, axis=1)
-    p95 = np.percentile(sum(result.cash.values()), 95, axis=1)
-    rows["all, 95th pct."] = p95
-    out = pd.DataFrame(rows, index=pd.Index([f"{m:%b}\u00a0{m:%Y}" for m in result.months],
-                                            name="month"))  # "Nov 2006" on one line
-    out["over the line"] = np.where(p95 > line, "over", "")
+    by_month = result.cash_by_month((50, 95)).drop(columns="total p50")
+    out = by_month.rename(columns=lambda c: c.replace(" p50", ", median").replace(
+        " p95", ", 95th pct.").replace("total,", "all,"))
+    out.index = pd.Index([f"{m:%b}\u00a0{m:%Y}" for m in result.months],
+                         name="month")  # "Nov 2006" on one line
+    out["over the line"] = np.where(by_month["total p95"] > line, "over", "")
     return table(out, {c: "dollars" for c in out.columns if c != "over the line"})
 
 
@@ -99,7 +96,7 @@ def stack_record(result: StackResult, line: float) -> dict[str, Any]:
     (median, 95th percentile), the peak month's 95th-percentile cash due, and the months
     over the line."""
     last = result.ownership_on(result.months[-1])
-    p95 = np.percentile(sum(result.cash.values()), 95, axis=1)
+    p95 = result.total_due(95)
     peak = int(np.argmax(p95))
     return {
         **{f"ownership_p50_{_slug(h)}": float(r["p50"]) for h, r in last.iterrows()},

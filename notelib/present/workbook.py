@@ -858,39 +858,37 @@ def _stack(wb, ws, fmt, d) -> None:
     ws.write_string(2, 0, "Cash line a month (assumed)")
     ws.write_number(2, 2, line, fmt["money"])
     wb.define_name("CashLine", f"=Stack!{cell(2, 2, True, True)}")
-    names = list(r.cash)
+    by_month, names = r.cash_by_month((50, 95)), list(r.cash)
     cols = [Column("Month", "date", 12), *(Column(f"{n}, median", "money", 16) for n in names),
             Column("All, 95th percentile", "money", 16), Column("Over the line", "text", 10)]
-    total = np.percentile(sum(r.cash.values()), 95, axis=1)
-    rows = [[m, *(float(np.median(r.cash[n][i])) for n in names), float(total[i]), None]
-            for i, m in enumerate(r.months)]
-    end = _rows(ws, fmt, 4, cols, rows)
-    over = len(cols) - 1
-    for i, value in enumerate(total, start=5):
-        ws.write_formula(i, over, f'=IF({cell(i, over - 1)}>CashLine,"over","under")',
-                         fmt["top"], "over" if value > line else "under")
-    b = r.stack.bridge
-    if b is None:
-        return
-    top = end + 2
+    keys = [*(f"{n} p50" for n in names), "total p95"]
+    end = _rows(ws, fmt, 4, cols, [[m, *by_month.loc[m, keys], None] for m in r.months])
+    for i, total in enumerate(by_month["total p95"], start=5):
+        ws.write_formula(i, len(cols) - 1, f'=IF({cell(i, len(cols) - 2)}>CashLine,"over",'
+                         '"under")', fmt["top"], "over" if total > line else "under")
+    if r.stack.bridge is not None:
+        _bridge_interest(ws, fmt, r.stack.bridge, end + 2)
+
+
+def _bridge_interest(ws, fmt, b, top: int) -> None:
+    """One bridge note's interest from ``top``: a row per rate step, each ``=principal x
+    rate x days / 360``, their sum to the cent, and a Check against notelib's figure."""
     ws.write_string(top, 0, f"{b.name}: interest on one note of {dollars(b.principal_cents / 100)}"
                     ", 30/360, each rate from its date to the next", fmt["title"])
-    steps = [*b.rate_steps[1:], (b.maturity_date, None)]
+    ends = [d for d, _ in b.rate_steps[1:]] + [b.maturity_date]
     rows = [[since, until, float(rate), float(year_fraction(since, until, "30/360") * 360)]
-            for (since, rate), (until, _) in zip(b.rate_steps, steps)]
-    first = top + 2
+            for (since, rate), until in zip(b.rate_steps, ends)]
     cols = [Column("From", "date", 12), Column("To", "date", 12), Column("Rate", "pct", 10),
             Column("Days (30/360)", "days", 10), Column("Interest", "money", 14),
             Column("notelib", "money", 14), Column("Check", "text", 8)]
-    _rows(ws, fmt, top + 1, cols, [row + [None, None, None] for row in rows], size=False)
+    last = _rows(ws, fmt, top + 1, cols, [row + [None] * 3 for row in rows], size=False)
     principal = b.principal_cents / 100
-    for i, row in enumerate(rows, start=first):
+    for i, row in enumerate(rows, start=top + 2):
         ws.write_formula(i, 4, f"={principal}*{cell(i, 2)}*{cell(i, 3)}/360", fmt["money"],
                          principal * row[2] * row[3] / 360)
-    last = first + len(rows)
     mine = b.interest_cents(b.issue_date, b.maturity_date) / 100
     ws.write_string(last, 3, "Total")
-    ws.write_formula(last, 4, f"=ROUND(SUM({cell(first, 4)}:{cell(last - 1, 4)}),2)",
+    ws.write_formula(last, 4, f"=ROUND(SUM({cell(top + 2, 4)}:{cell(last - 1, 4)}),2)",
                      fmt["money"], mine)
     ws.write_number(last, 5, mine, fmt["money"])
     ws.write_formula(last, 6, _check([(cell(last, 4), cell(last, 5))]), fmt["top"], OK[0][1:-1])
