@@ -470,7 +470,7 @@ def test_status_defaults_to_a_date_it_can_answer_and_json_is_for_scripts(tmp_pat
 
 # --- issue 36: index.html, the static pages, the headline, the previous report ----------------
 def test_index_shows_every_figure_with_its_unit_never_a_raw_float():
-    from notelib.jobs.reports import metric_row
+    from notelib.jobs.publications import metric_row
 
     # 06's upper bound and its standard error were "4809152.346983123" and
     # "5750.277061608248": dollars to the cent
@@ -528,7 +528,7 @@ FAIR = ("fair_value", "Fair value on 01 Nov 2005 (± 2 standard errors)")
 
 
 def test_the_previous_report_is_the_latest_earlier_publication_the_same_day_included(tmp_path):
-    from notelib.jobs.reports import changes_between, previous_publication
+    from notelib.jobs.publications import changes_between, previous_publication
 
     def pub(folder, as_of, fair, name="base"):
         return _published(tmp_path, folder, name, as_of, {FAIR[0]: (FAIR[1], fair)})
