@@ -40,12 +40,12 @@ from .plan import (
     with_redemption,
 )
 from .result import PERCENTILES, SimulationResult, Summary
-from .run import run, run_strata, simulate
+from .run import advance_span, run, run_strata, simulate
 from .steps import PaymentContext, Policy, State, advance, path_state, share_test
 
 __all__ = [
     "Behaviour", "BehaviourGrid", "ContractGrid", "Discount", "EngineError", "PERCENTILES",
     "PaymentContext", "Plan", "Policy", "RedemptionEvent", "SimulationResult", "Start",
-    "State", "StateRule", "Summary", "advance", "as_start", "compile_plan", "path_state",
+    "State", "StateRule", "Summary", "advance", "advance_span", "as_start", "compile_plan", "path_state",
     "ratio", "run", "share_test", "simulate", "state_features", "with_redemption",
 ]

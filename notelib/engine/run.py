@@ -18,6 +18,7 @@ from ..limits import count
 from ..contract.adjustments import Event
 from ..contract.terms import NoteTerms
 from ..paths import PathError, Paths
+from . import kernel
 from .exact import as_python_ints, fits_int64, highest, int_type, to_int64
 from .plan import (Behaviour, EngineError, Plan, Point, RedemptionEvent, as_start,
                    compile_plan)
@@ -45,6 +46,21 @@ class _Repeated:
         return np.tile(rows, (1,) * (rows.ndim - 1) + (self.blocks,))
 
 
+def advance_span(plan: Plan, st: State, lo: int, hi: int, closes: np.ndarray | _Repeated,
+                 policy: Policy, cols: np.ndarray | None = None) -> None:
+    """Apply the plan's points ``lo:hi`` to ``st``, whose path j reads the closes' column
+    ``cols[j]`` (default: j): compiled where :func:`kernel.fits` (the same numbers to the bit,
+    tests/test_kernel.py), else with :func:`advance` point by point."""
+    block, read = ((closes.closes, np.arange(st.n) % closes.m) if isinstance(closes, _Repeated)
+                   else (closes, np.arange(st.n) if cols is None else cols))
+    if kernel.fits(plan, st, block, policy):
+        kernel.span(plan, st, lo, hi, block, read, policy)
+        return
+    mine = closes if cols is None else closes[:, cols]
+    for point in plan.contract.points[lo:hi]:
+        advance(plan, st, point, mine, policy)
+
+
 def run(plan: Plan, closes: np.ndarray, *, policy: Policy = "shares", keep: bool = False,
         blocks: int = 1, worth_only: bool = False,
         beside: Callable[[State, Point, np.ndarray], None] | None = None
@@ -68,9 +84,11 @@ def run(plan: Plan, closes: np.ndarray, *, policy: Policy = "shares", keep: bool
         plan = as_python_ints(plan)
     st = State(plan, n, dtype, worth_only)
     read = closes if blocks == 1 else _Repeated(closes, blocks)
-    for point in plan.contract.points:
-        advance(plan, st, point, read, policy)
-        if beside is not None:
+    if beside is None:
+        advance_span(plan, st, 0, len(plan.contract.points), read, policy)
+    else:
+        for point in plan.contract.points:
+            advance(plan, st, point, read, policy)
             beside(st, point, read)
     if worth_only:
         return dict(zip(("pv_cash", "pv_equity"), st.discounted()))
@@ -106,16 +124,17 @@ def run_strata(plans: Sequence[Plan], bounds: Sequence[int], closes: np.ndarray,
     for j, lo, hi in strata:
         first, last, resume = _apart(plans[j], base)
         start.setdefault(first, []).append((plans[j], lo, hi, last, resume))
-    for i, point in enumerate([*points, None]):
+    done = 0
+    for i in sorted({*start, *(r for *_, r in sum(start.values(), []))}):
+        advance_span(base, st, done, i, closes, policy)
+        done = i
         for lo, hi, part in back.pop(i, ()):
             st.put(lo, hi, part)
         for plan, lo, hi, last, resume in start.pop(i, ()):
             part = st.columns(lo, hi)
-            for p in plan.contract.points[i:last + 1]:
-                advance(plan, part, p, closes[:, lo:hi], policy)
+            advance_span(plan, part, i, last + 1, closes[:, lo:hi], policy)
             back.setdefault(resume, []).append((lo, hi, part))
-        if point is not None:
-            advance(base, st, point, closes, policy)
+    advance_span(base, st, done, len(points), closes, policy)
     return st.discounted()
 
 
@@ -188,7 +207,8 @@ def simulate(
 
     ``prices``: a :class:`Paths`, a DataFrame of closes (one column per path) or an
     iterable of Paths chunks (e.g. :func:`notelib.paths.gbm_chunks`; give ``n_paths`` for
-    the progress bar). ``policy``: "shares" (pay in shares whenever allowed), "cash", or a
+    the progress bar). ``policy``: "shares" (pay in shares whenever allowed), "cash", "cheaper"
+    (in shares where allowed and worth less than the cash at the close before payment), or a
     callable taking a :class:`PaymentContext` and returning a bool array. ``holder``:
     "hold", or a multiple of the Conversion Price at or above which the Holder converts
     everything it can within the ownership cap (it sells the shares at once if
@@ -220,7 +240,8 @@ def check_arguments(terms: NoteTerms, policy: Policy, exposure_lag: int, chunk: 
         raise EngineError(f"rounding = {terms.rounding!r}: the engine pays in cents; use "
                           "rounding 'cent' (the scalar schedule takes 'none')")
     if not callable(policy):
-        one_of(policy, "policy", ("shares", "cash"), EngineError, also="or a callable")
+        one_of(policy, "policy", ("shares", "cash", "cheaper"), EngineError,
+               also="or a callable")
     whole(exposure_lag, "exposure_lag", EngineError, low=1, unit="sessions")
     count(chunk, "chunk", EngineError, kind="chunk")
     count(n_paths, "n_paths", EngineError, kind="paths", none=True)

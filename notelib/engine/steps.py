@@ -208,7 +208,9 @@ def _elect(plan: Plan, st: State, s: int, closes: np.ndarray) -> None:
 def _pay(plan: Plan, st: State, k: int, date: dt.date, closes: np.ndarray, policy: Policy
          ) -> None:
     """Payment ``k``: interest and principal due, in Payment Shares when allowed and the
-    policy elects them, otherwise in cash (preamble, IV)."""
+    policy elects them ("shares": always; "cheaper": where the shares are worth less than the
+    cash at the close before payment; a callable: where it says), otherwise in cash
+    (preamble, IV)."""
     units, alive = plan.contract.price_units, st.alive
     interest = _accrued(plan, st) if plan.contract.is_interest[k] else st.zeros()
     if plan.contract.is_interest[k]:
@@ -224,6 +226,8 @@ def _pay(plan: Plan, st: State, k: int, date: dt.date, closes: np.ndarray, polic
         in_shares = allowed
     elif policy == "cash":
         in_shares = np.zeros(st.n, dtype=bool)
+    elif policy == "cheaper":  # shares where worth less than the cash, at the close before
+        in_shares = allowed & (shares.astype(np.float64) * close < amount.astype(np.float64) / 100)
     else:
         ctx = PaymentContext(date, plan.contract.schedule["pay_date"].iloc[k], allowed, amount, shares,
                              close)

@@ -14,8 +14,8 @@ figure (a forecast, a valuation, a table) is written as one ``.npz`` file holdin
 
 Reading checks the tag first and then builds only what the tree's schema allows: the built-in
 scalars and containers, NumPy arrays, pandas frames, series and indexes, and the notelib
-dataclasses named in :func:`_classes` (their fields checked by name) and the functions named
-in :func:`_functions`. A class or function outside those lists, a field a class does not have, a
+dataclasses named in :func:`_classes` (their fields checked by name). A class outside that
+list, a function (none is stored), a field a class does not have, a
 wrong key or a tag that does not check is refused, with the reason, and the caller recomputes
 the figure. No ``__reduce__``, no import by name from the file, no ``eval``.
 """
@@ -110,19 +110,14 @@ def _classes() -> dict[str, type]:
     return found
 
 
-def _functions() -> dict[str, Any]:
-    from ..value import inputs
-    return {_name(f): f for f in (inputs.cheaper,)}
-
-
 def _name(obj: Any) -> str:
     return f"{obj.__module__}.{obj.__qualname__}"
 
 
 @functools.cache
-def _schema() -> tuple[dict[str, type], dict[str, Any]]:
+def _schema() -> dict[str, type]:
     """What a file may hold, looked up once a process (the modules are imported then)."""
-    return _classes(), _functions()
+    return _classes()
 
 
 # ---- writing --------------------------------------------------------------------------------
@@ -175,7 +170,7 @@ class _Encoder:
         return node
 
     def _shared(self, x: Any) -> dict:
-        """The objects that may be shared: arrays, pandas objects, dataclasses, functions."""
+        """The objects that may be shared: arrays, pandas objects, dataclasses."""
         if isinstance(x, np.ndarray):
             return {"$array": self.array(x)}
         if isinstance(x, pd.DataFrame):
@@ -188,11 +183,9 @@ class _Encoder:
         if isinstance(x, pd.Index):
             return {"$index": self.index(x)}
         if dataclasses.is_dataclass(x) and not isinstance(x, type) \
-                and _name(type(x)) in _schema()[0]:
+                and _name(type(x)) in _schema():
             return {"$dc": [_name(type(x)),
                             [[f.name, self(getattr(x, f.name))] for f in dataclasses.fields(x)]]}
-        if callable(x) and _name(x) in _schema()[1]:
-            return {"$fn": _name(x)}
         raise CacheFileError(f"{type(x).__module__}.{type(x).__qualname__}: not a kind of "
                              "value a cache file holds")
 
@@ -257,7 +250,7 @@ class _Decoder:
     def __init__(self, arrays: list[np.ndarray]) -> None:
         self.arrays = arrays
         self.made: dict[int, Any] = {}
-        self.classes, self.functions = _schema()
+        self.classes = _schema()
 
     def __call__(self, n: Any) -> Any:
         if n is None or isinstance(n, bool | int | float | str):
@@ -337,9 +330,7 @@ class _Decoder:
         elif tag == "$index":
             out = self._index(body)
         elif tag == "$fn":
-            if body not in self.functions:
-                raise CacheFileError(f"function {body!r}: not one a cache file may name")
-            out = self.functions[body]
+            raise CacheFileError(f"function {body!r}: not one a cache file may name (none is)")
         else:
             return self._dataclass(*body, ident)
         self.made[ident] = out

@@ -78,7 +78,7 @@ class Inputs:
         return math.exp(-(self.rate + self.credit_spread) * t), math.exp(-self.rate * t)
 
     def company(self) -> eng.Policy:
-        return cheaper if self.policy == "optimal" else self.policy
+        return "cheaper" if self.policy == "optimal" else self.policy
 
     def chunks(self, n: int, stream: int, chunk: int | None = None) -> Iterable[Paths]:
         return risk_neutral_chunks(
@@ -125,11 +125,6 @@ class Inputs:
             behaviour=eng.Behaviour(holder="hold", sale_limit=self.sale_limit),
             captable=self.captable, start=eng.as_start(self.terms, self.start),
             discount=self.discount)
-
-
-def cheaper(ctx: eng.PaymentContext) -> np.ndarray:
-    """The company's rational choice: shares where they are worth less than the cash."""
-    return ctx.shares.astype(np.float64) * ctx.close < ctx.amount.astype(np.float64) / 100
 
 
 @dataclass(frozen=True)

@@ -41,13 +41,12 @@ def _value(st: eng.State) -> np.ndarray:
     return sum(st.discounted())
 
 
-def _branch(plan: eng.Plan, st: eng.State, at: np.ndarray, points: list, closes: np.ndarray,
+def _branch(plan: eng.Plan, st: eng.State, at: np.ndarray, first: int, closes: np.ndarray,
             policy: eng.Policy) -> np.ndarray:
-    """The paths ``at`` of ``st`` run on from ``points[0]`` under ``plan`` (a threshold per
-    session, or per session and block of ``at``): their values."""
-    part, mine = st.take(at), closes[:, at]
-    for point in points:
-        eng.advance(plan, part, point, mine, policy)
+    """The paths ``at`` of ``st`` run on from the point ``first`` under ``plan`` (a threshold
+    per session, or per session and block of ``at``): their values."""
+    part = st.take(at)
+    eng.advance_span(plan, part, first, len(plan.contract.points), closes, policy, cols=at)
     return _value(part)
 
 
@@ -59,22 +58,26 @@ def block_gains(plan: eng.Plan, lower: np.ndarray, edges: list[int], closes: np.
     touch, so only the others are run, from the block's first session."""
     threshold = plan.behaviour.convert_threshold
     st = eng.State(plan, closes.shape[1], np.int64, worth_only=True)
-    points = list(plan.contract.points)
-    starts = {s: m for m, s in enumerate(edges[:-1])}
-    blocks = []
+    points = plan.contract.points
+    first: dict[int, int] = {}  # a session -> the first point on it
     for i, point in enumerate(points):
-        m = starts.pop(point.session, None)
-        if m is not None:
-            lo, hi = edges[m], edges[m + 1]
-            ok = np.flatnonzero(st.alive & (st.balance > 0))
-            at = ok[(closes[lo:hi, ok] >= lower[lo:hi, None]).any(axis=0)]  # lower <= threshold
-            up, never = threshold.copy(), threshold.copy()
-            up[lo:hi], never[lo:hi] = lower[lo:hi], np.inf
-            both = plan.with_threshold(np.stack([up, never], axis=1))  # a block each
-            values = _branch(both, st, np.concatenate([at, at]), points[i:], closes, policy)
-            blocks.append((ok, eng.path_state(plan, st, lo, closes[lo], ok), at,
-                           values.reshape(2, -1)))
-        eng.advance(plan, st, point, closes, policy)
+        first.setdefault(point.session, i)
+    blocks, done = [], 0
+    for m, lo in enumerate(edges[:-1]):
+        i = first.get(lo)
+        if i is None:
+            continue
+        eng.advance_span(plan, st, done, i, closes, policy)
+        done, hi = i, edges[m + 1]
+        ok = np.flatnonzero(st.alive & (st.balance > 0))
+        at = ok[(closes[lo:hi, ok] >= lower[lo:hi, None]).any(axis=0)]  # lower <= threshold
+        up, never = threshold.copy(), threshold.copy()
+        up[lo:hi], never[lo:hi] = lower[lo:hi], np.inf
+        both = plan.with_threshold(np.stack([up, never], axis=1))  # a block each
+        values = _branch(both, st, np.concatenate([at, at]), i, closes, policy)
+        blocks.append((ok, eng.path_state(plan, st, lo, closes[lo], ok), at,
+                       values.reshape(2, -1)))
+    eng.advance_span(plan, st, done, len(points), closes, policy)
     base = _value(st)
     result = []
     for ok, x, at, values in blocks:

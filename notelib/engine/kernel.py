@@ -1,0 +1,256 @@
+"""The steps of :mod:`notelib.engine.steps` compiled with numba, for the runs a valuation
+makes by the hundred: worth only (what the Holder receives, discounted), in int64, with no
+Mandatory Redemption, and a named policy (the Borrower paying in shares whenever allowed, in
+shares where they are worth less than the cash, or always in cash).
+
+Path by path, the compiled loop makes the same integer and float operations, in the same
+order, as the numpy steps (accrual, a split, others' issuances, the Holder's sales, the
+payment, the conversion within the 9.9% cap); the state rule's four-term dot products are
+summed left to right. tests/test_kernel.py runs both on the same plans and compares every
+array of the state a worth-only run reads to the bit (like the numpy steps' worth-only runs,
+the loop keeps no bookkeeping: the shares issued, the totals other than the cash paid, the
+per-payment records). Any other run takes the numpy steps (:func:`fits` says which).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numba
+import numpy as np
+
+from .exact import INT64_SAFE
+from .plan import ContractGrid, Plan
+
+
+def fits(plan: Plan, st: object, closes: np.ndarray, policy: object) -> bool:
+    """Whether the compiled loop can step ``st``: worth only, int64, float64 closes, no
+    Mandatory Redemption, and a named policy."""
+    return (getattr(st, "worth_only", False) and st.dtype is np.int64
+            and plan.contract.redemption is None and isinstance(policy, str)
+            and policy in POLICIES and closes.dtype == np.float64)
+
+
+TILE = 256  # paths the loop steps together through the points
+POLICIES = ("shares", "cash", "cheaper")  # the loop's codes: their positions
+_CONTRACTS: dict[int, tuple] = {}  # id(contract) -> its arrays, dropped with the contract
+
+
+def _contract(c: ContractGrid) -> tuple:
+    """The contract's arrays for the loop, made once per contract."""
+    key = id(c)
+    if key not in _CONTRACTS:
+        pts = c.points
+        split = [(0, 1) if r is None else r for r in c.split_at_session]
+        _CONTRACTS[key] = (
+            np.array([p.session for p in pts], dtype=np.int64),
+            np.array([p.payment for p in pts], dtype=np.int64),
+            np.array([p.days for p in pts], dtype=np.int64),
+            np.array([p.days_30 for p in pts], dtype=np.int64),
+            np.array([p.date.day >= 30 for p in pts], dtype=np.bool_),
+            np.array([a for a, _ in split], dtype=np.int64),
+            np.array([b for _, b in split], dtype=np.int64),
+            np.ascontiguousarray(c.issued_at_session, dtype=np.int64),
+            np.ascontiguousarray(c.price_at_session, dtype=np.int64),
+            np.ascontiguousarray(c.since_days, dtype=np.int64),
+            np.ascontiguousarray(c.is_interest, dtype=np.bool_),
+            np.ascontiguousarray(c.is_maturity, dtype=np.bool_),
+            np.ascontiguousarray(c.installment, dtype=np.int64),
+            np.ascontiguousarray(c.price_at_pay, dtype=np.int64),
+            np.ascontiguousarray(c.lookback, dtype=np.int64).reshape(len(c.schedule), -1),
+            np.ascontiguousarray(c.threshold_lookback, dtype=np.float64).reshape(
+                len(c.schedule), -1),
+            np.ascontiguousarray(c.value_idx, dtype=np.int64),
+            np.ascontiguousarray(c.value_adj, dtype=np.float64),
+            np.array([*c.rate, c.basis, *c.cap, c.terms.ownership_cap_basis == "before-issuance",
+                      c.price_units, c.arrears_cents, c.principal_cents], dtype=np.int64))
+        weakref.finalize(c, _CONTRACTS.pop, key, None)
+    return _CONTRACTS[key]
+
+
+def span(plan: Plan, st: object, lo: int, hi: int, closes: np.ndarray, cols: np.ndarray,
+         policy: str) -> None:
+    """Apply the plan's points ``lo:hi`` to every path of ``st`` in place; path j reads the
+    closes' column ``cols[j]``."""
+    b, d = plan.behaviour, plan.discount
+    n_s = len(plan.contract.sessions)
+    thr = b.convert_threshold
+    converts = thr is not None
+    thr = np.full((n_s, 1), np.inf) if thr is None else np.ascontiguousarray(
+        thr, dtype=np.float64).reshape(n_s, -1)
+    rule = b.convert_state
+    if rule is None:
+        active, lower = np.zeros(n_s, dtype=np.bool_), np.full(n_s, np.inf)
+        earlier = waiting = np.zeros((n_s, 4))
+    else:
+        active, lower = np.asarray(rule.active), np.asarray(rule.lower, dtype=np.float64)
+        earlier = np.ascontiguousarray(rule.earlier, dtype=np.float64)
+        waiting = np.ascontiguousarray(rule.waiting, dtype=np.float64)
+    sale = b.sale_limit
+    flags = np.array([converts, sale is not None, b.holder_keeps, policy == "cheaper"],
+                     dtype=np.bool_)
+    sale = np.zeros(n_s, dtype=np.int64) if sale is None else np.ascontiguousarray(
+        sale, dtype=np.int64)
+    allowed = (np.asarray(b.liquidity, dtype=np.bool_) & plan.contract.shares_permitted
+               & (policy != "cash"))
+    _steps(*_contract(plan.contract), lo, hi, sale, thr, active, lower, earlier, waiting,
+           flags, allowed, d.pay_cash, d.pay_equity, d.session_equity, closes,
+           np.ascontiguousarray(cols, dtype=np.int64),
+           st.balance, st.dd, st.start_30, st.held, st.outstanding, st.alive,
+           st.tot["cash_paid"], st.pv_cash, st.pv_equity)
+
+
+@numba.njit(cache=True)
+def _cap_limit(held: int, outstanding: int, cn: int, cd: int, before: bool) -> int:
+    """steps._cap_limit for one path (II.A.1)."""
+    if cn == cd:
+        return INT64_SAFE
+    room = cn * outstanding - cd * held
+    limit = room // cd if before else room // (cd - cn)
+    return max(limit, 0)
+
+
+@numba.njit(cache=True)
+def _shares_for(cents: int, price: int, units: int) -> int:
+    """exact.shares_for for one path: rounded up (II.D.4)."""
+    return -(-(cents * units) // (price * 100))
+
+
+@numba.njit(cache=True)
+def _steps(p_s, p_k, p_days, p_days30, p_on30, s_num, s_den, s_issued, s_price, s_since,
+           k_interest, k_maturity, k_installment, k_price, k_lookback, k_floor, k_value_idx,
+           k_value_adj, ints, lo, hi, s_sale, thr, active, lower, earlier, waiting, flags,
+           k_allowed, k_dfc, k_dfe, s_dfe, closes, cols,
+           balance, dd, start_30, held, outstanding, alive, cash_paid, pv_cash, pv_equity):
+    """steps.advance over points ``lo:hi``, a tile of paths at a time (module docstring)."""
+    converts, sells = flags[0], flags[1]
+    n = balance.shape[0]
+    for t0 in range(0, n, TILE):  # the tile's state stays in cache from point to point
+        t1 = min(t0 + TILE, n)
+        for p in range(lo, hi):
+            s, k = p_s[p], p_k[p]
+            days, days30 = p_days[p], p_days30[p]
+            for j in range(t0, t1):  # interest accrues (preamble)
+                dd[j] += balance[j] * (days30 if start_30[j] else days)
+            if s >= 0:
+                if s_num[s] > 0:  # a split (II.C.1)
+                    for j in range(t0, t1):
+                        outstanding[j] = outstanding[j] * s_num[s] // s_den[s]
+                        held[j] = held[j] * s_num[s] // s_den[s]
+                add = s_issued[s]
+                for j in range(t0, t1):
+                    outstanding[j] += add
+                if sells:  # the Holder's sales (reading 30)
+                    sale = s_sale[s]
+                    for j in range(t0, t1):
+                        held[j] = max(held[j] - sale, 0)
+            mature = k >= 0 and k_maturity[k]
+            if converts and s >= 0 and mature:  # before payment on the Maturity Date
+                _convert(s, t0, t1, thr, active, lower, earlier, waiting, s_price, s_since,
+                         s_dfe, ints, flags, closes, cols, balance, dd, held, outstanding,
+                         alive, pv_equity)
+            if k >= 0:
+                _pay(k, p_on30[p], t0, t1, k_interest, k_maturity, k_installment, k_price,
+                     k_lookback, k_floor, k_value_idx, k_value_adj, k_allowed, k_dfc, k_dfe,
+                     ints, flags, closes, cols, balance, dd, start_30, held, outstanding,
+                     alive, cash_paid, pv_cash, pv_equity)
+            if converts and s >= 0 and not mature:
+                _convert(s, t0, t1, thr, active, lower, earlier, waiting, s_price, s_since,
+                         s_dfe, ints, flags, closes, cols, balance, dd, held, outstanding,
+                         alive, pv_equity)
+
+
+@numba.njit(cache=True)
+def _pay(k, on30, t0, t1, k_interest, k_maturity, k_installment, k_price, k_lookback,
+         k_floor, k_value_idx, k_value_adj, k_allowed, k_dfc, k_dfe, ints, flags, closes,
+         cols, balance, dd, start_30, held, outstanding, alive, cash_paid, pv_cash,
+         pv_equity):
+    """steps._pay for the paths ``t0:t1``: payment ``k`` in shares where allowed and the
+    policy takes them, else in cash (preamble, IV)."""
+    rn, rd, basis = ints[0], ints[1], ints[2]
+    units, arrears = ints[6], ints[7]
+    keeps, cheaper = flags[2], flags[3]
+    den = rd * basis
+    for j in range(t0, t1):
+        col = cols[j]
+        bal, live = balance[j], alive[j]
+        interest = 0
+        if k_interest[k]:
+            interest = (2 * dd[j] * rn + den) // (2 * den)
+            dd[j] = 0
+        start_30[j] = on30
+        due = bal if k_maturity[k] else min(k_installment[k], bal)
+        balance[j] = bal - due
+        amount = (interest + due) * live
+        ok = k_allowed[k] and live
+        for r in range(k_lookback.shape[1]):
+            ok = ok and closes[k_lookback[k, r], col] >= k_floor[k, r]
+        close = closes[k_value_idx[k], col] * k_value_adj[k]
+        shares = _shares_for(amount, k_price[k], units)
+        if cheaper:
+            ok = ok and np.float64(shares) * close < np.float64(amount) / 100
+        if ok and amount > 0:
+            cash = 0
+        else:
+            shares, cash = 0, amount
+        cash_paid[j] += cash
+        pv_cash[j] += np.float64(cash) * k_dfc[k]
+        outstanding[j] += shares
+        if keeps:
+            held[j] += shares
+        pv_equity[j] += np.float64(shares) * close * k_dfe[k]
+        if k == 0 and arrears:
+            cash_paid[j] += arrears * live
+            pv_cash[j] += np.float64(arrears * live) * k_dfc[0]
+
+
+@numba.njit(cache=True)
+def _convert(s, t0, t1, thr, active, lower, earlier, waiting, s_price, s_since, s_dfe, ints,
+             flags, closes, cols, balance, dd, held, outstanding, alive, pv_equity):
+    """steps._convert for the paths ``t0:t1`` on session ``s``: the Holder converts principal
+    with its interest where the close reaches its threshold (or the state rule's), within
+    the 9.9% cap (II.A.1, readings 22, 32 and 38)."""
+    rn, rd, basis, cn, cd = ints[0], ints[1], ints[2], ints[3], ints[4]
+    before, units, principal = ints[5] != 0, ints[6], ints[8]
+    keeps = flags[2]
+    den = rd * basis
+    n = balance.shape[0]
+    block = n // thr.shape[1]
+    for j in range(t0, t1):
+        bal = balance[j]
+        if not alive[j] or bal <= 0:
+            continue
+        close = closes[s, cols[j]]
+        if active[s]:
+            if close < lower[s]:
+                continue
+            x = close * (units / s_price[s])
+            f_b = bal * (1.0 / principal)
+            f_h = held[j] * np.float64(cd) / max(outstanding[j] * np.float64(cn), 1.0)
+            e = earlier[s, 0] + x * earlier[s, 1] + f_b * earlier[s, 2] + f_h * earlier[s, 3]
+            w = waiting[s, 0] + x * waiting[s, 1] + f_b * waiting[s, 2] + f_h * waiting[s, 3]
+            if not (e > 0 and e > w):
+                if (w > 0 and w >= e) or close < thr[s, 0]:
+                    continue
+        elif close < thr[s, 0 if block == n else j // block]:
+            continue
+        room = _cap_limit(held[j], outstanding[j], cn, cd, before)
+        if room <= 0:
+            continue
+        price, since = s_price[s], s_since[s]
+        num = rn * since
+        need = _shares_for(bal + (2 * bal * num + den) // (2 * den), price, units)
+        if need <= room:
+            prin, got = bal, need
+        else:
+            value = (room * price * 100) // units
+            prin = value * den // (den + num)
+            if prin + (2 * prin * num + den) // (2 * den) > value:
+                prin -= 1
+            got = _shares_for(prin + (2 * prin * num + den) // (2 * den), price, units)
+        dd[j] -= prin * since
+        balance[j] = bal - prin
+        outstanding[j] += got
+        if keeps:
+            held[j] += got
+        pv_equity[j] += np.float64(got) * close * s_dfe[s]
