@@ -150,3 +150,12 @@ def test_the_cheaper_policy_is_the_companys_choice_as_a_callable(closes):
         assert np.array_equal(named[key], called[key]), key
     assert named["per_in_shares"].any() and not named["per_in_shares"].all()
     same(numpy_steps(plan, closes, "cheaper"), kernel_steps(plan, closes, "cheaper"))
+
+
+def test_columns_out_of_range_are_refused_before_the_loop_reads_them(closes):
+    plan = plan_for(load_terms(), 1.5)
+    st = eng.State(plan, 3, np.int64, worth_only=True)
+    for cols in (np.array([0, 1, 600]), np.array([0, -1, 2]), np.array([0, 1]),
+                 np.array([0.0, 1.0, 2.0])):
+        with pytest.raises(eng.EngineError, match="cols: one column of the closes per path"):
+            eng.advance_span(plan, st, 0, 5, closes, "shares", cols=cols)

@@ -51,6 +51,13 @@ def advance_span(plan: Plan, st: State, lo: int, hi: int, closes: np.ndarray | _
     """Apply the plan's points ``lo:hi`` to ``st``, whose path j reads the closes' column
     ``cols[j]`` (default: j): compiled where :func:`kernel.fits` (the same numbers to the bit,
     tests/test_kernel.py), else with :func:`advance` point by point."""
+    if cols is not None:
+        cols = np.asarray(cols)
+        if (cols.dtype.kind not in "iu" or cols.shape != (st.n,)
+                or (st.n and not 0 <= cols.min() <= cols.max() < closes.shape[1])):
+            raise EngineError(f"cols: one column of the closes per path ({st.n} integers from "
+                              f"0 to {closes.shape[1] - 1}), got {cols.dtype} of shape "
+                              f"{cols.shape}")
     block, read = ((closes.closes, np.arange(st.n) % closes.m) if isinstance(closes, _Repeated)
                    else (closes, np.arange(st.n) if cols is None else cols))
     if kernel.fits(plan, st, block, policy):
