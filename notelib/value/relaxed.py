@@ -359,7 +359,10 @@ def relaxed_bound(v: Valuation, paths: int = 10_000, pilot: int = 1_000, seed: i
         for lo, hi, st in strata:
             converted[st.may[j], lo:hi] = st.converted[st.may[j]]
             kept[lo:hi], last[lo:hi] = st.kept[j], st.last(j)
-        theta = _fit(converted, kept, gains, last, theta)
+        rows = np.flatnonzero(np.isfinite(converted).any(axis=1))  # others add nothing
+        lo = min(rows[0], last.min()) if len(rows) else last.min()
+        hi = max(rows[-1], last.max()) + 1 if len(rows) else last.max() + 1
+        theta = _fit(converted[lo:hi], kept, gains[lo:hi], last - lo, theta)
         thetas.append(theta)
     del gains
     total, rounding, done = 0.0, 0.0, 0
