@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .limits import count
+from .memory import no_huge_page_advice
 from .params import BOUNDS
 from .contract.calendar import CalendarError, trading_sessions
 from .contract.dates import iso_date
@@ -28,6 +29,8 @@ from .contract.payments import lookback_window
 from .io.safeyaml import load_yaml, read_text
 from .contract.schedule import schedule_rows
 from .contract.terms import NoteTerms
+
+no_huge_page_advice()  # fresh arrays fill without stalls (notelib.memory)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "data" / "scenarios.yaml"
@@ -209,26 +212,48 @@ def risk_neutral_chunks(sessions: pd.DatetimeIndex, *, spot: float, volatility: 
     the valuation date hold ``history`` (closes by date) where given, else ``spot``.
     ``antithetic``: the second half of each chunk mirrors the first one's draws.
     """
-    if not (spot > 0 and np.isfinite(spot)) or not (0 <= volatility < 10):
-        raise PathError(f"spot = {spot} must be > 0 and volatility = {volatility} in [0, 10)")
+    for parts in risk_neutral_spots(
+            sessions, spots=(spot,), volatility=volatility, rate=rate,
+            dividend_yield=dividend_yield, valuation_date=valuation_date, n_paths=n_paths,
+            seed=seed, chunk=chunk, history=history, antithetic=antithetic):
+        yield parts[0]
+
+
+def risk_neutral_spots(sessions: pd.DatetimeIndex, *, spots: Sequence[float],
+                       volatility: float, rate: float, dividend_yield: float = 0.0,
+                       valuation_date: dt.date, n_paths: int,
+                       seed: int | tuple[int, ...] = 0, chunk: int = 25_000,
+                       history: pd.Series | None = None,
+                       antithetic: bool = True) -> Iterator[list[Paths]]:
+    """:func:`risk_neutral_chunks` at several spots at once, a list of Paths per chunk (one
+    per spot): the draws, their sums and exponentials are made once and each spot scales
+    them last, so each spot's closes are those :func:`risk_neutral_chunks` gives it, to the
+    bit (common random numbers for a spot bump, at the cost of one draw)."""
+    spots = list(spots)
+    for spot in spots:
+        if not (spot > 0 and np.isfinite(spot)) or not (0 <= volatility < 10):
+            raise PathError(f"spot = {spot} must be > 0 and volatility = {volatility} in "
+                            "[0, 10)")
     days = np.array([(d - valuation_date).days for d in sessions.date])
     ahead = int(np.searchsorted(days, 0, side="right"))  # first session after the date
     if ahead == len(sessions):
         raise PathError(f"no session after the valuation date {valuation_date}")
-    past = np.full(ahead, float(spot))
+    pasts = [np.full(ahead, float(spot)) for spot in spots]
     if history is not None:
         known = pd.Series(history).dropna()
         known.index = pd.DatetimeIndex(known.index)
-        past = known.reindex(sessions[:ahead]).fillna(float(spot)).to_numpy(np.float64)
+        pasts = [known.reindex(sessions[:ahead]).fillna(float(spot)).to_numpy(np.float64)
+                 for spot in spots]
     step = np.diff(np.concatenate([[0.0], days[ahead:] / 365.0]))
     mu = ((rate - dividend_yield - 0.5 * volatility**2) * step)[:, None]
     sd = (volatility * np.sqrt(step))[:, None]
     sizes = _chunks(n_paths, chunk)
     for n, child in zip(sizes, np.random.SeedSequence(seed).spawn(len(sizes))):
         rng = np.random.default_rng(child)
-        out = np.empty((len(sessions), n))  # one array: no stacking copies
-        out[:ahead] = past[:, None]
-        z = out[ahead:]
+        outs = [np.empty((len(sessions), n)) for _ in spots]  # one array each: no copies
+        for out, past in zip(outs, pasts):
+            out[:ahead] = past[:, None]
+        z = outs[0][ahead:]
         if antithetic:
             half = rng.standard_normal((len(step), (n + 1) // 2))
             z[:, : half.shape[1]] = half
@@ -239,8 +264,10 @@ def risk_neutral_chunks(sessions: pd.DatetimeIndex, *, spot: float, volatility: 
         z += mu
         np.cumsum(z, axis=0, out=z)
         np.exp(z, out=z)
-        z *= spot
-        yield Paths(sessions, out)
+        for out, spot in zip(outs[1:], spots[1:]):  # before the first spot scales z in place
+            np.multiply(z, spot, out=out[ahead:])
+        z *= spots[0]
+        yield [Paths(sessions, out) for out in outs]
 
 
 def bootstrap_chunks(history: pd.Series, sessions: pd.DatetimeIndex, *, n_paths: int,
