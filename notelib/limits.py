@@ -12,7 +12,10 @@ a path, a path's closes 8 bytes a session over the note's ~520 sessions.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from .checks import whole
 
@@ -69,3 +72,37 @@ def count(value: Any, field: str, error: type[Exception], *, kind: str, low: int
         raise error(f"{field} = {n:,}: at most {CEILING[kind]:,} {UNITS[kind]} "
                     f"(notelib.limits.CEILING); {estimate(kind, n)}")
     return n
+
+
+THREADS_ENV = "NOTELIB_THREADS"  # threads a valuation fits its rules on (default: the cores)
+
+
+def threads() -> int:
+    """The threads a valuation may fit its rules on at once: ``NOTELIB_THREADS`` if set (a
+    whole number from 1 to 64; ``make test`` sets 1, its workers already fill the cores),
+    else the machine's cores."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return os.cpu_count() or 1
+    try:
+        n = int(raw)
+    except ValueError:
+        n = None
+    if n is None or not 1 <= n <= 64:
+        raise ValueError(f"{THREADS_ENV} = {raw!r}: a whole number of threads from 1 to 64 "
+                         "(unset: one per core)")
+    return n
+
+
+T, R = TypeVar("T"), TypeVar("R")
+
+
+def each_threaded(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(x) for x in items]`` on up to :func:`threads` threads at once, in order: for work
+    that leaves the interpreter lock (the engine's compiled steps, numpy on whole arrays) and
+    shares nothing it writes, so the results are those made one by one, to the bit."""
+    n = min(threads(), len(items))
+    if n <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(n, thread_name_prefix="notelib") as pool:
+        return list(pool.map(fn, items))

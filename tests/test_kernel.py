@@ -159,3 +159,46 @@ def test_columns_out_of_range_are_refused_before_the_loop_reads_them(closes):
                  np.array([0.0, 1.0, 2.0])):
         with pytest.raises(eng.EngineError, match="cols: one column of the closes per path"):
             eng.advance_span(plan, st, 0, 5, closes, "shares", cols=cols)
+
+
+@pytest.mark.parametrize("env, after", [(None, False), ("1", True)])
+def test_numpys_huge_page_advice_is_off_once_notelib_loads_unless_the_variable_says(env, after):
+    """notelib.memory: the advice stalls fresh arrays where the kernel compacts memory; it is
+    turned off when notelib's paths load, numpy already loaded (pandas first, as a notebook
+    does), unless NUMPY_MADVISE_HUGEPAGE is set."""
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy, pandas; import notelib.paths; "
+            "from numpy._core.multiarray import _set_madvise_hugepage as s; print(s(True))")
+    env_vars = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if env is not None:
+        env_vars["NUMPY_MADVISE_HUGEPAGE"] = env
+    out = subprocess.run([sys.executable, "-c", code], env=env_vars, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == str(after)
+
+
+def test_fits_on_threads_are_the_fits_made_one_by_one(monkeypatch):
+    """notelib.limits.each_threaded: the valuation's rule and refits, fitted two at a time,
+    give the value, its errors and every rule of the fits made one by one, to the bit; and a
+    bad NOTELIB_THREADS is refused, naming the variable and its rule."""
+    from notelib.limits import threads
+    from notelib.value.valuation import fair_value
+
+    def value():
+        v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=2_000,
+                       pilot_paths=2_000, seed=9)
+        return v, [f.rule[0] for f in v.rules]
+
+    monkeypatch.setenv("NOTELIB_THREADS", "1")
+    (one, rules_one) = value()
+    monkeypatch.setenv("NOTELIB_THREADS", "2")
+    assert threads() == 2
+    (two, rules_two) = value()
+    assert (one.value, one.std_error, one.fit_error) == (two.value, two.std_error, two.fit_error)
+    assert len(rules_one) == 5 and all(np.array_equal(a, b) for a, b in zip(rules_one, rules_two))
+    for bad in ("0", "two", "65", "1.5"):
+        monkeypatch.setenv("NOTELIB_THREADS", bad)
+        with pytest.raises(ValueError, match="NOTELIB_THREADS = .*: a whole number of threads"):
+            threads()

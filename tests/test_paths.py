@@ -208,3 +208,24 @@ def test_chunks_drawn_ahead_are_the_same_chunks_and_stop_one_past_what_is_taken(
     assert list(DrawnAhead(iter(()))) == []
     with pytest.raises(PathError, match="spot = -1"):  # an error on the thread reaches the caller
         list(DrawnAhead(risk_neutral_chunks(ses, **{**kw, "spot": -1})))
+
+
+def test_paths_at_several_spots_are_each_spots_own_paths_to_the_bit():
+    """risk_neutral_spots draws once and scales last: each spot's closes are exactly those
+    risk_neutral_chunks draws for it, chunk by chunk, with and without a history before the
+    valuation date (a spot bump's paths move with it: common random numbers)."""
+    from notelib.paths import risk_neutral_chunks, risk_neutral_spots
+    sessions = trading_sessions("2005-10-17", "2007-10-05")
+    history = pd.Series([0.25, 0.27], index=pd.to_datetime(["2005-10-17", "2005-10-19"]))
+    for past in (None, history):
+        kw = dict(volatility=0.8, rate=0.045, dividend_yield=0.01,
+                  valuation_date=dt.date(2005, 11, 30), n_paths=1_001, seed=(5, 0), chunk=600,
+                  history=past)
+        spots = [0.22, 0.3, 0.1, 0.22]
+        together = list(risk_neutral_spots(sessions, spots=spots, **kw))
+        assert [len(parts) for parts in together] == [4, 4]
+        for i, spot in enumerate(spots):
+            alone = list(risk_neutral_chunks(sessions, spot=spot, **kw))
+            for a, parts in zip(alone, together):
+                assert np.array_equal(a.closes, parts[i].closes)
+        assert together[0][1].closes[-1, 0] != together[0][0].closes[-1, 0]

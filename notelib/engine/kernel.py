@@ -100,7 +100,7 @@ def span(plan: Plan, st: object, lo: int, hi: int, closes: np.ndarray, cols: np.
            st.tot["cash_paid"], st.pv_cash, st.pv_equity)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _cap_limit(held: int, outstanding: int, cn: int, cd: int, before: bool) -> int:
     """steps._cap_limit for one path (II.A.1)."""
     if cn == cd:
@@ -110,13 +110,13 @@ def _cap_limit(held: int, outstanding: int, cn: int, cd: int, before: bool) -> i
     return max(limit, 0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _shares_for(cents: int, price: int, units: int) -> int:
     """exact.shares_for for one path: rounded up (II.D.4)."""
     return -(-(cents * units) // (price * 100))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _steps(p_s, p_k, p_days, p_days30, p_on30, s_num, s_den, s_issued, s_price, s_since,
            k_interest, k_maturity, k_installment, k_price, k_lookback, k_floor, k_value_idx,
            k_value_adj, ints, lo, hi, s_sale, thr, active, lower, earlier, waiting, flags,
@@ -160,7 +160,7 @@ def _steps(p_s, p_k, p_days, p_days30, p_on30, s_num, s_den, s_issued, s_price, 
                          alive, pv_equity)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _pay(k, on30, t0, t1, k_interest, k_maturity, k_installment, k_price, k_lookback,
          k_floor, k_value_idx, k_value_adj, k_allowed, k_dfc, k_dfe, ints, flags, closes,
          cols, balance, dd, start_30, held, outstanding, alive, cash_paid, pv_cash,
@@ -204,7 +204,7 @@ def _pay(k, on30, t0, t1, k_interest, k_maturity, k_installment, k_price, k_look
             pv_cash[j] += np.float64(arrears * live) * k_dfc[0]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _convert(s, t0, t1, thr, active, lower, earlier, waiting, s_price, s_since, s_dfe, ints,
              flags, closes, cols, balance, dd, held, outstanding, alive, pv_equity):
     """steps._convert for the paths ``t0:t1`` on session ``s``: the Holder converts principal

@@ -59,8 +59,11 @@ class Amendment:
         n_paths = count(n_paths, "n_paths", ValuationError, kind="paths", low=MIN_PATHS,
                         none=True)
         a, o = self.amended, self.original
+        spots = sorted({round(float(x), 6) for x in spots})
+        a.fit_spots(spots)
+        o.fit_spots(spots)
         rows = []
-        for spot in sorted({round(float(x), 6) for x in spots}):
+        for spot in spots:
             if spot == round(a.inputs.spot, 6):
                 transfer, se, paths = self.transfer, self.paths_error, a.inputs.n_paths
             else:

@@ -7,14 +7,15 @@ of a quantity over refitted rules (the fit's error, reading 54)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import engine as eng
 from .control import Controls
-from ..paths import DrawnAhead
+from ..limits import each_threaded
+from ..paths import DrawnAhead, Paths
 from .inputs import Inputs, Variant
 
 
@@ -190,8 +191,24 @@ def chunks_priced(items: list[tuple[Inputs, Variant]], drawn: DrawnAhead | None 
 
 def draw_ahead(sources: list[Inputs]) -> DrawnAhead:
     """The pricing paths of each of ``sources``, chunk by chunk together, drawn a chunk
-    ahead on a second thread from now on."""
-    return DrawnAhead(zip(*(inp.chunks(sources[0].n_paths, 0) for inp in sources)))
+    ahead on a second thread from now on; sources whose paths differ only in the spot (a
+    spot bump, a credit spread bump) draw them once (:meth:`Inputs.spot_chunks`), and the
+    others side by side on threads of their own."""
+    groups: dict[tuple, list[int]] = {}
+    for i, inp in enumerate(sources):
+        groups.setdefault(inp.paths_key(), []).append(i)
+    n = sources[0].n_paths
+    streams = [sources[idx[0]].spot_chunks([sources[i].spot for i in idx], n, 0)
+               for idx in groups.values()]
+
+    def chunks() -> Iterator[list[Paths]]:
+        while None not in (parts := each_threaded(lambda s: next(s, None), streams)):
+            out: list[Paths] = [None] * len(sources)  # type: ignore[list-item]
+            for idx, group in zip(groups.values(), parts):
+                for i, part in zip(idx, group):
+                    out[i] = part
+            yield out
+    return DrawnAhead(chunks())
 
 
 def price_together(items: list[tuple[Inputs, Variant]], combinations: list[Sequence[float]]

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import engine as eng
 from ..contract.calendar import trading_sessions
 from ..captable import CapTable
-from ..paths import Paths, risk_neutral_chunks
+from ..paths import Paths, risk_neutral_chunks, risk_neutral_spots
 from ..contract.schedule import interest_dates, year_fraction
 from ..contract.terms import NoteTerms
 
@@ -86,6 +86,21 @@ class Inputs:
             dividend_yield=self.dividend_yield, valuation_date=self.valuation_date,
             n_paths=n, seed=(self.seed, stream), chunk=chunk or self.chunk,
             history=self.history)
+
+    def paths_key(self) -> tuple:
+        """What the paths depend on besides the spot: inputs with the same key draw the same
+        normals (:meth:`spot_chunks`)."""
+        return (self.sessions[0], self.sessions[-1], len(self.sessions), self.volatility,
+                self.rate, self.dividend_yield, self.valuation_date, self.seed, self.chunk,
+                id(self.history))
+
+    def spot_chunks(self, spots: list[float], n: int, stream: int) -> Iterable[list[Paths]]:
+        """:meth:`chunks` at each of ``spots`` (this inputs' paths otherwise), drawn once
+        (:func:`notelib.paths.risk_neutral_spots`: each the same to the bit)."""
+        return risk_neutral_spots(
+            self.sessions, spots=spots, volatility=self.volatility, rate=self.rate,
+            dividend_yield=self.dividend_yield, valuation_date=self.valuation_date,
+            n_paths=n, seed=(self.seed, stream), chunk=self.chunk, history=self.history)
 
     def plan(self, holder: str | float | np.ndarray) -> eng.Plan:
         """The engine's plan with the Holder's rule ``holder`` (compiled once, reused)."""

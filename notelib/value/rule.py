@@ -7,11 +7,13 @@ refits on pilot paths of their own that measure what the fit adds to the error (
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import engine as eng
+from ..limits import each_threaded
 from .control import Controls, fit
 from .state_rule import fit_state_rule, gains as rule_gains
 from .estimator import Adjust, Units, run_variant
@@ -305,6 +307,15 @@ def fit_all(inp: Inputs) -> Fitted:
     rule = holder_rules(inp, pilot)
     variant = make_variant(inp, *rule)
     return Fitted(rule, variant, fit_controls(inp, variant, pilot) if controlled else None)
+
+
+def fit_each(inputs: Sequence[Inputs]) -> list[Fitted]:
+    """:func:`fit_all` of each of ``inputs``, several at once
+    (:func:`notelib.limits.each_threaded`): each fit is its own, from its own pilot paths, so
+    the fits are those made one by one, to the bit."""
+    for inp in inputs:  # each compiled plan made before the threads share the work
+        inp.event_plans, inp.event_weights
+    return each_threaded(fit_all, inputs)
 
 
 def refit_seed(seed: int, j: int) -> int:

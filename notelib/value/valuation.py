@@ -43,7 +43,7 @@ import pandas as pd
 from .. import engine as eng
 from ..book.state import LAST_DAY, NoteState
 from ..checks import number, one_of, whole
-from ..limits import CEILING, count
+from ..limits import CEILING, count, each_threaded
 from ..contract.conversion import conversion_shares
 from ..captable import CapTable, load_captable
 from ..contract.dates import as_date
@@ -54,7 +54,8 @@ from .estimator import (Adjust, Stats, draw_ahead, fit_spread, mean_and_fit, mea
                         price_spots, price_together, price_variants)
 from .inputs import (Inputs, MIN_PATHS, POLICIES, ValuationError, Variant, first_session,
                      make_variant, price_straight_debt)
-from .rule import Fitted, MIN_IN_THE_MONEY, fit_all, holder_rules, means_at, refit_seed, reseeded
+from .rule import (Fitted, MIN_IN_THE_MONEY, fit_each, holder_rules, means_at, refit_seed,
+                   reseeded)
 
 
 ORIGINAL_TERMS = (Path(__file__).resolve().parents[2] / "data" / "terms"
@@ -129,11 +130,12 @@ class Valuation:
         fit's (the differences' spread over the square root of their number), in
         quadrature (reading 54)."""
         inp = self.inputs
+        seeds = [inp.seed, *(refit_seed(inp.seed, j) for j in range(1, len(self.rules)))]
+        other.event_plans, other.event_weights  # compiled once, shared by the refits
+        refitted = (each_threaded(lambda seed: holder_rules(reseeded(other, seed)), seeds)
+                    if other.policy != inp.policy else [f.rule for f in self.rules])
         pairs = []
-        for j, fitted in enumerate(self.rules):
-            seed = inp.seed if j == 0 else refit_seed(inp.seed, j)
-            b = (holder_rules(reseeded(other, seed)) if other.policy != inp.policy
-                 else fitted.rule)
+        for fitted, b in zip(self.rules, refitted):
             pairs += [fitted.variant, make_variant(other, *b)]
         stats = price_variants(inp, pairs, weights=mean_weights(len(self.rules), (1, -1)))
         diffs = [a.mean - b.mean for a, b in zip(stats[:len(pairs):2], stats[1:len(pairs):2])]
@@ -153,8 +155,15 @@ class Valuation:
             return Fitted((self.boundary.to_numpy(), self.state_rule), self.variant,
                            self.adjust)
         if key not in fits:
-            fits[key] = fit_all(self.inputs.replace(spot=key))
+            self.fit_spots([key])
         return fits[key]
+
+    def fit_spots(self, spots: Iterable[float]) -> None:
+        """:meth:`fitted_at` for each of ``spots`` not fitted yet, fitted together
+        (:func:`fit_each`)."""
+        own, fits = round(self.inputs.spot, 6), self.spot_fits
+        keys = sorted({round(float(x), 6) for x in spots} - {own} - set(fits))
+        fits.update(zip(keys, fit_each([self.inputs.replace(spot=k) for k in keys])))
 
     @cached_property
     def share_payment_option(self) -> tuple[float, float]:
@@ -223,8 +232,10 @@ class Valuation:
             few = inp.replace(n_paths=min(inp.n_paths, GREEK_REFIT_PATHS))
             same = few.n_paths == inp.n_paths  # the valuation's own Greeks are the first
             few_bumped = bumped if same else {}
-            each = ([out] if same else []) + [_greeks(few, f, few_bumped)[0]
-                                              for f in self.rules[1 if same else 0:]]
+            rest = self.rules[1 if same else 0:]
+            first = [] if same else [_greeks(few, rest.pop(0), few_bumped)[0]]  # fills the bumps
+            each = [out] * same + first + [g for g, _ in each_threaded(
+                lambda f: _greeks(few, f, few_bumped), rest)]
             fit = {k: fit_spread([g[k] for g in each]) for k in out}
         return out, err, fit
 
@@ -410,10 +421,10 @@ def _fit_and_price(inp: Inputs, refits: int, progress: bool
     if not 0 <= refits <= MAX_REFITS:
         raise ValuationError(f"refits = {refits}: must be from 0 to {MAX_REFITS}")
     with draw_ahead([inp]) as drawn:
-        fitted = fit_all(inp)
-        others = [fit_all(reseeded(inp, refit_seed(inp.seed, j)))
-                  for j in range(1, refits + 1)] if inp.holder == "optimal" else []
-        every = [fitted, *others]
+        inp.event_plans, inp.event_weights  # compiled once: the refits share them (reseeded)
+        more = [reseeded(inp, refit_seed(inp.seed, j))
+                for j in range(1, refits + 1)] if inp.holder == "optimal" else []
+        fitted, *others = every = fit_each([inp, *more])
         priced = price_variants(inp, [f.variant for f in every], progress,
                                 [f.adjust for f in every], drawn, mean_weights(len(every)))
     return fitted, others, priced
@@ -515,6 +526,7 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     shares = conversion_shares(owed, c.price_at_session[first_session(inp)] / c.price_units)
     straight = valuation.straight_debt if same_plan else price_straight_debt(inp)
     groups: dict[tuple[bytes, int], list[float]] = {}  # spots whose rules agree are priced together
+    valuation.fit_spots(spots)
     for spot in spots:
         threshold, state = valuation.fitted_at(spot).rule
         groups.setdefault((threshold.tobytes(), id(state)), []).append(spot)
