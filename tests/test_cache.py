@@ -261,3 +261,30 @@ def test_a_report_folder_keeps_the_figures_used_this_week(tmp_path):
     _prune(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.npz", "used.npz"]
     _prune(tmp_path / "none")  # no folder yet: nothing to do
+
+
+def test_a_valuation_read_back_prices_its_event_strata_together(home, monkeypatch):
+    """A variant read back from the cache holds its own copies of the numbers its plans
+    share (ints, tuples, arrays): the engine still sees each event plan as the base plan with
+    its event, and steps the strata together (not one run per stratum, several times
+    slower), with the same numbers to the bit."""
+    import sys
+    from notelib.contract.terms import load_terms
+    from notelib.value.estimator import run_variant
+    from notelib.value.valuation import fair_value
+    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=1_000, pilot_paths=2_000,
+                   seed=1, refits=0)
+    variant = v.variant
+    assert sum(p is not None for p in variant.event_plans) > 10  # a hazard: strata
+    numbers.write(home / "variant.npz", "variant", variant)
+    back = numbers.read(home / "variant.npz", "variant")
+    assert back.plan is not variant.plan and back.plan.contract.rate == variant.plan.contract.rate
+    closes = next(iter(v.inputs.chunks(1_000, 0))).closes
+    cuts = variant.cuts(1_000)
+    want = run_variant(variant, closes, 0, cuts)
+
+    def one_run_per_stratum(*args, **kwargs):
+        raise AssertionError("the strata were run one by one")
+    monkeypatch.setattr(sys.modules["notelib.engine.run"], "_run_each", one_run_per_stratum)
+    got = run_variant(back, closes, 0, cuts)
+    assert all(np.array_equal(a, b) for a, b in zip(want, got))

@@ -158,16 +158,37 @@ def _run_each(plans: Sequence[Plan], bounds: Sequence[int], closes: np.ndarray,
 
 def _branches(plan: Plan, base: Plan) -> bool:
     """Whether ``plan`` is ``base`` with a Mandatory Redemption Event paid in cash on a date
-    of its timeline: every other part of the two plans the same objects."""
+    of its timeline: every other part of the two plans the same (:func:`_same`)."""
     rd = plan.contract.redemption
     same = {"redemption", "points", "redemption_arrears"}
     return (rd is not None and not rd.in_shares and rd.paid is not None
-            and base.contract.redemption is None and plan.discount is base.discount
+            and base.contract.redemption is None and _same(plan.discount, base.discount)
             and any(p.date == rd.paid for p in plan.contract.points)
-            and all(getattr(plan.contract, f.name) is getattr(base.contract, f.name)
+            and all(_same(getattr(plan.contract, f.name), getattr(base.contract, f.name))
                     for f in dataclasses.fields(base.contract) if f.name not in same)
-            and all(getattr(plan.behaviour, f.name) is getattr(base.behaviour, f.name)
+            and all(_same(getattr(plan.behaviour, f.name), getattr(base.behaviour, f.name))
                     for f in dataclasses.fields(base.behaviour) if f.name != "liquidity"))
+
+
+def _same(a: object, b: object) -> bool:
+    """``a`` and ``b`` the same object, or equal in value element by element (a plan read
+    back from the figures cache holds its own copies of the numbers its plans share)."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b))
+    if isinstance(a, pd.DataFrame | pd.Series | pd.Index):
+        return bool(a.equals(b))
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if dataclasses.is_dataclass(a):
+        return all(_same(getattr(a, f.name), getattr(b, f.name))
+                   for f in dataclasses.fields(a))
+    return bool(a == b)
 
 
 def _apart(plan: Plan, base: Plan) -> tuple[int, int, int]:
