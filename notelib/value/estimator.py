@@ -175,8 +175,9 @@ def chunks_priced(items: list[tuple[Inputs, Variant]], drawn: DrawnAhead | None 
     """(first path, paths, each item's discounted cash and shares per path, the first
     inputs' closes) chunk by chunk:
     each (inputs, variant) on its inputs' pricing paths (items with the same inputs share
-    them; other inputs draw from the same seeds: common random numbers). The next chunk's
-    paths are drawn on a second thread while the engine prices this one (``drawn``: the
+    them; other inputs draw from the same seeds: common random numbers), the items side by
+    side on threads (:func:`notelib.limits.each_threaded`). The next chunk's
+    paths are drawn on a thread of its own while the engine prices this one (``drawn``: the
     pricing paths of :func:`draw_ahead`, already started)."""
     n = items[0][0].n_paths
     cuts = [variant.cuts(n) for _, variant in items]
@@ -184,8 +185,9 @@ def chunks_priced(items: list[tuple[Inputs, Variant]], drawn: DrawnAhead | None 
     done = 0
     for parts in drawn or draw_ahead(sources):
         closes = {id(inp): part.closes for inp, part in zip(sources, parts)}
-        yield done, parts[0].n_paths, [run_variant(variant, closes[id(inp)], done, cuts[i])
-                                       for i, (inp, variant) in enumerate(items)], parts[0].closes
+        priced = each_threaded(lambda i: run_variant(items[i][1], closes[id(items[i][0])],
+                                                     done, cuts[i]), range(len(items)))
+        yield done, parts[0].n_paths, priced, parts[0].closes
         done += parts[0].n_paths
 
 
