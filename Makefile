@@ -29,8 +29,10 @@ install: $(STAMP) ## create .venv and install notelib with its dev and test extr
 report: $(STAMP) ## run every notebook for every data/params file into reports/ (REPORT_ARGS=...)
 	$(BIN)/notelib report $(REPORT_ARGS)
 
-# tests run on every core (the test reports are published once, tests/test_notebooks.py)
+# tests run on every core (the test reports are published once, tests/test_notebooks.py);
+# so each worker fits its valuations on one thread (notelib.limits.threads)
 XDIST := -n auto
+test check: export NOTELIB_THREADS ?= 1
 
 # the total time and the slowest tests are printed for people (no test asserts a time)
 DURATIONS := --durations=15 --durations-min=5

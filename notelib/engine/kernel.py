@@ -10,6 +10,8 @@ summed left to right. tests/test_kernel.py runs both on the same plans and compa
 array of the state a worth-only run reads to the bit (like the numpy steps' worth-only runs,
 the loop keeps no bookkeeping: the shares issued, the totals other than the cash paid, the
 per-payment records). Any other run takes the numpy steps (:func:`fits` says which).
+The loop leaves the interpreter lock (nogil), so fits on threads run side by side
+(:func:`notelib.limits.each_threaded`).
 """
 
 from __future__ import annotations
@@ -23,17 +25,17 @@ from .exact import INT64_SAFE
 from .plan import ContractGrid, Plan
 
 
+TILE = 256  # paths the loop steps together through the points (their state stays in cache)
+POLICIES = ("shares", "cash", "cheaper")  # the Borrower's policies the loop knows
+_CONTRACTS: dict[int, tuple] = {}  # id(contract) -> its arrays, dropped with the contract
+
+
 def fits(plan: Plan, st: object, closes: np.ndarray, policy: object) -> bool:
     """Whether the compiled loop can step ``st``: worth only, int64, float64 closes, no
     Mandatory Redemption, and a named policy."""
     return (getattr(st, "worth_only", False) and st.dtype is np.int64
             and plan.contract.redemption is None and isinstance(policy, str)
             and policy in POLICIES and closes.dtype == np.float64)
-
-
-TILE = 256  # paths the loop steps together through the points
-POLICIES = ("shares", "cash", "cheaper")  # the loop's codes: their positions
-_CONTRACTS: dict[int, tuple] = {}  # id(contract) -> its arrays, dropped with the contract
 
 
 def _contract(c: ContractGrid) -> tuple:

@@ -38,6 +38,7 @@ from typing import Any
 from ..io.outputs import guard
 from .consistency import disagreements
 from .publications import headline, metric_row
+from ..limits import THREADS_ENV
 from ..params import DEFAULTS, ROOT, check_params, file_sha256, read_params, relative
 from ..contract.terms import load_terms
 
@@ -396,9 +397,10 @@ def _warm(cwd: str | None = None) -> None:
     for module in ("papermill", "nbconvert"):
         importlib.import_module(module)
     _exporter()
-    # the runner uses every core with its own workers: one BLAS thread a kernel, not a team
-    # spinning against the other worker's (the same numbers, to the bit)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    # the runner uses every core with its own workers: one BLAS thread a kernel and one
+    # fitting thread (notelib.limits.threads), not a team spinning against the other
+    # worker's (the same numbers, to the bit)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", THREADS_ENV):
         os.environ.setdefault(name, "1")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides what a Ctrl-C stops
     _quiet_asyncio()
