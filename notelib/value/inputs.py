@@ -90,8 +90,8 @@ class Inputs:
     def paths_key(self) -> tuple:
         """What the paths depend on besides the spot: inputs with the same key draw the same
         normals (:meth:`spot_chunks`)."""
-        return (self.sessions[0], self.sessions[-1], len(self.sessions), self.volatility,
-                self.rate, self.dividend_yield, self.valuation_date, self.seed, self.chunk,
+        return (self.sessions.asi8.tobytes(), self.volatility, self.rate,
+                self.dividend_yield, self.valuation_date, self.seed, self.chunk,
                 id(self.history))
 
     def spot_chunks(self, spots: list[float], n: int, stream: int) -> Iterable[list[Paths]]:
