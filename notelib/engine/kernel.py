@@ -17,6 +17,7 @@ The loop leaves the interpreter lock (nogil), so fits on threads run side by sid
 from __future__ import annotations
 
 import weakref
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -24,16 +25,19 @@ import numpy as np
 from .exact import INT64_SAFE
 from .plan import ContractGrid, Plan
 
+if TYPE_CHECKING:
+    from .steps import State
+
 
 TILE = 256  # paths the loop steps together through the points (their state stays in cache)
 POLICIES = ("shares", "cash", "cheaper")  # the Borrower's policies the loop knows
 _CONTRACTS: dict[int, tuple] = {}  # id(contract) -> its arrays, dropped with the contract
 
 
-def fits(plan: Plan, st: object, closes: np.ndarray, policy: object) -> bool:
+def fits(plan: Plan, st: State, closes: np.ndarray, policy: object) -> bool:
     """Whether the compiled loop can step ``st``: worth only, int64, float64 closes, no
     Mandatory Redemption, and a named policy."""
-    return (getattr(st, "worth_only", False) and st.dtype is np.int64
+    return (st.worth_only and st.dtype is np.int64
             and plan.contract.redemption is None and isinstance(policy, str)
             and policy in POLICIES and closes.dtype == np.float64)
 
@@ -70,7 +74,7 @@ def _contract(c: ContractGrid) -> tuple:
     return _CONTRACTS[key]
 
 
-def span(plan: Plan, st: object, lo: int, hi: int, closes: np.ndarray, cols: np.ndarray,
+def span(plan: Plan, st: State, lo: int, hi: int, closes: np.ndarray, cols: np.ndarray,
          policy: str) -> None:
     """Apply the plan's points ``lo:hi`` to every path of ``st`` in place; path j reads the
     closes' column ``cols[j]``."""

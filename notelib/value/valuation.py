@@ -232,10 +232,11 @@ class Valuation:
             few = inp.replace(n_paths=min(inp.n_paths, GREEK_REFIT_PATHS))
             same = few.n_paths == inp.n_paths  # the valuation's own Greeks are the first
             few_bumped = bumped if same else {}
-            rest = self.rules[1 if same else 0:]
-            first = [] if same else [_greeks(few, rest.pop(0), few_bumped)[0]]  # fills the bumps
-            each = [out] * same + first + [g for g, _ in each_threaded(
-                lambda f: _greeks(few, f, few_bumped), rest)]
+            rules = self.rules
+            # the first on few paths builds the bumped inputs the others then only read
+            first = out if same else _greeks(few, rules[0], few_bumped)[0]
+            each = [first] + [g for g, _ in each_threaded(
+                lambda f: _greeks(few, f, few_bumped), rules[1:])]
             fit = {k: fit_spread([g[k] for g in each]) for k in out}
         return out, err, fit
 
