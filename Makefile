@@ -30,8 +30,10 @@ report: $(STAMP) ## run every notebook for every data/params file into reports/ 
 	$(BIN)/notelib report $(REPORT_ARGS)
 
 # tests run on every core (the test reports are published once, tests/test_notebooks.py);
-# so each worker fits its valuations on one thread (notelib.limits.threads)
-XDIST := -n auto
+# so each worker fits its valuations on one thread (notelib.limits.threads). A worker that runs
+# out of tests takes some of another's (worksteal): with xdist's default the heavy valuation
+# tests queued on one worker kept it busy 160 s after the other had finished
+XDIST := -n auto --dist worksteal
 test check: export NOTELIB_THREADS ?= 1
 
 # the total time and the slowest tests are printed for people (no test asserts a time)
