@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -226,18 +226,15 @@ class Valuation:
     def _greek_parts(self) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
         inp = self.inputs
         bumped: dict[tuple, Inputs] = {}
-        out, err = _greeks(inp, self.rules[0], bumped)
+        ((out, err),) = _greeks(inp, self.rules[:1], bumped)
         fit = dict.fromkeys(out, 0.0)
         if self.refits:
             few = inp.replace(n_paths=min(inp.n_paths, GREEK_REFIT_PATHS))
             same = few.n_paths == inp.n_paths  # the valuation's own Greeks are the first
-            few_bumped = bumped if same else {}
-            rules = self.rules
-            # the first on few paths builds the bumped inputs the others then only read
-            first = out if same else _greeks(few, rules[0], few_bumped)[0]
-            each = [first] + [g for g, _ in each_threaded(
-                lambda f: _greeks(few, f, few_bumped), rules[1:])]
-            fit = {k: fit_spread([g[k] for g in each]) for k in out}
+            rules = self.rules[1:] if same else self.rules
+            # every rule on few paths together: each bump's paths drawn once for them all
+            each = [g for g, _ in _greeks(few, rules, bumped if same else {})]
+            fit = {k: fit_spread([g[k] for g in ([out] if same else []) + each]) for k in out}
         return out, err, fit
 
     def rule_by_month(self) -> pd.Series:
@@ -298,36 +295,46 @@ class Valuation:
                              "the paths' and the rule's fit's)"))
 
 
-def _greeks(inp: Inputs, fitted: Fitted, bumped: dict[tuple, Inputs]
-            ) -> tuple[dict[str, float], dict[str, float]]:
-    """The Greeks of :attr:`Valuation.greeks` on ``inp``'s paths with the rule ``fitted``,
-    and their errors from the paths (``bumped``: the bumped inputs, built once and shared
-    between rules so each bump's plan is compiled once)."""
-    rule, state = fitted.rule
+def _greeks(inp: Inputs, rules: Sequence[Fitted], bumped: dict[tuple, Inputs]
+            ) -> list[tuple[dict[str, float], dict[str, float]]]:
+    """The Greeks of :attr:`Valuation.greeks` on ``inp``'s paths under each of ``rules``,
+    and their errors from the paths: every rule's bumps priced together, so each bump's
+    paths are drawn once for them all (``bumped``: the bumped inputs, built once and
+    shared, so each bump's plan is compiled once)."""
 
-    def item(**bump: float) -> tuple[Inputs, Variant]:
+    def item(fitted: Fitted, **bump: float) -> tuple[Inputs, Variant]:
         key = tuple(sorted(bump.items()))
         if key not in bumped:
             bumped[key] = inp.replace(**{k: getattr(inp, k) + v for k, v in bump.items()})
         changed = bumped[key]
         same = set(bump) <= {"spot", "volatility"}  # the plans stay; the paths change
-        return changed, fitted.variant if same else make_variant(changed, rule, state)
+        return changed, fitted.variant if same else make_variant(changed, *fitted.rule)
+
+    def each(bumps: list[dict[str, float]], weights: list[tuple[float, ...]]
+             ) -> list[tuple[list[float], list[float]]]:
+        """Per rule, the bumps' values and the errors of the weighted combinations."""
+        n, r = len(bumps), len(rules)
+        means, errors = price_together(
+            [item(f, **b) for f in rules for b in bumps],
+            [(0,) * (i * n) + w + (0,) * ((r - 1 - i) * n) for i in range(r) for w in weights])
+        k = len(weights)
+        return [(means[i * n:(i + 1) * n], errors[i * k:(i + 1) * k]) for i in range(r)]
 
     h, k = BUMPS["spot"] * inp.spot, BUMPS["curvature"] * inp.spot
-    (here, up, down, far_up, far_down), (d_se, g_se) = price_together(
-        [item(), item(spot=h), item(spot=-h), item(spot=k), item(spot=-k)],
-        [(0, 1, -1, 0, 0), (-2, 0, 0, 1, 1)])
-    out = {"delta": (up - down) / (2 * h), "gamma": (far_up - 2 * here + far_down) / k**2}
-    err = {"delta": d_se / (2 * h), "gamma": g_se / k**2}
+    out = [({}, {}) for _ in rules]
+    spots = each([{}, {"spot": h}, {"spot": -h}, {"spot": k}, {"spot": -k}],
+                 [(0, 1, -1, 0, 0), (-2, 0, 0, 1, 1)])
+    for (g, e), ((here, up, down, far_up, far_down), (d_se, g_se)) in zip(out, spots):
+        g.update(delta=(up - down) / (2 * h), gamma=(far_up - 2 * here + far_down) / k**2)
+        e.update(delta=d_se / (2 * h), gamma=g_se / k**2)
     for name, key in (("vega", "volatility"), ("rho", "rate"),
                       ("credit_spread", "credit_spread")):
         b = BUMPS[key]
         lo = -b if key == "rate" or getattr(inp, key) >= b else 0.0  # none below 0
-        (hi_v, lo_v), (se,) = price_together([item(**{key: b}), item(**{key: lo})],
-                                              [(1, -1)])
-        out[name] = (hi_v - lo_v) / (b - lo) * 0.01
-        err[name] = se / (b - lo) * 0.01
-    return out, err
+        for (g, e), ((hi_v, lo_v), (se,)) in zip(out, each([{key: b}, {key: lo}], [(1, -1)])):
+            g[name] = (hi_v - lo_v) / (b - lo) * 0.01
+            e[name] = se / (b - lo) * 0.01
+    return out
 
 
 def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float | None = None,
