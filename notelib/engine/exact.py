@@ -41,7 +41,8 @@ def bounds(plan: Plan, close_max: float) -> dict[str, int]:
     cn, cd = c.cap
     units = c.price_units
     rd_ = c.redemption
-    prices = [int(p) for p in (*c.price_at_session, *c.price_at_pay, *c.price_exposure)]
+    grids = [a for a in (c.price_at_session, c.price_at_pay, c.price_exposure) if len(a)]
+    prices = [int(a.min()) for a in grids] + [int(a.max()) for a in grids]
     if rd_ is not None:
         prices += [rd_.price, *(int(p) for p in rd_.low_since if p > 0)]
     low, high_price = min(prices), max(prices)
