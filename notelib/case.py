@@ -30,6 +30,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -52,7 +53,7 @@ from .engine.stack import StackResult
 from .io import numbers
 from .metrics import Metric, all_metrics
 from .io.display import dollars, price, table
-from .limits import count
+from .limits import count, threads
 from .params import (BOUNDS, DEFAULTS, ROOT, CaseError, check_params, file_sha256, is_iso_date,
                      params_file, path_start_error, read_params)
 from .redemption_view import RedemptionView
@@ -70,6 +71,7 @@ FILES = {"TERMS_FILE": DEFAULT_TERMS, "ORIGINAL_TERMS_FILE": ORIGINAL_TERMS,
          "MARKET_FILE": DEFAULT_MARKET, "SCENARIOS_FILE": SCENARIOS}
 
 FIGURES_ENV = "NOTELIB_FIGURES"  # a folder for every case's figures, in place of the default
+PREFETCH = ("value", "value_bound")  # the figures :meth:`Case.prefetch` may start ahead
 
 
 def session_figures() -> Path | None:
@@ -265,6 +267,25 @@ class Case(RedemptionView):
             h.update(code_digest().encode())
             self._memo["key"] = h.hexdigest()[:24]
         return self._memo["key"]
+
+    def prefetch(self, *names: str) -> None:
+        """Start computing each named figure (:data:`PREFETCH`) into the case's cache, in a
+        process of its own, when the case has a cache and notelib may use more than one
+        core (:func:`notelib.limits.threads`): the page asks for it later and waits, on the
+        cache's lock, only for what is left (06 starts its upper bound, which works on one
+        core, while the parts and the curve take the others). A process, not a thread: the
+        bound holds numpy's BLAS to one thread, which would move the other figures' fits.
+        The figure is the one computed when asked, to the bit; an error is raised when it
+        is asked for."""
+        for name in names:
+            if name not in PREFETCH:
+                raise CaseError(f"prefetch: {name!r} is not one of {', '.join(PREFETCH)}")
+        if threads() < 2 or self.cache is None:
+            return
+        spawn = multiprocessing.get_context("spawn")
+        for name in names:
+            spawn.Process(target=_figure_ahead, args=(dataclasses.replace(self, _memo={}), name),
+                          daemon=True, name=f"notelib-{name}").start()
 
     def _once(self, what: str, compute: Callable[[], Any], disk: bool = True) -> Any:
         """``compute()`` once per case, shared through ``cache`` when the case has one: the
@@ -830,3 +851,10 @@ def _resolve(value: str, what: str, base: Path | None) -> Path:
         raise CaseError(f"{what} = {value!r}: no such file (looked in {base or Path.cwd()} "
                         f"and {ROOT})")
     return found.resolve()
+
+
+def _figure_ahead(case: Case, name: str) -> None:
+    """:meth:`Case.prefetch`'s process: the figure into the case's cache (an error is left
+    for the page, which computes the figure again and raises it)."""
+    with contextlib.suppress(Exception):
+        getattr(case, name)()

@@ -288,3 +288,33 @@ def test_a_valuation_read_back_prices_its_event_strata_together(home, monkeypatc
     monkeypatch.setattr(sys.modules["notelib.engine.run"], "_run_each", one_run_per_stratum)
     got = run_variant(back, closes, 0, cuts)
     assert all(np.array_equal(a, b) for a, b in zip(want, got))
+
+
+@pytest.mark.slow
+def test_a_prefetched_figure_is_computed_in_a_process_of_its_own_and_read_to_the_bit(
+        home, monkeypatch):
+    # 06 starts its upper bound ahead (Case.prefetch), in a process of its own so that the
+    # bound's one BLAS thread cannot move the page's other fits; the page's later call waits
+    # on the cache's lock and reads the figure: the one computed in place, to the bit
+    import multiprocessing
+
+    from notelib.params import CaseError
+
+    few = {"VALUATION_PATHS": 1_000, "PILOT_PATHS": 2_000}
+    with pytest.raises(CaseError, match="prefetch: 'value_bund' is not one of value, "):
+        _case(home / "typo").prefetch("value_bund")
+    monkeypatch.setenv("NOTELIB_THREADS", "1")  # one core: nothing is started
+    Case.from_params("base", as_of="2006-06-15", cache=home / "one", **few).prefetch("value")
+    assert not multiprocessing.active_children()
+    Case.from_params("base", as_of="2006-06-15", **few).prefetch("value")  # no cache: none
+    assert not multiprocessing.active_children()
+    monkeypatch.setenv("NOTELIB_THREADS", "2")
+    case = Case.from_params("base", as_of="2006-06-15", cache=home / "two", **few)
+    case.prefetch("value")
+    (child,) = multiprocessing.active_children()
+    child.join(300)
+    assert child.exitcode == 0 and list((home / "two").glob("*-value.npz"))  # it wrote it
+    in_place = Case.from_params("base", as_of="2006-06-15", **few).value()  # no cache
+    read = case.value()
+    assert (read.value, read.std_error, read.debt) == (in_place.value, in_place.std_error,
+                                                       in_place.debt)
