@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from threadpoolctl import threadpool_limits
+
 from .checks import whole
 
 # the sweep's soft limits: a grid's cells, its paths per cell, cells x paths (--force lifts
@@ -74,6 +76,7 @@ def count(value: Any, field: str, error: type[Exception], *, kind: str, low: int
     return n
 
 
+BLAS_ENVS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 THREADS_ENV = "NOTELIB_THREADS"  # threads a valuation fits its rules on (default: the cores)
 
 
@@ -106,3 +109,14 @@ def each_threaded(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [fn(x) for x in items]
     with ThreadPoolExecutor(n, thread_name_prefix="notelib") as pool:
         return list(pool.map(fn, items))
+
+
+def one_blas_thread() -> None:
+    """numpy's BLAS on one thread (numpy already loaded, as in a notebook), unless one of
+    :data:`BLAS_ENVS` says how many: notelib's own threads (:func:`threads`) do the parallel
+    work. A sum that BLAS splits among its threads is added in another order, so a figure
+    depended on the machine's cores in its last bits (the base case's curve and amendment
+    moved by up to $2e-7 between one BLAS thread and two); and BLAS's idle threads spun
+    between calls, 6% of a fair value's CPU."""
+    if not any(os.environ.get(k, "").strip() for k in BLAS_ENVS):
+        threadpool_limits(limits=1, user_api="blas")

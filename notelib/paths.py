@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .limits import count
+from .limits import count, one_blas_thread
 from .memory import no_huge_page_advice
 from .params import BOUNDS
 from .contract.calendar import CalendarError, trading_sessions
@@ -31,6 +31,7 @@ from .contract.schedule import schedule_rows
 from .contract.terms import NoteTerms
 
 no_huge_page_advice()  # fresh arrays fill without stalls (notelib.memory)
+one_blas_thread()  # figures that do not depend on the machine's cores (notelib.limits)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "data" / "scenarios.yaml"

@@ -179,6 +179,26 @@ def test_numpys_huge_page_advice_is_off_once_notelib_loads_unless_the_variable_s
     assert out == str(after)
 
 
+@pytest.mark.parametrize("env, threads", [({}, 1), ({"OPENBLAS_NUM_THREADS": "2"}, 2),
+                                          ({"OMP_NUM_THREADS": "2"}, 2)])
+def test_numpys_blas_runs_on_one_thread_once_notelib_loads_unless_a_variable_says(env, threads):
+    """notelib.limits.one_blas_thread: with BLAS on two threads the base case's curve moved
+    in its last bits against one, so figures depended on the machine's cores; numpy already
+    loaded (pandas first), notelib's paths set it to one, unless the BLAS's own variables
+    say how many."""
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy, pandas; import notelib.paths; from threadpoolctl import "
+            "threadpool_info; print(sorted({i['num_threads'] for i in threadpool_info() "
+            "if i['user_api'] == 'blas'}))")
+    env_vars = {k: v for k, v in os.environ.items() if k not in (
+        "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], env={**env_vars, **env},
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == f"[{threads}]"
+
+
 def test_fits_on_threads_are_the_fits_made_one_by_one(monkeypatch):
     """notelib.limits.each_threaded: the valuation's rule and refits, fitted two at a time,
     give the value, its errors and every rule of the fits made one by one, to the bit; and a
