@@ -688,12 +688,15 @@ class Case(RedemptionView):
 
     def value_bound(self) -> RelaxedBound | None:
         """An upper bound on what any rule of the Holder's makes the note worth, by relaxation
-        (:func:`notelib.relaxed_bound`, reading 38); None for a note valued as it stands after
-        its Issue Date, which the relaxation does not cover."""
+        (:func:`notelib.relaxed_bound`, reading 38), its hedge fitted on BOUND_PILOT paths and
+        priced on BOUND_PATHS; None for a note valued as it stands after its Issue Date,
+        which the relaxation does not cover."""
         v = self.value()
         if isinstance(v, ClaimValue):
             return None
-        return None if refusal(v) else self._once("value-bound", lambda: relaxed_bound(v))
+        p = self.params
+        return None if refusal(v) else self._once("value-bound", lambda: relaxed_bound(
+            v, paths=p["BOUND_PATHS"], pilot=p["BOUND_PILOT"]))
 
     def value_parts(self) -> dict[str, Any]:
         """The valuation's Greeks and the parts priced on demand (:data:`VALUE_PARTS`),

@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "AVERAGE_DAILY_VOLUME": 500_000,
     # the valuation (None: the market file's value)
     "VALUATION_PATHS": 20_000, "CURVE_PATHS": 4_000,
+    "BOUND_PATHS": 10_000, "BOUND_PILOT": 1_000,  # the relaxed upper bound's (page 06)
     "PILOT_PATHS": None,  # the Holder's rule's pilot paths (None: fair_value's, 10,000 or more)
     "RATE": None, "CREDIT_SPREAD": None,
     "DIVIDEND_YIELD": None, "EVENT_HAZARD": None, "VALUATION_POLICY": "optimal",
@@ -90,7 +91,8 @@ BOUNDS = {"ratio": (1e-4, 1e4), "price": (1e-4, 1e5)}
 COUNTS = {"N_PATHS": ("paths", 1), "VALUATION_PATHS": ("paths", 1_000),
           "CURVE_PATHS": ("paths", 1_000), "GRID_PATHS": ("paths", 10),
           "VALUE_PATHS": ("paths", 1_000), "CLOSE_STEPS": ("steps", 2),
-          "PILOT_PATHS": ("paths", 400)}  # 2 x value.rule.MIN_IN_THE_MONEY
+          "PILOT_PATHS": ("paths", 400),  # 2 x value.rule.MIN_IN_THE_MONEY
+          "BOUND_PATHS": ("paths", 1_000), "BOUND_PILOT": ("paths", 100)}
 _PRICE = f"a share price from ${BOUNDS['price'][0]} to ${BOUNDS['price'][1]:,.0f}"
 
 

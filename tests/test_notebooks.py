@@ -83,7 +83,8 @@ QUIET = {"log": lambda *a, **k: None}
 # below compare a report with itself, with notelib on the same parameters, or with hand
 # arithmetic, none of which depends on the path count (the 06 standard-error bound holds).
 FEWER_PATHS = {"VALUATION_PATHS": 4_000, "CURVE_PATHS": 1_000, "GRID_PATHS": 300,
-               "VALUE_PATHS": 1_000, "PILOT_PATHS": 2_000}
+               "VALUE_PATHS": 1_000, "PILOT_PATHS": 2_000, "BOUND_PATHS": 2_000,
+               "BOUND_PILOT": 300}
 
 
 CASES = {"base": "base.yaml", "stressed": "stressed.yaml", "distress": "distress.yaml"}

@@ -169,3 +169,19 @@ def test_the_relaxed_bound_says_what_it_cannot_bound():
     for bad in ({"paths": 0}, {"pilot": 1.5}, {"seed": "x"}):
         with pytest.raises(ValuationError, match=next(iter(bad))):
             relaxed_bound(v, **bad)
+
+
+@pytest.mark.slow
+def test_a_cases_bound_takes_its_paths_and_pilot_from_its_parameters():
+    # BOUND_PATHS and BOUND_PILOT (defaults 10,000 and 1,000) reach relaxed_bound: the same
+    # figure as the call with them, to the bit, and its row names them
+    from notelib import Case
+
+    case = Case.from_params("base", VALUATION_PATHS=1_000, PILOT_PATHS=2_000,
+                            BOUND_PATHS=1_000, BOUND_PILOT=150)
+    got = case.value_bound()
+    assert (got.paths, got.pilot) == (1_000, 150)
+    direct = relaxed_bound(case.value(), paths=1_000, pilot=150)
+    assert (got.upper, got.upper_error) == (direct.upper, direct.upper_error)
+    assert got.rows()["Paths"].startswith("1,000 fresh after 150 pilot")
+    assert Case.from_params("base").params["BOUND_PATHS"] == 10_000

@@ -117,6 +117,9 @@ def test_terms_files_use_the_safe_loader(tmp_path):
     ({"AVERAGE_DAILY_VOLUME": 2.5e5}, "AVERAGE_DAILY_VOLUME = 250000.0 must be int"),
     ({"AVERAGE_DAILY_VOLUME": 0}, "AVERAGE_DAILY_VOLUME = 0 must be a whole number of shares"),
     ({"CLOSE_MIN": 0.7}, "CLOSE_MIN = 0.7 must be below CLOSE_MAX = 0.6"),
+    ({"BOUND_PILOT": 50}, "BOUND_PILOT = 50: a whole number of paths >= 100"),
+    ({"BOUND_PATHS": 2.5}, "BOUND_PATHS = 2.5 must be int"),
+    ({"BOUND_PATHS": 10**7}, "BOUND_PATHS = 10,000,000: at most 2,000,000 paths"),
 ])
 def test_bad_parameters_are_refused_before_anything_runs(params, message):
     with pytest.raises(ReportError, match=message):
