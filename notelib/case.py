@@ -274,9 +274,10 @@ class Case(RedemptionView):
         core (:func:`notelib.limits.threads`): the page asks for it later and waits, on the
         cache's lock, only for what is left (06 starts its upper bound, which works on one
         core, while the parts and the curve take the others). A process, not a thread: the
-        bound holds numpy's BLAS to one thread, which would move the other figures' fits.
-        The figure is the one computed when asked, to the bit; an error is raised when it
-        is asked for."""
+        bound sets BLAS's threads for the whole process, which, where OPENBLAS_NUM_THREADS
+        asks for more than one (:func:`notelib.limits.one_blas_thread`), would move the
+        other figures' fits in their last bits. The figure is the one computed when asked,
+        to the bit; an error is raised when it is asked for."""
         for name in names:
             if name not in PREFETCH:
                 raise CaseError(f"prefetch: {name!r} is not one of {', '.join(PREFETCH)}")
