@@ -71,7 +71,8 @@ FILES = {"TERMS_FILE": DEFAULT_TERMS, "ORIGINAL_TERMS_FILE": ORIGINAL_TERMS,
          "MARKET_FILE": DEFAULT_MARKET, "SCENARIOS_FILE": SCENARIOS}
 
 FIGURES_ENV = "NOTELIB_FIGURES"  # a folder for every case's figures, in place of the default
-PREFETCH = ("value", "value_bound")  # the figures :meth:`Case.prefetch` may start ahead
+PREFETCH = {"value": "value", "value_bound": "value-bound"}  # :meth:`Case.prefetch`'s: its
+# figures by method, each with its name in the cache
 
 
 def session_figures() -> Path | None:
@@ -285,6 +286,8 @@ class Case(RedemptionView):
             return
         spawn = multiprocessing.get_context("spawn")
         for name in names:
+            if (self.cache / f"{self._key()}-{PREFETCH[name]}.npz").is_file():
+                continue  # computed before: read when asked
             spawn.Process(target=_figure_ahead, args=(dataclasses.replace(self, _memo={}), name),
                           daemon=True, name=f"notelib-{name}").start()
 

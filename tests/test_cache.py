@@ -314,6 +314,9 @@ def test_a_prefetched_figure_is_computed_in_a_process_of_its_own_and_read_to_the
     (child,) = multiprocessing.active_children()
     child.join(300)
     assert child.exitcode == 0 and list((home / "two").glob("*-value.npz"))  # it wrote it
+    again = Case.from_params("base", as_of="2006-06-15", cache=home / "two", **few)
+    again.prefetch("value")  # on the disk already: no process
+    assert not multiprocessing.active_children()
     in_place = Case.from_params("base", as_of="2006-06-15", **few).value()  # no cache
     read = case.value()
     assert (read.value, read.std_error, read.debt) == (in_place.value, in_place.std_error,
