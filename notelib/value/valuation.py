@@ -317,8 +317,8 @@ def _greeks(inp: Inputs, rules: Sequence[Fitted], bumped: dict[tuple, Inputs]
         means, errors = price_together(
             [item(f, **b) for f in rules for b in bumps],
             [(0,) * (i * n) + w + (0,) * ((r - 1 - i) * n) for i in range(r) for w in weights])
-        k = len(weights)
-        return [(means[i * n:(i + 1) * n], errors[i * k:(i + 1) * k]) for i in range(r)]
+        c = len(weights)
+        return [(means[i * n:(i + 1) * n], errors[i * c:(i + 1) * c]) for i in range(r)]
 
     h, k = BUMPS["spot"] * inp.spot, BUMPS["curvature"] * inp.spot
     out = [({}, {}) for _ in rules]
