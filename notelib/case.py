@@ -71,8 +71,7 @@ FILES = {"TERMS_FILE": DEFAULT_TERMS, "ORIGINAL_TERMS_FILE": ORIGINAL_TERMS,
          "MARKET_FILE": DEFAULT_MARKET, "SCENARIOS_FILE": SCENARIOS}
 
 FIGURES_ENV = "NOTELIB_FIGURES"  # a folder for every case's figures, in place of the default
-PREFETCH = {"value": "value", "value_bound": "value-bound"}  # :meth:`Case.prefetch`'s: its
-# figures by method, each with its name in the cache
+PREFETCH = ("value", "value_bound")  # the figures :meth:`Case.prefetch` may start ahead
 
 
 def session_figures() -> Path | None:
@@ -286,10 +285,15 @@ class Case(RedemptionView):
             return
         spawn = multiprocessing.get_context("spawn")
         for name in names:
-            if (self.cache / f"{self._key()}-{PREFETCH[name]}.npz").is_file():
+            if self._figure_file(name.replace("_", "-")).is_file():
                 continue  # computed before: read when asked
             spawn.Process(target=_figure_ahead, args=(dataclasses.replace(self, _memo={}), name),
                           daemon=True, name=f"notelib-{name}").start()
+
+    def _figure_file(self, what: str) -> Path:
+        """Where the case's cache keeps the figure ``what`` (:meth:`_once`; a method's
+        figure is named as the method, hyphenated: ``value_bound`` keeps "value-bound")."""
+        return self.cache / f"{self._key()}-{what}.npz"
 
     def _once(self, what: str, compute: Callable[[], Any], disk: bool = True) -> Any:
         """``compute()`` once per case, shared through ``cache`` when the case has one: the
@@ -303,8 +307,7 @@ class Case(RedemptionView):
         if self.cache.exists() and not self.cache.is_dir():
             raise CaseError(f"cache {self.cache}: is a file; a cache is a folder")
         self.cache.mkdir(parents=True, exist_ok=True)
-        key = f"{self._key()}-{what}"
-        path = self.cache / f"{key}.npz"
+        key, path = f"{self._key()}-{what}", self._figure_file(what)
         try:  # never through a planted link, never truncating what is there
             fd = os.open(path.with_suffix(".lock"), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW,
                          0o600)

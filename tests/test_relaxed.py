@@ -172,14 +172,16 @@ def test_the_relaxed_bound_says_what_it_cannot_bound():
 
 
 @pytest.mark.slow
-def test_a_cases_bound_takes_its_paths_and_pilot_from_its_parameters():
+def test_a_cases_bound_takes_its_paths_and_pilot_from_its_parameters(tmp_path):
     # BOUND_PATHS and BOUND_PILOT (defaults 10,000 and 1,000) reach relaxed_bound: the same
-    # figure as the call with them, to the bit, and its row names them
+    # figure as the call with them, to the bit, and its row names them; the cache keeps it
+    # under the name Case.prefetch("value_bound") looks for (the method's, hyphenated)
     from notelib import Case
 
     case = Case.from_params("base", VALUATION_PATHS=1_000, PILOT_PATHS=2_000,
-                            BOUND_PATHS=1_000, BOUND_PILOT=150)
+                            BOUND_PATHS=1_000, BOUND_PILOT=150, cache=tmp_path)
     got = case.value_bound()
+    assert len(list(tmp_path.glob("*-value-bound.npz"))) == 1
     assert (got.paths, got.pilot) == (1_000, 150)
     direct = relaxed_bound(case.value(), paths=1_000, pilot=150)
     assert (got.upper, got.upper_error) == (direct.upper, direct.upper_error)
