@@ -130,6 +130,33 @@ def test_runs_the_loop_cannot_take_keep_the_numpy_steps(closes):
     assert not kernel.fits(red, st, closes, "shares")
 
 
+def test_a_deep_ratchet_without_a_redemption_runs_in_int64_as_in_python_integers():
+    """A ratchet to $0.02 and closes up to about $15: the bound that sent such a plan to
+    Python integers counted the Mandatory Redemption Amount's parity (2.5e8 shares owed at
+    $0.02 x $15 x 100 = 3.7e11 cents, times 2.5e8 shares' worth of price units: about 1.4 x
+    2**62), which no payment or conversion forms without a Mandatory Redemption. So the plan
+    now runs in int64 (compiled, and the numpy steps), to the bit the same as in Python
+    integers; with a Mandatory Redemption the parity stays in the bound."""
+    from notelib.engine.exact import as_python_ints, highest, int_type
+
+    plan = plan_for(load_terms(), 1.5, sale_limit=90_100,
+                    events=[Issuance(D(2006, 3, 8), 0.02)])
+    wild = gbm(SES, start_price=0.26, volatility=1.6, n_paths=400, seed=5).closes
+    assert 10 < highest(wild) < 40  # the pilot's highest close that tripped the old bound
+    assert int_type(plan, wild) is np.int64
+    red = eng.with_redemption(plan, eng.RedemptionEvent(D(2006, 6, 1)))
+    assert int_type(red, wild) is object
+    exact = numpy_steps(as_python_ints(plan), wild, "cheaper",
+                        st=eng.State(plan, wild.shape[1], object, worth_only=True))
+    for name in FIELDS:  # Python integers to int64: any value past 2**63 would raise here
+        v = getattr(exact, name)
+        setattr(exact, name, v.astype(np.int64) if v.dtype == object else v)
+    exact.tot["cash_paid"] = exact.tot["cash_paid"].astype(np.int64)
+    same(exact, kernel_steps(plan, wild, "cheaper"))
+    same(exact, numpy_steps(plan, wild, "cheaper"))
+    assert (exact.balance < plan.contract.principal_cents).any()  # conversions at $0.02
+
+
 def test_the_cheaper_policy_is_the_companys_choice_as_a_callable(closes):
     """"cheaper" pays in shares where allowed and worth less than the cash at the close
     before payment: the same as the callable that says so, on the numpy steps, and the same

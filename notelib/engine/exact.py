@@ -61,7 +61,10 @@ def bounds(plan: Plan, close_max: float) -> dict[str, int]:
     late = [rd_.late, rd_.late_maturity, *rd_.late_at] if rd_ is not None else [(0, 1)]
     late_n = max(n for n, _ in late)
     late_scale = max(Fraction(n, d) for n, d in late)
-    amount = int((max(owed * pn // pd_ + 1, int(parity) + 1) + owed) * (1 + late_scale)) + 1
+    if rd_ is None:  # no Mandatory Redemption Amount to pay: the most any payment or
+        amount = owed + 1  # conversion takes is what is owed (the exposure's parity is a float)
+    else:  # the Mandatory Redemption Amount (I.A) with its Default Interest
+        amount = int((max(owed * pn // pd_ + 1, int(parity) + 1) + owed) * (1 + late_scale)) + 1
     shares = 2 * amount * units // (low * 100) + 100
     splits = [r for r in c.split_at_session if r is not None]
     growth = max([Fraction(1)] + [Fraction(n, d) for n, d in splits])
