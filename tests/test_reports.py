@@ -176,10 +176,12 @@ def test_cli_errors_exit_2_without_a_traceback(tmp_path, args, message):
 def test_valuation_bench_times_a_warm_run_against_generating_its_paths(tmp_path):
     # the line names both times (the fastest of three rounds, and the slowest) and their
     # ratio, the float32 floor of generating the paths and its ratio, and the warm-up it did
-    # not count
-    run = cli("bench", "--valuation", "--paths", "2000", cwd=tmp_path)
+    # not count; each rule fitted on the 2,000 pilot paths asked for (the default, 10,000,
+    # took this test 31 s)
+    run = cli("bench", "--valuation", "--paths", "2000", "--pilot-paths", "2000", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     line = run.stdout.strip().splitlines()[-1]
+    assert "on 2,000 paths x " in line and " (2,000 pilot)" in line, line
     found = re.search(r"generate ([\d.]+)s, valuation ([\d.]+)s, ratio valuation/generate "
                       r"([\d.]+); the float32 generation floor ([\d.]+)s, ratio valuation/floor "
                       r"([\d.]+) \(fastest of 3 rounds each, the slowest ([\d.]+)s and "

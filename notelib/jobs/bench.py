@@ -62,24 +62,27 @@ def bench(n_paths: int = 100_000, *, terms: NoteTerms | None = None, chunk: int 
 
 def bench_valuation(n_paths: int = 100_000, *, terms: NoteTerms | None = None,
                     market: str | None = None, chunk: int = 25_000, seed: int = 0,
-                    rounds: int = ROUNDS, progress: bool = True) -> dict[str, float]:
+                    rounds: int = ROUNDS, progress: bool = True,
+                    pilot_paths: int | None = None) -> dict[str, float]:
     """Time generating ``n_paths`` risk-neutral paths over the note's sessions against the
     whole fair value on as many pricing paths (pilot paths, regression, pricing), in one run:
     after a warm-up valuation on :data:`WARM_UP` paths that pays the process's one-time costs
     (the exchange calendar, lazy imports; its seconds are reported, not counted), ``rounds``
     times each, the fastest of each compared (a shared host's noise only slows a round; the
-    slowest are reported too)."""
+    slowest are reported too). ``pilot_paths``: the pilot paths each rule is fitted on
+    (default: :func:`fair_value`'s)."""
     from ..value.valuation import fair_value
 
     rounds = count(rounds, "rounds", ValueError, kind="rounds")  # before the warm-up's seconds
     n_paths = count(n_paths, "paths", ValueError, kind="paths")
     chunk = count(chunk, "chunk", ValueError, kind="chunk")
     terms, market = terms or load_terms(), market or "dyntek-2005-11"
-    warm = fair_value(terms, market=market, n_paths=WARM_UP, chunk=chunk, seed=seed + 1)
+    warm = fair_value(terms, market=market, n_paths=WARM_UP, chunk=chunk, seed=seed + 1,
+                      pilot_paths=pilot_paths)
     valuation, generate = [], []
     for _ in range(rounds):
         v = fair_value(terms, market=market, n_paths=n_paths, chunk=chunk, seed=seed,
-                       progress=progress)
+                       progress=progress, pilot_paths=pilot_paths)
         valuation.append(v.seconds)
         start = time.perf_counter()
         for _ in v.inputs.chunks(n_paths, 0):  # the same pricing paths, generated alone
