@@ -34,6 +34,7 @@ VALUATION = {"CREDIT_SPREAD": None, "RATE": None, "EVENT_HAZARD": None, "DIVIDEN
              "VALUATION_POLICY": "optimal"}
 VARIED = (*CASE, *VALUATION)
 INPUTS = ("TERMS_FILE", "CAPTABLE_FILE", "MARKET_FILE", "OVERRIDES", "PATH_START")
+CARRIED = ("PILOT_PATHS",)  # the base's, never varied: each valuation cell's pilot paths
 
 
 class SweepError(ValueError):
@@ -115,7 +116,7 @@ def _defaults() -> dict[str, Any]:
     """The case parameters and input files with their defaults (notelib.params)."""
     from ..params import DEFAULTS
 
-    return {k: DEFAULTS[k] for k in (*CASE, *INPUTS, *VALUATION)}
+    return {k: DEFAULTS[k] for k in (*CASE, *INPUTS, *VALUATION, *CARRIED)}
 
 
 def _base(value: Any, where: str, base_dir: Path | None) -> tuple[dict[str, Any], Path | None]:
