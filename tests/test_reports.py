@@ -196,6 +196,11 @@ def test_valuation_bench_times_a_warm_run_against_generating_its_paths(tmp_path)
     assert ratio <= (valuation + 0.005) / max(generate - 0.005, 1e-9) + 0.005
 
 
+def test_the_bench_refuses_a_pilot_it_would_not_use(tmp_path):
+    run = cli("bench", "--paths", "1000", "--pilot-paths", "2000", cwd=tmp_path)
+    assert run.returncode == 2 and "--pilot-paths: only with --valuation" in run.stderr, run.stderr
+
+
 def test_debug_flag_shows_the_traceback(tmp_path):
     run = cli("--debug", "report", "--notebooks", "nope.ipynb", cwd=tmp_path)
     assert run.returncode != 0 and "Traceback" in run.stderr

@@ -321,6 +321,9 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "bench":
             from .bench import WARM_UP, bench, bench_valuation
 
+            if args.pilot_paths is not None and not args.valuation:
+                raise ValueError("--pilot-paths: only with --valuation (no other bench fits "
+                                 "a rule)")
             if args.sweep:
                 from .bench import bench_sweep
 
