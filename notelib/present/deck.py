@@ -57,7 +57,7 @@ def finding(fig: Figure) -> str:
 def source_line(fig: Figure) -> str:
     """The source line under a board figure (:func:`notelib.present.charts._source`)."""
     label = fig.get_supxlabel() if hasattr(fig, "get_supxlabel") else ""
-    return label or ""
+    return " ".join((label or "").split())  # one line: the chart wraps it to its width
 
 
 @contextmanager
