@@ -157,6 +157,21 @@ def test_a_deep_ratchet_without_a_redemption_runs_in_int64_as_in_python_integers
     assert (exact.balance < plan.contract.principal_cents).any()  # conversions at $0.02
 
 
+def test_a_worth_only_run_on_the_numpy_steps_keeps_no_records_and_the_same_worth(closes):
+    """A Mandatory Redemption takes the numpy steps; worth only, they keep no per-payment
+    records (a valuation's strata copied ten of them, each payments x paths, at every
+    branch) and give the full run's discounted cash and shares to the bit."""
+    plan = eng.with_redemption(plan_for(load_terms(), 1.5, sale_limit=90_100),
+                               eng.RedemptionEvent(D(2006, 6, 1)))
+    full = eng.run(plan, closes, policy="cheaper")
+    worth = eng.run(plan, closes, policy="cheaper", worth_only=True)
+    assert set(worth) == {"pv_cash", "pv_equity"} and full["per_exposure"].any()
+    for k in worth:
+        assert np.array_equal(worth[k], full[k]), k
+    st = numpy_steps(plan, closes, "cheaper")
+    assert st.per == {} and (st.alive == 0).all()  # redeemed on every path
+
+
 def test_the_cheaper_policy_is_the_companys_choice_as_a_callable(closes):
     """"cheaper" pays in shares where allowed and worth less than the cash at the close
     before payment: the same as the callable that says so, on the numpy steps, and the same

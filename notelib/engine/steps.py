@@ -80,12 +80,14 @@ class State:
         self.payment_value = np.zeros(n)  # Payment Shares only
         self.pv_cash = np.zeros(n)  # cents paid, discounted (plan.discount)
         self.pv_equity = np.zeros(n)  # dollars of shares issued to the Holder, discounted
-        self.per = {k: np.zeros((n_pay, n), dtype=dtype) for k in (
-            "interest", "principal", "cash_paid", "shares_issued", "exposure", "outstanding",
-            "issued", "balance", "converted", "held")}
-        self.per["allowed"] = np.zeros((n_pay, n), dtype=bool)
-        self.per["in_shares"] = np.zeros((n_pay, n), dtype=bool)
-        self.per["shares_value"] = np.zeros((n_pay, n))
+        self.per: dict[str, np.ndarray] = {}  # per payment: none kept when worth_only
+        if not worth_only:
+            self.per = {k: np.zeros((n_pay, n), dtype=dtype) for k in (
+                "interest", "principal", "cash_paid", "shares_issued", "exposure",
+                "outstanding", "issued", "balance", "converted", "held")}
+            self.per["allowed"] = np.zeros((n_pay, n), dtype=bool)
+            self.per["in_shares"] = np.zeros((n_pay, n), dtype=bool)
+            self.per["shares_value"] = np.zeros((n_pay, n))
 
     def issue(self, shares: np.ndarray, at: np.ndarray | slice = slice(None)) -> None:
         """Shares issued to the Holder on the paths ``at`` (default: all)."""
@@ -242,14 +244,15 @@ def _pay(plan: Plan, st: State, k: int, date: dt.date, closes: np.ndarray, polic
     st.tot["principal_cash"] += principal * alive * ~in_shares
     st.tot["principal_shares"] += principal * alive * in_shares
     st.payment_value += value
-    for key, v in (("interest", interest * alive), ("principal", principal * alive),
-                   ("cash_paid", cash), ("shares_issued", shares), ("allowed", allowed),
-                   ("in_shares", in_shares)):
-        st.per[key][k] = v
-    st.per["shares_value"][k] = value
+    if not st.worth_only:
+        for key, v in (("interest", interest * alive), ("principal", principal * alive),
+                       ("cash_paid", cash), ("shares_issued", shares), ("allowed", allowed),
+                       ("in_shares", in_shares), ("shares_value", value)):
+            st.per[key][k] = v
     if k == 0 and plan.contract.arrears_cents:  # the arrears, cured in cash (reading 36)
         st.pay_cash(plan.contract.arrears_cents * alive, df.pay_cash[0])
-        st.per["cash_paid"][0] += plan.contract.arrears_cents * alive
+        if not st.worth_only:
+            st.per["cash_paid"][0] += plan.contract.arrears_cents * alive
 
 
 def share_test(plan: Plan, k: int, closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -365,7 +368,9 @@ def advance(plan: Plan, st: State, point: Point, closes: np.ndarray, policy: Pol
     """Apply one point of the timeline to the paths, in the contract's order: interest
     accrues; on a Trading Day a split, others' issuances and the Holder's sales; a Mandatory
     Redemption (measured, paid, elected); on a payment date the exposure, then the payment
-    (on the Maturity Date the Holder converts first); the Holder's conversion; the record."""
+    (on the Maturity Date the Holder converts first); the Holder's conversion; the record (a
+    worth-only run keeps neither the exposure nor the per-payment records: nothing reads
+    them)."""
     date, s, k, days, days_30 = point
     c, b = plan.contract, plan.behaviour
     rd = c.redemption
@@ -387,14 +392,17 @@ def advance(plan: Plan, st: State, point: Point, closes: np.ndarray, policy: Pol
     maturity = k >= 0 and c.is_maturity[k]
     if converts and s >= 0 and maturity:  # "prior to 5:00 pm ... on the Maturity Date"
         _convert(plan, st, s, closes)
-    if k >= 0:
+    if k >= 0 and not st.worth_only:
         st.per["exposure"][k] = _mandatory_amount(
             plan, st.balance + _accrued(plan, st), c.price_exposure[k],
             (closes[c.exposure_idx[k]] * c.exposure_adj[k][:, None]).max(axis=0)) * st.alive
+    if k >= 0:
         _pay(plan, st, k, date, closes, policy)
         if maturity and rd is not None and st.owed.any():  # what elections left (IV)
-            st.per["cash_paid"][k] += _pay_owed(st, rd.late_maturity, plan.discount.pay_cash[k])
+            cash = _pay_owed(st, rd.late_maturity, plan.discount.pay_cash[k])
+            if not st.worth_only:
+                st.per["cash_paid"][k] += cash
     if converts and s >= 0 and not maturity:  # a payment on the day comes first
         _convert(plan, st, s, closes)
-    if k >= 0:
+    if k >= 0 and not st.worth_only:
         _record(st, k)
