@@ -93,17 +93,14 @@ def test_a_state_rule_needs_one_threshold_per_session(dyntek):
     assert plan.with_state_rule(rule).with_threshold(2.0).behaviour.convert_state is None
 
 
-def test_the_regressions_gains_are_those_of_full_runs(dyntek):
-    # block_gains runs each change of the rule only on the paths it can touch, from the
-    # block's first session: path by path the same as running the changed rule from the
-    # start, less the rule itself, to the bit
-    inp, plan, closes, policy = dyntek
-    first = first_session(inp)
+def full_run_gains(plan, edges, closes, policy):
+    """block_gains on ``plan``'s threshold, each block's gains checked against running the
+    changed rule from the start, less the threshold itself, path by path to the bit."""
     threshold = plan.behaviour.convert_threshold
     lower = lower_threshold(plan, threshold)
-    edges = [first, first + 42, first + 84, first + 126]
     base = worth(plan, closes, policy)
-    for m, (ok, x, up, never) in enumerate(block_gains(plan, lower, edges, closes, policy)):
+    got = block_gains(plan, lower, edges, closes, policy)
+    for m, (ok, x, up, never) in enumerate(got):
         lo, hi = edges[m], edges[m + 1]
         earlier, none = threshold.copy(), threshold.copy()
         earlier[lo:hi], none[lo:hi] = lower[lo:hi], np.inf
@@ -111,7 +108,32 @@ def test_the_regressions_gains_are_those_of_full_runs(dyntek):
                                    - base)[ok]), m
         assert np.array_equal(never, (worth(plan.with_threshold(none), closes, policy)
                                       - base)[ok]), m
+    return got
+
+
+def test_the_regressions_gains_are_those_of_full_runs(dyntek):
+    # block_gains runs each change of the rule only on the paths it can touch, from the
+    # block's first session, and on to maturity only where the path's state at the next
+    # block's start differs from the threshold's own: path by path the same as running the
+    # changed rule from the start, less the rule itself, to the bit
+    inp, plan, closes, policy = dyntek
+    first = first_session(inp)
+    edges = [first, first + 42, first + 84, first + 126]
+    for ok, x, up, never in full_run_gains(plan, edges, closes, policy):
         assert x.shape == (len(ok), 4) and (x[:, 2] > 0).all()  # principal left on each
+
+
+def test_a_block_no_path_can_touch_gains_nothing_and_the_next_block_still_counts(dyntek):
+    # a block where the threshold never converts (inf, so its lower threshold is inf too)
+    # has no path to run at all (the comparison of states failed on no paths); its gains are
+    # nothing and every block's are still those of full runs, to the bit
+    inp, plan, closes, policy = dyntek
+    first = first_session(inp)
+    edges = [first, first + 42, first + 84, first + 126]
+    threshold = plan.behaviour.convert_threshold.copy()
+    threshold[edges[1]:edges[2]] = np.inf
+    got = full_run_gains(plan.with_threshold(threshold), edges, closes, policy)
+    assert not got[1][2].any() and not got[1][3].any() and got[0][2].any()
 
 
 def test_the_strata_with_a_state_rule_equal_one_run_per_stratum(dyntek):

@@ -41,13 +41,17 @@ def _value(st: eng.State) -> np.ndarray:
     return sum(st.discounted())
 
 
-def _branch(plan: eng.Plan, st: eng.State, at: np.ndarray, first: int, closes: np.ndarray,
-            policy: eng.Policy) -> np.ndarray:
-    """The paths ``at`` of ``st`` run on from the point ``first`` under ``plan`` (a threshold
-    per session, or per session and block of ``at``): their values."""
-    part = st.take(at)
-    eng.advance_span(plan, part, first, len(plan.contract.points), closes, policy, cols=at)
-    return _value(part)
+def _same_state(a: eng.State, b: eng.State) -> np.ndarray:
+    """Per path, whether two States of the same paths hold the same numbers in everything
+    the steps carry (every array of the state): from here on their paths run alike."""
+    same = np.ones(a.n, dtype=bool)
+    for name, v in vars(a).items():
+        pairs = v.items() if isinstance(v, dict) else [(None, v)]
+        for key, x in pairs:
+            if isinstance(x, np.ndarray):
+                y = getattr(b, name) if key is None else getattr(b, name)[key]
+                same &= (x == y).all(axis=tuple(range(x.ndim - 1)))  # per path
+    return same
 
 
 def block_gains(plan: eng.Plan, lower: np.ndarray, edges: list[int], closes: np.ndarray,
@@ -55,36 +59,67 @@ def block_gains(plan: eng.Plan, lower: np.ndarray, edges: list[int], closes: np.
     """Per block ``edges[m]:edges[m + 1]``: (the paths with principal left at its start, their
     state there, the gains of converting from ``lower`` and of not converting in that block,
     path by path, against ``plan``'s threshold). A gain is zero on a path the change cannot
-    touch, so only the others are run, from the block's first session."""
+    touch, so only the others are run, from the block's first session; and a path whose
+    state at the next block's start is the threshold's own there (the change did nothing on
+    it) gains exactly zero, so only the others run on to maturity."""
     threshold = plan.behaviour.convert_threshold
     st = eng.State(plan, closes.shape[1], np.int64, worth_only=True)
     points = plan.contract.points
     first: dict[int, int] = {}  # a session -> the first point on it
     for i, point in enumerate(points):
         first.setdefault(point.session, i)
-    blocks, done = [], 0
+    blocks, gains, done = [], [], 0
+    pending = None  # the last block's changes, run to the next block's start
     for m, lo in enumerate(edges[:-1]):
         i = first.get(lo)
         if i is None:
             continue
         eng.advance_span(plan, st, done, i, closes, policy)
         done, hi = i, edges[m + 1]
+        if pending is not None:
+            _rejoin(plan, st, *pending, closes, policy)
+            pending = None
         ok = np.flatnonzero(st.alive & (st.balance > 0))
         at = ok[(closes[lo:hi, ok] >= lower[lo:hi, None]).any(axis=0)]  # lower <= threshold
         up, never = threshold.copy(), threshold.copy()
         up[lo:hi], never[lo:hi] = lower[lo:hi], np.inf
         both = plan.with_threshold(np.stack([up, never], axis=1))  # a block each
-        values = _branch(both, st, np.concatenate([at, at]), i, closes, policy)
-        blocks.append((ok, eng.path_state(plan, st, lo, closes[lo], ok), at,
-                       values.reshape(2, -1)))
+        cols = np.concatenate([at, at])
+        part = st.take(cols)
+        # to the next block's first point, where both changes are the threshold again
+        end = first.get(hi, len(points)) if m + 2 < len(edges) else len(points)
+        eng.advance_span(both, part, i, end, closes, policy, cols=cols)
+        values, rejoined = np.zeros(len(cols)), np.zeros(len(cols), dtype=bool)
+        if end == len(points):
+            values[:] = _value(part)
+        else:  # the next block's first point is end (first[hi]): rejoined there
+            pending = (end, part, cols, values, rejoined)
+        blocks.append((ok, eng.path_state(plan, st, lo, closes[lo], ok), at))
+        gains.append((values, rejoined))
     eng.advance_span(plan, st, done, len(points), closes, policy)
     base = _value(st)
     result = []
-    for ok, x, at, values in blocks:
+    for (ok, x, at), (values, rejoined) in zip(blocks, gains):
         gain = np.zeros((2, closes.shape[1]))
-        gain[:, at] = values - base[at]
+        gain[:, at] = np.where(rejoined, 0.0, values - base[np.concatenate([at, at])]
+                               ).reshape(2, -1)
         result.append((ok, x, gain[0, ok], gain[1, ok]))
     return result
+
+
+def _rejoin(plan: eng.Plan, st: eng.State, end: int, part: eng.State, cols: np.ndarray,
+            values: np.ndarray, rejoined: np.ndarray, closes: np.ndarray,
+            policy: eng.Policy) -> None:
+    """A block's changes at the next block's first point ``end``, where ``st`` (the
+    threshold's run) stands: a path whose state is the threshold's own is ``rejoined`` (it
+    gains nothing); the others run on to maturity under ``plan`` (both changes are the
+    threshold from here) and take their worth in ``values``."""
+    rejoined[:] = _same_state(part, st.take(cols))
+    apart = np.flatnonzero(~rejoined)
+    rest = part.take(apart)
+    eng.advance_span(plan, rest, end, len(plan.contract.points), closes, policy,
+                     cols=cols[apart])
+    values[apart] = _value(rest)
 
 
 def fit_state_rule(plan: eng.Plan, closes: np.ndarray, policy: eng.Policy, first: int,
