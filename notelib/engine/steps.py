@@ -120,6 +120,17 @@ class State:
         part.n = len(part.balance)
         return part
 
+    def same_as(self, other: State) -> np.ndarray:
+        """Per path, whether ``other`` (a State of the same paths) holds the same numbers in
+        every array: from here on, under the same plan, the two run alike to the bit."""
+        same = np.ones(self.n, dtype=bool)
+        for name, v in vars(self).items():
+            for key, a in (v.items() if isinstance(v, dict) else [(None, v)]):
+                if isinstance(a, np.ndarray):
+                    b = getattr(other, name) if key is None else getattr(other, name)[key]
+                    same &= (a == b).all(axis=tuple(range(a.ndim - 1)))  # per path
+        return same
+
     def put(self, lo: int, hi: int, part: State) -> None:
         """Write ``part`` (from :meth:`columns`) back as the paths ``lo:hi``."""
         for name, v in vars(part).items():
@@ -240,11 +251,11 @@ def _pay(plan: Plan, st: State, k: int, date: dt.date, closes: np.ndarray, polic
     df = plan.discount
     st.pay_cash(cash, df.pay_cash[k])
     value = st.deliver(shares, close, df.pay_equity[k])
-    st.tot["payment_shares"] += shares
-    st.tot["principal_cash"] += principal * alive * ~in_shares
-    st.tot["principal_shares"] += principal * alive * in_shares
-    st.payment_value += value
-    if not st.worth_only:
+    if not st.worth_only:  # worth only: the cash paid is the one total kept (as kernel.py)
+        st.tot["payment_shares"] += shares
+        st.tot["principal_cash"] += principal * alive * ~in_shares
+        st.tot["principal_shares"] += principal * alive * in_shares
+        st.payment_value += value
         for key, v in (("interest", interest * alive), ("principal", principal * alive),
                        ("cash_paid", cash), ("shares_issued", shares), ("allowed", allowed),
                        ("in_shares", in_shares), ("shares_value", value)):

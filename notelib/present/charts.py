@@ -67,9 +67,10 @@ def _headline(fig: Figure, title: str, subtitle: str = "") -> None:
                  fontsize=11, color="#444444", linespacing=1.3)
 
 
-def _fit(text: str, inches: float, points: float, weight: str = "normal") -> list[str]:
-    """``text`` in lines that each fit ``inches`` at ``points`` in the style's font, measured
-    word by word (not estimated per character): no line runs past the figure's edge."""
+def _fit(text: str, inches: float, points: float | str, weight: str = "normal") -> list[str]:
+    """``text`` in lines that each fit ``inches`` at ``points`` (or a size matplotlib names,
+    "small") in the style's font, measured word by word (not estimated per character): no
+    line runs past the figure's edge."""
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextToPath
 
@@ -181,10 +182,7 @@ def _source(fig: Figure, source: str) -> None:
     to fit the figure's width (:func:`_fit`; matplotlib's own wrap measured every prefix of
     the line again at every draw: a fifth of a board's drawing time)."""
     if source:
-        from matplotlib.font_manager import FontProperties
-
-        points = FontProperties(size="small").get_size_in_points()
-        fig.supxlabel("\n".join(_fit(source, fig.get_figwidth() - 0.15, points)), x=0.0,
+        fig.supxlabel("\n".join(_fit(source, fig.get_figwidth() - 0.15, "small")), x=0.0,
                       ha="left", fontsize="small", color="#555555")
 
 

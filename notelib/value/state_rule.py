@@ -41,19 +41,6 @@ def _value(st: eng.State) -> np.ndarray:
     return sum(st.discounted())
 
 
-def _same_state(a: eng.State, b: eng.State) -> np.ndarray:
-    """Per path, whether two States of the same paths hold the same numbers in everything
-    the steps carry (every array of the state): from here on their paths run alike."""
-    same = np.ones(a.n, dtype=bool)
-    for name, v in vars(a).items():
-        pairs = v.items() if isinstance(v, dict) else [(None, v)]
-        for key, x in pairs:
-            if isinstance(x, np.ndarray):
-                y = getattr(b, name) if key is None else getattr(b, name)[key]
-                same &= (x == y).all(axis=tuple(range(x.ndim - 1)))  # per path
-    return same
-
-
 def block_gains(plan: eng.Plan, lower: np.ndarray, edges: list[int], closes: np.ndarray,
                 policy: eng.Policy) -> list[tuple[np.ndarray, ...]]:
     """Per block ``edges[m]:edges[m + 1]``: (the paths with principal left at its start, their
@@ -114,7 +101,7 @@ def _rejoin(plan: eng.Plan, st: eng.State, end: int, part: eng.State, cols: np.n
     threshold's run) stands: a path whose state is the threshold's own is ``rejoined`` (it
     gains nothing); the others run on to maturity under ``plan`` (both changes are the
     threshold from here) and take their worth in ``values``."""
-    rejoined[:] = _same_state(part, st.take(cols))
+    rejoined[:] = part.same_as(st.take(cols))
     apart = np.flatnonzero(~rejoined)
     rest = part.take(apart)
     eng.advance_span(plan, rest, end, len(plan.contract.points), closes, policy,

@@ -231,10 +231,10 @@ class Valuation:
         if self.refits:
             few = inp.replace(n_paths=min(inp.n_paths, GREEK_REFIT_PATHS))
             same = few.n_paths == inp.n_paths  # the valuation's own Greeks are the first
-            rules = self.rules[1:] if same else self.rules
             # every rule on few paths together: each bump's paths drawn once for them all
-            each = [g for g, _ in _greeks(few, rules, bumped if same else {})]
-            fit = {k: fit_spread([g[k] for g in ([out] if same else []) + each]) for k in out}
+            each = ([out] if same else []) + [g for g, _ in _greeks(
+                few, self.rules[1:] if same else self.rules, bumped if same else {})]
+            fit = {k: fit_spread([g[k] for g in each]) for k in out}
         return out, err, fit
 
     def rule_by_month(self) -> pd.Series:
