@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,27 +114,29 @@ _END = object()
 
 
 class DrawnAhead(Iterator):
-    """``chunks`` one ahead, drawn on a second thread from the moment it is made: the next
-    chunk's normals, cumulative sums and exponentials (numpy releases the interpreter lock in
-    each) overlap the work done before and on this one. The same chunks, in the same order,
-    bit for bit; at most one more is drawn than is taken. Its thread ends when the chunks
-    run out, on an error, on :meth:`close` (or the end of a ``with``) or when it is dropped."""
+    """``chunks`` drawn ahead on a second thread from the moment it is made, at most
+    ``depth`` chunks ahead of the one taken (memory: that many chunks more, whatever the
+    path count): the next chunks' normals, cumulative sums and exponentials (numpy releases
+    the interpreter lock in each) overlap the work done before and on this one (a
+    valuation's fits leave a core idle while the last of them runs). The same chunks, in the
+    same order, bit for bit. Its thread ends when the chunks run out, on an error, on
+    :meth:`close` (or the end of a ``with``) or when it is dropped."""
 
-    def __init__(self, chunks: Iterable) -> None:
+    def __init__(self, chunks: Iterable, depth: int = 1) -> None:
         self._chunks = iter(chunks)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="paths")
-        self._ahead = self._pool.submit(next, self._chunks, _END)
+        self._ahead = deque(self._pool.submit(next, self._chunks, _END) for _ in range(depth))
 
     def __next__(self):  # noqa: ANN204 - whatever the chunks are
         try:
-            item = self._ahead.result()
+            item = self._ahead.popleft().result()
         except BaseException:  # an error drawing reaches the caller, and the thread ends
             self.close()
             raise
         if item is _END:
             self.close()
             raise StopIteration
-        self._ahead = self._pool.submit(next, self._chunks, _END)
+        self._ahead.append(self._pool.submit(next, self._chunks, _END))
         return item
 
     def close(self) -> None:

@@ -1049,3 +1049,85 @@ def test_load_market_names_each_bad_input(tmp_path, text, message):
         load_market(42)
     with pytest.raises(MarketError, match="market input 'bogus': unknown"):
         load_market().replace(bogus=1)
+
+
+def _three_rules(n_paths, chunk):
+    """The base case's fitted rule and two flat ones (1.5x and 2.5x the Conversion Price),
+    with a hazard so the strata count, on inputs of ``n_paths`` paths in chunks of ``chunk``;
+    and the valuation they come from (its control variates)."""
+    from notelib import Case
+    from notelib.value.inputs import make_variant
+
+    case = Case.from_params("base")
+    v = fair_value(case.terms, **{**case.valuation_keywords(1_000), "seed": 1,
+                                  "event_hazard": 0.3, "refits": 0, "pilot_paths": 2_000})
+    inp = v.inputs.replace(n_paths=n_paths, chunk=chunk)
+    c = inp.plan("hold").contract
+    price = c.price_at_session / c.price_units
+    return inp, [v.variant, make_variant(inp, 1.5 * price), make_variant(inp, 2.5 * price)], v
+
+
+def test_past_the_shared_paths_each_rule_prices_a_block_of_its_own(monkeypatch):
+    """Reading 57: every rule runs on the first SHARED_PATHS paths; the rest are cut into one
+    block per rule, each priced with its rule alone. Here n = 6,000 paths, s = 2,000 shared,
+    three rules: blocks of 4,000 / 3 = 1,334, 1,333 and 1,333 paths (paths 2,000-3,333,
+    3,334-4,666, 4,667-5,999). So the mean is, by hand,
+    (1/n)[s F_s + sum_g m_g B_g],
+    F_s the rules' mean on the shared paths (priced alone by price_variants) and B_g rule g's
+    mean on its block (the engine run here on all the paths at once, each block stratified
+    apart, and the block's paths picked out)."""
+    from notelib.value import estimator as est
+
+    monkeypatch.setattr(est, "SHARED_PATHS", 2_000)
+    inp, variants, _ = _three_rules(6_000, 1_000)
+    priced = est.price_rules(inp, variants, 3)
+    blocks = [2_000, 1_334, 1_333, 1_333]
+    assert list(est.rule_blocks(6_000, 2_000, 3)) == [0, 2_000, 3_334, 4_667, 6_000]
+    closes = np.concatenate([p.closes for p in inp.chunks(6_000, 0)], axis=1)
+    each = [sum(est.run_variant(v, closes, 0, v.cuts(6_000, blocks))) for v in variants]
+    shared = est.price_variants(inp.replace(n_paths=2_000), variants)
+    assert [s.n for s in priced.shared] == [2_000] * 3 and priced.mean.n == 6_000
+    assert priced.shared == shared  # the same sums, chunk by chunk
+    f_s = np.mean([s.mean for s in shared])
+    b = [each[0][2_000:3_334].mean(), each[1][3_334:4_667].mean(), each[2][4_667:].mean()]
+    expected = (2_000 * f_s + 1_334 * b[0] + 1_333 * b[1] + 1_333 * b[2]) / 6_000
+    assert priced.mean.mean == pytest.approx(expected, rel=1e-12)
+    # differences (signs 1, -1): each rule less the 2.5x rule, which runs on every path as the
+    # second of each pair, so the mean is the one above less that rule's mean on all paths
+    pairs = est.price_rules(inp, [x for v in variants for x in (v, variants[2])], 3, (1, -1))
+    assert pairs.mean.mean == pytest.approx(expected - each[2].mean(), rel=1e-9)
+    # every path shared (n <= SHARED_PATHS): the rules' mean itself, path by path
+    monkeypatch.setattr(est, "SHARED_PATHS", 6_000)
+    everything = est.price_rules(inp, variants, 3)
+    assert everything.mean.mean == pytest.approx(
+        np.mean([s.mean for s in everything.shared]), rel=1e-12)
+
+
+@pytest.mark.slow
+def test_the_blocked_mean_reports_the_error_it_has_over_seeds(monkeypatch):
+    """The rules held fixed, the mean of reading 57 (6,000 paths, 2,000 shared, a block
+    each for three rules far apart) spreads over 40 pricing seeds as its reported paths' error says,
+    within 30% (the spread of 40 values is itself known to about 11%)."""
+    from notelib.value import estimator as est
+
+    monkeypatch.setattr(est, "SHARED_PATHS", 2_000)
+    inp, variants, _ = _three_rules(6_000, 1_000)
+    runs = [est.price_rules(inp.replace(seed=s), variants, 3).mean for s in range(300, 340)]
+    spread = np.std([r.mean for r in runs], ddof=1)
+    reported = np.mean([r.std_error for r in runs])
+    assert abs(reported / spread - 1) < 0.30, (reported, spread)
+
+
+def test_a_variant_alone_splits_its_paths_among_the_threads_to_the_bit(monkeypatch):
+    """A chunk with fewer variants than threads splits each variant's paths among them
+    (chunks_priced): a path's value does not depend on the others run with it, so one
+    thread and two give the same sums and errors, to the bit (odd chunks, strata across
+    the split, the control variates applied piece by piece)."""
+    from notelib.value import estimator as est
+
+    inp, variants, v = _three_rules(3_001, 1_501)
+    assert v.adjust is not None
+    monkeypatch.setenv("NOTELIB_THREADS", "1")
+    one = est.price_variants(inp, variants[:2], adjust=[v.adjust])
+    monkeypatch.setenv("NOTELIB_THREADS", "2")
+    assert est.price_variants(inp, variants[:2], adjust=[v.adjust]) == one

@@ -122,8 +122,9 @@ def run_strata(plans: Sequence[Plan], bounds: Sequence[int], closes: np.ndarray,
     strata = [(j, lo, hi) for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]))
               if hi > lo and plans[j] is not base]
     high = highest(closes)
+    used = {id(p): p for p in [base, *(plans[j] for j, _, _ in strata)]}  # the plans run
     if not all(_branches(plans[j], base) for j, _, _ in strata) or not all(
-            fits_int64(p, high) for p in plans):
+            fits_int64(p, high) for p in used.values()):
         return _run_each(plans, bounds, closes, policy)
     st = State(base, n, np.int64, worth_only=True)
     points = base.contract.points

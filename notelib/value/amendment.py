@@ -14,7 +14,7 @@ from ..captable import Warrant
 from ..io.display import table
 from .warrants import warrant_value
 from ..contract.terms import NoteTerms
-from .estimator import mean_and_fit, mean_weights, price_variants
+from .estimator import mean_and_fit, price_rules, price_variants
 from .inputs import MIN_PATHS, ValuationError
 from .valuation import Valuation, fair_value
 
@@ -107,12 +107,13 @@ def amendment(amended: NoteTerms, original: NoteTerms, **kw) -> Amendment:
         raise ValuationError("amendment: the two notes must span the same sessions (dates)")
     pairs = [f for fa, fo in zip(a.rules, o.rules) for f in (fa, fo)]
     rules = len(pairs) // 2
-    stats = price_variants(ia, [f.variant for f in pairs], adjust=[f.adjust for f in pairs],
-                           weights=mean_weights(rules, (1, -1)))
-    diffs = [x.mean - y.mean for x, y in zip(stats[:2 * rules:2], stats[1:2 * rules:2])]
+    priced = price_rules(ia, [f.variant for f in pairs], rules, (1, -1),
+                         adjust=[f.adjust for f in pairs])
+    stats = priced.shared
+    diffs = [x.mean - y.mean for x, y in zip(stats[::2], stats[1::2])]
     # as each note's value, the transfer is the rules' mean (reading 54)
     transfer, paths = ((diffs[0], stats[1].diff_error(stats[0])) if rules == 1
-                       else (stats[-1].mean, stats[-1].std_error))
+                       else (priced.mean.mean, priced.mean.std_error))
     return Amendment(a, o, transfer, math.hypot(paths, mean_and_fit(diffs)[1]),
                      tuple(w for w in ia.captable.warrants if w.issued_for == "amendment"),
                      paths)

@@ -1,5 +1,6 @@
 """The Monte Carlo estimator of :mod:`notelib.value.valuation`: every variant run over the
-same pricing paths chunk by chunk (common random numbers), keeping sums; the variance with the
+same pricing paths chunk by chunk (common random numbers; a rule and its refits on the first
+:data:`SHARED_PATHS`, then a block of paths each: reading 57), keeping sums; the variance with the
 antithetic pairs and the hazard strata as the units (:class:`Units`); the control variates'
 use; prices of several inputs or spots together (the Greeks, the value curve); and the spread
 of a quantity over refitted rules (the fit's error, reading 54)."""
@@ -7,14 +8,14 @@ of a quantity over refitted rules (the fit's error, reading 54)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import engine as eng
 from .control import Controls
-from ..limits import each_threaded
+from ..limits import each_threaded, threads
 from ..paths import DrawnAhead, Paths
 from .inputs import Inputs, Variant
 
@@ -110,45 +111,105 @@ class Units:
         return out
 
 
+SHARED_PATHS = 25_000  # the refitted rules are priced on the first this many paths (reading 57)
 Adjust = tuple[Controls, np.ndarray]  # a variant's controls and their betas (cash, shares)
 
 
 def price_variants(inp: Inputs, variants: list[Variant], progress: bool = False,
-                   adjust: Sequence[Adjust | None] = (), drawn: DrawnAhead | None = None,
-                   weights: Sequence[Sequence[float]] = ()) -> list[Stats]:
+                   adjust: Sequence[Adjust | None] = (), drawn: DrawnAhead | None = None
+                   ) -> list[Stats]:
     """Run every variant over the same pricing paths (common random numbers), chunk by chunk,
     keeping only sums: memory is one chunk whatever the path count. ``adjust``: per variant,
     controls whose betas x (payoff - mean) come off its cash and shares path by path
     (:mod:`notelib.value.control`). ``drawn``: ``inp``'s pricing paths, already being drawn
-    (:func:`draw_ahead`). ``weights``: combinations of the variants, path by path (e.g. the
-    mean of several rules' values, reading 54), each priced after the variants as one more,
-    with its error over the same units."""
-    n_out = len(variants) + len(weights)
-    sums = np.zeros((n_out, 3))
-    units = Units(n_out, [v.cuts(inp.n_paths) for v in variants])
-    bar = _bar(inp.n_paths, progress)
-    for done, m, priced, closes in chunks_priced([(inp, v) for v in variants], drawn):
-        priced = [controlled(p, a, closes) for p, a in
-                  zip(priced, [*adjust, *[None] * (len(priced) - len(adjust))])]
-        priced += [(sum(w * p[0] for w, p in zip(ws, priced)),
-                    sum(w * p[1] for w, p in zip(ws, priced))) for ws in weights]
-        first, per = priced[0][0] + priced[0][1], []
-        for v, (cash, equity) in enumerate(priced):
+    (:func:`draw_ahead`)."""
+    return price_rules(inp, variants, 1, progress=progress, adjust=adjust, drawn=drawn).shared
+
+
+@dataclass(frozen=True)
+class RulesPriced:
+    """What :func:`price_rules` gives: ``shared``, each variant on the paths every rule is
+    priced on (:func:`shared_paths`: their spread over the rules is the fit's error), and
+    ``mean``, the rules' mean of each rule's signed combination on all the paths (None for
+    one rule; its ``var_diff`` is NaN: no variant runs on every path)."""
+
+    shared: list[Stats]
+    mean: Stats | None
+
+
+def shared_paths(inp: Inputs) -> int:
+    """The first pricing paths every rule is priced on (:data:`SHARED_PATHS` in whole chunks,
+    at most all): past them each rule runs on a block of its own (reading 57)."""
+    return min(inp.n_paths, -(-SHARED_PATHS // inp.chunk) * inp.chunk)
+
+
+def rule_blocks(n: int, shared: int, rules: int) -> np.ndarray:
+    """The edges of the blocks of paths :func:`price_rules` prices: the shared paths, then
+    the rest in ``rules`` blocks as equal as whole paths allow, one per rule."""
+    rest = n - shared
+    sizes = [rest // rules + (g < rest % rules) for g in range(rules)] if rest else []
+    return np.cumsum([0, shared, *sizes])
+
+
+def price_rules(inp: Inputs, variants: list[Variant], rules: int, signs: Sequence[float] = (1.0,),
+                progress: bool = False, adjust: Sequence[Adjust | None] = (),
+                drawn: DrawnAhead | None = None) -> RulesPriced:
+    """``variants`` in ``rules`` groups of ``len(signs)`` (the first rule's first, then each
+    refit's; one group of them all for one rule), priced as :func:`price_variants` prices
+    them, and the rules' mean of each group's combination with ``signs`` (e.g. (1, -1): a
+    difference; reading 54). Every rule runs on the first :func:`shared_paths` paths, where
+    the mean is the rules' own, path by path; the rest are cut into one block per rule
+    (:func:`rule_blocks`), each run with its rule alone (batch means): every path counts
+    once, so the mean is the rules' mean, unbiased, its paths' error over the same units,
+    and each block is stratified apart (:meth:`Variant.cuts`; reading 57)."""
+    n = inp.n_paths
+    shared = shared_paths(inp) if rules > 1 else n
+    group = len(signs) if rules > 1 else len(variants)
+    edges = rule_blocks(n, shared, rules)
+    weights = [x / rules for _ in range(rules) for x in signs]
+    cuts = [v.cuts(n, np.diff(edges)) for v in variants]
+    sums, units = np.zeros((len(variants), 3)), Units(len(variants), cuts)
+    mean_sums, mean_units = np.zeros(3), Units(1, cuts, quantities=3)
+
+    def tasks(done: int, m: int) -> list[tuple[int, int, int]]:
+        """The chunk from path ``done``: every variant on it (shared paths, whole chunks),
+        or each block's part of it with its rule's variants."""
+        if done < shared:
+            return [(v, 0, m) for v in range(len(variants))]
+        out = []
+        for g, (lo, hi) in enumerate(zip(edges[1:-1], edges[2:])):
+            lo, hi = max(lo, done), min(hi, done + m)
+            if lo < hi:
+                out += [(g * group + j, lo - done, hi - done) for j in range(group)]
+        return out
+
+    bar = _bar(n, progress)
+    for done, m, ran, _ in chunks_priced([(inp, v) for v in variants], drawn, tasks, cuts,
+                                         adjust):
+        if done < shared:
+            priced = [r for _, r in ran]
+            first, per = priced[0][0] + priced[0][1], []
+            for v, (cash, equity) in enumerate(priced):
+                total = cash + equity
+                sums[v] += (total.sum(), cash.sum(), equity.sum())
+                per.append((total, cash, equity, total - first))
+            units.add(done, m, per)
+        if rules > 1:
+            if done < shared:  # the rules' mean, path by path
+                cash, equity = (sum(w * p[q] for w, p in zip(weights, priced)) for q in (0, 1))
+            else:  # on each block, its rule's combination
+                cash, equity = np.zeros(m), np.zeros(m)
+                for (v, lo, hi), (c, e) in ran:
+                    cash[lo:hi] += signs[v % group] * c
+                    equity[lo:hi] += signs[v % group] * e
             total = cash + equity
-            sums[v] += (total.sum(), cash.sum(), equity.sum())
-            per.append((total, cash, equity, total - first))
-        units.add(done, m, per)
+            mean_sums += (total.sum(), cash.sum(), equity.sum())
+            mean_units.add(done, m, [(total, cash, equity)])
         bar.update(m)
     bar.close()
-    return [Stats(inp.n_paths, *row, *units.variances(v)) for v, row in enumerate(sums)]
-
-
-def mean_weights(rules: int, signs: Sequence[float] = (1.0,)) -> list[list[float]]:
-    """The weights of :func:`price_variants` that average ``rules`` rules (reading 54): the
-    variants in groups of ``len(signs)``, one group per rule, each variant of a group
-    weighted by its sign (e.g. (1, -1) for a difference) over ``rules``; none for one
-    rule."""
-    return [] if rules < 2 else [[x / rules for _ in range(rules) for x in signs]]
+    return RulesPriced([Stats(shared, *row, *units.variances(v)) for v, row in enumerate(sums)],
+                       Stats(n, *mean_sums, *mean_units.variances(0), math.nan)
+                       if rules > 1 else None)
 
 
 def mean_and_fit(values: Sequence[float]) -> tuple[float, float]:
@@ -167,33 +228,62 @@ def controlled(priced: tuple[np.ndarray, np.ndarray], adjust: Adjust | None,
     return priced[0] - dev @ beta[0], priced[1] - dev @ beta[1]
 
 
-Priced = tuple[int, int, list[tuple[np.ndarray, np.ndarray]], np.ndarray]
+Priced = tuple[int, int, list[tuple[tuple[int, int, int], tuple[np.ndarray, np.ndarray]]],
+               np.ndarray]
 
 
-def chunks_priced(items: list[tuple[Inputs, Variant]], drawn: DrawnAhead | None = None
-                  ) -> Iterable[Priced]:
-    """(first path, paths, each item's discounted cash and shares per path, the first
+def chunks_priced(items: list[tuple[Inputs, Variant]], drawn: DrawnAhead | None = None,
+                  tasks: Callable[[int, int], list[tuple[int, int, int]]] | None = None,
+                  cuts: list[np.ndarray] | None = None,
+                  adjust: Sequence[Adjust | None] = ()) -> Iterable[Priced]:
+    """(first path, paths, each task and its discounted cash and shares per path, the first
     inputs' closes) chunk by chunk:
     each (inputs, variant) on its inputs' pricing paths (items with the same inputs share
-    them; other inputs draw from the same seeds: common random numbers), the items side by
-    side on threads (:func:`notelib.limits.each_threaded`). The next chunk's
-    paths are drawn on a thread of its own while the engine prices this one (``drawn``: the
-    pricing paths of :func:`draw_ahead`, already started)."""
+    them; other inputs draw from the same seeds: common random numbers), side by side on
+    threads (:func:`notelib.limits.each_threaded`), a task's paths split among the threads
+    the tasks leave idle (a path's value does not depend on the others run with it).
+    ``tasks(first path, paths)``: the (item, first, end) path ranges of the chunk to price
+    (default: every item on all of them); ``cuts``: each item's strata (default
+    :meth:`Variant.cuts` of all the paths); ``adjust``: each item's controls
+    (:func:`controlled`), applied on the threads too. The next chunk's paths are drawn on a thread of
+    its own while the engine prices this one (``drawn``: the pricing paths of
+    :func:`draw_ahead`, already started)."""
     n = items[0][0].n_paths
-    cuts = [variant.cuts(n) for _, variant in items]
+    cuts = cuts or [variant.cuts(n) for _, variant in items]
     sources = list({id(inp): inp for inp, _ in items}.values())
     done = 0
     for parts in drawn or draw_ahead(sources):
         closes = {id(inp): part.closes for inp, part in zip(sources, parts)}
-        priced = each_threaded(lambda i: run_variant(items[i][1], closes[id(items[i][0])],
-                                                     done, cuts[i]), range(len(items)))
-        yield done, parts[0].n_paths, priced, parts[0].closes
-        done += parts[0].n_paths
+        m = parts[0].n_paths
+        todo = tasks(done, m) if tasks else [(i, 0, m) for i in range(len(items))]
+        pieces = threads()  # every task split, so the threads finish together
+
+        def paths(i: int, lo: int, hi: int) -> np.ndarray:
+            c = closes[id(items[i][0])]
+            return c if (lo, hi) == (0, m) else c[:, lo:hi]
+
+        def run(t: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+            return run_variant(items[t[0]][1], paths(*t), done + t[1], cuts[t[0]])
+
+        def control(k: int) -> tuple[np.ndarray, np.ndarray]:
+            """Task ``k``'s pieces joined, then its controls on its paths at once (BLAS sums
+            a piece's last rows in another order: the same bits whatever the threads)."""
+            i, lo, hi = todo[k]
+            part = runs[k * pieces:(k + 1) * pieces]
+            joined = tuple(np.concatenate(x) for x in zip(*part)) if pieces > 1 else part[0]
+            return controlled(joined, adjust[i] if i < len(adjust) else None, paths(i, lo, hi))
+
+        runs = each_threaded(run, [(i, lo + (hi - lo) * j // pieces,
+                                    lo + (hi - lo) * (j + 1) // pieces)
+                                   for i, lo, hi in todo for j in range(pieces)])
+        ran = list(zip(todo, each_threaded(control, range(len(todo)))))
+        yield done, m, ran, parts[0].closes
+        done += m
 
 
-def draw_ahead(sources: list[Inputs]) -> DrawnAhead:
-    """The pricing paths of each of ``sources``, chunk by chunk together, drawn a chunk
-    ahead on a second thread from now on; sources whose paths differ only in the spot (a
+def draw_ahead(sources: list[Inputs], depth: int = 1) -> DrawnAhead:
+    """The pricing paths of each of ``sources``, chunk by chunk together, drawn ``depth``
+    chunks ahead on a second thread from now on; sources whose paths differ only in the spot (a
     spot bump, a credit spread bump) draw them once (:meth:`Inputs.spot_chunks`), and the
     others side by side on threads of their own."""
     groups: dict[tuple, list[int]] = {}
@@ -210,7 +300,7 @@ def draw_ahead(sources: list[Inputs]) -> DrawnAhead:
                 for i, part in zip(idx, group):
                     out[i] = part
             yield out
-    return DrawnAhead(chunks())
+    return DrawnAhead(chunks(), depth)
 
 
 def price_together(items: list[tuple[Inputs, Variant]], combinations: list[Sequence[float]]
@@ -222,8 +312,8 @@ def price_together(items: list[tuple[Inputs, Variant]], combinations: list[Seque
     n = items[0][0].n_paths
     units = Units(len(combinations), [variant.cuts(n) for _, variant in items], quantities=1)
     sums = np.zeros(len(items))
-    for done, m, priced, _ in chunks_priced(items):
-        totals = [cash + equity for cash, equity in priced]
+    for done, m, ran, _ in chunks_priced(items):
+        totals = [cash + equity for _, (cash, equity) in ran]
         sums += [t.sum() for t in totals]
         units.add(done, m, [(sum(w * t for w, t in zip(weights, totals)),)
                             for weights in combinations])
@@ -270,11 +360,11 @@ def _bar(total: int, progress: bool):
 def run_variant(variant: Variant, closes: np.ndarray, offset: int, cuts: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Discounted cash and shares per path of a chunk holding paths ``offset`` onwards; with
-    a hazard, each stratum of paths (``cuts``) runs with its grid date's event."""
+    a hazard, each stratum of paths (``cuts``: :meth:`Variant.cuts`) runs with its grid
+    date's event."""
     n = closes.shape[1]
     bounds = np.clip(np.concatenate([[0], cuts, [np.iinfo(np.int64).max]]) - offset, 0, n)
-    return eng.run_strata([*variant.event_plans, variant.plan], bounds, closes,
-                          policy=variant.policy)
+    return eng.run_strata(variant.strata_plans(cuts), bounds, closes, policy=variant.policy)
 
 
 def fit_spread(values: Sequence[float]) -> float:

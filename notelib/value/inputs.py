@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -152,10 +152,15 @@ class Variant:
     event_plans: tuple = ()  # plan per grid date (the base plan where none can be redeemed)
     weights: tuple = ()  # probability the event falls on each grid date
 
-    def cuts(self, n: int) -> np.ndarray:
+    def cuts(self, n: int, blocks: Sequence[int] | None = None) -> np.ndarray:
         """Stratified: the first paths take the first grid date's event, and so on, as many
         as its probability gives (largest remainders); the paths after the last cut have no
-        event."""
+        event. ``blocks``: the paths' split into consecutive blocks of these sizes, each
+        stratified so apart, with a cut where each block starts (reading 57)."""
+        if blocks is not None and len(blocks) > 1:
+            starts = np.cumsum([0, *blocks[:-1]])
+            return np.concatenate([np.concatenate([[a] if a else [], a + self.cuts(size)])
+                                   for a, size in zip(starts, blocks)]).astype(np.int64)
         if not self.weights:
             return np.zeros(0, dtype=np.int64)
         share = np.array(self.weights) * n
@@ -163,6 +168,11 @@ class Variant:
         spare = int(round(float(np.sum(self.weights)) * n)) - int(counts.sum())
         counts[np.argsort(counts - share)[:max(spare, 0)]] += 1
         return np.cumsum(counts)
+
+    def strata_plans(self, cuts: np.ndarray) -> list[eng.Plan]:
+        """The plan of each stratum :meth:`cuts` makes: each grid date's event, then none,
+        once per block."""
+        return [*self.event_plans, self.plan] * ((len(cuts) + 1) // (len(self.weights) + 1))
 
 
 def first_session(inp: Inputs) -> int:

@@ -50,8 +50,8 @@ from ..contract.dates import as_date
 from ..io.display import dollars, html_table, no_latex, table
 from .market import RULES, Market, load_market
 from ..contract.terms import NoteTerms
-from .estimator import (Adjust, Stats, draw_ahead, fit_spread, mean_and_fit, mean_weights,
-                        price_spots, price_together, price_variants)
+from .estimator import (Adjust, RulesPriced, draw_ahead, fit_spread, mean_and_fit,
+                        price_rules, price_spots, price_together)
 from .inputs import (Inputs, MIN_PATHS, POLICIES, ValuationError, Variant, first_session,
                      make_variant, price_straight_debt)
 from .rule import (Fitted, MIN_IN_THE_MONEY, fit_each, holder_rules, means_at, refit_seed,
@@ -62,9 +62,13 @@ ORIGINAL_TERMS = (Path(__file__).resolve().parents[2] / "data" / "terms"
                   / "dyntek-2004-original.yaml")
 CURVE_CHANGES = ("volatility", "credit_spread", "event_hazard", "rate")  # value_curve's
 # the rule's fit moves the value (reading 54): the Holder's rule is refitted on this many pilot
-# sets of their own, each priced on the valuation's paths, and their spread joins the error
+# sets of their own, each priced on the valuation's paths (past the first SHARED_PATHS, a
+# block of them each: reading 57), and their spread joins the error
 REFITS = 4
 MAX_REFITS = 20
+# chunks of pricing paths drawn ahead while the rules are fitted: the last fit leaves a core
+# idle, which draws them (memory: that many chunks more, whatever the path count)
+FIT_AHEAD = 3
 GREEK_REFIT_PATHS = 5_000  # the refitted rules' Greeks are priced on this many paths
 BUMPS = {"spot": 0.05, "curvature": 0.20, "volatility": 0.02, "rate": 0.001,
          "credit_spread": 0.001}
@@ -76,7 +80,9 @@ class Valuation:
 
     ``value``/``std_error``: the Monte Carlo price and its standard error: the mean, path by
     path, of the values under the Holder's rule and :data:`REFITS` rules refitted on pilot
-    paths of their own, all priced on the same paths (reading 54). ``debt`` and
+    paths of their own, all priced on the same paths (reading 54; past the first
+    :data:`~notelib.value.estimator.SHARED_PATHS`, each rule on a block of its own: reading
+    57). ``debt`` and
     ``equity``: what is paid in cash (discounted at rate + credit spread) and in shares (at
     the rate). ``straight_debt``: the cash flows with no conversion and no share payments.
     ``conversion_option`` = value - straight_debt. Every standard error is the total
@@ -137,11 +143,12 @@ class Valuation:
         pairs = []
         for fitted, b in zip(self.rules, refitted):
             pairs += [fitted.variant, make_variant(other, *b)]
-        stats = price_variants(inp, pairs, weights=mean_weights(len(self.rules), (1, -1)))
-        diffs = [a.mean - b.mean for a, b in zip(stats[:len(pairs):2], stats[1:len(pairs):2])]
+        priced = price_rules(inp, pairs, len(self.rules), (1, -1))
+        stats = priced.shared
+        diffs = [a.mean - b.mean for a, b in zip(stats[::2], stats[1::2])]
         if len(diffs) == 1:
             return diffs[0], stats[1].diff_error(stats[0])
-        return stats[-1].mean, math.hypot(stats[-1].std_error, mean_and_fit(diffs)[1])
+        return priced.mean.mean, math.hypot(priced.mean.std_error, mean_and_fit(diffs)[1])
 
     def fitted_at(self, spot: float) -> Fitted:
         """What a value curve prices ``spot`` with: what a fresh valuation there fits on its
@@ -404,8 +411,9 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         captable=captable or load_captable(), history=_history(history),
         state_rule=bool(state_rule))
     fitted, others, priced = _fit_and_price(inp, refits, progress)
-    stats = priced[-1]  # the rules' mean (one rule: itself)
-    fit = {q: mean_and_fit([getattr(p, q) / p.n for p in priced[:len(others) + 1]])[1]
+    stats = priced.mean or priced.shared[0]  # the rules' mean (one rule: itself)
+    # the fit's error: the rules' spread on the paths they all run on (reading 57)
+    fit = {q: mean_and_fit([getattr(p, q) / p.n for p in priced.shared])[1]
            for q in ("value", "cash", "equity")}
     boundary, state = fitted.rule
     return Valuation(
@@ -420,21 +428,22 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
 
 
 def _fit_and_price(inp: Inputs, refits: int, progress: bool
-                   ) -> tuple[Fitted, list[Fitted], list[Stats]]:
+                   ) -> tuple[Fitted, list[Fitted], RulesPriced]:
     """The rule fitted on the valuation's pilot paths, ``refits`` more on pilot paths of
     their own (the optimal Holder only: a fixed rule has no fit), and all of them priced on
-    the same pricing paths, drawn ahead while the rules are fitted, then their mean path by
+    the same pricing paths (past the shared ones a block each: reading 57), drawn ahead while
+    the rules are fitted, then their mean path by
     path (reading 54; with one rule, nothing more)."""
     refits = whole(refits, "refits", ValuationError)
     if not 0 <= refits <= MAX_REFITS:
         raise ValuationError(f"refits = {refits}: must be from 0 to {MAX_REFITS}")
-    with draw_ahead([inp]) as drawn:
+    with draw_ahead([inp], FIT_AHEAD) as drawn:
         inp.event_plans, inp.event_weights  # compiled once: the refits share them (reseeded)
         more = [reseeded(inp, refit_seed(inp.seed, j))
                 for j in range(1, refits + 1)] if inp.holder == "optimal" else []
         fitted, *others = every = fit_each([inp, *more])
-        priced = price_variants(inp, [f.variant for f in every], progress,
-                                [f.adjust for f in every], drawn, mean_weights(len(every)))
+        priced = price_rules(inp, [f.variant for f in every], len(every), progress=progress,
+                             adjust=[f.adjust for f in every], drawn=drawn)
     return fitted, others, priced
 
 
