@@ -208,6 +208,31 @@ def test_chunks_drawn_ahead_are_the_same_chunks_and_stop_one_past_what_is_taken(
     assert list(DrawnAhead(iter(()))) == []
     with pytest.raises(PathError, match="spot = -1"):  # an error on the thread reaches the caller
         list(DrawnAhead(risk_neutral_chunks(ses, **{**kw, "spot": -1})))
+    # three ahead (a valuation's fits): the same chunks; at most three more than taken
+    deep = [p.closes for p in DrawnAhead(risk_neutral_chunks(ses, **kw), depth=3)]
+    assert len(deep) == 4 and all(np.array_equal(a, b) for a, b in zip(inline, deep))
+    drawn.clear()
+    taken = DrawnAhead(counted(), depth=3)
+    assert next(taken) == 0
+    taken.close()
+    assert drawn in ([0], [0, 1], [0, 1, 2], [0, 1, 2, 3])
+
+
+def test_a_valuation_draws_ahead_at_most_its_paths_in_whole_chunks(monkeypatch):
+    """While the rules are fitted, fair_value draws FIT_AHEAD = 75,000 pricing paths ahead in
+    whole chunks, at least one: 3 chunks of 25,000, 1 of 250,000 (the largest chunk holds
+    no more than it did)."""
+    from notelib.contract.terms import load_terms
+    from notelib.value import estimator, valuation
+
+    depths = []
+    real = estimator.draw_ahead
+    monkeypatch.setattr(valuation, "draw_ahead",
+                        lambda sources, depth=1: depths.append(depth) or real(sources, depth))
+    for chunk in (25_000, 250_000):
+        valuation.fair_value(load_terms(), market="dyntek-2005-11", n_paths=400,
+                             pilot_paths=400, chunk=chunk, refits=0)
+    assert depths == [3, 1]
 
 
 def test_paths_at_several_spots_are_each_spots_own_paths_to_the_bit():

@@ -66,9 +66,9 @@ CURVE_CHANGES = ("volatility", "credit_spread", "event_hazard", "rate")  # value
 # block of them each: reading 57), and their spread joins the error
 REFITS = 4
 MAX_REFITS = 20
-# chunks of pricing paths drawn ahead while the rules are fitted: the last fit leaves a core
-# idle, which draws them (memory: that many chunks more, whatever the path count)
-FIT_AHEAD = 3
+# pricing paths drawn ahead while the rules are fitted, in whole chunks, at least one: the
+# last fit leaves a core idle, which draws them (memory: as many paths more, whatever the count)
+FIT_AHEAD = 75_000
 GREEK_REFIT_PATHS = 5_000  # the refitted rules' Greeks are priced on this many paths
 BUMPS = {"spot": 0.05, "curvature": 0.20, "volatility": 0.02, "rate": 0.001,
          "credit_spread": 0.001}
@@ -437,7 +437,7 @@ def _fit_and_price(inp: Inputs, refits: int, progress: bool
     refits = whole(refits, "refits", ValuationError)
     if not 0 <= refits <= MAX_REFITS:
         raise ValuationError(f"refits = {refits}: must be from 0 to {MAX_REFITS}")
-    with draw_ahead([inp], FIT_AHEAD) as drawn:
+    with draw_ahead([inp], max(1, FIT_AHEAD // inp.chunk)) as drawn:
         inp.event_plans, inp.event_weights  # compiled once: the refits share them (reseeded)
         more = [reseeded(inp, refit_seed(inp.seed, j))
                 for j in range(1, refits + 1)] if inp.holder == "optimal" else []
