@@ -434,6 +434,27 @@ def test_the_value_curve_is_a_fresh_valuation_at_each_spot(seed):
             fresh.value, fresh.paths_error), spot
 
 
+def test_a_curve_with_refits_is_a_fresh_valuation_with_as_many_at_each_spot():
+    """value_curve(refits=2): each point is fair_value there with two refits (the rules'
+    mean, the total error: reading 54), to the bit, at another spot and at the valuation's
+    own; so its error holds the fit's, which the refits measure there."""
+    import notelib as nl
+    from notelib.value.valuation import value_curve
+
+    case = nl.Case.from_params("base")
+    kw = {**case.valuation_keywords(2_000), "seed": 11, "pilot_paths": 2_000}
+    v = fair_value(case.terms, **kw)  # four refits of its own: the curve takes two
+    own = v.inputs.spot
+    curve = value_curve(v, [0.15, own], refits=2).set_index("spot")
+    for spot in (0.15, own):
+        fresh = fair_value(case.terms, **{**kw, "spot": spot}, refits=2)
+        assert (curve.loc[spot, "value"], curve.loc[spot, "std_error"]) == (
+            fresh.value, fresh.std_error), spot
+        assert fresh.fit_error > 0 and fresh.std_error > fresh.paths_error
+    with pytest.raises(ValuationError, match="refits = 21: must be from 0 to 20"):
+        value_curve(v, [0.15], refits=21)
+
+
 @pytest.mark.slow
 def test_a_curve_repriced_under_another_volatility_moves_its_controls_means():
     # the panel's redraw keeps each spot's rule and control betas and moves the controls'

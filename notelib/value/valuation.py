@@ -50,7 +50,7 @@ from ..contract.dates import as_date
 from ..io.display import dollars, html_table, no_latex, table
 from .market import RULES, Market, load_market
 from ..contract.terms import NoteTerms
-from .estimator import (Adjust, RulesPriced, draw_ahead, fit_spread, mean_and_fit,
+from .estimator import (Adjust, RulesPriced, Stats, draw_ahead, fit_spread, mean_and_fit,
                         price_rules, price_spots, price_together)
 from .inputs import (Inputs, MIN_PATHS, POLICIES, ValuationError, Variant, first_session,
                      make_variant, price_straight_debt)
@@ -113,6 +113,9 @@ class Valuation:
     adjust: Adjust | None = field(default=None, repr=False, compare=False)  # control variates
     # what a fresh valuation fits at each other spot of a value curve (:meth:`fitted_at`)
     spot_fits: dict[float, Fitted] = field(default_factory=dict, repr=False, compare=False)
+    # and its refits there, 1, 2, ... (:meth:`rules_at`)
+    spot_refits: dict[float, list[Fitted]] = field(default_factory=dict, repr=False,
+                                                    compare=False)
 
     @property
     def conversion_option(self) -> float:
@@ -171,6 +174,23 @@ class Valuation:
         own, fits = round(self.inputs.spot, 6), self.spot_fits
         keys = sorted({round(float(x), 6) for x in spots} - {own} - set(fits))
         fits.update(zip(keys, fit_each([self.inputs.replace(spot=k) for k in keys])))
+
+    def rules_at(self, spot: float, refits: int) -> list[Fitted]:
+        """What a fresh valuation at ``spot`` with ``refits`` prices with: its rule
+        (:meth:`fitted_at`) and its refits 1 to ``refits``, each on pilot paths of its own
+        (:func:`refit_seed`, reading 54); at the valuation's own spot its own refits first.
+        Fitted once per spot and refit, the missing ones together."""
+        key, inp = round(float(spot), 6), self.inputs
+        own = key == round(inp.spot, 6)
+        have = list(self.refits) if own else self.spot_refits.get(key, [])
+        if len(have) < refits:
+            at = inp if own else inp.replace(spot=key)
+            at.event_plans, at.event_weights  # compiled once: the refits share them
+            have = have + fit_each([reseeded(at, refit_seed(inp.seed, j))
+                                    for j in range(len(have) + 1, refits + 1)])
+            if not own:
+                self.spot_refits[key] = have
+        return [self.fitted_at(key), *have[:refits]]
 
     @cached_property
     def share_payment_option(self) -> tuple[float, float]:
@@ -411,10 +431,7 @@ def fair_value(terms: NoteTerms, *, spot: float | None = None, volatility: float
         captable=captable or load_captable(), history=_history(history),
         state_rule=bool(state_rule))
     fitted, others, priced = _fit_and_price(inp, refits, progress)
-    stats = priced.mean or priced.shared[0]  # the rules' mean (one rule: itself)
-    # the fit's error: the rules' spread on the paths they all run on (reading 57)
-    fit = {q: mean_and_fit([getattr(p, q) / p.n for p in priced.shared])[1]
-           for q in ("value", "cash", "equity")}
+    stats, fit = _rules_mean(priced)
     boundary, state = fitted.rule
     return Valuation(
         value=stats.mean, std_error=math.hypot(stats.std_error, fit["value"]),
@@ -434,9 +451,7 @@ def _fit_and_price(inp: Inputs, refits: int, progress: bool
     the same pricing paths (past the shared ones a block each: reading 57), drawn ahead while
     the rules are fitted, then their mean path by
     path (reading 54; with one rule, nothing more)."""
-    refits = whole(refits, "refits", ValuationError)
-    if not 0 <= refits <= MAX_REFITS:
-        raise ValuationError(f"refits = {refits}: must be from 0 to {MAX_REFITS}")
+    refits = _refits(refits)
     with draw_ahead([inp], max(1, FIT_AHEAD // inp.chunk)) as drawn:
         inp.event_plans, inp.event_weights  # compiled once: the refits share them (reseeded)
         more = [reseeded(inp, refit_seed(inp.seed, j))
@@ -445,6 +460,14 @@ def _fit_and_price(inp: Inputs, refits: int, progress: bool
         priced = price_rules(inp, [f.variant for f in every], len(every), progress=progress,
                              adjust=[f.adjust for f in every], drawn=drawn)
     return fitted, others, priced
+
+
+def _refits(refits: object) -> int:
+    """``refits`` checked: a whole number from 0 to :data:`MAX_REFITS`."""
+    refits = whole(refits, "refits", ValuationError)
+    if not 0 <= refits <= MAX_REFITS:
+        raise ValuationError(f"refits = {refits}: must be from 0 to {MAX_REFITS}")
+    return refits
 
 
 def _history(history: pd.Series | None) -> pd.Series | None:
@@ -514,13 +537,15 @@ def _market(terms: NoteTerms, market: Market | str | Path | None, day: object,
 
 
 def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | None = None,
-                **changes: float) -> pd.DataFrame:
+                refits: int = 0, **changes: float) -> pd.DataFrame:
     """Value, straight debt and parity against today's share price, the classic convertible
     chart: each spot priced on its own paths with what a fresh valuation there fits
     (:meth:`Valuation.fitted_at`: its rule and control variates, once per valuation and
     spot), so a point is :func:`fair_value` at that spot on ``n_paths``, to the bit (its
     ``std_error``: the paths', that spot's rule held, :attr:`Valuation.paths_error`; reading
-    54). The
+    54). ``refits``: each point is :func:`fair_value` there with as many refits, to the bit,
+    the rules' mean with the total error, the rule's fit included (about one second of
+    fitting a refit and spot on two cores; reading 54). The
     controls' means are those of the inputs priced (:func:`means_at`): ``changes``
     (volatility, credit_spread, event_hazard, rate) reprice on the fitted rules and betas,
     the panel's fast redraw, not a new estimate of the rules."""
@@ -528,6 +553,7 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
         raise ValuationError(f"valuation = {type(valuation).__name__}: give a Valuation "
                              "(fair_value(...))")
     n_paths = count(n_paths, "n_paths", ValuationError, kind="paths", low=MIN_PATHS, none=True)
+    refits = _refits(refits)
     for key, v in changes.items():
         if key not in CURVE_CHANGES:
             raise ValuationError(f"value_curve: {key} = {v!r} cannot change; only "
@@ -542,8 +568,13 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
     c = plan.contract
     shares = conversion_shares(owed, c.price_at_session[first_session(inp)] / c.price_units)
     straight = valuation.straight_debt if same_plan else price_straight_debt(inp)
-    groups: dict[tuple[bytes, int], list[float]] = {}  # spots whose rules agree are priced together
     valuation.fit_spots(spots)
+    if refits:
+        priced = {spot: _rules_priced(valuation, inp, spot, n_paths, refits, same_plan)
+                  for spot in spots}
+        rows = [(spot, *priced[spot], straight, shares * spot) for spot in spots]
+        return _curve_table(rows)
+    groups: dict[tuple[bytes, int], list[float]] = {}  # spots whose rules agree are priced together
     for spot in spots:
         threshold, state = valuation.fitted_at(spot).rule
         groups.setdefault((threshold.tobytes(), id(state)), []).append(spot)
@@ -557,10 +588,36 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
                                               variant, group, adjust)))
     rows = [(spot, priced[spot].mean, priced[spot].std_error, straight, shares * spot)
             for spot in spots]
+    return _curve_table(rows)
+
+
+def _curve_table(rows: list[tuple]) -> pd.DataFrame:
     return table(pd.DataFrame(rows, columns=["spot", "value", "std_error", "straight_debt",
                                              "parity"]),
                  {"spot": "price", **{k: "dollars" for k in ("value", "std_error",
                                                                "straight_debt", "parity")}})
+
+
+def _rules_priced(valuation: Valuation, inp: Inputs, spot: float, n_paths: int | None,
+                  refits: int, same_plan: bool) -> tuple[float, float]:
+    """(value, total error) at ``spot``: the rule and ``refits`` refits a fresh valuation
+    there fits (:meth:`Valuation.rules_at`), priced as :func:`fair_value` prices them."""
+    at = inp.replace(spot=spot, n_paths=n_paths or inp.n_paths)
+    rules = valuation.rules_at(spot, refits)
+    variants = [f.variant if same_plan else make_variant(at, *f.rule) for f in rules]
+    priced = price_rules(at, variants, len(rules), adjust=[
+        means_at(f.adjust, at, v) for f, v in zip(rules, variants)])
+    stats, fit = _rules_mean(priced)
+    return stats.mean, math.hypot(stats.std_error, fit["value"])
+
+
+def _rules_mean(priced: RulesPriced) -> tuple[Stats, dict[str, float]]:
+    """The rules' mean (one rule: itself) and the fit's error of each of its quantities
+    (value, cash, equity): the rules' spread on the paths they all run on over the square
+    root of their number (readings 54 and 57)."""
+    fit = {q: mean_and_fit([getattr(p, q) / p.n for p in priced.shared])[1]
+           for q in ("value", "cash", "equity")}
+    return priced.mean or priced.shared[0], fit
 
 
 def _spots(spots: Iterable[float]) -> list[float]:
