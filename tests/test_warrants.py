@@ -78,3 +78,23 @@ def test_the_transfer_across_spots_agrees_with_a_fresh_amendment():
     assert rows["with_warrants"].tolist() == pytest.approx(
         (rows["transfer"] + rows["warrants"]).tolist())
     assert change.with_warrants == change.transfer + change.warrant_value
+
+
+@pytest.mark.slow
+def test_the_transfer_by_spot_with_refits_is_a_fresh_amendment_with_as_many():
+    """by_spot(refits=2): each row is amendment() there with two refits on each side (the
+    pairs' mean, the total error: reading 54), to the bit, at another spot and at the
+    amendment's own."""
+    import notelib as nl
+    from notelib.value.amendment import amendment
+
+    case = nl.Case.from_params("base")
+    kw = {**case.valuation_keywords(2_000), "seed": 3, "pilot_paths": 2_000, "refits": 1}
+    change = amendment(case.terms, case.original_terms, **kw)
+    own = change.amended.inputs.spot
+    rows = change.by_spot([0.20, own], refits=2).set_index("spot")
+    for spot in (0.20, own):
+        fresh = amendment(case.terms, case.original_terms, **{**kw, "spot": spot, "refits": 2})
+        assert (rows.loc[spot, "transfer"], rows.loc[spot, "std_error"]) == (
+            fresh.transfer, fresh.std_error), spot
+        assert fresh.std_error > fresh.paths_error

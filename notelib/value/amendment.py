@@ -15,8 +15,9 @@ from ..io.display import table
 from .warrants import warrant_value
 from ..contract.terms import NoteTerms
 from .estimator import mean_and_fit, price_rules, price_variants
-from .inputs import MIN_PATHS, ValuationError
-from .valuation import Valuation, fair_value
+from .inputs import MIN_PATHS, Inputs, ValuationError
+from .rule import Fitted
+from .valuation import Valuation, checked_refits, fair_value
 
 
 @dataclass
@@ -50,21 +51,29 @@ class Amendment:
         """The transfer with the warrants' value (their value has no Monte Carlo error)."""
         return self.transfer + self.warrant_value
 
-    def by_spot(self, spots: Iterable[float], n_paths: int | None = None) -> pd.DataFrame:
+    def by_spot(self, spots: Iterable[float], n_paths: int | None = None, refits: int = 0
+                ) -> pd.DataFrame:
         """The transfer at each spot, with and without the warrants: both notes priced on the
         same paths, each with what a fresh valuation at that spot fits (its rule and controls:
         :meth:`Valuation.fitted_at`); at the valuation's own spot, the transfer itself (so
         the two never disagree). ``std_error``: the paths' (each spot's rules held; reading
-        54)."""
+        54). ``refits``: each row is :func:`amendment` there with as many refits, to the
+        bit, its error the total, the rules' fit included."""
         n_paths = count(n_paths, "n_paths", ValuationError, kind="paths", low=MIN_PATHS,
                         none=True)
+        refits = checked_refits(refits)
         a, o = self.amended, self.original
         spots = sorted({round(float(x), 6) for x in spots})
         a.fit_spots(spots)
         o.fit_spots(spots)
         rows = []
         for spot in spots:
-            if spot == round(a.inputs.spot, 6):
+            if refits:
+                inp = a.inputs.replace(spot=spot, n_paths=n_paths or a.inputs.n_paths)
+                transfer, se, _ = _transfer(inp, a.rules_at(spot, refits),
+                                            o.rules_at(spot, refits))
+                paths = inp.n_paths
+            elif spot == round(a.inputs.spot, 6):
                 transfer, se, paths = self.transfer, self.paths_error, a.inputs.n_paths
             else:
                 inp = a.inputs.replace(spot=spot, n_paths=n_paths or a.inputs.n_paths)
@@ -105,15 +114,23 @@ def amendment(amended: NoteTerms, original: NoteTerms, **kw) -> Amendment:
     ia, io = a.inputs, o.inputs
     if not ia.sessions.equals(io.sessions):
         raise ValuationError("amendment: the two notes must span the same sessions (dates)")
-    pairs = [f for fa, fo in zip(a.rules, o.rules) for f in (fa, fo)]
+    transfer, std_error, paths = _transfer(ia, a.rules, o.rules)
+    return Amendment(a, o, transfer, std_error,
+                     tuple(w for w in ia.captable.warrants if w.issued_for == "amendment"),
+                     paths)
+
+
+def _transfer(inp: Inputs, amended: list[Fitted], original: list[Fitted]
+              ) -> tuple[float, float, float]:
+    """(transfer, its total error, the paths' share): each rule of the amended note less the
+    original's on ``inp``'s paths, the pairs' mean as each note's value is the rules' mean
+    (reading 54), the fit's error the differences' spread."""
+    pairs = [f for fa, fo in zip(amended, original) for f in (fa, fo)]
     rules = len(pairs) // 2
-    priced = price_rules(ia, [f.variant for f in pairs], rules, (1, -1),
+    priced = price_rules(inp, [f.variant for f in pairs], rules, (1, -1),
                          adjust=[f.adjust for f in pairs])
     stats = priced.shared
     diffs = [x.mean - y.mean for x, y in zip(stats[::2], stats[1::2])]
-    # as each note's value, the transfer is the rules' mean (reading 54)
     transfer, paths = ((diffs[0], stats[1].diff_error(stats[0])) if rules == 1
                        else (priced.mean.mean, priced.mean.std_error))
-    return Amendment(a, o, transfer, math.hypot(paths, mean_and_fit(diffs)[1]),
-                     tuple(w for w in ia.captable.warrants if w.issued_for == "amendment"),
-                     paths)
+    return transfer, math.hypot(paths, mean_and_fit(diffs)[1]), paths

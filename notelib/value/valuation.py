@@ -451,7 +451,7 @@ def _fit_and_price(inp: Inputs, refits: int, progress: bool
     the same pricing paths (past the shared ones a block each: reading 57), drawn ahead while
     the rules are fitted, then their mean path by
     path (reading 54; with one rule, nothing more)."""
-    refits = _refits(refits)
+    refits = checked_refits(refits)
     with draw_ahead([inp], max(1, FIT_AHEAD // inp.chunk)) as drawn:
         inp.event_plans, inp.event_weights  # compiled once: the refits share them (reseeded)
         more = [reseeded(inp, refit_seed(inp.seed, j))
@@ -462,7 +462,7 @@ def _fit_and_price(inp: Inputs, refits: int, progress: bool
     return fitted, others, priced
 
 
-def _refits(refits: object) -> int:
+def checked_refits(refits: object) -> int:
     """``refits`` checked: a whole number from 0 to :data:`MAX_REFITS`."""
     refits = whole(refits, "refits", ValuationError)
     if not 0 <= refits <= MAX_REFITS:
@@ -553,7 +553,7 @@ def value_curve(valuation: Valuation, spots: Iterable[float], n_paths: int | Non
         raise ValuationError(f"valuation = {type(valuation).__name__}: give a Valuation "
                              "(fair_value(...))")
     n_paths = count(n_paths, "n_paths", ValuationError, kind="paths", low=MIN_PATHS, none=True)
-    refits = _refits(refits)
+    refits = checked_refits(refits)
     for key, v in changes.items():
         if key not in CURVE_CHANGES:
             raise ValuationError(f"value_curve: {key} = {v!r} cannot change; only "
