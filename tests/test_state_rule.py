@@ -188,3 +188,25 @@ def test_the_state_rule_is_the_default_and_says_what_it_takes():
     assert off.variant.plan.behaviour.convert_state is None and on.value != off.value
     with pytest.raises(ValuationError, match="state_rule = 'yes': must be True or False"):
         fair_value(load_terms(), state_rule="yes", **kw)
+
+
+def test_a_fit_on_one_thread_or_two_gives_the_same_rule_to_the_bit(dyntek, monkeypatch):
+    """The cap-aware search prices its candidate rules in one run a thread and the state
+    rule's check runs its two plans side by side: a path's worth does not depend on the
+    others run with it, so one thread and two give the same threshold, the same state rule
+    and the same gains, to the bit."""
+    from notelib.value import rule as holder
+    from notelib.value.state_rule import gains
+
+    inp, plan, closes, policy = dyntek
+    pilot = holder.pilot_closes(inp)
+    out = []
+    for n in ("1", "2"):
+        monkeypatch.setenv("NOTELIB_THREADS", n)
+        threshold, state = holder.holder_rules(inp, pilot)
+        assert state is not None  # DynTek's capped note keeps one: the check runs
+        out.append((threshold, state, gains(inp.plan(threshold), state, closes, policy)))
+    (t1, s1, g1), (t2, s2, g2) = out
+    assert np.array_equal(t1, t2) and np.array_equal(g1, g2)
+    assert all(np.array_equal(getattr(s1, f), getattr(s2, f))
+               for f in ("lower", "earlier", "waiting"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import engine as eng
-from ..limits import each_threaded
+from ..limits import each_threaded, threads
 from .control import Controls, fit
 from .state_rule import fit_state_rule, gains as rule_gains
 from .estimator import Adjust, Units, run_variant
@@ -266,13 +266,20 @@ def cap_aware(plan: eng.Plan, boundary: np.ndarray, closes: np.ndarray, policy: 
 
     def values(keys: list[tuple[float, int]], lo: int, hi: int
                ) -> dict[tuple[float, int], np.ndarray]:
-        """The rules of ``keys`` priced together on the paths ``lo:hi``, in one run."""
+        """The rules of ``keys`` priced together on the paths ``lo:hi``, in one run a thread
+        (a core another fit leaves idle takes half of them)."""
         m = hi - lo
-        out = eng.run(plan.with_threshold(np.stack([rule(k) for k in keys], axis=1)),
-                      closes[:, lo:hi], policy=policy, blocks=len(keys), worth_only=True)
-        total = out["pv_cash"] + out["pv_equity"]
-        # each block on a fresh array, as a run of that rule alone takes it (same bits)
-        return {k: total[i * m:(i + 1) * m].copy() for i, k in enumerate(keys)}
+
+        def run(group: list[tuple[float, int]]) -> list[np.ndarray]:
+            out = eng.run(plan.with_threshold(np.stack([rule(k) for k in group], axis=1)),
+                          closes[:, lo:hi], policy=policy, blocks=len(group), worth_only=True)
+            total = out["pv_cash"] + out["pv_equity"]
+            # each block on a fresh array, as a run of that rule alone takes it (same bits)
+            return [total[i * m:(i + 1) * m].copy() for i in range(len(group))]
+
+        parts = min(threads(), len(keys))
+        groups = [keys[j * len(keys) // parts:(j + 1) * len(keys) // parts] for j in range(parts)]
+        return dict(zip(keys, sum(each_threaded(run, groups), [])))
 
     # every rule on a quarter of the paths; the best few, and none, on the rest too
     quarter = max(n // 4, min(n, 2 * MIN_IN_THE_MONEY))

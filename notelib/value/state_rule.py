@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import engine as eng
 from ..engine.exact import int_type
+from ..limits import each_threaded
 
 BLOCK = 42  # sessions a block of the regression spans (two months)
 EARLIER = 0.6  # the lower close: 1 + EARLIER (m - 1) x the Conversion Price for m x it
@@ -135,7 +136,8 @@ def fit_state_rule(plan: eng.Plan, closes: np.ndarray, policy: eng.Policy, first
 
 def gains(plan: eng.Plan, rule: eng.StateRule, closes: np.ndarray, policy: eng.Policy
           ) -> np.ndarray:
-    """What ``rule`` adds to ``plan``'s threshold on each path of ``closes`` (discounted)."""
-    a = eng.run(plan, closes, policy=policy, worth_only=True)
-    b = eng.run(plan.with_state_rule(rule), closes, policy=policy, worth_only=True)
+    """What ``rule`` adds to ``plan``'s threshold on each path of ``closes`` (discounted):
+    the two runs side by side on threads."""
+    a, b = each_threaded(lambda p: eng.run(p, closes, policy=policy, worth_only=True),
+                         [plan, plan.with_state_rule(rule)])
     return (b["pv_cash"] + b["pv_equity"]) - (a["pv_cash"] + a["pv_equity"])
