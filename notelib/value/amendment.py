@@ -3,7 +3,6 @@ same date, market and paths, with the warrants issued for it."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ from ..captable import Warrant
 from ..io.display import table
 from .warrants import warrant_value
 from ..contract.terms import NoteTerms
-from .estimator import mean_and_fit, price_rules, price_variants
+from .estimator import price_differences
 from .inputs import MIN_PATHS, Inputs, ValuationError
 from .rule import Fitted
 from .valuation import Valuation, checked_refits, fair_value
@@ -68,19 +67,13 @@ class Amendment:
         o.fit_spots(spots)
         rows = []
         for spot in spots:
-            if refits:
+            if spot == round(a.inputs.spot, 6) and not refits:
+                transfer, se, paths = self.transfer, self.paths_error, a.inputs.n_paths
+            else:  # one rule a side: the paths' error (reading 54)
                 inp = a.inputs.replace(spot=spot, n_paths=n_paths or a.inputs.n_paths)
                 transfer, se, _ = _transfer(inp, a.rules_at(spot, refits),
                                             o.rules_at(spot, refits))
                 paths = inp.n_paths
-            elif spot == round(a.inputs.spot, 6):
-                transfer, se, paths = self.transfer, self.paths_error, a.inputs.n_paths
-            else:
-                inp = a.inputs.replace(spot=spot, n_paths=n_paths or a.inputs.n_paths)
-                fa, fo = a.fitted_at(spot), o.fitted_at(spot)
-                sa, so = price_variants(inp, [fa.variant, fo.variant],
-                                        adjust=[fa.adjust, fo.adjust])
-                transfer, se, paths = sa.mean - so.mean, so.diff_error(sa), inp.n_paths
             w = self.warrants_at(spot)
             rows.append((spot, transfer, se, w, transfer + w, paths))
         return table(pd.DataFrame(rows, columns=["spot", "transfer", "std_error", "warrants",
@@ -123,14 +116,7 @@ def amendment(amended: NoteTerms, original: NoteTerms, **kw) -> Amendment:
 def _transfer(inp: Inputs, amended: list[Fitted], original: list[Fitted]
               ) -> tuple[float, float, float]:
     """(transfer, its total error, the paths' share): each rule of the amended note less the
-    original's on ``inp``'s paths, the pairs' mean as each note's value is the rules' mean
-    (reading 54), the fit's error the differences' spread."""
-    pairs = [f for fa, fo in zip(amended, original) for f in (fa, fo)]
-    rules = len(pairs) // 2
-    priced = price_rules(inp, [f.variant for f in pairs], rules, (1, -1),
-                         adjust=[f.adjust for f in pairs])
-    stats = priced.shared
-    diffs = [x.mean - y.mean for x, y in zip(stats[::2], stats[1::2])]
-    transfer, paths = ((diffs[0], stats[1].diff_error(stats[0])) if rules == 1
-                       else (priced.mean.mean, priced.mean.std_error))
-    return transfer, math.hypot(paths, mean_and_fit(diffs)[1]), paths
+    original's on ``inp``'s paths (:func:`price_differences`): as each note's value is the
+    rules' mean, so is the transfer (reading 54)."""
+    return price_differences(inp, [(a.variant, o.variant) for a, o in zip(amended, original)],
+                             [f.adjust for a, o in zip(amended, original) for f in (a, o)])

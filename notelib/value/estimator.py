@@ -212,6 +212,22 @@ def price_rules(inp: Inputs, variants: list[Variant], rules: int, signs: Sequenc
                        if rules > 1 else None)
 
 
+def price_differences(inp: Inputs, pairs: Sequence[tuple[Variant, Variant]],
+                      adjust: Sequence[Adjust | None] = ()) -> tuple[float, float, float]:
+    """(difference, its total error, the paths' share): each rule's first variant less its
+    second (``pairs``: the rule's first, then each refit's; ``adjust``: each variant's
+    controls, pair by pair) as :func:`price_rules` prices them. One rule: the two means'
+    difference and its paths' error; more: the rules' mean, the fit's error the
+    differences' spread over the square root of their number (reading 54)."""
+    priced = price_rules(inp, [v for pair in pairs for v in pair], len(pairs), (1, -1),
+                         adjust=adjust)
+    stats = priced.shared
+    diffs = [a.mean - b.mean for a, b in zip(stats[::2], stats[1::2])]
+    diff, paths = ((diffs[0], stats[1].diff_error(stats[0])) if len(pairs) == 1
+                   else (priced.mean.mean, priced.mean.std_error))
+    return diff, math.hypot(paths, mean_and_fit(diffs)[1]), paths
+
+
 def mean_and_fit(values: Sequence[float]) -> tuple[float, float]:
     """The mean of one quantity over a rule and its refits, and the fit's error of that
     mean: the rules' spread over the square root of their number (reading 54)."""

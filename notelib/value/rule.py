@@ -7,7 +7,7 @@ refits on pilot paths of their own that measure what the fit adds to the error (
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -328,6 +328,13 @@ def fit_each(inputs: Sequence[Inputs]) -> list[Fitted]:
 def refit_seed(seed: int, j: int) -> int:
     """The seed of refit ``j`` (1, 2, ...): its pilot paths apart from the valuation's."""
     return int(np.random.SeedSequence([seed, 54, j]).generate_state(1)[0])
+
+
+def refit_inputs(inp: Inputs, refits: Iterable[int]) -> list[Inputs]:
+    """``inp`` for each refit ``j`` of ``refits`` (1, 2, ...): reseeded (:func:`refit_seed`),
+    its compiled plans made once and shared by them all."""
+    inp.event_plans, inp.event_weights
+    return [reseeded(inp, refit_seed(inp.seed, j)) for j in refits]
 
 
 def reseeded(inp: Inputs, seed: int) -> Inputs:

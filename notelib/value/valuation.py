@@ -51,11 +51,10 @@ from ..io.display import dollars, html_table, no_latex, table
 from .market import RULES, Market, load_market
 from ..contract.terms import NoteTerms
 from .estimator import (Adjust, RulesPriced, Stats, draw_ahead, fit_spread, mean_and_fit,
-                        price_rules, price_spots, price_together)
+                        price_differences, price_rules, price_spots, price_together)
 from .inputs import (Inputs, MIN_PATHS, POLICIES, ValuationError, Variant, first_session,
                      make_variant, price_straight_debt)
-from .rule import (Fitted, MIN_IN_THE_MONEY, fit_each, holder_rules, means_at, refit_seed,
-                   reseeded)
+from .rule import (Fitted, MIN_IN_THE_MONEY, fit_each, holder_rules, means_at, refit_inputs)
 
 
 ORIGINAL_TERMS = (Path(__file__).resolve().parents[2] / "data" / "terms"
@@ -139,19 +138,12 @@ class Valuation:
         fit's (the differences' spread over the square root of their number), in
         quadrature (reading 54)."""
         inp = self.inputs
-        seeds = [inp.seed, *(refit_seed(inp.seed, j) for j in range(1, len(self.rules)))]
-        other.event_plans, other.event_weights  # compiled once, shared by the refits
-        refitted = (each_threaded(lambda seed: holder_rules(reseeded(other, seed)), seeds)
-                    if other.policy != inp.policy else [f.rule for f in self.rules])
-        pairs = []
-        for fitted, b in zip(self.rules, refitted):
-            pairs += [fitted.variant, make_variant(other, *b)]
-        priced = price_rules(inp, pairs, len(self.rules), (1, -1))
-        stats = priced.shared
-        diffs = [a.mean - b.mean for a, b in zip(stats[::2], stats[1::2])]
-        if len(diffs) == 1:
-            return diffs[0], stats[1].diff_error(stats[0])
-        return priced.mean.mean, math.hypot(priced.mean.std_error, mean_and_fit(diffs)[1])
+        refitted = (each_threaded(holder_rules, [
+            other, *refit_inputs(other, range(1, len(self.rules)))])
+            if other.policy != inp.policy else [f.rule for f in self.rules])
+        diff, error, _ = price_differences(inp, [
+            (fitted.variant, make_variant(other, *b)) for fitted, b in zip(self.rules, refitted)])
+        return diff, error
 
     def fitted_at(self, spot: float) -> Fitted:
         """What a value curve prices ``spot`` with: what a fresh valuation there fits on its
@@ -185,9 +177,7 @@ class Valuation:
         have = list(self.refits) if own else self.spot_refits.get(key, [])
         if len(have) < refits:
             at = inp if own else inp.replace(spot=key)
-            at.event_plans, at.event_weights  # compiled once: the refits share them
-            have = have + fit_each([reseeded(at, refit_seed(inp.seed, j))
-                                    for j in range(len(have) + 1, refits + 1)])
+            have = have + fit_each(refit_inputs(at, range(len(have) + 1, refits + 1)))
             if not own:
                 self.spot_refits[key] = have
         return [self.fitted_at(key), *have[:refits]]
@@ -453,9 +443,7 @@ def _fit_and_price(inp: Inputs, refits: int, progress: bool
     path (reading 54; with one rule, nothing more)."""
     refits = checked_refits(refits)
     with draw_ahead([inp], max(1, FIT_AHEAD // inp.chunk)) as drawn:
-        inp.event_plans, inp.event_weights  # compiled once: the refits share them (reseeded)
-        more = [reseeded(inp, refit_seed(inp.seed, j))
-                for j in range(1, refits + 1)] if inp.holder == "optimal" else []
+        more = refit_inputs(inp, range(1, refits + 1)) if inp.holder == "optimal" else []
         fitted, *others = every = fit_each([inp, *more])
         priced = price_rules(inp, [f.variant for f in every], len(every), progress=progress,
                              adjust=[f.adjust for f in every], drawn=drawn)
