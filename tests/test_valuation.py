@@ -1154,3 +1154,37 @@ def test_a_variant_alone_splits_its_paths_among_the_threads_to_the_bit(monkeypat
     one = est.price_variants(inp, variants[:2], adjust=[v.adjust])
     monkeypatch.setenv("NOTELIB_THREADS", "2")
     assert est.price_variants(inp, variants[:2], adjust=[v.adjust]) == one
+
+
+def test_replaced_inputs_share_the_plans_that_do_not_depend_on_what_changed():
+    """Inputs.replace shares the compiled plans: a refit's seed or a curve's spot change no
+    plan, so the plans themselves are shared; the rate and the credit spread change only the
+    discount factors, so the grids are shared with factors of their own. Either way the plans
+    equal a fresh compile (dataclasses.replace shares nothing), element by element, and price
+    the same to the bit; a change the plans depend on (the Holder's sale limit) shares none."""
+    import dataclasses
+
+    from notelib import Case
+    from notelib.engine.run import _same
+    from notelib.value.estimator import price_variants
+    from notelib.value.inputs import make_variant
+
+    case = Case.from_params("base")
+    v = fair_value(case.terms, **{**case.valuation_keywords(1_000), "event_hazard": 0.3,
+                                  "refits": 0})
+    inp = v.inputs
+    assert inp.event_plans and inp.event_hazard  # strata with plans of their own
+    for change, shared in (({"seed": 9, "spot": 0.3}, True),
+                           ({"rate": inp.rate + 0.001, "credit_spread": 0.02}, False),
+                           ({"participation": 0.2}, False)):
+        got, fresh = inp.replace(**change), dataclasses.replace(inp, **change)
+        plans, again = [got._hold, *got.event_plans], [fresh._hold, *fresh.event_plans]
+        assert all(_same(a, b) for a, b in zip(plans, again)) and len(plans) == len(again)
+        assert (got._hold is inp._hold) == shared
+        if "rate" in change:  # the grids shared, the factors its own (and not the old ones)
+            assert got._hold.contract is inp._hold.contract
+            assert not np.array_equal(got._hold.discount.pay_cash, inp._hold.discount.pay_cash)
+        one, two = (price_variants(i, [make_variant(i, *v.rules[0].rule)])[0]
+                    for i in (got, fresh))
+        assert (one.mean, one.std_error) == (two.mean, two.std_error)
+    assert inp.replace(participation=0.2)._hold.contract is not inp._hold.contract

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
-from .plan import EngineError, Plan
+from .plan import ContractGrid, EngineError, Plan, kept
 
 
 def round_div(num: np.ndarray, den: int) -> np.ndarray:
@@ -35,6 +36,51 @@ def bounds(plan: Plan, close_max: float) -> dict[str, int]:
     """Upper bounds on the integers the engine forms, from the terms, the events and the
     highest close: money in cents, shares, and their products in each formula."""
     c = plan.contract
+    f = kept(c, "bounds", lambda: _grid_bounds(c))
+    parity = f.shares_owed * close_max * f.adj * 100
+    if not np.isfinite(parity) or parity >= FLOAT_EXACT:
+        raise EngineError(
+            f"closes up to {close_max:,.6g} with up to {f.shares_owed:,} shares make parity "
+            f"values beyond 2**53 cents (about $90 trillion), which float closes cannot carry "
+            f"to the cent; check the closes, principal and conversion_price")
+    owed, units = f.owed, c.price_units
+    if c.redemption is None:  # no Mandatory Redemption Amount to pay: the most any payment
+        amount = owed + 1  # or conversion takes is what is owed (the exposure's parity is a float)
+    else:  # the Mandatory Redemption Amount (I.A) with its Default Interest
+        amount = int((max(f.floor + 1, int(parity) + 1) + owed) * (1 + f.late_scale)) + 1
+    shares = 2 * amount * units // (f.low * 100) + 100
+    outstanding = int((f.others + shares) * f.growth) + 1
+    return {
+        "interest": f.interest,
+        "shares for an amount": 2 * amount * units,
+        "redemption floor": f.redemption_floor,
+        "Default Interest": 2 * amount * f.late_n + 1,
+        "ownership cap": 2 * f.cap * outstanding,
+        "partial conversion": owed * c.principal_cents + shares * f.high_price * 100,
+        "split": outstanding * f.split,
+    }
+
+
+class _GridBounds(NamedTuple):
+    """What :func:`bounds` reads from the grid alone (computed once per grid: :func:`kept`)."""
+
+    owed: int  # cents: the principal with interest to a few days past maturity
+    shares_owed: int  # shares for ``owed`` at the lowest price
+    adj: float  # the largest share-basis adjustment
+    low: int  # the lowest and highest price units
+    high_price: int
+    floor: int  # owed x the premium (the Mandatory Redemption Amount's floor, I.A)
+    late_n: int  # the Default Interest's largest numerator, and its largest ratio
+    late_scale: Fraction
+    others: int  # common shares and every share issued to others
+    growth: Fraction  # the splits' growth, all of them
+    interest: int
+    redemption_floor: int
+    cap: int
+    split: int
+
+
+def _grid_bounds(c: ContractGrid) -> _GridBounds:
     t = c.terms
     rn, rd = c.rate
     pn, pd_ = c.premium
@@ -51,34 +97,17 @@ def bounds(plan: Plan, close_max: float) -> dict[str, int]:
     owed = principal + principal * rn * days // (rd * c.basis) + 1
     adj = max([1.0, *c.value_adj, *(a.max() for a in c.exposure_adj),
                *([rd_.adj.max()] if rd_ is not None and len(rd_.adj) else [])])
-    shares_owed = owed * units // (low * 100) + 1
-    parity = shares_owed * close_max * adj * 100
-    if not np.isfinite(parity) or parity >= FLOAT_EXACT:
-        raise EngineError(
-            f"closes up to {close_max:,.6g} with up to {shares_owed:,} shares make parity "
-            f"values beyond 2**53 cents (about $90 trillion), which float closes cannot carry "
-            f"to the cent; check the closes, principal and conversion_price")
     late = [rd_.late, rd_.late_maturity, *rd_.late_at] if rd_ is not None else [(0, 1)]
-    late_n = max(n for n, _ in late)
-    late_scale = max(Fraction(n, d) for n, d in late)
-    if rd_ is None:  # no Mandatory Redemption Amount to pay: the most any payment or
-        amount = owed + 1  # conversion takes is what is owed (the exposure's parity is a float)
-    else:  # the Mandatory Redemption Amount (I.A) with its Default Interest
-        amount = int((max(owed * pn // pd_ + 1, int(parity) + 1) + owed) * (1 + late_scale)) + 1
-    shares = 2 * amount * units // (low * 100) + 100
     splits = [r for r in c.split_at_session if r is not None]
     growth = max([Fraction(1)] + [Fraction(n, d) for n, d in splits])
-    outstanding = int((c.capital.common + int(c.issued_at_session.sum()) + shares)
-                      * growth ** len(splits)) + 1
-    return {
-        "interest": 2 * principal * days * rn + rd * c.basis,
-        "shares for an amount": 2 * amount * units,
-        "redemption floor": 2 * owed * pn + pd_,
-        "Default Interest": 2 * amount * late_n + 1,
-        "ownership cap": 2 * max(cn, cd) * outstanding,
-        "partial conversion": owed * principal + shares * high_price * 100,
-        "split": outstanding * max([1] + [n for n, _ in splits]),
-    }
+    return _GridBounds(
+        owed=owed, shares_owed=owed * units // (low * 100) + 1, adj=adj, low=low,
+        high_price=high_price, floor=owed * pn // pd_, late_n=max(n for n, _ in late),
+        late_scale=max(Fraction(n, d) for n, d in late),
+        others=c.capital.common + int(c.issued_at_session.sum()),
+        growth=growth ** len(splits), interest=2 * principal * days * rn + rd * c.basis,
+        redemption_floor=2 * owed * pn + pd_, cap=max(cn, cd),
+        split=max([1] + [n for n, _ in splits]))
 
 
 def int_type(plan: Plan, closes: np.ndarray) -> type:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ from ..contract.schedule import (
 from ..contract.terms import NoteTerms
 from ..paths import PathError
 
+T = TypeVar("T")
 Discounting = Callable[[dt.date], tuple[float, float]]  # day -> (cash, equity) factors
 
 
@@ -139,6 +140,17 @@ class ContractGrid:
     start: Start | None = None
     arrears_cents: int = 0  # arrears and their Default Interest, paid with payment 0 (reading 36)
     redemption_arrears: int = 0  # the arrears a Mandatory Redemption before payment 0 counts
+
+
+def kept(grid: ContractGrid, key: object, compute: Callable[[], T]) -> T:
+    """``compute()`` once per grid and ``key``: a figure the engine derives from the grid
+    alone (its numbers never change), kept in the grid's own ``__dict__``, never a field, so
+    equality and :func:`dataclasses.replace` ignore it. Each pricing run asks for the same
+    figures of the same grids (the event dates' grids of every Variant, every chunk)."""
+    store = grid.__dict__.setdefault("_kept", {})
+    if key not in store:
+        store[key] = compute()
+    return store[key]
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from ..contract.terms import NoteTerms
 from ..paths import PathError, Paths
 from . import kernel
 from .exact import as_python_ints, fits_int64, highest, int_type, to_int64
-from .plan import (Behaviour, EngineError, Plan, Point, RedemptionEvent, as_start,
-                   compile_plan)
+from .plan import (Behaviour, ContractGrid, EngineError, Plan, Point, RedemptionEvent, T,
+                   as_start, compile_plan, kept)
 from .result import SimulationResult
 from .steps import Policy, State, advance
 
@@ -160,15 +160,27 @@ def _run_each(plans: Sequence[Plan], bounds: Sequence[int], closes: np.ndarray,
 def _branches(plan: Plan, base: Plan) -> bool:
     """Whether ``plan`` is ``base`` with a Mandatory Redemption Event paid in cash on a date
     of its timeline: every other part of the two plans the same (:func:`_same`)."""
-    rd = plan.contract.redemption
-    same = {"redemption", "points", "redemption_arrears"}
-    return (rd is not None and not rd.in_shares and rd.paid is not None
-            and base.contract.redemption is None and _same(plan.discount, base.discount)
-            and any(p.date == rd.paid for p in plan.contract.points)
-            and all(_same(getattr(plan.contract, f.name), getattr(base.contract, f.name))
-                    for f in dataclasses.fields(base.contract) if f.name not in same)
+    return (_branches_grid(plan.contract, base.contract) and _same(plan.discount, base.discount)
             and all(_same(getattr(plan.behaviour, f.name), getattr(base.behaviour, f.name))
                     for f in dataclasses.fields(base.behaviour) if f.name != "liquidity"))
+
+
+def _branches_grid(grid: ContractGrid, base: ContractGrid) -> bool:
+    """:func:`_branches` of the two grids (kept: :func:`kept`)."""
+    def branches() -> bool:
+        rd = grid.redemption
+        same = {"redemption", "points", "redemption_arrears"}
+        return (rd is not None and not rd.in_shares and rd.paid is not None
+                and base.redemption is None and any(p.date == rd.paid for p in grid.points)
+                and all(_same(getattr(grid, f.name), getattr(base, f.name))
+                        for f in dataclasses.fields(base) if f.name not in same))
+    return _paired(grid, base, "branches", branches)
+
+
+def _paired(grid: ContractGrid, base: ContractGrid, what: str, compute: Callable[[], T]) -> T:
+    """``compute()`` of ``grid`` against ``base``, kept in ``grid`` (:func:`kept`) by
+    ``base``'s id beside ``base`` itself, which keeps that id from passing to another grid."""
+    return kept(grid, (what, id(base)), lambda: (base, compute()))[1]
 
 
 def _same(a: object, b: object) -> bool:
@@ -197,13 +209,26 @@ def _apart(plan: Plan, base: Plan) -> tuple[int, int, int]:
     point of its own, the Mandatory Redemption Date, a payment under other Liquidity
     Conditions), its last point (the day its Mandatory Redemption Amount is paid) and the
     base's first point after that day."""
-    rd, mine, theirs = plan.contract.redemption, plan.contract.points, base.contract.points
+    first, last, resume, paying, payment = _apart_grid(plan.contract, base.contract)
     liquid = plan.behaviour.liquidity != base.behaviour.liquidity
-    first = next(i for i, (a, b) in enumerate(zip(mine, theirs))
-                 if a != b or a.date >= rd.on or (a.payment >= 0 and liquid[a.payment]))
-    last = next(i for i, p in enumerate(mine) if p.date == rd.paid)
-    resume = next((i for i, p in enumerate(theirs) if p.date > rd.paid), len(theirs))
-    return first, last, resume
+    other = np.flatnonzero(liquid[payment])  # points before ``first`` under other Conditions
+    return (int(paying[other[0]]) if len(other) else first), last, resume
+
+
+def _apart_grid(grid: ContractGrid, base: ContractGrid
+                ) -> tuple[int, int, int, np.ndarray, np.ndarray]:
+    """:func:`_apart` of the two grids, the Liquidity Conditions aside: the first point of
+    its own or on the Mandatory Redemption Date, the last and the resume points, and the
+    payments before the first (their points, their payment numbers). Kept (:func:`kept`)."""
+    def apart() -> tuple[int, int, int, np.ndarray, np.ndarray]:
+        rd, mine, theirs = grid.redemption, grid.points, base.points
+        first = next(i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b or a.date >= rd.on)
+        last = next(i for i, p in enumerate(mine) if p.date == rd.paid)
+        resume = next((i for i, p in enumerate(theirs) if p.date > rd.paid), len(theirs))
+        paying = np.array([i for i, p in enumerate(mine[:first]) if p.payment >= 0], dtype=np.int64)
+        return first, last, resume, paying, np.array([mine[i].payment for i in paying],
+                                                     dtype=np.int64)
+    return _paired(grid, base, "apart", apart)
 
 
 def _as_chunks(prices: Paths | Iterable[Paths], chunk: int) -> Iterator[Paths]:

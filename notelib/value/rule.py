@@ -332,16 +332,6 @@ def refit_seed(seed: int, j: int) -> int:
 
 def refit_inputs(inp: Inputs, refits: Iterable[int]) -> list[Inputs]:
     """``inp`` for each refit ``j`` of ``refits`` (1, 2, ...): reseeded (:func:`refit_seed`),
-    its compiled plans made once and shared by them all."""
+    its compiled plans made once and shared by them all (:meth:`Inputs.replace`)."""
     inp.event_plans, inp.event_weights
-    return [reseeded(inp, refit_seed(inp.seed, j)) for j in refits]
-
-
-def reseeded(inp: Inputs, seed: int) -> Inputs:
-    """``inp`` with another seed, sharing its sessions and compiled plan (neither depends on
-    the seed)."""
-    out = inp.replace(seed=seed)
-    for name in ("sessions", "_hold", "event_plans", "event_weights"):
-        if name in inp.__dict__:
-            out.__dict__[name] = inp.__dict__[name]
-    return out
+    return [inp.replace(seed=refit_seed(inp.seed, j)) for j in refits]
