@@ -51,7 +51,7 @@ from .contract.terms import DEFAULT_TERMS, NoteTerms, load_terms
 from .engine import SimulationResult, simulate
 from .engine.stack import StackResult
 from .io import numbers
-from .metrics import Metric, all_metrics
+from .metrics import Metric, all_metrics, homed_metrics
 from .io.display import dollars, price, table
 from .limits import count, threads
 from .params import (BOUNDS, DEFAULTS, ROOT, CaseError, check_params, file_sha256, is_iso_date,
@@ -774,8 +774,8 @@ class Case(RedemptionView):
 
     def home_metrics(self, notebook: str) -> dict[str, str]:
         """The board numbers a notebook explains, label -> text (the same text as the
-        board's)."""
-        return {m.label: m.text for m in self.metrics().values() if m.home == notebook}
+        board's), computing only those (:func:`notelib.metrics.homed_metrics`)."""
+        return {m.label: m.text for m in homed_metrics(self, notebook)}
 
     def key_numbers(self) -> dict[str, str]:
         """The board's key numbers, label -> text."""

@@ -37,9 +37,15 @@ class Metric:
 
 def all_metrics(case: Case) -> dict[str, Metric]:
     """Every board number of ``case``, by key, in the board's order."""
-    out = [*note_metrics(case), *redemption_metrics(case), *forecast_metrics(case),
-           *value_metrics(case), *stack_metrics(case)]
-    return {m.key: m for m in out}
+    return {m.key: m for group, _ in GROUPS for m in group(case)}
+
+
+def homed_metrics(case: Case, notebook: str) -> list[Metric]:
+    """The board numbers ``notebook`` explains, in the board's order, from the groups homed
+    there alone (:data:`GROUPS`): a page run or opened alone computes no number it does not
+    show (page 01 no valuation)."""
+    return [m for group, homes in GROUPS if notebook in homes for m in group(case)
+            if m.home == notebook]
 
 
 def note_metrics(case: Case) -> list[Metric]:
@@ -195,3 +201,12 @@ def value_metrics(case: Case) -> list[Metric]:
                "(expiry assumed)", change.with_warrants, "dollars",
                money_band(change.with_warrants, change.std_error), "06-fair-value",
                change.std_error)]
+
+
+# each group of board numbers, in the board's order, with the notebooks that explain them
+# (their ``home``s; tests/test_board.py checks every case's numbers stay within them)
+GROUPS = ((note_metrics, ("01-terms-and-schedule", "05-status")),
+          (redemption_metrics, ("02-parity-vs-floor", "05-status")),
+          (forecast_metrics, ("03-cash-vs-shares", "04-dilution")),
+          (value_metrics, ("06-fair-value",)),
+          (stack_metrics, ("08-capital-stack",)))

@@ -406,3 +406,33 @@ def test_the_parity_chart_shows_the_floor_and_the_break_even_at_a_low_price(stre
     fig = charts.parity_floor_chart(b.redemption_curve(), nl.parity_breakeven(rb),
                                     at=(rb.highest_close, rb.amount))
     assert "axes cut" not in fig.axes[0].get_xlabel()
+
+
+# ---- each page computes the board numbers it shows, and only those ---------------------------
+@pytest.mark.parametrize("which", ["base", "missed", "noticed"])
+def test_each_page_shows_the_boards_numbers_homed_on_it(which, request):
+    """A page computes only the groups of board numbers homed on it (metrics.GROUPS), so each
+    group's numbers must name a home the group lists, or a page would lose one; then every
+    page shows the board's numbers homed on it, the same labels and texts in the same order
+    (a claim after the notice adds a number homed on 05)."""
+    from notelib.metrics import GROUPS
+
+    case = request.getfixturevalue(which)
+    board = case.metrics()
+    for group, homes in GROUPS:
+        assert {m.home for m in group(case)} <= set(homes), group.__name__
+    for home in {m.home for m in board.values()}:
+        assert case.home_metrics(home) == {m.label: m.text for m in board.values()
+                                           if m.home == home}, home
+
+
+def test_page_01_alone_values_nothing(monkeypatch):
+    # its board numbers are the principal and the interest over the life (3,350,000 at 9%:
+    # 470,675, the schedule's sum); it used to compute the board's every number, the
+    # valuations included, to show these two (12.9 s alone, 6.2 s without)
+    case = nl.Case.from_params("base", as_of="2026-12-06", **FEW)
+    for name in ("value", "amendment", "stack", "forecast"):
+        monkeypatch.setattr(nl.Case, name, lambda self, *a, **k: pytest.fail("computed"))
+    assert case.home_metrics("01-terms-and-schedule") == {
+        "Principal at issue (assumed from public reports)": "$3,350,000",
+        "Interest over the life": "$470,675"}
