@@ -5,7 +5,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from notelib import (
@@ -408,6 +408,8 @@ def test_lookback_compares_each_day_with_its_own_price(terms):
     level=st.floats(0.5, 3.0),
     seed=st.integers(0, 2**16),
 )
+@example(rate=1.192092896e-07, premium=2.4, principal=5957271, price=3454, day_count="ACT/365F",
+         level=1.9621637574031734, seed=18321)  # found 7 Dec 2026: a wrapped partial conversion
 def test_engine_equals_scalar_reference_across_accepted_terms(
         terms, rate, premium, principal, price, day_count, level, seed):
     other = terms.replace(interest_rate=rate, redemption_premium=premium, principal=principal / 100,
@@ -616,3 +618,25 @@ def test_summary_separates_converted_paths(terms):
     assert np.allclose(by_date["ownership_converted_p50"], converted["noteholder_ownership"])
     assert (by_date["ownership_p50"] < by_date["ownership_converted_p50"]).all()
     assert by_date["shares_if_paid_p50"].isna().all()  # no path pays in shares
+
+
+def test_a_partial_conversion_at_a_rate_of_many_decimals_is_exact(terms):
+    # found by the test above (7 Dec 2026): 1.192092896e-07 a year is exactly 37,252,903 /
+    # 312,500,000,000,000, so the interest's denominator is 3.125e14 x 365 = 1.14e17, and a
+    # partial conversion multiplies what the capped shares are worth (2.3M cents) by it:
+    # 2.6e23, past int64. It wrapped: negative conversion shares, principal growing. By hand
+    # ($59,572.71 at $0.003454 = 0.3454 cents a share; closes flat at $0.006, above 1.6 x
+    # $0.003454; the Holder keeps none, so the 9.9% cap after issuance leaves room for
+    # 99 x outstanding // 901 shares; interest rounds to 0 cents on these days):
+    # 1 Nov 2005: room 99 x 60,437,621 // 901 = 6,640,759 shares, worth 2,293,718.15 ->
+    #   2,293,718 cents; no interest accrued yet, so all of it converts: 2,293,718 cents
+    # 2 Nov: room 99 x 67,078,380 // 901 = 7,370,432, worth 2,545,747.21 -> 2,545,747 cents;
+    #   a day's interest makes it 2,545,746 of principal, 7,370,428.5 -> 7,370,429 shares
+    # 3 Nov: the rest, 5,957,271 - 2,293,718 - 2,545,746 = 1,117,807 cents:
+    #   3,236,268.09 -> 3,236,269 shares (room 99 x 74,448,809 // 901 = 8,180,279)
+    # in all 6,640,759 + 7,370,429 + 3,236,269 = 17,247,457 shares for the whole $59,572.71
+    other = terms.replace(interest_rate=1.192092896e-07, principal=59_572.71,
+                          monthly_prepayment=0, conversion_price=0.003454, day_count="ACT/365F")
+    p = simulate(other, flat(SES, 0.006), holder=1.6, policy="cash").by_path.iloc[0]
+    assert p["conversion_shares"] == 17_247_457
+    assert p["principal_converted"] == pytest.approx(59_572.71, abs=1e-9)

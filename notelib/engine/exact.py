@@ -57,6 +57,9 @@ def bounds(plan: Plan, close_max: float) -> dict[str, int]:
         "Default Interest": 2 * amount * f.late_n + 1,
         "ownership cap": 2 * f.cap * outstanding,
         "partial conversion": owed * c.principal_cents + shares * f.high_price * 100,
+        # the principal a partial conversion takes: what the shares the cap allows are worth
+        # (at most the amount, and one share's price) x the interest's denominator (II.A.1)
+        "principal converted": 2 * (amount + f.high_price * 100 // units + 1) * f.den,
         "split": outstanding * f.split,
     }
 
@@ -76,6 +79,7 @@ class _GridBounds(NamedTuple):
     growth: Fraction  # the splits' growth, all of them
     interest: int
     redemption_floor: int
+    den: int  # the interest's denominator: the rate's and the day-count basis
     cap: int
     split: int
 
@@ -106,7 +110,7 @@ def _grid_bounds(c: ContractGrid) -> _GridBounds:
         late_scale=max(Fraction(n, d) for n, d in late),
         others=c.capital.common + int(c.issued_at_session.sum()),
         growth=growth ** len(splits), interest=2 * principal * days * rn + rd * c.basis,
-        redemption_floor=2 * owed * pn + pd_, cap=max(cn, cd),
+        redemption_floor=2 * owed * pn + pd_, den=rd * c.basis, cap=max(cn, cd),
         split=max([1] + [n for n, _ in splits]))
 
 
