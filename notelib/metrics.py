@@ -204,7 +204,7 @@ def value_metrics(case: Case) -> list[Metric]:
 
 
 # each group of board numbers, in the board's order, with the notebooks that explain them
-# (their ``home``s; tests/test_board.py checks every case's numbers stay within them)
+# (their ``home``s; tests/test_story.py checks every case's numbers stay within them)
 GROUPS = ((note_metrics, ("01-terms-and-schedule", "05-status")),
           (redemption_metrics, ("02-parity-vs-floor", "05-status")),
           (forecast_metrics, ("03-cash-vs-shares", "04-dilution")),

@@ -16,14 +16,13 @@ The loop leaves the interpreter lock (nogil), so fits on threads run side by sid
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
 from .exact import INT64_SAFE
-from .plan import ContractGrid, Plan
+from .plan import ContractGrid, Plan, kept
 
 if TYPE_CHECKING:
     from .steps import State
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 TILE = 256  # paths the loop steps together through the points (their state stays in cache)
 POLICIES = ("shares", "cash", "cheaper")  # the Borrower's policies the loop knows
-_CONTRACTS: dict[int, tuple] = {}  # id(contract) -> its arrays, dropped with the contract
 
 
 def fits(plan: Plan, st: State, closes: np.ndarray, policy: object) -> bool:
@@ -43,35 +41,35 @@ def fits(plan: Plan, st: State, closes: np.ndarray, policy: object) -> bool:
 
 
 def _contract(c: ContractGrid) -> tuple:
-    """The contract's arrays for the loop, made once per contract."""
-    key = id(c)
-    if key not in _CONTRACTS:
-        pts = c.points
-        split = [(0, 1) if r is None else r for r in c.split_at_session]
-        _CONTRACTS[key] = (
-            np.array([p.session for p in pts], dtype=np.int64),
-            np.array([p.payment for p in pts], dtype=np.int64),
-            np.array([p.days for p in pts], dtype=np.int64),
-            np.array([p.days_30 for p in pts], dtype=np.int64),
-            np.array([p.date.day >= 30 for p in pts], dtype=np.bool_),
-            np.array([a for a, _ in split], dtype=np.int64),
-            np.array([b for _, b in split], dtype=np.int64),
-            np.ascontiguousarray(c.issued_at_session, dtype=np.int64),
-            np.ascontiguousarray(c.price_at_session, dtype=np.int64),
-            np.ascontiguousarray(c.since_days, dtype=np.int64),
-            np.ascontiguousarray(c.is_interest, dtype=np.bool_),
-            np.ascontiguousarray(c.is_maturity, dtype=np.bool_),
-            np.ascontiguousarray(c.installment, dtype=np.int64),
-            np.ascontiguousarray(c.price_at_pay, dtype=np.int64),
-            np.ascontiguousarray(c.lookback, dtype=np.int64).reshape(len(c.schedule), -1),
-            np.ascontiguousarray(c.threshold_lookback, dtype=np.float64).reshape(
-                len(c.schedule), -1),
-            np.ascontiguousarray(c.value_idx, dtype=np.int64),
-            np.ascontiguousarray(c.value_adj, dtype=np.float64),
-            np.array([*c.rate, c.basis, *c.cap, c.terms.ownership_cap_basis == "before-issuance",
-                      c.price_units, c.arrears_cents, c.principal_cents], dtype=np.int64))
-        weakref.finalize(c, _CONTRACTS.pop, key, None)
-    return _CONTRACTS[key]
+    """The contract's arrays for the loop, made once per contract (:func:`kept`)."""
+    return kept(c, "kernel", lambda: _arrays(c))
+
+
+def _arrays(c: ContractGrid) -> tuple:
+    pts = c.points
+    split = [(0, 1) if r is None else r for r in c.split_at_session]
+    return (
+        np.array([p.session for p in pts], dtype=np.int64),
+        np.array([p.payment for p in pts], dtype=np.int64),
+        np.array([p.days for p in pts], dtype=np.int64),
+        np.array([p.days_30 for p in pts], dtype=np.int64),
+        np.array([p.date.day >= 30 for p in pts], dtype=np.bool_),
+        np.array([a for a, _ in split], dtype=np.int64),
+        np.array([b for _, b in split], dtype=np.int64),
+        np.ascontiguousarray(c.issued_at_session, dtype=np.int64),
+        np.ascontiguousarray(c.price_at_session, dtype=np.int64),
+        np.ascontiguousarray(c.since_days, dtype=np.int64),
+        np.ascontiguousarray(c.is_interest, dtype=np.bool_),
+        np.ascontiguousarray(c.is_maturity, dtype=np.bool_),
+        np.ascontiguousarray(c.installment, dtype=np.int64),
+        np.ascontiguousarray(c.price_at_pay, dtype=np.int64),
+        np.ascontiguousarray(c.lookback, dtype=np.int64).reshape(len(c.schedule), -1),
+        np.ascontiguousarray(c.threshold_lookback, dtype=np.float64).reshape(
+            len(c.schedule), -1),
+        np.ascontiguousarray(c.value_idx, dtype=np.int64),
+        np.ascontiguousarray(c.value_adj, dtype=np.float64),
+        np.array([*c.rate, c.basis, *c.cap, c.terms.ownership_cap_basis == "before-issuance",
+                  c.price_units, c.arrears_cents, c.principal_cents], dtype=np.int64))
 
 
 def span(plan: Plan, st: State, lo: int, hi: int, closes: np.ndarray, cols: np.ndarray,
