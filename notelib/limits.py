@@ -12,9 +12,10 @@ a path, a path's closes 8 bytes a session over the note's ~520 sessions.
 
 from __future__ import annotations
 
+import itertools
 import os
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from threadpoolctl import threadpool_limits
@@ -100,15 +101,63 @@ def threads() -> int:
 T, R = TypeVar("T"), TypeVar("R")
 
 
+_lock = threading.Lock()
+_extra = 0  # threads computing for each_threaded beyond the one that called first, all calls
+
+
 def each_threaded(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """``[fn(x) for x in items]`` on up to :func:`threads` threads at once, in order: for work
     that leaves the interpreter lock (the engine's compiled steps, numpy on whole arrays) and
-    shares nothing it writes, so the results are those made one by one, to the bit."""
-    n = min(threads(), len(items))
-    if n <= 1:
+    shares nothing it writes, so the results are those made one by one, to the bit.
+
+    The calling thread works through the items too, and helpers start only while fewer than
+    :func:`threads` threads compute, counting every call at once: a call made inside another
+    (a fit's own runs, while the valuation's fits run side by side) takes a core only when one
+    is idle, as when the last of five fits runs alone, and never puts more threads on the
+    cores than there are; a caller that waits for its helpers lends its core meanwhile."""
+    global _extra
+    items = list(items)
+    limit = threads()
+    if len(items) <= 1 or limit <= 1:
         return [fn(x) for x in items]
-    with ThreadPoolExecutor(n, thread_name_prefix="notelib") as pool:
-        return list(pool.map(fn, items))
+    results: list[Any] = [None] * len(items)
+    failed: list[BaseException] = []
+    taken = itertools.count()  # next() on it is atomic: each item goes to one thread
+
+    def work() -> None:
+        while not failed and (i := next(taken)) < len(items):
+            try:
+                results[i] = fn(items[i])
+            except BaseException as exc:  # the first failure stops the others' next items
+                failed.append(exc)
+
+    def helper() -> None:
+        global _extra
+        try:
+            work()
+        finally:
+            with _lock:
+                _extra -= 1
+
+    with _lock:
+        n = max(0, min(limit - 1 - _extra, len(items) - 1))
+        _extra += n
+    helpers = [threading.Thread(target=helper, name="notelib", daemon=True) for _ in range(n)]
+    for h in helpers:
+        h.start()
+    work()
+    if helpers:
+        with _lock:  # waiting, this thread computes nothing: a call inside a helper may use it
+            _extra -= 1
+        try:
+            for h in helpers:
+                h.join()
+        finally:
+            with _lock:
+                _extra += 1
+    if failed:
+        raise failed[0]
+    return results
 
 
 def one_blas_thread() -> None:

@@ -264,3 +264,67 @@ def test_fits_on_threads_are_the_fits_made_one_by_one(monkeypatch):
         monkeypatch.setenv("NOTELIB_THREADS", bad)
         with pytest.raises(ValueError, match="NOTELIB_THREADS = .*: a whole number of threads"):
             threads()
+
+
+def test_calls_inside_calls_never_put_more_threads_on_the_cores_than_there_are(monkeypatch):
+    """each_threaded inside each_threaded (a valuation's fits side by side, each fit's own
+    runs): at most NOTELIB_THREADS items compute at once (a pool inside a pool put four on
+    two cores), the results come in order, and the first failure is raised."""
+    import threading
+    import time
+
+    from notelib.limits import each_threaded
+
+    monkeypatch.setenv("NOTELIB_THREADS", "2")
+    lock, now, most = threading.Lock(), [0], [0]
+
+    def leaf(x: int) -> int:
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        time.sleep(0.02)  # leaves the interpreter lock, as the compiled steps do
+        with lock:
+            now[0] -= 1
+        return x * x
+
+    def outer(x: int) -> list[int]:
+        return each_threaded(leaf, range(x, x + 4))
+
+    assert each_threaded(outer, [0, 10, 20]) == [[x * x for x in range(y, y + 4)]
+                                                for y in (0, 10, 20)]
+    assert most[0] == 2  # two at once: both cores used, never more
+
+    def boom(x: int) -> int:
+        if x == 3:
+            raise ArithmeticError("item 3")
+        return x
+
+    with pytest.raises(ArithmeticError, match="item 3"):
+        each_threaded(boom, range(6))
+
+
+def test_a_call_inside_another_takes_the_core_the_others_left_idle(monkeypatch):
+    """The last of several fits runs alone: its own runs take the core the finished fits
+    left, two at once (here they must meet at a barrier of two, which one thread alone
+    never passes)."""
+    import threading
+    import time
+
+    from notelib import limits
+
+    monkeypatch.setenv("NOTELIB_THREADS", "2")
+    meet = threading.Barrier(2, timeout=10)
+
+    def item(x: str) -> str:
+        if x == "short":
+            return x
+        deadline = time.monotonic() + 10
+        while limits._extra > 0 and time.monotonic() < deadline:  # the short item's
+            time.sleep(0.001)  # thread has finished and given its core back
+        return "".join(limits.each_threaded(both, ["a", "b"]))
+
+    def both(y: str) -> str:
+        meet.wait()
+        return y
+
+    assert limits.each_threaded(item, ["long", "short"]) == ["ab", "short"]

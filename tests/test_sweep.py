@@ -184,8 +184,9 @@ def test_dask_reruns_the_cells_of_a_killed_worker(cluster, tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_cells(tmp_path):
     grid = tmp_path / "g.yaml"
-    # 16 cells of about a second each: the signal comes after the first, long before the last
-    grid.write_text("name: g\nbase: base\nvary: {START_PRICE: {from: 0.1, to: 0.55, steps: 16}}"
+    # 6 cells of about a second each: the signal comes after the first, before the last (16
+    # cells proved no more: the resumed run computed ten more cells, 20 s on a loaded machine)
+    grid.write_text("name: g\nbase: base\nvary: {START_PRICE: {from: 0.1, to: 0.35, steps: 6}}"
                     "\nmeasure: [cash_paid_mean]\npaths: 20000\nseed: 1\n")
     cache = tmp_path / "cache"
     cmd = [sys.executable, "-m", "notelib.jobs.cli", "sweep", str(grid), "--workers", "1",
@@ -206,11 +207,11 @@ def test_ctrl_c_keeps_finished_cells(tmp_path):
     assert p.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     kept = len(list(cache.glob("*.json")))
-    assert 1 <= kept < 16 and "run it again" in err
+    assert 1 <= kept < 6 and "run it again" in err
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     r = pd.read_csv(tmp_path / "out" / "g.csv")
-    assert (r["status"] == "cached").sum() == kept and (r["status"] == "ok").sum() == 16 - kept
+    assert (r["status"] == "cached").sum() == kept and (r["status"] == "ok").sum() == 6 - kept
 
 
 @pytest.mark.slow
