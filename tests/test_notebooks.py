@@ -617,9 +617,7 @@ def test_reports_follow_the_date(tmp_path):
     sep, dec = dt.date(2006, 9, 25), dt.date(2006, 12, 20)
     # 00 on the first date only: the second's checks read 03
     runs = {sep: run_report(notebooks=_only("00", "03"), name="asof", as_of=sep, out=tmp_path,
-                            parameters={k: FEWER_PATHS[k] for k in ("VALUATION_PATHS",
-                                                                     "PILOT_PATHS")},
-                            **QUIET),
+                            parameters=FEWER_PATHS, **QUIET),
             dec: run_report(notebooks=_only("03"), name="asof", as_of=dec, out=tmp_path,
                             parameters=FEWER_PATHS, **QUIET)}
     m_sep, m_dec = (json.loads((r / "metrics.json").read_text()) for r in runs.values())
