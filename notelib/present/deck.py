@@ -489,8 +489,6 @@ def _pdf_page(fig: Figure, tight: bool = False):
 def _on_page(writer, fig: Figure, footer: str) -> None:
     """A board figure on a new page of :data:`PAGE` size: all it draws, centred above the
     footer at its own size, or smaller if it does not fit; vector, as drawn."""
-    from pypdf import Transformation
-
     frame = Figure(figsize=PAGE)
     _page_footer(frame, footer)
     page, inner = writer.add_page(_pdf_page(frame)), _pdf_page(fig, tight=True)
@@ -500,16 +498,42 @@ def _on_page(writer, fig: Figure, footer: str) -> None:
     scale = min(1.0, room_w / w, room_h / h)
     x = (PAGE[0] * 72 - w * scale) / 2
     y = PAGE_FOOTER * 72 + (room_h - h * scale) / 2
-    page.merge_transformed_page(inner, Transformation().scale(scale).translate(x, y))
+    _draw_on(writer, page, inner, scale, x, y)
 
 
 def _scaled(writer, fig: Figure) -> None:
     """A text page (:data:`TEXT_PAGE`) on a new page of :data:`PAGE` size, scaled to it (the
     same 16:9)."""
-    from pypdf import Transformation
-
     page = writer.add_blank_page(width=PAGE[0] * 72, height=PAGE[1] * 72)
-    page.merge_transformed_page(_pdf_page(fig), Transformation().scale(PAGE[0] / TEXT_PAGE[0]))
+    _draw_on(writer, page, _pdf_page(fig), PAGE[0] / TEXT_PAGE[0])
+
+
+def _draw_on(writer, page, inner, scale: float, x: float = 0.0, y: float = 0.0) -> None:
+    """``inner`` (a page matplotlib wrote) drawn on ``page`` (the writer's) scaled by
+    ``scale``, its lower left corner moved to (``x``, ``y``) points: as a form XObject, its
+    content stream and resources kept as written (pypdf's merge_transformed_page parsed and
+    rewrote every drawing operator: a third of the board PDF's time)."""
+    from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject,
+                               FloatObject, NameObject)
+
+    contents = inner["/Contents"].get_object()  # matplotlib writes one stream a page
+    form = contents.clone(writer)
+    box = inner.mediabox
+    form.update({
+        NameObject("/Type"): NameObject("/XObject"),
+        NameObject("/Subtype"): NameObject("/Form"),
+        NameObject("/BBox"): ArrayObject(FloatObject(v) for v in (
+            box.left, box.bottom, box.right, box.top)),
+        NameObject("/Resources"): inner["/Resources"].get_object().clone(writer)})
+    resources = page.setdefault(NameObject("/Resources"), DictionaryObject()).get_object()
+    forms = resources.setdefault(NameObject("/XObject"), DictionaryObject()).get_object()
+    name = NameObject(f"/Board{len(forms)}")
+    forms[name] = writer._add_object(form)
+    drawn = page.get_contents()
+    stream = DecodedStreamObject()
+    stream.set_data((drawn.get_data() if drawn is not None else b"") +
+                    f"\nq {scale:f} 0 0 {scale:f} {x:f} {y:f} cm {name} Do Q\n".encode())
+    page[NameObject("/Contents")] = writer._add_object(stream)
 
 
 def board_pdf(case: Case, figures: Mapping[str, Figure], path: str | Path, *,
