@@ -383,7 +383,8 @@ def test_the_holders_rule_never_converts_below_the_conversion_price(name):
     from notelib.value.inputs import maturity_session
 
     case = Case.from_params(name)
-    v = fair_value(case.terms, **case.valuation_keywords(2_000))
+    # on the test reports' 2,000 pilot paths (a floor the rule keeps on any pilot)
+    v = fair_value(case.terms, **{**case.valuation_keywords(2_000), "pilot_paths": 2_000})
     c = v.variant.plan.contract
     multiple = v.boundary.to_numpy() / (c.price_at_session / c.price_units)
     live = np.isfinite(multiple)
@@ -400,7 +401,8 @@ def test_inputs_the_readme_lists_are_accepted_and_edges_say_why(terms):
 
     from notelib.book.state import note_state
 
-    kw = dict(volatility=0.8, rate=0.044, n_paths=2_000, pilot_paths=2_000, seed=1)
+    kw = dict(volatility=0.8, rate=0.044, n_paths=2_000, pilot_paths=2_000, seed=1,
+              refits=0)  # one rule each: the inputs' types are what is checked
     as_float = fair_value(terms, spot=0.25, **kw).value
     assert fair_value(terms, spot=Decimal("0.25"), **kw).value == as_float
     assert fair_value(terms, spot=np.float64(0.25), **kw).value == as_float
@@ -423,7 +425,8 @@ def test_the_value_curve_is_a_fresh_valuation_at_each_spot(seed):
     from notelib.value.valuation import value_curve
 
     case = nl.Case.from_params("base")
-    kw = {**case.valuation_keywords(8_000), "seed": seed}
+    # 2,000 pilot paths (the test reports'): the identity holds on any, controls included
+    kw = {**case.valuation_keywords(8_000), "seed": seed, "pilot_paths": 2_000}
     # the base valuation's refits price nothing at other spots: none fitted here
     curve = value_curve(fair_value(case.terms, **kw, refits=0), [0.15, 0.35, 0.45]
                         ).set_index("spot")
@@ -495,7 +498,7 @@ def test_strata_in_one_pass_equal_one_run_per_stratum_to_the_bit(start):
     # a high spot and a company paying in shares: a payment between an event and its
     # Mandatory Redemption Date is paid in shares on the base plan and in cash on the event's
     kw = {**case.valuation_keywords(600), "seed": 3, "event_hazard": 2.0, "spot": 0.4,
-          "policy": "shares"}
+          "policy": "shares", "pilot_paths": 2_000}
     v = fair_value(case.terms, **kw)
     inp = v.inputs
     variant = make_variant(inp, v.boundary.to_numpy())
@@ -518,7 +521,8 @@ def test_rules_side_by_side_equal_each_rule_alone_to_the_bit():
     blocks are refused."""
     from notelib.engine import EngineError, run
 
-    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=1_000, seed=5)
+    # the inputs alone are used (their plans and paths): a Holder who holds fits no rule
+    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=1_000, seed=5, holder="hold")
     plan = v.inputs.plan("hold")
     closes = next(iter(v.inputs.chunks(300, 1))).closes
     price = plan.contract.price_at_session / plan.contract.price_units
@@ -542,7 +546,8 @@ def test_blocks_read_one_block_of_closes_as_tiled_copies_to_the_bit(in_shares):
     with ``worth_only``, the discounted cash and shares alone, the same bits."""
     from notelib.engine import EngineError, RedemptionEvent, run, with_redemption
 
-    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=1_000, seed=5, spot=0.4)
+    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=1_000, seed=5, spot=0.4,
+                   holder="hold")  # its inputs alone are used: no rule fitted
     plan = with_redemption(v.inputs.plan("hold"), RedemptionEvent(dt.date(2006, 9, 1),
                                                                   in_shares=in_shares))
     closes = next(iter(v.inputs.chunks(200, 1))).closes
