@@ -28,7 +28,7 @@ def test_a_dollar_of_each_tranche_adds_up_to_the_engine_without_the_cap(policy):
     # the Mandatory Redemption Amount on the event's strata. Equal but for the engine's
     # rounding (a share up, a cent), which the bound allows for path by path
     v = fair_value(load_terms().replace(ownership_cap=1.0), market="dyntek-2005-11",
-                   n_paths=2_000, seed=3, policy=policy, refits=0)
+                   n_paths=2_000, pilot_paths=2_000, seed=3, policy=policy, refits=0)
     inp = v.inputs
     var = make_variant(inp, v.boundary.to_numpy())  # the threshold alone, not moved by the state
     parts = tranches(var.plan.contract)
@@ -161,8 +161,8 @@ def test_the_order_of_conversion_is_kept_path_by_path():
 
 @pytest.mark.slow
 def test_the_relaxed_bound_says_what_it_cannot_bound():
-    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=2_000, refits=0,
-                   events=[Issuance(dt.date(2006, 3, 8), 0.02)])
+    v = fair_value(load_terms(), market="dyntek-2005-11", n_paths=2_000, pilot_paths=2_000,
+                   refits=0, events=[Issuance(dt.date(2006, 3, 8), 0.02)])
     with pytest.raises(ValuationError, match="without events"):
         relaxed_bound(v)
     v = value(plain(), n_paths=2_000)
