@@ -229,6 +229,31 @@ def test_cli_reports_a_failed_cell_with_its_parameters(tmp_path):
     assert (tmp_path / "o" / "g.parquet").is_file()
 
 
+WORKER_LOGS = """
+import logging
+from notelib.jobs.sweep import local_client
+
+def logs():
+    logging.getLogger("distributed.worker").error("a worker's ERROR line")
+    return 1
+
+with local_client(1) as client:
+    assert client.submit(logs).result() == 1
+print("done")
+"""
+
+
+@pytest.mark.slow
+def test_the_workers_logs_stay_off_the_terminal():
+    # a worker whose heartbeat found the scheduler closed, as the cluster shut down after
+    # Ctrl-C, logged an ERROR with its traceback on a loaded machine (the Ctrl-C test saw it
+    # once): the sweep reports each failed cell itself, so the workers' logs stay quiet
+    r = subprocess.run([sys.executable, "-c", WORKER_LOGS], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "done", r.stderr
+    assert "a worker's ERROR line" not in r.stderr, r.stderr
+
+
 SIDE_BY_SIDE = """
 import json, sys
 from notelib.jobs.sweep import local_client, sweep

@@ -219,10 +219,13 @@ def _client(scheduler: str | None, workers: int | None, processes: bool = True):
         if scheduler:
             return Client(scheduler, timeout="20s"), None
         n = (workers or os.cpu_count() or 1) if processes else 1
+        # the workers' own logs are kept quiet: the sweep reports each failed cell itself, in
+        # one line, and a worker whose heartbeat found the scheduler already closed, as the
+        # cluster shut down after Ctrl-C, logged an ERROR with a traceback (a loaded machine)
         with _workers_ignore_ctrl_c():
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
                                    dashboard_address=":0",  # a free port: no "8787 in use"
-                                   silence_logs=logging.ERROR)
+                                   silence_logs=logging.CRITICAL)
         return Client(cluster), cluster
     except (OSError, RuntimeError, TimeoutError) as exc:
         where = f"the Dask scheduler at {scheduler}" if scheduler else "a LocalCluster"
