@@ -48,7 +48,10 @@ def test_conclusion_states_what_falls_due_the_share_odds_and_the_dilution_range(
 
 @pytest.mark.slow
 def test_assumptions_are_labelled_as_such():
-    case = nl.Case.from_params("base", as_of="2026-11-20")
+    # the labels, not the figures: the valuation the basis row reads, on few paths (the base
+    # case's 20,000 on 10,000 pilot paths took 14 s in the suite)
+    case = nl.Case.from_params("base", as_of="2026-11-20", VALUATION_PATHS=1_000,
+                               PILOT_PATHS=2_000)
     rows = assumptions_table(case)
     assert rows["Principal at issue"].startswith("$3,350,000 (assumption")
     assert rows["Shares outstanding at issue"] == "60,437,621 (public filings, 01 Nov 2005)"
