@@ -121,15 +121,20 @@ def each_threaded(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     if len(items) <= 1 or limit <= 1:
         return [fn(x) for x in items]
     results: list[Any] = [None] * len(items)
-    failed: list[BaseException] = []
-    taken = itertools.count()  # next() on it is atomic: each item goes to one thread
+    errors: list[BaseException | None] = [None] * len(items)
+    first = [len(items)]  # the first item in order that failed (none: past the last)
+    taken = itertools.count()  # next() on it is atomic: each item goes to one thread, in order
 
     def work() -> None:
-        while not failed and (i := next(taken)) < len(items):
+        # no item past a failed one is started, and every one before it is: the failure
+        # raised is the one [fn(x) for x in items] raises, whatever the threads' timing
+        while (i := next(taken)) < first[0]:
             try:
                 results[i] = fn(items[i])
-            except BaseException as exc:  # the first failure stops the others' next items
-                failed.append(exc)
+            except BaseException as exc:
+                errors[i] = exc
+                with _lock:
+                    first[0] = min(first[0], i)
 
     def helper() -> None:
         global _extra
@@ -155,8 +160,8 @@ def each_threaded(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         finally:
             with _lock:
                 _extra += 1
-    if failed:
-        raise failed[0]
+    if first[0] < len(items):
+        raise errors[first[0]]
     return results
 
 
