@@ -11,6 +11,11 @@ STAMP  := $(VENV)/.installed
 REPORT_ARGS ?=
 PYTEST_ARGS ?=
 
+# Python keeps each module's bytecode, and pytest each test module's rewritten asserts, under
+# __pycache__ (ignored by git): on a machine that sets PYTHONDONTWRITEBYTECODE every process
+# compiled them again (2.5 s of each test worker's collection)
+unexport PYTHONDONTWRITEBYTECODE
+
 .DEFAULT_GOAL := help
 .PHONY: help install report test check lab clean
 

@@ -241,6 +241,7 @@ def test_numpys_blas_runs_on_one_thread_once_notelib_loads_unless_a_variable_say
     assert out == f"[{threads}]"
 
 
+@pytest.mark.slow
 def test_fits_on_threads_are_the_fits_made_one_by_one(monkeypatch):
     """notelib.limits.each_threaded: the valuation's rule and refits, fitted two at a time,
     give the value, its errors and every rule of the fits made one by one, to the bit; and a

@@ -169,6 +169,7 @@ def test_the_checkers_find_planted_violations(planted: Path):
     assert cycles(imports(planted)) == []
 
 
+@pytest.mark.slow
 def test_public_names_and_a_fast_command_line():
     """The issue's one-liner, help(notelib) naming the state and the ledger, and --help
     answering without importing pandas (the package's names load on first use)."""

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from html import unescape
 from pathlib import Path
+from types import SimpleNamespace
 
-import nbformat
 import pytest
 
 from notelib.io.display import BAND
@@ -29,6 +29,17 @@ AS_OF = dt.date(2026, 11, 20)
 STDERR = 'data-mime-type="application/vnd.jupyter.stderr"'  # how nbconvert marks error output
 
 
+def _cells(path: Path) -> list[SimpleNamespace]:
+    """A committed notebook's cells (nbformat 4 JSON) with their source joined, read without
+    nbformat, whose import (jsonschema's format grammars) took 1.4 s of each test worker's
+    collection; the tests of executed reports read them with nbformat."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert nb["nbformat"] == 4, path
+    return [SimpleNamespace(cell_type=c["cell_type"], metadata=c.get("metadata", {}),
+                            source="".join(c["source"]) if isinstance(c["source"], list)
+                            else c["source"]) for c in nb["cells"]]
+
+
 def test_there_are_notebooks():
     assert [p.stem for p in NOTEBOOKS] == ["00-board-summary", "01-terms-and-schedule",
                                            "02-parity-vs-floor",
@@ -39,8 +50,7 @@ def test_there_are_notebooks():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_parameters_cell_holds_literals_only(path):
-    nb = nbformat.read(path, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
+    code = [c for c in _cells(path) if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged"
     tree = ast.parse(code[0].source)
     names = set()
@@ -53,7 +63,7 @@ def test_parameters_cell_holds_literals_only(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebook_has_a_guarded_panel(path):
-    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    cells = [c.source for c in _cells(path) if c.cell_type == "code"]
     panel = [c for c in cells if re.search(r"from notelib import \w+_panel", c)]
     assert len(panel) == 1 and panel[0].startswith("if INTERACTIVE:")
 
@@ -62,7 +72,7 @@ def test_every_notebook_has_a_guarded_panel(path):
 def test_notebooks_import_only_notelib_names(path):
     """A notebook reads the package's public names (import notelib as nl, from notelib import
     x), never a module inside it: the layout can move without touching a notebook."""
-    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
+    code = "\n".join(c.source for c in _cells(path)
                      if c.cell_type == "code")
     assert re.search(r"^import notelib as nl$", code, flags=re.M)
     assert not re.search(r"(from|import) notelib\.", code)
@@ -198,6 +208,8 @@ def test_html_has_no_code_and_embeds_figures(report):
 
 def _outputs(report: Path):
     """(notebook, output) for every output of the report's executed notebooks."""
+    import nbformat
+
     for path in NOTEBOOKS:
         for cell in nbformat.read(report / path.name, as_version=4).cells:
             for out in cell.get("outputs", []):
@@ -213,12 +225,16 @@ def test_executed_notebooks_have_no_errors_or_warnings(report):
 
 @pytest.mark.slow
 def test_executed_notebook_received_parameters(report):
+    import nbformat
+
     nb = nbformat.read(report / "01-terms-and-schedule.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert "INTERACTIVE = False" in injected[0].source
 
 
 def _failing_notebook(folder: Path) -> Path:
+    import nbformat
+
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
@@ -522,7 +538,7 @@ def test_html_renders_in_headless_chromium(report, tmp_path):
 def test_dollar_amounts_are_not_typeset_as_latex(path):
     # JupyterLab typesets text between two $ as mathematics; pandas marks its tables
     # tex2jax_ignore when these options are off
-    setup = next(c.source for c in nbformat.read(path, as_version=4).cells
+    setup = next(c.source for c in _cells(path)
                  if c.cell_type == "code" and "import notelib as nl" in c.source)
     assert 'pd.set_option("display.html.use_mathjax", False)' in setup
     assert 'pd.set_option("styler.html.mathjax", False)' in setup
@@ -530,6 +546,8 @@ def test_dollar_amounts_are_not_typeset_as_latex(path):
 
 @pytest.mark.slow
 def test_executed_tables_ignore_mathjax(report):
+    import nbformat
+
     nb = nbformat.read(report / "04-dilution.ipynb", as_version=4)
     tables = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
               if "text/html" in o.get("data", {}) and "<table" in o["data"]["text/html"]]
@@ -548,7 +566,7 @@ def test_every_notebook_builds_one_case_and_asks_it(path):
     # issue 19: a notebook names its case and asks it for every figure; none rebuilds the
     # set-up (terms, cap table, ledger, closes, assumptions, forecast) by hand
     assert list(_defaults(path))[:len(CASE_PARAMETERS)] == CASE_PARAMETERS
-    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
+    code = "\n".join(c.source for c in _cells(path)
                      if c.cell_type == "code")
     assert code.count("nl.Case.from_params(CASE, as_of=AS_OF, cache=CACHE_DIR or "
                       "nl.default_cache(), **CHANGES)") == 1

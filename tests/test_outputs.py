@@ -470,6 +470,7 @@ def test_the_pdf_and_the_deck_say_what_the_html_board_alerts(tmp_path, request, 
     assert all(a in slides[-1] and a in pages[-1] for a in alerts)
 
 
+@pytest.mark.slow
 def test_the_conclusion_opens_with_the_default(tmp_path, noticed):
     from pptx import Presentation
 

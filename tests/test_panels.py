@@ -30,16 +30,20 @@ def captable():
     return load_captable()
 
 
-def _panels(terms, captable, a=BASE):
-    return {
-        "01 terms": panels.terms_panel(terms),
-        "02 parity": panels.parity_panel(terms, dt.date(2006, 6, 15), 0.30),
-        "03 cash vs shares": panels.cash_shares_panel(CASE),
-        "04 dilution": panels.dilution_panel(CASE),
-        "08 capital stack": panels.stack_panel(CASE),
-    }
+PANELS = {  # each panel as its notebook opens it; a test about one builds that one alone
+    "01 terms": lambda terms: panels.terms_panel(terms),
+    "02 parity": lambda terms: panels.parity_panel(terms, dt.date(2006, 6, 15), 0.30),
+    "03 cash vs shares": lambda terms: panels.cash_shares_panel(CASE),
+    "04 dilution": lambda terms: panels.dilution_panel(CASE),
+    "08 capital stack": lambda terms: panels.stack_panel(CASE),
+}
 
 
+def _panels(terms, captable):
+    return {name: make(terms) for name, make in PANELS.items()}
+
+
+@pytest.mark.slow
 def test_every_panel_redraws_chart_and_table_and_reports_its_time(terms, captable):
     times = {}
     for name, p in _panels(terms, captable).items():
@@ -62,7 +66,7 @@ def test_outputs_are_formatted_and_labels_whole(terms, captable):
         assert "e+" not in shown and "0.2639999" not in shown, name
         for c in p.controls.values():
             assert c.style.description_width == "initial", (name, c.description)  # not cut
-    parity = _panels(terms, captable)["02 parity"]
+    parity = PANELS["02 parity"](terms)
     # 15 Jun 2006 at a $0.30 close (tests/test_redemption.py): floor $4,095,375.00, 15,512,785
     # shares, amount $4,653,835.50
     shown = html.unescape(parity.table.value)
@@ -71,7 +75,7 @@ def test_outputs_are_formatted_and_labels_whole(terms, captable):
 
 
 def test_controls_are_explained(terms, captable):
-    dilution = _panels(terms, captable)["04 dilution"]
+    dilution = PANELS["04 dilution"](terms)
     notes = html.unescape(dilution.widget.children[1].value)
     assert "0 = never converts" in notes and "0 = no limit" in notes
     assert dilution.controls["holder_multiple"].value == 1.5  # the notebook's own parameter
@@ -93,7 +97,7 @@ def test_panels_use_the_notebooks_parameters(terms, captable):
     ("redemption_date", None, "redemption date: choose a date"),
 ])
 def test_bad_parity_inputs_give_one_line(terms, captable, control, value, message):
-    p = _panels(terms, captable)["02 parity"]
+    p = PANELS["02 parity"](terms)
     before = bytes(p.image.value)
     p.controls[control].value = value
     assert message in p.error and "\n" not in p.error and "Traceback" not in p.error

@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from notelib import TermsError, load_terms
@@ -226,6 +225,8 @@ def test_relative_paths_are_read_from_the_working_directory(tmp_path):
         copy = next((report / "inputs").glob(f"*{label}*"))
         import hashlib
         assert manifest["inputs"][label]["sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
+    import nbformat  # here: its import takes 1.4 s of a worker's collection
+
     nb = nbformat.read(report / SCHEDULE_NB.name, as_version=4)
     injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert str(tmp_path / "reports") in injected.source and "inputs/case/rel.yaml" in injected.source
@@ -248,6 +249,8 @@ def test_a_missing_relative_input_names_where_it_looked(tmp_path):
 
 # --- faults: signals, full disks, collisions ------------------------------------------------
 def _sleeping_notebook(folder: Path) -> Path:
+    import nbformat
+
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("AS_OF = ''", metadata={"tags": ["parameters"]}),
@@ -375,6 +378,8 @@ def test_parameters_are_read_as_papermill_reads_them():
 # --- several cases in one pool ---------------------------------------------------------------
 def _tiny_notebook(folder: Path, name: str, seconds: float | None = None) -> Path:
     """A notebook that fails when its BOOM parameter is true; ``seconds``: its cost hint."""
+    import nbformat
+
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     if seconds is not None:
@@ -499,6 +504,8 @@ def test_index_shows_every_figure_with_its_unit_never_a_raw_float():
 def test_a_static_page_leaves_out_what_only_a_session_shows(tmp_path):
     # every notebook ends with "## Explore (interactive sessions only)" over a panel drawn only
     # when INTERACTIVE: a published page showed the heading over nothing
+    import nbformat
+
     from notelib.jobs.reports import html_export, interactive_only
 
     nb = nbformat.v4.new_notebook()

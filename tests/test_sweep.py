@@ -67,6 +67,7 @@ def test_cell_seeds_come_from_the_grid_seed_and_the_index():
     assert len({cell_seed(11, i) for i in range(100)}) == 100
 
 
+@pytest.mark.slow
 def test_a_valuation_cell_fits_its_rule_on_the_bases_pilot_paths(tmp_path):
     # a grid's base kept the case's parameters and input files but not PILOT_PATHS, so every
     # fair-value cell fitted its rule on fair_value's default 10,000 pilot paths whatever the
@@ -77,7 +78,8 @@ def test_a_valuation_cell_fits_its_rule_on_the_bases_pilot_paths(tmp_path):
     base = {**Case.from_params("base").plain(), "PILOT_PATHS": 2_000}
     grid = small(base=base, vary={"VOLATILITY": [0.5]}, measure=["fair_value"], paths=1_000)
     assert parse_grid(grid).base["PILOT_PATHS"] == 2_000
-    cell = sweep(grid, workers=1, cache=tmp_path, progress=False).iloc[0]
+    with local_client(1, processes=False) as client:  # a worker thread: no process to start
+        cell = sweep(grid, client=client, cache=tmp_path, progress=False).iloc[0]
     case = Case.from_params({**base, "VOLATILITY": 0.5})
     v = fair_value(case.terms, **{**case.valuation_keywords(1_000), "seed": cell_seed(11, 0)},
                    refits=0)  # a cell's valuation (reading 54), the rule from 2,000 pilot paths
@@ -390,6 +392,7 @@ def _by_price(cache):
             for p in cache.glob("*.json")}
 
 
+@pytest.mark.slow
 def test_forged_cells_with_a_recomputed_checksum_are_recomputed_not_published(tmp_path, capsys):
     prices = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
     grid = small(vary={"START_PRICE": prices}, measure=["p_shares:2007-01-01", "ownership_p95",

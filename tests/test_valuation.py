@@ -437,6 +437,7 @@ def test_the_value_curve_is_a_fresh_valuation_at_each_spot(seed):
             fresh.value, fresh.paths_error), spot
 
 
+@pytest.mark.slow
 def test_a_curve_with_refits_is_a_fresh_valuation_with_as_many_at_each_spot():
     """value_curve(refits=2): each point is fair_value there with two refits (the rules'
     mean, the total error: reading 54), to the bit, at another spot and at the valuation's
@@ -805,6 +806,7 @@ def test_the_dual_bound_brackets_the_tree(spot):
     assert b.dates == (dt.date(2006, 9, 29), dt.date(2007, 9, 28), MATURITY)
 
 
+@pytest.mark.slow
 def test_the_dual_bound_covers_converting_below_parity_on_the_eve_of_maturity():
     # reading 38: summed in today's money, as the valuation sums, converting on the eve of
     # maturity wherever the shares (discounted at r) beat the final payment (discounted at
