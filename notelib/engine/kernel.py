@@ -97,8 +97,11 @@ def span(plan: Plan, st: State, lo: int, hi: int, closes: np.ndarray, cols: np.n
         sale, dtype=np.int64)
     allowed = (np.asarray(b.liquidity, dtype=np.bool_) & plan.contract.shares_permitted
                & (policy != "cash"))
-    _steps(*_contract(plan.contract), lo, hi, sale, thr, active, lower, earlier, waiting,
-           flags, allowed, d.pay_cash, d.pay_equity, d.session_equity, closes,
+    n = len(st.balance)  # path j takes the threshold's column j // (n / its columns)
+    rule_col = (np.zeros(n, dtype=np.int64) if thr.shape[1] == 1
+                else np.arange(n, dtype=np.int64) // (n // thr.shape[1]))
+    _steps(*_contract(plan.contract), lo, hi, sale, thr, rule_col, active, lower, earlier,
+           waiting, flags, allowed, d.pay_cash, d.pay_equity, d.session_equity, closes,
            np.ascontiguousarray(cols, dtype=np.int64),
            st.balance, st.dd, st.start_30, st.held, st.outstanding, st.alive,
            st.tot["cash_paid"], st.pv_cash, st.pv_equity)
@@ -123,8 +126,8 @@ def _shares_for(cents: int, price: int, units: int) -> int:
 @numba.njit(cache=True, nogil=True)
 def _steps(p_s, p_k, p_days, p_days30, p_on30, s_num, s_den, s_issued, s_price, s_since,
            k_interest, k_maturity, k_installment, k_price, k_lookback, k_floor, k_value_idx,
-           k_value_adj, ints, lo, hi, s_sale, thr, active, lower, earlier, waiting, flags,
-           k_allowed, k_dfc, k_dfe, s_dfe, closes, cols,
+           k_value_adj, ints, lo, hi, s_sale, thr, rule_col, active, lower, earlier, waiting,
+           flags, k_allowed, k_dfc, k_dfe, s_dfe, closes, cols,
            balance, dd, start_30, held, outstanding, alive, cash_paid, pv_cash, pv_equity):
     """steps.advance over points ``lo:hi``, a tile of paths at a time (module docstring)."""
     converts, sells = flags[0], flags[1]
@@ -150,8 +153,8 @@ def _steps(p_s, p_k, p_days, p_days30, p_on30, s_num, s_den, s_issued, s_price, 
                         held[j] = max(held[j] - sale, 0)
             mature = k >= 0 and k_maturity[k]
             if converts and s >= 0 and mature:  # before payment on the Maturity Date
-                _convert(s, t0, t1, thr, active, lower, earlier, waiting, s_price, s_since,
-                         s_dfe, ints, flags, closes, cols, balance, dd, held, outstanding,
+                _convert(s, t0, t1, thr, rule_col, active, lower, earlier, waiting, s_price,
+                         s_since, s_dfe, ints, flags, closes, cols, balance, dd, held, outstanding,
                          alive, pv_equity)
             if k >= 0:
                 _pay(k, p_on30[p], t0, t1, k_interest, k_maturity, k_installment, k_price,
@@ -159,8 +162,8 @@ def _steps(p_s, p_k, p_days, p_days30, p_on30, s_num, s_den, s_issued, s_price, 
                      ints, flags, closes, cols, balance, dd, start_30, held, outstanding,
                      alive, cash_paid, pv_cash, pv_equity)
             if converts and s >= 0 and not mature:
-                _convert(s, t0, t1, thr, active, lower, earlier, waiting, s_price, s_since,
-                         s_dfe, ints, flags, closes, cols, balance, dd, held, outstanding,
+                _convert(s, t0, t1, thr, rule_col, active, lower, earlier, waiting, s_price,
+                         s_since, s_dfe, ints, flags, closes, cols, balance, dd, held, outstanding,
                          alive, pv_equity)
 
 
@@ -209,8 +212,8 @@ def _pay(k, on30, t0, t1, k_interest, k_maturity, k_installment, k_price, k_look
 
 
 @numba.njit(cache=True, nogil=True)
-def _convert(s, t0, t1, thr, active, lower, earlier, waiting, s_price, s_since, s_dfe, ints,
-             flags, closes, cols, balance, dd, held, outstanding, alive, pv_equity):
+def _convert(s, t0, t1, thr, rule_col, active, lower, earlier, waiting, s_price, s_since,
+             s_dfe, ints, flags, closes, cols, balance, dd, held, outstanding, alive, pv_equity):
     """steps._convert for the paths ``t0:t1`` on session ``s``: the Holder converts principal
     with its interest where the close reaches its threshold (or the state rule's), within
     the 9.9% cap (II.A.1, readings 22, 32 and 38)."""
@@ -218,8 +221,6 @@ def _convert(s, t0, t1, thr, active, lower, earlier, waiting, s_price, s_since, 
     before, units, principal = ints[5] != 0, ints[6], ints[8]
     keeps = flags[2]
     den = rd * basis
-    n = balance.shape[0]
-    block = n // thr.shape[1]
     for j in range(t0, t1):
         bal = balance[j]
         if not alive[j] or bal <= 0:
@@ -236,7 +237,7 @@ def _convert(s, t0, t1, thr, active, lower, earlier, waiting, s_price, s_since, 
             if not (e > 0 and e > w):
                 if (w > 0 and w >= e) or close < thr[s, 0]:
                     continue
-        elif close < thr[s, 0 if block == n else j // block]:
+        elif close < thr[s, rule_col[j]]:
             continue
         room = _cap_limit(held[j], outstanding[j], cn, cd, before)
         if room <= 0:
