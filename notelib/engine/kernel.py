@@ -181,22 +181,26 @@ def _pay(k, on30, t0, t1, k_interest, k_maturity, k_installment, k_price, k_look
     units, arrears = ints[6], ints[7]
     keeps, cheaper = flags[2], flags[3]
     den = rd * basis
+    # the payment's terms read once (the loop's stores could alias them for the compiler)
+    accrues, matures, installment = k_interest[k], k_maturity[k], k_installment[k]
+    allowed, price, row, adj = k_allowed[k], k_price[k], k_value_idx[k], k_value_adj[k]
+    dfc, dfe, late = k_dfc[k], k_dfe[k], k == 0 and arrears
     for j in range(np.uint64(t0), np.uint64(t1)):
         col = cols[j]
         bal, live = balance[j], alive[j]
         interest = 0
-        if k_interest[k]:
+        if accrues:
             interest = (2 * dd[j] * rn + den) // (2 * den)
             dd[j] = 0
         start_30[j] = on30
-        due = bal if k_maturity[k] else min(k_installment[k], bal)
+        due = bal if matures else min(installment, bal)
         balance[j] = bal - due
         amount = (interest + due) * live
-        ok = k_allowed[k] and live
+        ok = allowed and live
         for r in range(k_lookback.shape[1]):
             ok = ok and closes[k_lookback[k, r], col] >= k_floor[k, r]
-        close = closes[k_value_idx[k], col] * k_value_adj[k]
-        shares = _shares_for(amount, k_price[k], units)
+        close = closes[row, col] * adj
+        shares = _shares_for(amount, price, units)
         if cheaper:
             ok = ok and np.float64(shares) * close < np.float64(amount) / 100
         if ok and amount > 0:
@@ -204,12 +208,12 @@ def _pay(k, on30, t0, t1, k_interest, k_maturity, k_installment, k_price, k_look
         else:
             shares, cash = 0, amount
         cash_paid[j] += cash
-        pv_cash[j] += np.float64(cash) * k_dfc[k]
+        pv_cash[j] += np.float64(cash) * dfc
         outstanding[j] += shares
         if keeps:
             held[j] += shares
-        pv_equity[j] += np.float64(shares) * close * k_dfe[k]
-        if k == 0 and arrears:
+        pv_equity[j] += np.float64(shares) * close * dfe
+        if late:
             cash_paid[j] += arrears * live
             pv_cash[j] += np.float64(arrears * live) * k_dfc[0]
 
@@ -224,29 +228,35 @@ def _convert(s, t0, t1, thr, rule_col, active, lower, earlier, waiting, s_price,
     before, units, principal = ints[5] != 0, ints[6], ints[8]
     keeps = flags[2]
     den = rd * basis
+    # the session's terms and rule read once (the loop's stores could alias them for the
+    # compiler, which then read them and divided again on every path)
+    act, low, top = active[s], lower[s], thr[s, 0]
+    e0, e1, e2, e3 = earlier[s, 0], earlier[s, 1], earlier[s, 2], earlier[s, 3]
+    w0, w1, w2, w3 = waiting[s, 0], waiting[s, 1], waiting[s, 2], waiting[s, 3]
+    price, since, dfe = s_price[s], s_since[s], s_dfe[s]
+    per_price, per_principal = units / price, 1.0 / principal
+    num = rn * since
     for j in range(np.uint64(t0), np.uint64(t1)):
         bal = balance[j]
         if not alive[j] or bal <= 0:
             continue
         close = closes[s, cols[j]]
-        if active[s]:
-            if close < lower[s]:
+        if act:
+            if close < low:
                 continue
-            x = close * (units / s_price[s])
-            f_b = bal * (1.0 / principal)
+            x = close * per_price
+            f_b = bal * per_principal
             f_h = held[j] * np.float64(cd) / max(outstanding[j] * np.float64(cn), 1.0)
-            e = earlier[s, 0] + x * earlier[s, 1] + f_b * earlier[s, 2] + f_h * earlier[s, 3]
-            w = waiting[s, 0] + x * waiting[s, 1] + f_b * waiting[s, 2] + f_h * waiting[s, 3]
+            e = e0 + x * e1 + f_b * e2 + f_h * e3
+            w = w0 + x * w1 + f_b * w2 + f_h * w3
             if not (e > 0 and e > w):
-                if (w > 0 and w >= e) or close < thr[s, 0]:
+                if (w > 0 and w >= e) or close < top:
                     continue
         elif close < thr[s, rule_col[j]]:
             continue
         room = _cap_limit(held[j], outstanding[j], cn, cd, before)
         if room <= 0:
             continue
-        price, since = s_price[s], s_since[s]
-        num = rn * since
         need = _shares_for(bal + (2 * bal * num + den) // (2 * den), price, units)
         if need <= room:
             prin, got = bal, need
@@ -261,4 +271,4 @@ def _convert(s, t0, t1, thr, rule_col, active, lower, earlier, waiting, s_price,
         outstanding[j] += got
         if keeps:
             held[j] += got
-        pv_equity[j] += np.float64(got) * close * s_dfe[s]
+        pv_equity[j] += np.float64(got) * close * dfe
