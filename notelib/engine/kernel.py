@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .steps import State
 
 
+_NO_COLUMNS = np.zeros(0, dtype=np.uint64)  # a threshold of one column: every path reads it
 TILE = 256  # paths the loop steps together through the points (their state stays in cache)
 POLICIES = ("shares", "cash", "cheaper")  # the Borrower's policies the loop knows
 
@@ -100,9 +101,9 @@ def span(plan: Plan, st: State, lo: int, hi: int, closes: np.ndarray, cols: np.n
         sale, dtype=np.int64)
     allowed = (np.asarray(b.liquidity, dtype=np.bool_) & plan.contract.shares_permitted
                & (policy != "cash"))
-    n = len(st.balance)  # path j takes the threshold's column j // (n / its columns)
-    rule_col = (np.zeros(n, dtype=np.uint64) if thr.shape[1] == 1
-                else (np.arange(n) // (n // thr.shape[1])).astype(np.uint64))
+    n = len(st.balance)  # path j takes the threshold's column j // (n / its columns), if any
+    rule_col = (np.arange(n, dtype=np.uint64) // np.uint64(n // thr.shape[1])
+                if thr.shape[1] > 1 else _NO_COLUMNS)
     _steps(*_contract(plan.contract), lo, hi, sale, thr, rule_col, active, lower, earlier,
            waiting, flags, allowed, d.pay_cash, d.pay_equity, d.session_equity, closes,
            np.ascontiguousarray(cols, dtype=np.uint64),
@@ -144,9 +145,10 @@ def _steps(p_s, p_k, p_days, p_days30, p_on30, s_num, s_den, s_issued, s_price, 
                 dd[j] += balance[j] * (days30 if start_30[j] else days)
             if s >= 0:
                 if s_num[s] > 0:  # a split (II.C.1)
+                    ratio_n, ratio_d = s_num[s], s_den[s]
                     for j in range(np.uint64(t0), np.uint64(t1)):
-                        outstanding[j] = outstanding[j] * s_num[s] // s_den[s]
-                        held[j] = held[j] * s_num[s] // s_den[s]
+                        outstanding[j] = outstanding[j] * ratio_n // ratio_d
+                        held[j] = held[j] * ratio_n // ratio_d
                 add = s_issued[s]
                 for j in range(np.uint64(t0), np.uint64(t1)):
                     outstanding[j] += add
@@ -230,7 +232,7 @@ def _convert(s, t0, t1, thr, rule_col, active, lower, earlier, waiting, s_price,
     den = rd * basis
     # the session's terms and rule read once (the loop's stores could alias them for the
     # compiler, which then read them and divided again on every path)
-    act, low, top = active[s], lower[s], thr[s, 0]
+    act, low, top, one = active[s], lower[s], thr[s, 0], thr.shape[1] == 1
     e0, e1, e2, e3 = earlier[s, 0], earlier[s, 1], earlier[s, 2], earlier[s, 3]
     w0, w1, w2, w3 = waiting[s, 0], waiting[s, 1], waiting[s, 2], waiting[s, 3]
     price, since, dfe = s_price[s], s_since[s], s_dfe[s]
@@ -252,7 +254,7 @@ def _convert(s, t0, t1, thr, rule_col, active, lower, earlier, waiting, s_price,
             if not (e > 0 and e > w):
                 if (w > 0 and w >= e) or close < top:
                     continue
-        elif close < thr[s, rule_col[j]]:
+        elif close < (top if one else thr[s, rule_col[j]]):
             continue
         room = _cap_limit(held[j], outstanding[j], cn, cd, before)
         if room <= 0:

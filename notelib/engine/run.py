@@ -58,8 +58,10 @@ def advance_span(plan: Plan, st: State, lo: int, hi: int, closes: np.ndarray | _
             raise EngineError(f"cols: one column of the closes per path ({st.n} integers from "
                               f"0 to {closes.shape[1] - 1}), got {cols.dtype} of shape "
                               f"{cols.shape}")
-    block, read = ((closes.closes, np.arange(st.n) % closes.m) if isinstance(closes, _Repeated)
-                   else (closes, np.arange(st.n) if cols is None else cols))
+    if isinstance(closes, _Repeated):  # unsigned columns, as the compiled loop indexes
+        block, read = closes.closes, np.arange(st.n, dtype=np.uint64) % np.uint64(closes.m)
+    else:
+        block, read = closes, np.arange(st.n, dtype=np.uint64) if cols is None else cols
     if kernel.fits(plan, st, block, policy):
         kernel.span(plan, st, lo, hi, block, read, policy)
         return
