@@ -126,18 +126,30 @@ def test_cap_never_exceeded_when_holder_keeps_its_shares(terms):
     assert bp["conversion_shares"].max() > 0
 
 
-def reference(terms, closes: pd.Series, history: pd.DataFrame, lag: int = 5,
-              event: dt.date | None = None) -> tuple[pd.DataFrame, float]:
-    """A plain per-path reference from the scalar functions (policy "shares", holder "hold"):
-    the rows per payment, and the Mandatory Redemption Amount paid in cash for ``event``."""
-    rows = []
+def fixed_terms(terms, history: pd.DataFrame, event: dt.date | None = None) -> dict:
+    """What :func:`reference` reads that no path changes, from the scalar functions once per
+    note (not once per path): the schedule, the Conversion Price on each payment date and
+    the day the redemption for ``event`` is paid."""
     sched = payment_schedule(terms)
+    return {"sched": sched, "event": event,
+            "prices": [price_on(history, d.date()) for d in sched["pay_date"]],
+            "paid_on": redemption_due_date(terms, event) if event else None}
+
+
+def reference(terms, closes: pd.Series, history: pd.DataFrame, lag: int = 5,
+              event: dt.date | None = None, fixed: dict | None = None
+              ) -> tuple[pd.DataFrame, float]:
+    """A plain per-path reference from the scalar functions (policy "shares", holder "hold"):
+    the rows per payment, and the Mandatory Redemption Amount paid in cash for ``event``.
+    ``fixed``: :func:`fixed_terms` for the same terms, history and event."""
+    fixed = fixed or fixed_terms(terms, history, event)
+    assert fixed["event"] == event
+    rows = []
     sessions = closes.index
-    paid_on = redemption_due_date(terms, event) if event else None
-    for row in sched.itertuples():
+    paid_on = fixed["paid_on"]
+    for row, price in zip(fixed["sched"].itertuples(), fixed["prices"]):
         date, pay_date = row.date.date(), row.pay_date.date()  # the table holds datetime64
         amount = row.interest + row.principal
-        price = price_on(history, pay_date)
         gone = paid_on is not None and date >= paid_on  # redeemed: nothing more is due
         liquid = event is None or pay_date < event  # Liquidity Conditions (ii)
         allowed = not gone and liquid and date != terms.maturity_date and \
@@ -182,9 +194,9 @@ def test_engine_equals_scalar_reference(terms, case):
     r = simulate(terms, paths, events=events + extra)
     history = conversion_price_history(terms, events)
     bp = r.by_payment
-    frame = paths.to_frame()
+    frame, fixed = paths.to_frame(), fixed_terms(terms, history, event)
     for j in range(paths.n_paths):
-        ref, redeemed = reference(terms, frame[j], history, event=event)
+        ref, redeemed = reference(terms, frame[j], history, event=event, fixed=fixed)
         got = bp[bp["path"] == j].reset_index(drop=True)
         pd.testing.assert_series_equal(got["in_shares"], ref["in_shares"], check_names=False)
         assert (got["shares_issued"].to_numpy() == ref["shares_issued"].to_numpy()).all(), j
@@ -271,11 +283,11 @@ def test_engine_equals_scalar_reference_for_other_notes(terms, overrides):
     bp = simulate(other, paths).by_payment
     sched = payment_schedule(other)
     history = conversion_price_history(other)
-    frame = paths.to_frame()
+    frame, fixed = paths.to_frame(), fixed_terms(other, history)
     for j in range(paths.n_paths):
         got = bp[bp["path"] == j].reset_index(drop=True)
         assert np.allclose(got["interest"], sched["interest"], rtol=0, atol=1e-9), j
-        ref, _ = reference(other, frame[j], history)
+        ref, _ = reference(other, frame[j], history, fixed=fixed)
         assert (got["shares_issued"].to_numpy() == ref["shares_issued"].to_numpy()).all(), j
         assert np.allclose(got["cash_paid"], ref["cash_paid"], rtol=0, atol=1e-9), j
         assert np.allclose(got["exposure"], ref["exposure"], rtol=0, atol=0.011), j
@@ -422,11 +434,11 @@ def test_engine_equals_scalar_reference_across_accepted_terms(
     bp = r.by_payment
     sched = payment_schedule(other)
     history = conversion_price_history(other)
-    frame = paths.to_frame()
+    frame, fixed = paths.to_frame(), fixed_terms(other, history)
     for j in range(paths.n_paths):
         got = bp[bp["path"] == j].reset_index(drop=True)
         assert (got["interest"].to_numpy() == sched["interest"].to_numpy()).all(), j
-        ref, _ = reference(other, frame[j], history)
+        ref, _ = reference(other, frame[j], history, fixed=fixed)
         assert (got["shares_issued"].to_numpy() == ref["shares_issued"].to_numpy()).all(), j
         assert (got["shares_issued"] >= 0).all()
         # in whole cents (the reference adds interest and principal as floats)

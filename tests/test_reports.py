@@ -413,7 +413,7 @@ def test_a_failing_case_stops_alone_and_the_others_publish(tmp_path):
     out = tmp_path / "reports"
     with pytest.raises(ReportError) as err:
         run_reports([("good", FEW, None), ("bad", {"BOOM": True}, None), ("fine", FEW, None)],
-                    notebooks=nbs, as_of=AS_OF, out=out, jobs=2, **QUIET)
+                    notebooks=nbs, as_of=AS_OF, out=out, jobs=2, workbook=False, **QUIET)
     text = str(err.value)
     assert "report bad: 01-a.ipynb failed in code cell 2" in text and "ValueError: boom" in text
     assert "report good published" in text and "report fine published" in text
@@ -457,8 +457,11 @@ def test_a_signal_after_the_last_publish_is_not_a_failure(tmp_path, monkeypatch)
     monkeypatch.setattr(reports, "_finish", then_a_signal)
     lines = []
     out = run_reports([("base", FEW, None)], notebooks=[SCHEDULE_NB], as_of=AS_OF,
-                      out=tmp_path, log=lines.append)
+                      out=tmp_path, log=lines.append, workbook=False)
     assert out == [tmp_path / "2026-11-20-base"] and (out[0] / "index.html").is_file()
+    # a run for its pages alone (workbook=False) leaves the workbook out, and its link
+    assert not (out[0] / "report.xlsx").exists()
+    assert "report.xlsx" not in (out[0] / "index.html").read_text()
     assert lines[-1] == "stopped by SIGINT after every report was published"
     assert not (tmp_path / "failed").exists()
 

@@ -622,6 +622,7 @@ def run_reports(
     log=print,
     jobs: int | None = None,
     fresh_kernels: bool = False,
+    workbook: bool = True,
 ) -> list[Path]:
     """Run every notebook headless for each case of ``runs`` (name, parameters, parameter
     file) and publish ``out/<as-of>-<name>/`` for each, in the order they finish.
@@ -631,10 +632,12 @@ def run_reports(
     snapshotted. The notebooks of all the cases share one pool of ``jobs`` workers (default:
     the cores), heaviest first, each worker in one kernel cleared before every notebook
     (``fresh_kernels``: a new kernel for each). Each notebook runs with INTERACTIVE=False and
-    FIGURE_DIR pointing into its report. A case whose notebook fails (or whose pages disagree) runs
-    nothing more and is moved to ``out/failed/`` while the others go on; at the end a
-    :class:`ReportError` names each failed case, notebook and cell. A signal or a full disk
-    moves every unfinished run to ``out/failed/``. Published reports are never touched.
+    FIGURE_DIR pointing into its report. ``workbook``: each report holds the analyst's workbook,
+    report.xlsx (False: a run for its pages alone leaves it out, e.g. a test of the runner). A
+    case whose notebook fails (or whose pages disagree) runs nothing more and is moved to
+    ``out/failed/`` while the others go on; at the end a :class:`ReportError` names each
+    failed case, notebook and cell. A signal or a full disk moves every unfinished run to
+    ``out/failed/``. Published reports are never touched.
     """
     notebooks = [Path(nb).resolve() for nb in (notebooks if notebooks is not None
                                                else notebook_paths())]
@@ -658,7 +661,8 @@ def run_reports(
             cases.append(_new_case(name, parameters, params_file, declared, as_of, out,
                                    notebooks))
             _snapshot(cases[-1], base, shared)
-        _execute(_order(cases), timeout, jobs, log, lambda case: _finish(case, out, log),
+        _execute(_order(cases), timeout, jobs, log,
+                 lambda case: _finish(case, out, log, workbook),
                  lambda case: _fail(case, out), reuse=not fresh_kernels, pool=pool)
     except BaseException as exc:  # a full disk or a signal: keep every unfinished run
         return _interrupted(exc, cases, out, log)
@@ -716,9 +720,9 @@ def _fail(case: _Case, out: Path) -> None:
     case.kept = _keep_failed(case.work, out, case.run_id, case.failure or "stopped")
 
 
-def _finish(case: _Case, out: Path, log) -> None:
-    """Collect a case's metrics, write its manifest and index, check its pages agree and
-    publish it."""
+def _finish(case: _Case, out: Path, log, workbook: bool = True) -> None:
+    """Collect a case's metrics, write its workbook (unless ``workbook`` is False), manifest
+    and index, check its pages agree and publish it."""
     work = case.work
     metrics = {p.stem: json.loads(p.read_text())
                for p in sorted((work / ".metrics").glob("*.json")) if p.name != "board.json"}
@@ -728,7 +732,8 @@ def _finish(case: _Case, out: Path, log) -> None:
         metrics["board"] = metrics.pop("metrics")
     shutil.rmtree(work / ".metrics", ignore_errors=True)
     try:  # the analyst's workbook, from the figures the notebooks left in the case's cache
-        _workbook(case)
+        if workbook:
+            _workbook(case)
     except (ValueError, OSError) as exc:
         case.failure = f"report {case.name}: report.xlsx could not be written: {exc}"
         _fail(case, out)
