@@ -254,7 +254,9 @@ def _sleeping_notebook(folder: Path) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("AS_OF = ''", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("import time\ntime.sleep(60)")]
+                nbformat.v4.new_code_cell("import pathlib, time\n"
+                                          "pathlib.Path('sleeping').touch()  # in its folder\n"
+                                          "time.sleep(60)")]
     path = folder / "98-sleep.ipynb"
     nbformat.write(nb, path)
     return path
@@ -271,10 +273,10 @@ def test_a_signal_keeps_the_run_in_failed_and_exits_non_zero(tmp_path, signum):
                              "--as-of", "2026-11-20"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and not list((tmp_path / "reports").glob(".tmp-*/inputs")):
-        time.sleep(0.2)
-    time.sleep(3)  # the kernel is running the sleeping cell
+    deadline = time.time() + 60  # until the kernel runs the sleeping cell (it says so)
+    while time.time() < deadline and not (tmp_path / "sleeping").exists():
+        time.sleep(0.05)
+    assert (tmp_path / "sleeping").exists(), "the sleeping cell never started"
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum, err
