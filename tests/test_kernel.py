@@ -332,3 +332,34 @@ def test_a_call_inside_another_takes_the_core_the_others_left_idle(monkeypatch):
         return y
 
     assert limits.each_threaded(item, ["long", "short"]) == ["ab", "short"]
+
+
+def test_every_run_compiles_one_loop_but_for_the_layout_of_its_closes(monkeypatch):
+    # numba compiles the loop once per type of each argument, for seconds, in every process
+    # that finds none cached (each test worker and report kernel on a fresh clone, all of
+    # them after an edit here). Plans first built by a case held read-only flags and strided
+    # discount factors (those first built by fair_value did not), and the curve took its
+    # closes column by column (F-ordered): up to six loops where one would do. Now every
+    # argument but the closes is C-ordered and writable, and the closes are C-ordered or, cut
+    # into pieces, strided (A)
+    import numba
+
+    from notelib import Case
+    from notelib.value.valuation import fair_value, value_curve
+
+    seen, steps = set(), kernel._steps
+
+    def spy(*args):
+        seen.add(tuple(str(numba.typeof(a)) for a in args))
+        return steps(*args)
+
+    monkeypatch.setattr(kernel, "_steps", spy)
+    few = {"VALUATION_PATHS": 1_000, "PILOT_PATHS": 1_000, "CURVE_PATHS": 1_000}
+    case = Case.from_params("stressed", **few)
+    v = case.value()  # the case's plans
+    value_curve(v, [0.1])  # the curve's closes, spot by spot
+    fair_value(case.terms, **{**case.valuation_keywords(1_000), "pilot_paths": 1_000})
+    arrays = {t for s in seen for t in s[:33] + s[34:] if t.startswith(("array", "readonly"))}
+    assert arrays and all(t.startswith("array") and t.endswith(", C)") for t in arrays), arrays
+    closes = {s[33] for s in seen}
+    assert closes <= {"array(float64, 2d, C)", "array(float64, 2d, A)"}, closes

@@ -50,6 +50,8 @@ def _contract(c: ContractGrid) -> tuple:
 
 
 def _arrays(c: ContractGrid) -> tuple:
+    """Fresh, writable, C-ordered copies (made once per contract): numba compiles the loop
+    again for a read-only or a strided array (a plan's arrays may be either)."""
     pts = c.points
     split = [(0, 1) if r is None else r for r in c.split_at_session]
     return (
@@ -60,20 +62,29 @@ def _arrays(c: ContractGrid) -> tuple:
         np.array([p.date.day >= 30 for p in pts], dtype=np.bool_),
         np.array([a for a, _ in split], dtype=np.int64),
         np.array([b for _, b in split], dtype=np.int64),
-        np.ascontiguousarray(c.issued_at_session, dtype=np.int64),
-        np.ascontiguousarray(c.price_at_session, dtype=np.int64),
-        np.ascontiguousarray(c.since_days, dtype=np.int64),
-        np.ascontiguousarray(c.is_interest, dtype=np.bool_),
-        np.ascontiguousarray(c.is_maturity, dtype=np.bool_),
-        np.ascontiguousarray(c.installment, dtype=np.int64),
-        np.ascontiguousarray(c.price_at_pay, dtype=np.int64),
-        np.ascontiguousarray(c.lookback, dtype=np.int64).reshape(len(c.schedule), -1),
-        np.ascontiguousarray(c.threshold_lookback, dtype=np.float64).reshape(
+        np.array(c.issued_at_session, dtype=np.int64),
+        np.array(c.price_at_session, dtype=np.int64),
+        np.array(c.since_days, dtype=np.int64),
+        np.array(c.is_interest, dtype=np.bool_),
+        np.array(c.is_maturity, dtype=np.bool_),
+        np.array(c.installment, dtype=np.int64),
+        np.array(c.price_at_pay, dtype=np.int64),
+        np.array(c.lookback, dtype=np.int64).reshape(len(c.schedule), -1),
+        np.array(c.threshold_lookback, dtype=np.float64).reshape(
             len(c.schedule), -1),
-        np.ascontiguousarray(c.value_idx, dtype=np.int64),
-        np.ascontiguousarray(c.value_adj, dtype=np.float64),
+        np.array(c.value_idx, dtype=np.int64),
+        np.array(c.value_adj, dtype=np.float64),
         np.array([*c.rate, c.basis, *c.cap, c.terms.ownership_cap_basis == "before-issuance",
                   c.price_units, c.arrears_cents, c.principal_cents], dtype=np.int64))
+
+
+def _plain(a: np.ndarray, dtype: type) -> np.ndarray:
+    """``a`` as the loop's one type for it: C-ordered and writable (a copy where it is
+    strided or read-only, as a plan's discount factors or a rule's arrays may be). numba
+    compiles the loop once per type of each argument, each time for seconds, in every
+    process that finds no cached one: six types of these few arrays made six loops."""
+    a = np.asarray(a, dtype=dtype)
+    return a if a.flags.c_contiguous and a.flags.writeable else np.array(a, order="C")
 
 
 def span(plan: Plan, st: State, lo: int, hi: int, closes: np.ndarray, cols: np.ndarray,
@@ -84,29 +95,27 @@ def span(plan: Plan, st: State, lo: int, hi: int, closes: np.ndarray, cols: np.n
     n_s = len(plan.contract.sessions)
     thr = b.convert_threshold
     converts = thr is not None
-    thr = np.full((n_s, 1), np.inf) if thr is None else np.ascontiguousarray(
-        thr, dtype=np.float64).reshape(n_s, -1)
+    thr = np.full((n_s, 1), np.inf) if thr is None else _plain(thr, np.float64).reshape(n_s, -1)
     rule = b.convert_state
     if rule is None:
         active, lower = np.zeros(n_s, dtype=np.bool_), np.full(n_s, np.inf)
         earlier = waiting = np.zeros((n_s, 4))
     else:
-        active, lower = np.asarray(rule.active), np.asarray(rule.lower, dtype=np.float64)
-        earlier = np.ascontiguousarray(rule.earlier, dtype=np.float64)
-        waiting = np.ascontiguousarray(rule.waiting, dtype=np.float64)
+        active, lower = _plain(rule.active, np.bool_), _plain(rule.lower, np.float64)
+        earlier, waiting = _plain(rule.earlier, np.float64), _plain(rule.waiting, np.float64)
     sale = b.sale_limit
     flags = np.array([converts, sale is not None, b.holder_keeps, policy == "cheaper"],
                      dtype=np.bool_)
-    sale = np.zeros(n_s, dtype=np.int64) if sale is None else np.ascontiguousarray(
-        sale, dtype=np.int64)
+    sale = np.zeros(n_s, dtype=np.int64) if sale is None else _plain(sale, np.int64)
     allowed = (np.asarray(b.liquidity, dtype=np.bool_) & plan.contract.shares_permitted
                & (policy != "cash"))
     n = len(st.balance)  # path j takes the threshold's column j // (n / its columns), if any
     rule_col = (np.arange(n, dtype=np.uint64) // np.uint64(n // thr.shape[1])
                 if thr.shape[1] > 1 else _NO_COLUMNS)
     _steps(*_contract(plan.contract), lo, hi, sale, thr, rule_col, active, lower, earlier,
-           waiting, flags, allowed, d.pay_cash, d.pay_equity, d.session_equity, closes,
-           np.ascontiguousarray(cols, dtype=np.uint64),
+           waiting, flags, allowed, _plain(d.pay_cash, np.float64),
+           _plain(d.pay_equity, np.float64), _plain(d.session_equity, np.float64), closes,
+           _plain(cols, np.uint64),
            st.balance, st.dd, st.start_30, st.held, st.outstanding, st.alive,
            st.tot["cash_paid"], st.pv_cash, st.pv_equity)
 

@@ -356,7 +356,7 @@ def price_spots(inp: Inputs, variant: Variant, spots: list[float],
     cash, equity = np.zeros(n * k), np.zeros(n * k)
     cash[order], equity[order] = eng.run_strata(
         [*variant.event_plans, variant.plan], np.concatenate([[0], np.cumsum(np.diff(bounds)) * k]),
-        closes[:, order], policy=variant.policy)
+        closes.take(order, axis=1), policy=variant.policy)  # C-ordered, as every run's closes
     stats = []
     for i in range(k):
         c, e = controlled((cash[i * n:(i + 1) * n], equity[i * n:(i + 1) * n]), adjust[i],
