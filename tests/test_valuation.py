@@ -3,6 +3,7 @@ and the inputs' errors. Expected values come from the Black-Scholes and Tsiverio
 formulas written out here, or from QuantLib; tolerance is 3 standard errors."""
 
 import datetime as dt
+import functools
 import math
 from pathlib import Path
 from statistics import NormalDist
@@ -675,6 +676,18 @@ def test_each_greek_comes_with_an_error_that_matches_its_spread_over_seeds():
         assert abs(ratio - 1) < 0.35, (k, ratio)
 
 
+@functools.cache
+def base_at_20000(seed: int):
+    """The base case's fair value on the report's 20,000 paths (fair_value's default pilot
+    paths) from ``seed``: the falling thresholds' test and gamma's read the same valuations of
+    seeds 0 and 1, made once in a worker that runs both (no test changes a valuation: its
+    Greeks are computed when first read and kept)."""
+    from notelib import Case
+
+    case = Case.from_params("base")
+    return fair_value(case.terms, **{**case.valuation_keywords(20_000), "seed": seed})
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_no_falling_threshold_beats_the_holders_rule_on_fresh_paths(seed):
@@ -684,12 +697,10 @@ def test_no_falling_threshold_beats_the_holders_rule_on_fresh_paths(seed):
     # +54,826 ± 2,106. Each rule below converts from its multiple of the Conversion Price
     # (f: the share of the time to maturity elapsed); none may beat the Holder's rule by more
     # than 2 standard errors of the difference, priced on the same 20,000 fresh paths
-    import notelib as nl
     from notelib.value.inputs import first_session, make_variant, session_years
     from notelib.value.estimator import price_variants
 
-    case = nl.Case.from_params("base")
-    v = fair_value(case.terms, **{**case.valuation_keywords(20_000), "seed": seed})
+    v = base_at_20000(seed)
     inp = v.inputs
     c = inp.plan("hold").contract
     years = session_years(c)
@@ -714,12 +725,9 @@ def test_gamma_is_usable_across_seeds():
     # issue 21: gamma from spot +-5% spread 4M to 59M shares per $1 across seeds (at 20,000
     # paths over 4 seeds here: 65% of its size). Over spot +-20% its spread over 4 seeds is
     # under 20% of its size, and its reported error says so too
-    import notelib as nl
-
-    case = nl.Case.from_params("base")
     gammas, errors = [], []
     for seed in range(4):
-        v = fair_value(case.terms, **{**case.valuation_keywords(20_000), "seed": seed})
+        v = base_at_20000(seed)
         gammas.append(v.greeks["gamma"])
         errors.append(v.greek_errors["gamma"])
     assert np.std(gammas, ddof=1) < 0.2 * abs(np.mean(gammas)), gammas
