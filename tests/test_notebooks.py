@@ -115,16 +115,24 @@ def _publish(out: Path) -> dict[str, Path]:
 def _shared_report(case: str, tmp_path_factory) -> Path:
     """The case's test report. The three are published once per test run however many
     workers ask for them (pytest-xdist): the first worker to ask takes the lock and publishes
-    them; a worker that asks meanwhile waits for the lock, then reads where they are."""
+    them; a worker that asks meanwhile waits for the lock, then reads where they are, or why
+    they could not be published (not publishing them again)."""
     base = tmp_path_factory.getbasetemp()  # under xdist, each worker's: their parent is the run's
     run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     root = run / "shared-reports"  # never a folder a past run left (a report of older code)
     root.mkdir(exist_ok=True)
     with open(root / "reports.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        done = root / "reports.json"
+        done, failed = root / "reports.json", root / "reports.failed"
+        if failed.exists():
+            raise ReportError(f"the test reports were not published: {failed.read_text()}")
         if not done.exists():
-            done.write_text(json.dumps({k: str(v) for k, v in _publish(root).items()}))
+            try:
+                published = _publish(root)
+            except BaseException as exc:
+                failed.write_text(f"{type(exc).__name__}: {exc}")
+                raise
+            done.write_text(json.dumps({k: str(v) for k, v in published.items()}))
         return Path(json.loads(done.read_text())[case])
 
 
