@@ -323,12 +323,12 @@ def test_a_signal_raised_inside_a_weakref_callback_still_stops_the_run():
 
 @pytest.mark.slow
 def test_a_full_disk_keeps_nothing_half_published(tmp_path, monkeypatch):
-    import notelib.jobs.reports as reports
+    import notelib.jobs.execution as execution  # where a worker writes each page
 
     def full(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(reports, "html_export", full)
+    monkeypatch.setattr(execution, "html_export", full)
     with pytest.raises(OSError, match="No space left"):
         run_report(notebooks=[SCHEDULE_NB], parameters=FEW, as_of=AS_OF, out=tmp_path,
                    **QUIET)
