@@ -150,6 +150,16 @@ class DrawnAhead(Iterator):
         self.close()
 
 
+def running_sum(z: np.ndarray) -> np.ndarray:
+    """``z``'s cumulative sum down its rows, in place: row i becomes row i-1 + row i, the
+    additions ``np.cumsum(z, axis=0)`` makes in the same order, so the same bits; a row at a
+    time, each a contiguous vector add (numpy's cumsum down the rows of a C-ordered array
+    took 43 ms for 530 sessions x 20,000 paths, this 6 ms)."""
+    for i in range(1, z.shape[0]):
+        np.add(z[i - 1], z[i], out=z[i])
+    return z
+
+
 def gbm_chunks(sessions: pd.DatetimeIndex, *, start_price: float, volatility: float,
                drift: float = 0.0, n_paths: int, seed: int = 0,
                chunk: int = 25_000) -> Iterator[Paths]:
@@ -169,7 +179,7 @@ def gbm_chunks(sessions: pd.DatetimeIndex, *, start_price: float, volatility: fl
         z[0] = 0.0
         z *= sd
         z[1:] += mu
-        np.cumsum(z, axis=0, out=z)
+        running_sum(z)
         np.exp(z, out=z)
         z *= start_price
         yield Paths(sessions, z)
@@ -266,7 +276,7 @@ def risk_neutral_spots(sessions: pd.DatetimeIndex, *, spots: Sequence[float],
             z[:] = rng.standard_normal((len(step), n))
         z *= sd
         z += mu
-        np.cumsum(z, axis=0, out=z)
+        running_sum(z)
         np.exp(z, out=z)
         for out, spot in zip(outs[1:], spots[1:]):  # before the first spot scales z in place
             np.multiply(z, spot, out=out[ahead:])

@@ -19,6 +19,7 @@ from notelib.paths import (
     gbm_chunks,
     linear,
     load_closes,
+    running_sum,
     scenario,
 )
 from notelib.contract.payments import PaymentError, share_payment_allowed, share_threshold
@@ -254,3 +255,16 @@ def test_paths_at_several_spots_are_each_spots_own_paths_to_the_bit():
             for a, parts in zip(alone, together):
                 assert np.array_equal(a.closes, parts[i].closes)
         assert together[0][1].closes[-1, 0] != together[0][0].closes[-1, 0]
+
+
+@pytest.mark.parametrize("shape", [(1, 4), (2, 3), (530, 1_001)])
+def test_running_sum_is_numpys_cumulative_sum_to_the_bit(shape):
+    # the paths' log-prices are summed a row at a time; numpy's cumsum down the rows is the
+    # reference: the same additions in the same order, so every bit the same (float64 and
+    # float32, the bench's floor), in place
+    for dtype in (np.float64, np.float32):
+        z = np.random.default_rng(shape[0]).standard_normal(shape).astype(dtype) * 1e3
+        expected = np.cumsum(z, axis=0)
+        got = running_sum(z)
+        assert got is z and got.dtype == dtype
+        assert expected.tobytes() == got.tobytes()

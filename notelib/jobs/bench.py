@@ -16,7 +16,7 @@ import numpy as np
 
 from ..limits import count
 from ..engine import simulate
-from ..paths import Paths, gbm_chunks, note_sessions
+from ..paths import Paths, gbm_chunks, note_sessions, running_sum
 from ..contract.terms import NoteTerms, load_terms
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def float32_floor(inp: Inputs, n_paths: int, chunk: int) -> float:
         np.negative(half[:, :n // 2], out=z[:, half.shape[1]:])
         z *= sd
         z += mu
-        np.cumsum(z, axis=0, out=z)
+        running_sum(z)
         np.exp(z, out=z)
         z *= np.float32(inp.spot)
     return time.perf_counter() - start
