@@ -48,7 +48,7 @@ from ..checks import whole
 from ..limits import count
 from ..contract.schedule import year_fraction
 from ..io.display import money_band, percent
-from ..paths import DrawnAhead
+from ..paths import DrawnAhead, running_sum
 from .inputs import (carry_per_dollar, coupons_per_dollar, first_session, maturity_session,
                      MIN_PATHS, pay_sessions, ValuationError)
 from .estimator import Units
@@ -187,7 +187,7 @@ def _stratum(plan: eng.Plan, closes: np.ndarray, policy: str, first: int,
         if c.is_interest[k] and at < n_s:
             before[at] += coupon[k] * units[k]
     price = c.price_at_session / c.price_units
-    converted = np.cumsum(before, axis=0) + (carry_per_dollar(c) / price
+    converted = running_sum(before) + (carry_per_dollar(c) / price
                                             * plan.discount.session_equity)[:, None] * closes
     live = np.arange(n_s) >= first
     if rd is not None:
@@ -234,14 +234,17 @@ def _gains(change: np.ndarray, basis: np.ndarray, periods: np.ndarray) -> np.nda
     for p in range(PERIODS):
         rows = np.flatnonzero(periods == p)
         out[rows + 1, :, p * n_b:(p + 1) * n_b] = basis[rows] * change[rows, :, None]
-    return np.cumsum(out, axis=0, out=out)
+    return running_sum(out)
 
 
 def _hedged(change: np.ndarray, basis: np.ndarray, periods: np.ndarray, theta: np.ndarray
             ) -> np.ndarray:
     """M: the hedge with coefficients ``theta``, its gains to each session (sessions, paths)."""
     held = np.einsum("tnb,tb->tn", basis, theta.reshape(PERIODS, -1)[periods])
-    return np.vstack([np.zeros((1, change.shape[1])), np.cumsum(held * change, axis=0)])
+    out = np.zeros((change.shape[0] + 1, change.shape[1]))
+    np.multiply(held, change, out=out[1:])
+    running_sum(out[1:])
+    return out
 
 
 def _fit(converted: np.ndarray, kept: np.ndarray, gains: np.ndarray, last: np.ndarray,
