@@ -27,6 +27,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,test]'
+	@# the engine's compiled loop into numba's cache, once: a process that finds none compiles
+	@# it (8 s of a core), on a fresh clone every test worker and report kernel side by side
+	$(BIN)/python -c 'from notelib.engine.kernel import warm; warm()'
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install notelib with its dev and test extras
