@@ -118,6 +118,32 @@ def _failure(failed: Mapping[str, Any], source: Path, executed: Path) -> str:
     return f"code cell {number} ({statement!r})"
 
 
+@functools.cache
+def kernel_manager() -> type:
+    """The runner's kernel manager: jupyter_client's, its kernel on Unix sockets in a folder
+    of its own (removed when the kernel is shut down) instead of TCP ports on localhost.
+    jupyter_client picks free ports by binding and releasing them, and the kernel binds them
+    a second later: a kernel or any process starting meanwhile could take one, and the
+    kernel then died before it answered ("Address already in use", papermill issue 511).
+    The runner starts kernels side by side, and the tests start more beside it."""
+    import shutil
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class UnixSocketKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            folder = tempfile.mkdtemp(prefix="notelib-kernel-")
+            super().__init__(transport="ipc", ip=os.path.join(folder, "kernel"), **kwargs)
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
+
+    return UnixSocketKernelManager
+
+
 # A worker keeps one kernel for the notebooks it runs: started once, cleared before each
 # notebook (its names, figures and execution count), so the imports, the calendars and the
 # files already read are not paid for again; restarted after a failure. A notebook reads no
@@ -132,14 +158,13 @@ _KERNEL: dict[str, Any] = {}
 def _kernel(cwd: str, code: str = RESET):
     """This process's kernel for notebooks in ``cwd``, started if needed, then ``code`` run
     in it (default: cleared for the next notebook)."""
-    from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
     km = _KERNEL.get(cwd)
     if km is None or not run_sync(km.is_alive)():
-        km = AsyncKernelManager(kernel_name="python3")
-        # the kernel's own stderr (its TCP notice, a ZMQ traceback when a signal stops the
-        # run) is not the notebook's: the notebook's output comes through its messages
+        km = kernel_manager()(kernel_name="python3")
+        # the kernel's own stderr (a ZMQ traceback when a signal stops the run) is not the
+        # notebook's: the notebook's output comes through its messages
         run_sync(km.start_kernel)(cwd=cwd, stderr=subprocess.DEVNULL)
         _KERNEL[cwd] = km
     kc = km.blocking_client()
@@ -182,7 +207,8 @@ def _execute_notebook(pm, source: Path, out: Path, params: dict[str, Any], timeo
                       reuse: bool = False) -> str | None:
     """papermill on one notebook, then its HTML; why it failed, or None."""
     try:
-        kernel = {"km": _kernel(str(source.parent))} if reuse else {}
+        kernel = ({"km": _kernel(str(source.parent))} if reuse
+                  else {"kernel_manager_class": kernel_manager()})
         pm.execute_notebook(source, out, parameters=params, kernel_name="python3",
                             cwd=str(source.parent), progress_bar=False,
                             execution_timeout=timeout, log_output=False, **kernel)
