@@ -132,6 +132,8 @@ def kernel_manager() -> type:
     from jupyter_client.manager import AsyncKernelManager
 
     class UnixSocketKernelManager(AsyncKernelManager):
+        """A kernel on Unix sockets under a fresh temporary folder."""
+
         def __init__(self, **kwargs: Any) -> None:
             folder = tempfile.mkdtemp(prefix="notelib-kernel-")
             super().__init__(transport="ipc", ip=os.path.join(folder, "kernel"), **kwargs)

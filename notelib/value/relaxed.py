@@ -188,7 +188,7 @@ def _stratum(plan: eng.Plan, closes: np.ndarray, policy: str, first: int,
             before[at] += coupon[k] * units[k]
     price = c.price_at_session / c.price_units
     converted = running_sum(before) + (carry_per_dollar(c) / price
-                                            * plan.discount.session_equity)[:, None] * closes
+                                       * plan.discount.session_equity)[:, None] * closes
     live = np.arange(n_s) >= first
     if rd is not None:
         live &= np.asarray(c.sessions.date < rd.on)
