@@ -79,8 +79,8 @@ def _arrays(c: ContractGrid) -> tuple:
 
 
 def _plain(a: np.ndarray, dtype: type) -> np.ndarray:
-    """``a`` as the loop's one type for it: C-ordered and writable (a copy where it is
-    strided or read-only, as a plan's discount factors or a rule's arrays may be). numba
+    """``a`` as the loop's one type for it: C-ordered and writable (a copy only where a
+    caller's array is strided or read-only: the plans' own arrays are made so). numba
     compiles the loop once per type of each argument, each time for seconds, in every
     process that finds no cached one: six types of these few arrays made six loops."""
     a = np.asarray(a, dtype=dtype)

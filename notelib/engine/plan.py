@@ -260,10 +260,12 @@ class Discount:
     @classmethod
     def at(cls, sched: pd.DataFrame, sessions: pd.DatetimeIndex, factor: Discounting
            ) -> Discount:
-        """``factor(day)`` gives the (cash, equity) discount factors of a day."""
-        pay = np.array([factor(d) for d in sched["pay_date"]]).reshape(-1, 2)
-        ses = np.array([factor(d) for d in sessions.date]).reshape(-1, 2)
-        return cls(pay[:, 0], pay[:, 1], ses[:, 0], ses[:, 1])
+        """``factor(day)`` gives the (cash, equity) discount factors of a day. Each is a
+        contiguous row (the compiled loop takes C-ordered arrays: a column of the pairs
+        was copied for it at every span)."""
+        pay = np.array([factor(d) for d in sched["pay_date"]]).reshape(-1, 2).T.copy()
+        ses = np.array([factor(d) for d in sessions.date]).reshape(-1, 2).T.copy()
+        return cls(pay[0], pay[1], ses[0], ses[1])
 
 
 class Point(NamedTuple):
