@@ -268,3 +268,81 @@ def test_running_sum_is_numpys_cumulative_sum_to_the_bit(shape):
         got = running_sum(z)
         assert got is z and got.dtype == dtype
         assert expected.tobytes() == got.tobytes()
+
+
+def test_kept_normals_are_numpys_draws_for_each_chunk_to_the_bit():
+    # the reference: a fresh generator on SeedSequence(seed).spawn(k)[i], as numpy documents;
+    # each chunk, seed and shape has draws of its own (a key without the chunk's spawn key,
+    # the seed or the shape would hand back another's), read the second time from what is
+    # kept (the same array, read-only), the least recently used dropped past the bound
+    from notelib.paths import Normals
+
+    normals = Normals(keep=3 * 7 * 5 * 8)  # bytes: three 7 x 5 arrays of float64
+    children = {s: np.random.SeedSequence(s).spawn(2) for s in ((5, 0), (5, 1), 6)}
+    oldest = normals(children[(5, 0)][0], (7, 5))
+    assert normals(children[(5, 0)][0], (7, 5)) is oldest  # kept
+    for seed, kids in children.items():
+        for k, child in enumerate(kids):
+            for shape in ((7, 5), (7, 4)):
+                fresh = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[k])
+                expected = fresh.standard_normal(shape)
+                got = normals(child, shape)
+                assert got.tobytes() == expected.tobytes(), (seed, k, shape)
+                assert not got.flags.writeable
+    last = normals(np.random.SeedSequence(6).spawn(2)[1], (7, 4))  # an equal seed: kept
+    assert last is normals(children[6][1], (7, 4))
+    # twelve arrays drawn since, three arrays' worth kept: the first was dropped, and is
+    # drawn again, the same numbers
+    again = normals(children[(5, 0)][0], (7, 5))
+    assert again is not oldest and again.tobytes() == oldest.tobytes()
+    big = Normals(keep=10)  # an array over the bound is never kept, but given
+    a, b = big(children[6][0], (7, 5)), big(children[6][0], (7, 5))
+    assert a is not b and a.tobytes() == b.tobytes()
+
+
+def test_normals_asked_for_on_two_threads_at_once_are_drawn_once(monkeypatch):
+    # the Greeks' bumped paths are drawn side by side on threads: the second thread to ask
+    # waits for the first one's draw, not drawing it again
+    import threading
+
+    from notelib import paths
+    from notelib.paths import Normals
+
+    drawn, gate = [], threading.Event()
+    real = np.random.default_rng
+
+    def slow_rng(seed):
+        drawn.append(seed)
+        gate.wait(5)
+        return real(seed)
+
+    monkeypatch.setattr(paths.np.random, "default_rng", slow_rng)
+    normals, child = Normals(keep=2**20), np.random.SeedSequence(9).spawn(1)[0]
+    out = [None, None]
+    threads = [threading.Thread(target=lambda i=i: out.__setitem__(i, normals(child, (4, 3))))
+               for i in range(2)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+    assert len(drawn) == 1 and out[0] is out[1]
+    assert out[0].tobytes() == real(child).standard_normal((4, 3)).tobytes()
+
+
+def test_paths_drawn_with_no_normals_kept_are_the_same_to_the_bit(monkeypatch):
+    # risk-neutral paths read from kept normals equal those drawn afresh, chunk by chunk
+    # (antithetic or not), the second time as the first
+    from notelib import paths
+    from notelib.paths import Normals, risk_neutral_chunks
+
+    ses = pd.bdate_range("2006-01-02", periods=60)
+    for antithetic in (True, False):
+        kw = dict(spot=0.25, volatility=0.8, rate=0.04, valuation_date=dt.date(2006, 1, 1),
+                  n_paths=11, seed=(3, 0), chunk=4, antithetic=antithetic)
+        monkeypatch.setattr(paths, "standard_normals", Normals(keep=0))
+        afresh = [p.closes for p in risk_neutral_chunks(ses, **kw)]
+        monkeypatch.setattr(paths, "standard_normals", Normals(keep=2**20))
+        for _ in range(2):
+            kept = [p.closes for p in risk_neutral_chunks(ses, **kw)]
+            assert [a.tobytes() for a in afresh] == [k.tobytes() for k in kept]
