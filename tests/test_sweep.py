@@ -117,11 +117,13 @@ def test_results_as_parquet_and_csv(one_and_two, tmp_path):
 @pytest.mark.slow
 def test_a_bad_cell_fails_alone_and_the_cache_skips_finished_cells(tmp_path):
     grid = small(vary={"START_PRICE": [0.2, -1.0, 0.3]})  # -1: a bad parameter
-    r = sweep(grid, workers=1, cache=tmp_path, progress=False)
-    assert list(r["status"]) == ["ok", "failed", "ok"]
-    assert "start_price = -1.0" in r.loc[1, "error"]
-    assert len(list(tmp_path.glob("*.json"))) == 2  # the failure is not cached
-    again = sweep(grid, workers=1, cache=tmp_path, progress=False)
+    # a worker thread: the cache is the subject, not the cluster (one_and_two starts those)
+    with local_client(1, processes=False) as client:
+        r = sweep(grid, client=client, cache=tmp_path, progress=False)
+        assert list(r["status"]) == ["ok", "failed", "ok"]
+        assert "start_price = -1.0" in r.loc[1, "error"]
+        assert len(list(tmp_path.glob("*.json"))) == 2  # the failure is not cached
+        again = sweep(grid, client=client, cache=tmp_path, progress=False)
     assert list(again["status"]) == ["cached", "failed", "cached"]
     cols = ["cash_paid_mean", "ownership_p95"]
     pd.testing.assert_frame_equal(again.loc[[0, 2], cols], r.loc[[0, 2], cols])
@@ -132,11 +134,13 @@ def _start(args, log):
                             start_new_session=True)
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    """`dask scheduler` and `dask worker` as separate processes on 127.0.0.1."""
-    file = tmp_path / "scheduler.json"
-    log = open(tmp_path / "dask.log", "w")
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """`dask scheduler` and `dask worker` as separate processes on 127.0.0.1, started once
+    for the tests that use them (a test that kills a worker leaves the nanny's new one)."""
+    folder = tmp_path_factory.mktemp("cluster")
+    file = folder / "scheduler.json"
+    log = open(folder / "dask.log", "w")
     procs = [_start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                      "--scheduler-file", str(file)], log)]
     for _ in range(50):
@@ -160,7 +164,8 @@ def cluster(tmp_path):
 
 @pytest.mark.slow
 def test_a_separate_process_cluster_gives_the_same_results(cluster, one_and_two, tmp_path):
-    address, _ = cluster
+    address, client = cluster
+    client.wait_for_workers(2, timeout=60)  # after a killed worker, the nanny's new one
     r = sweep(small(), scheduler=address, cache=tmp_path, progress=False)
     a, _ = one_and_two
     cols = [c for c in a.columns if c not in ("seconds", "status")]
@@ -170,6 +175,7 @@ def test_a_separate_process_cluster_gives_the_same_results(cluster, one_and_two,
 @pytest.mark.slow
 def test_dask_reruns_the_cells_of_a_killed_worker(cluster, tmp_path):
     address, client = cluster
+    client.wait_for_workers(2, timeout=60)
     grid = small(vary={"START_PRICE": [0.15, 0.2, 0.25, 0.3, 0.35, 0.4]}, paths=3_000)
     pids = list(client.run(os.getpid).values())
     done = []
@@ -311,17 +317,18 @@ def test_a_sweep_never_writes_over_the_repositorys_files(tmp_path):
 @pytest.mark.slow
 def test_a_cache_cell_that_fails_its_check_is_computed_again(tmp_path, capsys):
     grid = small(vary={"START_PRICE": [0.2, 0.25, 0.3, 0.35]})
-    first = sweep(grid, workers=1, cache=tmp_path, progress=False)
-    files = sorted(tmp_path.glob("*.json"))
-    assert len(files) == 4
-    edited = json.loads(files[0].read_text())
-    edited["result"].update({"p_shares:2007-01-01": 7.5, "ownership_p95": -42,
-                             "cash_paid_mean": 1e30})
-    files[0].write_text(json.dumps(edited))  # numbers changed, signature not
-    files[1].write_text("")  # empty
-    files[2].write_text("[1, 2]")  # a JSON list
-    capsys.readouterr()
-    again = sweep(grid, workers=1, cache=tmp_path, progress=False)
+    with local_client(1, processes=False) as client:  # a worker thread, as above
+        first = sweep(grid, client=client, cache=tmp_path, progress=False)
+        files = sorted(tmp_path.glob("*.json"))
+        assert len(files) == 4
+        edited = json.loads(files[0].read_text())
+        edited["result"].update({"p_shares:2007-01-01": 7.5, "ownership_p95": -42,
+                                 "cash_paid_mean": 1e30})
+        files[0].write_text(json.dumps(edited))  # numbers changed, signature not
+        files[1].write_text("")  # empty
+        files[2].write_text("[1, 2]")  # a JSON list
+        capsys.readouterr()
+        again = sweep(grid, client=client, cache=tmp_path, progress=False)
     err = capsys.readouterr().err
     assert "its signature does not match its numbers; computing the cell again" in err
     assert err.count("not a cell file") == 2 and str(files[1]) in err
