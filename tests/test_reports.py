@@ -210,12 +210,14 @@ def test_debug_flag_shows_the_traceback(tmp_path):
 def test_relative_paths_are_read_from_the_working_directory(tmp_path):
     # a relative --out and a repository-relative TERMS_FILE, run from another directory:
     # figures and metrics land in the report (they used to go to notebooks/reports/)
+    # (--no-workbook: no check here reads report.xlsx, whose sheets value the case again)
     write(tmp_path, "TERMS_FILE: data/terms/dyntek-2005.yaml\n" + FEW_YAML, "rel.yaml")
     run = cli("report", "--params", "rel.yaml", "--notebooks", str(SCHEDULE_NB),
-              "--as-of", "2026-11-20", "--out", "reports", cwd=tmp_path)
+              "--as-of", "2026-11-20", "--out", "reports", "--no-workbook", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     report = tmp_path / "reports" / "2026-11-20-rel"
     assert (report / "figures" / "01-payment-schedule.png").is_file()
+    assert not (report / "report.xlsx").exists()
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["01-terms-and-schedule"]["total_interest"] == 470_675.00
     manifest = json.loads((report / "manifest.json").read_text())
@@ -237,6 +239,22 @@ def test_relative_paths_are_read_from_the_working_directory(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert report.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_the_command_line_writes_the_workbook_unless_told_not_to(tmp_path, monkeypatch):
+    # `notelib report` hands run_reports workbook=True, and False with --no-workbook (what
+    # run_reports then leaves out: test_a_signal_after_the_last_publish_is_not_a_failure)
+    import notelib.jobs.reports as reports
+    from notelib.jobs import cli as cli_module
+
+    write(tmp_path, FEW_YAML, "p.yaml")
+    monkeypatch.chdir(tmp_path)
+    seen = []
+    monkeypatch.setattr(reports, "run_reports", lambda *a, **k: seen.append(k["workbook"]) or [])
+    for flags in ([], ["--no-workbook"]):
+        assert cli_module.main(["report", "--params", "p.yaml", "--notebooks", str(SCHEDULE_NB),
+                                "--out", "out", *flags]) == 0
+    assert seen == [True, False]
 
 
 def test_a_missing_relative_input_names_where_it_looked(tmp_path):

@@ -92,6 +92,9 @@ def _report_args(sub) -> None:
     rep.add_argument("--as-of", type=_date, default=None, help="report date (default: today)")
     rep.add_argument("--out", type=_given, default=None,
                      help="reports folder (default: reports/)")
+    rep.add_argument("--no-workbook", dest="workbook", action="store_false",
+                     help="leave report.xlsx out: its sheets value the case again, so a run "
+                          "for the pages alone is quicker")
 
 
 def _bench_args(sub) -> None:
@@ -358,7 +361,8 @@ def _main(args: argparse.Namespace) -> int:
             return _sweep(args)
         if args.command == "export":
             return _export(args)
-        return main_report(args.params, args.notebooks, args.as_of, args.out or REPORTS)
+        return main_report(args.params, args.notebooks, args.as_of, args.out or REPORTS,
+                           workbook=args.workbook)
     except (ReportError, ValueError, OSError) as exc:
         if args.debug:
             raise

@@ -641,9 +641,10 @@ def _check_name(name: str, path: Path | None) -> None:
 
 
 def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt.date | None,
-                out: str) -> int:
+                out: str, *, workbook: bool = True) -> int:
     """The ``notelib report`` command: one published report per parameter file. Paths are
-    read against the working directory; SIGINT, SIGTERM and SIGHUP stop the run cleanly."""
+    read against the working directory; SIGINT, SIGTERM and SIGHUP stop the run cleanly.
+    ``workbook`` False (``--no-workbook``): no report.xlsx (:func:`run_reports`)."""
     base = Path.cwd()
     files = [(base / p).resolve() for p in params_files] or sorted(PARAMS.glob("*.yaml"))
     runs = [(p.stem, load_params(p), p) for p in files] or [("base", {}, None)]
@@ -668,7 +669,8 @@ def main_report(params_files: Sequence[str], notebooks: Sequence[str], as_of: dt
     quiet_asyncio()
     try:
         with stopping_on_signals():
-            published = run_reports(runs, notebooks=nbs, as_of=as_of, out=out_dir, base=base)
+            published = run_reports(runs, notebooks=nbs, as_of=as_of, out=out_dir, base=base,
+                                    workbook=workbook)
     except ReportError as exc:
         print(f"report failed: {exc}", file=sys.stderr)
         return 1
