@@ -50,13 +50,15 @@ def test_dates_are_never_guessed(terms, value):
 
 
 @pytest.mark.parametrize("text", ["20060615", "2006-W24-4", "15/06/2006"])
-def test_the_command_line_takes_iso_dates_only(text, tmp_path):
-    import subprocess
-    import sys
+def test_the_command_line_takes_iso_dates_only(text, capsys):
+    # in this process: argparse refuses the date before any work (tests/test_reports.py runs
+    # the command line in processes of its own)
+    from notelib.jobs.cli import main
 
-    run = subprocess.run([sys.executable, "-m", "notelib.jobs.cli", "status", "--as-of", text],
-                         capture_output=True, text=True, cwd=tmp_path)
-    assert run.returncode == 2 and f"{text!r} is not a date written YYYY-MM-DD" in run.stderr
+    with pytest.raises(SystemExit) as exit_:
+        main(["status", "--as-of", text])
+    assert exit_.value.code == 2
+    assert f"{text!r} is not a date written YYYY-MM-DD" in capsys.readouterr().err
 
 
 def test_a_ledger_date_is_written_yyyy_mm_dd(terms):
