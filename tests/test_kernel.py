@@ -334,6 +334,8 @@ def test_a_call_inside_another_takes_the_core_the_others_left_idle(monkeypatch):
     assert limits.each_threaded(item, ["long", "short"]) == ["ab", "short"]
 
 
+@pytest.mark.slow  # 3-3.8 s on its own: a case's value, curve and fair value, apart from
+# the session's figures (the spy patches the loop), every loop called through Python
 def test_every_run_compiles_one_loop_but_for_the_layout_of_its_closes(monkeypatch):
     # numba compiles the loop once per type of each argument, for seconds, in every process
     # that finds none cached (each test worker and report kernel on a fresh clone, all of
