@@ -210,6 +210,13 @@ class Normals:
         mine.set_result(z)
         return z
 
+    def clear(self) -> None:
+        """Drop every draw kept: the next ones are drawn afresh (a benchmark times them)."""
+        with self._lock:
+            for key in [k for k, v in self._kept.items() if isinstance(v, np.ndarray)]:
+                del self._kept[key]
+            self._held = 0
+
 
 standard_normals = Normals(NORMALS_KEPT)
 

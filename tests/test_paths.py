@@ -346,3 +346,27 @@ def test_paths_drawn_with_no_normals_kept_are_the_same_to_the_bit(monkeypatch):
         for _ in range(2):
             kept = [p.closes for p in risk_neutral_chunks(ses, **kw)]
             assert [a.tobytes() for a in afresh] == [k.tobytes() for k in kept]
+
+
+@pytest.mark.slow  # a warm-up and two rounds of a valuation: 3.5 s
+def test_the_valuation_bench_times_normals_drawn_afresh(monkeypatch):
+    # the bench's rounds value the same seed and then draw its paths alone: with the normals
+    # kept, a round after the first (and every generation) would read draws instead of making
+    # them, and the ratio would compare a valuation with a copy. Each timed part starts with
+    # nothing kept; a draw after clear() is made again, the same numbers
+    from notelib import paths
+    from notelib.jobs import bench
+    from notelib.paths import Normals
+
+    kept = Normals(keep=2**30)
+    cleared = []
+    real_clear = kept.clear
+    monkeypatch.setattr(kept, "clear", lambda: cleared.append(1) or real_clear())
+    monkeypatch.setattr(paths, "standard_normals", kept)
+    bench.bench_valuation(n_paths=1_000, rounds=2, pilot_paths=400, progress=False)
+    assert len(cleared) == 4  # before each round's valuation and its paths drawn alone
+    child = np.random.SeedSequence(1).spawn(1)[0]
+    first = kept(child, (3, 2))
+    kept.clear()
+    again = kept(child, (3, 2))
+    assert again is not first and again.tobytes() == first.tobytes()

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..limits import count
 from ..engine import simulate
+from .. import paths
 from ..paths import Paths, gbm_chunks, note_sessions, running_sum
 from ..contract.terms import NoteTerms, load_terms
 
@@ -80,10 +81,12 @@ def bench_valuation(n_paths: int = 100_000, *, terms: NoteTerms | None = None,
     warm = fair_value(terms, market=market, n_paths=WARM_UP, chunk=chunk, seed=seed + 1,
                       pilot_paths=pilot_paths)
     valuation, generate = [], []
-    for _ in range(rounds):
+    for _ in range(rounds):  # each part draws its normals afresh, as a first valuation does
+        paths.standard_normals.clear()
         v = fair_value(terms, market=market, n_paths=n_paths, chunk=chunk, seed=seed,
                        progress=progress, pilot_paths=pilot_paths)
         valuation.append(v.seconds)
+        paths.standard_normals.clear()
         start = time.perf_counter()
         for _ in v.inputs.chunks(n_paths, 0):  # the same pricing paths, generated alone
             pass
