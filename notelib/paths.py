@@ -176,7 +176,7 @@ class Normals:
     draw asked for while another thread makes it waits for that one."""
 
     def __init__(self, keep: int) -> None:
-        self._keep, self._held, self._lock = keep, 0, threading.Lock()
+        self._keep, self._lock = keep, threading.Lock()
         self._kept: OrderedDict[tuple, np.ndarray | Future] = OrderedDict()
 
     def __call__(self, child: np.random.SeedSequence, shape: tuple[int, int]) -> np.ndarray:
@@ -200,13 +200,14 @@ class Normals:
         with self._lock:
             if z.nbytes <= self._keep:
                 self._kept[key] = z
-                self._held += z.nbytes
             else:
                 del self._kept[key]
-            for old in [k for k, v in self._kept.items() if isinstance(v, np.ndarray)]:
-                if self._held <= self._keep:
+            drawn = [k for k, v in self._kept.items() if isinstance(v, np.ndarray)]
+            held = sum(self._kept[k].nbytes for k in drawn)
+            for old in drawn:  # the least recently used first
+                if held <= self._keep:
                     break
-                self._held -= self._kept.pop(old).nbytes
+                held -= self._kept.pop(old).nbytes
         mine.set_result(z)
         return z
 
@@ -215,7 +216,6 @@ class Normals:
         with self._lock:
             for key in [k for k, v in self._kept.items() if isinstance(v, np.ndarray)]:
                 del self._kept[key]
-            self._held = 0
 
 
 standard_normals = Normals(NORMALS_KEPT)

@@ -259,19 +259,19 @@ def test_relative_paths_are_read_from_the_working_directory(tmp_path):
     assert report.stat().st_mode & 0o777 == 0o777 & ~umask
 
 
-def test_the_command_line_writes_the_workbook_unless_told_not_to(tmp_path, monkeypatch):
+def test_the_command_line_writes_the_workbook_unless_told_not_to(tmp_path, monkeypatch, capsys):
     # `notelib report` hands run_reports workbook=True, and False with --no-workbook (what
     # run_reports then leaves out: test_a_signal_after_the_last_publish_is_not_a_failure)
     import notelib.jobs.reports as reports
-    from notelib.jobs import cli as cli_module
 
     write(tmp_path, FEW_YAML, "p.yaml")
-    monkeypatch.chdir(tmp_path)
     seen = []
     monkeypatch.setattr(reports, "run_reports", lambda *a, **k: seen.append(k["workbook"]) or [])
     for flags in ([], ["--no-workbook"]):
-        assert cli_module.main(["report", "--params", "p.yaml", "--notebooks", str(SCHEDULE_NB),
-                                "--out", "out", *flags]) == 0
+        code, err = cli_here("report", "--params", "p.yaml", "--notebooks", str(SCHEDULE_NB),
+                             "--out", "out", *flags, cwd=tmp_path, monkeypatch=monkeypatch,
+                             capsys=capsys)
+        assert code == 0, err
     assert seen == [True, False]
 
 
