@@ -212,3 +212,27 @@ def test_a_yaml_text_read_again_is_not_parsed_again_but_an_edit_is_seen(tmp_path
     f.write_text("a: [\n")
     with pytest.raises(safeyaml.YamlError, match="not valid YAML"):
         safeyaml.load_yaml(f)
+
+
+def test_the_lines_errors_name_come_from_the_text_read_not_a_second_parse(tmp_path, monkeypatch):
+    """The cap table asks for its keys' and lists' lines on every load: they are kept with the
+    text's data, so asking parses nothing again, and an edited file gives its new lines."""
+    from notelib.io import safeyaml
+
+    parses = []
+    parse = safeyaml._Loader.get_single_node
+    monkeypatch.setattr(safeyaml._Loader, "get_single_node",
+                        lambda self: parses.append(1) or parse(self))
+    f = tmp_path / "x.yaml"
+    f.write_text("a: 1\nitems:\n  - x: 1\n  - x: 2\n\n  - x: 3\nb: [4]\n")
+    safeyaml.load_yaml(f)
+    # keys on lines 1, 2 and 7; the items of "items" start on lines 3, 4 and 6
+    assert safeyaml.key_lines(f) == {"a": 1, "items": 2, "b": 7}
+    assert safeyaml.sequence_lines(f, "items") == [3, 4, 6]
+    assert safeyaml.sequence_lines(f, "b") == [7] and safeyaml.sequence_lines(f, "a") == []
+    assert len(parses) == 1
+    safeyaml.key_lines(f)["a"] = 99  # a caller's copy: the kept lines do not change
+    assert safeyaml.key_lines(f)["a"] == 1
+    f.write_text("items:\n\n  - x: 1\n")  # edited, not read by load_yaml: parsed afresh
+    assert safeyaml.key_lines(f) == {"items": 1} and safeyaml.sequence_lines(f, "items") == [3]
+    assert len(parses) == 3

@@ -143,8 +143,11 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
+Lines = tuple[dict[str, int], dict[str, list[int]]]  # a text's top-level keys' lines, its lists'
 PARSED_KEPT = 32  # texts whose parsed data a process keeps (sweep cells read the same files)
-_PARSED: dict[str, Any] = {}
+# text -> (its data, its lines): the lines errors name (sequence_lines, key_lines) without
+# parsing the text again (the cap table asked for them three times a load)
+_PARSED: dict[str, tuple[Any, Lines]] = {}
 
 
 def load_yaml(path: str | Path, what: str = "file", *, max_bytes: int = MAX_BYTES,
@@ -162,10 +165,28 @@ def load_yaml(path: str | Path, what: str = "file", *, max_bytes: int = MAX_BYTE
         raise error(str(exc)) from None
 
 
-def _root(path: str | Path) -> yaml.Node | None:
-    loader = _Loader(Path(path).read_bytes().decode("utf-8"))
+def _lines(root: yaml.Node | None) -> Lines:
+    """The line of each top-level key, and of each item of each top-level sequence."""
+    keys: dict[str, int] = {}
+    items: dict[str, list[int]] = {}
+    pairs = root.value if isinstance(root, yaml.MappingNode) else []
+    for k, v in pairs:
+        if isinstance(k, yaml.ScalarNode):  # another key is refused when the text is read
+            keys.setdefault(k.value, k.start_mark.line + 1)
+            if isinstance(v, yaml.SequenceNode):
+                items.setdefault(k.value, [item.start_mark.line + 1 for item in v.value])
+    return keys, items
+
+
+def _text_lines(path: str | Path) -> Lines:
+    """The lines of the text ``path`` holds now: kept by :func:`load_yaml` for that text, or
+    parsed afresh."""
+    text = Path(path).read_bytes().decode("utf-8")
+    if text in _PARSED:
+        return _PARSED[text][1]
+    loader = _Loader(text)
     try:
-        return loader.get_single_node()
+        return _lines(loader.get_single_node())
     finally:
         loader.dispose()
 
@@ -173,22 +194,13 @@ def _root(path: str | Path) -> yaml.Node | None:
 def sequence_lines(path: str | Path, key: str) -> list[int]:
     """The line of each item of the top-level sequence ``key`` in the YAML file ``path`` (read
     after :func:`load_yaml` has accepted it), so errors can name an entry's line."""
-    root = _root(path)
-    if not isinstance(root, yaml.MappingNode):
-        return []
-    for k, v in root.value:
-        if k.value == key and isinstance(v, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in v.value]
-    return []
+    return list(_text_lines(path)[1].get(key, []))
 
 
 def key_lines(path: str | Path) -> dict[str, int]:
     """The line of each top-level key of the YAML file ``path`` (read after :func:`load_yaml`
     has accepted it), so errors can name a term's line."""
-    root = _root(path)
-    if not isinstance(root, yaml.MappingNode):
-        return {}
-    return {k.value: k.start_mark.line + 1 for k, _ in root.value}
+    return dict(_text_lines(path)[0])
 
 
 def read_text(path: Path, where: str, max_bytes: int, error: type[Exception] = YamlError, *,
@@ -213,17 +225,17 @@ def _load(path: Path, what: str, max_bytes: int) -> Any:
     where = f"{what} {path}"
     text = read_text(path, where, max_bytes)
     if text in _PARSED:  # a text read before: its data again, not re-parsed
-        return copy.deepcopy(_PARSED[text])
+        return copy.deepcopy(_PARSED[text][0])
     loader = None
     try:
         loader = _Loader(text)
         loader.where = where
         node = loader.get_single_node()
-        loader.names = _names(node)
+        loader.names, lines = _names(node), _lines(node)  # before construction changes it
         data = None if node is None else loader.construct_document(node)
         if len(_PARSED) >= PARSED_KEPT:
             _PARSED.pop(next(iter(_PARSED)))
-        _PARSED[text] = data
+        _PARSED[text] = (data, lines)
         return copy.deepcopy(data)
     except YamlError:
         raise
