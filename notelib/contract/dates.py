@@ -60,9 +60,28 @@ def takes_dates(*names: str) -> Callable[[F], F]:
     def wrap(fn: F) -> F:
         signature = inspect.signature(fn)
         optional = {n for n in names if signature.parameters[n].default is None}
+        # where each date argument sits when given by position (None: keyword only)
+        where = [(p.name, i if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else None)
+                 for i, p in enumerate(signature.parameters.values()) if p.name in names]
+
+        def given_as_dates(args: tuple, kwargs: dict) -> bool:
+            """Every date argument given is a date already (or a None it may be): nothing to
+            coerce, so no binding (the engine's and the ledger's hot loops call with dates)."""
+            for name, i in where:
+                if i is not None and i < len(args):
+                    value = args[i]
+                elif name in kwargs:
+                    value = kwargs[name]
+                else:
+                    continue
+                if type(value) is not dt.date and not (value is None and name in optional):
+                    return False
+            return True
 
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
+            if given_as_dates(args, kwargs):
+                return fn(*args, **kwargs)
             bound = signature.bind(*args, **kwargs)
             for name in names:
                 if name not in bound.arguments:
