@@ -1,5 +1,7 @@
 """Payment schedule and accrued interest, against hand arithmetic."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,6 +74,23 @@ def test_pay_dates_follow_business_days(sched):
     assert nasdaq.loc[D(2007, 1, 1), "pay_date"] == D(2007, 1, 3)
     assert sched.loc[D(2007, 9, 1), "pay_date"] == D(2007, 9, 4)  # Sat, then Labor Day
     assert sched.loc[D(2007, 2, 1), "pay_date"] == D(2007, 2, 1)  # a Thursday
+
+
+def test_the_rows_are_computed_once_for_equal_terms_and_each_caller_gets_its_own(default):
+    from notelib.contract import schedule
+
+    schedule._schedule_rows.cache_clear()
+    first = schedule.schedule_rows(default)
+    first.loc[0, "interest"] = -1.0  # one caller's change reaches no other
+    again = schedule.schedule_rows(default)
+    # the first coupon, 1 Nov 2005 to 1 Jan 2006: 61 days x $837.50 (3,350,000 x 9% / 360)
+    assert again.loc[0, "interest"] == 51_087.50
+    info = schedule._schedule_rows.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    other = dataclasses.replace(default, interest_rate=0.10)
+    # at 10%: 3,350,000 x 0.10 x 61 / 360 = 56,763.888... = $56,763.89
+    assert schedule.schedule_rows(other).loc[0, "interest"] == 56_763.89
+    assert schedule._schedule_rows.cache_info().misses == 2
 
 
 def test_unadjusted_convention():
