@@ -36,6 +36,27 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["NOTELIB_FIGURES"] = str(folder)
 
 
+@pytest.fixture
+def cli_here(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """``run(*args, cwd=None)``: the command line's exit code and stderr, run in this process
+    (from ``cwd``): for its refusals, which stop before any work (a process of its own imports
+    pandas for 0.75 s of CPU; the tests of `python -m notelib.jobs.cli` itself run it in
+    processes, tests/test_reports.py)."""
+    from notelib.jobs.cli import main
+
+    def run(*args: str, cwd: Path | None = None) -> tuple[int, str]:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's refusals
+            code = exc.code
+        return code, capsys.readouterr().err
+
+    return run
+
+
 @pytest.fixture(autouse=True)
 def _figures_apart_when_patched(request: pytest.FixtureRequest):
     """A test that uses monkeypatch computes its own figures: a patched computation must

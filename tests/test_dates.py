@@ -77,15 +77,10 @@ def test_dates_are_never_guessed(terms, value):
 
 
 @pytest.mark.parametrize("text", ["20060615", "2006-W24-4", "15/06/2006"])
-def test_the_command_line_takes_iso_dates_only(text, capsys):
-    # in this process: argparse refuses the date before any work (tests/test_reports.py runs
-    # the command line in processes of its own)
-    from notelib.jobs.cli import main
-
-    with pytest.raises(SystemExit) as exit_:
-        main(["status", "--as-of", text])
-    assert exit_.value.code == 2
-    assert f"{text!r} is not a date written YYYY-MM-DD" in capsys.readouterr().err
+def test_the_command_line_takes_iso_dates_only(text, cli_here):
+    # in this process: argparse refuses the date before any work
+    code, err = cli_here("status", "--as-of", text)
+    assert code == 2 and f"{text!r} is not a date written YYYY-MM-DD" in err
 
 
 def test_a_ledger_date_is_written_yyyy_mm_dd(terms):

@@ -424,12 +424,6 @@ def test_figures_are_300_dpi_png_and_svg_with_text(report):
         assert "<text" in svg and "<dc:date>" not in svg, png.name
 
 
-def _defaults(path: Path) -> dict:
-    """The notebook's parameters and their defaults, in order, as the runner reads them: as
-    papermill does (tests/test_reports.py), without papermill's import (2.2 s of a worker)."""
-    return declared_parameters([path])
-
-
 @pytest.mark.slow
 def test_metrics_equal_notelib(report):
     import numpy as np
@@ -569,7 +563,9 @@ CASE_PARAMETERS = ["CASE", "CHANGES", "AS_OF", "CACHE_DIR", "FIGURE_DIR", "METRI
 def test_every_notebook_builds_one_case_and_asks_it(path):
     # issue 19: a notebook names its case and asks it for every figure; none rebuilds the
     # set-up (terms, cap table, ledger, closes, assumptions, forecast) by hand
-    assert list(_defaults(path))[:len(CASE_PARAMETERS)] == CASE_PARAMETERS
+    # the parameters in order as the runner reads them, which is papermill's order
+    # (tests/test_reports.py), without papermill's import (2.2 s of a worker)
+    assert list(declared_parameters([path]))[:len(CASE_PARAMETERS)] == CASE_PARAMETERS
     code = "\n".join(c.source for c in _cells(path)
                      if c.cell_type == "code")
     assert code.count("nl.Case.from_params(CASE, as_of=AS_OF, cache=CACHE_DIR or "

@@ -139,21 +139,6 @@ def cli(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
                           text=True, cwd=cwd, **kwargs)
 
 
-def cli_here(*args: str, cwd: Path, monkeypatch, capsys) -> tuple[int, str]:
-    """The command line's exit code and stderr, run in this process from ``cwd``: for its
-    refusals, which stop before any work (a process of its own imports pandas for 0.75 s of
-    CPU; the tests that run `python -m notelib.jobs.cli` itself stay in processes)."""
-    from notelib.jobs.cli import main
-
-    monkeypatch.chdir(cwd)
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's refusals
-        code = exc.code
-    return code, capsys.readouterr().err
-
-
 @pytest.mark.parametrize("text, message", [
     ("VOLATILTY: 2.0\n", "unknown parameter 'VOLATILTY' (did you mean VOLATILITY?)"),
     ("N_PATHS: \"200\"\n", "N_PATHS = '200' must be int"),
@@ -161,11 +146,9 @@ def cli_here(*args: str, cwd: Path, monkeypatch, capsys) -> tuple[int, str]:
     ("START_PRICE: 0.2\nSTART_PRICE: 0.3\n", "duplicate key 'START_PRICE'"),
     ("[1, 2]\n", "must be a mapping of names to values"),
 ])
-def test_cli_refuses_bad_parameter_files_in_one_line(tmp_path, text, message, monkeypatch,
-                                                    capsys):
+def test_cli_refuses_bad_parameter_files_in_one_line(tmp_path, text, message, cli_here):
     write(tmp_path, text)
-    code, err = cli_here("report", "--params", "p.yaml", "--out", "reports", cwd=tmp_path,
-                         monkeypatch=monkeypatch, capsys=capsys)
+    code, err = cli_here("report", "--params", "p.yaml", "--out", "reports", cwd=tmp_path)
     assert code == 2, err
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
@@ -181,9 +164,9 @@ def test_cli_refuses_bad_parameter_files_in_one_line(tmp_path, text, message, mo
     (["bench", "--chunk", "0"], "'0' is not a whole number of at least 1"),
     (["bench", "--holder", "often"], "'often': 'hold' or a multiple greater than 0"),
 ])
-def test_cli_errors_exit_2_without_a_traceback(tmp_path, args, message, monkeypatch, capsys):
+def test_cli_errors_exit_2_without_a_traceback(tmp_path, args, message, cli_here):
     write(tmp_path, "N_PATHS: 10\n")
-    code, err = cli_here(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    code, err = cli_here(*args, cwd=tmp_path)
     assert code == 2 and message in err, err
     assert "Traceback" not in err
 
@@ -212,9 +195,8 @@ def test_valuation_bench_times_a_warm_run_against_generating_its_paths(tmp_path)
     assert ratio <= (valuation + 0.005) / max(generate - 0.005, 1e-9) + 0.005
 
 
-def test_the_bench_refuses_a_pilot_it_would_not_use(tmp_path, monkeypatch, capsys):
-    code, err = cli_here("bench", "--paths", "1000", "--pilot-paths", "2000", cwd=tmp_path,
-                         monkeypatch=monkeypatch, capsys=capsys)
+def test_the_bench_refuses_a_pilot_it_would_not_use(tmp_path, cli_here):
+    code, err = cli_here("bench", "--paths", "1000", "--pilot-paths", "2000", cwd=tmp_path)
     assert code == 2 and "--pilot-paths: only with --valuation" in err, err
 
 
@@ -259,7 +241,7 @@ def test_relative_paths_are_read_from_the_working_directory(tmp_path):
     assert report.stat().st_mode & 0o777 == 0o777 & ~umask
 
 
-def test_the_command_line_writes_the_workbook_unless_told_not_to(tmp_path, monkeypatch, capsys):
+def test_the_command_line_writes_the_workbook_unless_told_not_to(tmp_path, monkeypatch, cli_here):
     # `notelib report` hands run_reports workbook=True, and False with --no-workbook (what
     # run_reports then leaves out: test_a_signal_after_the_last_publish_is_not_a_failure)
     import notelib.jobs.reports as reports
@@ -269,8 +251,7 @@ def test_the_command_line_writes_the_workbook_unless_told_not_to(tmp_path, monke
     monkeypatch.setattr(reports, "run_reports", lambda *a, **k: seen.append(k["workbook"]) or [])
     for flags in ([], ["--no-workbook"]):
         code, err = cli_here("report", "--params", "p.yaml", "--notebooks", str(SCHEDULE_NB),
-                             "--out", "out", *flags, cwd=tmp_path, monkeypatch=monkeypatch,
-                             capsys=capsys)
+                             "--out", "out", *flags, cwd=tmp_path)
         assert code == 0, err
     assert seen == [True, False]
 
