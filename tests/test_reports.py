@@ -740,11 +740,13 @@ def test_the_runner_validates_notebooks_without_the_iri_grammars(tmp_path):
 
 
 @pytest.mark.slow
-def test_kernels_listen_on_unix_sockets_in_a_folder_of_their_own(tmp_path):
+def test_kernels_listen_on_unix_sockets_and_a_kept_one_freezes_its_libraries(tmp_path):
     # jupyter_client picks free TCP ports by binding and releasing them, and the kernel binds
     # them a second later: a process starting meanwhile could take one ("Address already in
     # use": a kernel of test_same_inputs_same_figures died so, once). The runner's kernels,
-    # kept (reuse) or fresh, listen on Unix sockets in a folder each, gone at shutdown
+    # kept (reuse) or fresh, listen on Unix sockets in a folder each, gone at shutdown.
+    # A kept kernel, once cleared, has frozen what survived out of the cycle collector
+    # (execution.RESET): a fresh one has frozen nothing
     import nbformat
 
     from notelib.jobs.execution import close_kernels, execute_one
@@ -757,6 +759,8 @@ def test_kernels_listen_on_unix_sockets_in_a_folder_of_their_own(tmp_path):
                     "from ipykernel.kernelapp import IPKernelApp\n"
                     "app = IPKernelApp.instance()\n"
                     "assert app.transport == 'ipc', app.transport\n"
+                    "import gc\n"
+                    "print(gc.get_freeze_count())\n"
                     "print(app.ip)")]
     nbformat.write(nb, tmp_path / "a.ipynb")
     folders = []
@@ -765,7 +769,8 @@ def test_kernels_listen_on_unix_sockets_in_a_folder_of_their_own(tmp_path):
             out = tmp_path / f"run-{reuse}.ipynb"
             why, _ = execute_one(str(tmp_path / "a.ipynb"), str(out), {}, 60, reuse=reuse)
             assert why is None, why
-            ip = nbformat.read(out, as_version=4).cells[-1].outputs[0]["text"].strip()
+            frozen, ip = nbformat.read(out, as_version=4).cells[-1].outputs[0]["text"].split()
+            assert (int(frozen) > 100_000) if reuse else frozen == "0", frozen
             assert Path(ip).name == "kernel" and Path(ip).parent.name.startswith(
                 "notelib-kernel-"), ip
             folders.append(Path(ip).parent)
