@@ -633,9 +633,11 @@ def test_reports_follow_the_date(tmp_path):
     # issue 11: a report as of a date in the note's life starts from the state on that date
     # (the DynTek ledger, the synthetic closes so far), so two dates give two reports
     sep, dec = dt.date(2006, 9, 25), dt.date(2006, 12, 20)
-    # 00 on the first date only: the second's checks read 03; no check reads a workbook
-    # (the test reports' tests do)
-    runs = {sep: run_report(notebooks=_only("00", "03"), name="asof", as_of=sep, out=tmp_path,
+    # 05 on the first date only (where the note stands, as the board opens with it: the
+    # board itself on a date in the note's life is the distress test report's, 25 Jan 2007,
+    # tests/test_outputs.py and tests/test_render.py); the second's checks read 03; no check
+    # reads a workbook (the test reports' tests do)
+    runs = {sep: run_report(notebooks=_only("03", "05"), name="asof", as_of=sep, out=tmp_path,
                             parameters=FEWER_PATHS, workbook=False, **QUIET),
             dec: run_report(notebooks=_only("03"), name="asof", as_of=dec, out=tmp_path,
                             parameters=FEWER_PATHS, workbook=False, **QUIET)}
@@ -645,7 +647,7 @@ def test_reports_follow_the_date(tmp_path):
     assert manifest["inputs"]["ledger"]["file"] == "data/ledger/dyntek-2005.yaml"
     assert manifest["inputs"]["prices"]["file"] == "data/prices/synthetic-dytk-2005-2007.csv"
     assert len(manifest["inputs"]["ledger"]["sha256"]) == 64
-    html = unescape((runs[dt.date(2006, 9, 25)] / "00-board-summary.html").read_text())
+    html = unescape((runs[dt.date(2006, 9, 25)] / "05-status.html").read_text())
     assert "On 25 Sep 2006" in html and "Where the note stands" in html
     # the synthetic closes fell below 115% of $0.20 = $0.23 in the look-back of 2 Oct 2006
     assert "The 01 Oct 2006 payment ($77,050.00) must be made in cash" in html
