@@ -177,10 +177,10 @@ def split_paths(paths: Paths, on: dt.date, ratio: float) -> Paths:
 # Each case's payments on which the paths take both sides, both of whether the payment may be
 # in shares and of what binds the exposure (I.A): the test's 100 paths from $0.26 at 50%
 # volatility must reach both sides wherever the terms leave them open. Without events the
-# threshold is 1.15 x $0.20 = $0.23 and parity passes the floor above 1.2 x $0.20 = $0.24:
-# every payment but the Maturity Date's (in cash, always) goes either way, and every
+# threshold is 1.15 x $0.22 = $0.253 and parity passes the floor above about 1.2 x $0.22 =
+# $0.264: every payment but the Maturity Date's (in cash, always) goes either way, and every
 # exposure. The ratchet to $0.02 on 8 Mar 2006 puts the threshold at $0.023 and the parity
-# break-even at $0.024, far below any path: only the 3 Jan 2006 payment, before it, is open
+# break-even near $0.024, far below any path: only the 1 Jan 2006 payment, before it, is open
 # (the what-if's redemption, paid 8 Jun, ends the rows after it too). A split in the
 # look-back of 3 Jul 2006 moves no threshold (its closes are put on one basis): as no events.
 BOTH_SIDES = {"no-events": (13, 14), "ratchet-and-split": (1, 1), "what-if-redemption": (1, 1),
