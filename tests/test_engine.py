@@ -200,8 +200,8 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_engine_equals_scalar_reference(terms, case):
     events, event = CASES[case]
-    # 100 paths: each payment's both sides (BOTH_SIDES) are reached on the first 50 already
-    # (200 paths, until 7 Dec 2026, reached no more), at 14 s of CPU a case for 200
+    # 100 paths: the 200 used until 7 Dec 2026 (14 s of CPU a case) reached no more of
+    # BOTH_SIDES than their first 50 did
     paths = gbm(SES, start_price=0.26, volatility=0.5, n_paths=100, seed=2)
     for e in events:
         if isinstance(e, Split):
