@@ -300,18 +300,30 @@ def test_bad_engine_inputs(terms):
 ], ids=["30-360-monthly", "act365-rate", "bullet-unadjusted", "stricter-condition"])
 def test_engine_equals_scalar_reference_for_other_notes(terms, overrides):
     other = terms.replace(**overrides)
-    paths = gbm(SES, start_price=0.3, volatility=0.5, n_paths=60, seed=9)
+    # 30 paths from $0.30 at 50%: the 60 used until 7 Dec 2026 reached no more of both sides
+    # (below) than their first 15 did
+    paths = gbm(SES, start_price=0.3, volatility=0.5, n_paths=30, seed=9)
     bp = simulate(other, paths).by_payment
     sched = payment_schedule(other)
     history = conversion_price_history(other)
     frame, fixed = paths.to_frame(), fixed_terms(other, history)
+    refs = []
     for j in range(paths.n_paths):
         got = bp[bp["path"] == j].reset_index(drop=True)
         assert np.allclose(got["interest"], sched["interest"], rtol=0, atol=1e-9), j
         ref, _ = reference(other, frame[j], history, fixed=fixed)
+        refs.append(ref)
         assert (got["shares_issued"].to_numpy() == ref["shares_issued"].to_numpy()).all(), j
         assert np.allclose(got["cash_paid"], ref["cash_paid"], rtol=0, atol=1e-9), j
         assert np.allclose(got["exposure"], ref["exposure"], rtol=0, atol=0.011), j
+    # both sides of each payment, as in BOTH_SIDES: the thresholds (1.15 x $0.22 = $0.253, or
+    # 1.3 x $0.25 = $0.325) and the parity break-evens (about 1.2 x $0.22 = $0.264, or $0.30)
+    # lie within the paths' reach, so every payment but the Maturity Date's (in cash) goes
+    # either way, and every exposure
+    rows = pd.concat(refs).groupby("date")
+    assert (int((rows["in_shares"].nunique() == 2).sum()),
+            int((rows["binding"].agg(lambda b: set(b) >= {"floor", "parity"})).sum())) == \
+        (len(sched) - 1, len(sched))
 
 
 def test_what_if_redemption_across_the_split(terms):
