@@ -168,6 +168,15 @@ def reference(terms, closes: pd.Series, history: pd.DataFrame, lag: int = 5,
     return pd.DataFrame(rows), redeemed
 
 
+def both_sides(refs: list[pd.DataFrame]) -> tuple[int, int]:
+    """Over the paths' :func:`reference` rows: how many payment dates some paths pay in shares
+    and others in cash, and on how many the exposure is the floor on some and parity on
+    others."""
+    rows = pd.concat(refs).groupby("date")
+    return (int((rows["in_shares"].nunique() == 2).sum()),
+            int(rows["binding"].agg(lambda b: set(b) >= {"floor", "parity"}).sum()))
+
+
 def split_paths(paths: Paths, on: dt.date, ratio: float) -> Paths:
     """The market's view of a split: closes from ``on`` divided by ``ratio``."""
     factor = np.where(paths.sessions >= pd.Timestamp(on), 1 / ratio, 1.0)[:, None]
@@ -225,10 +234,7 @@ def test_engine_equals_scalar_reference(terms, case):
     if not events:  # the share count: the cap table plus every share issued so far
         last = bp.groupby("path")["outstanding"].last().to_numpy()
         assert (last == COMMON + bp.groupby("path")["shares_issued"].sum().to_numpy()).all()
-    rows = pd.concat(refs).groupby("date")
-    both = (int((rows["in_shares"].nunique() == 2).sum()),
-            int((rows["binding"].agg(lambda b: set(b) >= {"floor", "parity"})).sum()))
-    assert both == BOTH_SIDES[case]
+    assert both_sides(refs) == BOTH_SIDES[case]
 
 
 def test_ownership_and_split(terms):
@@ -320,10 +326,7 @@ def test_engine_equals_scalar_reference_for_other_notes(terms, overrides):
     # 1.3 x $0.25 = $0.325) and the parity break-evens (about 1.2 x $0.22 = $0.264, or $0.30)
     # lie within the paths' reach, so every payment but the Maturity Date's (in cash) goes
     # either way, and every exposure
-    rows = pd.concat(refs).groupby("date")
-    assert (int((rows["in_shares"].nunique() == 2).sum()),
-            int((rows["binding"].agg(lambda b: set(b) >= {"floor", "parity"})).sum())) == \
-        (len(sched) - 1, len(sched))
+    assert both_sides(refs) == (len(sched) - 1, len(sched))
 
 
 def test_what_if_redemption_across_the_split(terms):
