@@ -187,7 +187,7 @@ def split_paths(paths: Paths, on: dt.date, ratio: float) -> Paths:
 # in shares and of what binds the exposure (I.A): the test's 100 paths from $0.26 at 50%
 # volatility must reach both sides wherever the terms leave them open. Without events the
 # threshold is 1.15 x $0.22 = $0.253 and parity passes the floor above about 1.2 x $0.22 =
-# $0.264: every payment but the Maturity Date's (in cash, always) goes either way, and every
+# $0.264: every payment but the Maturity Date's (in cash: reading 5) goes either way, and every
 # exposure. The ratchet to $0.02 on 8 Mar 2006 puts the threshold at $0.023 and the parity
 # break-even near $0.024, far below any path: only the 1 Jan 2006 payment, before it, is open
 # (the what-if's redemption, paid 8 Jun, ends the rows after it too). A split in the
@@ -324,7 +324,7 @@ def test_engine_equals_scalar_reference_for_other_notes(terms, overrides):
         assert np.allclose(got["exposure"], ref["exposure"], rtol=0, atol=0.011), j
     # both sides of each payment, as in BOTH_SIDES: the thresholds (1.15 x $0.22 = $0.253, or
     # 1.3 x $0.25 = $0.325) and the parity break-evens (about 1.2 x $0.22 = $0.264, or $0.30)
-    # lie within the paths' reach, so every payment but the Maturity Date's (in cash) goes
+    # lie within the paths' reach, so every payment but the Maturity Date's (reading 5) goes
     # either way, and every exposure
     assert both_sides(refs) == (len(sched) - 1, len(sched))
 

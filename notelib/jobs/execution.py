@@ -153,8 +153,9 @@ def kernel_manager() -> type:
 # compares every figure. What survives the clearing (the libraries, their caches) is then
 # frozen out of the cycle collector (gc.freeze): the next clearing's two full collections,
 # and those a notebook triggers, scan only what came after (0.15 s each over the libraries'
-# 260,000 objects); a frozen object is still freed when its last reference goes.
-FREEZE = "import gc as _gc; _gc.collect(); _gc.freeze(); del _gc"
+# 260,000 objects); a frozen object is still freed when its last reference goes. Freezing
+# follows a full collection, so no garbage is frozen: %reset's own, or the preload's.
+FREEZE = "import gc as _gc; _gc.freeze(); del _gc"
 RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
          "import matplotlib.pyplot as _plt; _plt.close('all'); del _plt\n"
          f"{FREEZE}\n"
@@ -231,7 +232,8 @@ def _execute_notebook(pm, source: Path, out: Path, params: dict[str, Any], timeo
     return None
 
 
-PRELOAD = f"import numpy, pandas, matplotlib.pyplot, notelib, notelib.present.charts\n{FREEZE}"
+PRELOAD = ("import gc, numpy, pandas, matplotlib.pyplot, notelib, notelib.present.charts\n"
+           f"gc.collect()\n{FREEZE}")
 
 
 def quiet_asyncio() -> None:
