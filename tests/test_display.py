@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import notelib as nl
-from notelib.io.display import Table, column_kind, table
+from notelib.io.display import Table, column_kind, seconds, table
 from notelib.paths import Paths
 
 
@@ -106,6 +106,17 @@ def test_monte_carlo_dollars_are_shown_to_their_precision(value, std_error, text
     from notelib.io.display import money_band
 
     assert money_band(value, std_error) == text
+
+
+@pytest.mark.parametrize("t, text", [
+    (1.374, "1.37s"),      # from 1 s up: two places
+    (12.345, "12.35s"),    # stored as 12.3450000000000006...: two places, 12.35
+    (0.3118, "0.312s"),    # 10^-1 <= t < 1: three places, three figures
+    (0.0044, "0.00440s"),  # 4.4 ms: five places (at two, the bench printed 0.00s)
+    (0.0, "0.00s"),
+])
+def test_seconds_keep_three_significant_figures(t, text):
+    assert seconds(t) == text
 
 
 def test_text_columns_read_from_the_left_and_numbers_stay_right():

@@ -322,6 +322,7 @@ def _main(args: argparse.Namespace) -> int:
 
     try:
         if args.command == "bench":
+            from ..io.display import seconds
             from .bench import WARM_UP, bench, bench_valuation
 
             if args.pilot_paths is not None and not args.valuation:
@@ -331,8 +332,9 @@ def _main(args: argparse.Namespace) -> int:
                 from .bench import bench_sweep
 
                 r = bench_sweep()
-                print(f"{r['cells']} cells x {r['paths']:,} paths: 1 worker {r['wall_1_s']:.2f}s, "
-                      f"2 workers {r['wall_2_s']:.2f}s, speed-up {r['speedup']:.2f}x; scheduling "
+                print(f"{r['cells']} cells x {r['paths']:,} paths: 1 worker "
+                      f"{seconds(r['wall_1_s'])}, 2 workers {seconds(r['wall_2_s'])}, speed-up "
+                      f"{r['speedup']:.2f}x; scheduling "
                       f"overhead per cell {r['overhead_1_ms']:.0f} ms (1 worker), "
                       f"{r['overhead_2_ms']:.0f} ms (2 workers)")
                 return 0
@@ -342,17 +344,19 @@ def _main(args: argparse.Namespace) -> int:
                       f"({r['relative_error']:.3%}; one standard error, of the paths "
                       f"{r['paths_error']:,.2f} and of the rule's fit {r['fit_error']:,.2f}) "
                       f"on {r['paths']:,} paths x {r['sessions']} "
-                      f"sessions ({r['pilot_paths']:,} pilot): generate {r['generate_s']:.2f}s, "
-                      f"valuation {r['valuation_s']:.2f}s, ratio valuation/generate "
-                      f"{r['ratio']:.2f}; the float32 generation floor {r['float32_s']:.2f}s, "
-                      f"ratio valuation/floor {r['float32_ratio']:.2f} (fastest of {r['rounds']} rounds each, the slowest "
-                      f"{r['generate_max_s']:.2f}s and {r['valuation_max_s']:.2f}s; after a "
-                      f"{WARM_UP:,}-path warm-up of {r['warm_up_s']:.2f}s, not counted); peak "
+                      f"sessions ({r['pilot_paths']:,} pilot): generate "
+                      f"{seconds(r['generate_s'])}, valuation {seconds(r['valuation_s'])}, "
+                      f"ratio valuation/generate {r['ratio']:.2f}; the float32 generation floor "
+                      f"{seconds(r['float32_s'])}, ratio valuation/floor "
+                      f"{r['float32_ratio']:.2f} (fastest of {r['rounds']} rounds each, the slowest "
+                      f"{seconds(r['generate_max_s'])} and {seconds(r['valuation_max_s'])}; after a "
+                      f"{WARM_UP:,}-path warm-up of {seconds(r['warm_up_s'])}, not counted); peak "
                       f"memory {r['peak_rss_mb']:,.0f} MB")
                 return 0
             r = bench(args.paths, chunk=args.chunk, holder=args.holder)
             print(f"{r['paths']:,} paths x {r['sessions']} sessions: generate "
-                  f"{r['generate_s']:.2f}s, engine {r['engine_s']:.2f}s, ratio engine/generate "
+                  f"{seconds(r['generate_s'])}, engine {seconds(r['engine_s'])}, "
+                  f"ratio engine/generate "
                   f"{r['ratio']:.2f}; peak memory {r['peak_rss_mb']:,.0f} MB")
             return 0
         if args.command == "status":
