@@ -66,6 +66,11 @@ def test_outputs_are_formatted_and_labels_whole(terms, captable):
         assert "e+" not in shown and "0.2639999" not in shown, name
         for c in p.controls.values():
             assert c.style.description_width == "initial", (name, c.description)  # not cut
+            if type(c).__name__.endswith("Slider"):  # grows with its label: its track never squeezed
+                assert c.layout.width == f"calc({len(c.description)}ch + 240px)", name
+                # dollars in the hundreds of thousands read with separators: "1,000,000" fits
+                # the readout's box, "1000000.00" ran over it
+                assert c.max < 100_000 or "," in c.readout_format, (name, c.description)
     parity = PANELS["02 parity"](terms)
     # 15 Jun 2006 at a $0.30 close (tests/test_redemption.py): floor $4,095,375.00, 15,512,785
     # shares, amount $4,653,835.50

@@ -30,6 +30,16 @@ from ..contract.schedule import payment_schedule
 from ..contract.terms import NoteTerms
 
 WIDE = {"description_width": "initial"}  # labels are never cut ("highest cl...")
+# A slider is as wide as its label plus this: ipywidgets gives every slider 300 px in all, so a
+# whole label of 24 characters ("Redemption events a year") left its track about 20 px
+SLIDER_ROOM = "240px"
+
+
+def _room(control: w.ValueWidget) -> None:
+    """The whole label, and beside it a slider's track and readout as wide as ever."""
+    control.style = WIDE
+    if isinstance(control, (w.FloatSlider, w.IntSlider)):
+        control.layout.width = f"calc({len(control.description)}ch + {SLIDER_ROOM})"
 
 
 class Panel:
@@ -48,7 +58,7 @@ class Panel:
         notes = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
                         for k, v in help_lines.items())
         for c in self.controls.values():
-            c.style = WIDE
+            _room(c)
             c.observe(lambda _change: self.update(), names="value")
         self.widget = w.VBox([w.HBox(list(self.controls.values()),
                                      layout=w.Layout(flex_flow="row wrap")),
@@ -290,7 +300,7 @@ def stack_panel(case) -> Panel:
                 "cash_line": w.FloatSlider(value=float(case.params["CASH_LINE"]), min=0,
                                            max=5_000_000, step=50_000,
                                            description="Cash line ($ a month)",
-                                           continuous_update=False)}
+                                           readout_format=",.0f", continuous_update=False)}
     notes = {**_MARKET_HELP,
              "Holders convert at": "a multiple of each note's conversion price, for the 9% "
                                    "Holder and the Laurus holder; 0 = never convert",
