@@ -114,6 +114,7 @@ def test_monte_carlo_dollars_are_shown_to_their_precision(value, std_error, text
     (0.3118, "0.312s"),    # 10^-1 <= t < 1: three places, three figures
     (0.0044, "0.00440s"),  # 4.4 ms: five places (at two, the bench printed 0.00s)
     (0.0, "0.00s"),
+    (float("nan"), "nans"),  # never a crash on a time a clock could not give
 ])
 def test_seconds_keep_three_significant_figures(t, text):
     assert seconds(t) == text

@@ -50,7 +50,7 @@ def money_band(value: float, std_error: float) -> str:
 def seconds(t: float) -> str:
     """A time to three significant figures, never fewer than two places: 1.37s, 0.312s,
     0.00440s (at two places a fast machine printed a 4.4 ms generation as 0.00s)."""
-    places = 2 if t <= 0 else max(2, 2 - math.floor(math.log10(t)))
+    places = max(2, 2 - math.floor(math.log10(t))) if 0 < t < math.inf else 2
     return f"{t:.{places}f}s"
 
 
