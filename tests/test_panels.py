@@ -66,7 +66,7 @@ def test_outputs_are_formatted_and_labels_whole(terms, captable):
         assert "e+" not in shown and "0.2639999" not in shown, name
         for c in p.controls.values():
             assert c.style.description_width == "initial", (name, c.description)  # not cut
-            if type(c).__name__.endswith("Slider"):  # grows with its label: its track never squeezed
+            if type(c).__name__.endswith("Slider"):  # label and track both whole
                 assert c.layout.width == f"calc({len(c.description)}ch + 240px)", name
                 # dollars in the hundreds of thousands read with separators: "1,000,000" fits
                 # the readout's box, "1000000.00" ran over it

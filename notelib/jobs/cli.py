@@ -348,8 +348,9 @@ def _main(args: argparse.Namespace) -> int:
                       f"{seconds(r['generate_s'])}, valuation {seconds(r['valuation_s'])}, "
                       f"ratio valuation/generate {r['ratio']:.2f}; the float32 generation floor "
                       f"{seconds(r['float32_s'])}, ratio valuation/floor "
-                      f"{r['float32_ratio']:.2f} (fastest of {r['rounds']} rounds each, the slowest "
-                      f"{seconds(r['generate_max_s'])} and {seconds(r['valuation_max_s'])}; after a "
+                      f"{r['float32_ratio']:.2f} (fastest of {r['rounds']} rounds each, the "
+                      f"slowest {seconds(r['generate_max_s'])} and "
+                      f"{seconds(r['valuation_max_s'])}; after a "
                       f"{WARM_UP:,}-path warm-up of {seconds(r['warm_up_s'])}, not counted); peak "
                       f"memory {r['peak_rss_mb']:,.0f} MB")
                 return 0
