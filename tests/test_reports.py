@@ -200,6 +200,23 @@ def test_valuation_bench_times_a_warm_run_against_generating_its_paths(tmp_path)
     assert all(len(t.replace(".", "").lstrip("0")) >= 3 for t in (text[0], text[1], text[3]))
 
 
+def test_the_engine_bench_prints_its_times_to_three_figures(tmp_path, monkeypatch, capsys):
+    from notelib.jobs.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--paths", "2000"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    found = re.fullmatch(r"2,000 paths x \d+ sessions: generate ([\d.]+)s, engine ([\d.]+)s, "
+                         r"ratio engine/generate ([\d.]+); peak memory [\d,]+ MB", line)
+    assert found, line
+    generate, engine, ratio = found.groups()
+    # 2,000 paths take milliseconds on a fast machine: three significant figures each
+    assert all(len(t.replace(".", "").lstrip("0")) >= 3 for t in (generate, engine)), line
+    g, e = (0.5 * 10.0 ** -len(t.split(".")[1]) for t in (generate, engine))
+    assert (float(engine) - e) / (float(generate) + g) - 0.005 <= float(ratio)
+    assert float(ratio) <= (float(engine) + e) / (float(generate) - g) + 0.005
+
+
 def test_the_bench_refuses_a_pilot_it_would_not_use(tmp_path, cli_here):
     code, err = cli_here("bench", "--paths", "1000", "--pilot-paths", "2000", cwd=tmp_path)
     assert code == 2 and "--pilot-paths: only with --valuation" in err, err

@@ -356,9 +356,8 @@ def _main(args: argparse.Namespace) -> int:
                 return 0
             r = bench(args.paths, chunk=args.chunk, holder=args.holder)
             print(f"{r['paths']:,} paths x {r['sessions']} sessions: generate "
-                  f"{seconds(r['generate_s'])}, engine {seconds(r['engine_s'])}, "
-                  f"ratio engine/generate "
-                  f"{r['ratio']:.2f}; peak memory {r['peak_rss_mb']:,.0f} MB")
+                  f"{seconds(r['generate_s'])}, engine {seconds(r['engine_s'])}, ratio "
+                  f"engine/generate {r['ratio']:.2f}; peak memory {r['peak_rss_mb']:,.0f} MB")
             return 0
         if args.command == "status":
             return _status(args)
