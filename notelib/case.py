@@ -464,6 +464,15 @@ class Case(RedemptionView):
             return self.state()
         return self._once("life", lambda: self.state_on(day), disk=False)
 
+    @property
+    def share_basis(self) -> str:
+        """The basis of the forecast's share counts: "post-split" once a split (II.C.1) is in
+        the ledger by the forecast's start or made by its run, else "pre-split" (paths from
+        the Issue Date make none: DynTek's 1-for-10 of 5 June 2006 is a ledger fact)."""
+        f = self.forecast()
+        recorded = any(e.kind == "split" for e in self.ledger.upto(f.state.as_of).entries)
+        return "post-split" if recorded or f.result.split_factor[-1] != 1 else "pre-split"
+
     def forecast(self) -> Forecast:
         """The forecast from the state on the state date (:func:`notelib.case_forecast`)."""
         def compute() -> Forecast:
@@ -505,8 +514,10 @@ class Case(RedemptionView):
 
     def subtitle(self) -> str:
         """The assumptions line stated under each forecast chart."""
-        f = self.forecast()
-        start = "issue" if f.state.as_of <= self.terms.issue_date else f"{f.state.as_of:%d %b %Y}"
+        f = self.forecast()  # the state's date, where the prices become simulated: a noticed
+        # claim's forecast replays the notice from the day before it on the realized closes
+        day = self.state_date
+        start = "issue" if day <= self.terms.issue_date else f"{day:%d %b %Y}"
         return f"{f.assumptions.subtitle()}; forecast from {start}"
 
     def stack_subtitle(self) -> str:

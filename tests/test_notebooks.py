@@ -808,6 +808,33 @@ def test_the_distress_case_shows_one_redemption_figure_everywhere(distress):
     assert any(n and n.startswith("ILLUSTRATION") for n in notes)
 
 
+def test_the_distress_case_names_its_share_basis_and_where_its_forecasts_start(distress, report):
+    """A report on 25 Jan 2007 comes after the 1-for-10 reverse split of 5 Jun 2006 (a ledger
+    fact, II.C.1): its simulated share counts are post-split and say so, where the base case's,
+    from the Issue Date, are pre-split. Its charts start where the prices become simulated, the
+    state date, as its tables do: not 9 Jan 2007, the day before the notice the engine replays
+    on the realized closes."""
+    assert json.loads((distress / "metrics.json").read_text())["04-dilution"][
+        "share_basis"] == "post-split"
+    assert json.loads((report / "metrics.json").read_text())["04-dilution"][
+        "share_basis"] == "pre-split"
+    # by hand: 60,437,621 + 225,000,000 sold at $0.02 in March 2006 (the illustration's
+    # ledger) = 285,437,621 pre-split; / 10 = 28,543,762 after the split. No path issues a
+    # share after the notice (the claim is paid in cash), so the count stays there; the
+    # headline said "rise from 60.4M to 28.5M (pre-split)", two bases in one line
+    fan = " ".join(unescape((distress / "figures" / "04-outstanding-fan.svg").read_text()).split())
+    assert "Shares outstanding stay at 28.5M (post-split) on the median path" in fan
+    assert "pre-split" not in fan
+    texts = {p.stem: " ".join(unescape(p.read_text()).split())
+             for p in (distress / "figures").glob("*.svg")}
+    starts = {name for name, t in texts.items() if "forecast from 25 Jan 2007" in t}
+    assert {"04-outstanding-fan", "03-share-probability"} <= starts, sorted(starts)
+    assert not [name for name, t in texts.items() if "forecast from 09 Jan" in t]
+    index = unescape((distress / "index.html").read_text())
+    assert "nan%" not in index and "n/a (no path)" in index
+    assert "Share basis of the simulated counts (II.C.1)" in index
+
+
 MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")
 CDN = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js"
 

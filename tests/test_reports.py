@@ -547,6 +547,9 @@ def test_index_shows_every_figure_with_its_unit_never_a_raw_float():
     assert metric_row("p_something", 0.5)[1] == "50.0%"
     assert metric_row("a_ratio", 0.123456789)[1] == "0.123457"
     assert metric_row("a_count", 1234567)[1] == "1,234,567"
+    # a median over no path (the distress case: no path converts after the notice) was "nan%"
+    assert metric_row("ownership_converted_p50_final", float("nan"))[1] == "n/a (no path)"
+    assert metric_row("share_basis", "post-split")[1] == "post-split"
 
 
 def test_a_static_page_leaves_out_what_only_a_session_shows(tmp_path):

@@ -68,8 +68,11 @@ METRICS = {
                                       "the Holder converts: median", "percent"),
     "holding_p95_final": ("Holder's own holding at maturity (after sales): 95th percentile",
                           "percent"),
-    "outstanding_median_final_presplit": ("Shares outstanding at maturity, median (pre-split)",
-                                          "shares"),
+    # the key's name is older than the basis: pre-split from the Issue Date, post-split from
+    # a state after the split (share_basis, page 04)
+    "outstanding_median_final_presplit": ("Shares outstanding at maturity, median (on the "
+                                          "share basis below)", "shares"),
+    "share_basis": ("Share basis of the simulated counts (II.C.1)", "text"),
     "what_if_issuable_peak_ratchet": ("What-if: peak shares issuable, ratchet (post-split)",
                                       "shares"),
     "what_if_issuable_peak_waived": ("What-if: peak shares issuable, waived (post-split)",
@@ -90,13 +93,15 @@ def metric_row(key: str, value: Any) -> tuple[str, str]:
     """A metric as index.html shows it: its label and its value with units. A key this
     table does not know is shown by its name's kind (``..._value``, ``..._std_error``:
     dollars; ``p_...``: a percentage), else as a number to six significant digits, never
-    as a raw float."""
+    as a raw float; NaN (a statistic over no path) as "n/a (no path)"."""
     import numpy as np
 
     from ..io.display import column_kind
 
     label, kind = METRICS.get(key, (key.replace("_", " ").capitalize(), None))
     number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and value != value:  # NaN: a median over no path (none converts), not "nan%"
+        return label, "n/a (no path)"
     if key not in METRICS and number:
         kind = "dollars" if key.endswith("std_error") else column_kind(key, np.float64)
         if kind is None:
