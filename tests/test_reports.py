@@ -550,6 +550,11 @@ def test_index_shows_every_figure_with_its_unit_never_a_raw_float():
     # a median over no path (the distress case: no path converts after the notice) was "nan%"
     assert metric_row("ownership_converted_p50_final", float("nan"))[1] == "n/a (no path)"
     assert metric_row("share_basis", "post-split")[1] == "post-split"
+    # 02's 17,214,886 is the sum owed over $0.20, the count I.A's parity leg multiplies; it was
+    # labelled "issuable on redemption" beside the board's 20,804,763 in lieu (I.B, the claim
+    # over $0.20)
+    assert metric_row("shares", 17_214_886) == (
+        "Shares the sum owed converts into (I.A parity leg), before the cap", "17,214,886")
 
 
 def test_a_static_page_leaves_out_what_only_a_session_shows(tmp_path):

@@ -43,7 +43,9 @@ METRICS = {
     "redemption_date": ("Redemption date", "text"),
     "redemption_floor": ("Redemption floor (120%)", "dollars"),
     "floor": ("Redemption floor (120%)", "dollars"),
-    "shares": ("Shares issuable on redemption, before the cap", "shares"),
+    # I.A(ii)(x): the count the parity leg multiplies, not what a redemption in shares (I.B,
+    # the amount over a Conversion Price) would issue; 02 and the board name both
+    "shares": ("Shares the sum owed converts into (I.A parity leg), before the cap", "shares"),
     "breakeven_close": ("Close above which parity beats the floor", "price"),
     "amount_at_highest_close": ("Redemption amount at the assumed highest close", "dollars"),
     "binding": ("Which leg binds", "text"),
