@@ -176,3 +176,17 @@ def test_breakeven_note_stays_inside_the_plot(terms):
     ax = fig.axes[0]
     note = next(t for t in ax.texts if t.get_text().startswith("parity above"))
     assert note.get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y0
+
+
+def test_a_stack_that_issues_no_share_says_so_on_an_axis_from_zero():
+    # the distress case (a claim paid in cash) issued no share on any path: its chart showed
+    # three empty rows over ticks "-0.0M -0.0M 0M 0.0M 0.0M" under "issue 0.0M shares"
+    fig = charts.stack_shares_chart({"9% note": np.zeros(40), "Laurus note": np.zeros(40)})
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert ax.get_xlim()[0] == 0 and not [t for t in labels if t[:1] in "-\u2212"], labels
+    assert finding(fig) == "No instrument issues a share on any path over the horizon"
+    # one share on one path is a share: the usual headline, the axis as matplotlib draws it
+    some = charts.stack_shares_chart({"9% note": np.r_[np.zeros(39), 1.0]})
+    assert finding(some).startswith("All instruments together issue 0.0M shares")

@@ -809,7 +809,11 @@ def stack_shares_chart(shares: dict[str, np.ndarray], *, title: str | None = Non
         ax.set_xlabel("Shares issued over the horizon")
         _legend(fig, ax)
         total = sum(shares.values())
+        none = not any(np.any(v > 0) for v in shares.values())  # none on any path
+        if none:  # an axis from zero, not ticks of "-0.0M" around empty rows
+            ax.set_xlim(0, 1e6)
         _headline(fig, title or (
+            "No instrument issues a share on any path over the horizon" if none else
             f"All instruments together issue {np.median(total) / 1e6:,.1f}M shares on the "
             f"median path ({np.percentile(total, 95) / 1e6:,.1f}M at the 95th percentile)"),
             subtitle)
