@@ -190,3 +190,22 @@ def test_a_stack_that_issues_no_share_says_so_on_an_axis_from_zero():
     # one share on one path is a share: the usual headline, the axis as matplotlib draws it
     some = charts.stack_shares_chart({"9% note": np.r_[np.zeros(39), 1.0]})
     assert finding(some).startswith("All instruments together issue 0.0M shares")
+
+
+def test_charts_of_payments_in_shares_say_when_nothing_is_due():
+    # the distress case after its notice: the schedule stopped, no row pays on any path; the
+    # charts read "0% of paths may pay the 01 Feb 2007 payment in shares, 0% the 01 Sep 2007
+    # one" and "Payment Shares are worth a median 0.00x the cash they save"
+    days = pd.to_datetime(["2007-02-01", "2007-03-01", "2007-04-01"])
+    nothing = pd.DataFrame({"date": days, "pay_date": days, "p_shares": 0.0,
+                            "cash_paid_mean": 0.0, "shares_value_mean": 0.0})
+    assert finding(charts.share_probability_chart(nothing)) == (
+        "No payment falls due from 01 Feb 2007 on, on any path: none can be paid in shares")
+    by_path = pd.DataFrame({"cash_paid": np.full(50, 4_160_952.49),
+                            "payment_shares_value": np.zeros(50)})
+    fig = charts.cash_saved_chart(by_path, pd.Series(np.full(50, 4_160_952.49)))
+    assert finding(fig) == "No path pays in Payment Shares, so no cash is saved"
+    # one row with a coupon in cash on every path is a payment due: the usual headline
+    due = nothing.assign(cash_paid_mean=[77_050.0, 0.0, 0.0])
+    assert finding(charts.share_probability_chart(due)).startswith(
+        "0% of paths may pay the 01 Feb 2007 payment in shares")

@@ -336,7 +336,12 @@ def share_probability_chart(by_date: pd.DataFrame, *, title: str | None = None,
         early = by_date["p_shares"].iloc[0]
         first = pd.Timestamp(by_date["date"].iloc[0])
         head = f"{early:.0%} of paths may pay the {first:%d %b %Y} payment in shares"
-        if len(by_date) > 2:  # the last before maturity (the Maturity Date is paid in cash)
+        if not np.any(by_date.get("cash_paid_mean", 1.0) + by_date.get("shares_value_mean", 0)):
+            # no row pays anything on any path (the schedule stopped at a notice): no
+            # "0% may pay the 01 Feb 2007 payment" for a payment that is not due
+            head = (f"No payment falls due from {first:%d %b %Y} on, on any path: none can "
+                    "be paid in shares")
+        elif len(by_date) > 2:  # the last before maturity (the Maturity Date is paid in cash)
             head += (f", {by_date['p_shares'].iloc[-2]:.0%} the "
                      f"{pd.Timestamp(by_date['date'].iloc[-2]):%d %b %Y} one")
         _headline(fig, title or head, subtitle)
@@ -495,8 +500,9 @@ def cash_saved_chart(by_path: pd.DataFrame, all_cash: pd.Series, *, title: str |
         _legend(fig, ax)
         paid = saved > 0
         ratio = (value[paid] / saved[paid]).median() if paid.any() else 0
-        _headline(fig, title or f"Payment Shares are worth a median {ratio:.2f}x the cash "
-                  "they save", subtitle)
+        _headline(fig, title or (
+            f"Payment Shares are worth a median {ratio:.2f}x the cash they save" if paid.any()
+            else "No path pays in Payment Shares, so no cash is saved"), subtitle)
         _source(fig, source)
         return fig
 
