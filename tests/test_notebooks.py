@@ -808,6 +808,7 @@ def test_the_distress_case_shows_one_redemption_figure_everywhere(distress):
     assert any(n and n.startswith("ILLUSTRATION") for n in notes)
 
 
+@pytest.mark.slow
 def test_the_distress_case_names_its_share_basis_and_where_its_forecasts_start(distress, report):
     """A report on 25 Jan 2007 comes after the 1-for-10 reverse split of 5 Jun 2006 (a ledger
     fact, II.C.1): its simulated share counts are post-split and say so, where the base case's,
