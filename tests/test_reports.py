@@ -553,6 +553,9 @@ def test_index_shows_every_figure_with_its_unit_never_a_raw_float():
     # 02's 17,214,886 is the sum owed over $0.20, the count I.A's parity leg multiplies; it was
     # labelled "issuable on redemption" beside the board's 20,804,763 in lieu (I.B, the claim
     # over $0.20)
+    # the distress case's $4,160,952.49 is the claim alone, not the $279,725 of 2006 coupons
+    assert metric_row("cash_paid_median", 4_160_952.49) == (
+        "Cash paid from the forecast's start, median path", "$4,160,952.49")
     assert metric_row("shares", 17_214_886) == (
         "Shares the sum owed converts into (I.A parity leg), before the cap", "17,214,886")
 

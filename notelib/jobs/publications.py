@@ -56,7 +56,8 @@ METRICS = {
     "n_paths": ("Price paths", "count"),
     "p_shares_first_date": ("Paths paying the first payment in shares", "percent"),
     "p_shares_mean_before_maturity": ("Paths paying in shares, mean before maturity", "percent"),
-    "cash_paid_median": ("Cash paid over the life, median path", "dollars"),
+    # from the state on: the whole life from issue, not a distress case's 2006 coupons paid
+    "cash_paid_median": ("Cash paid from the forecast's start, median path", "dollars"),
     "shares_issued_median": ("Shares issued, median path", "shares"),
     "shares_issued_p95": ("Shares issued, 95th percentile", "shares"),
     "payment_shares_value_mean": ("Value of the Payment Shares, mean", "dollars"),
