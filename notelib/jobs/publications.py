@@ -73,8 +73,8 @@ METRICS = {
                           "percent"),
     # the key's name is older than the basis: pre-split from the Issue Date, post-split from
     # a state after the split (share_basis, page 04)
-    "outstanding_median_final_presplit": ("Shares outstanding at maturity, median (on the "
-                                          "share basis below)", "shares"),
+    "outstanding_median_final_presplit": ("Shares outstanding at maturity, median (basis: "
+                                          "the 'Share basis' row)", "shares"),
     "share_basis": ("Share basis of the simulated counts (II.C.1)", "text"),
     "what_if_issuable_peak_ratchet": ("What-if: peak shares issuable, ratchet (post-split)",
                                       "shares"),
