@@ -470,8 +470,18 @@ class Case(RedemptionView):
         the ledger by the forecast's start or made by its run, else "pre-split" (paths from
         the Issue Date make none: DynTek's 1-for-10 of 5 June 2006 is a ledger fact)."""
         f = self.forecast()
-        recorded = any(e.kind == "split" for e in self.ledger.upto(f.state.as_of).entries)
+        recorded = self.ledger.upto(f.state.as_of).of("split")
         return "post-split" if recorded or f.result.split_factor[-1] != 1 else "pre-split"
+
+    def outstanding_finding(self) -> str:
+        """Page 04's headline: the median path's shares outstanding from the forecast's start
+        to its end, both on :attr:`share_basis` (to 0.1M, as shown)."""
+        f = self.forecast()
+        start = round(f.state.shares_outstanding / 1e6, 1)
+        end = round(float(f.by_date["outstanding_p50"].iloc[-1]) / 1e6, 1)
+        move = (f"rise from {start:,.1f}M to" if end > start else
+                f"fall from {start:,.1f}M to" if end < start else "stay at")
+        return f"Shares outstanding {move} {end:,.1f}M ({self.share_basis}) on the median path"
 
     def forecast(self) -> Forecast:
         """The forecast from the state on the state date (:func:`notelib.case_forecast`)."""
@@ -514,8 +524,9 @@ class Case(RedemptionView):
 
     def subtitle(self) -> str:
         """The assumptions line stated under each forecast chart."""
-        f = self.forecast()  # the state's date, where the prices become simulated: a noticed
-        # claim's forecast replays the notice from the day before it on the realized closes
+        f = self.forecast()
+        # from the state's date, where the prices become simulated (a noticed claim's
+        # forecast replays the notice from the day before it, on the realized closes)
         day = self.state_date
         start = "issue" if day <= self.terms.issue_date else f"{day:%d %b %Y}"
         return f"{f.assumptions.subtitle()}; forecast from {start}"

@@ -122,3 +122,25 @@ def test_a_fully_converted_note_has_no_break_even(tmp_path):
     [m] = [m for m in redemption_metrics(case) if m.key == "breakeven_close"]
     assert m.value is None and m.text == "none: no principal left to convert"
     assert len(case.redemption_curve()) == case.params["CLOSE_STEPS"]
+
+
+@pytest.mark.parametrize("start, end, ratio, words", [
+    (60_437_621, 69_908_569, 1.0, "rise from 60.4M to 69.9M (pre-split)"),   # base, from issue
+    (28_543_762, 28_543_762, 1.0, "stay at 28.5M (pre-split)"),
+    (60_437_621, 60_440_000, 1.0, "stay at 60.4M (pre-split)"),  # the same to 0.1M, as shown
+    (60_437_621, 6_043_762, 0.1, "fall from 60.4M to 6.0M (post-split)"),  # a 1-for-10 in the run
+])
+def test_the_outstanding_headline_rises_stays_or_falls_on_one_basis(monkeypatch, start, end,
+                                                                      ratio, words):
+    # page 04 once said "rise from 60.4M to 60.4M" (stressed) and "rise from 60.4M to 28.5M
+    # (pre-split)" (distress, its start pre-split and its end post-split)
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    f = SimpleNamespace(state=SimpleNamespace(shares_outstanding=start, as_of=dt.date(2005, 11, 1)),
+                        by_date=pd.DataFrame({"outstanding_p50": [float(end)]}),
+                        result=SimpleNamespace(split_factor=np.array([ratio])))
+    monkeypatch.setattr(Case, "forecast", lambda self: f)
+    case = Case.from_params("base")
+    assert case.outstanding_finding() == f"Shares outstanding {words} on the median path"

@@ -336,7 +336,8 @@ def share_probability_chart(by_date: pd.DataFrame, *, title: str | None = None,
         early = by_date["p_shares"].iloc[0]
         first = pd.Timestamp(by_date["date"].iloc[0])
         head = f"{early:.0%} of paths may pay the {first:%d %b %Y} payment in shares"
-        if not np.any(by_date.get("cash_paid_mean", 1.0) + by_date.get("shares_value_mean", 0)):
+        paid = by_date.filter(["cash_paid_mean", "shares_value_mean"]).to_numpy()
+        if paid.size and not paid.any():
             # no row pays anything on any path (the schedule stopped at a notice): no
             # "0% may pay the 01 Feb 2007 payment" for a payment that is not due
             head = (f"No payment falls due from {first:%d %b %Y} on, on any path: none can "
@@ -499,10 +500,11 @@ def cash_saved_chart(by_path: pd.DataFrame, all_cash: pd.Series, *, title: str |
         ax.set_ylabel("Market value of the Payment Shares")
         _legend(fig, ax)
         paid = saved > 0
-        ratio = (value[paid] / saved[paid]).median() if paid.any() else 0
-        _headline(fig, title or (
-            f"Payment Shares are worth a median {ratio:.2f}x the cash they save" if paid.any()
-            else "No path pays in Payment Shares, so no cash is saved"), subtitle)
+        head = "No path pays in Payment Shares, so no cash is saved"
+        if paid.any():
+            head = (f"Payment Shares are worth a median {(value[paid] / saved[paid]).median():.2f}x"
+                    " the cash they save")
+        _headline(fig, title or head, subtitle)
         _source(fig, source)
         return fig
 
@@ -815,7 +817,7 @@ def stack_shares_chart(shares: dict[str, np.ndarray], *, title: str | None = Non
         ax.set_xlabel("Shares issued over the horizon")
         _legend(fig, ax)
         total = sum(shares.values())
-        none = not any(np.any(v > 0) for v in shares.values())  # none on any path
+        none = not np.any(total)  # no share on any path (counts are never negative)
         if none:  # an axis from zero, not ticks of "-0.0M" around empty rows
             ax.set_xlim(0, 1e6)
         _headline(fig, title or (
